@@ -1,0 +1,50 @@
+// Clock: the only source of time for the reconciler, so tests can move time without sleeping.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+namespace su {
+
+class Clock {
+ public:
+  using TimePoint = std::chrono::system_clock::time_point;
+  virtual ~Clock() = default;
+  virtual TimePoint Now() = 0;
+  // Sleeps for d (a fake clock advances instead of sleeping).
+  virtual void SleepFor(std::chrono::milliseconds d) = 0;
+};
+
+// The wall clock. Thread-safe; a process-wide instance.
+Clock* RealClock();
+
+// A clock that only moves when told to. SleepFor advances it. Thread-safe.
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(TimePoint start) : now_(start) {}
+  TimePoint Now() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return now_;
+  }
+  void SleepFor(std::chrono::milliseconds d) override { Advance(d); }
+  void Advance(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> l(mu_);
+    now_ += d;
+  }
+  void Set(TimePoint t) {
+    std::lock_guard<std::mutex> l(mu_);
+    now_ = t;
+  }
+
+ private:
+  std::mutex mu_;
+  TimePoint now_;
+};
+
+// RFC 3339 UTC with seconds, e.g. 2026-11-25T12:00:00Z.
+std::string FormatTime(Clock::TimePoint t);
+// Parses the format FormatTime writes; nullopt-like: returns false on error.
+bool ParseTime(const std::string& s, Clock::TimePoint* out);
+
+}  // namespace su

@@ -1,0 +1,36 @@
+// FileSystem: every file the reconciler reads or writes goes through this interface, so tests can
+// use a temp dir or a fake. Errors name the path.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/result.h"
+
+namespace su {
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::string> ReadFile(const std::string& path) = 0;
+  // Writes to path.tmp.<pid>, fsyncs, renames over path: readers see the old or the new file, never half.
+  virtual Status WriteFileAtomic(const std::string& path, const std::string& content) = 0;
+  // Names (not paths) of the entries of dir, sorted. kNotFound if dir does not exist.
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+  virtual bool IsDir(const std::string& path) = 0;
+  virtual Status MakeDirs(const std::string& path) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+};
+
+// The real file system. Thread-safe.
+FileSystem* LocalFileSystem();
+
+// Path helpers (pure string work).
+std::string JoinPath(const std::string& a, const std::string& b);
+std::string DirName(const std::string& path);
+std::string BaseName(const std::string& path);
+// Resolves rel against the directory base_dir unless rel is absolute.
+std::string ResolvePath(const std::string& base_dir, const std::string& rel);
+
+}  // namespace su

@@ -1,0 +1,86 @@
+// Database: the reconciler's only door to PostgreSQL. One Database is one session (one libpq
+// connection): session advisory locks and SET commands live as long as it does.
+// Not thread-safe, except Cancel(), which may be called from another thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/result.h"
+
+namespace su {
+
+using SqlValue = std::optional<std::string>;  // nullopt is SQL NULL; values in text format
+using SqlRow = std::vector<SqlValue>;
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<SqlRow> rows;
+  long long affected = 0;  // rows affected (INSERT/UPDATE/DELETE), 0 otherwise
+
+  // Value of row r, column c, or fallback when NULL.
+  std::string Get(size_t r, size_t c, const std::string& fallback = "") const {
+    return rows[r][c].value_or(fallback);
+  }
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  // One statement with $1..$n parameters (PQexecParams). Errors are kDatabase with sqlstate();
+  // the message names the server's message, detail, hint and position. SQLSTATE 55P03
+  // (lock_not_available) is returned as kLockTimeout; 57014 (query_canceled) as kCancelled.
+  virtual Result<QueryResult> Query(const std::string& sql, const std::vector<SqlValue>& params = {}) = 0;
+
+  // Like Query, no result rows wanted.
+  Status Exec(const std::string& sql, const std::vector<SqlValue>& params = {}) {
+    auto r = Query(sql, params);
+    return r.ok() ? Status::Ok() : r.status();
+  }
+
+  // Runs a script of one or more statements in one round trip (PQexec, simple protocol).
+  // Used for migration statements that may not be parameterised.
+  virtual Status ExecScript(const std::string& sql) = 0;
+
+  // The server process id of this session (pg_backend_pid()).
+  virtual int BackendPid() = 0;
+
+  // Asks the server to cancel whatever this session is running now. Thread-safe.
+  virtual Status Cancel() = 0;
+
+  // True when the connection is still usable.
+  virtual bool Healthy() = 0;
+};
+
+// Opens a session. application_name is set so pg_stat_activity shows who holds a lock.
+// Errors never contain the DSN or password; kUnavailable when the server cannot be reached.
+Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& dsn, const std::string& application_name,
+                                                  std::chrono::seconds connect_timeout = std::chrono::seconds(10));
+
+// SQL quoting for identifiers ("a""b") and literals ('it''s'). Prefer parameters for values.
+std::string QuoteIdent(const std::string& ident);
+std::string QuoteLiteral(const std::string& value);
+// Quotes a possibly schema-qualified name "schema.table" part by part.
+std::string QuoteQualified(const std::string& name);
+
+// RAII transaction on a Database: BEGIN in Begin(), ROLLBACK in the destructor unless committed.
+class Transaction {
+ public:
+  static Result<Transaction> Begin(Database* db);
+  Transaction(Transaction&& o) noexcept : db_(o.db_), done_(o.done_) { o.done_ = true; }
+  Transaction(const Transaction&) = delete;
+  ~Transaction();
+  Status Commit();
+  Status Rollback();
+
+ private:
+  explicit Transaction(Database* db) : db_(db) {}
+  Database* db_;
+  bool done_ = false;
+};
+
+}  // namespace su

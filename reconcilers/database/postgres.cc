@@ -1,0 +1,168 @@
+// libpq implementation of Database (see database.h).
+#include <mutex>
+#include <string>
+
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/database/database.h"
+#include "reconcilers/database/pg_handle.h"
+
+namespace su {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// Turns a failed PGresult into a Status naming message, detail, hint and position.
+Status ErrorFrom(PGresult* res, PGconn* conn) {
+  if (!res) return Status::Error(Code::kUnavailable, Scrub(Trim(PQerrorMessage(conn))));
+  auto field = [&](int code) -> std::string {
+    const char* v = PQresultErrorField(res, code);
+    return v ? v : "";
+  };
+  std::string sqlstate = field(PG_DIAG_SQLSTATE);
+  std::string msg = field(PG_DIAG_MESSAGE_PRIMARY);
+  if (msg.empty()) msg = Trim(PQresultErrorMessage(res));
+  std::string detail = field(PG_DIAG_MESSAGE_DETAIL);
+  std::string hint = field(PG_DIAG_MESSAGE_HINT);
+  std::string pos = field(PG_DIAG_STATEMENT_POSITION);
+  if (!detail.empty()) msg += "; detail: " + detail;
+  if (!hint.empty()) msg += "; hint: " + hint;
+  if (!pos.empty()) msg += "; at character " + pos;
+  Status s = Status::Database(Scrub(msg), sqlstate);
+  if (sqlstate == "55P03") return s.WithCode(Code::kLockTimeout);
+  if (sqlstate == "57014") return s.WithCode(Code::kCancelled);
+  if (PQstatus(conn) == CONNECTION_BAD) return s.WithCode(Code::kUnavailable);
+  return s;
+}
+
+class PostgresDatabase : public Database {
+ public:
+  explicit PostgresDatabase(PgConn conn) : conn_(std::move(conn)), cancel_(PQgetCancel(conn_.get())) {
+    // Notices (e.g. "relation already exists, skipping") would go to stderr unscrubbed: drop them.
+    PQsetNoticeProcessor(conn_.get(), [](void*, const char*) {}, nullptr);
+  }
+
+  Result<QueryResult> Query(const std::string& sql, const std::vector<SqlValue>& params) override {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    PgResult res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
+    ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorFrom(res.get(), conn_.get());
+    QueryResult out;
+    int nf = PQnfields(res.get());
+    int nt = PQntuples(res.get());
+    for (int c = 0; c < nf; ++c) out.columns.emplace_back(PQfname(res.get(), c));
+    out.rows.reserve(nt);
+    for (int r = 0; r < nt; ++r) {
+      SqlRow row;
+      row.reserve(nf);
+      for (int c = 0; c < nf; ++c) {
+        if (PQgetisnull(res.get(), r, c)) {
+          row.emplace_back(std::nullopt);
+        } else {
+          row.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
+        }
+      }
+      out.rows.push_back(std::move(row));
+    }
+    const char* aff = PQcmdTuples(res.get());
+    if (aff && *aff) out.affected = std::stoll(aff);
+    return out;
+  }
+
+  Status ExecScript(const std::string& sql) override {
+    // PQexec returns only the last result; on error it stops at the failing statement.
+    PgResult res(PQexec(conn_.get(), sql.c_str()));
+    ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::Ok();
+    return ErrorFrom(res.get(), conn_.get());
+  }
+
+  int BackendPid() override { return PQbackendPID(conn_.get()); }
+
+  Status Cancel() override {
+    std::lock_guard<std::mutex> l(cancel_mu_);
+    if (!cancel_) return Status::Failed("no cancel handle");
+    char err[256] = {0};
+    if (!PQcancel(cancel_.get(), err, sizeof err)) return Status::Failed(std::string("cancel failed: ") + err);
+    return Status::Ok();
+  }
+
+  bool Healthy() override { return PQstatus(conn_.get()) == CONNECTION_OK; }
+
+ private:
+  PgConn conn_;
+  std::mutex cancel_mu_;
+  PgCancel cancel_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& dsn, const std::string& application_name,
+                                                  std::chrono::seconds connect_timeout) {
+  RegisterDsnSecrets(dsn);
+  const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
+  std::string timeout = std::to_string(connect_timeout.count());
+  const char* vals[] = {dsn.c_str(), application_name.c_str(), timeout.c_str(), nullptr};
+  // expand_dbname=1: the dsn (URL or keyword string) is expanded; later keys override it.
+  PgConn conn(PQconnectdbParams(keys, vals, 1));
+  if (!conn) return Status::Error(Code::kUnavailable, "cannot allocate a libpq connection");
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    std::string msg = Scrub(Trim(PQerrorMessage(conn.get())));
+    return Status::Error(Code::kUnavailable,
+                         "cannot connect to PostgreSQL: " + msg +
+                             " (check the DSN source, that the server runs and accepts this user)");
+  }
+  return std::unique_ptr<Database>(new PostgresDatabase(std::move(conn)));
+}
+
+std::string QuoteIdent(const std::string& ident) {
+  std::string out = "\"";
+  for (char c : ident) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string QuoteLiteral(const std::string& value) {
+  bool backslash = value.find('\\') != std::string::npos;
+  std::string out = backslash ? "E'" : "'";
+  for (char c : value) {
+    if (c == '\'') out += '\'';
+    if (c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string QuoteQualified(const std::string& name) {
+  auto dot = name.find('.');
+  if (dot == std::string::npos) return QuoteIdent(name);
+  return QuoteIdent(name.substr(0, dot)) + "." + QuoteIdent(name.substr(dot + 1));
+}
+
+Result<Transaction> Transaction::Begin(Database* db) {
+  SU_RETURN_IF_ERROR(db->Exec("BEGIN"));
+  return Transaction(db);
+}
+
+Transaction::~Transaction() {
+  if (!done_) (void)db_->ExecScript("ROLLBACK");
+}
+
+Status Transaction::Commit() {
+  done_ = true;
+  return db_->ExecScript("COMMIT");
+}
+
+Status Transaction::Rollback() {
+  done_ = true;
+  return db_->ExecScript("ROLLBACK");
+}
+
+}  // namespace su

@@ -1,0 +1,100 @@
+// SchemaUpgrade: the plain-struct form of the resource, as the reconciler sees it. No YAML or
+// JSON types here: parsers (manifest.h for YAML files; later the Kubernetes adapter) fill these.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace su {
+
+inline constexpr const char* kApiVersion = "olympus.io/v1alpha1";
+inline constexpr const char* kKind = "SchemaUpgrade";
+
+// Where the DSN comes from. The DSN itself is never stored in a spec (nor printed).
+struct DsnSource {
+  enum class Kind { kEnv, kFile, kSecretKeyRef };
+  Kind kind = Kind::kEnv;
+  std::string env;          // kEnv: environment variable name
+  std::string file;         // kFile: path (resolved against the manifest's folder)
+  std::string secret_name;  // kSecretKeyRef
+  std::string secret_key;
+};
+
+struct WorkloadRef {
+  std::string kind;          // Deployment | StatefulSet | ComposeService
+  std::string name;          // workload name, or compose service / container name
+  std::string container;     // Kubernetes: container in the pod template (default: the first)
+  std::string compose_file;  // ComposeService: path (resolved against the manifest's folder)
+  std::string service;       // ComposeService: the service key in the compose file (default: name)
+};
+
+struct MigrationsSpec {
+  std::string engine;                        // ory | drizzle | sql
+  std::vector<std::string> command;          // ory: migrate argv run in the target image
+  std::vector<std::string> status_command;   // ory: status argv (default: command with up->status)
+  std::string path;                          // drizzle / sql: folder (resolved against manifest folder)
+  std::string schema;                        // sql: schema of the history tables (default: public)
+};
+
+struct MaintenanceWindow {
+  std::string start;      // "HH:MM"
+  std::string end;        // "HH:MM"; end < start wraps past midnight
+  std::string time_zone;  // IANA name, default UTC
+  std::vector<std::string> days;  // optional: Mon..Sun; empty = every day
+};
+
+struct RetryPolicy {
+  int limit = 10;
+  std::chrono::milliseconds initial_backoff{5000};
+  std::chrono::milliseconds max_backoff{600000};
+};
+
+enum class OnFailure { kHalt, kRollbackImage, kRestoreBackup, kRunDown };
+
+struct PolicySpec {
+  bool dry_run = false;
+  bool approval_required = false;
+  std::string approved_plan_hash;          // policy.approval.planHash (or annotation)
+  bool backup_enabled = false;
+  std::string backup_dir;                  // default: <state dir>/backups
+  std::optional<MaintenanceWindow> window;
+  std::chrono::milliseconds lock_timeout{5000};
+  std::chrono::milliseconds statement_timeout{1800000};
+  std::chrono::milliseconds lock_wait{60000};  // how long to wait for the migration lock
+  RetryPolicy retries;
+  OnFailure on_failure = OnFailure::kHalt;
+  std::vector<std::string> accept_drift;   // versions whose edited checksum is accepted
+  bool fail_on_lint_errors = false;        // lint findings of severity error gate the apply
+  std::chrono::milliseconds blocked_session_limit{0};  // 0: report only, never cancel
+  std::chrono::milliseconds verify_settle{5000};       // how long a bumped container must stay up
+};
+
+struct SchemaUpgrade {
+  // metadata
+  std::string name;
+  std::string namespace_ = "default";
+  long long generation = 1;
+  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> labels;
+  // spec
+  std::string service;
+  std::string target_version;
+  std::string image;  // empty: <workload's repository>:<targetVersion>
+  WorkloadRef workload;
+  DsnSource dsn;
+  MigrationsSpec migrations;
+  PolicySpec policy;
+  // provenance, for error messages
+  std::string source_file;
+  int source_line = 0;
+
+  // "namespace/name": the key of this resource in queues, state and audit rows.
+  std::string Key() const { return namespace_ + "/" + name; }
+};
+
+const char* OnFailureName(OnFailure f);
+
+}  // namespace su

@@ -1,0 +1,62 @@
+// AuditLog: our own record of every migration run, in table schema_upgrade_log (created on first
+// use). A row is written *before* a migration starts (status running, outside the migration's
+// transaction, so it survives a rollback) and finished after it ends. Rows left "running" by a
+// killed process are marked "interrupted" by MarkInterrupted() on the next run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/result.h"
+#include "reconcilers/database/database.h"
+
+namespace su {
+
+struct AuditEntry {
+  long long id = 0;
+  std::string resource;    // namespace/name of the SchemaUpgrade, or "cli"
+  std::string engine;      // sql | drizzle | ory | controller
+  std::string version;
+  std::string name;
+  std::string direction;   // up | down | drift-accepted | backup | restore | bump | rollback-image ...
+  std::string checksum;
+  std::string status;      // running | succeeded | failed | interrupted | skipped
+  std::string started_at;  // RFC 3339
+  std::string finished_at;
+  long long duration_ms = 0;
+  int statements_applied = 0;
+  int statements_total = 0;
+  std::string error;
+  std::string failing_statement;
+  std::string actor;       // user@host
+  std::string detail;      // free text (e.g. backup path, image names)
+};
+
+class AuditLog {
+ public:
+  // schema: where the table lives (quoted as an identifier).
+  explicit AuditLog(Database* db, std::string schema = "public") : db_(db), schema_(std::move(schema)) {}
+  // CREATE TABLE IF NOT EXISTS (idempotent; safe under concurrent callers).
+  Status Ensure();
+  // Inserts a row with status "running" and now() as started_at; returns its id.
+  Result<long long> Begin(const AuditEntry& e);
+  // Sets status, finished_at, duration, statement counts, error and failing statement.
+  Status Finish(long long id, const std::string& status, int statements_applied, const std::string& error = "",
+                const std::string& failing_statement = "");
+  // Inserts a complete row at once (for events that are not migrations: backup, bump, ...).
+  Status Record(const AuditEntry& e);
+  // Rows with status running whose backend pid is no longer alive become "interrupted".
+  Status MarkInterrupted();
+  // Newest first. resource empty: all. Returns an empty list when the table does not exist.
+  Result<std::vector<AuditEntry>> List(int limit, const std::string& resource = "");
+
+ private:
+  std::string Table() const;
+  Database* db_;
+  std::string schema_;
+};
+
+// "user@host" of the current process, for audit rows.
+std::string CurrentActor();
+
+}  // namespace su

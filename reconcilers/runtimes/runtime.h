@@ -1,0 +1,67 @@
+// The edges to where services run. ContainerRuntime runs one-off containers (migrations with the
+// target image); WorkloadRuntime reads and changes a long-running workload's image (bump), rolls it
+// out and observes it (verify). Podman implements both (runtimes/podman/); Kubernetes later.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/process.h"
+#include "reconcilers/base/result.h"
+#include "reconcilers/manifest/spec.h"
+
+namespace su {
+
+struct ContainerRunSpec {
+  std::string image;
+  std::vector<std::string> entrypoint;        // empty: the image's own
+  std::vector<std::string> args;              // command / arguments after the image
+  // Environment for the container. Values are handed to the runtime through its own process
+  // environment and referenced by name only (`podman run --env NAME`), so they never appear in argv.
+  std::map<std::string, std::string> env;
+  std::string network = "host";
+  std::string name;                           // container name; empty: generated
+  std::chrono::milliseconds timeout{0};
+  std::function<void(const std::string& chunk, bool is_stderr)> on_output;
+  std::function<bool()> cancelled;
+};
+
+class ContainerRuntime {
+ public:
+  virtual ~ContainerRuntime() = default;
+  // Runs the container to completion and removes it (`podman run --rm`). A non-zero exit is a
+  // result, not an error; errors are for "could not run at all" (kNotFound image, kUnavailable).
+  virtual Result<ProcessResult> RunOnce(const ContainerRunSpec& spec) = 0;
+  virtual Result<bool> ImageExists(const std::string& image) = 0;
+};
+
+struct WorkloadStatus {
+  bool exists = false;       // a container/pod for the workload exists
+  bool running = false;
+  std::string image;         // image the running container was created from
+  std::string state;         // runtime's word (running, exited, ...)
+  std::string health;        // healthy | unhealthy | starting | "" (no health check)
+  int restart_count = 0;
+  int exit_code = 0;
+  std::string started_at;    // RFC 3339 when known
+};
+
+class WorkloadRuntime {
+ public:
+  virtual ~WorkloadRuntime() = default;
+  // The image the workload is declared with (compose file's image: / Deployment template).
+  virtual Result<std::string> DeclaredImage(const WorkloadRef& w) = 0;
+  // Changes the declared image, touching nothing else; atomic (readers see old or new).
+  virtual Status SetDeclaredImage(const WorkloadRef& w, const std::string& image) = 0;
+  // Makes the running workload match the declaration (podman-compose up -d <service>).
+  virtual Status Rollout(const WorkloadRef& w) = 0;
+  // What is running now.
+  virtual Result<WorkloadStatus> Observe(const WorkloadRef& w) = 0;
+  // Last lines of the workload's logs, for failure reports.
+  virtual Result<std::string> Logs(const WorkloadRef& w, int lines) = 0;
+};
+
+}  // namespace su

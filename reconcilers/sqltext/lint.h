@@ -1,0 +1,40 @@
+// Migration linter: flags statements that take heavy locks or rewrite big tables, with the rule,
+// the file:line, and the safe alternative. Pure functions; no server needed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/result.h"
+
+namespace su {
+
+enum class LintSeverity { kWarning, kError };
+
+struct LintFinding {
+  std::string file;
+  int line = 0;
+  std::string rule;        // kebab-case id, e.g. "create-index-without-concurrently"
+  LintSeverity severity = LintSeverity::kWarning;
+  std::string message;     // what is wrong and why it hurts in production
+  std::string suggestion;  // the safe alternative
+  std::string statement;   // SummarizeStatement() of the offending statement
+};
+
+struct LintOptions {
+  // True when the file runs inside one transaction (the default for sql and drizzle files);
+  // false for files with the no-transaction marker.
+  bool in_transaction = true;
+  // Rule ids to skip (from `-- schema-upgrade: lint-ignore rule-a,rule-b` lines or CLI flags).
+  std::vector<std::string> disabled_rules;
+};
+
+// Lints one file's text. A file that cannot be split returns the split error.
+Result<std::vector<LintFinding>> LintSql(const std::string& file, const std::string& sql, const LintOptions& options);
+
+const char* LintSeverityName(LintSeverity s);
+
+// All rule ids with a one-line description, for `schema-upgrade lint --rules` and docs.
+std::vector<std::pair<std::string, std::string>> LintRules();
+
+}  // namespace su

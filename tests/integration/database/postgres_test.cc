@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/database/audit_log.h"
 #include "reconcilers/database/database.h"
 #include "tests/support/pg_server.h"
 
@@ -109,6 +110,62 @@ TEST(MigrationLockTest, WaiterGetsTheLockWhenHolderReleasesWithinTheWait) {
                                    std::chrono::milliseconds(50));
   t.join();
   EXPECT_TRUE(lb.ok()) << lb.status().ToString();
+}
+
+TEST(AuditLogTest, RowsSurviveRollbackAndListNewestFirst) {
+  auto db = Connect(PgServer::Shared().CreateDatabase());
+  AuditLog log(db.get());
+  auto empty = log.List(10);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  ASSERT_TRUE(log.Ensure().ok());
+  ASSERT_TRUE(log.Ensure().ok());  // idempotent
+  AuditEntry e;
+  e.resource = "ciam/app";
+  e.engine = "sql";
+  e.version = "1";
+  e.name = "init";
+  e.direction = "up";
+  e.statements_total = 3;
+  auto id = log.Begin(e);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  {
+    auto tx = Transaction::Begin(db.get());
+    ASSERT_TRUE(db->Exec("SELECT 1").ok());
+  }  // rolled back: the audit row was written outside and stays
+  ASSERT_TRUE(log.Finish(*id, "failed", 1, "boom", "CREATE TABLE x").ok());
+  e.version = "2";
+  ASSERT_TRUE(log.Record(e).ok());
+  auto rows = log.List(10);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].version, "2");
+  EXPECT_EQ((*rows)[0].status, "succeeded");
+  EXPECT_EQ((*rows)[1].status, "failed");
+  EXPECT_EQ((*rows)[1].statements_applied, 1);
+  EXPECT_EQ((*rows)[1].failing_statement, "CREATE TABLE x");
+  EXPECT_EQ(log.List(10, "other/x")->size(), 0u);
+}
+
+TEST(AuditLogTest, RunningRowsOfDeadSessionsBecomeInterrupted) {
+  std::string dsn = PgServer::Shared().CreateDatabase();
+  auto a = Connect(dsn);
+  AuditLog(a.get()).Ensure();
+  {
+    auto b = Connect(dsn);
+    AuditEntry e;
+    e.resource = "r";
+    e.engine = "sql";
+    e.direction = "up";
+    ASSERT_TRUE(AuditLog(b.get()).Begin(e).ok());
+  }  // b's session ends, as when a process is killed
+  AuditLog log(a.get());
+  for (int i = 0; i < 50; ++i) {  // the backend may take a moment to leave pg_stat_activity
+    ASSERT_TRUE(log.MarkInterrupted().ok());
+    if ((*log.List(1))[0].status == "interrupted") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ((*log.List(1))[0].status, "interrupted");
 }
 
 }  // namespace

@@ -1,0 +1,119 @@
+// schema_upgrade_log table access (see audit_log.h).
+#include "reconcilers/database/audit_log.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+namespace su {
+
+std::string CurrentActor() {
+  std::string user = "unknown";
+  if (passwd* pw = getpwuid(geteuid())) user = pw->pw_name;
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return user + "@" + host;
+}
+
+std::string AuditLog::Table() const { return QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_log"); }
+
+Status AuditLog::Ensure() {
+  // CREATE TABLE IF NOT EXISTS races on the catalog under concurrent first runs (unique
+  // violation on pg_type); a transaction-scoped advisory lock serialises the creators.
+  auto tx = Transaction::Begin(db_);
+  if (!tx.ok()) return tx.status();
+  SU_RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock(7263510001)"));
+  SU_RETURN_IF_ERROR(db_->Exec(
+      "CREATE TABLE IF NOT EXISTS " + Table() +
+      " (id bigserial PRIMARY KEY, resource text NOT NULL, engine text NOT NULL, version text NOT NULL "
+      "DEFAULT '', name text NOT NULL DEFAULT '', direction text NOT NULL, checksum text NOT NULL DEFAULT '', "
+      "status text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz, "
+      "duration_ms bigint NOT NULL DEFAULT 0, statements_applied int NOT NULL DEFAULT 0, "
+      "statements_total int NOT NULL DEFAULT 0, error text NOT NULL DEFAULT '', failing_statement text NOT "
+      "NULL DEFAULT '', actor text NOT NULL DEFAULT '', detail text NOT NULL DEFAULT '', backend_pid int)"));
+  SU_RETURN_IF_ERROR(db_->Exec("CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_resource_idx") +
+                               " ON " + Table() + " (resource, id)"));
+  return tx->Commit();
+}
+
+Result<long long> AuditLog::Begin(const AuditEntry& e) {
+  auto r = db_->Query("INSERT INTO " + Table() +
+                          " (resource, engine, version, name, direction, checksum, status, statements_total, actor, "
+                          "detail, backend_pid) VALUES ($1,$2,$3,$4,$5,$6,'running',$7,$8,$9,pg_backend_pid()) "
+                          "RETURNING id",
+                      {e.resource, e.engine, e.version, e.name, e.direction, e.checksum,
+                       std::to_string(e.statements_total), e.actor.empty() ? CurrentActor() : e.actor, e.detail});
+  if (!r.ok()) return r.status().WithContext("writing the audit log");
+  return std::stoll(r->Get(0, 0));
+}
+
+Status AuditLog::Finish(long long id, const std::string& status, int statements_applied, const std::string& error,
+                        const std::string& failing_statement) {
+  return db_
+      ->Exec("UPDATE " + Table() +
+                 " SET status = $2, finished_at = clock_timestamp(), duration_ms = (extract(epoch FROM "
+                 "clock_timestamp() - started_at) * 1000)::bigint, statements_applied = $3, error = $4, "
+                 "failing_statement = $5 WHERE id = $1",
+             {std::to_string(id), status, std::to_string(statements_applied), error, failing_statement})
+      .WithContext("writing the audit log");
+}
+
+Status AuditLog::Record(const AuditEntry& e) {
+  return db_
+      ->Exec("INSERT INTO " + Table() +
+                 " (resource, engine, version, name, direction, checksum, status, finished_at, duration_ms, "
+                 "statements_applied, statements_total, error, failing_statement, actor, detail) VALUES "
+                 "($1,$2,$3,$4,$5,$6,$7,now(),$8,$9,$10,$11,$12,$13,$14)",
+             {e.resource, e.engine, e.version, e.name, e.direction, e.checksum, e.status.empty() ? "succeeded" : e.status,
+              std::to_string(e.duration_ms), std::to_string(e.statements_applied), std::to_string(e.statements_total),
+              e.error, e.failing_statement, e.actor.empty() ? CurrentActor() : e.actor, e.detail})
+      .WithContext("writing the audit log");
+}
+
+Status AuditLog::MarkInterrupted() {
+  return db_
+      ->Exec("UPDATE " + Table() +
+             " SET status = 'interrupted', finished_at = now(), error = 'the process running this step stopped "
+             "before recording its end (killed or crashed); the migration history table says whether it applied' "
+             "WHERE status = 'running' AND (backend_pid IS NULL OR backend_pid NOT IN (SELECT pid FROM "
+             "pg_stat_activity))")
+      .WithContext("marking interrupted audit rows");
+}
+
+Result<std::vector<AuditEntry>> AuditLog::List(int limit, const std::string& resource) {
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL", {Table()});
+  if (!exists.ok()) return exists.status();
+  std::vector<AuditEntry> out;
+  if (exists->Get(0, 0) != "t") return out;
+  auto r = db_->Query(
+      "SELECT id, resource, engine, version, name, direction, checksum, status, "
+      "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+      "coalesce(to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), duration_ms, "
+      "statements_applied, statements_total, error, failing_statement, actor, detail FROM " +
+          Table() + " WHERE ($2 = '' OR resource = $2) ORDER BY id DESC LIMIT $1",
+      {std::to_string(limit), resource});
+  if (!r.ok()) return r.status().WithContext("reading the audit log");
+  for (size_t i = 0; i < r->rows.size(); ++i) {
+    AuditEntry e;
+    e.id = std::stoll(r->Get(i, 0));
+    e.resource = r->Get(i, 1);
+    e.engine = r->Get(i, 2);
+    e.version = r->Get(i, 3);
+    e.name = r->Get(i, 4);
+    e.direction = r->Get(i, 5);
+    e.checksum = r->Get(i, 6);
+    e.status = r->Get(i, 7);
+    e.started_at = r->Get(i, 8);
+    e.finished_at = r->Get(i, 9);
+    e.duration_ms = std::stoll(r->Get(i, 10, "0"));
+    e.statements_applied = std::stoi(r->Get(i, 11, "0"));
+    e.statements_total = std::stoi(r->Get(i, 12, "0"));
+    e.error = r->Get(i, 13);
+    e.failing_statement = r->Get(i, 14);
+    e.actor = r->Get(i, 15);
+    e.detail = r->Get(i, 16);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace su

@@ -1,0 +1,141 @@
+// Folder reading and validation for the sql engine (see sql_folder.h).
+#include "reconcilers/engines/sql/sql_folder.h"
+
+#include <algorithm>
+#include <map>
+
+#include "reconcilers/base/sha256.h"
+
+namespace su {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '_' || c == '-';
+}
+
+std::string StripLeadingZeros(const std::string& v) {
+  size_t i = 0;
+  while (i + 1 < v.size() && v[i] == '0') ++i;
+  return v.substr(i);
+}
+
+Status BadName(const std::string& file, const std::string& why) {
+  return Status::Invalid(file + ": not a migration file name: " + why +
+                         " (expected <version>_<name>.up.sql or <version>_<name>.down.sql, version digits only, "
+                         "name letters, digits, '_' or '-', e.g. 20260515_add_role.up.sql)");
+}
+
+}  // namespace
+
+int CompareVersions(const std::string& a, const std::string& b) {
+  std::string x = StripLeadingZeros(a), y = StripLeadingZeros(b);
+  if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
+  return x.compare(y) < 0 ? -1 : (x.compare(y) > 0 ? 1 : 0);
+}
+
+Result<SqlFileName> ParseSqlFileName(const std::string& file) {
+  SqlFileName out;
+  if (!EndsWith(file, ".sql")) {
+    out.skipped = true;
+    return out;
+  }
+  std::string stem;
+  if (EndsWith(file, ".up.sql")) {
+    stem = file.substr(0, file.size() - 7);
+  } else if (EndsWith(file, ".down.sql")) {
+    stem = file.substr(0, file.size() - 9);
+    out.up = false;
+  } else {
+    return BadName(file, "it must end in .up.sql or .down.sql");
+  }
+  // popx: <version>_<name>[.<dialect>]
+  auto dot = stem.find('.');
+  if (dot != std::string::npos) {
+    std::string dialect = stem.substr(dot + 1);
+    stem = stem.substr(0, dot);
+    if (dialect == "mysql" || dialect == "sqlite3" || dialect == "sqlite" || dialect == "cockroach") {
+      out.skipped = true;
+      return out;
+    }
+    if (dialect != "postgres" && dialect != "postgresql") {
+      return BadName(file, "unexpected '." + dialect + "' before .up/.down (only a popx dialect such as .postgres "
+                                                       "may appear there)");
+    }
+  }
+  size_t i = 0;
+  while (i < stem.size() && IsDigit(stem[i])) ++i;
+  if (i == 0) return BadName(file, "it does not start with a version number");
+  if (i >= stem.size() || stem[i] != '_') return BadName(file, "the version must be followed by '_' and a name");
+  out.version = stem.substr(0, i);
+  out.name = stem.substr(i + 1);
+  if (out.name.empty()) return BadName(file, "the name after the version is empty");
+  if (out.version.size() > 48) return BadName(file, "the version is longer than 48 digits (schema_migration.version is VARCHAR(48))");
+  for (char c : out.name) {
+    if (!IsNameChar(c)) return BadName(file, std::string("the name contains '") + c + "'");
+  }
+  return out;
+}
+
+Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::string& folder) {
+  auto names = fs->ListDir(folder);
+  if (!names.ok()) return names.status().WithContext("reading the sql migrations folder");
+
+  struct Pair {
+    SqlMigrationFile m;
+    std::string up_file, down_file;
+  };
+  // Keyed by the version without leading zeros, so "001" and "1" collide as they should.
+  std::map<std::string, Pair> by_version;
+  for (const auto& file : *names) {
+    auto parsed = ParseSqlFileName(file);
+    if (!parsed.ok()) return parsed.status().WithContext(folder);
+    if (parsed->skipped) continue;
+    std::string path = JoinPath(folder, file);
+    if (fs->IsDir(path)) continue;
+    Pair& p = by_version[StripLeadingZeros(parsed->version)];
+    std::string& slot = parsed->up ? p.up_file : p.down_file;
+    if (!slot.empty()) {
+      return Status::Invalid(folder + ": duplicate migration version " + parsed->version + ": " + slot + " and " +
+                             file + " (each version may have one .up.sql and one .down.sql; renumber one of them)");
+    }
+    const std::string& other = parsed->up ? p.down_file : p.up_file;
+    if (!other.empty() && (p.m.version != parsed->version || p.m.name != parsed->name)) {
+      return Status::Invalid(folder + ": " + other + " and " + file +
+                             " have the same version but different names (an up and its down file must share "
+                             "<version>_<name>)");
+    }
+    slot = file;
+    p.m.version = parsed->version;
+    p.m.name = parsed->name;
+    if (parsed->up) {
+      p.m.up_path = path;
+    } else {
+      p.m.down_path = path;
+    }
+  }
+
+  std::vector<SqlMigrationFile> out;
+  out.reserve(by_version.size());
+  for (auto& [key, p] : by_version) {
+    if (p.up_file.empty()) {
+      return Status::Invalid(JoinPath(folder, p.down_file) + ": a down migration without its up migration (add " +
+                             p.m.version + "_" + p.m.name + ".up.sql or remove this file)");
+    }
+    auto content = fs->ReadFile(p.m.up_path);
+    if (!content.ok()) return content.status();
+    p.m.up_sql = std::move(content).value();
+    p.m.checksum = Sha256Hex(p.m.up_sql);
+    out.push_back(std::move(p.m));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const SqlMigrationFile& a, const SqlMigrationFile& b) { return CompareVersions(a.version, b.version) < 0; });
+  return out;
+}
+
+}  // namespace su

@@ -1,0 +1,209 @@
+// Unit tests for the sql engine's folder reader: naming, numeric ordering, pairing and the errors
+// a user sees for a bad folder. An in-memory FileSystem stands in for the disk.
+#include "reconcilers/engines/sql/sql_folder.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "reconcilers/base/sha256.h"
+
+namespace su {
+namespace {
+
+class MemFs : public FileSystem {
+ public:
+  std::map<std::string, std::string> files;  // full path -> content
+  std::vector<std::string> dirs;
+
+  Result<std::string> ReadFile(const std::string& path) override {
+    auto it = files.find(path);
+    if (it == files.end()) return Status::Error(Code::kNotFound, path + ": no such file");
+    return it->second;
+  }
+  Status WriteFileAtomic(const std::string& path, const std::string& content) override {
+    files[path] = content;
+    return Status::Ok();
+  }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    if (!IsDir(dir)) return Status::Error(Code::kNotFound, dir + ": cannot list");
+    std::vector<std::string> out;
+    std::string prefix = dir + "/";
+    for (const auto& [p, c] : files) {
+      if (p.rfind(prefix, 0) == 0 && p.find('/', prefix.size()) == std::string::npos) out.push_back(p.substr(prefix.size()));
+    }
+    for (const auto& d : dirs) {
+      if (d.rfind(prefix, 0) == 0 && d.find('/', prefix.size()) == std::string::npos) out.push_back(d.substr(prefix.size()));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  bool Exists(const std::string& path) override { return files.count(path) || IsDir(path); }
+  bool IsDir(const std::string& path) override {
+    return std::find(dirs.begin(), dirs.end(), path) != dirs.end();
+  }
+  Status MakeDirs(const std::string& path) override {
+    dirs.push_back(path);
+    return Status::Ok();
+  }
+  Status Remove(const std::string& path) override {
+    files.erase(path);
+    return Status::Ok();
+  }
+};
+
+class SqlFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { fs_.dirs.push_back("/m"); }
+  void Add(const std::string& name, const std::string& content = "SELECT 1;") { fs_.files["/m/" + name] = content; }
+  MemFs fs_;
+};
+
+TEST(CompareVersionsTest, OrdersNumericallyNotLexically) {
+  EXPECT_LT(CompareVersions("9", "10"), 0);
+  EXPECT_GT(CompareVersions("10", "9"), 0);
+  EXPECT_EQ(CompareVersions("007", "7"), 0);
+  EXPECT_LT(CompareVersions("20150100000001000000", "20150100000001000001"), 0);
+  EXPECT_LT(CompareVersions("20260515", "20150100000001000000"), 0);
+  EXPECT_EQ(CompareVersions("123", "123"), 0);
+}
+
+TEST(ParseSqlFileNameTest, ParsesUpDownAndDialects) {
+  auto up = ParseSqlFileName("20260515_add_role.up.sql");
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_EQ(up->version, "20260515");
+  EXPECT_EQ(up->name, "add_role");
+  EXPECT_TRUE(up->up);
+  EXPECT_FALSE(up->skipped);
+
+  auto down = ParseSqlFileName("20150100000001000000_networks.postgres.down.sql");
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->version, "20150100000001000000");
+  EXPECT_EQ(down->name, "networks");
+  EXPECT_FALSE(down->up);
+
+  auto mysql = ParseSqlFileName("20150100000001000000_networks.mysql.up.sql");
+  ASSERT_TRUE(mysql.ok());
+  EXPECT_TRUE(mysql->skipped);
+  auto readme = ParseSqlFileName("README.md");
+  ASSERT_TRUE(readme.ok());
+  EXPECT_TRUE(readme->skipped);
+}
+
+TEST(ParseSqlFileNameTest, RejectsMalformedNamesNamingTheFile) {
+  for (const std::string bad : {"add_role.up.sql", "2026_add_role.sql", "2026add.up.sql", "2026_.up.sql",
+                                "2026_add role.up.sql", "2026_add.weird.up.sql", "v1_add.up.sql"}) {
+    auto r = ParseSqlFileName(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status().message();
+  }
+}
+
+TEST_F(SqlFolderTest, ReadsPairsInNumericOrderWithChecksums) {
+  Add("10_c.up.sql", "CREATE TABLE c();");
+  Add("9_b.up.sql", "CREATE TABLE b();");
+  Add("9_b.down.sql", "DROP TABLE b;");
+  Add("1_a.up.sql", "CREATE TABLE a();");
+  Add("README.md", "docs");
+  Add("notes.txt", "ignored");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].version, "1");
+  EXPECT_EQ((*r)[1].version, "9");
+  EXPECT_EQ((*r)[2].version, "10");
+  EXPECT_EQ((*r)[1].name, "b");
+  EXPECT_EQ((*r)[1].up_path, "/m/9_b.up.sql");
+  EXPECT_EQ((*r)[1].down_path, "/m/9_b.down.sql");
+  EXPECT_TRUE((*r)[0].down_path.empty());
+  EXPECT_EQ((*r)[2].up_sql, "CREATE TABLE c();");
+  EXPECT_EQ((*r)[2].checksum, Sha256Hex("CREATE TABLE c();"));
+  EXPECT_EQ((*r)[2].checksum.size(), 64u);
+}
+
+TEST_F(SqlFolderTest, ReadsOryStyleFolderSkippingOtherDialects) {
+  Add("20150100000001000000_networks.postgres.up.sql", "CREATE TABLE networks();");
+  Add("20150100000001000000_networks.postgres.down.sql", "DROP TABLE networks;");
+  Add("20150100000001000000_networks.mysql.up.sql", "mysql stuff");
+  Add("20150100000001000000_networks.cockroach.up.sql", "crdb stuff");
+  Add("20150100000001000000_networks.sqlite3.up.sql", "sqlite stuff");
+  Add("20191100000001000000_identities.postgres.up.sql", "CREATE TABLE identities();");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].name, "networks");
+  EXPECT_EQ((*r)[0].up_sql, "CREATE TABLE networks();");
+  EXPECT_FALSE((*r)[0].down_path.empty());
+  EXPECT_EQ((*r)[1].version, "20191100000001000000");
+}
+
+TEST_F(SqlFolderTest, IgnoresSubfolders) {
+  Add("1_a.up.sql");
+  fs_.dirs.push_back("/m/2_old.up.sql");
+  fs_.dirs.push_back("/m/archive");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->size(), 1u);
+}
+
+TEST_F(SqlFolderTest, RejectsDuplicateVersionsNamingBothFiles) {
+  Add("5_a.up.sql");
+  Add("5_b.up.sql");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("5_a.up.sql"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("5_b.up.sql"), std::string::npos) << r.status().message();
+}
+
+TEST_F(SqlFolderTest, RejectsNumericallyEqualVersions) {
+  Add("05_a.up.sql");
+  Add("5_a.up.sql");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("duplicate migration version"), std::string::npos) << r.status().message();
+}
+
+TEST_F(SqlFolderTest, RejectsDownWithoutUp) {
+  Add("1_a.up.sql");
+  Add("2_b.down.sql");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("2_b.down.sql"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("without its up"), std::string::npos) << r.status().message();
+}
+
+TEST_F(SqlFolderTest, RejectsUpAndDownWithDifferentNames) {
+  Add("3_create_users.up.sql");
+  Add("3_drop_users.down.sql");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("3_create_users.up.sql"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("3_drop_users.down.sql"), std::string::npos) << r.status().message();
+}
+
+TEST_F(SqlFolderTest, RejectsMalformedSqlFileNamingIt) {
+  Add("1_a.up.sql");
+  Add("second.sql");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("second.sql"), std::string::npos) << r.status().message();
+}
+
+TEST_F(SqlFolderTest, MissingFolderIsNotFound) {
+  auto r = ReadSqlFolder(&fs_, "/nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+}
+
+TEST_F(SqlFolderTest, EmptyFolderHasNoMigrations) {
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->empty());
+}
+
+}  // namespace
+}  // namespace su

@@ -2,6 +2,36 @@
 // A file may hold several documents (---). Every field is validated; errors name the file, line
 // and field path (e.g. "m.yaml:12: spec.policy.lockTimeout: ...") and say what was expected.
 // Unknown fields are errors, with "did you mean ...?" when a known field is close.
+//
+// Decisions (the rules a manifest author needs beyond the field list in spec.h):
+//  - apiVersion olympus.io/v1alpha1, kind SchemaUpgrade. `status` is ignored if present, and so
+//    are metadata fields a Kubernetes API server sets (uid, resourceVersion, managedFields, ...).
+//  - metadata.name: DNS-1123 label (required); metadata.namespace: DNS-1123 label, default
+//    "default"; metadata.generation: integer >= 1, default 1 (a file has no generation counter:
+//    SchemaUpgrade::spec_hash is what tells a changed spec apart).
+//  - spec.service defaults to metadata.name. spec.targetVersion is required and must be a valid
+//    image tag (it is the tag of the default image).
+//  - spec.database.dsnFrom: exactly one of env (a variable *name*), file, secretKeyRef.
+//  - spec.migrations.engine: ory | drizzle | sql. sql and drizzle require path; command and
+//    statusCommand are for ory only. ory's command defaults to [migrate, sql, up, -e, --yes]
+//    (arguments to the target image's entrypoint, e.g. kratos), statusCommand to command with
+//    "up" -> "status" and "--yes"/"-y" dropped. ory with neither spec.image nor spec.workload is an
+//    error (nothing to run the migrator from). sql's schema defaults to "public".
+//  - spec.workload is optional (no workload: plan/apply migrations only, no bump). kind
+//    Deployment | StatefulSet | ComposeService; name required; ComposeService requires
+//    composeFile, service defaults to name, and container is for Kubernetes kinds only.
+//  - Durations as in base/duration.h; maintenanceWindow start/end "HH:MM" (24 h, end < start
+//    wraps past midnight, equal is an error), timeZone default UTC, days Mon..Sun (full names
+//    accepted, stored as Mon..Sun); retries.limit >= 0; backoff initial <= max.
+//  - policy.onFailure: halt | rollbackImage (needs a workload) | restoreBackup (needs
+//    backup.enabled) | runDown (engine sql only).
+//  - Booleans and integers must be unquoted YAML scalars: dryRun: "true" is an error.
+//  - A null value (`key:` or `key: ~`) counts as the field not being set; a key given twice is
+//    an error.
+//  - Approval: policy.approval.planHash, else the annotation olympus.io/approved-plan-hash; the
+//    spec field wins when both are set (it is the reviewed place).
+//  - Errors never quote free-text values (only enum-like ones), so a DSN pasted into the wrong
+//    field is never echoed; all errors of a file are reported, one per line.
 #pragma once
 
 #include <functional>

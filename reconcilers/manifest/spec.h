@@ -23,8 +23,9 @@ struct DsnSource {
   std::string secret_key;
 };
 
+// kind empty: the resource names no workload (plan/apply migrations only, no image bump).
 struct WorkloadRef {
-  std::string kind;          // Deployment | StatefulSet | ComposeService
+  std::string kind;          // Deployment | StatefulSet | ComposeService | "" (none)
   std::string name;          // workload name, or compose service / container name
   std::string container;     // Kubernetes: container in the pod template (default: the first)
   std::string compose_file;  // ComposeService: path (resolved against the manifest's folder)
@@ -33,10 +34,13 @@ struct WorkloadRef {
 
 struct MigrationsSpec {
   std::string engine;                        // ory | drizzle | sql
-  std::vector<std::string> command;          // ory: migrate argv run in the target image
-  std::vector<std::string> status_command;   // ory: status argv (default: command with up->status)
+  // ory: argv passed to the target image's entrypoint; default [migrate, sql, up, -e, --yes].
+  std::vector<std::string> command;
+  // ory: status argv; default: command with "up" -> "status" and "--yes"/"-y" dropped.
+  std::vector<std::string> status_command;
   std::string path;                          // drizzle / sql: folder (resolved against manifest folder)
-  std::string schema;                        // sql: schema of the history tables (default: public)
+  std::string schema;                        // sql: schema of the history tables (default: public);
+                                             // drizzle: migrations schema (empty: drizzle's default)
 };
 
 struct MaintenanceWindow {
@@ -87,6 +91,9 @@ struct SchemaUpgrade {
   DsnSource dsn;
   MigrationsSpec migrations;
   PolicySpec policy;
+  // sha256 hex of the canonical spec (ComputeSpecHash): changes exactly when the desired state
+  // changes, so the reconciler can tell a new spec from a retry even without a generation.
+  std::string spec_hash;
   // provenance, for error messages
   std::string source_file;
   int source_line = 0;
@@ -96,5 +103,10 @@ struct SchemaUpgrade {
 };
 
 const char* OnFailureName(OnFailure f);
+
+// sha256 hex of every spec field (after defaults and path resolution) in a fixed order. Metadata,
+// provenance and policy.approved_plan_hash are left out: approving a plan (by annotation or in
+// the spec) is not a change of desired state, just as annotations do not bump a generation.
+std::string ComputeSpecHash(const SchemaUpgrade& su);
 
 }  // namespace su

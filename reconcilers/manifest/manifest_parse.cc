@@ -1,0 +1,480 @@
+// ParseManifests: YAML text -> validated SchemaUpgrade structs (rules documented in manifest.h).
+// yaml-cpp exceptions are caught here, at the module edge, and become errors naming file:line.
+#include <cctype>
+#include <climits>
+#include <optional>
+#include <set>
+
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/manifest/manifest.h"
+#include "reconcilers/manifest/yaml_fields.h"
+
+namespace su {
+namespace {
+
+using manifest_internal::Errors;
+using manifest_internal::LineOf;
+using manifest_internal::MapReader;
+
+bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+bool IsDns1123Label(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!IsAlnumLower(s.front()) || !IsAlnumLower(s.back())) return false;
+  for (char c : s) {
+    if (!IsAlnumLower(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsDns1123Subdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    std::string part = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!IsDns1123Label(part)) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool IsEnvName(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+bool HasSpace(const std::string& s) {
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c))) return true;
+  }
+  return false;
+}
+
+// An OCI tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. targetVersion becomes the tag of the default image.
+bool IsImageTag(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  if (!(std::isalnum(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsHhMm(const std::string& s) {
+  if (s.size() != 5 || s[2] != ':') return false;
+  for (int i : {0, 1, 3, 4}) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  int h = (s[0] - '0') * 10 + (s[1] - '0');
+  int m = (s[3] - '0') * 10 + (s[4] - '0');
+  return h <= 23 && m <= 59;
+}
+
+bool IsTimeZoneName(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '/' && c != '_' && c != '-' && c != '+') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "mon", "Monday", "MON" -> "Mon"; "" when not a day.
+std::string NormalizeDay(const std::string& s) {
+  static const char* kDays[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  static const char* kLong[] = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
+  std::string lower;
+  for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (int i = 0; i < 7; ++i) {
+    std::string shortl = kDays[i];
+    for (char& c : shortl) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == shortl || lower == kLong[i]) return kDays[i];
+  }
+  return "";
+}
+
+// Quoted for enum errors only; free-text fields are never echoed (they may hold a secret).
+std::string Q(const std::string& s) { return "\"" + (s.size() > 64 ? s.substr(0, 64) + "..." : s) + "\""; }
+
+std::vector<std::string> DefaultOryStatus(const std::vector<std::string>& up) {
+  std::vector<std::string> out;
+  for (const auto& a : up) {
+    if (a == "--yes" || a == "-y") continue;
+    out.push_back(a == "up" ? "status" : a);
+  }
+  return out;
+}
+
+class DocumentParser {
+ public:
+  DocumentParser(Errors* errs, const std::string& base_dir) : errs_(errs), base_dir_(base_dir) {}
+
+  std::optional<SchemaUpgrade> Parse(const YAML::Node& doc) {
+    const int line = LineOf(doc);
+    const size_t before = errs_->size();
+    if (!doc.IsMap()) {
+      errs_->Add(line, "", "document is " + manifest_internal::DescribeNode(doc) +
+                               "; expected a SchemaUpgrade resource (apiVersion, kind, metadata, spec)");
+      return std::nullopt;
+    }
+    // status is written by the controller; a manifest exported with it is still valid input.
+    MapReader top(errs_, doc, "", line, {"apiVersion", "kind", "metadata", "spec"}, {"status"});
+    std::string api, kind;
+    if (!top.String("apiVersion", &api) && !top.Has("apiVersion")) {
+      top.Required("apiVersion", std::string(kApiVersion));
+    } else if (top.Has("apiVersion") && !api.empty() && api != kApiVersion) {
+      top.Error("apiVersion", Q(api) + " is not supported; expected " + kApiVersion);
+    }
+    if (!top.String("kind", &kind) && !top.Has("kind")) {
+      top.Required("kind", std::string(kKind));
+    } else if (top.Has("kind") && !kind.empty() && kind != kKind) {
+      top.Error("kind", Q(kind) + " is not supported; expected " + kKind);
+      return std::nullopt;  // another resource: its fields would only add noise
+    }
+
+    SchemaUpgrade su;
+    su.source_line = line;
+    MapReader meta = top.Map("metadata", {"name", "namespace", "generation", "labels", "annotations"},
+                             // Set by a Kubernetes API server; harmless in an exported manifest.
+                             {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                              "deletionGracePeriodSeconds", "managedFields", "finalizers",
+                              "ownerReferences", "selfLink"});
+    if (!top.Has("metadata")) top.Required("metadata", "a mapping with at least name");
+    ParseMetadata(meta, &su);
+
+    MapReader spec = top.Map("spec", {"service", "targetVersion", "image", "workload", "database",
+                                      "migrations", "policy"});
+    if (!top.Has("spec")) {
+      top.Required("spec", "a mapping with targetVersion, database and migrations");
+    } else {
+      ParseSpec(spec, &su);
+    }
+    if (errs_->size() != before) return std::nullopt;
+
+    su.spec_hash = ComputeSpecHash(su);
+    // The spec field wins over the annotation: it is the more deliberate, reviewable place.
+    auto ann = su.annotations.find("olympus.io/approved-plan-hash");
+    if (su.policy.approved_plan_hash.empty() && ann != su.annotations.end()) {
+      su.policy.approved_plan_hash = ann->second;
+    }
+    return su;
+  }
+
+ private:
+  std::string Resolve(const std::string& p) const { return ResolvePath(base_dir_, p); }
+
+  void ParseMetadata(MapReader& m, SchemaUpgrade* su) {
+    if (m.String("name", &su->name)) {
+      if (!IsDns1123Label(su->name)) {
+        m.Error("name", Q(su->name) + " is not a DNS-1123 label; expected at most 63 characters of "
+                        "a-z, 0-9 and '-', starting and ending with a letter or digit");
+      }
+    } else if (!m.Has("name")) {
+      m.Required("name", "a DNS-1123 label such as kratos");
+    }
+    if (m.String("namespace", &su->namespace_) && !IsDns1123Label(su->namespace_)) {
+      m.Error("namespace", Q(su->namespace_) + " is not a DNS-1123 label; expected e.g. ciam");
+    }
+    long long gen = 0;
+    if (m.Int("generation", &gen)) {
+      if (gen < 1) m.Error("generation", "is " + std::to_string(gen) + "; expected an integer >= 1");
+      else su->generation = gen;
+    }
+    m.StringMap("labels", &su->labels);
+    m.StringMap("annotations", &su->annotations);
+  }
+
+  void ParseSpec(MapReader& spec, SchemaUpgrade* su) {
+    if (!spec.String("service", &su->service) && !spec.Has("service")) su->service = su->name;
+    if (spec.String("targetVersion", &su->target_version)) {
+      if (!IsImageTag(su->target_version)) {
+        spec.Error("targetVersion", Q(su->target_version) +
+                                        " is not a valid version; expected an image tag such as "
+                                        "v1.2.0 (letters, digits, '_', '.', '-'; at most 128)");
+      }
+    } else if (!spec.Has("targetVersion")) {
+      spec.Required("targetVersion", "the version to upgrade to, e.g. v1.2.0");
+    }
+    if (spec.String("image", &su->image) && HasSpace(su->image)) {
+      spec.Error("image", "contains whitespace; expected an image reference such as oryd/kratos:v1.2.0");
+    }
+    ParseWorkload(spec, su);
+    ParseDatabase(spec, su);
+    ParseMigrations(spec, su);
+    ParsePolicy(spec, su);
+    CrossCheck(spec, su);
+  }
+
+  void ParseWorkload(MapReader& spec, SchemaUpgrade* su) {
+    MapReader w = spec.Map("workload", {"kind", "name", "container", "composeFile", "service"});
+    if (!w.present()) return;  // migrations only: no image bump
+    WorkloadRef& ref = su->workload;
+    const std::string kinds = "one of Deployment, StatefulSet, ComposeService";
+    if (w.String("kind", &ref.kind)) {
+      if (ref.kind != "Deployment" && ref.kind != "StatefulSet" && ref.kind != "ComposeService") {
+        w.Error("kind", Q(ref.kind) + " is not a workload kind; expected " + kinds);
+        ref.kind.clear();
+      }
+    } else if (!w.Has("kind")) {
+      w.Required("kind", kinds);
+    }
+    if (w.String("name", &ref.name)) {
+      bool k8s = ref.kind == "Deployment" || ref.kind == "StatefulSet";
+      if (k8s && !IsDns1123Subdomain(ref.name)) {
+        w.Error("name", Q(ref.name) + " is not a Kubernetes object name; expected a DNS-1123 "
+                        "subdomain (a-z, 0-9, '-', '.')");
+      } else if (HasSpace(ref.name)) {
+        w.Error("name", "contains whitespace; expected a container or compose service name");
+      }
+    } else if (!w.Has("name")) {
+      w.Required("name", "the workload's name (Deployment/StatefulSet name or compose container name)");
+    }
+    w.String("container", &ref.container);
+    w.String("composeFile", &ref.compose_file);
+    w.String("service", &ref.service);
+    if (ref.kind == "ComposeService") {
+      if (!ref.container.empty()) {
+        w.Error("container", "is only used by Deployment and StatefulSet; expected it left out for "
+                             "ComposeService (use service for the compose service key)");
+      }
+      if (ref.compose_file.empty()) {
+        if (!w.Has("composeFile")) w.Required("composeFile", "the compose file's path, e.g. docker-compose.yml");
+      } else {
+        ref.compose_file = Resolve(ref.compose_file);
+      }
+      if (ref.service.empty()) ref.service = ref.name;
+    } else if (!ref.kind.empty()) {
+      if (w.Has("composeFile")) w.Error("composeFile", "is only used by kind ComposeService; expected it left out for " + ref.kind);
+      if (w.Has("service")) w.Error("service", "is only used by kind ComposeService; expected it left out for " + ref.kind);
+    }
+  }
+
+  void ParseDatabase(MapReader& spec, SchemaUpgrade* su) {
+    MapReader db = spec.Map("database", {"dsnFrom"});
+    const std::string one_of = "exactly one of env: NAME, file: PATH, secretKeyRef: {name, key}";
+    MapReader from = db.Map("dsnFrom", {"env", "file", "secretKeyRef"});
+    if (!from.present()) {
+      if (!db.Has("dsnFrom")) db.Required("dsnFrom", one_of);
+      return;
+    }
+    int n = from.Has("env") + from.Has("file") + from.Has("secretKeyRef");
+    if (n == 0) {
+      errs_->Add(from.line(), db.Path("dsnFrom"), "names no source; expected " + one_of);
+      return;
+    }
+    if (n > 1) {
+      errs_->Add(from.line(), db.Path("dsnFrom"), "sets " + std::to_string(n) + " sources; expected " + one_of);
+      return;
+    }
+    DsnSource& d = su->dsn;
+    if (from.Has("env")) {
+      d.kind = DsnSource::Kind::kEnv;
+      std::string name;
+      if (from.String("env", &name)) {
+        if (!IsEnvName(name)) {
+          // Someone may have pasted the DSN itself here: register it, and never echo it.
+          RegisterDsnSecrets(name);
+          from.Error("env", "is not an environment variable name (value not shown: it may be a "
+                            "secret); expected the variable's name, e.g. KRATOS_DSN, not the DSN");
+        } else {
+          d.env = name;
+        }
+      }
+    } else if (from.Has("file")) {
+      d.kind = DsnSource::Kind::kFile;
+      if (from.String("file", &d.file)) d.file = Resolve(d.file);
+    } else {
+      d.kind = DsnSource::Kind::kSecretKeyRef;
+      MapReader ref = from.Map("secretKeyRef", {"name", "key"});
+      if (ref.present()) {
+        if (!ref.String("name", &d.secret_name) && !ref.Has("name")) ref.Required("name", "the Secret's name");
+        if (!ref.String("key", &d.secret_key) && !ref.Has("key")) ref.Required("key", "the key inside the Secret, e.g. dsn");
+      }
+    }
+  }
+
+  void ParseMigrations(MapReader& spec, SchemaUpgrade* su) {
+    MapReader m = spec.Map("migrations", {"engine", "command", "statusCommand", "path", "schema"});
+    MigrationsSpec& ms = su->migrations;
+    const std::string engines = "one of ory, drizzle, sql";
+    if (!m.present()) {
+      if (!spec.Has("migrations")) spec.Required("migrations", "a mapping with engine (" + engines + ")");
+      return;
+    }
+    if (m.String("engine", &ms.engine)) {
+      if (ms.engine != "ory" && ms.engine != "drizzle" && ms.engine != "sql") {
+        m.Error("engine", Q(ms.engine) + " is not an engine; expected " + engines);
+        ms.engine.clear();
+      }
+    } else if (!m.Has("engine")) {
+      m.Required("engine", engines);
+    }
+    m.StringList("command", &ms.command);
+    m.StringList("statusCommand", &ms.status_command);
+    m.String("path", &ms.path);
+    m.String("schema", &ms.schema);
+    if (ms.engine == "ory") {
+      if (ms.command.empty() && !m.Has("command")) ms.command = {"migrate", "sql", "up", "-e", "--yes"};
+      if (ms.status_command.empty() && !m.Has("statusCommand")) ms.status_command = DefaultOryStatus(ms.command);
+      if (m.Has("path")) m.Error("path", "is only used by engines sql and drizzle; expected it left out for ory (its migrations are inside the image)");
+      if (m.Has("schema")) m.Error("schema", "is only used by engines sql and drizzle; expected it left out for ory");
+    } else if (!ms.engine.empty()) {
+      for (const char* f : {"command", "statusCommand"}) {
+        if (m.Has(f)) m.Error(f, std::string("is only used by engine ory; expected it left out for ") + ms.engine);
+      }
+      if (!ms.path.empty()) {
+        ms.path = Resolve(ms.path);
+      } else if (!m.Has("path")) {
+        m.Required("path", "the migrations folder for engine " + ms.engine + ", e.g. migrations/");
+      }
+      if (ms.engine == "sql" && ms.schema.empty()) ms.schema = "public";
+    }
+  }
+
+  void ParsePolicy(MapReader& spec, SchemaUpgrade* su) {
+    MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
+                                      "statementTimeout", "lockWait", "retries", "onFailure",
+                                      "acceptDrift", "failOnLintErrors", "blockedSessionLimit", "verify"});
+    PolicySpec& pol = su->policy;
+    p.Bool("dryRun", &pol.dry_run);
+    MapReader ap = p.Map("approval", {"required", "planHash"});
+    ap.Bool("required", &pol.approval_required);
+    ap.String("planHash", &pol.approved_plan_hash);
+    MapReader bk = p.Map("backup", {"enabled", "dir"});
+    bk.Bool("enabled", &pol.backup_enabled);
+    if (bk.String("dir", &pol.backup_dir)) pol.backup_dir = Resolve(pol.backup_dir);
+    ParseWindow(p, &pol);
+    p.Duration("lockTimeout", &pol.lock_timeout);
+    p.Duration("statementTimeout", &pol.statement_timeout);
+    p.Duration("lockWait", &pol.lock_wait);
+    MapReader rt = p.Map("retries", {"limit", "backoff"});
+    long long limit = 0;
+    if (rt.Int("limit", &limit)) {
+      if (limit < 0 || limit > INT_MAX) {
+        rt.Error("limit", "is " + std::to_string(limit) + "; expected an integer >= 0");
+      } else {
+        pol.retries.limit = static_cast<int>(limit);
+      }
+    }
+    MapReader bo = rt.Map("backoff", {"initial", "max"});
+    bool has_initial = bo.Duration("initial", &pol.retries.initial_backoff);
+    bool has_max = bo.Duration("max", &pol.retries.max_backoff);
+    if ((has_initial || has_max) && pol.retries.initial_backoff > pol.retries.max_backoff) {
+      bo.Error(has_max ? "max" : "initial", "backoff initial is longer than max; expected initial <= max");
+    }
+    std::string on_failure;
+    on_failure_line_ = p.KeyLine("onFailure");
+    if (p.String("onFailure", &on_failure)) {
+      if (on_failure == "halt") pol.on_failure = OnFailure::kHalt;
+      else if (on_failure == "rollbackImage") pol.on_failure = OnFailure::kRollbackImage;
+      else if (on_failure == "restoreBackup") pol.on_failure = OnFailure::kRestoreBackup;
+      else if (on_failure == "runDown") pol.on_failure = OnFailure::kRunDown;
+      else p.Error("onFailure", Q(on_failure) + " is not a failure policy; expected one of halt, rollbackImage, restoreBackup, runDown");
+    }
+    p.StringList("acceptDrift", &pol.accept_drift);
+    p.Bool("failOnLintErrors", &pol.fail_on_lint_errors);
+    p.Duration("blockedSessionLimit", &pol.blocked_session_limit);
+    MapReader vf = p.Map("verify", {"settle"});
+    vf.Duration("settle", &pol.verify_settle);
+  }
+
+  void ParseWindow(MapReader& p, PolicySpec* pol) {
+    MapReader w = p.Map("maintenanceWindow", {"start", "end", "timeZone", "days"});
+    if (!w.present()) return;
+    MaintenanceWindow win;
+    win.time_zone = "UTC";
+    for (const char* f : {"start", "end"}) {
+      std::string v;
+      if (w.String(f, &v)) {
+        if (!IsHhMm(v)) w.Error(f, Q(v) + " is not a time of day; expected HH:MM in 24-hour form, e.g. \"02:00\"");
+        (std::string(f) == "start" ? win.start : win.end) = v;
+      } else if (!w.Has(f)) {
+        w.Required(f, "a time of day HH:MM (24-hour), e.g. \"02:00\"");
+      }
+    }
+    if (!win.start.empty() && win.start == win.end) {
+      w.Error("end", "equals start; expected a window of non-zero length (end before start wraps past midnight)");
+    }
+    if (w.String("timeZone", &win.time_zone) && !IsTimeZoneName(win.time_zone)) {
+      w.Error("timeZone", Q(win.time_zone) + " is not a time zone name; expected an IANA name such as UTC or Europe/Berlin");
+    }
+    std::vector<std::string> days;
+    if (w.StringList("days", &days)) {
+      for (const auto& d : days) {
+        std::string n = NormalizeDay(d);
+        if (n.empty()) {
+          w.Error("days", Q(d) + " is not a day; expected Mon, Tue, Wed, Thu, Fri, Sat or Sun");
+        } else {
+          win.days.push_back(n);
+        }
+      }
+    }
+    pol->window = win;
+  }
+
+  // Rules that span sections; reported at the field whose value cannot work.
+  void CrossCheck(MapReader& spec, SchemaUpgrade* su) {
+    const PolicySpec& pol = su->policy;
+    const std::string path = "spec.policy.onFailure";
+    auto p_error = [&](const std::string& what) { errs_->Add(on_failure_line_, path, what); };
+    if (pol.on_failure == OnFailure::kRunDown && !su->migrations.engine.empty() && su->migrations.engine != "sql") {
+      p_error("runDown needs .down.sql files, which only engine sql has; expected halt, "
+                           "rollbackImage or restoreBackup for engine " + su->migrations.engine);
+    }
+    if (pol.on_failure == OnFailure::kRestoreBackup && !pol.backup_enabled) {
+      p_error("restoreBackup needs a backup; expected policy.backup.enabled: true");
+    }
+    if (pol.on_failure == OnFailure::kRollbackImage && su->workload.kind.empty() && !spec.Has("workload")) {
+      p_error("rollbackImage needs a workload whose image was bumped; expected spec.workload, or halt");
+    }
+    if (su->migrations.engine == "ory" && su->image.empty() && !spec.Has("workload") && !spec.Has("image")) {
+      spec.Required("image", "the target image to run the ory migrator from (e.g. oryd/kratos:v1.2.0), "
+                             "since there is no spec.workload to derive it from");
+    }
+  }
+
+  Errors* errs_;
+  std::string base_dir_;
+  int on_failure_line_ = 0;
+};
+
+}  // namespace
+
+Result<std::vector<SchemaUpgrade>> ParseManifests(const std::string& text, const std::string& filename,
+                                                  const std::string& base_dir) {
+  Errors errs(filename);
+  std::vector<SchemaUpgrade> out;
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    DocumentParser parser(&errs, base_dir);
+    std::map<std::string, int> seen;  // key -> line
+    for (const YAML::Node& doc : docs) {
+      if (!doc.IsDefined() || doc.IsNull()) continue;  // empty document (---, comments only)
+      std::optional<SchemaUpgrade> su = parser.Parse(doc);
+      if (!su) continue;
+      su->source_file = filename;
+      auto [it, fresh] = seen.emplace(su->Key(), su->source_line);
+      if (!fresh) {
+        errs.Add(su->source_line, "metadata.name",
+                 su->Key() + " is also defined at line " + std::to_string(it->second) +
+                     "; expected each namespace/name once");
+        continue;
+      }
+      out.push_back(std::move(*su));
+    }
+  } catch (const YAML::Exception& e) {
+    int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
+    errs.Add(line, "", "YAML syntax error: " + e.msg + "; expected a valid YAML document");
+  } catch (const std::exception& e) {
+    errs.Add(0, "", std::string("cannot read YAML: ") + e.what());
+  }
+  if (!errs.empty()) return errs.ToStatus();
+  return out;
+}
+
+}  // namespace su

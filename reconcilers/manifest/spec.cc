@@ -1,0 +1,92 @@
+// SchemaUpgrade helpers that need no YAML: the on-failure names and the canonical spec hash.
+#include "reconcilers/manifest/spec.h"
+
+#include "reconcilers/base/sha256.h"
+
+namespace su {
+namespace {
+
+// Length-prefixed fields: no choice of values can make two different specs serialise alike.
+class Canon {
+ public:
+  void Add(const char* key, const std::string& v) {
+    out_ += key;
+    out_ += '=';
+    out_ += std::to_string(v.size());
+    out_ += ':';
+    out_ += v;
+    out_ += '\n';
+  }
+  void Add(const char* key, long long v) { Add(key, std::to_string(v)); }
+  void Add(const char* key, bool v) { Add(key, std::string(v ? "true" : "false")); }
+  void Add(const char* key, std::chrono::milliseconds v) { Add(key, static_cast<long long>(v.count())); }
+  void Add(const char* key, const std::vector<std::string>& v) {
+    Add(key, static_cast<long long>(v.size()));
+    for (const auto& s : v) Add(key, s);
+  }
+  const std::string& text() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+}  // namespace
+
+const char* OnFailureName(OnFailure f) {
+  switch (f) {
+    case OnFailure::kHalt: return "halt";
+    case OnFailure::kRollbackImage: return "rollbackImage";
+    case OnFailure::kRestoreBackup: return "restoreBackup";
+    case OnFailure::kRunDown: return "runDown";
+  }
+  return "halt";
+}
+
+std::string ComputeSpecHash(const SchemaUpgrade& su) {
+  Canon c;
+  c.Add("v", std::string("spec/1"));  // bump when the canonical form changes
+  c.Add("service", su.service);
+  c.Add("targetVersion", su.target_version);
+  c.Add("image", su.image);
+  c.Add("workload.kind", su.workload.kind);
+  c.Add("workload.name", su.workload.name);
+  c.Add("workload.container", su.workload.container);
+  c.Add("workload.composeFile", su.workload.compose_file);
+  c.Add("workload.service", su.workload.service);
+  c.Add("dsn.kind", static_cast<long long>(su.dsn.kind));
+  c.Add("dsn.env", su.dsn.env);
+  c.Add("dsn.file", su.dsn.file);
+  c.Add("dsn.secretName", su.dsn.secret_name);
+  c.Add("dsn.secretKey", su.dsn.secret_key);
+  c.Add("migrations.engine", su.migrations.engine);
+  c.Add("migrations.command", su.migrations.command);
+  c.Add("migrations.statusCommand", su.migrations.status_command);
+  c.Add("migrations.path", su.migrations.path);
+  c.Add("migrations.schema", su.migrations.schema);
+  const PolicySpec& p = su.policy;
+  c.Add("dryRun", p.dry_run);
+  c.Add("approval.required", p.approval_required);
+  c.Add("backup.enabled", p.backup_enabled);
+  c.Add("backup.dir", p.backup_dir);
+  c.Add("window", p.window.has_value());
+  if (p.window) {
+    c.Add("window.start", p.window->start);
+    c.Add("window.end", p.window->end);
+    c.Add("window.timeZone", p.window->time_zone);
+    c.Add("window.days", p.window->days);
+  }
+  c.Add("lockTimeout", p.lock_timeout);
+  c.Add("statementTimeout", p.statement_timeout);
+  c.Add("lockWait", p.lock_wait);
+  c.Add("retries.limit", static_cast<long long>(p.retries.limit));
+  c.Add("retries.initial", p.retries.initial_backoff);
+  c.Add("retries.max", p.retries.max_backoff);
+  c.Add("onFailure", std::string(OnFailureName(p.on_failure)));
+  c.Add("acceptDrift", p.accept_drift);
+  c.Add("failOnLintErrors", p.fail_on_lint_errors);
+  c.Add("blockedSessionLimit", p.blocked_session_limit);
+  c.Add("verify.settle", p.verify_settle);
+  return Sha256Hex(c.text());
+}
+
+}  // namespace su

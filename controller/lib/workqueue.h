@@ -1,0 +1,104 @@
+// WorkQueue: client-go's rate-limited work queue for string keys. A key is queued at most once
+// however often it is added, is never handed to two workers at once (re-adding a key that is being
+// processed re-queues it after Done), and failures back off per key exponentially, under an overall
+// token bucket. Time comes from a Clock so tests drive delays with a FakeClock.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "reconcilers/base/clock.h"
+
+namespace su {
+
+// Per-key exponential backoff: initial * 2^failures, capped at max (client-go: 5 ms .. 1000 s).
+struct Backoff {
+  std::chrono::milliseconds initial{5};
+  std::chrono::milliseconds max{1000 * 1000};
+};
+
+struct WorkQueueOptions {
+  Clock* clock = RealClock();
+  Backoff default_backoff;
+  // Overall token bucket shared by all keys (client-go: 10 qps, burst 100). qps <= 0 disables it.
+  double qps = 10;
+  int burst = 100;
+  // The longest Get sleeps before re-reading the clock while delayed keys wait. A FakeClock does not
+  // wake sleepers, so this bounds how late Get notices an Advance; Tick() wakes it at once.
+  std::chrono::milliseconds poll_interval{100};
+};
+
+class WorkQueue {
+ public:
+  explicit WorkQueue(WorkQueueOptions options = {});
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  // Marks key as needing processing. No-op if already queued or after ShutDown.
+  void Add(const std::string& key);
+  // Adds key once delay has passed on the clock. A key already waiting keeps the earlier time.
+  void AddAfter(const std::string& key, std::chrono::milliseconds delay);
+  // AddAfter(key, the next backoff for key); counts one more requeue. Returns the delay chosen.
+  std::chrono::milliseconds AddRateLimited(const std::string& key);
+  // Resets key's failure count (call after a success), so its next backoff starts at initial.
+  void Forget(const std::string& key);
+  // How many times AddRateLimited ran for key since the last Forget.
+  int NumRequeues(const std::string& key) const;
+  // Overrides the backoff for one key (e.g. the manifest's retries policy); ClearBackoff undoes it.
+  void SetBackoff(const std::string& key, Backoff backoff);
+  void ClearBackoff(const std::string& key);
+
+  // Blocks until a key is ready (returned and marked processing) or the queue shuts down (nullopt).
+  // The caller must call Done(key) when finished with it.
+  std::optional<std::string> Get();
+  // Like Get but gives up after timeout (real time); nullopt on timeout or shutdown.
+  std::optional<std::string> GetFor(std::chrono::milliseconds timeout);
+  // Ends processing of key; re-queues it if it was added meanwhile.
+  void Done(const std::string& key);
+
+  // Stops handing out keys: Get returns nullopt from now on, Add is ignored. Keys being processed
+  // may still call Done.
+  void ShutDown();
+  // ShutDown, then waits until every key handed out has been Done.
+  void ShutDownWithDrain();
+  bool ShuttingDown() const;
+
+  // Wakes waiting Get calls so they re-read the clock (use after FakeClock::Advance).
+  void Tick();
+
+  // Keys ready to be handed out now (excludes processing and delayed keys).
+  size_t Len() const;
+  // Keys waiting for a delay to pass.
+  size_t NumDelayed() const;
+  // Keys currently handed out.
+  size_t NumProcessing() const;
+
+ private:
+  void AddLocked(const std::string& key);
+  void PromoteReadyLocked(Clock::TimePoint now);
+  std::chrono::milliseconds BucketDelayLocked(Clock::TimePoint now);
+  std::optional<std::string> GetUntil(std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  const WorkQueueOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;        // a key became ready, Tick, or shutdown
+  std::condition_variable drained_;   // processing_ became empty
+  std::deque<std::string> queue_;     // ready keys, FIFO
+  std::set<std::string> dirty_;       // keys needing processing (queued or to re-queue at Done)
+  std::set<std::string> processing_;  // keys handed out and not yet Done
+  std::map<std::string, Clock::TimePoint> delayed_;
+  std::map<std::string, int> failures_;
+  std::map<std::string, Backoff> backoffs_;
+  double tokens_;
+  Clock::TimePoint bucket_last_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace su

@@ -1,0 +1,224 @@
+// Manager: reconcile outcomes drive the queue (retry with backoff up to a limit, forget on success,
+// requeue_after), keys are never reconciled concurrently, Stop lets in-flight passes finish.
+#include "controller/lib/manager.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace su {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Polls cond (real time) for up to 5 s; the only kind of waiting these tests do.
+template <typename F>
+bool Eventually(F cond) {
+  for (int i = 0; i < 5000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return cond();
+}
+
+ManagerOptions FakeClockOptions(FakeClock* clock, Metrics* metrics = nullptr) {
+  ManagerOptions o;
+  o.workers = 3;
+  o.queue.clock = clock;
+  o.queue.qps = 0;
+  o.queue.poll_interval = milliseconds(2);
+  o.metrics = metrics;
+  return o;
+}
+
+TEST(ManagerTest, ErroringKeyIsRetriedWithBackoffThenLeftAloneAtItsLimit) {
+  FakeClock clock(Clock::TimePoint{});
+  Metrics metrics;
+  std::atomic<int> calls{0};
+  Manager m([&](const std::string&) -> Result<ReconcileResult> {
+    ++calls;
+    return Status::Failed("database unreachable");
+  }, FakeClockOptions(&clock, &metrics));
+  m.SetRetryPolicy("ns/a", 2, seconds(5), seconds(600));
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("ns/a");
+  ASSERT_TRUE(Eventually([&] { return calls == 1 && m.queue().NumDelayed() == 1; }));
+  // Not before the backoff (5 s) has passed on the clock.
+  clock.Advance(seconds(4));
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(calls, 1);
+  clock.Advance(seconds(1));
+  ASSERT_TRUE(Eventually([&] { return calls == 2 && m.queue().NumDelayed() == 1; }));
+  clock.Advance(seconds(10));  // second backoff: 10 s
+  ASSERT_TRUE(Eventually([&] { return calls == 3 && m.Exhausted("ns/a"); }));
+  // Exhausted: no more retries however far time moves, and resyncs do not revive it.
+  clock.Advance(seconds(100000));
+  m.Resync("ns/a");
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(m.queue().NumDelayed(), 0u);
+  // A change to its source does.
+  m.Enqueue("ns/a");
+  // ...with a fresh retry budget: the failure schedules a retry instead of giving up.
+  ASSERT_TRUE(Eventually([&] { return calls == 4 && m.queue().NumDelayed() == 1; }));
+  EXPECT_FALSE(m.Exhausted("ns/a"));
+  EXPECT_EQ(m.queue().NumRequeues("ns/a"), 1);
+  m.Stop();
+  EXPECT_EQ(metrics.Value(kReconcilesTotal, {{"result", "error"}}), 4);
+  EXPECT_EQ(metrics.Value(kReconcileDurationSeconds), 4);
+}
+
+TEST(ManagerTest, SuccessForgetsTheBackoff) {
+  FakeClock clock(Clock::TimePoint{});
+  std::atomic<int> calls{0};
+  Manager m([&](const std::string&) -> Result<ReconcileResult> {
+    if (++calls == 1) return Status::Failed("transient");
+    return ReconcileResult{};
+  }, FakeClockOptions(&clock));
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("a");
+  ASSERT_TRUE(Eventually([&] { return m.queue().NumRequeues("a") == 1; }));
+  clock.Advance(seconds(1));
+  ASSERT_TRUE(Eventually([&] { return calls == 2 && m.queue().NumRequeues("a") == 0; }));
+  m.Stop();
+}
+
+TEST(ManagerTest, RequeueAfterSchedulesTheNextPass) {
+  FakeClock clock(Clock::TimePoint{});
+  Metrics metrics;
+  std::atomic<int> calls{0};
+  Manager m([&](const std::string&) -> Result<ReconcileResult> {
+    ++calls;
+    return ReconcileResult{false, std::chrono::minutes(10)};
+  }, FakeClockOptions(&clock, &metrics));
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("a");
+  ASSERT_TRUE(Eventually([&] { return calls == 1 && m.queue().NumDelayed() == 1; }));
+  clock.Advance(std::chrono::minutes(9));
+  std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(calls, 1);
+  clock.Advance(std::chrono::minutes(1));
+  ASSERT_TRUE(Eventually([&] { return calls == 2; }));
+  m.Stop();
+  EXPECT_GE(metrics.Value(kReconcilesTotal, {{"result", "requeue_after"}}), 2);
+  EXPECT_EQ(m.queue().NumRequeues("a"), 0);
+}
+
+TEST(ManagerTest, RequeueWithoutDelayBacksOff) {
+  FakeClock clock(Clock::TimePoint{});
+  std::atomic<int> calls{0};
+  Manager m([&](const std::string&) -> Result<ReconcileResult> {
+    ++calls;
+    return ReconcileResult{true, milliseconds(0)};
+  }, FakeClockOptions(&clock));
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("a");
+  ASSERT_TRUE(Eventually([&] { return calls == 1 && m.queue().NumRequeues("a") == 1; }));
+  m.Stop();
+}
+
+TEST(ManagerTest, ExceptionInReconcileCountsAsErrorAndKeepsWorkersAlive) {
+  std::atomic<int> calls{0};
+  ManagerOptions o;
+  o.workers = 1;
+  o.default_retry_limit = 0;
+  Manager m([&](const std::string& key) -> Result<ReconcileResult> {
+    ++calls;
+    if (key == "bad") throw std::runtime_error("boom");
+    return ReconcileResult{};
+  }, o);
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("bad");
+  ASSERT_TRUE(Eventually([&] { return m.Exhausted("bad"); }));
+  m.Enqueue("good");
+  ASSERT_TRUE(Eventually([&] { return calls == 2; }));
+  m.Stop();
+}
+
+TEST(ManagerTest, OneKeyIsNeverReconciledConcurrently) {
+  std::mutex mu;
+  std::map<std::string, int> active, max_active, calls;
+  ManagerOptions o;
+  o.workers = 6;
+  Manager m([&](const std::string& key) -> Result<ReconcileResult> {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      max_active[key] = std::max(max_active[key], ++active[key]);
+      ++calls[key];
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::lock_guard<std::mutex> l(mu);
+    --active[key];
+    return ReconcileResult{};
+  }, o);
+  ASSERT_TRUE(m.Start().ok());
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 3; ++p) {
+    producers.emplace_back([&] {
+      for (int i = 0; i < 500; ++i) m.Enqueue("k" + std::to_string(i % 4));
+    });
+  }
+  for (auto& t : producers) t.join();
+  ASSERT_TRUE(Eventually([&] { return m.queue().Len() == 0 && m.queue().NumProcessing() == 0; }));
+  m.Stop();
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(max_active.size(), 4u);
+  for (const auto& [key, n] : max_active) EXPECT_EQ(n, 1) << key;
+}
+
+TEST(ManagerTest, StopLetsTheReconcileInFlightFinishAndSignalsIt) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false;
+  std::atomic<bool> saw_stop{false}, finished{false};
+  std::atomic<int> calls{0};
+  ManagerOptions o;
+  o.workers = 1;
+  Manager* self = nullptr;
+  Manager m([&](const std::string&) -> Result<ReconcileResult> {
+    ++calls;
+    {
+      std::lock_guard<std::mutex> l(mu);
+      entered = true;
+    }
+    cv.notify_all();
+    // A long step that polls for cancellation, as a migration wait loop would.
+    std::stop_token token = self->StopToken();
+    for (int i = 0; i < 5000 && !token.stop_requested(); ++i) std::this_thread::sleep_for(milliseconds(1));
+    saw_stop = self->Stopping();
+    finished = true;
+    return Status::Error(Code::kCancelled, "stopping");
+  }, o);
+  self = &m;
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("a");
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, seconds(5), [&] { return entered; }));
+  }
+  m.Enqueue("b");  // queued but must not start once stopping
+  m.Stop();
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(saw_stop);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(m.Start().ok());
+}
+
+TEST(ManagerTest, QueueDepthGaugeReadsTheQueue) {
+  Metrics metrics;
+  ManagerOptions o;
+  o.metrics = &metrics;
+  Manager m([](const std::string&) -> Result<ReconcileResult> { return ReconcileResult{}; }, o);
+  m.Enqueue("a");
+  m.Enqueue("b");
+  EXPECT_EQ(metrics.Value(kQueueDepth), 2);
+  EXPECT_NE(metrics.Render().find("schema_upgrade_queue_depth 2\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace su

@@ -1,0 +1,214 @@
+// WorkQueue: dedup, one worker per key, backoff growth/cap/reset under a FakeClock, AddAfter, shutdown.
+#include "controller/lib/workqueue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+#include <vector>
+
+namespace su {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+WorkQueueOptions FakeOptions(FakeClock* clock) {
+  WorkQueueOptions o;
+  o.clock = clock;
+  o.qps = 0;  // per-key backoff only, so the numbers below are exact
+  o.poll_interval = milliseconds(5);
+  return o;
+}
+
+TEST(WorkQueueTest, AddingAQueuedKeyAgainQueuesItOnce) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.Add("a");
+  q.Add("b");
+  q.Add("a");
+  q.Add("a");
+  EXPECT_EQ(q.Len(), 2u);
+  EXPECT_EQ(q.Get(), "a");
+  EXPECT_EQ(q.Get(), "b");
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);
+}
+
+TEST(WorkQueueTest, KeyReaddedWhileProcessingIsRequeuedOnlyAfterDone) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.Add("a");
+  ASSERT_EQ(q.Get(), "a");
+  q.Add("a");
+  q.Add("a");
+  EXPECT_EQ(q.Len(), 0u) << "a second worker must not receive a key being processed";
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);
+  q.Done("a");
+  EXPECT_EQ(q.Len(), 1u);
+  EXPECT_EQ(q.Get(), "a");
+  q.Done("a");
+  EXPECT_EQ(q.Len(), 0u);
+}
+
+TEST(WorkQueueTest, NeverGivesOneKeyToTwoWorkersAtOnce) {
+  WorkQueueOptions o;
+  o.qps = 0;
+  WorkQueue q(o);
+  constexpr int kKeys = 5;
+  std::mutex mu;
+  std::map<std::string, int> active, max_active, processed;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 8; ++w) {
+    workers.emplace_back([&] {
+      while (auto key = q.Get()) {
+        {
+          std::lock_guard<std::mutex> l(mu);
+          int n = ++active[*key];
+          max_active[*key] = std::max(max_active[*key], n);
+          ++processed[*key];
+        }
+        std::this_thread::yield();
+        {
+          std::lock_guard<std::mutex> l(mu);
+          --active[*key];
+        }
+        q.Done(*key);
+      }
+    });
+  }
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 4; ++p) {
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < 2000; ++i) q.Add("k" + std::to_string((i + p) % kKeys));
+    });
+  }
+  for (auto& t : producers) t.join();
+  // Every key added must be processed at least once after its last Add; wait until idle.
+  for (int i = 0; i < 5000 && (q.Len() > 0 || q.NumProcessing() > 0); ++i) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  q.ShutDownWithDrain();
+  for (auto& t : workers) t.join();
+  ASSERT_EQ(max_active.size(), static_cast<size_t>(kKeys));
+  for (const auto& [key, n] : max_active) {
+    EXPECT_EQ(n, 1) << key;
+    EXPECT_GE(processed[key], 1) << key;
+  }
+}
+
+TEST(WorkQueueTest, BackoffDoublesPerKeyUpToMaxAndForgetResetsIt) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.SetBackoff("a", Backoff{seconds(5), seconds(60)});
+  std::vector<long> delays;
+  for (int i = 0; i < 6; ++i) delays.push_back(q.AddRateLimited("a").count());
+  EXPECT_EQ(delays, (std::vector<long>{5000, 10000, 20000, 40000, 60000, 60000}));
+  EXPECT_EQ(q.NumRequeues("a"), 6);
+  // Another key uses the default policy (5 ms doubling) and its own count.
+  EXPECT_EQ(q.AddRateLimited("b"), milliseconds(5));
+  EXPECT_EQ(q.AddRateLimited("b"), milliseconds(10));
+  q.Forget("a");
+  EXPECT_EQ(q.NumRequeues("a"), 0);
+  EXPECT_EQ(q.AddRateLimited("a"), seconds(5));
+  EXPECT_EQ(q.NumRequeues("b"), 2);
+}
+
+TEST(WorkQueueTest, DefaultBackoffIsClientGosFiveMillisecondsToThousandSeconds) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  milliseconds last{0};
+  for (int i = 0; i < 100; ++i) last = q.AddRateLimited("a");
+  EXPECT_EQ(last, seconds(1000));
+}
+
+TEST(WorkQueueTest, RateLimitedKeyBecomesReadyWhenTheFakeClockPassesItsTime) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.SetBackoff("a", Backoff{seconds(10), seconds(100)});
+  q.AddRateLimited("a");
+  EXPECT_EQ(q.NumDelayed(), 1u);
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);
+  clock.Advance(seconds(9));
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);
+  clock.Advance(seconds(1));
+  EXPECT_EQ(q.GetFor(seconds(5)), "a");
+  EXPECT_EQ(q.NumDelayed(), 0u);
+}
+
+TEST(WorkQueueTest, AddAfterWakesABlockedGetOnTick) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueueOptions o = FakeOptions(&clock);
+  o.poll_interval = seconds(3600);  // only Tick can wake the waiter in time
+  WorkQueue q(o);
+  q.AddAfter("a", seconds(30));
+  q.AddAfter("a", seconds(60));  // the earlier time wins
+  std::optional<std::string> got;
+  std::thread t([&] { got = q.GetFor(seconds(5)); });
+  clock.Advance(seconds(30));
+  // Tick until the waiter has taken the key; it may not be waiting yet on the first Tick.
+  for (int i = 0; i < 5000 && q.NumDelayed() > 0; ++i) {
+    q.Tick();
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  t.join();
+  EXPECT_EQ(got, "a");
+}
+
+TEST(WorkQueueTest, AddAfterWithoutDelayAddsAtOnce) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.AddAfter("a", milliseconds(0));
+  EXPECT_EQ(q.Len(), 1u);
+}
+
+TEST(WorkQueueTest, RealClockDelayElapses) {
+  WorkQueue q;
+  q.AddAfter("a", milliseconds(20));
+  EXPECT_EQ(q.GetFor(seconds(5)), "a");
+}
+
+TEST(WorkQueueTest, OverallBucketDelaysBurstsBeyondItsSize) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueueOptions o = FakeOptions(&clock);
+  o.qps = 10;
+  o.burst = 3;
+  WorkQueue q(o);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(q.AddRateLimited("k" + std::to_string(i)), milliseconds(5));
+  // The fourth distinct key has no per-key history but must wait for a token (100 ms at 10 qps).
+  EXPECT_EQ(q.AddRateLimited("k3"), milliseconds(100));
+  clock.Advance(seconds(10));
+  EXPECT_EQ(q.AddRateLimited("k4"), milliseconds(5));
+}
+
+TEST(WorkQueueTest, ShutDownWakesBlockedGetAndIgnoresLaterAdds) {
+  WorkQueue q;
+  std::optional<std::string> got = "unset";
+  std::thread t([&] { got = q.Get(); });
+  q.ShutDown();
+  t.join();
+  EXPECT_EQ(got, std::nullopt);
+  q.Add("a");
+  EXPECT_EQ(q.Len(), 0u);
+  EXPECT_TRUE(q.ShuttingDown());
+}
+
+TEST(WorkQueueTest, ShutDownWithDrainWaitsForKeysInFlight) {
+  WorkQueue q;
+  q.Add("a");
+  q.Add("b");
+  ASSERT_EQ(q.Get(), "a");
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    done = true;
+    q.Done("a");
+  });
+  q.ShutDownWithDrain();
+  EXPECT_TRUE(done) << "drain returned before the key in flight was Done";
+  EXPECT_EQ(q.Get(), std::nullopt) << "no new keys after shutdown";
+  worker.join();
+}
+
+}  // namespace
+}  // namespace su

@@ -1,0 +1,28 @@
+// The `drizzle` engine: applies a Drizzle Kit folder exactly as drizzle-orm's PostgreSQL
+// migrator does (same history table, DDL, hashes, created_at values, pending rule, one
+// transaction for all pending migrations), so `drizzle-kit migrate` afterwards finds nothing to
+// do and either tool can take over from the other. Our additions do not change what is written
+// to the history table: statements run one at a time for progress and errors naming the file
+// and statement, SET LOCAL lock_timeout/statement_timeout, retry of the whole batch after a
+// lock timeout, cancellation between statements, audit rows, and drift detection.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "reconcilers/base/fs.h"
+#include "reconcilers/engines/engine.h"
+
+namespace su {
+
+struct DrizzleEngineOptions {
+  std::string migrations_schema = "drizzle";            // drizzle config migrations.schema
+  std::string migrations_table = "__drizzle_migrations";  // drizzle config migrations.table
+  std::string audit_schema = "public";                  // where schema_upgrade_log lives
+};
+
+// folder: the Drizzle Kit "out" folder (holding meta/_journal.json). fs must outlive the engine.
+std::unique_ptr<Engine> NewDrizzleEngine(FileSystem* fs, std::string folder);
+std::unique_ptr<Engine> NewDrizzleEngine(FileSystem* fs, std::string folder, DrizzleEngineOptions options);
+
+}  // namespace su

@@ -1,0 +1,103 @@
+// LoadDrizzleFolder and the statement split (see drizzle_folder.h).
+#include "reconcilers/engines/drizzle/drizzle_folder.h"
+
+#include <cctype>
+#include <string_view>
+
+#include "reconcilers/base/sha256.h"
+#include "reconcilers/engines/drizzle/node_utf8.h"
+#include "reconcilers/sqltext/statement.h"
+
+namespace su {
+namespace {
+
+constexpr std::string_view kBreakpoint = "--> statement-breakpoint";
+
+// Line (1-based, counted from offset's line `base_line`) of the first line of part that is
+// neither blank nor a "--" comment; the first non-blank line when all are comments.
+int FirstCodeLine(std::string_view part, int base_line) {
+  int line = base_line;
+  int fallback = 0;
+  size_t pos = 0;
+  while (pos <= part.size()) {
+    size_t end = part.find('\n', pos);
+    if (end == std::string_view::npos) end = part.size();
+    std::string_view l = part.substr(pos, end - pos);
+    size_t k = 0;
+    while (k < l.size() && std::isspace(static_cast<unsigned char>(l[k]))) ++k;
+    if (k < l.size()) {
+      if (l.substr(k, 2) != "--") return line;
+      if (fallback == 0) fallback = line;
+    }
+    if (end == part.size()) break;
+    pos = end + 1;
+    ++line;
+  }
+  return fallback ? fallback : base_line;
+}
+
+int CountNewlines(std::string_view s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+std::string DrizzleMigration::Name() const {
+  const std::string& t = entry.tag;
+  size_t i = 0;
+  while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+  if (i > 0 && i < t.size() - 1 && t[i] == '_') return t.substr(i + 1);
+  return t;
+}
+
+std::vector<DrizzleStatement> SplitDrizzleStatements(const std::string& content) {
+  std::vector<DrizzleStatement> out;
+  int line = 1;
+  for (const std::string& part : SplitOnBreakpoints(content)) {
+    if (!IsBlankStatement(part)) {
+      DrizzleStatement st;
+      st.text = part;
+      st.index = static_cast<int>(out.size()) + 1;
+      st.line = FirstCodeLine(part, line);
+      out.push_back(std::move(st));
+    }
+    // Parts are exact substrings, so the next one starts after this one and the marker.
+    line += CountNewlines(part) + CountNewlines(kBreakpoint);
+  }
+  return out;
+}
+
+Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder) {
+  DrizzleFolder f;
+  f.folder = folder;
+  f.journal_path = JoinPath(JoinPath(folder, "meta"), "_journal.json");
+  if (!fs->IsDir(folder)) return Status::Invalid("drizzle migrations folder " + folder + " does not exist");
+  if (!fs->Exists(f.journal_path))
+    return Status::Invalid(f.journal_path + " not found: a Drizzle Kit folder has meta/_journal.json (run drizzle-kit generate)");
+  auto text = fs->ReadFile(f.journal_path);
+  if (!text.ok()) return text.status().WithCode(Code::kInvalidArgument);
+  SU_ASSIGN_OR_RETURN(f.journal, ParseDrizzleJournal(f.journal_path, *text));
+
+  for (size_t i = 0; i < f.journal.entries.size(); ++i) {
+    DrizzleMigration m;
+    m.entry = f.journal.entries[i];
+    m.position = static_cast<int>(i);
+    m.file = JoinPath(folder, m.entry.tag + ".sql");
+    if (!fs->Exists(m.file))
+      return Status::Invalid("migration file " + m.file + " not found; it is listed in " + f.journal_path +
+                             " as entry " + std::to_string(i) + " (tag \"" + m.entry.tag +
+                             "\"): restore the file or remove the entry");
+    auto raw = fs->ReadFile(m.file);
+    if (!raw.ok())
+      return raw.status().WithContext("reading " + m.file + " (journal entry " + std::to_string(i) + ")");
+    m.content = NodeUtf8RoundTrip(*raw);
+    m.hash = Sha256Hex(m.content);
+    m.statements = SplitDrizzleStatements(m.content);
+    f.migrations.push_back(std::move(m));
+  }
+  return f;
+}
+
+}  // namespace su

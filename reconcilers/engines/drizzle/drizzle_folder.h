@@ -1,0 +1,47 @@
+// A Drizzle Kit migrations folder loaded into memory exactly as drizzle-orm's
+// readMigrationFiles sees it: for each journal entry (in journal order) the file <tag>.sql,
+// decoded as Node does, its sha256 hex, and its parts split on "--> statement-breakpoint".
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/fs.h"
+#include "reconcilers/base/result.h"
+#include "reconcilers/engines/drizzle/journal.h"
+
+namespace su {
+
+struct DrizzleStatement {
+  std::string text;  // the part exactly as drizzle-orm sends it (not trimmed)
+  int index = 0;     // 1-based among the parts we run (blank parts are skipped: see below)
+  int line = 0;      // 1-based line in the file of the statement's first non-comment line
+};
+
+struct DrizzleMigration {
+  DrizzleJournalEntry entry;
+  int position = 0;       // 0-based position in the journal
+  std::string file;       // folder/<tag>.sql
+  std::string content;    // file text after Node's UTF-8 round trip
+  std::string hash;       // sha256 hex of content: what drizzle-orm records
+  // Non-blank parts only: drizzle-orm also sends whitespace/comment-only parts, which PostgreSQL
+  // answers as empty queries, so skipping them changes nothing in the database.
+  std::vector<DrizzleStatement> statements;
+  std::string Name() const;  // tag without a leading "<digits>_" (e.g. "add_sessions")
+};
+
+struct DrizzleFolder {
+  std::string folder;
+  std::string journal_path;
+  DrizzleJournal journal;
+  std::vector<DrizzleMigration> migrations;  // one per journal entry, same order
+};
+
+// Splits content into its statements with 1-based lines (pure; exposed for tests).
+std::vector<DrizzleStatement> SplitDrizzleStatements(const std::string& content);
+
+// Reads folder/meta/_journal.json and every <tag>.sql it lists. Errors (kInvalidArgument)
+// name the journal or the missing file and the entry that lists it.
+Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder);
+
+}  // namespace su

@@ -23,13 +23,18 @@ struct LintFinding {
 
 struct LintOptions {
   // True when the file runs inside one transaction (the default for sql and drizzle files);
-  // false for files with the no-transaction marker.
+  // false for files with the no-transaction marker. LintSql does not read the marker itself:
+  // the engine knows whether it honours it.
   bool in_transaction = true;
   // Rule ids to skip (from `-- schema-upgrade: lint-ignore rule-a,rule-b` lines or CLI flags).
   std::vector<std::string> disabled_rules;
 };
 
-// Lints one file's text. A file that cannot be split returns the split error.
+// Lints one file's text. A file that cannot be split returns the split error. Findings are
+// ordered by line (the line of the statement, or of the ALTER TABLE action, that triggers them).
+// Rules named in options.disabled_rules or in a `-- schema-upgrade: lint-ignore a,b` comment
+// anywhere in the file (ids separated by commas or spaces, case-insensitive) are not reported.
+// Work on a table created earlier in the same file is not flagged (it is empty and unseen).
 Result<std::vector<LintFinding>> LintSql(const std::string& file, const std::string& sql, const LintOptions& options);
 
 const char* LintSeverityName(LintSeverity s);

@@ -324,6 +324,8 @@ TEST(Lint, LintIgnoreCommentDisablesRulesForTheWholeFile) {
   f = Lint("--Schema-Upgrade:Lint-Ignore rename-column,drop-table\nDROP TABLE a;\nALTER TABLE b RENAME x TO y;\n");
   EXPECT_EQ(Count(f, "drop-table"), 0) << Ids(f);
   EXPECT_EQ(Count(f, "rename-column"), 0) << Ids(f);
+  f = Lint("-- schema-upgrade: lint-ignore   drop-table\r\nSET lock_timeout = '1s';\r\nDROP TABLE a;\r\n");
+  EXPECT_TRUE(f.empty()) << Ids(f);
   // The marker inside a string is not a comment.
   f = Lint("SELECT '-- schema-upgrade: lint-ignore drop-table';\nDROP TABLE a;\n");
   EXPECT_EQ(Count(f, "drop-table"), 1) << Ids(f);

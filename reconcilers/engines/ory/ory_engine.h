@@ -1,0 +1,57 @@
+// The `ory` engine: Kratos, Hydra (and any popx-based Ory service) migrate themselves, so this
+// engine runs the *target* image's own migrator in a one-off container and watches the history
+// table popx writes (`schema_migration`).
+//
+//  - Observe(): reads schema_migration (applied) and runs the status command in the target image
+//    (pending, with names, in the image's order). Versions recorded in the database that the image
+//    does not list go to `unknown`. Our side writes nothing; note that the *real* Ory status command
+//    creates an empty schema_migration table when it is missing (popx does so), which is harmless.
+//  - Apply(): the caller holds the migration lock (Ory's migrator takes none). Runs the status
+//    command (for names and the expected list, best effort), reads schema_migration, runs the up
+//    command, reads schema_migration again. The container's exit code decides success; the
+//    before/after difference says exactly which versions this run added (RunReport.steps, one per
+//    version, even when the run failed half way: popx commits each migration on its own).
+//    Audit: one row for the container run (written before it starts, so a crash leaves it
+//    "running" for MarkInterrupted; finished with the last output lines on failure), then one row
+//    per added version, and one "failed" row for the version it stopped at when that is known.
+//  - The DSN goes to the container only through the environment (dsn_env, e.g. DSN), never argv;
+//    it is registered as a secret and every output line quoted in an error passes through Scrub().
+//  - Durations per version are measured between the migrator's "Applying migration <version>"
+//    lines when it prints them; otherwise 0 (the run's total is in the container's audit row).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "reconcilers/engines/engine.h"
+#include "reconcilers/runtimes/runtime.h"
+
+namespace su {
+
+struct OryEngineOptions {
+  std::string image;                        // target image, e.g. oryd/kratos:v1.2.0
+  // Full argv inside the container, program first, as manifests write it:
+  // [kratos, migrate, sql, up, -e, --yes]. The program replaces the image's entrypoint. A command
+  // that starts with "migrate" is passed as arguments to the image's own entrypoint instead.
+  std::vector<std::string> up_command;
+  std::vector<std::string> status_command;  // empty: DefaultOryStatusCommand(up_command)
+  std::string dsn_env = "DSN";              // environment variable the migrator reads (-e)
+  std::string dsn;
+  std::string history_table = "schema_migration";
+  std::string audit_schema = "public";
+  std::string network = "host";
+  std::chrono::milliseconds run_timeout{0};  // 0: none (cancellation still applies)
+};
+
+// [kratos, migrate, sql, up, -e, --yes] -> [kratos, migrate, sql, status, -e]: the words before
+// "up", then "status", keeping -e / --read-from-env and --config/-c with their values.
+std::vector<std::string> DefaultOryStatusCommand(const std::vector<std::string>& up_command);
+
+// rt must outlive the engine.
+std::unique_ptr<Engine> NewOryEngine(ContainerRuntime* rt, OryEngineOptions options);
+std::unique_ptr<Engine> NewOryEngine(ContainerRuntime* rt, std::string image, std::vector<std::string> up_command,
+                                     std::vector<std::string> status_command, std::string dsn_env_name,
+                                     std::string dsn);
+
+}  // namespace su

@@ -92,7 +92,10 @@ MapReader::MapReader(Errors* errs, const YAML::Node& node, std::string path, int
                      "); expected each field once");
       continue;
     }
-    if (kv.second.IsNull()) continue;  // `key:` / `key: ~` mean "not set"
+    if (kv.second.IsNull()) {  // `key:` / `key: ~` mean "not set"; keep the line for errors
+      null_lines_[name] = kline;
+      continue;
+    }
     fields_[name] = Entry{kv.second, kline};
   }
 }
@@ -108,7 +111,9 @@ const MapReader::Entry* MapReader::Find(const std::string& key) const {
 
 int MapReader::KeyLine(const std::string& key) const {
   const Entry* e = Find(key);
-  return e ? e->line : line_;
+  if (e) return e->line;
+  auto n = null_lines_.find(key);
+  return n == null_lines_.end() ? line_ : n->second;
 }
 
 void MapReader::Required(const std::string& key, const std::string& expected) {

@@ -49,7 +49,7 @@ class MapReader {
   int line() const { return line_; }
   std::string Path(const std::string& key) const;
   bool Has(const std::string& key) const { return fields_.count(key) > 0; }
-  int KeyLine(const std::string& key) const;  // line of the key, or line() when absent
+  int KeyLine(const std::string& key) const;  // line of the key (even if null), else line()
 
   bool String(const std::string& key, std::string* out);
   bool Bool(const std::string& key, bool* out);
@@ -81,6 +81,7 @@ class MapReader {
   int line_;
   bool present_ = false;
   std::map<std::string, Entry> fields_;
+  std::map<std::string, int> null_lines_;  // fields given as null: absent, but errors point here
 };
 
 // What a node is, in words, for "got ..." messages ("a list", "a mapping", "a quoted string").

@@ -14,9 +14,10 @@
 //  - spec.database.dsnFrom: exactly one of env (a variable *name*), file, secretKeyRef.
 //  - spec.migrations.engine: ory | drizzle | sql. sql and drizzle require path; command and
 //    statusCommand are for ory only. ory's command defaults to [migrate, sql, up, -e, --yes]
-//    (arguments to the target image's entrypoint, e.g. kratos), statusCommand to command with
-//    "up" -> "status" and "--yes"/"-y" dropped. ory with neither spec.image nor spec.workload is an
-//    error (nothing to run the migrator from). sql's schema defaults to "public".
+//    (arguments to the target image's entrypoint, e.g. kratos); statusCommand stays empty unless
+//    given, and the ory engine derives it from command (one rule, kept with the engine that knows
+//    Ory's flags). ory with neither spec.image nor spec.workload is an error (nothing to run the
+//    migrator from). sql's schema defaults to "public".
 //  - spec.workload is optional (no workload: plan/apply migrations only, no bump). kind
 //    Deployment | StatefulSet | ComposeService; name required; ComposeService requires
 //    composeFile, service defaults to name, and container is for Kubernetes kinds only.

@@ -101,15 +101,6 @@ std::string NormalizeDay(const std::string& s) {
 // Quoted for enum errors only; free-text fields are never echoed (they may hold a secret).
 std::string Q(const std::string& s) { return "\"" + (s.size() > 64 ? s.substr(0, 64) + "..." : s) + "\""; }
 
-std::vector<std::string> DefaultOryStatus(const std::vector<std::string>& up) {
-  std::vector<std::string> out;
-  for (const auto& a : up) {
-    if (a == "--yes" || a == "-y") continue;
-    out.push_back(a == "up" ? "status" : a);
-  }
-  return out;
-}
-
 class DocumentParser {
  public:
   DocumentParser(Errors* errs, const std::string& base_dir) : errs_(errs), base_dir_(base_dir) {}
@@ -320,7 +311,6 @@ class DocumentParser {
     m.String("schema", &ms.schema);
     if (ms.engine == "ory") {
       if (ms.command.empty() && !m.Has("command")) ms.command = {"migrate", "sql", "up", "-e", "--yes"};
-      if (ms.status_command.empty() && !m.Has("statusCommand")) ms.status_command = DefaultOryStatus(ms.command);
       if (m.Has("path")) m.Error("path", "is only used by engines sql and drizzle; expected it left out for ory (its migrations are inside the image)");
       if (m.Has("schema")) m.Error("schema", "is only used by engines sql and drizzle; expected it left out for ory");
     } else if (!ms.engine.empty()) {

@@ -36,7 +36,8 @@ struct MigrationsSpec {
   std::string engine;                        // ory | drizzle | sql
   // ory: argv passed to the target image's entrypoint; default [migrate, sql, up, -e, --yes].
   std::vector<std::string> command;
-  // ory: status argv; default: command with "up" -> "status" and "--yes"/"-y" dropped.
+  // ory: status argv; empty (the default): the ory engine derives it from command
+  // (DefaultOryStatusCommand: "up" -> "status", keeping only -e and --config).
   std::vector<std::string> status_command;
   std::string path;                          // drizzle / sql: folder (resolved against manifest folder)
   std::string schema;                        // sql: schema of the history tables (default: public);

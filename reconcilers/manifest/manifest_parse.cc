@@ -268,8 +268,11 @@ class DocumentParser {
       std::string name;
       if (from.String("env", &name)) {
         if (!IsEnvName(name)) {
-          // Someone may have pasted the DSN itself here: register it, and never echo it.
-          RegisterDsnSecrets(name);
+          // Someone may have pasted the DSN itself here: never echo it, and scrub it from any
+          // later output (only when DSN-shaped: registering plain words would mangle logs).
+          if (name.find("://") != std::string::npos || name.find('=') != std::string::npos) {
+            RegisterDsnSecrets(name);
+          }
           from.Error("env", "is not an environment variable name (value not shown: it may be a "
                             "secret); expected the variable's name, e.g. KRATOS_DSN, not the DSN");
         } else {

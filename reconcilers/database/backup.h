@@ -1,0 +1,32 @@
+// Backups with the PostgreSQL client tools: pg_dump -Fc before migrating, pg_restore to undo.
+// The DSN reaches the tools only through PG* environment variables (never argv, which any user
+// can read in /proc).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "reconcilers/base/process.h"
+#include "reconcilers/base/result.h"
+
+namespace su {
+
+// Splits a DSN (URL or keyword form) into PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,
+// PGSSLMODE... for a child process's environment. kInvalidArgument for an unparsable DSN
+// (the message never contains the DSN).
+Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn);
+
+struct BackupFile {
+  std::string path;
+  long long size_bytes = 0;
+};
+
+// pg_dump -Fc of the whole database into path (written to path.partial, renamed when complete,
+// so a killed backup never looks finished).
+Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const std::string& path,
+                          const std::string& bin_dir = "");
+// pg_restore --clean --if-exists --single-transaction of a pg_dump -Fc file: all or nothing.
+Status PgRestore(ProcessRunner* runner, const std::string& dsn, const std::string& path,
+                 const std::string& bin_dir = "");
+
+}  // namespace su

@@ -1,0 +1,176 @@
+// Plan building and text/markdown rendering (see plan.h).
+#include "reconcilers/schemaupgrade/plan.h"
+
+#include <sstream>
+
+#include "reconcilers/base/sha256.h"
+
+namespace su {
+
+bool Plan::HasUnacceptedDrift() const {
+  for (const auto& d : state.drift) {
+    if (!d.accepted) return true;
+  }
+  return false;
+}
+
+int Plan::LintErrors() const {
+  int n = 0;
+  for (const auto& f : findings) n += f.severity == LintSeverity::kError;
+  return n;
+}
+
+std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_image) {
+  if (!su.image.empty()) return su.image;
+  if (declared_image.empty()) return "";
+  // Strip a digest or tag from the last path component only (registry ports contain ':').
+  std::string repo = declared_image;
+  auto at = repo.find('@');
+  if (at != std::string::npos) repo = repo.substr(0, at);
+  auto slash = repo.rfind('/');
+  auto colon = repo.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) repo = repo.substr(0, colon);
+  return repo + ":" + su.target_version;
+}
+
+Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
+               const std::string& target_image) {
+  Plan p;
+  p.resource = su.Key();
+  p.service = su.service;
+  p.engine = su.migrations.engine;
+  p.target_version = su.target_version;
+  p.db_version = state.current_version;
+  p.current_image = current_image;
+  p.target_image = target_image;
+  p.state = state;
+  for (const auto& m : state.pending) p.findings.insert(p.findings.end(), m.findings.begin(), m.findings.end());
+
+  if (!state.pending.empty()) {
+    if (su.policy.backup_enabled) {
+      p.steps.push_back({"backup", "Back up the database with pg_dump -Fc before changing anything."});
+    }
+    std::string first = state.pending.front().version, last = state.pending.back().version;
+    p.steps.push_back({"migrate", "Apply " + std::to_string(state.pending.size()) + " " + su.migrations.engine +
+                                      " migration(s) " + first + (first == last ? "" : " .. " + last) +
+                                      " under the migration lock."});
+  }
+  if (!target_image.empty() && target_image != current_image) {
+    p.steps.push_back({"bump", "Change " + su.workload.kind + " " + su.workload.name + " from " +
+                                   (current_image.empty() ? "(none)" : current_image) + " to " + target_image + "."});
+    p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});
+  }
+
+  std::ostringstream h;
+  h << "v1\n" << p.resource << "\n" << p.engine << "\n" << p.target_version << "\n" << target_image << "\n";
+  for (const auto& m : state.pending) h << "pending " << m.version << " " << m.checksum << "\n";
+  for (const auto& d : state.drift) h << "drift " << d.version << " " << d.file_checksum << " " << d.accepted << "\n";
+  p.hash = Sha256Hex(h.str()).substr(0, 16);
+  return p;
+}
+
+namespace {
+
+std::string Or(const std::string& s, const std::string& fallback) { return s.empty() ? fallback : s; }
+
+std::string BaseNameOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string RenderPlanText(const Plan& p) {
+  std::ostringstream o;
+  o << "SchemaUpgrade " << p.resource << " (service " << p.service << ", engine " << p.engine << ")\n";
+  o << "  database version: " << Or(p.db_version, "(empty)") << "\n";
+  o << "  target version:   " << p.target_version << "\n";
+  if (!p.target_image.empty() || !p.current_image.empty()) {
+    o << "  image:            " << Or(p.current_image, "(none)");
+    if (p.target_image != p.current_image) o << " -> " << p.target_image;
+    o << "\n";
+  }
+  o << "  plan hash:        " << p.hash << "\n";
+  o << "\nApplied: " << p.state.applied.size() << " migration(s)\n";
+  o << "Pending: " << p.state.pending.size() << " migration(s)\n";
+  for (const auto& m : p.state.pending) {
+    o << "  + " << m.version << " " << m.name << (m.no_transaction ? "  [no-transaction]" : "") << "  ("
+      << m.summary.size() << " statement" << (m.summary.size() == 1 ? "" : "s") << ")\n";
+    for (const auto& s : m.summary) o << "      " << s << "\n";
+  }
+  if (!p.state.drift.empty()) {
+    o << "\nDrift: " << p.state.drift.size() << " applied file(s) changed since they ran\n";
+    for (const auto& d : p.state.drift) {
+      o << "  ! " << d.version << " " << d.name << ": recorded " << d.recorded_checksum.substr(0, 12) << ", file "
+        << d.file_checksum.substr(0, 12) << (d.accepted ? "  (accepted by policy.acceptDrift)" : "  (refused: restore the file or list the version in spec.policy.acceptDrift)") << "\n";
+    }
+  }
+  if (!p.state.unknown.empty()) {
+    o << "\nApplied in the database but not found in the source: ";
+    for (size_t i = 0; i < p.state.unknown.size(); ++i) o << (i ? ", " : "") << p.state.unknown[i];
+    o << "\n";
+  }
+  for (const auto& n : p.state.notes) o << "\nNote: " << n << "\n";
+  if (!p.findings.empty()) {
+    o << "\nLint: " << p.findings.size() << " finding(s)\n";
+    for (const auto& f : p.findings) {
+      o << "  " << f.file << ":" << f.line << ": " << LintSeverityName(f.severity) << " [" << f.rule << "] "
+        << f.message << "\n      fix: " << f.suggestion << "\n";
+    }
+  }
+  o << "\nSteps:\n";
+  if (p.steps.empty()) o << "  (none: up to date)\n";
+  for (size_t i = 0; i < p.steps.size(); ++i) o << "  " << i + 1 << ". " << p.steps[i].kind << ": " << p.steps[i].description << "\n";
+  return o.str();
+}
+
+std::string RenderPlanMarkdown(const Plan& p) {
+  std::ostringstream o;
+  o << "### Schema upgrade plan: `" << p.resource << "`\n\n";
+  o << "| | |\n|---|---|\n";
+  o << "| Service | `" << p.service << "` |\n";
+  o << "| Engine | `" << p.engine << "` |\n";
+  o << "| Database version | `" << Or(p.db_version, "(empty)") << "` |\n";
+  o << "| Target version | `" << p.target_version << "` |\n";
+  if (!p.target_image.empty()) o << "| Image | `" << Or(p.current_image, "(none)") << "` → `" << p.target_image << "` |\n";
+  o << "| Plan hash | `" << p.hash << "` |\n\n";
+  if (p.state.pending.empty()) {
+    o << "No pending migrations.\n\n";
+  } else {
+    o << "#### Pending migrations (" << p.state.pending.size() << ")\n\n";
+    o << "| Version | Name | Statements | Transaction |\n|---|---|---|---|\n";
+    for (const auto& m : p.state.pending) {
+      o << "| `" << m.version << "` | " << m.name << " | " << m.summary.size() << " | "
+        << (m.no_transaction ? "none (CONCURRENTLY)" : "one") << " |\n";
+    }
+    o << "\n<details><summary>Statements</summary>\n\n";
+    for (const auto& m : p.state.pending) {
+      o << "**" << m.version << " " << m.name << "**\n\n```sql\n";
+      for (const auto& s : m.summary) o << s << "\n";
+      o << "```\n\n";
+    }
+    o << "</details>\n\n";
+  }
+  if (!p.state.drift.empty()) {
+    o << "#### :warning: Drift\n\n";
+    for (const auto& d : p.state.drift) {
+      o << "- `" << d.version << "` " << d.name << " changed after it was applied"
+        << (d.accepted ? " (accepted)" : " — **apply will refuse**") << "\n";
+    }
+    o << "\n";
+  }
+  if (!p.findings.empty()) {
+    o << "#### Lint findings (" << p.findings.size() << ")\n\n| Where | Severity | Rule | Problem | Safer alternative |\n|---|---|---|---|---|\n";
+    for (const auto& f : p.findings) {
+      o << "| `" << BaseNameOf(f.file) << ":" << f.line << "` | " << LintSeverityName(f.severity) << " | `" << f.rule
+        << "` | " << f.message << " | " << f.suggestion << " |\n";
+    }
+    o << "\n";
+  }
+  o << "#### Steps\n\n";
+  if (p.steps.empty()) o << "Nothing to do: up to date.\n";
+  for (size_t i = 0; i < p.steps.size(); ++i) o << i + 1 << ". **" << p.steps[i].kind << "**: " << p.steps[i].description << "\n";
+  return o.str();
+}
+
+}  // namespace su

@@ -1,0 +1,49 @@
+// Plan: what one SchemaUpgrade would do next, built from the spec and the observed world (engine
+// state, declared image). Pure: no I/O. The plan hash identifies the *content* of the change
+// (pending versions and checksums, target image), so an approval given for one plan does not
+// carry over to a changed one.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/engines/engine.h"
+#include "reconcilers/manifest/spec.h"
+
+namespace su {
+
+struct PlanStep {
+  std::string kind;         // backup | migrate | bump | verify
+  std::string description;  // a sentence
+};
+
+struct Plan {
+  std::string resource;          // namespace/name
+  std::string service;
+  std::string engine;
+  std::string target_version;    // spec.targetVersion
+  std::string db_version;        // highest applied migration
+  std::string current_image;     // declared now (empty: no workload)
+  std::string target_image;      // after the bump (empty: no workload)
+  EngineState state;
+  std::vector<LintFinding> findings;  // of pending migrations
+  std::vector<PlanStep> steps;
+  std::string hash;              // 16 hex chars
+  bool UpToDate() const { return steps.empty(); }
+  bool HasUnacceptedDrift() const;
+  int LintErrors() const;
+};
+
+// The image to run: spec.image, else the declared image's repository with tag targetVersion.
+// Empty when there is no workload and no spec.image.
+std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_image);
+
+Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
+               const std::string& target_image);
+
+// Renderings for `schema-upgrade plan --output text|markdown|json`.
+std::string RenderPlanText(const Plan& plan);
+std::string RenderPlanMarkdown(const Plan& plan);
+std::string RenderPlanJson(const Plan& plan);  // plan_json.cc (cpprestsdk)
+
+}  // namespace su

@@ -1,0 +1,585 @@
+// The SchemaUpgrade reconcile pass (see reconciler.h). The top-level Run() reads as the list of
+// steps; each step returns early with status and conditions set when it cannot go on.
+#include "reconcilers/schemaupgrade/reconciler.h"
+
+#include <cstdlib>
+#include <mutex>
+
+#include "reconcilers/base/duration.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/base/sha256.h"
+#include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/database/audit_log.h"
+#include "reconcilers/manifest/manifest.h"
+#include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/window.h"
+
+namespace su {
+
+std::chrono::milliseconds BackoffFor(const RetryPolicy& p, int n) {
+  long long ms = p.initial_backoff.count();
+  for (int i = 1; i < n && ms < p.max_backoff.count(); ++i) ms *= 2;
+  return std::chrono::milliseconds(std::min<long long>(ms, p.max_backoff.count()));
+}
+
+namespace {
+
+std::string NormalizeImage(std::string s) {
+  for (const char* prefix : {"localhost/", "docker.io/library/", "docker.io/"}) {
+    std::string p(prefix);
+    if (s.rfind(p, 0) == 0) {
+      s = s.substr(p.size());
+      break;
+    }
+  }
+  // An untagged reference means :latest.
+  auto slash = s.rfind('/');
+  auto colon = s.rfind(':');
+  if (s.find('@') == std::string::npos && (colon == std::string::npos || (slash != std::string::npos && colon < slash))) {
+    s += ":latest";
+  }
+  return s;
+}
+
+bool Transient(const Status& s) {
+  switch (s.code()) {
+    case Code::kUnavailable:
+    case Code::kLockBusy:
+    case Code::kLockTimeout:
+    case Code::kCancelled:
+    case Code::kTimeout:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string SpecToken(const SchemaUpgrade& su) {
+  std::string retry;
+  auto it = su.annotations.find(kRetryAnnotation);
+  if (it != su.annotations.end()) retry = it->second;
+  return Sha256Hex(su.spec_hash + "|" + retry).substr(0, 16);
+}
+
+// One pass. Holds what the pass observed; every method returns false when the pass must stop.
+class Pass {
+ public:
+  Pass(ReconcilerDeps& deps, const SchemaUpgrade& su, const ReconcileOptions& options)
+      : d_(deps), su_(su), opt_(options), now_(deps.clock->Now()) {}
+
+  ReconcileOutcome Run() {
+    if (!LoadStatus()) return Finish();
+    if (!CheckStalledOrBackoff()) return Finish();
+    if (!Observe()) return Finish();
+    if (!Gates()) return Finish();
+    if (opt_.dry_run) {
+      out_.terminal = true;
+      return Finish();
+    }
+    if (!Backup()) return Finish();
+    if (!Migrate()) return Finish();
+    if (!Bump()) return Finish();
+    if (!Verify()) return Finish();
+    Succeed();
+    return Finish();
+  }
+
+ private:
+  // ---- status bookkeeping ----
+  bool LoadStatus() {
+    auto loaded = d_.store->Load(su_.Key());
+    if (!loaded.ok()) return Fatal(loaded.status(), "StatusUnreadable");
+    if (loaded->has_value()) st_ = **loaded;
+    std::string token = SpecToken(su_);
+    if (st_.spec_hash != token) {
+      // A new spec (or an explicit retry): start over, keeping only what describes the world.
+      ResourceStatus fresh;
+      fresh.conditions = st_.conditions;
+      fresh.backup = st_.backup;
+      st_ = fresh;
+      st_.spec_hash = token;
+    }
+    st_.resource = su_.Key();
+    st_.observed_generation = su_.generation;
+    st_.target_version = su_.target_version;
+    return true;
+  }
+
+  void Save() {
+    st_.updated_at = FormatTime(d_.clock->Now());
+    if (opt_.dry_run) return;
+    Status s = d_.store->Save(su_.Key(), st_);
+    if (!s.ok()) LogError("status.save_failed", {{"resource", su_.Key()}, {"error", s.ToString()}});
+  }
+
+  void SetPhase(Phase p, const std::string& message) {
+    st_.phase = p;
+    st_.message = message;
+    SetCondition(&st_, "Reconciling", "True", PhaseName(p), message, su_.generation, d_.clock->Now());
+    SetCondition(&st_, "Ready", "False", PhaseName(p), message, su_.generation, d_.clock->Now());
+    Save();
+    LogInfo("phase", {{"resource", su_.Key()}, {"phase", PhaseName(p)}, {"message", message}});
+  }
+
+  void Event(const std::string& type, const std::string& reason, const std::string& message) {
+    if (d_.on_event) d_.on_event(su_.Key(), type, reason, Scrub(message));
+  }
+
+  void Audit(const std::string& direction, const std::string& status, const std::string& detail,
+             const std::string& error = "") {
+    if (!db_) return;
+    AuditLog log(db_.get());
+    if (!log.Ensure().ok()) return;
+    AuditEntry e;
+    e.resource = su_.Key();
+    e.engine = "controller";
+    e.version = su_.target_version;
+    e.name = su_.service;
+    e.direction = direction;
+    e.status = status;
+    e.detail = Scrub(detail);
+    e.error = Scrub(error);
+    (void)log.Record(e);
+  }
+
+  // Permanent failure: stays Failed and Stalled until the spec changes or a forced run.
+  bool Fatal(const Status& s, const std::string& reason) {
+    out_.result = s;
+    st_.phase = Phase::kFailed;
+    st_.last_error = Scrub(s.ToString());
+    st_.message = st_.last_error;
+    st_.next_retry_at.clear();
+    auto now = d_.clock->Now();
+    SetCondition(&st_, "Ready", "False", reason, st_.last_error, su_.generation, now);
+    SetCondition(&st_, "Reconciling", "False", reason, st_.last_error, su_.generation, now);
+    SetCondition(&st_, "Stalled", "True", reason, st_.last_error, su_.generation, now);
+    out_.terminal = true;
+    Save();
+    Event("Warning", reason, st_.last_error);
+    LogError("reconcile.failed", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error}});
+    return false;
+  }
+
+  // Transient failure: back off and come back, up to retries.limit attempts.
+  bool Retry(const Status& s, const std::string& reason) {
+    out_.result = s;
+    st_.attempts++;
+    st_.last_error = Scrub(s.ToString());
+    if (st_.attempts > su_.policy.retries.limit) {
+      return Fatal(Status::Error(s.code(), "gave up after " + std::to_string(st_.attempts) + " attempts: " +
+                                               s.message() + "; fix the cause, then run `schema-upgrade apply` "
+                                               "or change the olympus.io/retry annotation"),
+                   "RetriesExhausted");
+    }
+    auto backoff = BackoffFor(su_.policy.retries, st_.attempts);
+    st_.next_retry_at = FormatTime(d_.clock->Now() + backoff);
+    st_.message = reason + ": " + st_.last_error + " (retry " + std::to_string(st_.attempts) + "/" +
+                  std::to_string(su_.policy.retries.limit) + " in " + FormatDuration(backoff) + ")";
+    auto now = d_.clock->Now();
+    SetCondition(&st_, "Ready", "False", reason, st_.message, su_.generation, now);
+    SetCondition(&st_, "Reconciling", "True", reason, st_.message, su_.generation, now);
+    SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
+    out_.requeue_after = backoff;
+    Save();
+    Event("Warning", reason, st_.message);
+    LogWarn("reconcile.retry", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error},
+                                {"attempt", std::to_string(st_.attempts)}, {"backoff", FormatDuration(backoff)}});
+    return false;
+  }
+
+  // Waiting for something outside (approval, window, dry run): not an error.
+  bool Wait(const std::string& reason, const std::string& message, std::chrono::milliseconds requeue_after) {
+    st_.phase = Phase::kWaiting;
+    st_.message = message;
+    auto now = d_.clock->Now();
+    SetCondition(&st_, "Ready", "False", reason, message, su_.generation, now);
+    SetCondition(&st_, "Reconciling", "False", reason, message, su_.generation, now);
+    SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
+    out_.requeue_after = requeue_after;
+    out_.terminal = requeue_after.count() == 0;
+    out_.result = Status::Error(Code::kGated, message);
+    Save();
+    LogInfo("reconcile.waiting", {{"resource", su_.Key()}, {"reason", reason}, {"message", message}});
+    return false;
+  }
+
+  ReconcileOutcome Finish() {
+    out_.status = st_;
+    return out_;
+  }
+
+  // ---- steps ----
+  bool CheckStalledOrBackoff() {
+    if (opt_.force || opt_.dry_run) return true;
+    const Condition* stalled = FindCondition(st_, "Stalled");
+    if (st_.phase == Phase::kFailed && stalled && stalled->status == "True") {
+      out_.terminal = true;
+      out_.result = Status::Failed(st_.last_error);
+      return false;
+    }
+    Clock::TimePoint at;
+    if (!st_.next_retry_at.empty() && ParseTime(st_.next_retry_at, &at) && at > now_) {
+      out_.requeue_after = std::chrono::duration_cast<std::chrono::milliseconds>(at - now_);
+      out_.result = Status::Error(Code::kUnavailable, "backing off until " + st_.next_retry_at);
+      return false;
+    }
+    return true;
+  }
+
+  bool Observe() {
+    auto getenv_fn = d_.getenv ? d_.getenv : [](const char* n) -> const char* { return std::getenv(n); };
+    auto dsn = ResolveDsn(su_, d_.fs, getenv_fn);
+    if (!dsn.ok()) return Fatal(dsn.status(), "InvalidDatabaseSource");
+    dsn_ = *dsn;
+    auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
+    if (!db.ok()) return Retry(db.status(), "DatabaseUnavailable");
+    db_ = std::move(db).value();
+
+    if (d_.workloads && !su_.workload.kind.empty()) {
+      auto declared = d_.workloads->DeclaredImage(su_.workload);
+      if (!declared.ok()) {
+        if (Transient(declared.status())) return Retry(declared.status(), "WorkloadUnavailable");
+        return Fatal(declared.status(), "WorkloadInvalid");
+      }
+      declared_image_ = *declared;
+    }
+    target_image_ = TargetImage(su_, declared_image_);
+    st_.image = declared_image_;
+
+    auto engine = d_.make_engine(su_, dsn_, target_image_);
+    if (!engine.ok()) return Fatal(engine.status(), "InvalidMigrations");
+    engine_ = std::move(engine).value();
+    auto state = engine_->Observe(db_.get());
+    if (!state.ok()) {
+      if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
+      return Fatal(state.status(), "InvalidMigrations");
+    }
+    plan_ = BuildPlan(su_, *state, declared_image_, target_image_);
+    out_.plan = plan_;
+    st_.current_version = plan_.db_version;
+    st_.plan_hash = plan_.hash;
+    st_.pending.clear();
+    for (const auto& m : plan_.state.pending) st_.pending.push_back(m.version);
+    return true;
+  }
+
+  bool Gates() {
+    if (plan_.HasUnacceptedDrift()) {
+      std::string v;
+      for (const auto& d : plan_.state.drift) {
+        if (!d.accepted) v += (v.empty() ? "" : ", ") + d.version;
+      }
+      return Fatal(Status::Error(Code::kGated, "applied migration(s) " + v +
+                                                   " changed since they ran (checksum drift); restore the original "
+                                                   "file(s), or list the version(s) in spec.policy.acceptDrift"),
+                   "ChecksumDrift");
+    }
+    bool work = !plan_.UpToDate() || NeedsRollout();
+    if (!work) return true;
+    if (su_.policy.fail_on_lint_errors && plan_.LintErrors() > 0) {
+      return Fatal(Status::Error(Code::kGated, std::to_string(plan_.LintErrors()) +
+                                                   " lint error(s) in pending migrations (see `schema-upgrade plan`); "
+                                                   "fix them or set policy.failOnLintErrors: false"),
+                   "LintErrors");
+    }
+    if (opt_.dry_run) return true;  // the caller only wants the plan
+    if (su_.policy.dry_run) {
+      return Wait("DryRun", "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
+                                " step(s); nothing was changed", std::chrono::milliseconds(0));
+    }
+    if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash) {
+      std::string why = su_.policy.approved_plan_hash.empty()
+                            ? "plan " + plan_.hash + " needs approval"
+                            : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
+                                  plan_.hash + " (the plan changed)";
+      return Wait("AwaitingApproval", why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
+                                            "spec.policy.approval.planHash: " + plan_.hash,
+                  std::chrono::milliseconds(0));
+    }
+    if (su_.policy.window) {
+      auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
+      if (!w.ok()) return Fatal(w.status(), "InvalidWindow");
+      if (!w->open) {
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_open - d_.clock->Now());
+        st_.next_retry_at = FormatTime(w->next_open);
+        return Wait("OutsideMaintenanceWindow", "outside the maintenance window; it opens at " +
+                                                    FormatTime(w->next_open),
+                    std::max(wait, std::chrono::milliseconds(1000)));
+      }
+    }
+    return true;
+  }
+
+  bool Backup() {
+    if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return true;
+    if (st_.backup && st_.backup->plan_hash == plan_.hash && d_.fs->Exists(st_.backup->path)) return true;
+    if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), "BackupFailed");
+    SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
+    std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
+    Status mk = d_.fs->MakeDirs(dir);
+    if (!mk.ok()) return Fatal(mk, "BackupFailed");
+    std::string stamp = FormatTime(d_.clock->Now());
+    for (auto& c : stamp) if (c == ':') c = '-';
+    std::string path = JoinPath(dir, su_.namespace_ + "_" + su_.name + "_" + plan_.hash + "_" + stamp + ".dump");
+    auto b = d_.backup->Backup(dsn_, path);
+    if (!b.ok()) {
+      Audit("backup", "failed", path, b.status().ToString());
+      if (Transient(b.status())) return Retry(b.status(), "BackupFailed");
+      return Fatal(b.status(), "BackupFailed");
+    }
+    st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash};
+    Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
+    Event("Normal", "BackedUp", "backup written to " + b->path);
+    Save();
+    return true;
+  }
+
+  bool Migrate() {
+    if (plan_.state.pending.empty()) return true;
+    if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+    SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
+                                    plan_.state.pending.back().version);
+    auto dbname = db_->Query("SELECT current_database()");
+    if (!dbname.ok()) return Retry(dbname.status(), "DatabaseUnavailable");
+    auto lock = MigrationLock::Acquire(db_.get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)),
+                                       su_.policy.lock_wait, d_.clock);
+    if (!lock.ok()) return Retry(lock.status(), "LockBusy");
+    AuditLog log(db_.get());
+    if (Status s = log.Ensure(); !s.ok()) return Retry(s, "DatabaseUnavailable");
+    (void)log.MarkInterrupted();
+
+    RunContext ctx;
+    ctx.resource = su_.Key();
+    ctx.actor = CurrentActor();
+    ctx.lock_timeout = su_.policy.lock_timeout;
+    ctx.statement_timeout = su_.policy.statement_timeout;
+    ctx.accept_drift = su_.policy.accept_drift;
+    ctx.clock = d_.clock;
+    ctx.on_progress = d_.on_progress;
+    ctx.cancelled = d_.cancelled;
+    std::unique_ptr<MigrationWatch> watch;
+    if (d_.watch) watch = d_.watch(dsn_);
+    Database* raw = db_.get();
+    ctx.on_session = [&](int pid) {
+      if (!watch) return;
+      watch->Stop();
+      watch->Start(pid, su_.policy.blocked_session_limit,
+                   [this](const std::vector<BlockedSession>& b) {
+                     std::lock_guard<std::mutex> l(blocked_mu_);
+                     blocked_ = b;
+                   },
+                   [raw] { (void)raw->Cancel(); });
+    };
+    if (watch) ctx.on_session(db_->BackendPid());
+    RunReport report = engine_->Apply(db_.get(), ctx);
+    bool watch_cancelled = false;
+    if (watch) {
+      watch->Stop();
+      watch_cancelled = watch->Cancelled();
+    }
+    {
+      std::lock_guard<std::mutex> l(blocked_mu_);
+      st_.blocked_sessions = blocked_;
+    }
+    for (const auto& s : report.steps) {
+      st_.applied.push_back({s.version, s.name, s.duration_ms, FormatTime(d_.clock->Now())});
+    }
+    if (!report.steps.empty()) st_.current_version = report.steps.back().version;
+    if (report.status.ok()) {
+      st_.pending.clear();
+      Event("Normal", "Migrated", std::to_string(report.steps.size()) + " migration(s) applied");
+      Save();
+      return true;
+    }
+    lock->Release();
+    if (watch_cancelled) {
+      return Retry(Status::Error(Code::kCancelled, "the migration was cancelled because sessions were blocked behind "
+                                                   "it longer than policy.blockedSessionLimit (" +
+                                                       FormatDuration(su_.policy.blocked_session_limit) + ")"),
+                   "BlockingTraffic");
+    }
+    if (Transient(report.status)) return Retry(report.status, "MigrationRetryable");
+    if (report.status.code() == Code::kGated) return Fatal(report.status, "ChecksumDrift");
+    return OnFailure(report.status, "MigrationFailed");
+  }
+
+  bool NeedsRollout() {
+    if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return false;
+    if (!SameImage(declared_image_, target_image_)) return true;
+    auto ws = d_.workloads->Observe(su_.workload);
+    return !ws.ok() || !ws->running || !SameImage(ws->image, target_image_);
+  }
+
+  bool Bump() {
+    if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
+    if (!SameImage(declared_image_, target_image_)) {
+      if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+      st_.previous_image = declared_image_;
+      SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
+      Status s = d_.workloads->SetDeclaredImage(su_.workload, target_image_);
+      if (!s.ok()) return OnFailure(s, "BumpFailed");
+      declared_image_ = target_image_;
+      st_.image = target_image_;
+      Audit("bump", "succeeded", st_.previous_image + " -> " + target_image_);
+      Event("Normal", "Bumped", "image changed from " + st_.previous_image + " to " + target_image_);
+      Save();
+    }
+    auto ws = d_.workloads->Observe(su_.workload);
+    if (ws.ok() && ws->running && SameImage(ws->image, target_image_)) return true;
+    if (st_.phase != Phase::kBumping) SetPhase(Phase::kBumping, "rolling out " + target_image_);
+    Status s = d_.workloads->Rollout(su_.workload);
+    if (!s.ok()) {
+      if (Transient(s)) return Retry(s, "RolloutFailed");
+      return OnFailure(s, "RolloutFailed");
+    }
+    return true;
+  }
+
+  bool Verify() {
+    if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
+    SetPhase(Phase::kVerifying, "checking that " + su_.workload.name + " runs " + target_image_ + " and stays up");
+    Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
+    if (!s.ok()) return OnFailure(s, "VerifyFailed");
+    return true;
+  }
+
+  void Succeed() {
+    st_.phase = Phase::kSucceeded;
+    st_.last_error.clear();
+    st_.next_retry_at.clear();
+    st_.attempts = 0;
+    st_.message = su_.service + " at " + su_.target_version + " (database version " +
+                  (st_.current_version.empty() ? "(empty)" : st_.current_version) + ")";
+    auto now = d_.clock->Now();
+    SetCondition(&st_, "Ready", "True", "Succeeded", st_.message, su_.generation, now);
+    SetCondition(&st_, "Reconciling", "False", "Succeeded", "", su_.generation, now);
+    SetCondition(&st_, "Stalled", "False", "Succeeded", "", su_.generation, now);
+    out_.terminal = true;
+    bool changed = false;
+    for (const auto& c : st_.conditions) changed |= c.type == "Ready" && c.last_transition_time == FormatTime(now);
+    Save();
+    if (changed) Event("Normal", "Succeeded", st_.message);
+  }
+
+  // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
+  bool OnFailure(const Status& failure, const std::string& reason) {
+    std::string action;
+    switch (su_.policy.on_failure) {
+      case OnFailure::kHalt:
+        action = "halt: nothing was undone";
+        break;
+      case OnFailure::kRollbackImage:
+        action = RollbackImage();
+        break;
+      case OnFailure::kRestoreBackup: {
+        std::string img = RollbackImage();
+        action = RestoreBackup() + (img.empty() ? "" : "; " + img);
+        break;
+      }
+      case OnFailure::kRunDown: {
+        std::string img = RollbackImage();
+        action = RunDown() + (img.empty() ? "" : "; " + img);
+        break;
+      }
+    }
+    st_.failure_action = Scrub(action);
+    st_.attempts++;
+    Audit("on-failure", "succeeded", std::string(OnFailureName(su_.policy.on_failure)) + ": " + action,
+          failure.ToString());
+    return Fatal(failure, reason);
+  }
+
+  std::string RollbackImage() {
+    if (!d_.workloads || st_.previous_image.empty() || SameImage(declared_image_, st_.previous_image)) {
+      return su_.policy.on_failure == OnFailure::kRollbackImage ? "rollbackImage: the image was not changed, "
+                                                                  "nothing to roll back"
+                                                                : "";
+    }
+    Status s = d_.workloads->SetDeclaredImage(su_.workload, st_.previous_image);
+    if (s.ok()) s = d_.workloads->Rollout(su_.workload);
+    if (!s.ok()) return "rollbackImage to " + st_.previous_image + " FAILED: " + s.ToString();
+    declared_image_ = st_.previous_image;
+    st_.image = st_.previous_image;
+    Audit("rollback-image", "succeeded", target_image_ + " -> " + st_.previous_image);
+    Event("Warning", "ImageRolledBack", "image restored to " + st_.previous_image);
+    return "rollbackImage: image restored to " + st_.previous_image;
+  }
+
+  std::string RestoreBackup() {
+    if (!st_.backup || !d_.backup) return "restoreBackup: no backup was taken for this upgrade, nothing restored";
+    // The restore needs the migration lock's session gone: close ours first.
+    Status s = d_.backup->Restore(dsn_, st_.backup->path);
+    if (!s.ok()) return "restoreBackup from " + st_.backup->path + " FAILED: " + s.ToString();
+    Audit("restore", "succeeded", st_.backup->path);
+    Event("Warning", "BackupRestored", "database restored from " + st_.backup->path);
+    return "restoreBackup: database restored from " + st_.backup->path;
+  }
+
+  std::string RunDown() {
+    RunContext ctx;
+    ctx.resource = su_.Key();
+    ctx.actor = CurrentActor();
+    ctx.lock_timeout = su_.policy.lock_timeout;
+    ctx.statement_timeout = su_.policy.statement_timeout;
+    ctx.clock = d_.clock;
+    ctx.on_progress = d_.on_progress;
+    std::string to = plan_.db_version;
+    RunReport r = engine_->Rollback(db_.get(), to, ctx);
+    if (!r.status.ok()) return "runDown to " + (to.empty() ? "(empty)" : to) + " FAILED: " + r.status.ToString();
+    for (const auto& s : r.steps) {
+      for (auto it = st_.applied.begin(); it != st_.applied.end(); ++it) {
+        if (it->version == s.version) {
+          st_.applied.erase(it);
+          break;
+        }
+      }
+    }
+    st_.current_version = to;
+    return "runDown: " + std::to_string(r.steps.size()) + " migration(s) rolled back to " + (to.empty() ? "(empty)" : to);
+  }
+
+  ReconcilerDeps& d_;
+  const SchemaUpgrade& su_;
+  ReconcileOptions opt_;
+  Clock::TimePoint now_;
+  ResourceStatus st_;
+  ReconcileOutcome out_;
+  std::string dsn_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Engine> engine_;
+  std::string declared_image_;
+  std::string target_image_;
+  Plan plan_;
+  std::mutex blocked_mu_;
+  std::vector<BlockedSession> blocked_;
+};
+
+}  // namespace
+
+bool SameImage(const std::string& a, const std::string& b) { return NormalizeImage(a) == NormalizeImage(b); }
+
+Reconciler::Reconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {}
+
+ReconcileOutcome Reconciler::Reconcile(const SchemaUpgrade& su, const ReconcileOptions& options) {
+  Pass pass(deps_, su, options);
+  return pass.Run();
+}
+
+namespace {
+
+class PgBackupTool : public BackupTool {
+ public:
+  explicit PgBackupTool(ProcessRunner* runner) : runner_(runner) {}
+  Result<BackupFile> Backup(const std::string& dsn, const std::string& path) override { return PgDump(runner_, dsn, path); }
+  Status Restore(const std::string& dsn, const std::string& path) override { return PgRestore(runner_, dsn, path); }
+
+ private:
+  ProcessRunner* runner_;
+};
+
+}  // namespace
+
+std::unique_ptr<BackupTool> NewPgBackupTool(ProcessRunner* runner) { return std::make_unique<PgBackupTool>(runner); }
+
+}  // namespace su

@@ -1,0 +1,120 @@
+// Reconciler: one level-based pass over one SchemaUpgrade, controller-runtime style.
+//
+// Each pass observes the world (migration history through the engine, declared and running image
+// through the workload runtime, its own stored status), then does the next missing step:
+//   gates (drift, lint, dry-run, approval, window) -> backup -> migrate -> bump -> verify -> done
+// and writes status after every step. Nothing is remembered only in memory: a pass killed at any
+// instant is safe to repeat, and the next pass converges (migrations are applied once because the
+// history is re-read under the migration lock; the bump is applied once because the declared image
+// is re-read). Failures are split in two:
+//   - transient (database unreachable, lock busy, lock_timeout, cancelled to unblock traffic):
+//     retried with the policy's exponential backoff, up to retries.limit attempts;
+//   - permanent (a migration's SQL failed, the new version did not come up, bad input, refused
+//     gate): policy.onFailure is carried out once, the resource goes Failed with Stalled=True and
+//     stays so until its spec changes or someone asks again (`schema-upgrade apply`, or a new
+//     value in the olympus.io/retry annotation).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "reconcilers/base/clock.h"
+#include "reconcilers/base/fs.h"
+#include "reconcilers/base/process.h"
+#include "reconcilers/database/backup.h"
+#include "reconcilers/database/database.h"
+#include "reconcilers/engines/engine.h"
+#include "reconcilers/manifest/spec.h"
+#include "reconcilers/runtimes/runtime.h"
+#include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/status.h"
+#include "reconcilers/schemaupgrade/status_store.h"
+
+namespace su {
+
+inline constexpr const char* kRetryAnnotation = "olympus.io/retry";
+
+using Connector = std::function<Result<std::unique_ptr<Database>>(const std::string& dsn, const std::string& app)>;
+// Builds the engine for a resource; target_image is what the ory engine runs migrations with.
+using EngineFactory =
+    std::function<Result<std::unique_ptr<Engine>>(const SchemaUpgrade& su, const std::string& dsn,
+                                                  const std::string& target_image)>;
+// Checks that the workload runs `image` and stays up for `settle`; the error says why not.
+using Verifier = std::function<Status(WorkloadRuntime* rt, const WorkloadRef& w, const std::string& image,
+                                      std::chrono::milliseconds settle, Clock* clock)>;
+
+class BackupTool {
+ public:
+  virtual ~BackupTool() = default;
+  virtual Result<BackupFile> Backup(const std::string& dsn, const std::string& path) = 0;
+  virtual Status Restore(const std::string& dsn, const std::string& path) = 0;
+};
+// pg_dump / pg_restore through runner.
+std::unique_ptr<BackupTool> NewPgBackupTool(ProcessRunner* runner);
+
+// Watches for sessions blocked behind the migration while it runs (see lock_watch.h).
+class MigrationWatch {
+ public:
+  virtual ~MigrationWatch() = default;
+  // Starts watching sessions blocked by backend `pid` of `db`'s database; on_blocked gets the list
+  // at every poll; when a session has waited longer than limit (0: never), cancel() is called.
+  virtual void Start(int pid, std::chrono::milliseconds limit, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
+                     std::function<void()> cancel) = 0;
+  virtual void Stop() = 0;
+  // True when the last Stop() followed a cancel() by the watch.
+  virtual bool Cancelled() const = 0;
+};
+using WatchFactory = std::function<std::unique_ptr<MigrationWatch>(const std::string& dsn)>;
+
+struct ReconcilerDeps {
+  Clock* clock = RealClock();
+  FileSystem* fs = LocalFileSystem();
+  StatusStore* store = nullptr;   // required
+  Connector connect;              // required
+  EngineFactory make_engine;      // required
+  WorkloadRuntime* workloads = nullptr;  // null: no bump or verify (migrations only)
+  Verifier verify;                // required when workloads is set
+  BackupTool* backup = nullptr;   // required when a policy enables backups
+  WatchFactory watch;             // may be empty: no blocked-session watch
+  std::function<const char*(const char*)> getenv;  // empty: ::getenv
+  std::string default_backup_dir = "./.state/backups";
+  std::function<bool()> cancelled;                   // SIGTERM: stop between steps
+  std::function<void(const Progress&)> on_progress;  // migration progress
+  // A notable event for a resource (Kubernetes Event / log line): type Normal|Warning.
+  std::function<void(const std::string& key, const std::string& type, const std::string& reason,
+                     const std::string& message)> on_event;
+};
+
+struct ReconcileOptions {
+  bool force = false;      // ignore a pending backoff and a Stalled failure (an explicit "try again")
+  bool dry_run = false;    // plan and report only, whatever the policy says; status is not saved
+};
+
+struct ReconcileOutcome {
+  ResourceStatus status;
+  Status result;                          // the error of this pass, if any
+  std::chrono::milliseconds requeue_after{0};  // > 0: run again after this long
+  bool terminal = false;                  // nothing more will happen until the spec changes
+  std::optional<Plan> plan;               // the plan of this pass, when observation got that far
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(ReconcilerDeps deps);
+  ReconcileOutcome Reconcile(const SchemaUpgrade& su, const ReconcileOptions& options = {});
+
+ private:
+  ReconcilerDeps deps_;
+};
+
+// Backoff for the n-th consecutive transient failure (n >= 1): initial * 2^(n-1), capped at max.
+std::chrono::milliseconds BackoffFor(const RetryPolicy& p, int n);
+
+// Compares image references, treating "x/y:t" and "localhost/x/y:t" (podman's name for a
+// local image) and "docker.io/x/y:t" as the same.
+bool SameImage(const std::string& a, const std::string& b);
+
+}  // namespace su

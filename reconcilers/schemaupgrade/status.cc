@@ -1,0 +1,94 @@
+// Status helpers and text rendering (see status.h).
+#include "reconcilers/schemaupgrade/status.h"
+
+#include <sstream>
+
+namespace su {
+
+const char* PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kPending: return "Pending";
+    case Phase::kWaiting: return "Waiting";
+    case Phase::kPlanning: return "Planning";
+    case Phase::kBackingUp: return "BackingUp";
+    case Phase::kMigrating: return "Migrating";
+    case Phase::kBumping: return "Bumping";
+    case Phase::kVerifying: return "Verifying";
+    case Phase::kSucceeded: return "Succeeded";
+    case Phase::kFailed: return "Failed";
+  }
+  return "Pending";
+}
+
+bool ParsePhase(const std::string& s, Phase* out) {
+  for (Phase p : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
+                  Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+    if (s == PhaseName(p)) {
+      *out = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+void SetCondition(ResourceStatus* s, const std::string& type, const std::string& status, const std::string& reason,
+                  const std::string& message, long long generation, Clock::TimePoint now) {
+  for (auto& c : s->conditions) {
+    if (c.type != type) continue;
+    if (c.status != status) c.last_transition_time = FormatTime(now);
+    c.status = status;
+    c.reason = reason;
+    c.message = message;
+    c.observed_generation = generation;
+    return;
+  }
+  s->conditions.push_back({type, status, reason, message, generation, FormatTime(now)});
+}
+
+const Condition* FindCondition(const ResourceStatus& s, const std::string& type) {
+  for (const auto& c : s.conditions) {
+    if (c.type == type) return &c;
+  }
+  return nullptr;
+}
+
+std::string RenderStatusText(const ResourceStatus& s) {
+  std::ostringstream o;
+  o << s.resource << ": " << PhaseName(s.phase);
+  if (!s.message.empty()) o << " - " << s.message;
+  o << "\n";
+  o << "  versions:    database " << (s.current_version.empty() ? "(empty)" : s.current_version) << ", target "
+    << s.target_version << "\n";
+  if (!s.image.empty() || !s.previous_image.empty()) {
+    o << "  image:       " << (s.image.empty() ? "(none)" : s.image);
+    if (!s.previous_image.empty() && s.previous_image != s.image) o << " (was " << s.previous_image << ")";
+    o << "\n";
+  }
+  if (!s.pending.empty()) {
+    o << "  pending:     ";
+    for (size_t i = 0; i < s.pending.size(); ++i) o << (i ? ", " : "") << s.pending[i];
+    o << "\n";
+  }
+  if (!s.applied.empty()) {
+    o << "  applied:\n";
+    for (const auto& a : s.applied) {
+      o << "    " << a.version << " " << a.name << "  " << a.duration_ms << " ms  " << a.applied_at << "\n";
+    }
+  }
+  o << "  attempts:    " << s.attempts << "\n";
+  if (!s.last_error.empty()) o << "  last error:  " << s.last_error << "\n";
+  if (!s.failure_action.empty()) o << "  on failure:  " << s.failure_action << "\n";
+  if (!s.next_retry_at.empty()) o << "  next retry:  " << s.next_retry_at << "\n";
+  if (s.backup) o << "  backup:      " << s.backup->path << " (" << s.backup->size_bytes << " bytes, " << s.backup->taken_at << ")\n";
+  for (const auto& b : s.blocked_sessions) {
+    o << "  blocked:     pid " << b.pid << " (" << b.application_name << ") waiting " << b.waiting_ms << " ms\n";
+  }
+  for (const auto& c : s.conditions) {
+    o << "  condition:   " << c.type << "=" << c.status << " " << c.reason << ": " << c.message << "\n";
+  }
+  if (!s.plan_hash.empty()) o << "  plan hash:   " << s.plan_hash << "\n";
+  if (!s.updated_at.empty()) o << "  updated:     " << s.updated_at << "\n";
+  return o.str();
+}
+
+}  // namespace su

@@ -1,0 +1,84 @@
+// ResourceStatus: the observed state of one SchemaUpgrade (the `status` of the resource). Written
+// by the reconciler after every step so that a reader (CLI `status`, kubectl) sees progress, and
+// persisted so a restart knows attempts, previous image and backups. The *truth* about migrations
+// and images is always re-observed from the world; status is the record, never the source.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/clock.h"
+
+namespace su {
+
+enum class Phase { kPending, kWaiting, kPlanning, kBackingUp, kMigrating, kBumping, kVerifying, kSucceeded, kFailed };
+const char* PhaseName(Phase p);
+bool ParsePhase(const std::string& s, Phase* out);
+
+// kstatus-style condition (Ready, Reconciling, Stalled).
+struct Condition {
+  std::string type;
+  std::string status;  // "True" | "False" | "Unknown"
+  std::string reason;  // CamelCase, machine-matchable
+  std::string message; // a sentence a person can act on
+  long long observed_generation = 0;
+  std::string last_transition_time;
+};
+
+struct AppliedRecord {
+  std::string version;
+  std::string name;
+  long long duration_ms = 0;
+  std::string applied_at;
+};
+
+struct BackupRecord {
+  std::string path;
+  long long size_bytes = 0;
+  std::string taken_at;
+  std::string plan_hash;  // the plan this backup was taken for
+};
+
+struct BlockedSession {
+  int pid = 0;
+  std::string application_name;
+  long long waiting_ms = 0;
+  std::string query;
+};
+
+struct ResourceStatus {
+  std::string resource;            // namespace/name
+  long long observed_generation = 0;
+  std::string spec_hash;           // spec the status was computed for
+  Phase phase = Phase::kPending;
+  std::string message;             // what is happening, one sentence
+  std::string current_version;     // highest applied migration
+  std::string target_version;
+  std::string image;               // declared image now
+  std::string previous_image;      // image before our bump (for rollbackImage)
+  std::string plan_hash;
+  std::vector<std::string> pending;  // pending versions
+  std::vector<AppliedRecord> applied;  // applied by us, for this spec, oldest first
+  int attempts = 0;
+  std::string last_error;
+  std::string next_retry_at;
+  std::string failure_action;      // what onFailure did, if anything
+  std::optional<BackupRecord> backup;
+  std::vector<BlockedSession> blocked_sessions;
+  std::vector<Condition> conditions;
+  std::string updated_at;
+};
+
+// Sets (or adds) condition `type`. last_transition_time changes only when status changes.
+void SetCondition(ResourceStatus* s, const std::string& type, const std::string& status, const std::string& reason,
+                  const std::string& message, long long generation, Clock::TimePoint now);
+const Condition* FindCondition(const ResourceStatus& s, const std::string& type);
+
+// JSON (status_json.cc, cpprestsdk). Parse errors name what was wrong.
+std::string StatusToJson(const ResourceStatus& s);
+bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* error);
+// A human summary for `schema-upgrade status`.
+std::string RenderStatusText(const ResourceStatus& s);
+
+}  // namespace su

@@ -1,0 +1,155 @@
+// ResourceStatus <-> JSON with cpprestsdk (the only TU that includes json.h for status).
+#include <cpprest/json.h>
+
+#include "reconcilers/schemaupgrade/status.h"
+
+namespace su {
+namespace {
+
+using web::json::value;
+
+value Str(const std::string& s) { return value::string(s); }
+
+std::string GetStr(const value& o, const char* k) {
+  if (!o.is_object() || !o.has_field(k) || !o.at(k).is_string()) return "";
+  return o.at(k).as_string();
+}
+
+long long GetNum(const value& o, const char* k) {
+  if (!o.is_object() || !o.has_field(k) || !o.at(k).is_number()) return 0;
+  return o.at(k).as_number().to_int64();
+}
+
+}  // namespace
+
+std::string StatusToJson(const ResourceStatus& s) {
+  value o = value::object();
+  o["resource"] = Str(s.resource);
+  o["observedGeneration"] = value::number(static_cast<int64_t>(s.observed_generation));
+  o["specHash"] = Str(s.spec_hash);
+  o["phase"] = Str(PhaseName(s.phase));
+  o["message"] = Str(s.message);
+  o["currentVersion"] = Str(s.current_version);
+  o["targetVersion"] = Str(s.target_version);
+  o["image"] = Str(s.image);
+  o["previousImage"] = Str(s.previous_image);
+  value plan = value::object();
+  plan["hash"] = Str(s.plan_hash);
+  value pending = value::array(s.pending.size());
+  for (size_t i = 0; i < s.pending.size(); ++i) pending[i] = Str(s.pending[i]);
+  plan["pending"] = pending;
+  o["plan"] = plan;
+  value applied = value::array(s.applied.size());
+  for (size_t i = 0; i < s.applied.size(); ++i) {
+    value a = value::object();
+    a["version"] = Str(s.applied[i].version);
+    a["name"] = Str(s.applied[i].name);
+    a["durationMs"] = value::number(static_cast<int64_t>(s.applied[i].duration_ms));
+    a["appliedAt"] = Str(s.applied[i].applied_at);
+    applied[i] = a;
+  }
+  o["applied"] = applied;
+  o["attempts"] = value::number(s.attempts);
+  o["lastError"] = Str(s.last_error);
+  o["nextRetryAt"] = Str(s.next_retry_at);
+  o["failureAction"] = Str(s.failure_action);
+  if (s.backup) {
+    value b = value::object();
+    b["path"] = Str(s.backup->path);
+    b["sizeBytes"] = value::number(static_cast<int64_t>(s.backup->size_bytes));
+    b["takenAt"] = Str(s.backup->taken_at);
+    b["planHash"] = Str(s.backup->plan_hash);
+    o["backup"] = b;
+  }
+  value blocked = value::array(s.blocked_sessions.size());
+  for (size_t i = 0; i < s.blocked_sessions.size(); ++i) {
+    value b = value::object();
+    b["pid"] = value::number(s.blocked_sessions[i].pid);
+    b["applicationName"] = Str(s.blocked_sessions[i].application_name);
+    b["waitingMs"] = value::number(static_cast<int64_t>(s.blocked_sessions[i].waiting_ms));
+    b["query"] = Str(s.blocked_sessions[i].query);
+    blocked[i] = b;
+  }
+  o["blockedSessions"] = blocked;
+  value conds = value::array(s.conditions.size());
+  for (size_t i = 0; i < s.conditions.size(); ++i) {
+    const auto& c = s.conditions[i];
+    value v = value::object();
+    v["type"] = Str(c.type);
+    v["status"] = Str(c.status);
+    v["reason"] = Str(c.reason);
+    v["message"] = Str(c.message);
+    v["observedGeneration"] = value::number(static_cast<int64_t>(c.observed_generation));
+    v["lastTransitionTime"] = Str(c.last_transition_time);
+    conds[i] = v;
+  }
+  o["conditions"] = conds;
+  o["updatedAt"] = Str(s.updated_at);
+  return o.serialize();
+}
+
+bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* error) {
+  value o;
+  try {
+    o = value::parse(json);
+  } catch (const std::exception& e) {
+    *error = std::string("invalid JSON: ") + e.what();
+    return false;
+  }
+  if (!o.is_object()) {
+    *error = "status is not a JSON object";
+    return false;
+  }
+  ResourceStatus s;
+  s.resource = GetStr(o, "resource");
+  s.observed_generation = GetNum(o, "observedGeneration");
+  s.spec_hash = GetStr(o, "specHash");
+  if (!ParsePhase(GetStr(o, "phase"), &s.phase)) {
+    *error = "unknown phase \"" + GetStr(o, "phase") + "\"";
+    return false;
+  }
+  s.message = GetStr(o, "message");
+  s.current_version = GetStr(o, "currentVersion");
+  s.target_version = GetStr(o, "targetVersion");
+  s.image = GetStr(o, "image");
+  s.previous_image = GetStr(o, "previousImage");
+  if (o.has_field("plan")) {
+    const value& plan = o.at("plan");
+    s.plan_hash = GetStr(plan, "hash");
+    if (plan.has_field("pending") && plan.at("pending").is_array()) {
+      for (const auto& v : plan.at("pending").as_array()) {
+        if (v.is_string()) s.pending.push_back(v.as_string());
+      }
+    }
+  }
+  if (o.has_field("applied") && o.at("applied").is_array()) {
+    for (const auto& v : o.at("applied").as_array()) {
+      s.applied.push_back({GetStr(v, "version"), GetStr(v, "name"), GetNum(v, "durationMs"), GetStr(v, "appliedAt")});
+    }
+  }
+  s.attempts = static_cast<int>(GetNum(o, "attempts"));
+  s.last_error = GetStr(o, "lastError");
+  s.next_retry_at = GetStr(o, "nextRetryAt");
+  s.failure_action = GetStr(o, "failureAction");
+  if (o.has_field("backup") && o.at("backup").is_object()) {
+    const value& b = o.at("backup");
+    s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash")};
+  }
+  if (o.has_field("blockedSessions") && o.at("blockedSessions").is_array()) {
+    for (const auto& v : o.at("blockedSessions").as_array()) {
+      s.blocked_sessions.push_back({static_cast<int>(GetNum(v, "pid")), GetStr(v, "applicationName"),
+                                    GetNum(v, "waitingMs"), GetStr(v, "query")});
+    }
+  }
+  if (o.has_field("conditions") && o.at("conditions").is_array()) {
+    for (const auto& v : o.at("conditions").as_array()) {
+      s.conditions.push_back({GetStr(v, "type"), GetStr(v, "status"), GetStr(v, "reason"), GetStr(v, "message"),
+                              GetNum(v, "observedGeneration"), GetStr(v, "lastTransitionTime")});
+    }
+  }
+  s.updated_at = GetStr(o, "updatedAt");
+  *out = std::move(s);
+  return true;
+}
+
+}  // namespace su

@@ -114,10 +114,16 @@ void Manager::ProcessOne(const std::string& key) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::string outcome;
+  int limit = RetryLimitFor(key);
+  int requeues = queue_.NumRequeues(key);
+  bool exhausted = !result.ok() && limit >= 0 && requeues >= limit;
+  if (!exhausted) {
+    // An Enqueue during an earlier, exhausting pass re-ran the key: the old mark no longer holds.
+    std::lock_guard<std::mutex> l(mu_);
+    exhausted_.erase(key);
+  }
   if (!result.ok()) {
-    int limit = RetryLimitFor(key);
-    int requeues = queue_.NumRequeues(key);
-    if (limit >= 0 && requeues >= limit) {
+    if (exhausted) {
       {
         std::lock_guard<std::mutex> l(mu_);
         exhausted_.insert(key);

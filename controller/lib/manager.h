@@ -23,7 +23,8 @@
 namespace su {
 
 struct ReconcileResult {
-  // Run again soon, backing off like an error would (controller-runtime's Requeue: true).
+  // Run again soon, backing off like an error would (controller-runtime's Requeue: true). Such passes
+  // count towards the retry limit; to poll something slow, use requeue_after instead.
   bool requeue = false;
   // Run again after this long (takes precedence over requeue when > 0); resets the backoff.
   std::chrono::milliseconds requeue_after{0};

@@ -185,6 +185,27 @@ TEST(ManifestWatcherTest, ConfigMapDataSwapTriggersAResync) {
   EXPECT_EQ(rec.LastResync(), std::vector<std::string>{dir.Path("m.yaml")});
 }
 
+TEST(ManifestWatcherTest, FolderDeletedAndRecreatedIsWatchedAgain) {
+  testing::TempDir parent;
+  const std::string dir = parent.Path("manifests");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  Recorder rec;
+  auto w = StartWatcher(dir, rec);
+  ASSERT_TRUE(rec.SeesResyncs(1));
+  ASSERT_EQ(::rmdir(dir.c_str()), 0);
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  parent.Write("manifests/a.yaml", "x");
+  // Either the restored watch sees the file, or the resync on restoring lists it.
+  bool seen = false;
+  for (int i = 0; i < 5000 && !seen; ++i) {
+    auto last = rec.LastResync();
+    seen = rec.Count(dir + "/a.yaml") > 0 || (rec.NumResyncs() >= 2 && !last.empty());
+    if (!seen) std::this_thread::sleep_for(milliseconds(1));
+  }
+  w->Stop();
+  EXPECT_TRUE(seen);
+}
+
 TEST(ManifestWatcherTest, MissingFolderIsNotFound) {
   ManifestWatcherOptions o;
   o.dir = "/nonexistent/manifests";

@@ -1,0 +1,406 @@
+// The sql engine's Observe/Apply/Rollback orchestration (see sql_engine.h). Folder reading,
+// statement preparation, history tables and per-file execution live in their own files.
+#include "reconcilers/engines/sql/sql_engine.h"
+
+#include <map>
+
+#include "reconcilers/base/log.h"
+#include "reconcilers/database/audit_log.h"
+#include "reconcilers/engines/sql/sql_folder.h"
+#include "reconcilers/engines/sql/sql_history.h"
+#include "reconcilers/engines/sql/sql_prepare.h"
+#include "reconcilers/engines/sql/sql_runner.h"
+#include "reconcilers/sqltext/lint.h"
+
+namespace su {
+namespace {
+
+constexpr const char* kEngine = "sql";
+
+bool Listed(const std::vector<std::string>& list, const std::string& version) {
+  for (const auto& v : list) {
+    if (v == "*" || v == version) return true;
+  }
+  return false;
+}
+
+bool AllDigits(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+std::string Ms(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
+
+// Index names (as regclass text, quoted where needed) among `names` that exist and are invalid.
+Result<std::vector<std::string>> FindInvalidIndexes(Database* db, const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    auto r = db->Query(
+        "SELECT i.indexrelid::regclass::text FROM pg_index i WHERE i.indexrelid = to_regclass($1) AND NOT "
+        "i.indisvalid",
+        {n});
+    if (!r.ok()) return r.status().WithContext("looking for an invalid index " + n);
+    for (size_t i = 0; i < r->rows.size(); ++i) out.push_back(r->Get(i, 0));
+  }
+  return out;
+}
+
+// Everything Observe and Apply need, read in one pass.
+struct Snapshot {
+  EngineState state;
+  std::vector<PreparedMigration> pending;  // parallel to state.pending
+  std::vector<std::vector<std::string>> invalid_indexes;  // parallel to pending
+};
+
+std::string StatementRef(const FileRunOutcome& o) {
+  if (o.failed_index == 0) return "";
+  return "statement " + std::to_string(o.failed_index) + " (line " + std::to_string(o.failed_line) +
+         "): " + o.failed_summary;
+}
+
+// The status a person can act on: which file, which statement, what state it left, what next.
+Status FailureStatus(const PreparedMigration& m, const FileRunOutcome& o, const RunContext& ctx, bool down) {
+  const Status& s = o.status;
+  std::string msg = std::string(down ? "down migration " : "migration ") + m.version + "_" + m.name + " (" + m.file +
+                    ") failed";
+  if (o.failed_index > 0) {
+    msg += " at statement " + std::to_string(o.failed_index) + " of " + std::to_string(m.statements.size()) +
+           " (line " + std::to_string(o.failed_line) + ": " + o.failed_summary + ")";
+  }
+  msg += ": " + s.message() + ". ";
+  if (!m.no_transaction) {
+    msg += "It was rolled back: nothing of it is applied and its history row is unchanged. ";
+  } else {
+    msg += "The file runs without a transaction: " + std::to_string(o.statements_applied) +
+           " statement(s) before the failing one stay committed and no history row was written; the next run "
+           "starts the file again from the top, so keep its statements idempotent (IF NOT EXISTS). ";
+  }
+  if (s.code() == Code::kLockTimeout) {
+    msg += "It could not take its locks within lock_timeout " + Ms(ctx.lock_timeout) + " after " +
+           std::to_string(o.retries) +
+           " retries; find the blocking session in pg_stat_activity (long transactions), then run again.";
+  } else if (s.code() == Code::kCancelled && s.sqlstate() == "57014" &&
+             s.message().find("statement timeout") != std::string::npos) {
+    msg += "It ran longer than statement_timeout " + Ms(ctx.statement_timeout) +
+           "; raise policy.statementTimeout or make the statement cheaper, then run again.";
+  } else if (s.code() == Code::kCancelled) {
+    msg += "It was stopped on request; run again to continue.";
+  } else if (s.code() == Code::kUnavailable) {
+    msg += "The database connection was lost; run again once the database is reachable.";
+  } else {
+    msg += "Fix the file (or the data it trips over) and run again.";
+  }
+  Status out = s.sqlstate().empty() ? Status::Error(s.code(), msg) : Status::Database(msg, s.sqlstate());
+  return out.WithCode(s.code());
+}
+
+class SqlEngine : public Engine {
+ public:
+  SqlEngine(FileSystem* fs, std::string folder, std::string schema, std::vector<std::string> accept_drift)
+      : fs_(fs), folder_(std::move(folder)), schema_(std::move(schema)), accept_drift_(std::move(accept_drift)) {}
+
+  std::string name() const override { return kEngine; }
+
+  Result<EngineState> Observe(Database* db) override {
+    SU_ASSIGN_OR_RETURN(Snapshot snap, Load(db, /*lint=*/true, accept_drift_));
+    return std::move(snap.state);
+  }
+
+  RunReport Apply(Database* db, const RunContext& ctx) override {
+    RunReport report;
+    SqlHistory history(db, schema_);
+    AuditLog audit(db, schema_);
+    if (!Prepare(&history, &audit, ctx, &report)) return report;
+
+    std::vector<std::string> accept = accept_drift_;
+    accept.insert(accept.end(), ctx.accept_drift.begin(), ctx.accept_drift.end());
+    auto loaded = Load(db, /*lint=*/false, accept);
+    if (!loaded.ok()) {
+      report.status = loaded.status();
+      return report;
+    }
+    Snapshot& snap = *loaded;
+
+    // Drift: refuse before anything changes, or record what the user accepted.
+    std::string refused;
+    for (const auto& d : snap.state.drift) {
+      if (!d.accepted) refused += (refused.empty() ? "" : ", ") + d.version + "_" + d.name + " (" + d.file + ")";
+    }
+    if (!refused.empty()) {
+      report.status = Status::Error(
+          Code::kGated, "applied migration file(s) changed since they ran: " + refused +
+                            ". Nothing was applied. Restore the files as they were applied, or accept the change "
+                            "by listing the version(s) in policy.acceptDrift.");
+      return report;
+    }
+    for (const auto& d : snap.state.drift) {
+      Status s = history.UpdateChecksum(d.version, d.name, d.file_checksum);
+      if (s.ok()) {
+        AuditEntry e;
+        e.resource = ctx.resource;
+        e.engine = kEngine;
+        e.version = d.version;
+        e.name = d.name;
+        e.direction = "drift-accepted";
+        e.checksum = d.file_checksum;
+        e.status = "succeeded";
+        e.actor = actor_;
+        e.detail = d.file + ": recorded checksum " + d.recorded_checksum + " replaced by " + d.file_checksum;
+        s = audit.Record(e);
+      }
+      if (!s.ok()) {
+        report.status = s;
+        return report;
+      }
+      LogInfo("sql_drift_accepted", {{"version", d.version}, {"file", d.file}});
+    }
+
+    const int total = static_cast<int>(snap.pending.size());
+    for (int i = 0; i < total; ++i) {
+      const PreparedMigration& m = snap.pending[i];
+      if (ctx.cancelled && ctx.cancelled()) {
+        report.status = Status::Error(Code::kCancelled, "stopped on request before migration " + m.version + "_" +
+                                                            m.name + "; run again to continue");
+        return report;
+      }
+      std::string detail;
+      for (const auto& idx : snap.invalid_indexes[i]) {
+        // Left by a failed CREATE INDEX CONCURRENTLY; the retry cannot build over it.
+        Status s = db->ExecScript("DROP INDEX CONCURRENTLY IF EXISTS " + idx);
+        if (!s.ok()) {
+          report.status = s.WithContext("dropping invalid index " + idx + " before re-running " + m.file);
+          report.failed_version = m.version;
+          report.failed_file = m.file;
+          return report;
+        }
+        LogInfo("sql_invalid_index_dropped", {{"index", idx}, {"version", m.version}});
+        detail += (detail.empty() ? "dropped invalid index " : ", ") + idx;
+      }
+      if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/false, detail,
+                  [&] { return history.Record(m.version, m.name, m.checksum); }, &report)) {
+        return report;
+      }
+    }
+    return report;
+  }
+
+  RunReport Rollback(Database* db, const std::string& to_version, const RunContext& ctx) override {
+    RunReport report;
+    if (!AllDigits(to_version)) {
+      report.status = Status::Invalid("rollback target '" + to_version +
+                                      "' is not a migration version (digits only; 0 rolls back everything)");
+      return report;
+    }
+    SqlHistory history(db, schema_);
+    AuditLog audit(db, schema_);
+    if (!Prepare(&history, &audit, ctx, &report)) return report;
+    auto files = ReadSqlFolder(fs_, folder_);
+    auto applied = history.ReadApplied();
+    if (!files.ok() || !applied.ok()) {
+      report.status = files.ok() ? applied.status() : files.status();
+      return report;
+    }
+    std::map<std::string, const SqlMigrationFile*> by_version;
+    for (const auto& f : *files) by_version[f.version] = &f;
+
+    // Newest first; every one must be reversible before any runs.
+    std::vector<PreparedMigration> downs;
+    std::string missing;
+    for (auto it = applied->rbegin(); it != applied->rend(); ++it) {
+      if (CompareVersions(it->version, to_version) <= 0) break;
+      auto f = by_version.find(it->version);
+      if (f == by_version.end()) {
+        missing += (missing.empty() ? "" : ", ") + it->version + " (no file in " + folder_ + ")";
+        continue;
+      }
+      if (f->second->down_path.empty()) {
+        missing += (missing.empty() ? "" : ", ") + it->version + "_" + f->second->name + " (no " +
+                   f->second->version + "_" + f->second->name + ".down.sql)";
+        continue;
+      }
+      if (!missing.empty()) continue;
+      auto sql = fs_->ReadFile(f->second->down_path);
+      if (!sql.ok()) {
+        report.status = sql.status();
+        return report;
+      }
+      auto prepared = PrepareMigration(f->second->version, f->second->name, f->second->down_path, *sql);
+      if (!prepared.ok()) {
+        report.status = prepared.status();
+        return report;
+      }
+      downs.push_back(std::move(prepared).value());
+    }
+    if (!missing.empty()) {
+      report.status = Status::Invalid("cannot roll back to " + to_version + ": no down migration for " + missing +
+                                      ". Nothing was changed; add the missing .down.sql file(s) or pick a newer "
+                                      "target version.");
+      return report;
+    }
+    const int total = static_cast<int>(downs.size());
+    for (int i = 0; i < total; ++i) {
+      const PreparedMigration& m = downs[i];
+      if (ctx.cancelled && ctx.cancelled()) {
+        report.status = Status::Error(Code::kCancelled, "stopped on request before rolling back " + m.version +
+                                                            "; run again to continue");
+        return report;
+      }
+      if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/true, "",
+                  [&] { return history.Remove(m.version); }, &report)) {
+        return report;
+      }
+    }
+    return report;
+  }
+
+ private:
+  // History and audit tables, and audit rows of runs that died. False (report filled) on error.
+  bool Prepare(SqlHistory* history, AuditLog* audit, const RunContext& ctx, RunReport* report) {
+    actor_ = ctx.actor.empty() ? CurrentActor() : ctx.actor;  // once per run, not per row
+    Status s = history->Ensure();
+    if (s.ok()) s = audit->Ensure();
+    if (s.ok()) s = audit->MarkInterrupted();
+    report->status = s;
+    return s.ok();
+  }
+
+  // Runs one file under an audit row; appends a step or fills the failure. False on failure.
+  bool RunOne(Database* db, AuditLog* audit, const PreparedMigration& m, const RunContext& ctx, int index, int total,
+              bool down, const std::string& detail, const std::function<Status()>& record, RunReport* report) {
+    AuditEntry e;
+    e.resource = ctx.resource;
+    e.engine = kEngine;
+    e.version = m.version;
+    e.name = m.name;
+    e.direction = down ? "down" : "up";
+    e.checksum = m.checksum;
+    e.statements_total = static_cast<int>(m.statements.size());
+    e.actor = actor_;
+    e.detail = detail;
+    auto id = audit->Begin(e);
+    if (!id.ok()) {
+      report->status = id.status();
+      report->failed_version = m.version;
+      report->failed_file = m.file;
+      return false;
+    }
+    Progress p;
+    p.version = m.version;
+    p.name = m.name;
+    p.migration_index = index;
+    p.migrations_total = total;
+    // The success audit update rides in the migration's own transaction: the row says
+    // "succeeded" exactly when the history row is committed, and the run saves a commit.
+    const int total_statements = static_cast<int>(m.statements.size());
+    FileRunOutcome o = RunMigrationFile(db, m, ctx, p, [&]() -> Status {
+      SU_RETURN_IF_ERROR(record());
+      return audit->Finish(*id, "succeeded", total_statements);
+    });
+    if (o.status.ok()) {
+      report->steps.push_back(AppliedStep{m.version, m.name, o.duration_ms, o.statements_applied});
+      LogInfo(down ? "sql_migration_rolled_back" : "sql_migration_applied",
+              {{"version", m.version},
+               {"name", m.name},
+               {"statements", std::to_string(o.statements_applied)},
+               {"duration_ms", std::to_string(o.duration_ms)}});
+      return true;
+    }
+    report->status = FailureStatus(m, o, ctx, down);
+    report->failed_version = m.version;
+    report->failed_file = m.file;
+    report->failed_statement_index = o.failed_index;
+    report->failed_statement_line = o.failed_line;
+    report->failed_statement = o.failed_summary;
+    bool stopped = o.status.code() == Code::kCancelled && o.status.sqlstate().empty();
+    Status s = audit->Finish(*id, stopped ? "interrupted" : "failed", o.statements_applied, o.status.message(),
+                             StatementRef(o));
+    if (!s.ok()) LogWarn("sql_audit_finish_failed", {{"version", m.version}, {"error", s.message()}});
+    LogError(down ? "sql_down_migration_failed" : "sql_migration_failed",
+             {{"version", m.version}, {"file", m.file}, {"statement", std::to_string(o.failed_index)},
+              {"line", std::to_string(o.failed_line)}, {"error", o.status.message()}});
+    return false;
+  }
+
+  Result<Snapshot> Load(Database* db, bool lint, const std::vector<std::string>& accept) {
+    SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> files, ReadSqlFolder(fs_, folder_));
+    SqlHistory history(db, schema_);
+    SU_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, history.ReadApplied());
+
+    Snapshot snap;
+    EngineState& st = snap.state;
+    std::map<std::string, const SqlMigrationFile*> by_version;
+    for (const auto& f : files) by_version[f.version] = &f;
+    std::map<std::string, bool> is_applied;
+    for (auto& a : applied) {
+      is_applied[a.version] = true;
+      auto f = by_version.find(a.version);
+      if (f == by_version.end()) {
+        st.unknown.push_back(a.version);
+      } else {
+        if (a.name.empty()) a.name = f->second->name;
+        if (!a.checksum.empty() && a.checksum != f->second->checksum) {
+          DriftedMigration d;
+          d.version = a.version;
+          d.name = f->second->name;
+          d.file = f->second->up_path;
+          d.recorded_checksum = a.checksum;
+          d.file_checksum = f->second->checksum;
+          d.accepted = Listed(accept, a.version);
+          st.drift.push_back(std::move(d));
+        }
+      }
+    }
+    if (!applied.empty()) st.current_version = applied.back().version;
+    if (!files.empty()) st.latest_version = files.back().version;
+    st.applied = std::move(applied);
+
+    for (const auto& f : files) {
+      if (is_applied.count(f.version)) continue;
+      SU_ASSIGN_OR_RETURN(PreparedMigration m, PrepareMigration(f.version, f.name, f.up_path, f.up_sql));
+      PendingMigration p;
+      p.version = f.version;
+      p.name = f.name;
+      p.file = f.up_path;
+      p.checksum = f.checksum;
+      p.no_transaction = m.no_transaction;
+      p.has_down = !f.down_path.empty();
+      for (const auto& s : m.statements) p.summary.push_back(SummarizeStatement(s.text));
+      if (lint) {
+        LintOptions opts;
+        opts.in_transaction = !m.no_transaction;
+        SU_ASSIGN_OR_RETURN(p.findings, LintSql(f.up_path, f.up_sql, opts));
+      }
+      if (!st.current_version.empty() && CompareVersions(f.version, st.current_version) < 0) {
+        st.notes.push_back("migration " + f.version + "_" + f.name + " is older than the current version " +
+                           st.current_version + " and will be applied out of order");
+      }
+      SU_ASSIGN_OR_RETURN(std::vector<std::string> invalid, FindInvalidIndexes(db, m.concurrent_indexes));
+      for (const auto& idx : invalid) {
+        st.notes.push_back("invalid index " + idx + " (left by a failed CREATE INDEX CONCURRENTLY in " + f.up_path +
+                           ") will be dropped and rebuilt by the next apply");
+      }
+      st.pending.push_back(std::move(p));
+      snap.pending.push_back(std::move(m));
+      snap.invalid_indexes.push_back(std::move(invalid));
+    }
+    return snap;
+  }
+
+  FileSystem* fs_;
+  std::string folder_;
+  std::string schema_;
+  std::vector<std::string> accept_drift_;
+  std::string actor_;  // of the current run
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> NewSqlEngine(FileSystem* fs, std::string folder, std::string schema,
+                                     std::vector<std::string> accept_drift) {
+  return std::make_unique<SqlEngine>(fs, std::move(folder), std::move(schema), std::move(accept_drift));
+}
+
+}  // namespace su

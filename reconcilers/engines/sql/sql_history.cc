@@ -1,0 +1,104 @@
+// schema_migration and schema_upgrade_checksum access (see sql_history.h).
+#include "reconcilers/engines/sql/sql_history.h"
+
+#include <algorithm>
+
+#include "reconcilers/engines/sql/sql_folder.h"
+
+namespace su {
+
+std::string SqlHistory::MigrationTable() const { return QuoteIdent(schema_) + "." + QuoteIdent("schema_migration"); }
+std::string SqlHistory::ChecksumTable() const {
+  return QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_checksum");
+}
+
+Status SqlHistory::Ensure() {
+  // Fast path for every run after the first: one round trip, no catalog locks.
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                           {MigrationTable(), ChecksumTable()});
+  if (!exists.ok()) return exists.status().WithContext("checking the migration history tables");
+  if (exists->Get(0, 0) == "t") return Status::Ok();
+
+  auto tx = Transaction::Begin(db_);
+  if (!tx.ok()) return tx.status();
+  // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; serialise creators.
+  SU_RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock(7263510002)"));
+  auto schema = db_->Query("SELECT 1 FROM pg_namespace WHERE nspname = $1", {schema_});
+  if (!schema.ok()) return schema.status();
+  if (schema->rows.empty()) {
+    SU_RETURN_IF_ERROR(db_->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema_))
+                           .WithContext("creating schema " + schema_ + " for the migration history"));
+  }
+  SU_RETURN_IF_ERROR(db_->Exec("CREATE TABLE IF NOT EXISTS " + MigrationTable() +
+                               " (version VARCHAR(48) NOT NULL, version_self INT NOT NULL DEFAULT 0)")
+                         .WithContext("creating the schema_migration table"));
+  SU_RETURN_IF_ERROR(db_->Exec("CREATE UNIQUE INDEX IF NOT EXISTS " + QuoteIdent("schema_migration_version_idx") +
+                               " ON " + MigrationTable() + " (version)")
+                         .WithContext("creating the schema_migration index"));
+  SU_RETURN_IF_ERROR(db_->Exec("CREATE TABLE IF NOT EXISTS " + ChecksumTable() +
+                               " (version VARCHAR(48) PRIMARY KEY, name text NOT NULL DEFAULT '', checksum text "
+                               "NOT NULL DEFAULT '', applied_at timestamptz NOT NULL DEFAULT now())")
+                         .WithContext("creating the schema_upgrade_checksum table"));
+  return tx->Commit();
+}
+
+Result<std::vector<AppliedMigration>> SqlHistory::ReadApplied() {
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+                           {MigrationTable(), ChecksumTable()});
+  if (!exists.ok()) return exists.status().WithContext("reading the migration history");
+  std::vector<AppliedMigration> out;
+  if (exists->Get(0, 0) != "t") return out;
+  bool have_checksums = exists->Get(0, 1) == "t";
+  std::string sql =
+      have_checksums
+          ? "SELECT m.version, c.name, c.checksum, to_char(c.applied_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " +
+                MigrationTable() + " m LEFT JOIN " + ChecksumTable() + " c ON c.version = m.version"
+          : "SELECT version, NULL, NULL, NULL FROM " + MigrationTable();
+  auto rows = db_->Query(sql);
+  if (!rows.ok()) return rows.status().WithContext("reading the migration history");
+  out.reserve(rows->rows.size());
+  for (size_t i = 0; i < rows->rows.size(); ++i) {
+    AppliedMigration a;
+    a.version = rows->Get(i, 0);
+    a.name = rows->Get(i, 1);
+    a.checksum = rows->Get(i, 2);
+    a.applied_at = rows->Get(i, 3);
+    out.push_back(std::move(a));
+  }
+  // Numeric order (the table's text order puts "10" before "9").
+  std::sort(out.begin(), out.end(), [](const AppliedMigration& a, const AppliedMigration& b) {
+    int c = CompareVersions(a.version, b.version);
+    return c != 0 ? c < 0 : a.version < b.version;
+  });
+  return out;
+}
+
+Status SqlHistory::Record(const std::string& version, const std::string& name, const std::string& checksum) {
+  return db_
+      ->Exec("WITH h AS (INSERT INTO " + MigrationTable() + " (version, version_self) VALUES ($1, 0)) INSERT INTO " +
+                 ChecksumTable() +
+                 " (version, name, checksum, applied_at) VALUES ($1, $2, $3, now()) ON CONFLICT (version) DO UPDATE "
+                 "SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at",
+             {version, name, checksum})
+      .WithContext("recording migration " + version + " in schema_migration");
+}
+
+Status SqlHistory::Remove(const std::string& version) {
+  return db_
+      ->Exec("WITH h AS (DELETE FROM " + MigrationTable() + " WHERE version = $1) DELETE FROM " + ChecksumTable() +
+                 " WHERE version = $1",
+             {version})
+      .WithContext("removing migration " + version + " from schema_migration");
+}
+
+Status SqlHistory::UpdateChecksum(const std::string& version, const std::string& name, const std::string& checksum) {
+  return db_
+      ->Exec("INSERT INTO " + ChecksumTable() +
+                 " (version, name, checksum, applied_at) VALUES ($1, $2, $3, now()) ON CONFLICT (version) DO UPDATE "
+                 "SET name = EXCLUDED.name, checksum = EXCLUDED.checksum",
+             {version, name, checksum})
+      .WithContext("updating the checksum of migration " + version);
+}
+
+}  // namespace su

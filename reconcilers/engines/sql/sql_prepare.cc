@@ -1,0 +1,119 @@
+// Statement splitting and per-file checks for the sql engine (see sql_prepare.h).
+#include "reconcilers/engines/sql/sql_prepare.h"
+
+#include <cctype>
+
+#include "reconcilers/base/sha256.h"
+
+namespace su {
+namespace {
+
+// A word-level scan, just deep enough to read the head of a DDL statement: skips comments, keeps
+// "quoted identifiers" whole, and returns every other non-space run split at '(' and ';'.
+std::vector<std::string> HeadWords(const std::string& s, size_t max_words) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size() && out.size() < max_words) {
+    char c = s[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
+      while (i < s.size() && s[i] != '\n') ++i;
+    } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
+      auto end = s.find("*/", i + 2);
+      i = end == std::string::npos ? s.size() : end + 2;
+    } else if (c == '(' || c == ';') {
+      out.emplace_back(1, c);
+      ++i;
+    } else {
+      // A word, possibly with quoted parts such as "my schema"."Idx".
+      size_t start = i;
+      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i])) && s[i] != '(' && s[i] != ';') {
+        if (s[i] == '"') {
+          ++i;
+          while (i < s.size()) {
+            if (s[i] == '"' && i + 1 < s.size() && s[i + 1] == '"') {
+              i += 2;
+            } else if (s[i] == '"') {
+              break;
+            } else {
+              ++i;
+            }
+          }
+        }
+        if (i < s.size()) ++i;
+      }
+      out.push_back(s.substr(start, i - start));
+    }
+  }
+  return out;
+}
+
+bool Is(const std::string& word, const char* upper) {
+  size_t n = 0;
+  for (; upper[n]; ++n) {
+    if (n >= word.size() || std::toupper(static_cast<unsigned char>(word[n])) != upper[n]) return false;
+  }
+  return n == word.size();
+}
+
+// True for statements that end or start a transaction (ROLLBACK TO SAVEPOINT is fine).
+bool IsTransactionControl(const std::string& statement) {
+  auto w = HeadWords(statement, 2);
+  if (w.empty()) return false;
+  if (Is(w[0], "BEGIN") || Is(w[0], "COMMIT") || Is(w[0], "END") || Is(w[0], "ABORT")) return true;
+  if (Is(w[0], "START") && w.size() > 1 && Is(w[1], "TRANSACTION")) return true;
+  if (Is(w[0], "ROLLBACK")) return !(w.size() > 1 && Is(w[1], "TO"));
+  return false;
+}
+
+}  // namespace
+
+std::string ConcurrentIndexName(const std::string& statement) {
+  auto w = HeadWords(statement, 9);
+  size_t i = 0;
+  auto next_is = [&](const char* kw) {
+    if (i < w.size() && Is(w[i], kw)) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  if (!next_is("CREATE")) return "";
+  next_is("UNIQUE");
+  if (!next_is("INDEX") || !next_is("CONCURRENTLY")) return "";
+  if (next_is("IF")) {
+    if (!next_is("NOT") || !next_is("EXISTS")) return "";
+  }
+  if (i >= w.size() || Is(w[i], "ON") || w[i] == "(") return "";
+  std::string name = w[i];
+  ++i;
+  if (i >= w.size() || !Is(w[i], "ON")) return "";
+  return name;
+}
+
+Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
+                                           const std::string& file, const std::string& sql) {
+  PreparedMigration m;
+  m.version = version;
+  m.name = name;
+  m.file = file;
+  m.checksum = Sha256Hex(sql);
+  m.no_transaction = HasNoTransactionMarker(sql);
+  auto split = SplitStatements(sql);
+  if (!split.ok()) return Status::Invalid(file + ": " + split.status().message());
+  m.statements = std::move(split).value();
+  for (const auto& st : m.statements) {
+    if (!m.no_transaction && IsTransactionControl(st.text)) {
+      return Status::Invalid(file + ":" + std::to_string(st.line) + ": '" + SummarizeStatement(st.text, 40) +
+                             "' controls the transaction, but each migration file already runs in its own "
+                             "transaction; remove it (or start the file with '-- schema-upgrade: no-transaction' "
+                             "to manage transactions yourself)");
+    }
+    std::string idx = ConcurrentIndexName(st.text);
+    if (!idx.empty()) m.concurrent_indexes.push_back(idx);
+  }
+  return m;
+}
+
+}  // namespace su

@@ -1,0 +1,36 @@
+// Turns one migration file's text into what the runner needs: its statements (with lines), the
+// no-transaction marker, and the index names it builds CONCURRENTLY (so an invalid index left by
+// a failed build can be found and dropped before the retry). Pure functions; no I/O.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/base/result.h"
+#include "reconcilers/sqltext/statement.h"
+
+namespace su {
+
+struct PreparedMigration {
+  std::string version;
+  std::string name;
+  std::string file;      // path, for messages
+  std::string checksum;  // sha256 hex of the file
+  bool no_transaction = false;
+  std::vector<SqlStatement> statements;
+  // Index names as written in the file (possibly quoted or schema-qualified, fit for to_regclass)
+  // of every CREATE [UNIQUE] INDEX CONCURRENTLY <name> statement.
+  std::vector<std::string> concurrent_indexes;
+};
+
+// Splits and checks a file. Errors (kInvalidArgument) name the file and line: a split error, or a
+// transaction-control statement (BEGIN, COMMIT, ROLLBACK, END, ABORT, START TRANSACTION) in a file
+// that runs inside our transaction, where it would commit half a migration behind our back.
+Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
+                                           const std::string& file, const std::string& sql);
+
+// The index name of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] <name> ON ...` statement,
+// empty when the statement is something else or the index is unnamed.
+std::string ConcurrentIndexName(const std::string& statement);
+
+}  // namespace su

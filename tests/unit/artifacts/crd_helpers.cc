@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "reconcilers/base/duration.h"
 #include "tests/unit/artifacts/artifact_files.h"
 
 namespace su::testing {
@@ -60,18 +61,45 @@ std::vector<std::string> CelEquivalentErrors(const YAML::Node& spec) {
   }
   const YAML::Node engine_node = At(spec, {"migrations", "engine"});
   const std::string engine = engine_node.IsDefined() ? engine_node.as<std::string>() : "";
-  const YAML::Node on_failure = At(spec, {"policy", "onFailure"});
-  if (on_failure.IsDefined() && on_failure.as<std::string>() == "runDown" && engine != "sql")
-    errors.push_back("onFailure runDown needs engine sql");
+  const YAML::Node on_failure_node = At(spec, {"policy", "onFailure"});
+  const std::string on_failure = on_failure_node.IsDefined() ? on_failure_node.as<std::string>() : "";
+  if (on_failure == "runDown" && engine != "sql") errors.push_back("onFailure runDown needs engine sql");
+  if (on_failure == "rollbackImage" && !At(spec, {"workload"}).IsDefined())
+    errors.push_back("onFailure rollbackImage needs a workload");
+  const YAML::Node backup_enabled = At(spec, {"policy", "backup", "enabled"});
+  if (on_failure == "restoreBackup" && !(backup_enabled.IsDefined() && backup_enabled.as<bool>()))
+    errors.push_back("onFailure restoreBackup needs a backup");
+  if (engine == "ory" && !At(spec, {"workload"}).IsDefined() && !At(spec, {"image"}).IsDefined())
+    errors.push_back("engine ory needs an image (no workload to derive it from)");
   if (engine != "ory" && !At(spec, {"migrations", "path"}).IsDefined())
     errors.push_back("migrations.path required for " + engine);
   if (engine != "ory" &&
       (At(spec, {"migrations", "command"}).IsDefined() || At(spec, {"migrations", "statusCommand"}).IsDefined()))
     errors.push_back("command/statusCommand only for ory");
+  if (engine == "ory" && (At(spec, {"migrations", "path"}).IsDefined() || At(spec, {"migrations", "schema"}).IsDefined()))
+    errors.push_back("path/schema only for drizzle and sql");
   const YAML::Node kind = At(spec, {"workload", "kind"});
-  if (kind.IsDefined() && kind.as<std::string>() != "ComposeService" &&
-      (At(spec, {"workload", "composeFile"}).IsDefined() || At(spec, {"workload", "service"}).IsDefined()))
-    errors.push_back("workload composeFile/service only for ComposeService");
+  if (kind.IsDefined()) {
+    const bool compose = kind.as<std::string>() == "ComposeService";
+    const bool has_file = At(spec, {"workload", "composeFile"}).IsDefined();
+    if (!compose && (has_file || At(spec, {"workload", "service"}).IsDefined()))
+      errors.push_back("workload composeFile/service only for ComposeService");
+    if (compose && (!has_file || At(spec, {"workload", "container"}).IsDefined()))
+      errors.push_back("ComposeService needs composeFile and takes service, not container");
+  }
+  const YAML::Node start = At(spec, {"policy", "maintenanceWindow", "start"});
+  const YAML::Node end = At(spec, {"policy", "maintenanceWindow", "end"});
+  if (start.IsDefined() && end.IsDefined() && start.Scalar() == end.Scalar())
+    errors.push_back("maintenanceWindow end equals start");
+  // Defaults 5s and 10m, as in the CEL rule (and spec.h's RetryPolicy).
+  const auto duration_or = [&](std::initializer_list<const char*> keys, const char* fallback) {
+    const YAML::Node n = At(spec, keys);
+    auto d = ParseDuration(n.IsDefined() ? n.Scalar() : std::string(fallback));
+    return d.ok() ? *d : std::chrono::milliseconds(-1);
+  };
+  if (duration_or({"policy", "retries", "backoff", "initial"}, "5s") >
+      duration_or({"policy", "retries", "backoff", "max"}, "10m"))
+    errors.push_back("backoff initial is longer than max");
   return errors;
 }
 

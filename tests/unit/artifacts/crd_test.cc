@@ -111,7 +111,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
   for (const auto& p : expected) EXPECT_TRUE(actual.count(p)) << "CRD lacks " << p;
   for (const auto& p : actual) EXPECT_TRUE(expected.count(p)) << "CRD has " << p << ", which spec.h does not";
   EXPECT_EQ(Strings(RootSchema()["properties"]["spec"]["required"]),
-            (std::vector<std::string>{"service", "targetVersion", "database", "migrations"}));
+            (std::vector<std::string>{"targetVersion", "database", "migrations"}));
 }
 
 TEST(Crd, StatusHasWhatTheControllerReports) {
@@ -190,11 +190,24 @@ TEST(Crd, CelRulesAreTheOnesMirroredInTests) {
       {"spec",
        "!has(self.policy) || !has(self.policy.onFailure) || self.policy.onFailure != 'runDown' || "
        "self.migrations.engine == 'sql'"},
+      {"spec",
+       "!has(self.policy) || !has(self.policy.onFailure) || self.policy.onFailure != 'rollbackImage' || "
+       "has(self.workload)"},
+      {"spec", "self.migrations.engine != 'ory' || has(self.workload) || has(self.image)"},
       {"spec.workload", "self.kind == 'ComposeService' || (!has(self.composeFile) && !has(self.service))"},
+      {"spec.workload", "self.kind != 'ComposeService' || (has(self.composeFile) && !has(self.container))"},
       {"spec.database.dsnFrom",
        "(has(self.env) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.secretKeyRef) ? 1 : 0) == 1"},
       {"spec.migrations", "self.engine == 'ory' || has(self.path)"},
       {"spec.migrations", "self.engine == 'ory' || (!has(self.command) && !has(self.statusCommand))"},
+      {"spec.migrations", "self.engine != 'ory' || (!has(self.path) && !has(self.schema))"},
+      {"spec.policy",
+       "!has(self.onFailure) || self.onFailure != 'restoreBackup' || (has(self.backup) && "
+       "has(self.backup.enabled) && self.backup.enabled)"},
+      {"spec.policy.maintenanceWindow", "self.start != self.end"},
+      {"spec.policy.retries.backoff",
+       "(has(self.initial) ? duration(self.initial) : duration('5s')) <= (has(self.max) ? duration(self.max) : "
+       "duration('10m'))"},
   };
   std::vector<std::pair<std::string, std::string>> actual;
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& s, const std::string& path) {
@@ -211,18 +224,27 @@ TEST(Crd, CelRulesAreTheOnesMirroredInTests) {
 
 TEST(Crd, CelMirrorRejectsWhatTheRulesReject) {
   const YAML::Node good = YAML::Load(
-      "{database: {dsnFrom: {env: DSN}}, migrations: {engine: sql, path: m}, policy: {onFailure: runDown}}");
-  EXPECT_TRUE(CelEquivalentErrors(good).empty());
+      "{database: {dsnFrom: {env: DSN}}, migrations: {engine: sql, path: m}, policy: {onFailure: runDown,"
+      " maintenanceWindow: {start: '22:00', end: '05:00'}, retries: {backoff: {initial: 1s, max: 1m}}}}");
+  EXPECT_TRUE(CelEquivalentErrors(good).empty()) << CelEquivalentErrors(good)[0];
+  const std::string ok_ory = "database: {dsnFrom: {env: A}}, migrations: {engine: ory}, image: 'x:1'";
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"{database: {dsnFrom: {env: A, file: /b}}, migrations: {engine: ory}}", "exactly one"},
-      {"{database: {dsnFrom: {}}, migrations: {engine: ory}}", "exactly one"},
+      {"{database: {dsnFrom: {env: A, file: /b}}, migrations: {engine: ory}, image: 'x:1'}", "exactly one"},
+      {"{database: {dsnFrom: {}}, migrations: {engine: ory}, image: 'x:1'}", "exactly one"},
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: drizzle, path: m}, policy: {onFailure: runDown}}",
        "runDown"},
+      {"{" + ok_ory + ", policy: {onFailure: rollbackImage}}", "rollbackImage needs a workload"},
+      {"{database: {dsnFrom: {env: A}}, migrations: {engine: ory}}", "ory needs an image"},
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql}}", "path required"},
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql, path: m, command: [x]}}", "only for ory"},
-      {"{database: {dsnFrom: {env: A}}, migrations: {engine: ory}, workload: {kind: Deployment, name: a, "
-       "composeFile: c.yml}}",
-       "ComposeService"},
+      {"{database: {dsnFrom: {env: A}}, migrations: {engine: ory, schema: s}, image: 'x:1'}", "only for drizzle and sql"},
+      {"{" + ok_ory + ", workload: {kind: Deployment, name: a, composeFile: c.yml}}", "only for ComposeService"},
+      {"{" + ok_ory + ", workload: {kind: ComposeService, name: a}}", "needs composeFile"},
+      {"{" + ok_ory + ", workload: {kind: ComposeService, name: a, composeFile: c, container: x}}", "not container"},
+      {"{" + ok_ory + ", policy: {onFailure: restoreBackup}}", "restoreBackup needs a backup"},
+      {"{" + ok_ory + ", policy: {maintenanceWindow: {start: '02:00', end: '02:00'}}}", "end equals start"},
+      {"{" + ok_ory + ", policy: {retries: {backoff: {initial: 20m}}}}", "initial is longer than max"},
+      {"{" + ok_ory + ", policy: {retries: {backoff: {initial: 1s, max: 500ms}}}}", "initial is longer than max"},
   };
   for (const auto& [spec, expected] : cases) {
     const auto errors = CelEquivalentErrors(YAML::Load(spec));

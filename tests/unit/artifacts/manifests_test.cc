@@ -1,11 +1,13 @@
 // manifests/: examples validate against the CRD (schema + CEL semantics), RBAC is least
-// privilege, the controller Deployment is hardened, kustomization lists every file.
+// privilege, the controller Deployment is hardened, kustomization lists every file; the CRD and
+// the controller's manifest parser accept each other's examples.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <map>
 #include <set>
 
+#include "reconcilers/manifest/manifest.h"
 #include "tests/unit/artifacts/artifact_files.h"
 #include "tests/unit/artifacts/crd_helpers.h"
 #include "tests/unit/artifacts/schema_check.h"
@@ -205,6 +207,49 @@ TEST(Kustomization, ListsEveryManifestAndTheCrd) {
     const std::string rel = std::filesystem::relative(file, SourceDir() + "/manifests").string();
     if (rel.rfind("examples/", 0) == 0 || rel == "kustomization.yaml") continue;
     EXPECT_TRUE(resources.count(rel)) << rel << " is not in kustomization.yaml";
+  }
+}
+
+}  // namespace
+}  // namespace su::testing
+
+namespace su::testing {
+namespace {
+
+// The CLI's sample manifests (examples/manifests, compose and env/file DSNs) must be valid
+// Kubernetes resources too: the CRD may not be narrower than the parser's examples.
+TEST(Examples, CliSampleManifestsValidateAgainstTheCrd) {
+  const auto files = YamlFilesUnder("examples/manifests");
+  if (files.empty()) GTEST_SKIP() << "no examples/manifests in this checkout";
+  for (const auto& file : files) {
+    std::string error;
+    const auto docs = LoadDocuments(file, &error);
+    ASSERT_TRUE(error.empty()) << error;
+    for (const auto& doc : docs) {
+      if (!doc["kind"] || doc["kind"].as<std::string>() != "SchemaUpgrade") continue;
+      SCOPED_TRACE(file + " " + doc["metadata"]["name"].as<std::string>());
+      std::vector<std::string> errors;
+      ValidateValue(RootSchema(), doc, "doc", &errors);
+      EXPECT_TRUE(errors.empty()) << Join(errors);
+      const auto cel = CelEquivalentErrors(doc["spec"]);
+      EXPECT_TRUE(cel.empty()) << Join(cel);
+    }
+  }
+}
+
+// And the reverse: the controller's own parser accepts the Kubernetes examples.
+TEST(Examples, ControllerParserAcceptsKubernetesExamples) {
+  for (const auto& file : YamlFilesUnder("manifests/examples")) {
+    bool ok = false;
+    const std::string text = ReadFileText(file, &ok);
+    ASSERT_TRUE(ok);
+    auto parsed = ParseManifests(text, file, std::filesystem::path(file).parent_path().string());
+    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+    ASSERT_EQ(parsed->size(), 1u) << file;
+    const SchemaUpgrade& su = (*parsed)[0];
+    EXPECT_EQ(su.namespace_, "ciam");
+    EXPECT_EQ(su.dsn.kind, DsnSource::Kind::kSecretKeyRef);
+    EXPECT_EQ(su.workload.name, "ciam-" + su.service);
   }
 }
 

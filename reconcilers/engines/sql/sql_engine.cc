@@ -180,7 +180,7 @@ class SqlEngine : public Engine {
         detail += (detail.empty() ? "dropped invalid index " : ", ") + idx;
       }
       if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/false, detail,
-                  [&] { return history.Record(m.version, m.name, m.checksum); }, &report)) {
+                  history.RecordSql(m.version, m.name, m.checksum), &report)) {
         return report;
       }
     }
@@ -249,7 +249,7 @@ class SqlEngine : public Engine {
         return report;
       }
       if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/true, "",
-                  [&] { return history.Remove(m.version); }, &report)) {
+                  history.RemoveSql(m.version), &report)) {
         return report;
       }
     }
@@ -269,7 +269,7 @@ class SqlEngine : public Engine {
 
   // Runs one file under an audit row; appends a step or fills the failure. False on failure.
   bool RunOne(Database* db, AuditLog* audit, const PreparedMigration& m, const RunContext& ctx, int index, int total,
-              bool down, const std::string& detail, const std::function<Status()>& record, RunReport* report) {
+              bool down, const std::string& detail, const std::string& record_sql, RunReport* report) {
     AuditEntry e;
     e.resource = ctx.resource;
     e.engine = kEngine;
@@ -295,10 +295,8 @@ class SqlEngine : public Engine {
     // The success audit update rides in the migration's own transaction: the row says
     // "succeeded" exactly when the history row is committed, and the run saves a commit.
     const int total_statements = static_cast<int>(m.statements.size());
-    FileRunOutcome o = RunMigrationFile(db, m, ctx, p, [&]() -> Status {
-      SU_RETURN_IF_ERROR(record());
-      return audit->Finish(*id, "succeeded", total_statements);
-    });
+    RecordStep step{[&] { return audit->Finish(*id, "succeeded", total_statements); }, record_sql};
+    FileRunOutcome o = RunMigrationFile(db, m, ctx, p, step);
     if (o.status.ok()) {
       report->steps.push_back(AppliedStep{m.version, m.name, o.duration_ms, o.statements_applied});
       LogInfo(down ? "sql_migration_rolled_back" : "sql_migration_applied",

@@ -74,22 +74,20 @@ Result<std::vector<AppliedMigration>> SqlHistory::ReadApplied() {
   return out;
 }
 
-Status SqlHistory::Record(const std::string& version, const std::string& name, const std::string& checksum) {
-  return db_
-      ->Exec("WITH h AS (INSERT INTO " + MigrationTable() + " (version, version_self) VALUES ($1, 0)) INSERT INTO " +
-                 ChecksumTable() +
-                 " (version, name, checksum, applied_at) VALUES ($1, $2, $3, now()) ON CONFLICT (version) DO UPDATE "
-                 "SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at",
-             {version, name, checksum})
-      .WithContext("recording migration " + version + " in schema_migration");
+std::string SqlHistory::RecordSql(const std::string& version, const std::string& name,
+                                  const std::string& checksum) const {
+  // Values are a digit string, a [A-Za-z0-9_-] name and a hex digest (see sql_folder.h), quoted
+  // anyway.
+  return "WITH h AS (INSERT INTO " + MigrationTable() + " (version, version_self) VALUES (" + QuoteLiteral(version) +
+         ", 0)) INSERT INTO " + ChecksumTable() + " (version, name, checksum, applied_at) VALUES (" +
+         QuoteLiteral(version) + ", " + QuoteLiteral(name) + ", " + QuoteLiteral(checksum) +
+         ", now()) ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum, "
+         "applied_at = EXCLUDED.applied_at";
 }
 
-Status SqlHistory::Remove(const std::string& version) {
-  return db_
-      ->Exec("WITH h AS (DELETE FROM " + MigrationTable() + " WHERE version = $1) DELETE FROM " + ChecksumTable() +
-                 " WHERE version = $1",
-             {version})
-      .WithContext("removing migration " + version + " from schema_migration");
+std::string SqlHistory::RemoveSql(const std::string& version) const {
+  return "WITH h AS (DELETE FROM " + MigrationTable() + " WHERE version = " + QuoteLiteral(version) +
+         ") DELETE FROM " + ChecksumTable() + " WHERE version = " + QuoteLiteral(version);
 }
 
 Status SqlHistory::UpdateChecksum(const std::string& version, const std::string& name, const std::string& checksum) {

@@ -1,8 +1,7 @@
 // The sql engine's history: popx-compatible `schema_migration(version VARCHAR(48) NOT NULL,
 // version_self INT NOT NULL DEFAULT 0)` with unique index `schema_migration_version_idx`, plus our
 // own `schema_upgrade_checksum(version, name, checksum, applied_at)` for names and drift checks.
-// Both live in the configured schema. Record/Remove/UpdateChecksum write one statement each, so
-// they join the caller's transaction when one is open.
+// Both live in the configured schema.
 #pragma once
 
 #include <string>
@@ -23,10 +22,10 @@ class SqlHistory {
   // Applied versions in version order; empty when the history table does not exist. Writes nothing.
   // name/checksum/applied_at are empty for rows written by another tool (e.g. Ory's migrator).
   Result<std::vector<AppliedMigration>> ReadApplied();
-  // Inserts the history row and the checksum row (one statement).
-  Status Record(const std::string& version, const std::string& name, const std::string& checksum);
-  // Deletes the history and checksum rows of version (one statement).
-  Status Remove(const std::string& version);
+  // The history and checksum rows of a version, inserted (RecordSql) or deleted (RemoveSql) by one
+  // statement with quoted values, for a script that also commits (see RecordStep in sql_runner.h).
+  std::string RecordSql(const std::string& version, const std::string& name, const std::string& checksum) const;
+  std::string RemoveSql(const std::string& version) const;
   // Stores a new checksum for an applied version (accepted drift).
   Status UpdateChecksum(const std::string& version, const std::string& name, const std::string& checksum);
 

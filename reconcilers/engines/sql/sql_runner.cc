@@ -22,7 +22,7 @@ bool Cancelled(const RunContext& ctx) { return ctx.cancelled && ctx.cancelled();
 
 // One attempt. Statements [start, n) run; on failure the outcome says which one.
 FileRunOutcome Attempt(Database* db, const PreparedMigration& m, const RunContext& ctx, Progress progress,
-                       const std::function<Status()>& record, size_t start, Clock::TimePoint t0) {
+                       const RecordStep& record, size_t start, Clock::TimePoint t0) {
   FileRunOutcome out;
   out.statements_applied = static_cast<int>(start);
   const bool tx = !m.no_transaction;
@@ -71,8 +71,9 @@ FileRunOutcome Attempt(Database* db, const PreparedMigration& m, const RunContex
     }
     if (!tx) out.statements_applied = static_cast<int>(i) + 1;
   }
-  s = record();
-  if (s.ok() && tx) s = db->ExecScript("COMMIT");
+  if (!tx) s = db->ExecScript("BEGIN");
+  if (s.ok() && record.before) s = record.before();
+  if (s.ok()) s = db->ExecScript(record.sql + ";\nCOMMIT");
   if (!s.ok()) {
     finish_failed();
     out.status = s.WithContext(tx ? "committing the migration" : "recording the migration");
@@ -92,7 +93,7 @@ FileRunOutcome Attempt(Database* db, const PreparedMigration& m, const RunContex
 }  // namespace
 
 FileRunOutcome RunMigrationFile(Database* db, const PreparedMigration& m, const RunContext& ctx, Progress progress,
-                                const std::function<Status()>& record) {
+                                const RecordStep& record) {
   Clock* clock = ctx.clock ? ctx.clock : RealClock();
   RunContext c = ctx;
   c.clock = clock;

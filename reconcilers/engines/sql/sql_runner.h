@@ -1,9 +1,10 @@
 // Runs one prepared migration file against a session: statement by statement (so progress and the
 // failing statement are known), then a history write, with the policy's timeouts.
-//  - Transactional files: BEGIN; SET LOCAL lock_timeout/statement_timeout; statements; record();
-//    COMMIT. Any failure rolls the whole file back, history write included.
-//  - No-transaction files: session-level SET of both timeouts, each statement on its own,
-//    record() after the last one succeeds, then RESET of both timeouts (also after a failure).
+//  - Transactional files: BEGIN; SET LOCAL lock_timeout/statement_timeout; statements;
+//    record.before(); record.sql; COMMIT. Any failure rolls the whole file back, history included.
+//  - No-transaction files: session-level SET of both timeouts, each statement on its own, then
+//    the record step in a short transaction of its own after the last statement succeeds, then
+//    RESET of both timeouts (also after a failure).
 //  - SQLSTATE 55P03 (lock_timeout): rolled back and retried up to ctx.lock_retries times, sleeping
 //    on ctx.clock from lock_retry_initial doubling to lock_retry_max; a kRetry progress event each
 //    time. A no-transaction file resumes at the statement that timed out (the earlier ones are
@@ -31,10 +32,18 @@ struct FileRunOutcome {
   long long duration_ms = 0;
 };
 
+// The history write that makes a file count as applied (or rolled back). `sql` travels in the
+// same round trip as COMMIT (one per migration saved, which matters for 1000-file runs), so it is
+// one statement with its values already quoted; `before` (may be empty) runs just ahead of it in
+// the same transaction, for parameterised writes such as the audit row's "succeeded".
+struct RecordStep {
+  std::function<Status()> before;
+  std::string sql;
+};
+
 // progress carries version, name, migration_index and migrations_total; the runner fills in the
-// rest. record() writes (or deletes) the history rows; it runs inside the transaction when there
-// is one.
+// rest.
 FileRunOutcome RunMigrationFile(Database* db, const PreparedMigration& m, const RunContext& ctx, Progress progress,
-                                const std::function<Status()>& record);
+                                const RecordStep& record);
 
 }  // namespace su

@@ -293,6 +293,35 @@ TEST_F(SqlEngineTest, LockTimeoutGivesUpAfterRetriesAndChangesNothing) {
   EXPECT_EQ(History(), (std::vector<std::string>{"1"}));
 }
 
+TEST_F(SqlEngineTest, NoTransactionFileResumesAtTheStatementThatHitTheLockTimeout) {
+  Up("1", "create", "CREATE TABLE t(x int);");
+  ASSERT_TRUE(Apply().status.ok());
+  // Not idempotent on purpose: re-running statement 1 after the retry would fail.
+  Up("2", "alter", "-- schema-upgrade: no-transaction\nCREATE TABLE side(id int);\nALTER TABLE t ADD COLUMN y int;");
+  auto blocker = Connect(dsn_, "blocker");
+  ASSERT_TRUE(blocker->Exec("BEGIN").ok());
+  ASSERT_TRUE(blocker->Exec("LOCK TABLE t IN ACCESS EXCLUSIVE MODE").ok());
+  FakeClock clock(Clock::TimePoint{});
+  RunContext ctx;
+  ctx.clock = &clock;
+  ctx.lock_timeout = std::chrono::milliseconds(30);
+  int retries = 0;
+  std::vector<int> statements_run;
+  ctx.on_progress = [&](const Progress& p) {
+    if (p.event == Progress::Event::kStatement) statements_run.push_back(p.statement_index);
+    if (p.event == Progress::Event::kRetry && ++retries == 1) {
+      EXPECT_TRUE(blocker->Exec("COMMIT").ok());
+    }
+  };
+  RunReport r = Apply(ctx);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(retries, 1);
+  EXPECT_EQ(statements_run, (std::vector<int>{1, 2, 2}));
+  EXPECT_TRUE(TableExists("side"));
+  EXPECT_EQ(History(), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(Scalar("SHOW lock_timeout"), "0");
+}
+
 TEST_F(SqlEngineTest, ConcurrentIndexFailureLeavesInvalidIndexThatNextApplyDrops) {
   Up("1", "users", "CREATE TABLE users(email text);\nINSERT INTO users VALUES ('a@x'), ('a@x'), ('b@x');");
   Up("2", "users_email",

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# bench/run.sh: applies BENCH_MIGRATIONS (1000) small migrations (a CREATE TABLE and a CREATE INDEX
+# each) to a fresh database with schema-upgrade, psql (the floor), sql-migrate and drizzle-kit, and
+# times a no-op re-run. Prints a table (median of BENCH_REPEATS runs, ratio vs psql, peak RSS of the
+# client process) and one PASS/FAIL line per target; writes the same to bench/results/latest.txt.
+# See bench/README.md for how to read it.
+#
+# usage: bench/run.sh path/to/schema-upgrade
+# environment (all optional):
+#   BENCH_MIGRATIONS=1000     migrations per run
+#   BENCH_REPEATS=3           runs per contender (the median is reported)
+#   BENCH_FSYNC=off|on        off (default): fsync, synchronous_commit and full_page_writes off, so
+#                             the figures show the clients' cost rather than this disk's fsync
+#                             latency; on: PostgreSQL's durable defaults. One server serves every
+#                             contender, so all of them run with the same setting.
+#   BENCH_CONTENDERS="psql schema-upgrade sql-migrate drizzle-kit"   which ones to run
+#   BENCH_RESULTS=bench/results/latest.txt   where the report is copied ("" to skip)
+#   BENCH_KEEP=1              keep the temp folder (server data, generated files, logs)
+#   SU_PG_BINDIR              PostgreSQL server binaries (default: newest /usr/lib/postgresql/*/bin)
+#
+# Exit status: 0 when every contender ran and produced the expected schema (a missed target is
+# reported, not an error: this is a benchmark, not a test); 1 when a contender failed or produced a
+# wrong schema; 2 on bad usage or when the throwaway server cannot start.
+#
+# The server is a throwaway PostgreSQL (initdb into a temp folder, private port and socket, run as the
+# postgres user when we are root), stopped by PID with SIGINT on exit, also on failure or Ctrl-C. Its
+# superuser has a random password and TCP connections use scram; every DSN travels in environment
+# variables, never in argv or in the output.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+
+die() { echo "bench: $*" >&2; exit 2; }
+progress() { echo "bench: $*" >&2; }
+
+[[ $# -eq 1 ]] || die "usage: bench/run.sh path/to/schema-upgrade"
+su_bin=$1
+N=${BENCH_MIGRATIONS:-1000}
+REPEATS=${BENCH_REPEATS:-3}
+FSYNC=${BENCH_FSYNC:-off}
+CONTENDERS=${BENCH_CONTENDERS:-psql schema-upgrade sql-migrate drizzle-kit}
+RESULTS=${BENCH_RESULTS-$here/results/latest.txt}
+[[ $N =~ ^[1-9][0-9]*$ ]] || die "BENCH_MIGRATIONS must be a positive integer"
+[[ $REPEATS =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEATS must be a positive integer"
+[[ $FSYNC == on || $FSYNC == off ]] || die "BENCH_FSYNC must be on or off"
+[[ " $CONTENDERS " == *" psql "* ]] || die "BENCH_CONTENDERS must include psql (the baseline of every ratio)"
+if [[ " $CONTENDERS " == *" schema-upgrade "* ]]; then
+  [[ -x $su_bin ]] || die "$su_bin is not an executable (build it first: make)"
+  su_bin=$(cd "$(dirname "$su_bin")" && pwd)/$(basename "$su_bin")
+fi
+
+pg_bindir=${SU_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+[[ -x $pg_bindir/initdb && -x $pg_bindir/postgres ]] ||
+  die "no PostgreSQL server binaries in '$pg_bindir' (make deps, or set SU_PG_BINDIR)"
+command -v psql >/dev/null || die "psql not found (make deps)"
+command -v c++ >/dev/null || die "c++ not found (make deps)"
+
+# ---------------------------------------------------------------------------------------------------
+# Temp folder, throwaway server, cleanup.
+work=$(mktemp -d /tmp/su-bench-XXXXXX)
+chmod 711 "$work"  # the postgres user must reach $work/pg, nothing else
+pg_pid=""
+cleanup() {
+  local rc=$?
+  if [[ -n $pg_pid ]] && kill -0 "$pg_pid" 2>/dev/null; then
+    kill -INT "$pg_pid" 2>/dev/null || true  # fast shutdown
+    for _ in $(seq 300); do kill -0 "$pg_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pg_pid" 2>/dev/null || true
+  fi
+  if [[ -n ${BENCH_KEEP:-} ]]; then echo "bench: kept $work" >&2; else rm -rf "$work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+as_postgres=()
+if [[ $(id -u) == 0 ]]; then
+  id postgres >/dev/null 2>&1 || die "running as root but there is no 'postgres' user (make deps)"
+  as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+fi
+
+mkdir -p "$work/pg" "$work/logs"
+password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+printf '%s\n' "$password" >"$work/pg/pwfile"
+chmod 600 "$work/pg/pwfile"
+[[ -z ${as_postgres[*]} ]] || chown -R postgres:postgres "$work/pg"
+
+progress "initdb into $work/pg/data"
+"${as_postgres[@]}" "$pg_bindir/initdb" -D "$work/pg/data" -U postgres --pwfile="$work/pg/pwfile" \
+  --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 --no-sync \
+  >"$work/logs/initdb.log" 2>&1 || { cat "$work/logs/initdb.log" >&2; die "initdb failed"; }
+rm -f "$work/pg/pwfile"
+
+server_settings=(-c listen_addresses=127.0.0.1 -c max_connections=50)
+if [[ $FSYNC == off ]]; then
+  server_settings+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+fi
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+started=""
+for _ in 1 2 3 4 5; do
+  port=$((20000 + RANDOM % 40000))
+  port_free "$port" || continue
+  "${as_postgres[@]}" "$pg_bindir/postgres" -D "$work/pg/data" -p "$port" -k "$work/pg" \
+    "${server_settings[@]}" >"$work/logs/server.log" 2>&1 &
+  pg_pid=$!
+  for _ in $(seq 600); do
+    kill -0 "$pg_pid" 2>/dev/null || break
+    if "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$port" 2>/dev/null; then started=1; break; fi
+    sleep 0.1
+  done
+  [[ -n $started ]] && break
+  kill -INT "$pg_pid" 2>/dev/null || true
+  wait "$pg_pid" 2>/dev/null || true
+  pg_pid=""
+done
+[[ -n $started ]] || { tail -n 20 "$work/logs/server.log" >&2; die "postgres did not start"; }
+progress "postgres pid $pg_pid listening on 127.0.0.1:$port (fsync mode: $FSYNC)"
+
+dsn_of() { printf 'postgresql://postgres:%s@127.0.0.1:%s/%s' "$password" "$port" "$1"; }
+# psql takes its connection from PG* variables only (never argv); a subshell keeps them away from
+# the other contenders.
+with_pg_env() (
+  local db=$1
+  shift
+  export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres PGPASSWORD=$password PGDATABASE=$db
+  "$@"
+)
+admin() { with_pg_env "${2:-postgres}" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+# ---------------------------------------------------------------------------------------------------
+# The measuring helper (see measure.cc for why it is C++).
+measure=$work/su-bench-measure
+c++ -std=c++20 -O2 -static -o "$measure" "$here/measure.cc" 2>/dev/null ||
+  c++ -std=c++20 -O2 -o "$measure" "$here/measure.cc" || die "cannot compile bench/measure.cc"
+floor_kb=$("$measure" /dev/null /bin/true | awk '{print $2}')
+
+# ---------------------------------------------------------------------------------------------------
+# The migrations, in each contender's format: the same SQL text everywhere.
+gen=$work/gen
+mkdir -p "$gen/sql" "$gen/sql-migrate" "$gen/drizzle/meta"
+progress "generating $N migrations"
+{
+  journal_sep=""
+  printf '{\n  "version": "7",\n  "dialect": "postgresql",\n  "entries": [' >"$gen/drizzle/meta/_journal.json"
+  printf '\\set ON_ERROR_STOP 1\n' >"$work/psql-driver.sql"
+  for ((i = 1; i <= N; i++)); do
+    printf -v v '%06d' "$i"
+    t=bench_t$v
+    create="CREATE TABLE $t (
+  id bigint PRIMARY KEY,
+  name text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);"
+    index="CREATE INDEX ${t}_name_idx ON $t (name);"
+    printf '%s\n%s\n' "$create" "$index" >"$gen/sql/${v}_create_$t.up.sql"
+    printf 'BEGIN;\n\\i %s\nCOMMIT;\n' "$gen/sql/${v}_create_$t.up.sql" >>"$work/psql-driver.sql"
+    printf -- '-- +migrate Up\n%s\n%s\n\n-- +migrate Down\nDROP TABLE %s;\n' "$create" "$index" "$t" \
+      >"$gen/sql-migrate/${v}_create_$t.sql"
+    printf -v tag '%04d_create_%s' "$((i - 1))" "$t"
+    printf '%s\n--> statement-breakpoint\n%s\n' "$create" "$index" >"$gen/drizzle/$tag.sql"
+    printf '%s\n    {"idx": %d, "version": "7", "when": %d, "tag": "%s", "breakpoints": true}' \
+      "$journal_sep" "$((i - 1))" "$((1700000000000 + i))" "$tag" >>"$gen/drizzle/meta/_journal.json"
+    journal_sep=","
+  done
+  printf '\n  ]\n}\n' >>"$gen/drizzle/meta/_journal.json"
+}
+
+cat >"$work/manifest.yaml" <<EOF
+apiVersion: olympus.io/v1alpha1
+kind: SchemaUpgrade
+metadata:
+  name: bench
+spec:
+  service: bench
+  targetVersion: v1
+  database:
+    dsnFrom:
+      env: BENCH_DSN
+  migrations:
+    engine: sql
+    path: $gen/sql
+  policy:
+    backup:
+      enabled: false
+EOF
+
+# sql-migrate expands ${VAR} in its config; lib/pq defaults to sslmode=require, the server has no TLS.
+cat >"$work/dbconfig.yml" <<EOF
+bench:
+  dialect: postgres
+  datasource: \${SQLMIGRATE_DSN}
+  dir: $gen/sql-migrate
+  table: gorp_migrations
+EOF
+
+node_dir=$repo/tests/fixtures/node
+drizzle_kit=$node_dir/node_modules/.bin/drizzle-kit
+
+# ---------------------------------------------------------------------------------------------------
+# One contender run: CONTENDER PHASE DB STATE_DIR LOG -> "wall rss exit user sys" on stdout.
+run_contender() {
+  local who=$1 phase=$2 db=$3 state=$4 log=$5
+  case $who in
+    psql)
+      # One session, one transaction per file (BEGIN; \i file; COMMIT; per file).
+      with_pg_env "$db" "$measure" "$log" psql -X -q -v ON_ERROR_STOP=1 -f "$work/psql-driver.sql" ;;
+    psql-connect)
+      with_pg_env "$db" "$measure" "$log" psql -X -q -A -t -c 'SELECT 1' ;;
+    schema-upgrade)
+      BENCH_DSN=$(dsn_of "$db") "$measure" "$log" "$su_bin" apply -f "$work/manifest.yaml" --quiet \
+        --state-dir "$state" ;;
+    sql-migrate)
+      SQLMIGRATE_DSN="$(dsn_of "$db")?sslmode=disable" "$measure" "$log" sql-migrate up \
+        -config="$work/dbconfig.yml" -env=bench ;;
+    drizzle-kit)
+      (cd "$node_dir" && DATABASE_URL=$(dsn_of "$db") DRIZZLE_OUT=$gen/drizzle \
+        "$measure" "$log" "$drizzle_kit" migrate) ;;
+  esac
+}
+
+# The schema every apply must leave behind: N bench tables and N name indexes.
+verify_schema() {
+  admin "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname LIKE 'bench\_t%')
+             || ' ' ||
+                (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'public' AND c.relkind = 'i' AND c.relname LIKE 'bench\_t%\_name\_idx')" "$1"
+}
+
+declare -A times=() rss=() cpu=() failed=()
+active=()
+for who in $CONTENDERS; do
+  case $who in
+    psql | schema-upgrade) active+=("$who") ;;
+    sql-migrate)
+      if command -v sql-migrate >/dev/null; then active+=("$who"); else
+        progress "skipping sql-migrate: not installed (apt-get install sql-migrate)"; fi ;;
+    drizzle-kit)
+      if [[ -x $drizzle_kit ]] && command -v node >/dev/null; then active+=("$who"); else
+        progress "skipping drizzle-kit: run tests/fixtures/node/install.sh first"; fi ;;
+    *) die "unknown contender '$who' (psql schema-upgrade sql-migrate drizzle-kit)" ;;
+  esac
+done
+
+record() {  # KEY "wall rss exit user sys" LOG
+  local key=$1 line=$2 log=$3 wall kb code user sys
+  read -r wall kb code user sys <<<"$line"
+  times[$key]+="$wall "
+  rss[$key]+="$kb "
+  cpu[$key]+="$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.6f", u + s}') "
+  if [[ $code != 0 ]]; then
+    failed[$key]="exit $code"
+    progress "$key failed (exit $code); last lines of its output:"
+    tail -n 15 "$log" | sed 's/^/    /' >&2
+  fi
+}
+
+# Runs interleave contenders (psql, ours, sql-migrate, ... then again) so that a slow phase of the
+# machine hits all of them alike. Every run gets a fresh database and a checkpoint first, so no
+# contender pays for the previous one's dirty buffers.
+for ((rep = 1; rep <= REPEATS; rep++)); do
+  db=bench_connect_$rep
+  admin "CREATE DATABASE $db"
+  admin "SELECT 1" "$db" >/dev/null  # a warm database, as a no-op re-run finds it
+  record "psql-connect:noop" "$(run_contender psql-connect noop "$db" - "$work/logs/connect.log")" \
+    "$work/logs/connect.log"
+  admin "DROP DATABASE $db"
+  for who in "${active[@]}"; do
+    db=bench_${who//-/_}_$rep
+    state=$work/state-$who-$rep
+    log=$work/logs/$who-$rep.log
+    admin "CREATE DATABASE $db"
+    admin "CHECKPOINT"
+    progress "run $rep/$REPEATS: $who apply"
+    record "$who:apply" "$(run_contender "$who" apply "$db" "$state" "$log")" "$log"
+    got=$(verify_schema "$db")
+    if [[ $got != "$N $N" ]]; then
+      failed[$who:apply]="wrong schema: $got tables/indexes, expected $N $N"
+      progress "$who left $got bench tables/indexes, expected $N $N"
+    fi
+    if [[ $who != psql ]]; then
+      progress "run $rep/$REPEATS: $who no-op re-run"
+      record "$who:noop" "$(run_contender "$who" noop "$db" "$state" "$log")" "$log"
+      got=$(verify_schema "$db")
+      [[ $got == "$N $N" ]] || failed[$who:noop]="wrong schema after re-run: $got"
+    fi
+    admin "DROP DATABASE $db"
+  done
+done
+
+# ---------------------------------------------------------------------------------------------------
+# Report.
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+maximum() { tr ' ' '\n' <<<"$1" | grep . | sort -g | tail -n 1; }
+
+report=$work/report.txt
+say() { printf '%s\n' "$*" >>"$report"; }
+
+settings=$(admin "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
+                  WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method',
+                                 'shared_buffers', 'wal_level')")
+su_version=""
+if [[ " ${active[*]} " == *" schema-upgrade "* ]]; then
+  su_version=$("$su_bin" version 2>/dev/null | head -n 1 || true)
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$(dirname "$su_bin")/CMakeCache.txt" 2>/dev/null || true)
+fi
+say "schema-upgrade bench: $N migrations (CREATE TABLE + CREATE INDEX each), median of $REPEATS runs"
+say "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
+say "machine:  $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -sr)"
+say "server:   $("$pg_bindir/postgres" --version), $settings (same server for every contender)"
+say "commit:   $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)${build_type:+, build type $build_type}${su_version:+, $su_version}"
+peers="psql $(psql --version | awk '{print $3}')"
+[[ " ${active[*]} " != *" sql-migrate "* ]] || peers+=", sql-migrate $(sql-migrate --version 2>&1 | head -n 1)"
+[[ " ${active[*]} " != *" drizzle-kit "* ]] ||
+  peers+=", drizzle-kit $(sed -n 's/^[[:space:]]*"version": "\(.*\)",$/\1/p' "$node_dir/node_modules/drizzle-kit/package.json" | head -n 1), node $(node --version)"
+say "clients:  $peers"
+say ""
+printf -v line '%-16s %-6s %10s %9s %10s %10s  %s' contender run time "vs psql" "client CPU" "peak RSS" note
+say "$line"
+psql_apply=$(median "${times[psql:apply]}")
+row() {  # CONTENDER PHASE NOTE
+  local key=$1:$2 t c kb ratio
+  [[ -n ${times[$key]:-} ]] || return 0
+  t=$(median "${times[$key]}")
+  c=$(median "${cpu[$key]}")
+  kb=$(maximum "${rss[$key]}")
+  ratio=$(awk -v a="$t" -v b="$psql_apply" 'BEGIN{printf "%.2fx", a / b}')
+  printf -v line '%-16s %-6s %9.3fs %9s %9.3fs %7.1f MB  %s' "$1" "$2" "$t" "$ratio" "$c" \
+    "$(awk -v k="$kb" 'BEGIN{print k / 1024}')" "${failed[$key]:+FAILED: ${failed[$key]}; }$3"
+  say "$line"
+}
+row psql apply "one session, BEGIN; \\i file; COMMIT; per file; no history table"
+row schema-upgrade apply "one transaction per file, history + audit rows, advisory lock"
+row sql-migrate apply "one transaction per file, gorp_migrations rows"
+row drizzle-kit apply "ALL files in ONE transaction (drizzle's design)"
+row psql-connect noop "floor: one psql connect + SELECT 1"
+row schema-upgrade noop "re-run, nothing pending"
+row sql-migrate noop "re-run, nothing pending"
+row drizzle-kit noop "re-run, nothing pending"
+say ""
+say "time: wall clock of the client process (median); client CPU: its user+sys (median); peak RSS:"
+say "ru_maxrss of the client process (max over runs; server memory not included; measuring floor"
+say "$(awk -v k="$floor_kb" 'BEGIN{printf "%.1f", k / 1024}') MB). Ratios are against psql's apply time."
+say ""
+
+status=0
+for k in "${!failed[@]}"; do status=1; done
+if [[ -n ${times[schema-upgrade:apply]:-} ]]; then
+  t=$(median "${times[schema-upgrade:apply]}")
+  ratio=$(awk -v a="$t" -v b="$psql_apply" 'BEGIN{printf "%.2f", a / b}')
+  verdict=$(awk -v r="$ratio" 'BEGIN{print (r <= 1.5) ? "PASS" : "FAIL"}')
+  [[ -z ${failed[schema-upgrade:apply]:-} ]] || verdict=FAIL
+  say "$verdict  apply within 1.5x of psql: ${ratio}x"
+  t=$(median "${times[schema-upgrade:noop]}")
+  ms=$(awk -v a="$t" 'BEGIN{printf "%.1f", a * 1000}')
+  verdict=$(awk -v m="$ms" 'BEGIN{print (m < 50) ? "PASS" : "FAIL"}')
+  [[ -z ${failed[schema-upgrade:noop]:-} ]] || verdict=FAIL
+  say "$verdict  no-op re-run under 50 ms: $ms ms"
+else
+  say "(schema-upgrade not run: no PASS/FAIL lines)"
+fi
+
+cat "$report"
+if [[ -n $RESULTS ]]; then
+  mkdir -p "$(dirname "$RESULTS")"
+  cp "$report" "$RESULTS"
+  progress "report written to $RESULTS"
+fi
+exit "$status"

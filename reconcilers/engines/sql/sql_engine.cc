@@ -61,6 +61,11 @@ std::string StatementRef(const FileRunOutcome& o) {
          "): " + o.failed_summary;
 }
 
+bool IsStatementTimeout(const Status& s) {
+  return s.code() == Code::kCancelled && s.sqlstate() == "57014" &&
+         s.message().find("statement timeout") != std::string::npos;
+}
+
 // The status a person can act on: which file, which statement, what state it left, what next.
 Status FailureStatus(const PreparedMigration& m, const FileRunOutcome& o, const RunContext& ctx, bool down) {
   const Status& s = o.status;
@@ -82,8 +87,7 @@ Status FailureStatus(const PreparedMigration& m, const FileRunOutcome& o, const 
     msg += "It could not take its locks within lock_timeout " + Ms(ctx.lock_timeout) + " after " +
            std::to_string(o.retries) +
            " retries; find the blocking session in pg_stat_activity (long transactions), then run again.";
-  } else if (s.code() == Code::kCancelled && s.sqlstate() == "57014" &&
-             s.message().find("statement timeout") != std::string::npos) {
+  } else if (IsStatementTimeout(s)) {
     msg += "It ran longer than statement_timeout " + Ms(ctx.statement_timeout) +
            "; raise policy.statementTimeout or make the statement cheaper, then run again.";
   } else if (s.code() == Code::kCancelled) {
@@ -312,7 +316,8 @@ class SqlEngine : public Engine {
     report->failed_statement_index = o.failed_index;
     report->failed_statement_line = o.failed_line;
     report->failed_statement = o.failed_summary;
-    bool stopped = o.status.code() == Code::kCancelled && o.status.sqlstate().empty();
+    // Cancelled on request (ctx.cancelled, or Database::Cancel from a watcher), not a timeout.
+    bool stopped = o.status.code() == Code::kCancelled && !IsStatementTimeout(o.status);
     Status s = audit->Finish(*id, stopped ? "interrupted" : "failed", o.statements_applied, o.status.message(),
                              StatementRef(o));
     if (!s.ok()) LogWarn("sql_audit_finish_failed", {{"version", m.version}, {"error", s.message()}});

@@ -140,13 +140,24 @@ TEST_F(SqlEngineTest, AppliesTwoHundredMigrationsThenRerunIsNoOp) {
 TEST_F(SqlEngineTest, ObserveOnEmptyDatabaseWritesNothing) {
   Up("1", "a", "CREATE TABLE a(id int);");
   Up("2", "b", "CREATE TABLE b(id int);\nCREATE INDEX b_idx ON b(id);");
+  Up("10", "a_idx", "CREATE INDEX a_idx ON a(id);");
   auto state = NewEngine()->Observe(db_.get());
   ASSERT_TRUE(state.ok()) << state.status().ToString();
-  ASSERT_EQ(state->pending.size(), 2u);
+  ASSERT_EQ(state->pending.size(), 3u);
   EXPECT_EQ(state->pending[1].summary.size(), 2u);
   EXPECT_EQ(state->pending[1].summary[1], "CREATE INDEX b_idx ON b(id)");
+  EXPECT_EQ(state->pending[2].version, "10");
+  EXPECT_EQ(state->pending[2].file, dir_.Path("10_a_idx.up.sql"));
+  EXPECT_EQ(state->pending[2].checksum, Sha256Hex("CREATE INDEX a_idx ON a(id);"));
+  EXPECT_FALSE(state->pending[2].has_down);
+  // The plan carries lint findings for pending files (an index build that blocks writes).
+  bool flagged = false;
+  for (const auto& f : state->pending[2].findings) {
+    flagged |= f.rule == "create-index-without-concurrently" && f.file == dir_.Path("10_a_idx.up.sql");
+  }
+  EXPECT_TRUE(flagged);
   EXPECT_TRUE(state->current_version.empty());
-  EXPECT_EQ(state->latest_version, "2");
+  EXPECT_EQ(state->latest_version, "10");
   EXPECT_FALSE(TableExists("schema_migration"));
   EXPECT_FALSE(TableExists("schema_upgrade_log"));
 }
@@ -493,6 +504,33 @@ TEST_F(SqlEngineTest, TimeoutsComeFromTheRunContext) {
   EXPECT_NE(slow.status.message().find("statementTimeout"), std::string::npos) << slow.status.message();
   EXPECT_FALSE(TableExists("before_sleep"));
   EXPECT_EQ(History(), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(Scalar("SELECT status FROM schema_upgrade_log WHERE version = '3'"), "failed");
+}
+
+TEST_F(SqlEngineTest, CancelFromAWatcherStopsTheRunningStatement) {
+  Up("1", "slow", "CREATE TABLE before_sleep(id int);\nSELECT pg_sleep(60);");
+  RunContext ctx;
+  std::thread watcher;
+  ctx.on_progress = [&](const Progress& p) {
+    if (p.event != Progress::Event::kStatement || p.statement_index != 2) return;
+    // Cancel once the server shows this session inside pg_sleep (no wall-clock guess).
+    watcher = std::thread([this] {
+      auto probe = Connect(dsn_, "watcher");
+      for (int i = 0; i < 6000; ++i) {
+        auto r = probe->Query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sqlengine-test' AND "
+                              "query LIKE 'SELECT pg_sleep%' AND state = 'active'");
+        if (r.ok() && r->Get(0, 0) == "1") break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      EXPECT_TRUE(db_->Cancel().ok());
+    });
+  };
+  RunReport r = Apply(ctx);
+  watcher.join();
+  ASSERT_EQ(r.status.code(), Code::kCancelled) << r.status.ToString();
+  EXPECT_NE(r.status.message().find("stopped on request"), std::string::npos) << r.status.message();
+  EXPECT_FALSE(TableExists("before_sleep"));
+  EXPECT_EQ(Scalar("SELECT status FROM schema_upgrade_log WHERE version = '1'"), "interrupted");
 }
 
 TEST_F(SqlEngineTest, CancelStopsBetweenStatementsAndRollsBack) {

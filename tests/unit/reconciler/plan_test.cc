@@ -1,0 +1,238 @@
+// Plan building (steps, hash), target image derivation, and the text/markdown/JSON renderings;
+// also the reconciler's pure helpers BackoffFor and SameImage.
+#include <gtest/gtest.h>
+
+// cpprest's U() macro collides with gtest's template parameters.
+#define _TURN_OFF_PLATFORM_STRING
+#include <cpprest/json.h>
+
+#include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/reconciler.h"
+#include "tests/support/fakes/fake_engine.h"
+
+namespace su::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+SchemaUpgrade Spec() {
+  SchemaUpgrade su;
+  su.name = "athena";
+  su.namespace_ = "apps";
+  su.service = "athena";
+  su.target_version = "v2";
+  su.workload.kind = "ComposeService";
+  su.workload.name = "athena-api";
+  su.migrations.engine = "drizzle";
+  return su;
+}
+
+EngineState State() {
+  EngineState s;
+  s.applied = {{"0000", "init", "c0", "2025-01-01T00:00:00Z"}};
+  s.current_version = "0000";
+  s.pending = {FakePending("0001", "users"), FakePending("0002", "orders")};
+  s.pending[1].summary = {"CREATE TABLE orders", "CREATE INDEX orders_user_idx"};
+  s.latest_version = "0002";
+  return s;
+}
+
+LintFinding ErrorFinding() {
+  LintFinding f;
+  f.file = "migrations/0002_orders.sql";
+  f.line = 7;
+  f.rule = "create-index-without-concurrently";
+  f.severity = LintSeverity::kError;
+  f.message = "CREATE INDEX blocks writes to orders";
+  f.suggestion = "use CREATE INDEX CONCURRENTLY in a no-transaction file";
+  f.statement = "CREATE INDEX orders_user_idx";
+  return f;
+}
+
+TEST(TargetImageTest, DerivesRepositoryPlusTargetVersion) {
+  SchemaUpgrade su = Spec();
+  EXPECT_EQ(TargetImage(su, "localhost/oryd/kratos:v1.1.0"), "localhost/oryd/kratos:v2");
+  EXPECT_EQ(TargetImage(su, "oryd/kratos"), "oryd/kratos:v2");
+  EXPECT_EQ(TargetImage(su, "registry:5000/x/y:1"), "registry:5000/x/y:v2");
+  EXPECT_EQ(TargetImage(su, "registry:5000/x/y"), "registry:5000/x/y:v2");
+  EXPECT_EQ(TargetImage(su, "x/y@sha256:0123abcd"), "x/y:v2");
+  EXPECT_EQ(TargetImage(su, "registry:5000/x/y:1@sha256:0123abcd"), "registry:5000/x/y:v2");
+  EXPECT_EQ(TargetImage(su, "postgres:16"), "postgres:v2");
+  EXPECT_EQ(TargetImage(su, ""), "");
+  su.image = "ghcr.io/acme/athena:2.0.0";
+  EXPECT_EQ(TargetImage(su, "whatever:1"), "ghcr.io/acme/athena:2.0.0");
+  EXPECT_EQ(TargetImage(su, ""), "ghcr.io/acme/athena:2.0.0");
+}
+
+TEST(BuildPlanTest, StepsInOrderBackupMigrateBumpVerify) {
+  SchemaUpgrade su = Spec();
+  su.policy.backup_enabled = true;
+  Plan p = BuildPlan(su, State(), "athena:v1", "athena:v2");
+  ASSERT_EQ(p.steps.size(), 4u);
+  EXPECT_EQ(p.steps[0].kind, "backup");
+  EXPECT_EQ(p.steps[1].kind, "migrate");
+  EXPECT_NE(p.steps[1].description.find("2 drizzle migration(s) 0001 .. 0002"), std::string::npos)
+      << p.steps[1].description;
+  EXPECT_EQ(p.steps[2].kind, "bump");
+  EXPECT_NE(p.steps[2].description.find("athena:v1 to athena:v2"), std::string::npos);
+  EXPECT_EQ(p.steps[3].kind, "verify");
+  EXPECT_FALSE(p.UpToDate());
+  EXPECT_EQ(p.resource, "apps/athena");
+  EXPECT_EQ(p.db_version, "0000");
+  EXPECT_EQ(p.hash.size(), 16u);
+  EXPECT_EQ(p.hash.find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST(BuildPlanTest, NothingPendingAndSameImageIsUpToDate) {
+  EngineState s = State();
+  s.pending.clear();
+  Plan p = BuildPlan(Spec(), s, "athena:v2", "athena:v2");
+  EXPECT_TRUE(p.UpToDate());
+  Plan no_workload = BuildPlan(Spec(), s, "", "");
+  EXPECT_TRUE(no_workload.UpToDate());
+}
+
+TEST(BuildPlanTest, FindingsOfPendingMigrationsAreCollected) {
+  EngineState s = State();
+  s.pending[1].findings = {ErrorFinding()};
+  LintFinding w = ErrorFinding();
+  w.severity = LintSeverity::kWarning;
+  s.pending[0].findings = {w};
+  Plan p = BuildPlan(Spec(), s, "athena:v1", "athena:v2");
+  EXPECT_EQ(p.findings.size(), 2u);
+  EXPECT_EQ(p.LintErrors(), 1);
+}
+
+TEST(BuildPlanTest, DriftAcceptance) {
+  EngineState s = State();
+  s.drift = {{"0000", "init", "0000_init.sql", "aaa", "bbb", true}};
+  EXPECT_FALSE(BuildPlan(Spec(), s, "", "").HasUnacceptedDrift());
+  s.drift.push_back({"0001", "users", "0001_users.sql", "ccc", "ddd", false});
+  EXPECT_TRUE(BuildPlan(Spec(), s, "", "").HasUnacceptedDrift());
+}
+
+TEST(PlanHashTest, StableForTheSameInputAndChangesWithTheContent) {
+  SchemaUpgrade su = Spec();
+  std::string h = BuildPlan(su, State(), "athena:v1", "athena:v2").hash;
+  EXPECT_EQ(BuildPlan(su, State(), "athena:v1", "athena:v2").hash, h);
+  // Things that are not the change itself do not move the hash.
+  SchemaUpgrade relabelled = su;
+  relabelled.annotations["note"] = "x";
+  relabelled.policy.approved_plan_hash = h;
+  EXPECT_EQ(BuildPlan(relabelled, State(), "athena:v1", "athena:v2").hash, h);
+
+  EngineState edited = State();
+  edited.pending[1].checksum = "sum-0002-edited";
+  EXPECT_NE(BuildPlan(su, edited, "athena:v1", "athena:v2").hash, h);
+  EngineState more = State();
+  more.pending.push_back(FakePending("0003", "refunds"));
+  EXPECT_NE(BuildPlan(su, more, "athena:v1", "athena:v2").hash, h);
+  EXPECT_NE(BuildPlan(su, State(), "athena:v1", "athena:v2-hotfix").hash, h);
+  SchemaUpgrade other = su;
+  other.target_version = "v3";
+  EXPECT_NE(BuildPlan(other, State(), "athena:v1", "athena:v2").hash, h);
+  EngineState drift = State();
+  drift.drift = {{"0000", "init", "0000_init.sql", "aaa", "bbb", true}};
+  EXPECT_NE(BuildPlan(su, drift, "athena:v1", "athena:v2").hash, h);
+}
+
+Plan RichPlan() {
+  EngineState s = State();
+  s.pending[1].findings = {ErrorFinding()};
+  s.pending[1].no_transaction = true;
+  s.drift = {{"0000", "init", "0000_init.sql", "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", false}};
+  s.unknown = {"9999"};
+  s.notes = {"index orders_user_idx is INVALID"};
+  return BuildPlan(Spec(), s, "athena:v1", "athena:v2");
+}
+
+TEST(RenderPlanTest, TextNamesVersionsImagesFindingsDriftAndSteps) {
+  Plan p = RichPlan();
+  std::string t = RenderPlanText(p);
+  for (const char* want : {"apps/athena", "database version: 0000", "target version:   v2", "athena:v1 -> athena:v2",
+                           "+ 0001 users", "+ 0002 orders  [no-transaction]", "CREATE INDEX orders_user_idx",
+                           "Drift: 1", "! 0000 init", "refused", "9999", "INVALID",
+                           "migrations/0002_orders.sql:7: error [create-index-without-concurrently]",
+                           "1. migrate", "bump", "verify"}) {
+    EXPECT_NE(t.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << t;
+  }
+  EXPECT_NE(t.find(p.hash), std::string::npos);
+  EngineState none = State();
+  none.pending.clear();
+  EXPECT_NE(RenderPlanText(BuildPlan(Spec(), none, "", "")).find("(none: up to date)"), std::string::npos);
+}
+
+TEST(RenderPlanTest, MarkdownNamesVersionsFindingsAndDrift) {
+  Plan p = RichPlan();
+  std::string m = RenderPlanMarkdown(p);
+  for (const char* want : {"`apps/athena`", "| Database version | `0000` |", "| Target version | `v2` |",
+                           "#### Pending migrations (2)", "| `0001` | users |", "none (CONCURRENTLY)",
+                           "Drift", "`0000` init", "apply will refuse", "#### Lint findings (1)",
+                           "`0002_orders.sql:7`", "create-index-without-concurrently", "**migrate**"}) {
+    EXPECT_NE(m.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << m;
+  }
+  EXPECT_NE(m.find(p.hash), std::string::npos);
+}
+
+TEST(RenderPlanTest, JsonParsesAndCarriesEveryPart) {
+  Plan p = RichPlan();
+  web::json::value v;
+  ASSERT_NO_THROW(v = web::json::value::parse(RenderPlanJson(p)));
+  EXPECT_EQ(v.at("resource").as_string(), "apps/athena");
+  EXPECT_EQ(v.at("hash").as_string(), p.hash);
+  EXPECT_EQ(v.at("targetVersion").as_string(), "v2");
+  EXPECT_EQ(v.at("databaseVersion").as_string(), "0000");
+  EXPECT_EQ(v.at("currentImage").as_string(), "athena:v1");
+  EXPECT_EQ(v.at("targetImage").as_string(), "athena:v2");
+  EXPECT_FALSE(v.at("upToDate").as_bool());
+  ASSERT_EQ(v.at("pending").size(), 2u);
+  EXPECT_EQ(v.at("pending").at(1).at("version").as_string(), "0002");
+  EXPECT_FALSE(v.at("pending").at(1).at("transaction").as_bool());
+  EXPECT_EQ(v.at("pending").at(1).at("statements").size(), 2u);
+  ASSERT_EQ(v.at("drift").size(), 1u);
+  EXPECT_FALSE(v.at("drift").at(0).at("accepted").as_bool());
+  EXPECT_EQ(v.at("findings").at(0).at("severity").as_string(), "error");
+  EXPECT_EQ(v.at("findings").at(0).at("line").as_integer(), 7);
+  EXPECT_EQ(v.at("unknown").at(0).as_string(), "9999");
+  EXPECT_EQ(v.at("applied").at(0).at("checksum").as_string(), "c0");
+  ASSERT_EQ(v.at("steps").size(), 3u);
+  EXPECT_EQ(v.at("steps").at(0).at("kind").as_string(), "migrate");
+}
+
+TEST(BackoffForTest, DoublesFromInitialAndCapsAtMax) {
+  RetryPolicy p;
+  p.initial_backoff = seconds(5);
+  p.max_backoff = seconds(60);
+  EXPECT_EQ(BackoffFor(p, 1), seconds(5));
+  EXPECT_EQ(BackoffFor(p, 2), seconds(10));
+  EXPECT_EQ(BackoffFor(p, 3), seconds(20));
+  EXPECT_EQ(BackoffFor(p, 4), seconds(40));
+  EXPECT_EQ(BackoffFor(p, 5), seconds(60));
+  EXPECT_EQ(BackoffFor(p, 6), seconds(60));
+  EXPECT_EQ(BackoffFor(p, 1000), seconds(60)) << "no overflow for large n";
+  p.initial_backoff = seconds(90);
+  EXPECT_EQ(BackoffFor(p, 1), seconds(60)) << "initial above max is capped";
+  RetryPolicy defaults;
+  EXPECT_EQ(BackoffFor(defaults, 1), milliseconds(5000));
+  EXPECT_EQ(BackoffFor(defaults, 8), milliseconds(600000));
+}
+
+TEST(SameImageTest, TreatsLocalhostAndDockerHubPrefixesAndImplicitLatestAsEqual) {
+  EXPECT_TRUE(SameImage("oryd/kratos:v1.2.0", "localhost/oryd/kratos:v1.2.0"));
+  EXPECT_TRUE(SameImage("docker.io/oryd/kratos:v1.2.0", "oryd/kratos:v1.2.0"));
+  EXPECT_TRUE(SameImage("docker.io/library/postgres:16", "postgres:16"));
+  EXPECT_TRUE(SameImage("nginx", "nginx:latest"));
+  EXPECT_TRUE(SameImage("localhost/athena", "athena:latest"));
+  EXPECT_TRUE(SameImage("registry:5000/x/y", "registry:5000/x/y:latest"));
+  EXPECT_TRUE(SameImage("x/y@sha256:abcd", "x/y@sha256:abcd"));
+  EXPECT_FALSE(SameImage("oryd/kratos:v1.2.0", "oryd/kratos:v1.1.0"));
+  EXPECT_FALSE(SameImage("oryd/kratos:v1.2.0", "oryd/hydra:v1.2.0"));
+  EXPECT_FALSE(SameImage("registry:5000/x/y:1", "x/y:1")) << "a registry with a port is not localhost";
+  EXPECT_FALSE(SameImage("localhost:5000/x/y:1", "x/y:1"));
+  EXPECT_FALSE(SameImage("nginx", "nginx:1.25"));
+  EXPECT_FALSE(SameImage("x/y@sha256:abcd", "x/y:latest"));
+}
+
+}  // namespace
+}  // namespace su::testing

@@ -1,0 +1,268 @@
+// Reconciler gates: checksum drift, lint errors, dry runs, approval of a plan hash, maintenance
+// windows. A gate that refuses leaves the world untouched.
+#include <gtest/gtest.h>
+
+#include "tests/unit/reconciler/reconciler_fixture.h"
+
+namespace su::testing {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+
+class ReconcilerGatesTest : public ReconcilerFixture {
+ protected:
+  void ExpectWorldUntouched() {
+    EXPECT_EQ(world_.applies, 0);
+    EXPECT_TRUE(rt_.set_calls.empty());
+    EXPECT_EQ(rt_.rollouts, 0);
+    EXPECT_TRUE(backup_.backup_paths.empty());
+    EXPECT_EQ(world_.pending.size(), 3u);
+  }
+};
+
+TEST_F(ReconcilerGatesTest, UnacceptedChecksumDriftFailsWithoutApplying) {
+  world_.drift = {{"20240101000001", "init", "20240101000001_init.up.sql", "aaaa", "bbbb", false}};
+  auto out = Run();
+  EXPECT_EQ(out.result.code(), Code::kGated);
+  EXPECT_TRUE(out.terminal);
+  ExpectWorldUntouched();
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kFailed);
+  EXPECT_EQ(Cond(st, "Stalled"), "True/ChecksumDrift");
+  EXPECT_NE(st.last_error.find("20240101000001"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("acceptDrift"), std::string::npos) << st.last_error;
+}
+
+TEST_F(ReconcilerGatesTest, AcceptedDriftDoesNotGate) {
+  world_.drift = {{"20240101000001", "init", "20240101000001_init.up.sql", "aaaa", "bbbb", true}};
+  auto out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(world_.applies, 1);
+}
+
+TEST_F(ReconcilerGatesTest, EngineReportedDriftDuringApplyIsChecksumDrift) {
+  world_.apply_script = {RunReport{{}, Status::Error(Code::kGated, "20240101000001 changed since it ran")}};
+  auto out = Run();
+  EXPECT_TRUE(out.terminal);
+  EXPECT_EQ(Cond(Stored(), "Stalled"), "True/ChecksumDrift");
+  EXPECT_TRUE(rt_.set_calls.empty());
+}
+
+TEST_F(ReconcilerGatesTest, LintErrorsGateWhenFailOnLintErrors) {
+  LintFinding f;
+  f.file = "20240201000002_sessions.up.sql";
+  f.line = 3;
+  f.rule = "create-index-without-concurrently";
+  f.severity = LintSeverity::kError;
+  f.message = "locks writes";
+  world_.pending[1].findings = {f};
+  su_.policy.fail_on_lint_errors = true;
+
+  auto out = Run();
+
+  EXPECT_EQ(out.result.code(), Code::kGated);
+  ExpectWorldUntouched();
+  EXPECT_EQ(Cond(Stored(), "Stalled"), "True/LintErrors");
+  EXPECT_NE(Stored().last_error.find("1 lint error"), std::string::npos) << Stored().last_error;
+
+  // The same findings without the flag only inform.
+  su_.policy.fail_on_lint_errors = false;
+  su_.spec_hash = "spec-hash-2";
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_EQ(out.plan->LintErrors(), 1);
+}
+
+TEST_F(ReconcilerGatesTest, LintWarningsDoNotGate) {
+  LintFinding f;
+  f.severity = LintSeverity::kWarning;
+  f.rule = "add-column-default";
+  world_.pending[0].findings = {f};
+  su_.policy.fail_on_lint_errors = true;
+  EXPECT_TRUE(Run().result.ok());
+}
+
+TEST_F(ReconcilerGatesTest, PolicyDryRunWaitsAndChangesNothing) {
+  su_.policy.dry_run = true;
+  auto out = Run();
+  EXPECT_EQ(out.result.code(), Code::kGated);
+  EXPECT_TRUE(out.terminal);
+  EXPECT_EQ(out.requeue_after.count(), 0);
+  ExpectWorldUntouched();
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kWaiting);
+  EXPECT_EQ(Cond(st, "Ready"), "False/DryRun");
+  EXPECT_EQ(Cond(st, "Stalled"), "False/DryRun");
+  EXPECT_EQ(st.pending.size(), 3u);
+  EXPECT_NE(st.message.find(st.plan_hash), std::string::npos);
+}
+
+TEST_F(ReconcilerGatesTest, DryRunOptionReturnsThePlanAndSavesNothing) {
+  ReconcileOptions o;
+  o.dry_run = true;
+  su_.policy.backup_enabled = true;
+  auto out = Run(o);
+  EXPECT_TRUE(out.terminal);
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_EQ(out.plan->state.pending.size(), 3u);
+  EXPECT_EQ(out.plan->target_image, kNewImage);
+  EXPECT_EQ(out.plan->current_image, kOldImage);
+  ASSERT_EQ(out.plan->steps.size(), 4u);
+  EXPECT_EQ(out.plan->steps[0].kind, "backup");
+  EXPECT_EQ(out.status.pending.size(), 3u);
+  ExpectWorldUntouched();
+  auto stored = store_->Load(su_.Key());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->has_value()) << "dry run saves no status";
+}
+
+TEST_F(ReconcilerGatesTest, DryRunOptionIgnoresAStalledFailure) {
+  world_.apply_script = {RunReport{{}, Status::Database("boom", "XX000")}};
+  ASSERT_TRUE(Run().terminal);
+  ResourceStatus before = Stored();
+  ReconcileOptions o;
+  o.dry_run = true;
+  auto out = Run(o);
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_EQ(world_.applies, 1);
+  EXPECT_EQ(StatusToJson(Stored()), StatusToJson(before));
+}
+
+TEST_F(ReconcilerGatesTest, ApprovalRequiredWithoutHashWaits) {
+  su_.policy.approval_required = true;
+  auto out = Run();
+  EXPECT_EQ(out.result.code(), Code::kGated);
+  EXPECT_TRUE(out.terminal);
+  ExpectWorldUntouched();
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kWaiting);
+  EXPECT_EQ(Cond(st, "Ready"), "False/AwaitingApproval");
+  EXPECT_NE(st.message.find("needs approval"), std::string::npos) << st.message;
+  EXPECT_NE(st.message.find(st.plan_hash), std::string::npos);
+}
+
+TEST_F(ReconcilerGatesTest, ApprovalWithThePlansHashProceeds) {
+  su_.policy.approval_required = true;
+  auto waiting = Run();
+  ASSERT_TRUE(waiting.plan.has_value());
+  su_.policy.approved_plan_hash = waiting.plan->hash;  // not part of the spec hash
+  auto out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(world_.applies, 1);
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+}
+
+TEST_F(ReconcilerGatesTest, ApprovalOfAnOlderPlanDoesNotApproveAChangedPlan) {
+  su_.policy.approval_required = true;
+  std::string old_hash = Run().plan->hash;
+  world_.pending.push_back(FakePending("20240201000004", "late_addition"));
+  su_.policy.approved_plan_hash = old_hash;
+
+  auto out = Run();
+
+  EXPECT_EQ(out.result.code(), Code::kGated);
+  EXPECT_EQ(world_.applies, 0);
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_NE(out.plan->hash, old_hash);
+  EXPECT_NE(Stored().message.find("the plan changed"), std::string::npos) << Stored().message;
+  EXPECT_EQ(Cond(Stored(), "Ready"), "False/AwaitingApproval");
+}
+
+// BUG (reconciler.cc Gates(), approval check, with plan.cc's hash over the *remaining* steps): the
+// approved plan (migrate + bump) is partly done when a pass stops after migrating; the next pass's
+// plan (bump only) has another hash, so the upgrade waits for a second approval instead of
+// converging, contradicting reconciler.h ("the next pass converges"). Expected: resuming an
+// approved upgrade needs no new approval (e.g. remember the approved hash in status once work
+// under it started).
+TEST_F(ReconcilerGatesTest, ApprovedUpgradeResumesAfterAPassStoppedBetweenMigrateAndBump) {
+  su_.policy.approval_required = true;
+  su_.policy.approved_plan_hash = Run().plan->hash;
+  cancelled_ = [this] { return world_.applies > 0; };
+  auto stopped = Run();
+  ASSERT_EQ(world_.applies, 1);
+  cancelled_ = nullptr;
+  clock_.Advance(stopped.requeue_after);
+
+  auto out = Run();
+
+  if (Stored().phase == Phase::kWaiting) {
+    GTEST_SKIP() << "known bug (reported): resumed approved upgrade waits for approval again: " << Stored().message;
+  }
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(rt_.set_calls, std::vector<std::string>{kNewImage});
+}
+
+TEST_F(ReconcilerGatesTest, ClosedMaintenanceWindowWaitsUntilItOpensThenProceeds) {
+  su_.policy.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}};  // now: Monday 10:00 UTC
+
+  auto out = Run();
+
+  EXPECT_EQ(out.result.code(), Code::kGated);
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(out.requeue_after, hours(16));
+  ExpectWorldUntouched();
+  ResourceStatus st = Stored();
+  EXPECT_EQ(Cond(st, "Ready"), "False/OutsideMaintenanceWindow");
+  EXPECT_EQ(st.next_retry_at, "2026-03-03T02:00:00Z");
+  EXPECT_NE(st.message.find("2026-03-03T02:00:00Z"), std::string::npos) << st.message;
+
+  // Still closed an hour before: shorter wait, nothing done.
+  clock_.Advance(hours(15));
+  out = Run();
+  EXPECT_EQ(out.requeue_after, hours(1));
+  EXPECT_EQ(world_.applies, 0);
+
+  clock_.Advance(hours(1));
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(world_.applies, 1);
+  EXPECT_EQ(rt_.set_calls.size(), 1u);
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+  EXPECT_EQ(Stored().next_retry_at, "");
+}
+
+TEST_F(ReconcilerGatesTest, InvalidMaintenanceWindowFails) {
+  su_.policy.window = MaintenanceWindow{"2am", "04:00", "UTC", {}};
+  auto out = Run();
+  EXPECT_TRUE(out.terminal);
+  EXPECT_EQ(Cond(Stored(), "Stalled"), "True/InvalidWindow");
+  EXPECT_EQ(world_.applies, 0);
+}
+
+TEST_F(ReconcilerGatesTest, GatesDoNotHoldBackAConvergedResource) {
+  ASSERT_TRUE(Run().result.ok());
+  su_.policy.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}};
+  su_.policy.approval_required = true;
+  su_.policy.dry_run = true;
+  auto out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+}
+
+// BUG (plan.cc BuildPlan, "if (!target_image.empty() && target_image != current_image)"): the plan
+// compares image references as strings while the reconciler treats "docker.io/oryd/kratos:v1.2.0"
+// and "oryd/kratos:v1.2.0" as the same (SameImage). On a converged world declared with a fully
+// qualified name, the plan still lists bump + verify, so the gates run: with approval required
+// the converged resource waits for approval forever (and policy.dryRun reports a pending bump).
+// Expected: no bump step, Succeeded.
+TEST_F(ReconcilerGatesTest, EquivalentImageNamesAreNotABump) {
+  world_.MarkApplied(3);
+  su_.image = "oryd/kratos:v1.2.0";
+  rt_.declared = rt_.running_image = "docker.io/oryd/kratos:v1.2.0";
+  su_.policy.approval_required = true;
+
+  auto out = Run();
+
+  EXPECT_TRUE(rt_.set_calls.empty());
+  if (Stored().phase == Phase::kWaiting) {
+    GTEST_SKIP() << "known bug (reported): plan has steps " << out.plan->steps.size()
+                 << " for equivalent images; converged resource waits: " << Stored().message;
+  }
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_TRUE(out.plan->UpToDate());
+}
+
+}  // namespace
+}  // namespace su::testing

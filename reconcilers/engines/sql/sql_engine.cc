@@ -117,7 +117,8 @@ class SqlEngine : public Engine {
     RunReport report;
     SqlHistory history(db, schema_);
     AuditLog audit(db, schema_);
-    if (!Prepare(&history, &audit, ctx, &report)) return report;
+    if (!Prepare(&history, &audit, &report)) return report;
+    const std::string actor = ctx.actor.empty() ? CurrentActor() : ctx.actor;  // once per run, not per row
 
     std::vector<std::string> accept = accept_drift_;
     accept.insert(accept.end(), ctx.accept_drift.begin(), ctx.accept_drift.end());
@@ -151,7 +152,7 @@ class SqlEngine : public Engine {
         e.direction = "drift-accepted";
         e.checksum = d.file_checksum;
         e.status = "succeeded";
-        e.actor = actor_;
+        e.actor = actor;
         e.detail = d.file + ": recorded checksum " + d.recorded_checksum + " replaced by " + d.file_checksum;
         s = audit.Record(e);
       }
@@ -183,7 +184,7 @@ class SqlEngine : public Engine {
         LogInfo("sql_invalid_index_dropped", {{"index", idx}, {"version", m.version}});
         detail += (detail.empty() ? "dropped invalid index " : ", ") + idx;
       }
-      if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/false, detail,
+      if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/false, actor, detail,
                   history.RecordSql(m.version, m.name, m.checksum), &report)) {
         return report;
       }
@@ -200,7 +201,8 @@ class SqlEngine : public Engine {
     }
     SqlHistory history(db, schema_);
     AuditLog audit(db, schema_);
-    if (!Prepare(&history, &audit, ctx, &report)) return report;
+    if (!Prepare(&history, &audit, &report)) return report;
+    const std::string actor = ctx.actor.empty() ? CurrentActor() : ctx.actor;  // once per run, not per row
     auto files = ReadSqlFolder(fs_, folder_);
     auto applied = history.ReadApplied();
     if (!files.ok() || !applied.ok()) {
@@ -252,7 +254,7 @@ class SqlEngine : public Engine {
                                                             "; run again to continue");
         return report;
       }
-      if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/true, "",
+      if (!RunOne(db, &audit, m, ctx, i + 1, total, /*down=*/true, actor, "",
                   history.RemoveSql(m.version), &report)) {
         return report;
       }
@@ -262,8 +264,7 @@ class SqlEngine : public Engine {
 
  private:
   // History and audit tables, and audit rows of runs that died. False (report filled) on error.
-  bool Prepare(SqlHistory* history, AuditLog* audit, const RunContext& ctx, RunReport* report) {
-    actor_ = ctx.actor.empty() ? CurrentActor() : ctx.actor;  // once per run, not per row
+  bool Prepare(SqlHistory* history, AuditLog* audit, RunReport* report) {
     Status s = history->Ensure();
     if (s.ok()) s = audit->Ensure();
     if (s.ok()) s = audit->MarkInterrupted();
@@ -273,7 +274,8 @@ class SqlEngine : public Engine {
 
   // Runs one file under an audit row; appends a step or fills the failure. False on failure.
   bool RunOne(Database* db, AuditLog* audit, const PreparedMigration& m, const RunContext& ctx, int index, int total,
-              bool down, const std::string& detail, const std::string& record_sql, RunReport* report) {
+              bool down, const std::string& actor, const std::string& detail, const std::string& record_sql,
+              RunReport* report) {
     AuditEntry e;
     e.resource = ctx.resource;
     e.engine = kEngine;
@@ -282,7 +284,7 @@ class SqlEngine : public Engine {
     e.direction = down ? "down" : "up";
     e.checksum = m.checksum;
     e.statements_total = static_cast<int>(m.statements.size());
-    e.actor = actor_;
+    e.actor = actor;
     e.detail = detail;
     auto id = audit->Begin(e);
     if (!id.ok()) {
@@ -396,7 +398,6 @@ class SqlEngine : public Engine {
   std::string folder_;
   std::string schema_;
   std::vector<std::string> accept_drift_;
-  std::string actor_;  // of the current run
 };
 
 }  // namespace

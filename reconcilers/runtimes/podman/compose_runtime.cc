@@ -1,0 +1,220 @@
+// ComposeWorkloadRuntime: a podman-compose service as a WorkloadRuntime (see podman.h for the
+// Rollout sequence and why podman-compose 1.0.3 needs it).
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <filesystem>
+
+#include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/runtimes/podman/compose_edit.h"
+#include "reconcilers/runtimes/podman/podman.h"
+
+namespace su {
+namespace {
+
+std::string ServiceOf(const WorkloadRef& w) { return w.service.empty() ? w.name : w.service; }
+
+class ComposeWorkloadRuntime : public WorkloadRuntime {
+ public:
+  ComposeWorkloadRuntime(ProcessRunner* runner, PodmanConfig config)
+      : runner_(runner), config_(std::move(config)), fs_(config_.fs ? config_.fs : LocalFileSystem()) {}
+
+  Result<std::string> DeclaredImage(const WorkloadRef& w) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(w.compose_file));
+    Result<std::string> image = GetServiceImage(text, ServiceOf(w));
+    if (!image.ok()) return image.status().WithContext(w.compose_file);
+    return image;
+  }
+
+  Status SetDeclaredImage(const WorkloadRef& w, const std::string& image) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(w.compose_file));
+    Result<std::string> edited = SetServiceImage(text, ServiceOf(w), image);
+    if (!edited.ok()) return edited.status().WithContext(w.compose_file);
+    if (*edited == text) return Status::Ok();
+    SU_RETURN_IF_ERROR(fs_->WriteFileAtomic(w.compose_file, *edited));
+    // Read back what readers will see: it must still parse and name the new image.
+    SU_ASSIGN_OR_RETURN(std::string now, DeclaredImage(w));
+    if (now != image) {
+      return Status::Failed(w.compose_file + ": after writing, service \"" + ServiceOf(w) + "\" declares " + now +
+                            ", not " + image);
+    }
+    LogInfo("compose_image_set", {{"file", w.compose_file}, {"service", ServiceOf(w)}, {"image", image}});
+    return Status::Ok();
+  }
+
+  Status Rollout(const WorkloadRef& w) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string image, DeclaredImage(w));
+    SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
+    SU_RETURN_IF_ERROR(EnsureImage(image));
+
+    SU_ASSIGN_OR_RETURN(ProcessResult rm, Podman({"rm", "-f", "--ignore", "-t", std::to_string(config_.stop_timeout.count()), name}));
+    if (!rm.Succeeded()) {
+      return Status::Error(Code::kUnavailable, "podman rm " + name + " failed: " + Scrub(rm.Tail(5)));
+    }
+    ProcessSpec ps = Spec({config_.podman_compose, "-f", w.compose_file, "up", "-d", "--no-deps", ServiceOf(w)});
+    ps.cwd = DirName(std::filesystem::absolute(w.compose_file).string());
+    LogInfo("compose_up", {{"argv", FormatArgv(ps.argv)}, {"container", name}, {"image", image}});
+    Result<ProcessResult> up = runner_->Run(ps);
+    if (!up.ok()) return up.status().WithContext("podman-compose up " + ServiceOf(w));
+    // podman-compose 1.0.3 exits 0 even when `podman run` failed: the container must exist now.
+    SU_ASSIGN_OR_RETURN(WorkloadStatus st, Inspect(name));
+    if (!up->Succeeded() || !st.exists) {
+      return Status::Failed("podman-compose up -d " + ServiceOf(w) + " did not create container " + name +
+                            " (exit " + std::to_string(up->exit_code) + "): " + Scrub(up->Tail(10)));
+    }
+    return Status::Ok();
+  }
+
+  Result<WorkloadStatus> Observe(const WorkloadRef& w) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
+    return Inspect(name);
+  }
+
+  Result<std::string> Logs(const WorkloadRef& w, int lines) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
+    // Collect stdout and stderr in arrival order: the container's own interleaving is what helps.
+    std::string all;
+    ProcessSpec ps = Spec({config_.podman, "logs", "--tail", std::to_string(lines), name});
+    ps.on_output = [&all](const std::string& chunk, bool) { all += chunk; };
+    SU_ASSIGN_OR_RETURN(ProcessResult r, runner_->Run(ps));
+    if (!r.Succeeded()) return Status::Error(Code::kUnavailable, "podman logs " + name + ": " + Scrub(r.Tail(5)));
+    if (all.empty()) all = r.out + r.err;  // runners that do not stream
+    return Scrub(all);
+  }
+
+ private:
+  Status CheckRef(const WorkloadRef& w) {
+    if (w.kind != "ComposeService") return Status::Invalid("workload kind " + w.kind + " is not ComposeService");
+    if (w.compose_file.empty()) return Status::Invalid("workload " + w.name + ": composeFile is empty");
+    if (ServiceOf(w).empty()) return Status::Invalid("workload: name and service are both empty");
+    return Status::Ok();
+  }
+
+  ProcessSpec Spec(std::vector<std::string> argv) {
+    ProcessSpec ps;
+    ps.argv = std::move(argv);
+    ps.env = config_.env;
+    ps.timeout = config_.command_timeout;
+    return ps;
+  }
+
+  Result<ProcessResult> Podman(std::vector<std::string> args) {
+    args.insert(args.begin(), config_.podman);
+    return runner_->Run(Spec(std::move(args)));
+  }
+
+  // The new image must be present before the old container goes away.
+  Status EnsureImage(const std::string& image) {
+    SU_ASSIGN_OR_RETURN(ProcessResult ex, Podman({"image", "exists", image}));
+    if (ex.exit_code == 0) return Status::Ok();
+    if (ex.exit_code != 1) return Status::Error(Code::kUnavailable, "podman image exists " + image + ": " + Scrub(ex.Tail(5)));
+    SU_ASSIGN_OR_RETURN(ProcessResult pull, Podman({"pull", image}));
+    if (!pull.Succeeded()) {
+      return Status::Error(Code::kNotFound, "image " + image + " is not present and could not be pulled; the running container was left alone: " +
+                                                Scrub(pull.Tail(5)));
+    }
+    return Status::Ok();
+  }
+
+  Result<WorkloadStatus> Inspect(const std::string& name) {
+    SU_ASSIGN_OR_RETURN(ProcessResult r, Podman({"inspect", "--type", "container", name}));
+    if (!r.Succeeded()) {
+      if (r.err.find("no such") != std::string::npos) return WorkloadStatus{};
+      return Status::Error(Code::kUnavailable, "podman inspect " + name + ": " + Scrub(r.Tail(5)));
+    }
+    bool has_hc = false;
+    SU_ASSIGN_OR_RETURN(WorkloadStatus st, ParseInspect(r.out, &has_hc));
+    if (!has_hc || !st.running) return st;
+    // No systemd timer runs health checks here (see podman.h): run one, then read the status.
+    SU_ASSIGN_OR_RETURN(ProcessResult hc, Podman({"healthcheck", "run", name}));
+    if (hc.exit_code != 0 && hc.exit_code != 1) {
+      LogWarn("podman_healthcheck_failed", {{"name", name}, {"error", hc.Tail(3)}});
+      return st;
+    }
+    SU_ASSIGN_OR_RETURN(ProcessResult again, Podman({"inspect", "--type", "container", name}));
+    if (!again.Succeeded()) return st;
+    return ParseInspect(again.out, &has_hc);
+  }
+
+  ProcessRunner* runner_;
+  PodmanConfig config_;
+  FileSystem* fs_;
+};
+
+std::string ProjectName(const std::string& compose_file) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(compose_file), ec);
+  if (ec) p = std::filesystem::absolute(compose_file);
+  std::string base = p.parent_path().filename().string();
+  std::string out;
+  for (char c : base) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9') || l == '-' || l == '_') out += l;
+  }
+  return out;
+}
+
+std::string Str(const YAML::Node& n) { return n && n.IsScalar() ? n.as<std::string>() : ""; }
+
+}  // namespace
+
+Result<std::string> ComposeContainerName(FileSystem* fs, const WorkloadRef& w) {
+  SU_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(w.compose_file));
+  std::string service = ServiceOf(w);
+  try {
+    const YAML::Node root = YAML::Load(text);
+    const YAML::Node services = root["services"];
+    if (!services || !services.IsMap()) {
+      return Status::Error(Code::kNotFound, w.compose_file + ": no services mapping");
+    }
+    const YAML::Node svc = services[service];
+    if (!svc || !svc.IsMap()) {
+      return Status::Error(Code::kNotFound, w.compose_file + ": service \"" + service + "\" not found");
+    }
+    std::string name = Str(svc["container_name"]);
+    if (!name.empty()) return name;
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(w.compose_file + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  std::string project = ProjectName(w.compose_file);
+  if (project.empty()) return Status::Invalid(w.compose_file + ": folder name gives an empty compose project name");
+  return project + "_" + service + "_1";
+}
+
+Result<WorkloadStatus> ParseInspect(const std::string& json, bool* has_healthcheck) {
+  try {
+    YAML::Node root = YAML::Load(json);
+    if (!root.IsSequence() || root.size() == 0) return WorkloadStatus{};
+    const YAML::Node c = root[0];
+    WorkloadStatus st;
+    st.exists = true;
+    st.image = Str(c["ImageName"]);
+    const YAML::Node s = c["State"];
+    st.state = Str(s["Status"]);
+    st.running = s["Running"] && s["Running"].as<bool>(false);
+    st.exit_code = s["ExitCode"] ? s["ExitCode"].as<int>(0) : 0;
+    st.started_at = Str(s["StartedAt"]);
+    st.restart_count = c["RestartCount"] ? c["RestartCount"].as<int>(0) : 0;
+    // Podman 4.3 writes State.Health; older versions State.Healthcheck.
+    YAML::Node health = s["Health"] ? s["Health"] : s["Healthcheck"];
+    if (health && health.IsMap()) st.health = Str(health["Status"]);
+    const YAML::Node config = c["Config"];
+    bool configured = config && config.IsMap() && config["Healthcheck"] && config["Healthcheck"].IsMap();
+    if (has_healthcheck) *has_healthcheck = configured || !st.health.empty();
+    return st;
+  } catch (const YAML::Exception& e) {
+    return Status::Error(Code::kUnavailable, "cannot parse podman inspect output: " + e.msg);
+  }
+}
+
+std::unique_ptr<WorkloadRuntime> NewComposeWorkloadRuntime(ProcessRunner* runner, PodmanConfig config) {
+  return std::make_unique<ComposeWorkloadRuntime>(runner, std::move(config));
+}
+
+}  // namespace su

@@ -35,6 +35,8 @@ struct FakeEngineWorld {
   std::deque<RunReport> rollback_script;  // front consumed by each Rollback; empty: roll back
   // Runs inside Apply, before anything is applied (e.g. to play a blocked-session watcher).
   std::function<void(Database*, const RunContext&)> during_apply;
+  // Runs inside Rollback, before anything is rolled back.
+  std::function<void(Database*, const RunContext&)> during_rollback;
   std::vector<std::string>* journal = nullptr;  // "apply", "rollback:<to>" appended when set
 
   int observes = 0;
@@ -92,8 +94,9 @@ class FakeEngine : public Engine {
     return r;
   }
 
-  RunReport Rollback(Database*, const std::string& to_version, const RunContext&) override {
+  RunReport Rollback(Database* db, const std::string& to_version, const RunContext& ctx) override {
     ++w_->rollbacks;
+    if (w_->during_rollback) w_->during_rollback(db, ctx);
     w_->rollback_to.push_back(to_version);
     if (w_->journal) w_->journal->push_back("rollback:" + to_version);
     if (!w_->rollback_script.empty()) {

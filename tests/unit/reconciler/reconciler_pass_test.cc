@@ -2,10 +2,18 @@
 // resumption after a pass died at each step, and what a pass records (status, audit, events).
 #include <gtest/gtest.h>
 
+#include "reconcilers/base/log.h"
 #include "tests/unit/reconciler/reconciler_fixture.h"
 
 namespace su::testing {
 namespace {
+
+// Passes log every phase; keep the test output to what failed.
+class QuietLogs : public ::testing::Environment {
+ public:
+  void SetUp() override { SetLogLevel(LogLevel::kError); }
+};
+[[maybe_unused]] ::testing::Environment* const kQuietLogs = ::testing::AddGlobalTestEnvironment(new QuietLogs);
 
 using std::chrono::seconds;
 

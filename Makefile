@@ -27,6 +27,9 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
 	    || { echo "apt-get install failed for:$$missing" >&2; exit 1; }; \
 	fi
+	@# drizzle-kit comparison tests need Node.js and npm; Debian's packages when none is installed.
+	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)

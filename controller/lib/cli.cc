@@ -1,22 +1,67 @@
-// Subcommand dispatch (see cli.h).
+// Subcommand dispatch and top-level usage (see cli.h).
 #include "controller/lib/cli.h"
 
 #include <cstdio>
 #include <string>
+
+#include "controller/lib/commands.h"
+#include "reconcilers/base/result.h"
+#include "reconcilers/base/secrets.h"
 
 #ifndef SU_VERSION
 #define SU_VERSION "0.0.0"
 #endif
 
 namespace su {
+namespace {
+
+const char* kUsage =
+    "schema-upgrade: safe service upgrades: migrate the database, bump the image, verify, record.\n"
+    "\n"
+    "usage: schema-upgrade <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  plan -f M.yaml [--output text|json|markdown]   what would change, lint findings, drift, plan hash\n"
+    "  apply -f M.yaml [--dry-run] [--wait D]        migrate, bump and verify, to completion\n"
+    "  status [-f M.yaml | --all] [--output json]    phase, versions, attempts, last error, next retry\n"
+    "  history (--dsn-env VAR | -f M.yaml)           the audit trail, newest first\n"
+    "  lint PATH...                                  risky statements, with the safe alternative\n"
+    "  rollback -f M.yaml --to VERSION               run down migrations back to VERSION\n"
+    "  approve -f M.yaml                             approve the current plan (writes its hash)\n"
+    "  controller --manifests DIR [--compose FILE]   reconcile a folder of manifests continuously\n"
+    "  version                                       print the version\n"
+    "\n"
+    "exit codes: 0 ok, 1 failed, 2 bad input, 3 lock busy, 4 held back by a gate\n"
+    "(drift, approval, maintenance window, dry-run policy, lint errors).\n"
+    "Run `schema-upgrade <command> --help` for a command's flags.\n";
+
+}  // namespace
+
+int ReportError(const std::string& command, const Status& status) {
+  std::fprintf(stderr, "schema-upgrade %s: error: %s\n", command.c_str(), Scrub(status.ToString()).c_str());
+  return ExitCodeFor(status);
+}
 
 int RunCli(int argc, char** argv) {
   std::string cmd = argc > 1 ? argv[1] : "";
-  if (cmd == "version") {
+  Args args(argv + (argc > 1 ? 2 : 1), argv + argc);
+  if (cmd == "version" || cmd == "--version") {
     std::printf("schema-upgrade %s\n", SU_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "usage: schema-upgrade <plan|apply|status|history|lint|rollback|controller|version> ...\n");
+  if (cmd == "" || cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::fputs(kUsage, cmd.empty() ? stderr : stdout);
+    return cmd.empty() ? 2 : 0;
+  }
+  if (cmd == "plan") return CmdPlan(args);
+  if (cmd == "apply") return CmdApply(args);
+  if (cmd == "status") return CmdStatus(args);
+  if (cmd == "history") return CmdHistory(args);
+  if (cmd == "lint") return CmdLint(args);
+  if (cmd == "rollback") return CmdRollback(args);
+  if (cmd == "approve") return CmdApprove(args);
+  if (cmd == "controller") return CmdController(args);
+  std::fprintf(stderr, "schema-upgrade: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }
 

@@ -12,6 +12,7 @@
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/manifest/manifest.h"
+#include "reconcilers/runtimes/podman/image_ref.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/window.h"
 
@@ -24,23 +25,6 @@ std::chrono::milliseconds BackoffFor(const RetryPolicy& p, int n) {
 }
 
 namespace {
-
-std::string NormalizeImage(std::string s) {
-  for (const char* prefix : {"localhost/", "docker.io/library/", "docker.io/"}) {
-    std::string p(prefix);
-    if (s.rfind(p, 0) == 0) {
-      s = s.substr(p.size());
-      break;
-    }
-  }
-  // An untagged reference means :latest.
-  auto slash = s.rfind('/');
-  auto colon = s.rfind(':');
-  if (s.find('@') == std::string::npos && (colon == std::string::npos || (slash != std::string::npos && colon < slash))) {
-    s += ":latest";
-  }
-  return s;
-}
 
 bool Transient(const Status& s) {
   switch (s.code()) {
@@ -556,8 +540,6 @@ class Pass {
 };
 
 }  // namespace
-
-bool SameImage(const std::string& a, const std::string& b) { return NormalizeImage(a) == NormalizeImage(b); }
 
 Reconciler::Reconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {}
 

@@ -113,8 +113,6 @@ class Reconciler {
 // Backoff for the n-th consecutive transient failure (n >= 1): initial * 2^(n-1), capped at max.
 std::chrono::milliseconds BackoffFor(const RetryPolicy& p, int n);
 
-// Compares image references, treating "x/y:t" and "localhost/x/y:t" (podman's name for a
-// local image) and "docker.io/x/y:t" as the same.
-bool SameImage(const std::string& a, const std::string& b);
+// Image references are compared with SameImage() from runtimes/podman/image_ref.h.
 
 }  // namespace su

@@ -1,0 +1,81 @@
+// Real wiring of the edges (see cli_env.h).
+#include "controller/lib/cli_env.h"
+
+#include <cstdlib>
+
+#include "controller/lib/progress.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/schemaupgrade/lock_watch.h"
+#include "reconcilers/engines/factory.h"
+#include "reconcilers/manifest/manifest.h"
+#include "reconcilers/runtimes/podman/podman.h"
+#include "reconcilers/runtimes/podman/verify.h"
+
+namespace su {
+
+std::unique_ptr<CliEnv> MakeCliEnv(const CliEnvOptions& o) {
+  auto env = std::make_unique<CliEnv>();
+  env->state_dir = o.state_dir;
+  if (env->state_dir.empty()) {
+    const char* e = std::getenv("SU_STATE_DIR");
+    env->state_dir = e && *e ? e : "./.state";
+  }
+  env->compose_file = o.compose_file;
+  FileSystem* fs = LocalFileSystem();
+  env->store = NewDirStatusStore(fs, JoinPath(env->state_dir, "status"));
+  env->backup = NewPgBackupTool(PosixProcessRunner());
+  PodmanConfig podman;
+  podman.fs = fs;
+  env->containers = NewPodmanContainerRuntime(PosixProcessRunner(), podman);
+  env->workloads = NewComposeWorkloadRuntime(PosixProcessRunner(), podman);
+
+  ReconcilerDeps& d = env->deps;
+  d.clock = RealClock();
+  d.fs = fs;
+  d.store = env->store.get();
+  d.connect = [](const std::string& dsn, const std::string& app) { return ConnectPostgres(dsn, app); };
+  ContainerRuntime* rt = env->containers.get();
+  d.make_engine = [fs, rt](const SchemaUpgrade& su, const std::string& dsn, const std::string& image) {
+    return MakeEngine(su, dsn, image, fs, rt);
+  };
+  d.workloads = env->workloads.get();
+  d.verify = [](WorkloadRuntime* w, const WorkloadRef& ref, const std::string& image, std::chrono::milliseconds settle,
+                Clock* clock) { return VerifyRunning(w, ref, image, settle, clock); };
+  d.backup = env->backup.get();
+  d.watch = [](const std::string& dsn) { return NewPgMigrationWatch(dsn); };
+  d.default_backup_dir = JoinPath(env->state_dir, "backups");
+  if (o.progress) d.on_progress = TerminalProgress();
+  d.on_event = [](const std::string& key, const std::string& type, const std::string& reason,
+                  const std::string& message) {
+    Log(type == "Warning" ? LogLevel::kWarn : LogLevel::kInfo, "event",
+        {{"resource", key}, {"type", type}, {"reason", reason}, {"message", message}});
+  };
+  return env;
+}
+
+void ApplyCliDefaults(const CliEnv& env, SchemaUpgrade* su) {
+  if (su->workload.kind == "ComposeService" && su->workload.compose_file.empty()) {
+    su->workload.compose_file = env.compose_file;
+  }
+}
+
+Result<std::vector<SchemaUpgrade>> LoadResources(const std::vector<std::string>& paths, const std::string& name) {
+  if (paths.empty()) return Status::Invalid("no manifest given: pass -f FILE (or a folder of manifests)");
+  std::vector<SchemaUpgrade> all;
+  FileSystem* fs = LocalFileSystem();
+  for (const auto& p : paths) {
+    Result<std::vector<SchemaUpgrade>> r =
+        fs->IsDir(p) ? LoadManifestDir(fs, p) : LoadManifestFile(fs, p);
+    if (!r.ok()) return r.status();
+    for (auto& s : *r) {
+      if (name.empty() || s.name == name || s.Key() == name) all.push_back(std::move(s));
+    }
+  }
+  if (all.empty()) {
+    return Status::Error(Code::kNotFound, name.empty() ? "no SchemaUpgrade found in the given manifests"
+                                                       : "no SchemaUpgrade named " + name + " in the given manifests");
+  }
+  return all;
+}
+
+}  // namespace su

@@ -1,0 +1,178 @@
+// `lint` (static checks of migration files) and `rollback` (down migrations).
+#include <cstdio>
+
+#include "controller/lib/cli_env.h"
+#include "controller/lib/commands.h"
+#include "controller/lib/flags.h"
+#include "controller/lib/progress.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/database/audit_log.h"
+#include "reconcilers/engines/factory.h"
+#include "reconcilers/manifest/manifest.h"
+#include "reconcilers/sqltext/lint.h"
+#include "reconcilers/sqltext/statement.h"
+
+namespace su {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Files to lint under path: the file itself, or a folder's *.sql files (not *.down.sql: undoing
+// is meant to be destructive), sorted.
+Result<std::vector<std::string>> LintTargets(FileSystem* fs, const std::string& path) {
+  if (!fs->Exists(path)) return Status::Error(Code::kNotFound, path + ": no such file or folder");
+  if (!fs->IsDir(path)) return std::vector<std::string>{path};
+  SU_ASSIGN_OR_RETURN(auto names, fs->ListDir(path));
+  std::vector<std::string> out;
+  for (const auto& n : names) {
+    if (EndsWith(n, ".sql") && !EndsWith(n, ".down.sql")) out.push_back(JoinPath(path, n));
+  }
+  return out;
+}
+
+}  // namespace
+
+int CmdLint(const Args& args) {
+  std::vector<FlagSpec> specs = {{"output", 'o', true, false, "text (default) or json"},
+                                 {"disable", 0, true, true, "skip a rule (repeatable)"},
+                                 {"strict", 0, false, false, "warnings fail too (exit 1)"},
+                                 {"rules", 0, false, false, "list the rules and exit"},
+                                 {"help", 'h', false, false, "show this help"}};
+  auto flags = Flags::Parse("lint", args, specs);
+  if (!flags.ok()) return ReportError("lint", flags.status());
+  if (flags->Has("help")) {
+    std::printf("usage: schema-upgrade lint PATH... [flags]\n\nPATH: a .sql file or a folder of them. Exit 1 when "
+                "an error-level finding exists (or any finding with --strict).\n\n%s", FlagsHelp(specs).c_str());
+    return 0;
+  }
+  if (flags->Has("rules")) {
+    for (const auto& [id, desc] : LintRules()) std::printf("%-36s %s\n", id.c_str(), desc.c_str());
+    return 0;
+  }
+  if (flags->positional().empty()) return ReportError("lint", Status::Invalid("give at least one file or folder to lint"));
+  FileSystem* fs = LocalFileSystem();
+  LintOptions base;
+  base.disabled_rules = flags->GetAll("disable");
+  std::vector<LintFinding> all;
+  for (const auto& p : flags->positional()) {
+    auto files = LintTargets(fs, p);
+    if (!files.ok()) return ReportError("lint", files.status());
+    for (const auto& f : *files) {
+      auto text = fs->ReadFile(f);
+      if (!text.ok()) return ReportError("lint", text.status());
+      LintOptions o = base;
+      o.in_transaction = !HasNoTransactionMarker(*text);
+      auto findings = LintSql(f, *text, o);
+      if (!findings.ok()) return ReportError("lint", findings.status().WithContext(f));
+      all.insert(all.end(), findings->begin(), findings->end());
+    }
+  }
+  int errors = 0;
+  for (const auto& f : all) errors += f.severity == LintSeverity::kError;
+  if (flags->Get("output", "text") == "json") {
+    std::string out = "[";
+    for (size_t i = 0; i < all.size(); ++i) {
+      const auto& f = all[i];
+      auto q = [](const std::string& s) {
+        std::string r = "\"";
+        for (char c : s) {
+          if (c == '"' || c == '\\') r += '\\';
+          if (c == '\n') { r += "\\n"; continue; }
+          if (static_cast<unsigned char>(c) < 0x20) continue;
+          r += c;
+        }
+        return r + "\"";
+      };
+      out += std::string(i ? "," : "") + "{\"file\":" + q(f.file) + ",\"line\":" + std::to_string(f.line) +
+             ",\"rule\":" + q(f.rule) + ",\"severity\":" + q(LintSeverityName(f.severity)) + ",\"message\":" +
+             q(f.message) + ",\"suggestion\":" + q(f.suggestion) + ",\"statement\":" + q(f.statement) + "}";
+    }
+    std::printf("%s]\n", out.c_str());
+  } else {
+    for (const auto& f : all) {
+      std::printf("%s:%d: %s [%s] %s\n    statement: %s\n    safer: %s\n", f.file.c_str(), f.line,
+                  LintSeverityName(f.severity), f.rule.c_str(), f.message.c_str(), f.statement.c_str(),
+                  f.suggestion.c_str());
+    }
+    std::printf("%zu finding(s), %d error(s)\n", all.size(), errors);
+  }
+  bool strict = flags->Has("strict");
+  return (errors > 0 || (strict && !all.empty())) ? 1 : 0;
+}
+
+int CmdRollback(const Args& args) {
+  std::vector<FlagSpec> specs = {{"file", 'f', true, true, "manifest file"},
+                                 {"name", 0, true, false, "only this SchemaUpgrade"},
+                                 {"to", 0, true, false, "roll back every migration newer than this version"},
+                                 {"dry-run", 0, false, false, "list what would be rolled back; change nothing"},
+                                 {"help", 'h', false, false, "show this help"}};
+  auto flags = Flags::Parse("rollback", args, specs);
+  if (!flags.ok()) return ReportError("rollback", flags.status());
+  if (flags->Has("help")) {
+    std::printf("usage: schema-upgrade rollback -f M.yaml --to VERSION [flags]\n\nRuns .down.sql files newest "
+                "first, each in its own transaction; refuses before doing anything if one is missing.\n\n%s",
+                FlagsHelp(specs).c_str());
+    return 0;
+  }
+  if (!flags->Has("to")) return ReportError("rollback", Status::Invalid("--to VERSION is required (use 0 to undo all)"));
+  std::string to = flags->Get("to");
+  if (to == "0") to = "";
+  auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
+  if (!resources.ok()) return ReportError("rollback", resources.status());
+  if (resources->size() != 1) {
+    return ReportError("rollback", Status::Invalid("the manifests hold " + std::to_string(resources->size()) +
+                                                   " SchemaUpgrades: pick one with --name"));
+  }
+  const SchemaUpgrade& su = resources->front();
+  auto dsn = ResolveDsn(su, LocalFileSystem(), [](const char* n) { return std::getenv(n); });
+  if (!dsn.ok()) return ReportError("rollback", dsn.status());
+  auto db = ConnectPostgres(*dsn, "schema-upgrade:" + su.Key());
+  if (!db.ok()) return ReportError("rollback", db.status());
+  auto engine = MakeEngine(su, *dsn, su.image, LocalFileSystem(), nullptr);
+  if (!engine.ok()) return ReportError("rollback", engine.status());
+  auto state = (*engine)->Observe(db->get());
+  if (!state.ok()) return ReportError("rollback", state.status());
+  std::vector<std::string> victims;
+  auto newer = [](const std::string& a, const std::string& b) {  // numeric versions: longer is newer
+    return a.size() != b.size() ? a.size() > b.size() : a > b;
+  };
+  for (auto it = state->applied.rbegin(); it != state->applied.rend(); ++it) {
+    if (to.empty() || newer(it->version, to)) victims.push_back(it->version + " " + it->name);
+  }
+  if (victims.empty()) {
+    std::printf("%s: nothing to roll back (database at %s)\n", su.Key().c_str(),
+                state->current_version.empty() ? "(empty)" : state->current_version.c_str());
+    return 0;
+  }
+  if (flags->Has("dry-run")) {
+    std::printf("%s: would roll back %zu migration(s), newest first:\n", su.Key().c_str(), victims.size());
+    for (const auto& v : victims) std::printf("  - %s\n", v.c_str());
+    return 0;
+  }
+  auto dbname = (*db)->Query("SELECT current_database()");
+  if (!dbname.ok()) return ReportError("rollback", dbname.status());
+  auto lock = MigrationLock::Acquire(db->get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)), su.policy.lock_wait,
+                                     RealClock());
+  if (!lock.ok()) return ReportError("rollback", lock.status());
+  AuditLog log(db->get());
+  if (Status s = log.Ensure(); !s.ok()) return ReportError("rollback", s);
+  RunContext ctx;
+  ctx.resource = su.Key();
+  ctx.actor = CurrentActor();
+  ctx.lock_timeout = su.policy.lock_timeout;
+  ctx.statement_timeout = su.policy.statement_timeout;
+  ctx.on_progress = TerminalProgress();
+  RunReport r = (*engine)->Rollback(db->get(), to, ctx);
+  if (!r.status.ok()) {
+    if (!r.steps.empty()) std::fprintf(stderr, "%zu migration(s) were rolled back before the failure\n", r.steps.size());
+    return ReportError("rollback", r.status);
+  }
+  std::printf("%s: rolled back %zu migration(s); database at %s\n", su.Key().c_str(), r.steps.size(),
+              to.empty() ? "(empty)" : to.c_str());
+  return 0;
+}
+
+}  // namespace su

@@ -1,0 +1,147 @@
+// `plan` and `apply`: both run the reconciler; plan as a dry run that only observes.
+#include <cstdio>
+#include <thread>
+
+#include "controller/lib/cli_env.h"
+#include "controller/lib/commands.h"
+#include "controller/lib/flags.h"
+#include "reconcilers/base/duration.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/reconciler.h"
+
+namespace su {
+namespace {
+
+std::vector<FlagSpec> CommonSpecs() {
+  return {{"file", 'f', true, true, "manifest file or folder (repeatable)"},
+          {"name", 0, true, false, "only the SchemaUpgrade with this name (or namespace/name)"},
+          {"state-dir", 0, true, false, "status and backups folder (default $SU_STATE_DIR or ./.state)"},
+          {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
+          {"help", 'h', false, false, "show this help"}};
+}
+
+int Worst(int a, int b) { return a == 0 ? b : a; }
+
+}  // namespace
+
+int CmdPlan(const Args& args) {
+  auto specs = CommonSpecs();
+  specs.push_back({"output", 'o', true, false, "text (default), json or markdown"});
+  auto flags = Flags::Parse("plan", args, specs);
+  if (!flags.ok()) return ReportError("plan", flags.status());
+  if (flags->Has("help")) {
+    std::printf("usage: schema-upgrade plan -f M.yaml [flags]\n\nShows what apply would do; changes nothing.\n\n%s",
+                FlagsHelp(specs).c_str());
+    return 0;
+  }
+  std::string output = flags->Get("output", "text");
+  if (output != "text" && output != "json" && output != "markdown") {
+    return ReportError("plan", Status::Invalid("--output must be text, json or markdown, not \"" + output + "\""));
+  }
+  auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
+  if (!resources.ok()) return ReportError("plan", resources.status());
+  auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), false});
+  Reconciler reconciler(env->deps);
+  int code = 0;
+  std::vector<std::string> jsons;
+  for (auto& su : *resources) {
+    ApplyCliDefaults(*env, &su);
+    ReconcileOptions opt;
+    opt.dry_run = true;
+    auto out = reconciler.Reconcile(su, opt);
+    if (!out.plan) {
+      code = Worst(code, ReportError("plan", out.result.WithContext(su.Key())));
+      continue;
+    }
+    if (output == "json") {
+      jsons.push_back(RenderPlanJson(*out.plan));
+    } else if (output == "markdown") {
+      std::printf("%s\n", RenderPlanMarkdown(*out.plan).c_str());
+    } else {
+      std::printf("%s\n", RenderPlanText(*out.plan).c_str());
+    }
+  }
+  if (output == "json") {
+    if (jsons.size() == 1) {
+      std::fputs(jsons[0].c_str(), stdout);
+    } else {
+      std::printf("[");
+      for (size_t i = 0; i < jsons.size(); ++i) {
+        std::string j = jsons[i];
+        while (!j.empty() && j.back() == '\n') j.pop_back();
+        std::printf("%s%s", i ? "," : "", j.c_str());
+      }
+      std::printf("]\n");
+    }
+  }
+  return code;
+}
+
+int CmdApply(const Args& args) {
+  auto specs = CommonSpecs();
+  specs.push_back({"dry-run", 0, false, false, "plan only: change nothing"});
+  specs.push_back({"wait", 0, true, false, "keep retrying transient failures / waiting for the window this long (default 0)"});
+  specs.push_back({"quiet", 'q', false, false, "no progress lines"});
+  auto flags = Flags::Parse("apply", args, specs);
+  if (!flags.ok()) return ReportError("apply", flags.status());
+  if (flags->Has("help")) {
+    std::printf("usage: schema-upgrade apply -f M.yaml [flags]\n\nMigrates, bumps and verifies each SchemaUpgrade "
+                "to completion, in the foreground.\n\n%s", FlagsHelp(specs).c_str());
+    return 0;
+  }
+  std::chrono::milliseconds wait{0};
+  if (flags->Has("wait")) {
+    auto w = ParseDuration(flags->Get("wait"));
+    if (!w.ok()) return ReportError("apply", w.status().WithContext("--wait"));
+    wait = *w;
+  }
+  bool dry_run = flags->Has("dry-run") && flags->Get("dry-run") == "true";
+  auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
+  if (!resources.ok()) return ReportError("apply", resources.status());
+  auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), !flags->Has("quiet")});
+  Reconciler reconciler(env->deps);
+  int code = 0;
+  for (auto& su : *resources) {
+    ApplyCliDefaults(*env, &su);
+    auto start = std::chrono::steady_clock::now();
+    auto deadline = start + wait;
+    ReconcileOptions opt;
+    opt.dry_run = dry_run;
+    opt.force = true;  // an explicit apply is an explicit "try again"
+    ReconcileOutcome out;
+    for (;;) {
+      out = reconciler.Reconcile(su, opt);
+      opt.force = false;
+      if (out.terminal || out.requeue_after.count() == 0) break;
+      if (std::chrono::steady_clock::now() + out.requeue_after > deadline) break;
+      std::fprintf(stderr, "%s: %s; trying again in %s\n", su.Key().c_str(), Scrub(out.status.message).c_str(),
+                   FormatDuration(out.requeue_after).c_str());
+      std::this_thread::sleep_for(out.requeue_after);
+    }
+    long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    if (dry_run) {
+      if (out.plan) std::printf("%s", RenderPlanText(*out.plan).c_str());
+      std::printf("%s: dry run, nothing was changed\n", su.Key().c_str());
+      if (!out.plan) code = Worst(code, ReportError("apply", out.result.WithContext(su.Key())));
+      continue;
+    }
+    const auto& st = out.status;
+    if (out.result.ok()) {
+      std::printf("%s: %s: %zu migration(s) applied, database at %s%s (%lld ms)\n", su.Key().c_str(), PhaseName(st.phase),
+                  st.applied.size(), st.current_version.empty() ? "(empty)" : st.current_version.c_str(),
+                  st.image.empty() ? "" : (", image " + st.image).c_str(), ms);
+      continue;
+    }
+    std::printf("%s: %s: %s\n", su.Key().c_str(), PhaseName(st.phase), Scrub(st.message).c_str());
+    if (!st.failure_action.empty()) std::printf("%s: on failure: %s\n", su.Key().c_str(), Scrub(st.failure_action).c_str());
+    if (out.requeue_after.count() > 0 && out.result.code() != Code::kGated) {
+      std::printf("%s: not finished; run apply again (or with --wait %s) to retry\n", su.Key().c_str(),
+                  FormatDuration(out.requeue_after).c_str());
+    }
+    code = Worst(code, ExitCodeFor(out.result));
+  }
+  return code;
+}
+
+}  // namespace su

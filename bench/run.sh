@@ -28,6 +28,9 @@
 # variables, never in argv or in the output.
 set -euo pipefail
 
+# The whole script is one brace group: bash parses it completely before running it, so editing this
+# file (or a git pull) during a long run cannot change what the run executes.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 
@@ -128,6 +131,8 @@ with_pg_env() (
   "$@"
 )
 admin() { with_pg_env "${2:-postgres}" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------------
 # The measuring helper (see measure.cc for why it is C++).
@@ -310,6 +315,7 @@ say "schema-upgrade bench: $N migrations (CREATE TABLE + CREATE INDEX each), med
 say "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "machine:  $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -sr)"
 say "server:   $("$pg_bindir/postgres" --version), $settings (same server for every contender)"
+say "load:     $load_before before, $(cut -d ' ' -f 1-3 /proc/loadavg) after (1/5/15 min; other work on the machine skews the times)"
 say "commit:   $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)${build_type:+, build type $build_type}${su_version:+, $su_version}"
 peers="psql $(psql --version | awk '{print $3}')"
 [[ " ${active[*]} " != *" sql-migrate "* ]] || peers+=", sql-migrate $(sql-migrate --version 2>&1 | head -n 1)"
@@ -369,3 +375,4 @@ if [[ -n $RESULTS ]]; then
   progress "report written to $RESULTS"
 fi
 exit "$status"
+}

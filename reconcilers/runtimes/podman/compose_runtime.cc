@@ -114,6 +114,9 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     SU_ASSIGN_OR_RETURN(ProcessResult ex, Podman({"image", "exists", image}));
     if (ex.exit_code == 0) return Status::Ok();
     if (ex.exit_code != 1) return Status::Error(Code::kUnavailable, "podman image exists " + image + ": " + Scrub(ex.Tail(5)));
+    if (config_.pull == "never") {
+      return Status::Error(Code::kNotFound, "image " + image + " is not present (pull policy never); the running container was left alone");
+    }
     SU_ASSIGN_OR_RETURN(ProcessResult pull, Podman({"pull", image}));
     if (!pull.Succeeded()) {
       return Status::Error(Code::kNotFound, "image " + image + " is not present and could not be pulled; the running container was left alone: " +

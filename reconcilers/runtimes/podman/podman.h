@@ -20,7 +20,8 @@ struct PodmanConfig {
   std::map<std::string, std::string> env;
   std::string podman = "podman";
   std::string podman_compose = "podman-compose";
-  // `podman run --pull` policy for RunOnce: missing | never | always | newer.
+  // `podman run --pull` policy for RunOnce: missing | never | always | newer. "never" also stops
+  // Rollout from pulling a missing declared image.
   std::string pull = "missing";
   // Grace period given to the old container when Rollout replaces it (then SIGKILL).
   std::chrono::seconds stop_timeout{10};
@@ -56,7 +57,8 @@ std::unique_ptr<ContainerRuntime> NewPodmanContainerRuntime(ProcessRunner* runne
 // Rollout, for Debian's podman-compose 1.0.3: a plain `up -d SERVICE` restarts the *existing*
 // container with its old image (1.0.3 has no config-hash check), `--force-recreate` runs `down` on
 // the service *and its dependencies* (it would recreate the database), and `--no-deps` is parsed but
-// ignored by `up`. So Rollout (1) makes sure the declared image exists locally (pulling it if not),
+// ignored by `up`. So Rollout (1) makes sure the declared image exists locally (pulling it if not,
+// unless pull is "never"),
 // leaving the old container untouched when it cannot; (2) removes only this service's container
 // (`podman rm -f -t stop_timeout`); (3) runs `podman-compose -f FILE up -d --no-deps SERVICE`, where
 // dependencies that already exist are only `podman start`ed (a no-op when running); (4) checks the

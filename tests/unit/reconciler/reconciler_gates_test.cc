@@ -244,8 +244,8 @@ TEST_F(ReconcilerGatesTest, GatesDoNotHoldBackAConvergedResource) {
 // BUG (plan.cc BuildPlan, "if (!target_image.empty() && target_image != current_image)"): the plan
 // compares image references as strings while the reconciler treats "docker.io/oryd/kratos:v1.2.0"
 // and "oryd/kratos:v1.2.0" as the same (SameImage, runtimes/podman/image_ref.h). On a converged
-// world declared with a fully
-// qualified name, the plan still lists bump + verify, so the gates run: with approval required
+// world declared with a fully qualified name, the plan still lists bump + verify, so the gates
+// run: with approval required
 // the converged resource waits for approval forever (and policy.dryRun reports a pending bump).
 // Expected: no bump step, Succeeded.
 TEST_F(ReconcilerGatesTest, EquivalentImageNamesAreNotABump) {

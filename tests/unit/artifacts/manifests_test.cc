@@ -186,10 +186,17 @@ TEST(ControllerDeployment, RunsNonRootReadOnlyWithoutCapabilities) {
   EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
   EXPECT_EQ(ports[c["livenessProbe"]["httpGet"]["port"].as<std::string>()], 8081);
   EXPECT_EQ(ports[c["readinessProbe"]["httpGet"]["port"].as<std::string>()], 8081);
-  // A read-only root needs somewhere to write temp files.
-  bool tmp = false;
-  for (const auto& m : c["volumeMounts"]) tmp = tmp || m["mountPath"].as<std::string>() == "/tmp";
+  // A read-only root needs somewhere to write temp files and the state dir (status, backups).
+  std::string state_dir;
+  for (const auto& e : c["env"])
+    if (e["name"].as<std::string>() == "SU_STATE_DIR") state_dir = e["value"].as<std::string>();
+  bool tmp = false, state = false;
+  for (const auto& m : c["volumeMounts"]) {
+    tmp = tmp || m["mountPath"].as<std::string>() == "/tmp";
+    state = state || (!state_dir.empty() && m["mountPath"].as<std::string>() == state_dir);
+  }
   EXPECT_TRUE(tmp);
+  EXPECT_TRUE(state) << "SU_STATE_DIR must be set and be a mounted volume";
 }
 
 TEST(Kustomization, ListsEveryManifestAndTheCrd) {

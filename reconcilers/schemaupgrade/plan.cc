@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/runtimes/podman/image_ref.h"
 
 namespace su {
 
@@ -55,7 +56,7 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
                                       " migration(s) " + first + (first == last ? "" : " .. " + last) +
                                       " under the migration lock."});
   }
-  if (!target_image.empty() && target_image != current_image) {
+  if (!target_image.empty() && !SameImage(current_image, target_image)) {
     p.steps.push_back({"bump", "Change " + su.workload.kind + " " + su.workload.name + " from " +
                                    (current_image.empty() ? "(none)" : current_image) + " to " + target_image + "."});
     p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});

@@ -73,17 +73,22 @@ class Pass {
   // ---- status bookkeeping ----
   bool LoadStatus() {
     auto loaded = d_.store->Load(su_.Key());
-    if (!loaded.ok()) return Fatal(loaded.status(), "StatusUnreadable");
+    if (!loaded.ok()) {
+      no_save_ = true;  // keep the unreadable file for the operator to inspect
+      return Fatal(loaded.status(), "StatusUnreadable");
+    }
     if (loaded->has_value()) st_ = **loaded;
     std::string token = SpecToken(su_);
     if (st_.spec_hash != token) {
       // A new spec (or an explicit retry): start over, keeping only what describes the world.
+      // An earlier upgrade's backup is not carried over: restoreBackup must only ever restore the
+      // backup taken for this upgrade (the audit log keeps the record of older ones).
       ResourceStatus fresh;
       fresh.conditions = st_.conditions;
-      fresh.backup = st_.backup;
       st_ = fresh;
       st_.spec_hash = token;
     }
+    if (opt_.force && st_.phase == Phase::kFailed) st_.attempts = 0;  // an explicit retry: a fresh budget
     st_.resource = su_.Key();
     st_.observed_generation = su_.generation;
     st_.target_version = su_.target_version;
@@ -92,7 +97,7 @@ class Pass {
 
   void Save() {
     st_.updated_at = FormatTime(d_.clock->Now());
-    if (opt_.dry_run) return;
+    if (opt_.dry_run || no_save_) return;
     Status s = d_.store->Save(su_.Key(), st_);
     if (!s.ok()) LogError("status.save_failed", {{"resource", su_.Key()}, {"error", s.ToString()}});
   }
@@ -107,7 +112,7 @@ class Pass {
   }
 
   void Event(const std::string& type, const std::string& reason, const std::string& message) {
-    if (d_.on_event) d_.on_event(su_.Key(), type, reason, Scrub(message));
+    if (d_.on_event && !opt_.dry_run) d_.on_event(su_.Key(), type, reason, Scrub(message));
   }
 
   void Audit(const std::string& direction, const std::string& status, const std::string& detail,
@@ -141,7 +146,7 @@ class Pass {
     out_.terminal = true;
     Save();
     Event("Warning", reason, st_.last_error);
-    LogError("reconcile.failed", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error}});
+    LogWarn("reconcile.failed", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error}});
     return false;
   }
 
@@ -272,7 +277,8 @@ class Pass {
       return Wait("DryRun", "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
                                 " step(s); nothing was changed", std::chrono::milliseconds(0));
     }
-    if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash) {
+    bool resumed_approval = !st_.approved_plan.empty() && st_.approved_plan == su_.policy.approved_plan_hash;
+    if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash && !resumed_approval) {
       std::string why = su_.policy.approved_plan_hash.empty()
                             ? "plan " + plan_.hash + " needs approval"
                             : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
@@ -281,6 +287,7 @@ class Pass {
                                             "spec.policy.approval.planHash: " + plan_.hash,
                   std::chrono::milliseconds(0));
     }
+    if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = su_.policy.approved_plan_hash;
     if (su_.policy.window) {
       auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
       if (!w.ok()) return Fatal(w.status(), "InvalidWindow");
@@ -322,6 +329,7 @@ class Pass {
   bool Migrate() {
     if (plan_.state.pending.empty()) return true;
     if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+    if (st_.start_version.empty()) st_.start_version = plan_.db_version.empty() ? "0" : plan_.db_version;
     SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
                                     plan_.state.pending.back().version);
     auto dbname = db_->Query("SELECT current_database()");
@@ -370,13 +378,13 @@ class Pass {
       st_.applied.push_back({s.version, s.name, s.duration_ms, FormatTime(d_.clock->Now())});
     }
     if (!report.steps.empty()) st_.current_version = report.steps.back().version;
+    if (!report.steps.empty()) changed_ = true;
     if (report.status.ok()) {
       st_.pending.clear();
       Event("Normal", "Migrated", std::to_string(report.steps.size()) + " migration(s) applied");
       Save();
       return true;
     }
-    lock->Release();
     if (watch_cancelled) {
       return Retry(Status::Error(Code::kCancelled, "the migration was cancelled because sessions were blocked behind "
                                                    "it longer than policy.blockedSessionLimit (" +
@@ -405,6 +413,7 @@ class Pass {
       if (!s.ok()) return OnFailure(s, "BumpFailed");
       declared_image_ = target_image_;
       st_.image = target_image_;
+      changed_ = true;
       Audit("bump", "succeeded", st_.previous_image + " -> " + target_image_);
       Event("Normal", "Bumped", "image changed from " + st_.previous_image + " to " + target_image_);
       Save();
@@ -412,6 +421,7 @@ class Pass {
     auto ws = d_.workloads->Observe(su_.workload);
     if (ws.ok() && ws->running && SameImage(ws->image, target_image_)) return true;
     if (st_.phase != Phase::kBumping) SetPhase(Phase::kBumping, "rolling out " + target_image_);
+    changed_ = true;
     Status s = d_.workloads->Rollout(su_.workload);
     if (!s.ok()) {
       if (Transient(s)) return Retry(s, "RolloutFailed");
@@ -422,6 +432,7 @@ class Pass {
 
   bool Verify() {
     if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
+    if (!changed_ && st_.phase == Phase::kSucceeded) return true;  // Bump() saw it running the target
     SetPhase(Phase::kVerifying, "checking that " + su_.workload.name + " runs " + target_image_ + " and stays up");
     Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
     if (!s.ok()) return OnFailure(s, "VerifyFailed");
@@ -508,7 +519,13 @@ class Pass {
     ctx.statement_timeout = su_.policy.statement_timeout;
     ctx.clock = d_.clock;
     ctx.on_progress = d_.on_progress;
-    std::string to = plan_.db_version;
+    std::string to = !st_.start_version.empty() ? st_.start_version : (plan_.db_version.empty() ? "0" : plan_.db_version);
+    // Hold the migration lock while the down migrations run (re-entrant if Migrate holds it).
+    auto dbname = db_->Query("SELECT current_database()");
+    if (!dbname.ok()) return "runDown FAILED: " + dbname.status().ToString();
+    auto lock = MigrationLock::Acquire(db_.get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)),
+                                       su_.policy.lock_wait, d_.clock);
+    if (!lock.ok()) return "runDown FAILED: " + lock.status().ToString();
     RunReport r = engine_->Rollback(db_.get(), to, ctx);
     if (!r.status.ok()) return "runDown to " + (to.empty() ? "(empty)" : to) + " FAILED: " + r.status.ToString();
     for (const auto& s : r.steps) {
@@ -519,7 +536,7 @@ class Pass {
         }
       }
     }
-    st_.current_version = to;
+ st_.current_version = to == "0" ? "" : to;
     return "runDown: " + std::to_string(r.steps.size()) + " migration(s) rolled back to " + (to.empty() ? "(empty)" : to);
   }
 
@@ -535,6 +552,8 @@ class Pass {
   std::string declared_image_;
   std::string target_image_;
   Plan plan_;
+  bool no_save_ = false;  // the stored status could not be read: do not overwrite it
+  bool changed_ = false;  // this pass applied, bumped or rolled out something
   std::mutex blocked_mu_;
   std::vector<BlockedSession> blocked_;
 };

@@ -64,6 +64,8 @@ struct ResourceStatus {
   std::string last_error;
   std::string next_retry_at;
   std::string failure_action;      // what onFailure did, if anything
+  std::string start_version;       // database version before this spec's first migration (runDown target)
+  std::string approved_plan;       // approved plan hash this spec's work started under (survives resumes)
   std::optional<BackupRecord> backup;
   std::vector<BlockedSession> blocked_sessions;
   std::vector<Condition> conditions;

@@ -53,6 +53,8 @@ std::string StatusToJson(const ResourceStatus& s) {
   o["lastError"] = Str(s.last_error);
   o["nextRetryAt"] = Str(s.next_retry_at);
   o["failureAction"] = Str(s.failure_action);
+  o["startVersion"] = Str(s.start_version);
+  o["approvedPlan"] = Str(s.approved_plan);
   if (s.backup) {
     value b = value::object();
     b["path"] = Str(s.backup->path);
@@ -131,6 +133,8 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.last_error = GetStr(o, "lastError");
   s.next_retry_at = GetStr(o, "nextRetryAt");
   s.failure_action = GetStr(o, "failureAction");
+  s.start_version = GetStr(o, "startVersion");
+  s.approved_plan = GetStr(o, "approvedPlan");
   if (o.has_field("backup") && o.at("backup").is_object()) {
     const value& b = o.at("backup");
     s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash")};

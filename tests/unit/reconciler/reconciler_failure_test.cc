@@ -89,7 +89,7 @@ TEST_F(ReconcilerFailureTest, UnreachableDatabaseBacksOffDoublingUpToMaxThenStal
   EXPECT_EQ(world_.applies, 0);
 }
 
-// POSSIBLE BUG (reconciler.cc LoadStatus/Retry: attempts survive a forced run): after
+// Regression (fixed; was reconciler.cc LoadStatus/Retry: attempts survive a forced run): after
 // RetriesExhausted, `schema-upgrade apply` (force) gets a single try: attempts is already above
 // the limit, so its first transient failure stalls again at once ("gave up after 5 attempts")
 // with no backoff retries. Expected (reconciler.h: "stays so until ... someone asks again"): an
@@ -108,7 +108,7 @@ TEST_F(ReconcilerFailureTest, ForcedRunAfterRetriesExhaustedGetsAFreshRetryBudge
 
   EXPECT_EQ(db_.connects(), 5);
   if (out.terminal) {
-    GTEST_SKIP() << "known issue (reported): forced run stalled again at once: " << Stored().last_error;
+    FAIL() << "regression: forced run stalled again at once: " << Stored().last_error;
   }
   EXPECT_EQ(Stored().attempts, 1);
   EXPECT_EQ(Cond(Stored(), "Reconciling"), "True/DatabaseUnavailable");
@@ -277,7 +277,7 @@ TEST_F(ReconcilerFailureTest, RestoreBackupWithoutABackupRestoresNothing) {
   EXPECT_NE(Stored().failure_action.find("no backup was taken"), std::string::npos) << Stored().failure_action;
 }
 
-// BUG (reconciler.cc LoadStatus(), "fresh.backup = st_.backup", and RestoreBackup()): the backup
+// Regression (fixed; was reconciler.cc LoadStatus(), "fresh.backup = st_.backup", and RestoreBackup()): the backup
 // record survives a spec change, and RestoreBackup() restores st_.backup without checking that it
 // was taken for *this* upgrade. An upgrade that needs no migrations (image-only) and fails to
 // verify under onFailure: restoreBackup restores the dump of an earlier upgrade, throwing away
@@ -297,7 +297,7 @@ TEST_F(ReconcilerFailureTest, RestoreBackupNeverRestoresABackupOfAnEarlierUpgrad
   EXPECT_EQ(rt_.declared, kNewImage) << "the image is rolled back";
 
   if (!backup_.restore_paths.empty()) {
-    GTEST_SKIP() << "known bug (reported): restored " << backup_.restore_paths[0]
+    FAIL() << "regression: restored " << backup_.restore_paths[0]
                  << ", the backup of the previous upgrade";
   }
   EXPECT_NE(Stored().failure_action.find("no backup"), std::string::npos) << Stored().failure_action;
@@ -321,7 +321,7 @@ TEST_F(ReconcilerFailureTest, RunDownRollsBackToThePreUpgradeVersion) {
   EXPECT_TRUE(st.applied.empty()) << "rolled-back migrations leave the applied list";
 }
 
-// BUG (reconciler.cc Migrate(): "lock->Release();" before "return OnFailure(...)", and Verify()
+// Regression (fixed; was reconciler.cc Migrate(): "lock->Release();" before "return OnFailure(...)", and Verify()
 // -> OnFailure -> RunDown() after Migrate() has dropped the lock): down migrations run without the
 // session advisory lock that every Apply holds, so another controller or a CLI `apply` can migrate
 // the same database concurrently with the rollback. Expected: the lock is held (by the session
@@ -339,7 +339,7 @@ TEST_F(ReconcilerFailureTest, RunDownHoldsTheMigrationLock) {
   Run();
 
   ASSERT_EQ(world_.rollbacks, 1);
-  if (holder == 0) GTEST_SKIP() << "known bug (reported): Engine::Rollback ran without the migration lock";
+  if (holder == 0) FAIL() << "regression: Engine::Rollback ran without the migration lock";
   EXPECT_EQ(4000 + holder, session_pid);
 }
 
@@ -353,7 +353,7 @@ TEST_F(ReconcilerFailureTest, RunDownFailureIsReported) {
   EXPECT_NE(Stored().failure_action.find("no down migration"), std::string::npos);
 }
 
-// BUG (reconciler.cc RunDown(), "std::string to = plan_.db_version"): the pre-upgrade version is
+// Regression (fixed; was reconciler.cc RunDown(), "std::string to = plan_.db_version"): the pre-upgrade version is
 // taken from this pass's plan, not from status. When the pass that migrated died (or was stopped)
 // before verify, the next pass's plan already has the new version, so runDown rolls back to the
 // new version, i.e. nothing. Expected: Rollback(to = 20240101000001), the version before this
@@ -371,7 +371,7 @@ TEST_F(ReconcilerFailureTest, RunDownAfterAResumedPassStillRollsBackToThePreUpgr
 
   ASSERT_EQ(world_.rollback_to.size(), 1u);
   if (world_.rollback_to[0] != "20240101000001") {
-    GTEST_SKIP() << "known bug (reported): runDown rolled back to " << world_.rollback_to[0];
+    FAIL() << "regression: runDown rolled back to " << world_.rollback_to[0];
   }
   EXPECT_EQ(world_.applied.size(), 1u);
 }
@@ -456,7 +456,7 @@ TEST_F(ReconcilerFailureTest, UnreadableStatusStopsThePassBeforeAnyChange) {
   EXPECT_EQ(Cond(out.status, "Stalled"), "True/StatusUnreadable");
 }
 
-// BUG (reconciler.cc LoadStatus() -> Fatal() -> Save()): when the stored status cannot be read,
+// Regression (fixed; was reconciler.cc LoadStatus() -> Fatal() -> Save()): when the stored status cannot be read,
 // Fatal() saves a fresh status over it: the unreadable record (previous image, backup path,
 // attempts) is replaced although the message tells the operator to inspect/delete the file, and
 // the replacement has an empty `resource` (st_.resource is set only after a successful Load), so
@@ -468,7 +468,7 @@ TEST_F(ReconcilerFailureTest, UnreadableStatusIsNotOverwritten) {
   Reconciler r(d);
   r.Reconcile(su_);
   if (!store.saved.empty()) {
-    GTEST_SKIP() << "known bug (reported): saved over the unreadable status, resource=\"" << store.saved[0].resource
+    FAIL() << "regression: saved over the unreadable status, resource=\"" << store.saved[0].resource
                  << "\"";
   }
 }

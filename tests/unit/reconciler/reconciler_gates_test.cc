@@ -170,7 +170,7 @@ TEST_F(ReconcilerGatesTest, ApprovalOfAnOlderPlanDoesNotApproveAChangedPlan) {
   EXPECT_EQ(Cond(Stored(), "Ready"), "False/AwaitingApproval");
 }
 
-// BUG (reconciler.cc Gates(), approval check, with plan.cc's hash over the *remaining* steps): the
+// Regression (fixed; was reconciler.cc Gates(), approval check, with plan.cc's hash over the *remaining* steps): the
 // approved plan (migrate + bump) is partly done when a pass stops after migrating; the next pass's
 // plan (bump only) has another hash, so the upgrade waits for a second approval instead of
 // converging, contradicting reconciler.h ("the next pass converges"). Expected: resuming an
@@ -188,7 +188,7 @@ TEST_F(ReconcilerGatesTest, ApprovedUpgradeResumesAfterAPassStoppedBetweenMigrat
   auto out = Run();
 
   if (Stored().phase == Phase::kWaiting) {
-    GTEST_SKIP() << "known bug (reported): resumed approved upgrade waits for approval again: " << Stored().message;
+    FAIL() << "regression: resumed approved upgrade waits for approval again: " << Stored().message;
   }
   EXPECT_TRUE(out.result.ok()) << out.result.ToString();
   EXPECT_EQ(rt_.set_calls, std::vector<std::string>{kNewImage});
@@ -241,7 +241,7 @@ TEST_F(ReconcilerGatesTest, GatesDoNotHoldBackAConvergedResource) {
   EXPECT_EQ(Stored().phase, Phase::kSucceeded);
 }
 
-// BUG (plan.cc BuildPlan, "if (!target_image.empty() && target_image != current_image)"): the plan
+// Regression (fixed; was plan.cc BuildPlan, "if (!target_image.empty() && target_image != current_image)"): the plan
 // compares image references as strings while the reconciler treats "docker.io/oryd/kratos:v1.2.0"
 // and "oryd/kratos:v1.2.0" as the same (SameImage, runtimes/podman/image_ref.h). On a converged
 // world declared with a fully qualified name, the plan still lists bump + verify, so the gates
@@ -258,7 +258,7 @@ TEST_F(ReconcilerGatesTest, EquivalentImageNamesAreNotABump) {
 
   EXPECT_TRUE(rt_.set_calls.empty());
   if (Stored().phase == Phase::kWaiting) {
-    GTEST_SKIP() << "known bug (reported): plan has steps " << out.plan->steps.size()
+    FAIL() << "regression: plan has steps " << out.plan->steps.size()
                  << " for equivalent images; converged resource waits: " << Stored().message;
   }
   EXPECT_TRUE(out.result.ok()) << out.result.ToString();

@@ -119,7 +119,7 @@ TEST_F(ReconcilerPassTest, SecondPassOnConvergedWorldDoesNothing) {
   EXPECT_EQ(st.applied.size(), 3u);
 }
 
-// BUG (reconciler.cc Verify(), line ~399, and Succeed()): on a converged world every pass runs
+// Regression (fixed; was reconciler.cc Verify(), line ~399, and Succeed()): on a converged world every pass runs
 // Verify() again, which calls SetPhase(Verifying) (Ready=False, saved) and then Succeed() sets
 // Ready=True: Ready's lastTransitionTime moves on every pass, the stored phase flaps through
 // Verifying, the verifier (which waits verify_settle on the real clock) runs again, and a
@@ -135,7 +135,7 @@ TEST_F(ReconcilerPassTest, ConvergedPassKeepsReadyTransitionTimeAndEmitsNoEvent)
 
   std::string after = FindCondition(Stored(), "Ready")->last_transition_time;
   if (after != ready_since) {
-    GTEST_SKIP() << "known bug (reported): converged pass re-verifies and flaps Ready (" << ready_since << " -> "
+    FAIL() << "regression: converged pass re-verifies and flaps Ready (" << ready_since << " -> "
                  << after << "), verifier calls " << verifies << " -> " << verify_calls_;
   }
   EXPECT_EQ(EventsWithReason("Succeeded"), 1);

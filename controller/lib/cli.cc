@@ -2,9 +2,11 @@
 #include "controller/lib/cli.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "controller/lib/commands.h"
+#include "reconcilers/base/log.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/base/secrets.h"
 
@@ -53,6 +55,9 @@ int RunCli(int argc, char** argv) {
     std::fputs(kUsage, cmd.empty() ? stderr : stdout);
     return cmd.empty() ? 2 : 0;
   }
+  // One-shot commands print their own summary; structured logs are for the controller (and for
+  // SU_LOG_LEVEL=info|debug when debugging a one-shot run).
+  if (cmd != "controller" && std::getenv("SU_LOG_LEVEL") == nullptr) SetLogLevel(LogLevel::kError);
   if (cmd == "plan") return CmdPlan(args);
   if (cmd == "apply") return CmdApply(args);
   if (cmd == "status") return CmdStatus(args);

@@ -61,6 +61,10 @@ class Database {
 Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& dsn, const std::string& application_name,
                                                   std::chrono::seconds connect_timeout = std::chrono::seconds(10));
 
+// The DSN as libpq accepts it: URL query options of Ory's pop driver (max_conns, max_idle_conns,
+// max_conn_lifetime, max_conn_idle_time) removed; everything else unchanged.
+std::string LibpqDsn(const std::string& dsn);
+
 // SQL quoting for identifiers ("a""b") and literals ('it''s'). Prefer parameters for values.
 std::string QuoteIdent(const std::string& ident);
 std::string QuoteLiteral(const std::string& value);

@@ -102,9 +102,34 @@ class PostgresDatabase : public Database {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& dsn, const std::string& application_name,
+std::string LibpqDsn(const std::string& dsn) {
+  // Ory (pop) DSNs carry pool options libpq rejects ("invalid URI query parameter"): drop them.
+  static const char* kPoolOptions[] = {"max_conns", "max_idle_conns", "max_conn_lifetime", "max_conn_idle_time"};
+  auto q = dsn.find('?');
+  if (q == std::string::npos || dsn.find("://") == std::string::npos) return dsn;
+  std::string out = dsn.substr(0, q), sep = "?";
+  std::string rest = dsn.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t amp = rest.find('&', pos);
+    std::string kv = rest.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    std::string key = kv.substr(0, kv.find('='));
+    bool drop = kv.empty();
+    for (const char* k : kPoolOptions) drop = drop || key == k;
+    if (!drop) {
+      out += sep + kv;
+      sep = "&";
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& raw_dsn, const std::string& application_name,
                                                   std::chrono::seconds connect_timeout) {
-  RegisterDsnSecrets(dsn);
+  RegisterDsnSecrets(raw_dsn);
+  std::string dsn = LibpqDsn(raw_dsn);
   const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
   std::string timeout = std::to_string(connect_timeout.count());
   const char* vals[] = {dsn.c_str(), application_name.c_str(), timeout.c_str(), nullptr};

@@ -170,3 +170,22 @@ TEST(AuditLogTest, RunningRowsOfDeadSessionsBecomeInterrupted) {
 
 }  // namespace
 }  // namespace su
+
+namespace su {
+namespace {
+
+TEST(LibpqDsnTest, DropsOryPoolOptionsOnly) {
+  EXPECT_EQ(LibpqDsn("postgres://u:p@h:5432/db?sslmode=disable&max_conns=20&max_idle_conns=4"),
+            "postgres://u:p@h:5432/db?sslmode=disable");
+  EXPECT_EQ(LibpqDsn("postgres://u:p@h/db?max_conns=20"), "postgres://u:p@h/db");
+  EXPECT_EQ(LibpqDsn("host=h dbname=db"), "host=h dbname=db");
+}
+
+TEST(PostgresTest, ConnectsWithAnOryStyleDsn) {
+  std::string dsn = su::testing::PgServer::Shared().CreateDatabase() + "?sslmode=disable&max_conns=20&max_idle_conns=4";
+  auto db = ConnectPostgres(dsn, "test");
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+}
+
+}  // namespace
+}  // namespace su

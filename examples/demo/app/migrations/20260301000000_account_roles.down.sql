@@ -1,0 +1,2 @@
+ALTER TABLE accounts DROP COLUMN role;
+DROP TABLE roles;

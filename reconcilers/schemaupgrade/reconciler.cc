@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
@@ -307,6 +308,7 @@ class Pass {
     if (st_.backup && st_.backup->plan_hash == plan_.hash && d_.fs->Exists(st_.backup->path)) return true;
     if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), "BackupFailed");
     SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
+    CrashPoint("before-backup");
     std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
     Status mk = d_.fs->MakeDirs(dir);
     if (!mk.ok()) return Fatal(mk, "BackupFailed");
@@ -320,6 +322,7 @@ class Pass {
       return Fatal(b.status(), "BackupFailed");
     }
     st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash};
+    CrashPoint("after-backup");
     Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
     Event("Normal", "BackedUp", "backup written to " + b->path);
     Save();
@@ -348,7 +351,11 @@ class Pass {
     ctx.statement_timeout = su_.policy.statement_timeout;
     ctx.accept_drift = su_.policy.accept_drift;
     ctx.clock = d_.clock;
-    ctx.on_progress = d_.on_progress;
+    ctx.on_progress = [this](const Progress& p) {
+      if (p.event == Progress::Event::kStatement) CrashPoint("statement");
+      if (p.event == Progress::Event::kMigrationDone) CrashPoint("migration-done");
+      if (d_.on_progress) d_.on_progress(p);
+    };
     ctx.cancelled = d_.cancelled;
     std::unique_ptr<MigrationWatch> watch;
     if (d_.watch) watch = d_.watch(dsn_);
@@ -364,7 +371,9 @@ class Pass {
                    [raw] { (void)raw->Cancel(); });
     };
     if (watch) ctx.on_session(db_->BackendPid());
+    CrashPoint("before-migrate");
     RunReport report = engine_->Apply(db_.get(), ctx);
+    CrashPoint("after-migrate");
     bool watch_cancelled = false;
     if (watch) {
       watch->Stop();
@@ -409,7 +418,9 @@ class Pass {
       if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
       st_.previous_image = declared_image_;
       SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
+      CrashPoint("before-set-image");
       Status s = d_.workloads->SetDeclaredImage(su_.workload, target_image_);
+      CrashPoint("after-set-image");
       if (!s.ok()) return OnFailure(s, "BumpFailed");
       declared_image_ = target_image_;
       st_.image = target_image_;
@@ -422,7 +433,9 @@ class Pass {
     if (ws.ok() && ws->running && SameImage(ws->image, target_image_)) return true;
     if (st_.phase != Phase::kBumping) SetPhase(Phase::kBumping, "rolling out " + target_image_);
     changed_ = true;
+    CrashPoint("before-rollout");
     Status s = d_.workloads->Rollout(su_.workload);
+    CrashPoint("after-rollout");
     if (!s.ok()) {
       if (Transient(s)) return Retry(s, "RolloutFailed");
       return OnFailure(s, "RolloutFailed");
@@ -434,7 +447,9 @@ class Pass {
     if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
     if (!changed_ && st_.phase == Phase::kSucceeded) return true;  // Bump() saw it running the target
     SetPhase(Phase::kVerifying, "checking that " + su_.workload.name + " runs " + target_image_ + " and stays up");
+    CrashPoint("before-verify");
     Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
+    CrashPoint("after-verify");
     if (!s.ok()) return OnFailure(s, "VerifyFailed");
     return true;
   }

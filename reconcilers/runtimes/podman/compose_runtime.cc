@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/runtimes/podman/compose_edit.h"
@@ -55,6 +56,7 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     if (!rm.Succeeded()) {
       return Status::Error(Code::kUnavailable, "podman rm " + name + " failed: " + Scrub(rm.Tail(5)));
     }
+    CrashPoint("rollout-after-rm");  // old container gone, new one not yet created
     ProcessSpec ps = Spec({config_.podman_compose, "-f", w.compose_file, "up", "-d", "--no-deps", ServiceOf(w)});
     ps.cwd = DirName(std::filesystem::absolute(w.compose_file).string());
     LogInfo("compose_up", {{"argv", FormatArgv(ps.argv)}, {"container", name}, {"image", image}});

@@ -213,6 +213,8 @@ run_contender() {
       with_pg_env "$db" "$measure" "$log" psql -X -q -v ON_ERROR_STOP=1 -f "$work/psql-driver.sql" ;;
     psql-connect)
       with_pg_env "$db" "$measure" "$log" psql -X -q -A -t -c 'SELECT 1' ;;
+    su-start)
+      "$measure" "$log" "$su_bin" version ;;
     schema-upgrade)
       BENCH_DSN=$(dsn_of "$db") "$measure" "$log" "$su_bin" apply -f "$work/manifest.yaml" --quiet \
         --state-dir "$state" ;;
@@ -272,6 +274,9 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
   record "psql-connect:noop" "$(run_contender psql-connect noop "$db" - "$work/logs/connect.log")" \
     "$work/logs/connect.log"
   admin "DROP DATABASE $db"
+  if [[ " ${active[*]} " == *" schema-upgrade "* ]]; then
+    record "su-start:noop" "$(run_contender su-start noop - - "$work/logs/su-start.log")" "$work/logs/su-start.log"
+  fi
   for who in "${active[@]}"; do
     db=bench_${who//-/_}_$rep
     state=$work/state-$who-$rep
@@ -342,6 +347,7 @@ row schema-upgrade apply "one transaction per file, history + audit rows, adviso
 row sql-migrate apply "one transaction per file, gorp_migrations rows"
 row drizzle-kit apply "ALL files in ONE transaction (drizzle's design)"
 row psql-connect noop "floor: one psql connect + SELECT 1"
+row su-start noop "floor: schema-upgrade version (process start, no database)"
 row schema-upgrade noop "re-run, nothing pending"
 row sql-migrate noop "re-run, nothing pending"
 row drizzle-kit noop "re-run, nothing pending"

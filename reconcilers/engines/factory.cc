@@ -19,7 +19,9 @@ Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::s
     if (m.engine == "sql") {
       return NewSqlEngine(fs, m.path, m.schema.empty() ? "public" : m.schema, su.policy.accept_drift);
     }
-    return NewDrizzleEngine(fs, m.path);
+    DrizzleEngineOptions o;
+    if (!m.schema.empty()) o.migrations_schema = m.schema;  // drizzle config's migrations.schema
+    return NewDrizzleEngine(fs, m.path, o);
   }
   if (m.engine == "ory") {
     if (!rt) return Status::Invalid(where + ": engine ory needs a container runtime (podman), none is configured");

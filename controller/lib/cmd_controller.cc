@@ -5,6 +5,7 @@
 // Retries: the reconciler persists attempts and next retry time in status, and returns
 // requeue_after; the manager's own error backoff is therefore not used for reconcile results
 // (it would double the wait and forget it across restarts).
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "controller/lib/cli_env.h"
 #include "controller/lib/commands.h"
 #include "controller/lib/flags.h"
+#include "controller/lib/http_endpoints.h"
 #include "controller/lib/manager.h"
 #include "controller/lib/manifest_watcher.h"
 #include "controller/lib/metrics.h"
@@ -95,6 +97,8 @@ int CmdController(const Args& args) {
                                  {"state-dir", 0, true, false, "status and backups (default $SU_STATE_DIR or ./.state)"},
                                  {"workers", 0, true, false, "resources reconciled at once (default 2)"},
                                  {"resync", 0, true, false, "full re-read and re-check period (default 5m)"},
+                                 {"metrics-addr", 0, true, false, "serve /metrics, /healthz, /readyz on HOST:PORT (default: off)"},
+                                 {"health-addr", 0, true, false, "serve /healthz and /readyz on another HOST:PORT (default: off)"},
                                  {"help", 'h', false, false, "show this help"}};
   auto flags = Flags::Parse("controller", args, specs);
   if (!flags.ok()) return ReportError("controller", flags.status());
@@ -117,6 +121,34 @@ int CmdController(const Args& args) {
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), false});
   env->deps.cancelled = [stop] { return stop->StopRequested(); };
   Metrics metrics;
+  metrics.Describe("blocked_sessions", "Sessions blocked behind a running migration, by resource.");
+  metrics.Describe("blocked_session_longest_wait_seconds", "Longest wait of a session blocked behind a migration.");
+  metrics.Describe("phase", "1 for the current phase of each resource.");
+  env->deps.on_blocked = [&metrics](const std::string& key, const std::vector<BlockedSession>& blocked) {
+    long long longest = 0;
+    for (const auto& b : blocked) longest = std::max(longest, b.waiting_ms);
+    metrics.SetGauge("blocked_sessions", {{"resource", key}}, static_cast<double>(blocked.size()));
+    metrics.SetGauge("blocked_session_longest_wait_seconds", {{"resource", key}}, longest / 1000.0);
+  };
+  std::vector<std::unique_ptr<HttpEndpoints>> servers;
+  std::atomic<bool> ready{false};
+  for (const auto& [flag, with_metrics] : {std::pair<std::string, bool>{"metrics-addr", true}, {"health-addr", false}}) {
+    if (!flags->Has(flag)) continue;
+    std::string addr = flags->Get(flag);
+    auto colon = addr.rfind(':');
+    int port = colon == std::string::npos ? 0 : std::atoi(addr.c_str() + colon + 1);
+    if (port <= 0 || port > 65535) return ReportError("controller", Status::Invalid("--" + flag + " must be HOST:PORT, not \"" + addr + "\""));
+    HttpEndpointsOptions h;
+    h.host = colon == 0 ? "0.0.0.0" : addr.substr(0, colon);
+    h.port = port;
+    h.metrics = with_metrics ? &metrics : nullptr;
+    h.healthy = [stop] { return !stop->StopRequested(); };
+    h.ready = [&ready] { return ready.load(); };
+    auto server = HttpEndpoints::Start(h);
+    if (!server.ok()) return ReportError("controller", server.status().WithContext("--" + flag));
+    LogInfo("http.listening", {{"url", (*server)->Url()}, {"metrics", with_metrics ? "yes" : "no"}});
+    servers.push_back(std::move(server).value());
+  }
   Reconciler reconciler(env->deps);
   ResourceIndex index;
 
@@ -181,10 +213,13 @@ int CmdController(const Args& args) {
   if (Status s = (*watcher)->Start(cb); !s.ok()) return ReportError("controller", s);
   LogInfo("controller.started", {{"manifests", dir}, {"workers", std::to_string(workers)},
                                  {"state_dir", env->state_dir}, {"resync", FormatDuration(*resync)}});
+  ready = true;
   stop->Wait();
+  ready = false;
   LogInfo("controller.stopping", {{"signal", std::to_string(stop->Signal())}});
   (*watcher)->Stop();
   manager.Stop();
+  for (auto& s : servers) s->Stop();
   LogInfo("controller.stopped", {});
   return 0;
 }

@@ -4,8 +4,44 @@
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 #include "reconcilers/engines/ory/ory_engine.h"
 #include "reconcilers/engines/sql/sql_engine.h"
+#include "reconcilers/sqltext/lint.h"
 
 namespace su {
+namespace {
+
+// Adds lint findings to pending migrations whose engine left them empty (drizzle), so `plan` and
+// the failOnLintErrors gate see every engine's files the same way.
+class LintingEngine : public Engine {
+ public:
+  LintingEngine(std::unique_ptr<Engine> inner, FileSystem* fs, bool in_transaction)
+      : inner_(std::move(inner)), fs_(fs), in_transaction_(in_transaction) {}
+  std::string name() const override { return inner_->name(); }
+  Result<EngineState> Observe(Database* db) override {
+    auto st = inner_->Observe(db);
+    if (!st.ok()) return st;
+    for (auto& m : st->pending) {
+      if (!m.findings.empty() || m.file.empty()) continue;
+      auto text = fs_->ReadFile(m.file);
+      if (!text.ok()) continue;
+      LintOptions o;
+      o.in_transaction = in_transaction_ && !m.no_transaction;
+      auto f = LintSql(m.file, *text, o);
+      if (f.ok()) m.findings = std::move(f).value();
+    }
+    return st;
+  }
+  RunReport Apply(Database* db, const RunContext& ctx) override { return inner_->Apply(db, ctx); }
+  RunReport Rollback(Database* db, const std::string& to, const RunContext& ctx) override {
+    return inner_->Rollback(db, to, ctx);
+  }
+
+ private:
+  std::unique_ptr<Engine> inner_;
+  FileSystem* fs_;
+  bool in_transaction_;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::string& dsn,
                                            const std::string& target_image, FileSystem* fs, ContainerRuntime* rt) {
@@ -21,7 +57,8 @@ Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::s
     }
     DrizzleEngineOptions o;
     if (!m.schema.empty()) o.migrations_schema = m.schema;  // drizzle config's migrations.schema
-    return NewDrizzleEngine(fs, m.path, o);
+    // drizzle runs every pending file in one transaction.
+    return std::unique_ptr<Engine>(new LintingEngine(NewDrizzleEngine(fs, m.path, o), fs, true));
   }
   if (m.engine == "ory") {
     if (!rt) return Status::Invalid(where + ": engine ory needs a container runtime (podman), none is configured");

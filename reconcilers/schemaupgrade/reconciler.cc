@@ -365,8 +365,9 @@ class Pass {
       watch->Stop();
       watch->Start(pid, su_.policy.blocked_session_limit,
                    [this](const std::vector<BlockedSession>& b) {
+                     if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
                      std::lock_guard<std::mutex> l(blocked_mu_);
-                     blocked_ = b;
+                     if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
                    },
                    [raw] { (void)raw->Cancel(); });
     };
@@ -383,6 +384,7 @@ class Pass {
       std::lock_guard<std::mutex> l(blocked_mu_);
       st_.blocked_sessions = blocked_;
     }
+    if (d_.on_blocked) d_.on_blocked(su_.Key(), {});
     for (const auto& s : report.steps) {
       st_.applied.push_back({s.version, s.name, s.duration_ms, FormatTime(d_.clock->Now())});
     }

@@ -86,6 +86,8 @@ struct ReconcilerDeps {
   // A notable event for a resource (Kubernetes Event / log line): type Normal|Warning.
   std::function<void(const std::string& key, const std::string& type, const std::string& reason,
                      const std::string& message)> on_event;
+  // Sessions blocked behind a running migration, at every watch poll (metrics). May be empty.
+  std::function<void(const std::string& key, const std::vector<BlockedSession>& blocked)> on_blocked;
 };
 
 struct ReconcileOptions {

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/duration.h"
@@ -373,7 +374,25 @@ class Pass {
     };
     if (watch) ctx.on_session(db_->BackendPid());
     CrashPoint("before-migrate");
+    // A stop request (SIGTERM) abandons the statement in flight: it is cancelled and its migration
+    // rolls back, so the process can exit promptly; the next run applies it again.
+    std::jthread stopper;
+    if (d_.cancelled) {
+      stopper = std::jthread([this, raw](std::stop_token st) {
+        while (!st.stop_requested()) {
+          if (d_.cancelled()) {
+            (void)raw->Cancel();
+            return;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      });
+    }
     RunReport report = engine_->Apply(db_.get(), ctx);
+    if (stopper.joinable()) {
+      stopper.request_stop();
+      stopper.join();
+    }
     CrashPoint("after-migrate");
     bool watch_cancelled = false;
     if (watch) {

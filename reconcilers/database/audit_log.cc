@@ -57,6 +57,13 @@ Status AuditLog::Finish(long long id, const std::string& status, int statements_
       .WithContext("writing the audit log");
 }
 
+std::string AuditLog::FinishSql(long long id, const std::string& status, int statements_applied) const {
+  return "UPDATE " + Table() + " SET status = " + QuoteLiteral(status) +
+         ", finished_at = clock_timestamp(), duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * "
+         "1000)::bigint, statements_applied = " + std::to_string(statements_applied) +
+         ", error = '', failing_statement = '' WHERE id = " + std::to_string(id);
+}
+
 Status AuditLog::Record(const AuditEntry& e) {
   return db_
       ->Exec("INSERT INTO " + Table() +

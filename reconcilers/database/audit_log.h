@@ -43,6 +43,9 @@ class AuditLog {
   // Sets status, finished_at, duration, statement counts, error and failing statement.
   Status Finish(long long id, const std::string& status, int statements_applied, const std::string& error = "",
                 const std::string& failing_statement = "");
+  // The UPDATE that Finish(id, status, statements_applied) runs, as SQL text with quoted literals, so
+  // a caller can send it in the same round trip as its COMMIT (the engines' hot path).
+  std::string FinishSql(long long id, const std::string& status, int statements_applied) const;
   // Inserts a complete row at once (for events that are not migrations: backup, bump, ...).
   Status Record(const AuditEntry& e);
   // Rows with status running whose backend pid is no longer alive become "interrupted".

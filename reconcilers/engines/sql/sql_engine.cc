@@ -301,7 +301,7 @@ class SqlEngine : public Engine {
     // The success audit update rides in the migration's own transaction: the row says
     // "succeeded" exactly when the history row is committed, and the run saves a commit.
     const int total_statements = static_cast<int>(m.statements.size());
-    RecordStep step{[&] { return audit->Finish(*id, "succeeded", total_statements); }, record_sql};
+    RecordStep step{nullptr, audit->FinishSql(*id, "succeeded", total_statements) + ";\n" + record_sql};
     FileRunOutcome o = RunMigrationFile(db, m, ctx, p, step);
     if (o.status.ok()) {
       report->steps.push_back(AppliedStep{m.version, m.name, o.duration_ms, o.statements_applied});

@@ -26,9 +26,9 @@ void CliFixture::SetUp() {
   db_ = std::move(db).value();
 }
 
-CliResult CliFixture::Run(const std::vector<std::string>& args, bool with_dsn) {
+CliResult CliFixture::Run(const std::vector<std::string>& args, bool with_dsn, const std::string& dsn) {
   std::map<std::string, std::string> env = {{"SU_STATE_DIR", dir_.Path("state")}};
-  if (with_dsn) env[kDsnVar] = dsn_;
+  if (with_dsn) env[kDsnVar] = dsn.empty() ? dsn_ : dsn;
   CliResult r = RunCli(args, env);
   std::string joined;
   for (const auto& a : args) joined += " " + a;

@@ -29,8 +29,9 @@ class CliFixture : public ::testing::Test {
  protected:
   void SetUp() override;
 
-  // Runs schema-upgrade with the DSN variable and SU_STATE_DIR set (with_dsn false: no DSN).
-  CliResult Run(const std::vector<std::string>& args, bool with_dsn = true);
+  // Runs schema-upgrade with the DSN variable and SU_STATE_DIR set (with_dsn false: no DSN;
+  // dsn non-empty: that DSN instead of the fixture database's).
+  CliResult Run(const std::vector<std::string>& args, bool with_dsn = true, const std::string& dsn = "");
   // Writes migrations/<Ver(i)>_<name>.up.sql (and .down.sql when down is not empty).
   std::string WriteMigration(int i, const std::string& name, const std::string& up, const std::string& down = "");
   // Writes m.yaml: engine sql on migrations/, the given lines appended under spec.policy

@@ -13,6 +13,7 @@
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/base/sha256.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/ory/ory_status.h"
 #include "reconcilers/engines/ory/popx_history.h"
@@ -71,6 +72,24 @@ class ApplyingLineWatcher {
   std::deque<std::string> lines_;
   std::vector<std::pair<std::string, SteadyClock::time_point>> starts_;
 };
+
+// podman's words when --name is taken (by a running container, or one that exited and stayed).
+bool NameInUse(const Status& s) { return s.message().find("already in use") != std::string::npos; }
+
+}  // namespace
+
+std::string OryMigrationContainerName(const std::string& resource) {
+  std::string safe;
+  for (char c : resource) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    safe += ok ? c : '-';
+  }
+  if (safe.size() > 40) safe.resize(40);
+  // The hash keeps "a/b-c" and "a-b/c" apart after the character mapping.
+  return "su-migrate-" + safe + "-" + Sha256Hex(resource).substr(0, 8);
+}
+
+namespace {
 
 class OryEngine : public Engine {
  public:
@@ -174,6 +193,9 @@ class OryEngine : public Engine {
       ctx.on_progress(p);
     });
     ContainerRunSpec spec = Spec(o_.up_command);
+    // One name per resource: while a migrator of an earlier run (a killed controller's, which
+    // podman keeps running) still exists, podman refuses to start another one under that name.
+    spec.name = OryMigrationContainerName(ctx.resource.empty() ? o_.image : ctx.resource);
     spec.cancelled = ctx.cancelled;
     spec.on_output = [&](const std::string& chunk, bool is_stderr) { watcher.Feed(chunk, is_stderr); };
     LogInfo("ory_migrate_start", {{"image", o_.image}, {"command", FormatArgv(o_.up_command)},
@@ -181,6 +203,19 @@ class OryEngine : public Engine {
     auto t0 = SteadyClock::now();
     auto run = rt_->RunOnce(spec);
     auto t_end = SteadyClock::now();
+    if (!run.ok() && NameInUse(run.status())) {
+      // Popx migrators take no lock: two at once race for the same versions and the loser fails.
+      // Nothing ran; kLockBusy makes the reconciler come back after a backoff.
+      rep.status = Status::Error(
+          Code::kLockBusy,
+          "the migration container " + spec.name + " of an earlier run still exists (most likely still running: a "
+          "killed or restarted controller does not stop it); waiting until it is gone before starting another "
+          "migrator. `podman logs " + spec.name + "` shows its progress; if it has exited and stays, remove it "
+          "with `podman rm " + spec.name + "`");
+      (void)audit.Finish(*run_id, "skipped", 0, rep.status.message());
+      LogInfo("ory_migrate_wait_leftover", {{"image", o_.image}, {"container", spec.name}});
+      return rep;
+    }
 
     auto after = ReadPopxVersions(db, o_.history_table);
     std::vector<std::string> added;

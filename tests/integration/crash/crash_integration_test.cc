@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -181,6 +182,9 @@ TEST(CrashSigtermTest, SigtermToApplyDuringALongStatementLeavesNothingRunning) {
   p->Signal(SIGTERM);
   auto end = p->Wait(kStopBound);
   ASSERT_TRUE(end.has_value()) << "apply ignored SIGTERM\n" << p->LogTail();
+  // Like the controller, apply should stop between statements and exit (an unfinished run is not a
+  // success, so any exit code), not die of the signal with its audit row left 'running'.
+  EXPECT_TRUE(end->exited) << "apply " << end->Describe() << " instead of handling SIGTERM\n" << p->LogTail();
   w.ExpectNoAdvisoryLock();
   EXPECT_EQ(w.Sql1("SELECT count(*) FROM schema_upgrade_log WHERE status = 'running'"), "0")
       << "an audit row is left 'running' after SIGTERM (" << end->Describe() << ")\n" << p->LogTail();
@@ -212,8 +216,8 @@ TEST(CrashRandomKillTest, KilledAtRandomMomentsOfA30MigrationRunAppliesEachOnce)
     ASSERT_TRUE(end.has_value());
     std::string applied = w.Sql1("SELECT CASE WHEN to_regclass('schema_migration') IS NULL THEN 0 ELSE "
                                  "(SELECT count(*) FROM schema_migration) END");
-    RecordProperty("iteration" + std::to_string(i), "killed after " + std::to_string(d) + " ms with " + applied +
-                                                        " of 30 applied");
+    std::printf("[ info     ] iteration %d: killed after %d ms with %s of 30 migrations applied (seed %u)\n", i, d,
+                applied.c_str(), seed);
     RestartAndConverge(w, i % 2 == 1);
     if (HasFatalFailure()) return;
     w.ExpectConverged();

@@ -1,0 +1,198 @@
+// policy.approval and policy.dryRun through the CLI binary on a real database: an unapproved plan
+// waits (exit 4, AwaitingApproval with the plan hash), `schema-upgrade approve` adds exactly the
+// annotation lines to the manifest, the approved plan applies, and a new migration file changes
+// the hash so the old approval no longer applies. dryRun (policy or --dry-run) changes nothing.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "reconcilers/base/fs.h"
+#include "reconcilers/schemaupgrade/status.h"
+#include "tests/integration/policies/policy_harness.h"
+#include "tests/support/cli_runner.h"
+
+namespace su::testing {
+namespace {
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l);
+  return out;
+}
+
+// Lines of `after` that are not in `before`, given that `before` must be a subsequence of
+// `after` (nothing removed or changed). *kept is false when a line of `before` went missing.
+std::vector<std::string> AddedLines(const std::string& before, const std::string& after, bool* kept) {
+  auto b = Lines(before), a = Lines(after);
+  std::vector<std::string> added;
+  size_t i = 0;
+  for (const auto& line : a) {
+    if (i < b.size() && line == b[i]) {
+      ++i;
+    } else {
+      added.push_back(line);
+    }
+  }
+  *kept = i == b.size();
+  return added;
+}
+
+class CliPolicyTest : public ::testing::Test {
+ protected:
+  CliPolicyTest() : h_("approval") {}
+
+  CliResult Run(std::vector<std::string> args) {
+    args.push_back("--state-dir");
+    args.push_back(h_.dir() + "/state");
+    CliResult r = RunCli(args, {{kDsnEnv, h_.dsn()}});
+    std::string all = "$ schema-upgrade";
+    for (const auto& a : args) all += " " + a;
+    h_.ExpectNoSecret(r.out, all + " (stdout)");
+    h_.ExpectNoSecret(r.err, all + " (stderr)");
+    return r;
+  }
+
+  ResourceStatus StoredStatus(const std::string& name) {
+    auto text = LocalFileSystem()->ReadFile(h_.dir() + "/state/status/policies__" + name + ".json");
+    EXPECT_TRUE(text.ok()) << text.status().ToString();
+    ResourceStatus st;
+    std::string err;
+    if (text.ok()) {
+      h_.ExpectNoSecret(*text, "the status file");
+      EXPECT_TRUE(StatusFromJson(*text, &st, &err)) << err;
+    }
+    return st;
+  }
+
+  void ExpectAwaitingApproval(const ResourceStatus& st) {
+    EXPECT_EQ(st.phase, Phase::kWaiting) << st.message;
+    const Condition* ready = FindCondition(st, "Ready");
+    ASSERT_NE(ready, nullptr);
+    EXPECT_EQ(ready->reason, "AwaitingApproval");
+    EXPECT_EQ(st.plan_hash.size(), 16u) << st.plan_hash;
+    EXPECT_NE(st.message.find(st.plan_hash), std::string::npos) << st.message;
+  }
+
+  PolicyHarness h_;
+};
+
+TEST_F(CliPolicyTest, ApprovalGatesThePlanAndAChangedPlanNeedsANewApproval) {
+  h_.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\n");
+  h_.WriteMigration("002", "email", "ALTER TABLE users ADD COLUMN email text;\n");
+  const std::string original =
+      "# reviewed in PR 42; approve with `schema-upgrade approve -f app.yaml`\n" +
+      h_.ManifestYaml("app", "002", "approval:\n  required: true   # a person signs off every plan\n");
+  const std::string file = h_.Write("app.yaml", original);
+
+  CliResult r = Run({"apply", "-f", file});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  ResourceStatus st = StoredStatus("app");
+  ExpectAwaitingApproval(st);
+  const std::string hash = st.plan_hash;
+  EXPECT_NE(r.out.find(hash), std::string::npos) << r.out;
+  EXPECT_TRUE(h_.History().empty());
+
+  CliResult plan = Run({"plan", "-f", file, "-o", "json"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find(hash), std::string::npos) << plan.out;
+
+  r = Run({"approve", "-f", file});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(hash), std::string::npos) << r.out;
+  auto approved = LocalFileSystem()->ReadFile(file);
+  ASSERT_TRUE(approved.ok());
+  bool kept = false;
+  auto added = AddedLines(original, *approved, &kept);
+  EXPECT_TRUE(kept) << "approve changed or removed existing lines:\n" << *approved;
+  ASSERT_FALSE(added.empty());
+  EXPECT_LE(added.size(), 2u) << *approved;
+  EXPECT_TRUE(added.back() == "    olympus.io/approved-plan-hash: " + hash ||
+              added.back() == "    olympus.io/approved-plan-hash: \"" + hash + "\"")
+      << *approved;
+  if (added.size() == 2) {
+    EXPECT_EQ(added.front(), "  annotations:");
+  }
+  EXPECT_EQ(approved->size(), original.size() + [&] {
+    size_t n = 0;
+    for (const auto& l : added) n += l.size() + 1;
+    return n;
+  }()) << "bytes other than the added lines changed";
+
+  r = Run({"apply", "-f", file});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
+  EXPECT_EQ(StoredStatus("app").phase, Phase::kSucceeded);
+
+  // A new migration file: same manifest, same annotation, different plan.
+  h_.WriteMigration("003", "index", "CREATE INDEX users_email ON users (email);\n");
+  r = Run({"apply", "-f", file});
+  EXPECT_EQ(r.exit_code, 4) << "the old approval was used for a changed plan:\n" << r.out << r.err;
+  st = StoredStatus("app");
+  ExpectAwaitingApproval(st);
+  EXPECT_NE(st.plan_hash, hash);
+  EXPECT_NE(st.message.find("the approved plan " + hash + " is not the current plan " + st.plan_hash),
+            std::string::npos)
+      << st.message;
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
+
+  // Approving the new plan lets it through.
+  r = Run({"approve", "-f", file, "--hash", st.plan_hash});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = Run({"apply", "-f", file});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002", "003"}));
+  h_.ExpectNoSecretAnywhere();
+}
+
+TEST_F(CliPolicyTest, ApproveRefusesAHashThatIsNotTheCurrentPlan) {
+  h_.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\n");
+  const std::string original = h_.ManifestYaml("app", "001", "approval:\n  required: true\n");
+  const std::string file = h_.Write("app.yaml", original);
+  CliResult r = Run({"approve", "-f", file, "--hash", "0000000000000000"});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  auto text = LocalFileSystem()->ReadFile(file);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, original);
+  EXPECT_TRUE(h_.History().empty());
+}
+
+TEST_F(CliPolicyTest, DryRunPolicyAppliesNothingAndExits4) {
+  h_.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\nINSERT INTO users VALUES (1);\n");
+  const std::string file = h_.Write("app.yaml", h_.ManifestYaml("app", "001", "dryRun: true\n"));
+  const std::string before = h_.Dump();
+  CliResult r = Run({"apply", "-f", file});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_NE(r.out.find("dry run"), std::string::npos) << r.out;
+  EXPECT_TRUE(h_.History().empty());
+  EXPECT_EQ(h_.Dump(), before) << "the dryRun policy changed the database";
+  ResourceStatus st = StoredStatus("app");
+  EXPECT_EQ(st.phase, Phase::kWaiting);
+  const Condition* ready = FindCondition(st, "Ready");
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->reason, "DryRun");
+  EXPECT_EQ(st.pending, (std::vector<std::string>{"001"}));
+}
+
+TEST_F(CliPolicyTest, ApplyDryRunLeavesTheDatabaseByteIdentical) {
+  h_.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\nINSERT INTO users VALUES (1);\n");
+  const std::string file = h_.Write("app.yaml", h_.ManifestYaml("app", "002", "backup:\n  enabled: true\n"));
+  CliResult r = Run({"apply", "-f", file});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  h_.WriteMigration("002", "drop", "DROP TABLE users;\n");
+  const std::string schema_before = h_.Dump({"--schema-only"});
+  const std::string all_before = h_.Dump();
+
+  r = Run({"apply", "-f", file, "--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("002"), std::string::npos) << "the plan should list the pending migration:\n" << r.out;
+  EXPECT_NE(r.out.find("dry run, nothing was changed"), std::string::npos) << r.out;
+  EXPECT_EQ(h_.Dump({"--schema-only"}), schema_before);
+  EXPECT_EQ(h_.Dump(), all_before) << "apply --dry-run wrote to the database";
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001"}));
+  EXPECT_EQ(StoredStatus("app").phase, Phase::kSucceeded) << "apply --dry-run must not overwrite the status";
+}
+
+}  // namespace
+}  // namespace su::testing

@@ -195,7 +195,8 @@ class OryEngine : public Engine {
     ContainerRunSpec spec = Spec(o_.up_command);
     // One name per resource: while a migrator of an earlier run (a killed controller's, which
     // podman keeps running) still exists, podman refuses to start another one under that name.
-    spec.name = OryMigrationContainerName(ctx.resource.empty() ? o_.image : ctx.resource);
+    // Without a resource (direct engine use) there is nothing to key on: podman generates a name.
+    if (!ctx.resource.empty()) spec.name = OryMigrationContainerName(ctx.resource);
     spec.cancelled = ctx.cancelled;
     spec.on_output = [&](const std::string& chunk, bool is_stderr) { watcher.Feed(chunk, is_stderr); };
     LogInfo("ory_migrate_start", {{"image", o_.image}, {"command", FormatArgv(o_.up_command)},

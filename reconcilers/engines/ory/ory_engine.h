@@ -14,11 +14,12 @@
 //    Audit: one row for the container run (written before it starts, so a crash leaves it
 //    "running" for MarkInterrupted; finished with the last output lines on failure), then one row
 //    per added version, and one "failed" row for the version it stopped at when that is known.
-//  - The migration container is named OryMigrationContainerName(ctx.resource). A controller killed
-//    while it runs leaves it running (podman does not tie it to its client's life); the restarted
-//    controller's Apply then finds the name taken and returns kLockBusy (nothing run, audit row
-//    "skipped") instead of starting a second migrator beside the first, and the reconciler retries
-//    after its backoff until the leftover has finished and been removed (--rm).
+//  - The migration container is named OryMigrationContainerName(ctx.resource) (podman generates one
+//    when ctx.resource is empty). A controller killed while it runs leaves it running (podman does
+//    not tie it to its client's life); the restarted controller's Apply then finds the name taken
+//    and returns kLockBusy (nothing run, audit row "skipped") instead of starting a second migrator
+//    beside the first, and the reconciler retries after its backoff until the leftover has finished
+//    and been removed (--rm).
 //  - The DSN goes to the container only through the environment (dsn_env, e.g. DSN), never argv;
 //    it is registered as a secret and every output line quoted in an error passes through Scrub().
 //  - Durations per version are measured between the migrator's "Applying migration <version>"

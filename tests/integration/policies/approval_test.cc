@@ -43,10 +43,13 @@ class CliPolicyTest : public ::testing::Test {
  protected:
   CliPolicyTest() : h_("approval") {}
 
-  CliResult Run(std::vector<std::string> args) {
-    args.push_back("--state-dir");
-    args.push_back(h_.dir() + "/state");
-    CliResult r = RunCli(args, {{kDsnEnv, h_.dsn()}});
+  CliResult Run(std::vector<std::string> args, bool state_dir = true) {
+    if (state_dir) {
+      args.push_back("--state-dir");
+      args.push_back(h_.dir() + "/state");
+    }
+    // info logs on: more output for the no-secret checks.
+    CliResult r = RunCli(args, {{kDsnEnv, h_.dsn()}, {"SU_LOG_LEVEL", "info"}});
     std::string all = "$ schema-upgrade";
     for (const auto& a : args) all += " " + a;
     h_.ExpectNoSecret(r.out, all + " (stdout)");
@@ -192,6 +195,11 @@ TEST_F(CliPolicyTest, ApplyDryRunLeavesTheDatabaseByteIdentical) {
   EXPECT_EQ(h_.Dump(), all_before) << "apply --dry-run wrote to the database";
   EXPECT_EQ(h_.History(), (std::vector<std::string>{"001"}));
   EXPECT_EQ(StoredStatus("app").phase, Phase::kSucceeded) << "apply --dry-run must not overwrite the status";
+
+  // The read-only commands print no secret either (Run() checks their output).
+  EXPECT_EQ(Run({"status", "-f", file, "-o", "json"}).exit_code, 0);
+  EXPECT_EQ(Run({"history", "-f", file}, /*state_dir=*/false).exit_code, 0);
+  EXPECT_EQ(Run({"plan", "-f", file, "-o", "markdown"}).exit_code, 0);
 }
 
 }  // namespace

@@ -56,6 +56,11 @@ int CmdLint(const Args& args) {
   FileSystem* fs = LocalFileSystem();
   LintOptions base;
   base.disabled_rules = flags->GetAll("disable");
+  for (const auto& d : base.disabled_rules) {
+    bool known = false;
+    for (const auto& [id, _] : LintRules()) known = known || id == d;
+    if (!known) return ReportError("lint", Status::Invalid("--disable " + d + ": no such rule (see lint --rules)"));
+  }
   std::vector<LintFinding> all;
   for (const auto& p : flags->positional()) {
     auto files = LintTargets(fs, p);
@@ -119,7 +124,6 @@ int CmdRollback(const Args& args) {
   }
   if (!flags->Has("to")) return ReportError("rollback", Status::Invalid("--to VERSION is required (use 0 to undo all)"));
   std::string to = flags->Get("to");
-  if (to == "0") to = "";
   auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
   if (!resources.ok()) return ReportError("rollback", resources.status());
   if (resources->size() != 1) {
@@ -140,7 +144,7 @@ int CmdRollback(const Args& args) {
     return a.size() != b.size() ? a.size() > b.size() : a > b;
   };
   for (auto it = state->applied.rbegin(); it != state->applied.rend(); ++it) {
-    if (to.empty() || newer(it->version, to)) victims.push_back(it->version + " " + it->name);
+    if (to == "0" || newer(it->version, to)) victims.push_back(it->version + " " + it->name);
   }
   if (victims.empty()) {
     std::printf("%s: nothing to roll back (database at %s)\n", su.Key().c_str(),
@@ -171,7 +175,7 @@ int CmdRollback(const Args& args) {
     return ReportError("rollback", r.status);
   }
   std::printf("%s: rolled back %zu migration(s); database at %s\n", su.Key().c_str(), r.steps.size(),
-              to.empty() ? "(empty)" : to.c_str());
+              to == "0" ? "(empty)" : to.c_str());
   return 0;
 }
 

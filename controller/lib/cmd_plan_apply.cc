@@ -110,8 +110,10 @@ int CmdApply(const Args& args) {
     opt.dry_run = dry_run;
     opt.force = true;  // an explicit apply is an explicit "try again"
     ReconcileOutcome out;
+    int applied = 0;
     for (;;) {
       out = reconciler.Reconcile(su, opt);
+      applied += out.migrations_applied;
       opt.force = false;
       if (out.terminal || out.requeue_after.count() == 0) break;
       if (std::chrono::steady_clock::now() + out.requeue_after > deadline) break;
@@ -129,7 +131,7 @@ int CmdApply(const Args& args) {
     const auto& st = out.status;
     if (out.result.ok()) {
       std::printf("%s: %s: %zu migration(s) applied, database at %s%s (%lld ms)\n", su.Key().c_str(), PhaseName(st.phase),
-                  st.applied.size(), st.current_version.empty() ? "(empty)" : st.current_version.c_str(),
+                  static_cast<size_t>(applied), st.current_version.empty() ? "(empty)" : st.current_version.c_str(),
                   st.image.empty() ? "" : (", image " + st.image).c_str(), ms);
       continue;
     }

@@ -163,6 +163,8 @@ class Pass {
                                                "or change the olympus.io/retry annotation"),
                    "RetriesExhausted");
     }
+    // A resource that was Succeeded or Failed is neither while it retries.
+    if (st_.phase == Phase::kSucceeded || st_.phase == Phase::kFailed) st_.phase = Phase::kPending;
     auto backoff = BackoffFor(su_.policy.retries, st_.attempts);
     st_.next_retry_at = FormatTime(d_.clock->Now() + backoff);
     st_.message = reason + ": " + st_.last_error + " (retry " + std::to_string(st_.attempts) + "/" +
@@ -404,6 +406,7 @@ class Pass {
       st_.blocked_sessions = blocked_;
     }
     if (d_.on_blocked) d_.on_blocked(su_.Key(), {});
+    out_.migrations_applied += static_cast<int>(report.steps.size());
     for (const auto& s : report.steps) {
       st_.applied.push_back({s.version, s.name, s.duration_ms, FormatTime(d_.clock->Now())});
     }

@@ -101,6 +101,7 @@ struct ReconcileOutcome {
   std::chrono::milliseconds requeue_after{0};  // > 0: run again after this long
   bool terminal = false;                  // nothing more will happen until the spec changes
   std::optional<Plan> plan;               // the plan of this pass, when observation got that far
+  int migrations_applied = 0;             // migrations this pass applied (status.applied spans passes)
 };
 
 class Reconciler {

@@ -84,7 +84,8 @@ std::string RenderStatusText(const ResourceStatus& s) {
     o << "  blocked:     pid " << b.pid << " (" << b.application_name << ") waiting " << b.waiting_ms << " ms\n";
   }
   for (const auto& c : s.conditions) {
-    o << "  condition:   " << c.type << "=" << c.status << " " << c.reason << ": " << c.message << "\n";
+    o << "  condition:   " << c.type << "=" << c.status << " " << c.reason << (c.message.empty() ? "" : ": " + c.message)
+      << "\n";
   }
   if (!s.plan_hash.empty()) o << "  plan hash:   " << s.plan_hash << "\n";
   if (!s.updated_at.empty()) o << "  updated:     " << s.updated_at << "\n";

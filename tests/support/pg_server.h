@@ -27,6 +27,8 @@ class PgServer {
   pid_t pid() const { return pid_; }
   const std::string& password() const { return password_; }
   const std::string& data_dir() const { return data_dir_; }
+  // The server's UNIX socket folder (`-k`), for containers that reach it through a mount.
+  const std::string& socket_dir() const { return root_; }
   // URL DSN with the password, for database `db`.
   std::string Dsn(const std::string& db = "postgres") const;
   // Keyword DSN (host=... password=...), for database `db`.

@@ -125,7 +125,12 @@ int CmdApply(const Args& args) {
     if (dry_run) {
       if (out.plan) std::printf("%s", RenderPlanText(*out.plan).c_str());
       std::printf("%s: dry run, nothing was changed\n", su.Key().c_str());
-      if (!out.plan) code = Worst(code, ReportError("apply", out.result.WithContext(su.Key())));
+      if (!out.plan) {
+        code = Worst(code, ReportError("apply", out.result.WithContext(su.Key())));
+      } else if (out.result.code() == Code::kGated) {  // a real apply would be refused: say so
+        std::printf("%s: apply would be held back: %s\n", su.Key().c_str(), Scrub(out.result.message()).c_str());
+        code = Worst(code, ExitCodeFor(out.result));
+      }
       continue;
     }
     const auto& st = out.status;

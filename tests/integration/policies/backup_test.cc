@@ -155,6 +155,46 @@ TEST(BackupPolicy, RestoreBackupAfterALaterMigrationFailsGivesAByteIdenticalData
 // of that table's primary key fail, and the whole single-transaction restore is refused.
 TEST(BackupPolicy, RestoreBackupUndoesATableTheUpgradeCreated) { RestoreAfterFailure(/*with_new_table=*/true); }
 
+// A transient failure part-way (a lock timeout on the second migration) and a later pass that
+// fails for good: restoreBackup must bring back the database as it was before the upgrade, not as
+// it was when the retry started.
+TEST(BackupPolicy, RestoreBackupAfterARetryRestoresThePreUpgradeDatabase) {
+  PolicyHarness h("backup_retry");
+  h.WriteMigration("001", "users", std::string(kUsersUp) + "CREATE TABLE busy (id int);\n", kUsersDown);
+  Reconciler r(h.Deps());
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  AddData(h);
+  const std::string schema_before = h.Dump({"--schema-only"});
+  const std::string data_before = DataDump(h);
+
+  h.WriteMigration("002", "add_name", "ALTER TABLE users ADD COLUMN name text;\nUPDATE users SET name = email;\n");
+  h.WriteMigration("003", "busy", "ALTER TABLE busy ADD COLUMN x int;\n");
+  h.WriteMigration("004", "broken", "INSERT INTO no_such_table VALUES (1);\n");
+  auto su = h.Manifest("app", "004",
+                       "backup:\n  enabled: true\n  dir: " + h.backups_dir() +
+                           "\nonFailure: restoreBackup\nlockTimeout: 100ms\n");
+  auto blocker = h.Connect("policies-blocker");
+  ASSERT_NE(blocker, nullptr);
+  ASSERT_TRUE(blocker->Exec("BEGIN").ok());
+  ASSERT_TRUE(blocker->Query("SELECT count(*) FROM busy").ok());
+  auto first = h.Reconcile(r, su);
+  ASSERT_EQ(first.result.code(), Code::kLockTimeout) << first.result.ToString();
+  ASSERT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+  ASSERT_TRUE(first.status.backup.has_value());
+  const std::string pre_upgrade_backup = first.status.backup->path;
+  ASSERT_TRUE(blocker->Exec("COMMIT").ok());
+
+  auto out = h.Reconcile(r, su, /*force=*/true);
+  EXPECT_EQ(out.status.phase, Phase::kFailed) << out.status.message;
+  ASSERT_TRUE(out.status.backup.has_value());
+  EXPECT_EQ(out.status.backup->path, pre_upgrade_backup)
+      << "a second backup was taken mid-upgrade and restoreBackup used it";
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"})) << out.status.failure_action;
+  EXPECT_EQ(h.Dump({"--schema-only"}), schema_before);
+  EXPECT_EQ(DataDump(h), data_before);
+  h.ExpectNoSecretAnywhere();
+}
+
 TEST(BackupPolicy, PgDumpThenPgRestoreRoundtripsSchemaAndData) {
   PolicyHarness h("backup_roundtrip");
   auto db = h.Connect();

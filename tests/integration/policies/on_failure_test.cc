@@ -120,6 +120,24 @@ TEST(OnFailurePolicy, RunDownRollsBackToThePreUpgradeVersion) {
   h.ExpectNoSecretAnywhere();
 }
 
+// The same resource (same spec) succeeds, then a new migration file arrives and fails: runDown must
+// stop at the version the database had before *this* run's work, not undo the earlier success.
+TEST(OnFailurePolicy, RunDownAfterAnEarlierSuccessKeepsWhatThatSuccessApplied) {
+  PolicyHarness h("onfailure_rundown_again");
+  WriteUpgrade(h);
+  h.WriteMigration("002", "email", "ALTER TABLE users ADD COLUMN email text;\n", "ALTER TABLE users DROP COLUMN email;\n");
+  Reconciler r(h.Deps());
+  auto su = h.Manifest("app", "latest", "onFailure: runDown\n");
+  ASSERT_EQ(h.Reconcile(r, su).status.phase, Phase::kSucceeded);
+  ASSERT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+
+  h.WriteMigration("003", "broken", "ALTER TABLE users ADD COLUMN id int;\n", "SELECT 1;\n");
+  auto out = h.Reconcile(r, su);
+  EXPECT_EQ(out.status.phase, Phase::kFailed) << out.status.message;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"})) << out.status.failure_action;
+  EXPECT_EQ(out.status.failure_action, "runDown: 0 migration(s) rolled back to 002");
+}
+
 TEST(OnFailurePolicy, RunDownOfAFirstUpgradeRemovesEverything) {
   PolicyHarness h("onfailure_rundown_empty");
   WriteUpgrade(h);

@@ -61,9 +61,10 @@ void RestartAndConverge(CrashWorld& w, bool with_apply) {
     ASSERT_EQ(PhaseName(st->phase), std::string("Succeeded")) << st->message << "\n" << p->LogTail();
     return;
   }
+  std::string before = w.StatusStamp();
   auto p = w.StartController("");
   std::string why;
-  bool ok = w.WaitForPhase(p.get(), Phase::kSucceeded, kConvergeBound, &why);
+  bool ok = w.WaitForPhase(p.get(), Phase::kSucceeded, kConvergeBound, &why, before.empty() ? "none" : before);
   ExpectCleanStop(p.get());
   ASSERT_TRUE(ok) << why;
 }

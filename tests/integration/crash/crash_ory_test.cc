@@ -77,6 +77,7 @@ TEST_F(CrashOryTest, RestartWhileTheKilledRunsMigratorStillRunsStartsNoSecondMig
   ASSERT_TRUE(first->Wait(seconds(30)).has_value());
   ASSERT_EQ(MigrationContainers(w.new_image()), running) << "the killed run's migrator should still be waiting";
 
+  std::string before = w.StatusStamp();
   auto second = w.StartController("");
   // Watch until the restarted controller either starts its own migrator (the bug) or reports that
   // it waits for the leftover one.
@@ -102,7 +103,7 @@ TEST_F(CrashOryTest, RestartWhileTheKilledRunsMigratorStillRunsStartsNoSecondMig
 
   ASSERT_TRUE((*holder)->Exec("ROLLBACK").ok());
   std::string why;
-  bool ok = w.WaitForPhase(second.get(), Phase::kSucceeded, seconds(180), &why);
+  bool ok = w.WaitForPhase(second.get(), Phase::kSucceeded, seconds(180), &why, before.empty() ? "none" : before);
   second->Signal(SIGTERM);
   auto end = second->Wait(seconds(30));
   ASSERT_TRUE(ok) << why;
@@ -135,9 +136,10 @@ TEST_F(CrashOryTest, KilledAsSoonAsTheMigrationContainerRunsThenRestartedConverg
   first->Signal(SIGKILL);
   ASSERT_TRUE(first->Wait(seconds(30)).has_value());
   RecordProperty("killed_during_migration_container", caught ? "yes" : "no (it finished first)");
+  std::string before = w.StatusStamp();
   auto second = w.StartController("");
   std::string why;
-  bool ok = w.WaitForPhase(second.get(), Phase::kSucceeded, seconds(180), &why);
+  bool ok = w.WaitForPhase(second.get(), Phase::kSucceeded, seconds(180), &why, before.empty() ? "none" : before);
   second->Signal(SIGTERM);
   auto end = second->Wait(seconds(30));
   ASSERT_TRUE(ok) << why;

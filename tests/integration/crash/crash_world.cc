@@ -2,6 +2,7 @@
 #include "tests/integration/crash/crash_world.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -336,18 +337,27 @@ std::optional<ResourceStatus> CrashWorld::LoadStatus() const {
   return **st;
 }
 
-bool CrashWorld::WaitForPhase(BackgroundProcess* p, Phase want, std::chrono::seconds bound, std::string* why) {
+std::string CrashWorld::StatusStamp() const {
+  struct stat sb;
+  std::string path = state_dir_ + "/status/crash__" + (o_.engine == WorldOptions::Engine::kSql ? "app" : "kratos") + ".json";
+  if (stat(path.c_str(), &sb) != 0) return "";
+  return std::to_string(sb.st_ino) + ":" + std::to_string(sb.st_mtim.tv_sec) + "." + std::to_string(sb.st_mtim.tv_nsec);
+}
+
+bool CrashWorld::WaitForPhase(BackgroundProcess* p, Phase want, std::chrono::seconds bound, std::string* why,
+                              const std::string& written_since) {
   auto deadline = std::chrono::steady_clock::now() + bound;
   for (;;) {
+    bool fresh = written_since.empty() || StatusStamp() != written_since;
     auto st = LoadStatus();
-    if (st && st->phase == want) return true;
-    if (st && st->phase == Phase::kFailed && want != Phase::kFailed) {
+    if (st && st->phase == want && fresh) return true;
+    if (st && st->phase == Phase::kFailed && want != Phase::kFailed && fresh) {
       *why = "status went Failed: " + st->last_error + "\n--- log:\n" + p->LogTail();
       return false;
     }
     if (auto end = p->Poll()) {
       st = LoadStatus();
-      if (st && st->phase == want) return true;
+      if (st && st->phase == want && (written_since.empty() || StatusStamp() != written_since)) return true;
       *why = "the process " + end->Describe() + " before phase " + PhaseName(want) + " (phase " +
              (st ? PhaseName(st->phase) : std::string("none")) + ")\n--- log:\n" + p->LogTail();
       return false;

@@ -59,8 +59,13 @@ class CrashWorld {
 
   std::optional<ResourceStatus> LoadStatus() const;
   // Polls the status until phase is `want` (true), the process ends, a Failed phase is seen, or the
-  // bound passes (false, with why).
-  bool WaitForPhase(BackgroundProcess* p, Phase want, std::chrono::seconds bound, std::string* why);
+  // bound passes (false, with why). With `written_since` (a StatusStamp() taken before p started),
+  // only a status file written after that counts: a restart must make its own pass (and by then
+  // it has installed its signal handlers), not be credited with the killed run's Succeeded.
+  bool WaitForPhase(BackgroundProcess* p, Phase want, std::chrono::seconds bound, std::string* why,
+                    const std::string& written_since = "");
+  // Identity of the status file as last written (inode and mtime in ns; "" when absent).
+  std::string StatusStamp() const;
 
   // A fresh session on the case's database (owned by the world; reconnects if needed).
   Database* db();

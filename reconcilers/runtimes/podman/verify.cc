@@ -27,9 +27,10 @@ Status Failure(WorkloadRuntime* rt, const WorkloadRef& w, Code code, const std::
   } else {
     msg += " (Logs unavailable: " + logs.status().message() + ")";
   }
+  // No advice about policy.onFailure here: the runtime does not know the policy, and with
+  // rollbackImage already set the advice read as if it were not (status.failureAction says what ran).
   msg += " Next: read the logs above (podman logs " + w.name +
-         "), fix the image or its configuration, then re-apply; or set policy.onFailure: rollbackImage to "
-         "restore the previous image automatically.";
+         "), fix the image or its configuration, then re-apply.";
   return Status::Error(code, Scrub(msg));
 }
 

@@ -239,7 +239,7 @@ void CiamStack::WriteManifest(const CiamService& s, const std::string& policy) {
     << "  database:\n    dsnFrom:\n      env: " << s.env_var << "\n";
   if (s.key == "athena") {
     m << "  migrations:\n    engine: drizzle\n    path: " << SourceDir() << "/tests/fixtures/images/athena/"
-      << s.new_version << "\n";
+      << (s.drizzle_folder.empty() ? s.new_version : s.drizzle_folder) << "\n";
   } else {
     m << "  migrations:\n    engine: ory\n";
   }

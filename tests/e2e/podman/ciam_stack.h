@@ -34,6 +34,7 @@ struct CiamService {
   std::string old_image;      // what the compose file runs today
   std::string new_image;      // what the manifest asks for
   std::string new_version;    // the manifest's targetVersion
+  std::string drizzle_folder; // athena: the fixture folder the manifest applies (default new_version)
   std::vector<std::string> old_versions;  // history rows after the bootstrap
   std::vector<std::string> new_versions;  // history rows the upgrade adds
   std::string Resource() const { return "ciam/" + key; }

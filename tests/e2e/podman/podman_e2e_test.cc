@@ -245,6 +245,33 @@ TEST_F(PodmanE2eTest, BrokenUpgradeFailsRecordsWhyAndKeepsTheOldImageRunning) {
   EXPECT_NE(text.out.find("Failed"), std::string::npos) << text.out;
 }
 
+// The bump itself fails: the manifest points Athena v1.1.0 at v1.0.0's Drizzle folder (nothing
+// pending), so the new container exits with "schema mismatch"; verify sees it, rollbackImage puts
+// the old tag back and restarts it, and lastError carries the container's last log lines.
+TEST_F(PodmanE2eTest, NewContainerThatExitsIsRolledBackWithItsLastLogLines) {
+  CiamService a = StockService("athena");
+  a.drizzle_folder = "v1.0.0";
+  CiamStack stack({a});
+  Status up = stack.Up();
+  ASSERT_TRUE(up.ok()) << up.ToString();
+  const CiamService& s = stack.service("athena");
+  stack.WriteManifest(s, kPolicy);
+
+  auto controller = stack.StartController();
+  std::string why;
+  ASSERT_TRUE(stack.WaitForPhases(controller.get(), {s.Resource()}, Phase::kFailed, kConverge, &why)) << why;
+  StopController(controller.get());
+
+  auto st = stack.LoadStatus(s.Resource());
+  ASSERT_TRUE(st.has_value());
+  EXPECT_NE(st->failure_action.find("rollback"), std::string::npos) << st->failure_action;
+  EXPECT_NE(st->last_error.find("schema mismatch"), std::string::npos) << st->last_error;
+  EXPECT_EQ(stack.PsRow(s.container), std::make_pair(std::string("running"), s.old_image));
+  EXPECT_EQ(stack.ReadCompose(), stack.compose_text()) << "the old tag is not back in the compose file";
+  EXPECT_EQ(stack.Column("athena", "SELECT count(*) FROM drizzle.__drizzle_migrations"),
+            std::vector<std::string>{"2"});
+}
+
 TEST_F(PodmanE2eTest, SigtermMidUpgradeExitsZeroReleasesLocksAndARestartConverges) {
   CiamStack stack({StockService("kratos"), StockService("hydra")});
   Status up = stack.Up();

@@ -5,6 +5,7 @@
 #include "controller/lib/cli_env.h"
 #include "controller/lib/commands.h"
 #include "controller/lib/flags.h"
+#include "controller/lib/signals.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/schemaupgrade/plan.h"
@@ -100,9 +101,15 @@ int CmdApply(const Args& args) {
   auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
   if (!resources.ok()) return ReportError("apply", resources.status());
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), !flags->Has("quiet")});
+  // SIGTERM/SIGINT abandon the step in flight cleanly (statement cancelled, audit row closed).
+  auto signal = ShutdownSignal::Install();
+  if (!signal.ok()) return ReportError("apply", signal.status());
+  ShutdownSignal* stop = signal->get();
+  env->deps.cancelled = [stop] { return stop->StopRequested(); };
   Reconciler reconciler(env->deps);
   int code = 0;
   for (auto& su : *resources) {
+    if (stop->StopRequested()) break;
     ApplyCliDefaults(*env, &su);
     auto start = std::chrono::steady_clock::now();
     auto deadline = start + wait;
@@ -115,11 +122,11 @@ int CmdApply(const Args& args) {
       out = reconciler.Reconcile(su, opt);
       applied += out.migrations_applied;
       opt.force = false;
-      if (out.terminal || out.requeue_after.count() == 0) break;
+      if (out.terminal || out.requeue_after.count() == 0 || stop->StopRequested()) break;
       if (std::chrono::steady_clock::now() + out.requeue_after > deadline) break;
       std::fprintf(stderr, "%s: %s; trying again in %s\n", su.Key().c_str(), Scrub(out.status.message).c_str(),
                    FormatDuration(out.requeue_after).c_str());
-      std::this_thread::sleep_for(out.requeue_after);
+      if (stop->WaitFor(out.requeue_after)) break;
     }
     long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
     if (dry_run) {

@@ -77,6 +77,9 @@ Status AuditLog::Record(const AuditEntry& e) {
 }
 
 Status AuditLog::MarkInterrupted() {
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL", {Table()});
+  if (!exists.ok()) return exists.status().WithContext("marking interrupted audit rows");
+  if (exists->rows.empty() || exists->Get(0, 0) != "t") return Status::Ok();  // nothing recorded here
   return db_
       ->Exec("UPDATE " + Table() +
              " SET status = 'interrupted', finished_at = now(), error = 'the process running this step stopped "
@@ -90,7 +93,7 @@ Result<std::vector<AuditEntry>> AuditLog::List(int limit, const std::string& res
   auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL", {Table()});
   if (!exists.ok()) return exists.status();
   std::vector<AuditEntry> out;
-  if (exists->Get(0, 0) != "t") return out;
+  if (exists->rows.empty() || exists->Get(0, 0) != "t") return out;
   auto r = db_->Query(
       "SELECT id, resource, engine, version, name, direction, checksum, status, "
       "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "

@@ -49,6 +49,7 @@ class AuditLog {
   // Inserts a complete row at once (for events that are not migrations: backup, bump, ...).
   Status Record(const AuditEntry& e);
   // Rows with status running whose backend pid is no longer alive become "interrupted".
+  // A database without the table is fine (nothing to mark).
   Status MarkInterrupted();
   // Newest first. resource empty: all. Returns an empty list when the table does not exist.
   Result<std::vector<AuditEntry>> List(int limit, const std::string& resource = "");

@@ -25,7 +25,9 @@ struct BackupFile {
 // so a killed backup never looks finished).
 Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const std::string& path,
                           const std::string& bin_dir = "");
-// pg_restore --clean --if-exists --single-transaction of a pg_dump -Fc file: all or nothing.
+// Restores a pg_dump -Fc file over the database, all or nothing: one psql transaction drops every
+// user schema (so objects created after the backup go too), recreates public, and replays the dump.
+// Holds the whole SQL script in memory (fine for the databases this tool targets; see docs/NOTES.md).
 Status PgRestore(ProcessRunner* runner, const std::string& dsn, const std::string& path,
                  const std::string& bin_dir = "");
 

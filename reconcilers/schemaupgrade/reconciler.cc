@@ -203,6 +203,26 @@ class Pass {
   }
 
   // ---- steps ----
+  // What an approval covered when the work started: "<hash>|<target image>|<version:checksum>,...".
+  std::string ApprovalRecord() const {
+    std::string r = su_.policy.approved_plan_hash + "|" + target_image_ + "|";
+    for (const auto& m : plan_.state.pending) r += m.version + ":" + m.checksum + ",";
+    return r;
+  }
+
+  // True when this pass finishes an upgrade that started under the manifest's approval: same
+  // approval, same image, and every remaining migration was in the approved plan, unchanged.
+  bool ResumesApprovedPlan() const {
+    if (st_.approved_plan.empty() || su_.policy.approved_plan_hash.empty()) return false;
+    std::string prefix = su_.policy.approved_plan_hash + "|" + target_image_ + "|";
+    if (st_.approved_plan.rfind(prefix, 0) != 0) return false;
+    std::string items = "," + st_.approved_plan.substr(prefix.size());
+    for (const auto& m : plan_.state.pending) {
+      if (items.find("," + m.version + ":" + m.checksum + ",") == std::string::npos) return false;
+    }
+    return true;
+  }
+
   bool CheckStalledOrBackoff() {
     if (opt_.force || opt_.dry_run) return true;
     const Condition* stalled = FindCondition(st_, "Stalled");
@@ -228,6 +248,9 @@ class Pass {
     auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
     if (!db.ok()) return Retry(db.status(), "DatabaseUnavailable");
     db_ = std::move(db).value();
+    // Rows left "running" by a killed run are closed on every pass, not only when there is work:
+    // the killed run's work may have been finished by a leftover migrator.
+    if (!opt_.dry_run) (void)AuditLog(db_.get()).MarkInterrupted();
 
     if (d_.workloads && !su_.workload.kind.empty()) {
       auto declared = d_.workloads->DeclaredImage(su_.workload);
@@ -281,7 +304,7 @@ class Pass {
       return Wait("DryRun", "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
                                 " step(s); nothing was changed", std::chrono::milliseconds(0));
     }
-    bool resumed_approval = !st_.approved_plan.empty() && st_.approved_plan == su_.policy.approved_plan_hash;
+    bool resumed_approval = ResumesApprovedPlan();
     if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash && !resumed_approval) {
       std::string why = su_.policy.approved_plan_hash.empty()
                             ? "plan " + plan_.hash + " needs approval"
@@ -291,7 +314,7 @@ class Pass {
                                             "spec.policy.approval.planHash: " + plan_.hash,
                   std::chrono::milliseconds(0));
     }
-    if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = su_.policy.approved_plan_hash;
+    if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
     if (su_.policy.window) {
       auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
       if (!w.ok()) return Fatal(w.status(), "InvalidWindow");
@@ -308,7 +331,12 @@ class Pass {
 
   bool Backup() {
     if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return true;
-    if (st_.backup && st_.backup->plan_hash == plan_.hash && d_.fs->Exists(st_.backup->path)) return true;
+    // One backup per upgrade: a pass resuming a started upgrade (whose remaining plan has another
+    // hash) keeps the pre-upgrade backup rather than taking a mid-upgrade one.
+    if (st_.backup && d_.fs->Exists(st_.backup->path) &&
+        (st_.backup->plan_hash == plan_.hash || !st_.start_version.empty())) {
+      return true;
+    }
     if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), "BackupFailed");
     SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
     CrashPoint("before-backup");
@@ -480,6 +508,8 @@ class Pass {
 
   void Succeed() {
     st_.phase = Phase::kSucceeded;
+    st_.start_version.clear();  // the next upgrade of this spec starts from here
+    st_.approved_plan.clear();  // and needs its own approval
     st_.last_error.clear();
     st_.next_retry_at.clear();
     st_.attempts = 0;

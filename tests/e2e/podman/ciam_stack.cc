@@ -94,6 +94,7 @@ CiamStack::CiamStack(std::vector<CiamService> services) : services_(std::move(se
   std::filesystem::create_directories(state_dir_);
   for (auto& s : services_) {
     s.container = "ciam-" + s.key + "-" + id;
+    s.ns = "ciam-" + std::to_string(getpid());
     s.dsn = PgServer::Shared().CreateDatabase(s.key);
     s.db = PgServer::DbNameOf(s.dsn);
   }
@@ -113,6 +114,12 @@ CiamService& CiamStack::service(const std::string& key) {
   }
   ADD_FAILURE() << "no service " << key << " in this stack";
   return services_.front();
+}
+
+std::vector<std::string> CiamStack::Resources() const {
+  std::vector<std::string> out;
+  for (const auto& s : services_) out.push_back(s.Resource());
+  return out;
 }
 
 std::string CiamStack::ManifestPath(const std::string& key) const { return manifests_ + "/" + key + ".yaml"; }
@@ -158,7 +165,7 @@ Status CiamStack::Bootstrap() {
   for (const auto& s : services_) {
     std::ostringstream m;
     m << "apiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: " << s.key
-      << "\n  namespace: ciam\nspec:\n  targetVersion: " << TagOf(s.old_image) << "\n";
+      << "\n  namespace: " << s.ns << "\nspec:\n  targetVersion: " << TagOf(s.old_image) << "\n";
     if (s.key == "athena") {
       m << "  database:\n    dsnFrom:\n      env: " << s.env_var << "\n  migrations:\n    engine: drizzle\n"
         << "    path: " << SourceDir() << "/tests/fixtures/images/athena/" << TagOf(s.old_image) << "\n";
@@ -233,7 +240,7 @@ void CiamStack::WriteManifest(const CiamService& s, const std::string& policy) {
   std::ostringstream m;
   m << "# " << s.key << " " << TagOf(s.old_image) << " -> " << s.new_version << "\n"
     << "apiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: " << s.key
-    << "\n  namespace: ciam\nspec:\n  targetVersion: " << s.new_version << "\n"
+    << "\n  namespace: " << s.ns << "\nspec:\n  targetVersion: " << s.new_version << "\n"
     << "  workload:\n    kind: ComposeService\n    name: " << s.container << "\n    service: " << s.key
     << "\n    composeFile: " << compose_file_ << "\n"
     << "  database:\n    dsnFrom:\n      env: " << s.env_var << "\n";

@@ -2,7 +2,8 @@
 // service on the shared PostgreSQL, migrated to the version the stack runs today (`schema-upgrade
 // apply` of a workload-less bootstrap manifest), a podman-compose project of Kratos / Hydra / Athena
 // fixture images at those old versions (own folder, network and container names, so cases never
-// share containers), a manifests folder for the controller and a state dir. The compose services
+// share containers; the SchemaUpgrade namespace is ciam-<pid>, because the ory engine names its
+// migration container after the resource, host-wide), a manifests folder for the controller and a state dir. The compose services
 // sit on the project's bridge network and reach PostgreSQL through its mounted UNIX socket; the
 // controller and the migration containers use TCP with the password DSN from the manifest's env var.
 // The destructor removes the containers and the compose network, also when a test failed.
@@ -27,6 +28,7 @@ namespace su::testing {
 // One service of the stack and its upgrade.
 struct CiamService {
   std::string key;            // compose service key and SchemaUpgrade name: kratos | hydra | athena
+  std::string ns = "ciam";    // SchemaUpgrade namespace (CiamStack makes it unique per test process)
   std::string container;      // ciam-<key>-<pid>-<case>
   std::string db;             // database name
   std::string dsn;            // TCP DSN with the password (never printed)
@@ -37,7 +39,7 @@ struct CiamService {
   std::string drizzle_folder; // athena: the fixture folder the manifest applies (default new_version)
   std::vector<std::string> old_versions;  // history rows after the bootstrap
   std::vector<std::string> new_versions;  // history rows the upgrade adds
-  std::string Resource() const { return "ciam/" + key; }
+  std::string Resource() const { return ns + "/" + key; }
 };
 
 // The stock upgrades: kratos v1.1.0 -> v1.2.0, hydra v2.2.0 -> v2.3.0, athena v1.0.0 -> v1.1.0.
@@ -61,6 +63,7 @@ class CiamStack {
 
   CiamService& service(const std::string& key);
   const std::vector<CiamService>& services() const { return services_; }
+  std::vector<std::string> Resources() const;  // namespace/name of every service
   const std::string& compose_file() const { return compose_file_; }
   const std::string& compose_text() const { return compose_text_; }  // as written by Up()
   const std::string& state_dir() const { return state_dir_; }

@@ -352,6 +352,14 @@ row schema-upgrade noop "re-run, nothing pending"
 row sql-migrate noop "re-run, nothing pending"
 row drizzle-kit noop "re-run, nothing pending"
 say ""
+say "each run's time in run order (s):"
+for key in psql:apply schema-upgrade:apply sql-migrate:apply drizzle-kit:apply psql-connect:noop su-start:noop \
+  schema-upgrade:noop sql-migrate:noop drizzle-kit:noop; do
+  [[ -n ${times[$key]:-} ]] || continue
+  printf -v line '  %-22s %s' "$key" "$(for t in ${times[$key]}; do printf '%.3f ' "$t"; done)"
+  say "$line"
+done
+say ""
 say "time: wall clock of the client process (median); client CPU: its user+sys (median); peak RSS:"
 say "ru_maxrss of the client process (max over runs; server memory not included; measuring floor"
 say "$(awk -v k="$floor_kb" 'BEGIN{printf "%.1f", k / 1024}') MB). Ratios are against psql's apply time."

@@ -287,14 +287,14 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
     record "$who:apply" "$(run_contender "$who" apply "$db" "$state" "$log")" "$log"
     got=$(verify_schema "$db")
     if [[ $got != "$N $N" ]]; then
-      failed[$who:apply]="wrong schema: $got tables/indexes, expected $N $N"
+      failed[$who:apply]="${failed[$who:apply]:+${failed[$who:apply]}, }wrong schema: $got tables/indexes, expected $N $N"
       progress "$who left $got bench tables/indexes, expected $N $N"
     fi
     if [[ $who != psql ]]; then
       progress "run $rep/$REPEATS: $who no-op re-run"
       record "$who:noop" "$(run_contender "$who" noop "$db" "$state" "$log")" "$log"
       got=$(verify_schema "$db")
-      [[ $got == "$N $N" ]] || failed[$who:noop]="wrong schema after re-run: $got"
+      [[ $got == "$N $N" ]] || failed[$who:noop]="${failed[$who:noop]:+${failed[$who:noop]}, }wrong schema after re-run: $got"
     fi
     admin "DROP DATABASE $db"
   done

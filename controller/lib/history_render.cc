@@ -12,10 +12,11 @@ std::string RenderHistoryText(const std::vector<AuditEntry>& rows) {
   std::snprintf(buf, sizeof buf, "%-6s %-20s %-20s %-22s %-28s %-14s %-11s %8s %7s\n", "ID", "STARTED", "RESOURCE",
                 "VERSION", "NAME", "DIRECTION", "STATUS", "MS", "STMTS");
   out += buf;
+  auto cut = [](const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; };
   for (const auto& r : rows) {
     std::string stmts = std::to_string(r.statements_applied) + "/" + std::to_string(r.statements_total);
     std::snprintf(buf, sizeof buf, "%-6lld %-20s %-20s %-22s %-28s %-14s %-11s %8lld %7s\n", r.id, r.started_at.c_str(),
-                  r.resource.substr(0, 20).c_str(), r.version.substr(0, 22).c_str(), r.name.substr(0, 28).c_str(),
+                  cut(r.resource, 20).c_str(), cut(r.version, 22).c_str(), cut(r.name, 28).c_str(),
                   r.direction.c_str(), r.status.c_str(), r.duration_ms, stmts.c_str());
     out += buf;
     if (!r.error.empty()) out += "       error: " + r.error + "\n";

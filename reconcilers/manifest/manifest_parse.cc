@@ -233,11 +233,9 @@ class DocumentParser {
         w.Error("container", "is only used by Deployment and StatefulSet; expected it left out for "
                              "ComposeService (use service for the compose service key)");
       }
-      if (ref.compose_file.empty()) {
-        if (!w.Has("composeFile")) w.Required("composeFile", "the compose file's path, e.g. docker-compose.yml");
-      } else {
-        ref.compose_file = Resolve(ref.compose_file);
-      }
+      // composeFile may be left to the CLI's --compose default; the reconciler refuses a
+      // ComposeService that has neither.
+      if (!ref.compose_file.empty()) ref.compose_file = Resolve(ref.compose_file);
       if (ref.service.empty()) ref.service = ref.name;
     } else if (!ref.kind.empty()) {
       if (w.Has("composeFile")) w.Error("composeFile", "is only used by kind ComposeService; expected it left out for " + ref.kind);

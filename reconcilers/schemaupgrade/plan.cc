@@ -95,8 +95,9 @@ std::string RenderPlanText(const Plan& p) {
   o << "\nApplied: " << p.state.applied.size() << " migration(s)\n";
   o << "Pending: " << p.state.pending.size() << " migration(s)\n";
   for (const auto& m : p.state.pending) {
-    o << "  + " << m.version << " " << m.name << (m.no_transaction ? "  [no-transaction]" : "") << "  ("
-      << m.summary.size() << " statement" << (m.summary.size() == 1 ? "" : "s") << ")\n";
+    o << "  + " << m.version << " " << m.name << (m.no_transaction ? "  [no-transaction]" : "");
+    if (!m.file.empty()) o << "  (" << m.summary.size() << " statement" << (m.summary.size() == 1 ? "" : "s") << ")";
+    o << "\n";
     for (const auto& s : m.summary) o << "      " << s << "\n";
   }
   if (!p.state.drift.empty()) {

@@ -155,6 +155,14 @@ class Pass {
   // Transient failure: back off and come back, up to retries.limit attempts.
   bool Retry(const Status& s, const std::string& reason) {
     out_.result = s;
+    if (d_.cancelled && d_.cancelled()) {
+      // A shutdown is not a failure of this resource: no attempt is spent, the next start resumes.
+      st_.message = "stopped by shutdown during " + std::string(PhaseName(st_.phase)) + "; resumes on the next start";
+      SetCondition(&st_, "Reconciling", "True", "Interrupted", st_.message, su_.generation, d_.clock->Now());
+      Save();
+      LogInfo("reconcile.interrupted", {{"resource", su_.Key()}, {"phase", PhaseName(st_.phase)}});
+      return false;
+    }
     st_.attempts++;
     st_.last_error = Scrub(s.ToString());
     if (st_.attempts > su_.policy.retries.limit) {
@@ -391,8 +399,12 @@ class Pass {
     std::unique_ptr<MigrationWatch> watch;
     if (d_.watch) watch = d_.watch(dsn_);
     Database* raw = db_.get();
+    int watched_pid = -1;
     ctx.on_session = [&](int pid) {
-      if (!watch) return;
+      // Engines report the session before every migration; restart the watch (a new connection)
+      // only when the session changes.
+      if (!watch || pid == watched_pid) return;
+      watched_pid = pid;
       watch->Stop();
       watch->Start(pid, su_.policy.blocked_session_limit,
                    [this](const std::vector<BlockedSession>& b) {

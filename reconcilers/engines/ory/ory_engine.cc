@@ -2,6 +2,8 @@
 // schema_migration read before and after to know exactly what a run added.
 #include "reconcilers/engines/ory/ory_engine.h"
 
+#include "reconcilers/database/backup.h"
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -77,6 +79,12 @@ class ApplyingLineWatcher {
 bool NameInUse(const Status& s) { return s.message().find("already in use") != std::string::npos; }
 
 }  // namespace
+
+std::string DatabaseScope(const std::string& dsn) {
+  auto env = DsnToPgEnv(LibpqDsn(dsn));
+  if (!env.ok()) return "";
+  return (*env)["PGHOST"] + ":" + (*env)["PGPORT"] + "/" + (*env)["PGDATABASE"];
+}
 
 std::string OryMigrationContainerName(const std::string& resource) {
   std::string safe;
@@ -196,7 +204,7 @@ class OryEngine : public Engine {
     // One name per resource: while a migrator of an earlier run (a killed controller's, which
     // podman keeps running) still exists, podman refuses to start another one under that name.
     // Without a resource (direct engine use) there is nothing to key on: podman generates a name.
-    if (!ctx.resource.empty()) spec.name = OryMigrationContainerName(ctx.resource);
+    if (!ctx.resource.empty()) spec.name = OryMigrationContainerName(ctx.resource + "@" + DatabaseScope(o_.dsn));
     spec.cancelled = ctx.cancelled;
     spec.on_output = [&](const std::string& chunk, bool is_stderr) { watcher.Feed(chunk, is_stderr); };
     LogInfo("ory_migrate_start", {{"image", o_.image}, {"command", FormatArgv(o_.up_command)},

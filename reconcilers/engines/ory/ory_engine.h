@@ -53,6 +53,9 @@ struct OryEngineOptions {
 // The migration container's name for a resource (namespace/name): "su-migrate-<name>-<hash8>",
 // a valid podman name, the same on every run.
 std::string OryMigrationContainerName(const std::string& resource);
+// "host:port/dbname" of a DSN (never the password), so containers of one resource name on two
+// databases do not collide.
+std::string DatabaseScope(const std::string& dsn);
 
 // [kratos, migrate, sql, up, -e, --yes] -> [kratos, migrate, sql, status, -e]: the words before
 // "up", then "status", keeping -e / --read-from-env and --config/-c with their values.

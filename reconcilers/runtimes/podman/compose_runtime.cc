@@ -93,7 +93,10 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
  private:
   Status CheckRef(const WorkloadRef& w) {
     if (w.kind != "ComposeService") return Status::Invalid("workload kind " + w.kind + " is not ComposeService");
-    if (w.compose_file.empty()) return Status::Invalid("workload " + w.name + ": composeFile is empty");
+    if (w.compose_file.empty()) {
+      return Status::Invalid("workload " + w.name + ": spec.workload.composeFile is not set and no --compose default "
+                             "was given; name the compose file in the manifest or pass --compose");
+    }
     if (ServiceOf(w).empty()) return Status::Invalid("workload: name and service are both empty");
     return Status::Ok();
   }

@@ -268,11 +268,16 @@ TEST(ManifestErrorTest, EngineRules) {
   EXPECT_HAS(ErrorOf(kMinimal + "    command: up\n"), "m.yaml:12: spec.migrations.command: is a plain scalar; expected a list of strings");
 }
 
+TEST(ManifestTest, ComposeFileMayComeFromTheCliDefault) {
+  // `--compose FILE` fills it in; the reconciler refuses a ComposeService that has neither.
+  SchemaUpgrade su = ParseOne(kMinimal + "  workload:\n    kind: ComposeService\n    name: web\n");
+  EXPECT_EQ(su.workload.compose_file, "");
+  EXPECT_EQ(su.workload.service, "web");
+}
+
 TEST(ManifestErrorTest, WorkloadRules) {
   EXPECT_HAS(ErrorOf(kMinimal + "  workload: {kind: DaemonSet, name: x}\n"),
              "m.yaml:12: spec.workload.kind: \"DaemonSet\" is not a workload kind; expected one of Deployment, StatefulSet, ComposeService");
-  EXPECT_HAS(ErrorOf(kMinimal + "  workload:\n    kind: ComposeService\n    name: web\n"),
-             "m.yaml:12: spec.workload.composeFile: is required; expected the compose file's path");
   EXPECT_HAS(ErrorOf(kMinimal + "  workload:\n    kind: Deployment\n"),
              "m.yaml:12: spec.workload.name: is required");
   EXPECT_HAS(ErrorOf(kMinimal + "  workload:\n    kind: Deployment\n    name: web\n    composeFile: c.yml\n"),

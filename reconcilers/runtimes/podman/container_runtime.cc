@@ -43,6 +43,19 @@ class PodmanContainerRuntime : public ContainerRuntime {
       : runner_(runner), config_(std::move(config)) {}
 
   Result<ProcessResult> RunOnce(const ContainerRunSpec& spec) override {
+    auto r = RunOnceNamed(spec);
+    // A fixed name still taken by a container that has *exited* is a leftover of a killed caller
+    // (its client died before --rm could act): remove it and run. A running one stays an error.
+    if (!r.ok() && !spec.name.empty() && r.status().message().find("already in use") != std::string::npos &&
+        !ContainerRunning(spec.name)) {
+      LogInfo("podman_remove_leftover", {{"name", spec.name}});
+      RemoveContainer(spec.name);
+      r = RunOnceNamed(spec);
+    }
+    return r;
+  }
+
+  Result<ProcessResult> RunOnceNamed(const ContainerRunSpec& spec) {
     std::string name = spec.name.empty() ? GeneratedName() : spec.name;
     SU_ASSIGN_OR_RETURN(std::vector<std::string> argv, BuildRunArgv(spec, config_, name));
     ProcessSpec ps;
@@ -84,6 +97,16 @@ class PodmanContainerRuntime : public ContainerRuntime {
   }
 
  private:
+  bool ContainerRunning(const std::string& name) {
+    ProcessSpec ps;
+    ps.argv = {config_.podman, "inspect", "--format", "{{.State.Running}}", name};
+    ps.env = config_.env;
+    ps.timeout = config_.command_timeout;
+    Result<ProcessResult> r = runner_->Run(ps);
+    // Unknown state counts as running: never remove what might still be migrating.
+    return !r.ok() || !r->Succeeded() || r->out.find("false") == std::string::npos;
+  }
+
   void RemoveContainer(const std::string& name) {
     ProcessSpec ps;
     ps.argv = {config_.podman, "rm", "-f", "-t", "0", "--ignore", name};

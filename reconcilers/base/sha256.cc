@@ -8,7 +8,10 @@ namespace su {
 std::string Sha256Hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  // Fetch the implementation once: OpenSSL 3 looks EVP_sha256() up in its provider store on every
+  // use, which costs more than hashing a small migration file.
+  static EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(data.data(), data.size(), md, &len, sha256 ? sha256 : EVP_sha256(), nullptr);
   static const char* kHex = "0123456789abcdef";
   std::string out;
   out.reserve(len * 2);

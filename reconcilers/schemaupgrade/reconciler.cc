@@ -450,6 +450,10 @@ class Pass {
     for (const auto& s : report.steps) {
       st_.applied.push_back({s.version, s.name, s.duration_ms, FormatTime(d_.clock->Now())});
     }
+    st_.applied_total += static_cast<int>(report.steps.size());
+    if (st_.applied.size() > kMaxAppliedInStatus) {
+      st_.applied.erase(st_.applied.begin(), st_.applied.end() - static_cast<long>(kMaxAppliedInStatus));
+    }
     if (!report.steps.empty()) st_.current_version = report.steps.back().version;
     if (!report.steps.empty()) changed_ = true;
     if (report.status.ok()) {

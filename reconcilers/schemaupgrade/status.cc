@@ -70,7 +70,9 @@ std::string RenderStatusText(const ResourceStatus& s) {
     o << "\n";
   }
   if (!s.applied.empty()) {
-    o << "  applied:\n";
+    o << "  applied:     " << s.applied_total << " migration(s)";
+    if (static_cast<size_t>(s.applied_total) > s.applied.size()) o << " (the last " << s.applied.size() << " below; `history` has all)";
+    o << "\n";
     for (const auto& a : s.applied) {
       o << "    " << a.version << " " << a.name << "  " << a.duration_ms << " ms  " << a.applied_at << "\n";
     }

@@ -59,7 +59,9 @@ struct ResourceStatus {
   std::string previous_image;      // image before our bump (for rollbackImage)
   std::string plan_hash;
   std::vector<std::string> pending;  // pending versions
-  std::vector<AppliedRecord> applied;  // applied by us, for this spec, oldest first
+  std::vector<AppliedRecord> applied;  // applied by us for this spec, oldest first; the last
+                                       // kMaxAppliedInStatus only (the audit log has them all)
+  int applied_total = 0;               // how many this spec applied in all
   int attempts = 0;
   std::string last_error;
   std::string next_retry_at;
@@ -71,6 +73,8 @@ struct ResourceStatus {
   std::vector<Condition> conditions;
   std::string updated_at;
 };
+
+inline constexpr size_t kMaxAppliedInStatus = 100;
 
 // Sets (or adds) condition `type`. last_transition_time changes only when status changes.
 void SetCondition(ResourceStatus* s, const std::string& type, const std::string& status, const std::string& reason,

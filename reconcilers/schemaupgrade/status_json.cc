@@ -49,6 +49,7 @@ std::string StatusToJson(const ResourceStatus& s) {
     applied[i] = a;
   }
   o["applied"] = applied;
+  o["appliedTotal"] = value::number(s.applied_total);
   o["attempts"] = value::number(s.attempts);
   o["lastError"] = Str(s.last_error);
   o["nextRetryAt"] = Str(s.next_retry_at);
@@ -129,6 +130,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
       s.applied.push_back({GetStr(v, "version"), GetStr(v, "name"), GetNum(v, "durationMs"), GetStr(v, "appliedAt")});
     }
   }
+  s.applied_total = static_cast<int>(GetNum(o, "appliedTotal"));
   s.attempts = static_cast<int>(GetNum(o, "attempts"));
   s.last_error = GetStr(o, "lastError");
   s.next_retry_at = GetStr(o, "nextRetryAt");

@@ -25,3 +25,16 @@ TEST(SecretsTest, RegisteredDsnNeverReachesTheLog) {
 
 }  // namespace
 }  // namespace su
+
+namespace su {
+namespace {
+
+TEST(SecretsTest, RedactsEveryPasswordInLongerText) {
+  EXPECT_EQ(RedactDsn("a postgresql://u:p1@h/x and PASSWORD = 'x \\' y' then password=z2 end"),
+            "a postgresql://u:***@h/x and PASSWORD = *** then password=*** end");
+  EXPECT_EQ(RedactDsn("postgres://user@host/db password"), "postgres://user@host/db password");
+  EXPECT_EQ(RedactDsn("no secrets here"), "no secrets here");
+}
+
+}  // namespace
+}  // namespace su

@@ -5,6 +5,7 @@
 #   make demo   migrate a throwaway PostgreSQL with the sample manifests and migrations
 #   make bench  benchmarks against psql (bench/README.md)
 BUILD ?= build
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 

@@ -112,6 +112,8 @@ std::string SummarizeStatement(const std::string& statement, size_t max_len) {
     in_space = false;
     collapsed.push_back(c);
   }
+  // Drizzle parts keep their ';' (statement-breakpoint splitting); summaries look the same for all.
+  while (!collapsed.empty() && (collapsed.back() == ';' || collapsed.back() == ' ')) collapsed.pop_back();
   if (collapsed.size() <= max_len) return collapsed;
   size_t keep = max_len >= 3 ? max_len - 3 : 0;
   // Never cut inside a UTF-8 sequence: back up over continuation bytes.

@@ -368,7 +368,7 @@ TEST(DrizzleApply, FailureRollsBackTheWholeBatchAndNamesTheStatement) {
   EXPECT_EQ(r.failed_file, t.f.dir.path() + "/0001_b.sql");
   EXPECT_EQ(r.failed_statement_index, 2);
   EXPECT_EQ(r.failed_statement_line, 3);
-  EXPECT_EQ(r.failed_statement, "SELECT 'b2';");
+  EXPECT_EQ(r.failed_statement, "SELECT 'b2'");
   EXPECT_NE(r.status.message().find("rolled back"), std::string::npos) << r.status.message();
   EXPECT_TRUE(r.steps.empty());
   EXPECT_TRUE(t.db.history.empty());

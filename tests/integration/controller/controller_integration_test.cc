@@ -263,6 +263,36 @@ TEST(ControllerIntegrationTest, ServesMetricsHealthAndReadiness) {
   ExpectStopsCleanly(w);
 }
 
+// The phase gauge is "1 for the current phase": a resource that failed and was then fixed must not
+// keep reading 1 for Failed beside Succeeded.
+TEST(ControllerIntegrationTest, PhaseGaugeFollowsTheCurrentPhase) {
+  ControllerWorld w;
+  w.AddDatabase("fixed");
+  w.AddMigration("fixed", kV1, "CREATE TABLE things (id int PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n");
+  w.WriteManifestFile("fixed.yaml", w.Manifest("fixed", "v1"));
+  int port = FreePort();
+  ASSERT_GT(port, 0);
+  w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
+  std::string why;
+  ASSERT_TRUE(w.WaitFor("fixed", [](const ResourceStatus& s) { return s.phase == Phase::kFailed; }, &why)) << why;
+  EXPECT_EQ(w.Sql1("fixed", "SELECT to_regclass('public.things') IS NULL"), "t") << "the failed file was rolled back";
+
+  w.AddMigration("fixed", kV1, V1Sql());
+  w.WriteManifestFile("fixed.yaml", w.Manifest("fixed", "v1-fixed"));
+  ASSERT_TRUE(w.WaitSucceeded("fixed", "v1-fixed", &why)) << why;
+  const std::string succeeded = "schema_upgrade_phase{phase=\"Succeeded\",resource=\"ctrl/fixed\"} 1";
+  HttpReply metrics;
+  for (int i = 0; i < 300; ++i) {
+    metrics = HttpGet(port, "/metrics");
+    if (metrics.body.find(succeeded) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(metrics.body.find(succeeded), std::string::npos) << metrics.body;
+  EXPECT_EQ(metrics.body.find("schema_upgrade_phase{phase=\"Failed\",resource=\"ctrl/fixed\"} 1"), std::string::npos)
+      << "the earlier Failed phase still reads 1 beside Succeeded:\n" << metrics.body;
+  ExpectStopsCleanly(w);
+}
+
 TEST(ControllerIntegrationTest, SigtermMidMigrationExitsZeroAndReleasesTheLock) {
   ControllerWorld w;
   w.AddDatabase("slow");

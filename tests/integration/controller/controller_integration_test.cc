@@ -302,12 +302,28 @@ TEST(ControllerIntegrationTest, SigtermMidMigrationExitsZeroAndReleasesTheLock) 
   w.Start({"--workers", "1", "--resync", "10m"});
   std::string why;
   ASSERT_TRUE(w.WaitFor("slow", [](const ResourceStatus& s) { return s.phase == Phase::kMigrating; }, &why)) << why;
+  // Signal while the slow file's statement runs (seen in pg_stat_activity), after the first committed.
+  bool sleeping = false;
+  for (int i = 0; i < 1000 && !sleeping && w.process()->running(); ++i) {
+    sleeping = w.Sql1("slow", "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND state = 'active' AND query LIKE 'SELECT pg_sleep(2)%'") == "1";
+    if (!sleeping) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(sleeping) << "the slow migration was never seen running\n" << w.process()->LogTail();
   ExpectStopsCleanly(w);
   EXPECT_EQ(w.AdvisoryLocks("slow"), 0) << "advisory locks left after the controller stopped";
   auto st = w.LoadStatus("slow");
   ASSERT_TRUE(st);
   EXPECT_NE(st->phase, Phase::kFailed) << "a shutdown is not a failure: " << w.Describe(st);
   EXPECT_EQ(st->attempts, 0) << "a shutdown spends no retry attempt: " << w.Describe(st);
+  if (st->phase != Phase::kSucceeded) {
+    // Abandoned rather than finished: the record says so, and the slow file left nothing behind.
+    const Condition* reconciling = FindCondition(*st, "Reconciling");
+    ASSERT_NE(reconciling, nullptr) << w.Describe(st);
+    EXPECT_EQ(reconciling->reason, "Interrupted") << w.Describe(st);
+    EXPECT_EQ(w.HistoryCounts("slow"), std::string(kV1) + ":1") << "the interrupted file is not recorded";
+    EXPECT_EQ(w.Sql1("slow", "SELECT to_regclass('public.slow_done') IS NULL"), "t") << "the interrupted file rolled back";
+  }
 
   // A restart converges with every migration applied exactly once.
   w.Start({"--workers", "1", "--resync", "10m"});

@@ -124,6 +124,7 @@ int CmdController(const Args& args) {
   metrics.Describe("blocked_sessions", "Sessions blocked behind a running migration, by resource.");
   metrics.Describe("blocked_session_longest_wait_seconds", "Longest wait of a session blocked behind a migration.");
   metrics.Describe("phase", "1 for the current phase of each resource.");
+  metrics.Describe("reconcile_results_total", "Reconcile passes by how they ended: succeeded, waiting, retrying, failed.");
   env->deps.on_blocked = [&metrics](const std::string& key, const std::vector<BlockedSession>& blocked) {
     long long longest = 0;
     for (const auto& b : blocked) longest = std::max(longest, b.waiting_ms);
@@ -161,7 +162,16 @@ int CmdController(const Args& args) {
         if (!su) return ReconcileResult{};  // its manifest is gone; status stays as the record
         ApplyCliDefaults(*env, &*su);
         auto out = reconciler.Reconcile(*su);
-        metrics.SetGauge("phase", {{"resource", key}, {"phase", PhaseName(out.status.phase)}}, 1);
+        for (Phase p : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
+                        Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+          metrics.SetGauge("phase", {{"resource", key}, {"phase", PhaseName(p)}}, p == out.status.phase ? 1 : 0);
+        }
+        // The manager's reconciles_total counts callback outcomes, and this callback never fails
+        // (the reconciler owns retries); this counter says how the pass itself ended.
+        std::string result = out.result.ok() ? "succeeded"
+                             : out.result.code() == Code::kGated ? "waiting"
+                             : out.terminal ? "failed" : "retrying";
+        metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", result}});
         ReconcileResult r;
         r.requeue_after = out.requeue_after;
         return r;

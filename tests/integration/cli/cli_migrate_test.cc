@@ -316,7 +316,7 @@ TEST_F(CliMigrateTest, StatusAfterApplyShowsSucceededAppliedAndAttempts) {
   EXPECT_EQ(s.exit_code, 0) << s.err;
   EXPECT_TRUE(Contains(s.out, "clitest/app: Succeeded - app at 20260101 (database version " + Ver(3) + ")\n")) << s.out;
   EXPECT_TRUE(Contains(s.out, "  versions:    database " + Ver(3) + ", target 20260101\n")) << s.out;
-  EXPECT_TRUE(Contains(s.out, "  applied:\n    " + Ver(1) + " create_users  ")) << s.out;
+  EXPECT_TRUE(Contains(s.out, "  applied:     3 migration(s)\n    " + Ver(1) + " create_users  ")) << s.out;
   EXPECT_TRUE(Contains(s.out, "    " + Ver(3) + " add_created_at  ")) << s.out;
   EXPECT_TRUE(Contains(s.out, "  attempts:    0\n")) << s.out;
   EXPECT_TRUE(Contains(s.out, "  condition:   Ready=True Succeeded")) << s.out;

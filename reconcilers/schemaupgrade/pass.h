@@ -1,0 +1,107 @@
+// Pass: one reconcile pass over one SchemaUpgrade (internal to the reconciler; see reconciler.h
+// for the contract). Split over three files: pass_status.cc (the top-level Run and status/condition
+// bookkeeping), pass_steps.cc (observe, gates, backup, migrate, bump, verify) and pass_failure.cc
+// (what policy.onFailure does). Every step returns false when the pass must stop, with status set.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/reconciler.h"
+
+namespace su::reconcile_internal {
+
+// Errors worth retrying with backoff (the world may change): unreachable, lock busy, timeouts.
+bool Transient(const Status& s);
+// Identifies the spec a status belongs to: the spec hash plus the olympus.io/retry annotation.
+std::string SpecToken(const SchemaUpgrade& su);
+
+class Pass {
+ public:
+  Pass(ReconcilerDeps& deps, const SchemaUpgrade& su, const ReconcileOptions& options)
+      : d_(deps), su_(su), opt_(options), now_(deps.clock->Now()) {}
+
+  ReconcileOutcome Run();
+
+ private:
+  // ---- status bookkeeping ----
+  bool LoadStatus();
+
+  void Save();
+
+  void SetPhase(Phase p, const std::string& message);
+
+  void Event(const std::string& type, const std::string& reason, const std::string& message);
+
+  // Permanent failure: stays Failed and Stalled until the spec changes or a forced run.
+  bool Fatal(const Status& s, const std::string& reason);
+
+  // Transient failure: back off and come back, up to retries.limit attempts.
+  bool Retry(const Status& s, const std::string& reason);
+
+  // Waiting for something outside (approval, window, dry run): not an error.
+  bool Wait(const std::string& reason, const std::string& message, std::chrono::milliseconds requeue_after);
+
+  ReconcileOutcome Finish();
+
+  // ---- steps ----
+  // What an approval covered when the work started: "<hash>|<target image>|<version:checksum>,...".
+  std::string ApprovalRecord() const;
+
+  // True when this pass finishes an upgrade that started under the manifest's approval: same
+  // approval, same image, and every remaining migration was in the approved plan, unchanged.
+  bool ResumesApprovedPlan() const;
+
+  bool CheckStalledOrBackoff();
+
+  bool Observe();
+
+  bool Gates();
+
+  bool Backup();
+
+  bool Migrate();
+
+  bool NeedsRollout();
+
+  bool Bump();
+
+  bool Verify();
+
+  void Succeed();
+
+  // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
+  bool OnFailure(const Status& failure, const std::string& reason);
+
+  std::string RollbackImage();
+
+  std::string RestoreBackup();
+
+  std::string RunDown();
+
+  // Writes a controller audit row (backup, bump, restore...); best effort, never fails the pass.
+  void Audit(const std::string& direction, const std::string& status, const std::string& detail,
+             const std::string& error = "");
+
+  ReconcilerDeps& d_;
+  const SchemaUpgrade& su_;
+  ReconcileOptions opt_;
+  Clock::TimePoint now_;
+  ResourceStatus st_;
+  ReconcileOutcome out_;
+  std::string dsn_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<Engine> engine_;
+  std::string declared_image_;
+  std::string target_image_;
+  Plan plan_;
+  bool no_save_ = false;  // the stored status could not be read: do not overwrite it
+  bool changed_ = false;  // this pass applied, bumped or rolled out something
+  std::mutex blocked_mu_;
+  std::vector<BlockedSession> blocked_;
+};
+
+}  // namespace su::reconcile_internal

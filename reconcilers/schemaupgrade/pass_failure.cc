@@ -1,0 +1,104 @@
+// Pass: what policy.onFailure does after a permanent failure (halt, rollbackImage, restoreBackup,
+// runDown), recorded in status.failureAction and the audit log (see pass.h).
+#include "reconcilers/schemaupgrade/pass.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "reconcilers/base/crash_point.h"
+#include "reconcilers/base/duration.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/database/audit_log.h"
+#include "reconcilers/manifest/manifest.h"
+#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/schemaupgrade/window.h"
+
+namespace su::reconcile_internal {
+
+// A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
+bool Pass::OnFailure(const Status& failure, const std::string& reason) {
+  std::string action;
+  switch (su_.policy.on_failure) {
+    case OnFailure::kHalt:
+      action = "halt: nothing was undone";
+      break;
+    case OnFailure::kRollbackImage:
+      action = RollbackImage();
+      break;
+    case OnFailure::kRestoreBackup: {
+      std::string img = RollbackImage();
+      action = RestoreBackup() + (img.empty() ? "" : "; " + img);
+      break;
+    }
+    case OnFailure::kRunDown: {
+      std::string img = RollbackImage();
+      action = RunDown() + (img.empty() ? "" : "; " + img);
+      break;
+    }
+  }
+  st_.failure_action = Scrub(action);
+  st_.attempts++;
+  Audit("on-failure", "succeeded", std::string(OnFailureName(su_.policy.on_failure)) + ": " + action,
+        failure.ToString());
+  return Fatal(failure, reason);
+}
+
+std::string Pass::RollbackImage() {
+  if (!d_.workloads || st_.previous_image.empty() || SameImage(declared_image_, st_.previous_image)) {
+    return su_.policy.on_failure == OnFailure::kRollbackImage ? "rollbackImage: the image was not changed, "
+                                                                "nothing to roll back"
+                                                              : "";
+  }
+  Status s = d_.workloads->SetDeclaredImage(su_.workload, st_.previous_image);
+  if (s.ok()) s = d_.workloads->Rollout(su_.workload);
+  if (!s.ok()) return "rollbackImage to " + st_.previous_image + " FAILED: " + s.ToString();
+  declared_image_ = st_.previous_image;
+  st_.image = st_.previous_image;
+  Audit("rollback-image", "succeeded", target_image_ + " -> " + st_.previous_image);
+  Event("Warning", "ImageRolledBack", "image restored to " + st_.previous_image);
+  return "rollbackImage: image restored to " + st_.previous_image;
+}
+
+std::string Pass::RestoreBackup() {
+  if (!st_.backup || !d_.backup) return "restoreBackup: no backup was taken for this upgrade, nothing restored";
+  // The restore needs the migration lock's session gone: close ours first.
+  Status s = d_.backup->Restore(dsn_, st_.backup->path);
+  if (!s.ok()) return "restoreBackup from " + st_.backup->path + " FAILED: " + s.ToString();
+  Audit("restore", "succeeded", st_.backup->path);
+  Event("Warning", "BackupRestored", "database restored from " + st_.backup->path);
+  return "restoreBackup: database restored from " + st_.backup->path;
+}
+
+std::string Pass::RunDown() {
+  RunContext ctx;
+  ctx.resource = su_.Key();
+  ctx.actor = CurrentActor();
+  ctx.lock_timeout = su_.policy.lock_timeout;
+  ctx.statement_timeout = su_.policy.statement_timeout;
+  ctx.clock = d_.clock;
+  ctx.on_progress = d_.on_progress;
+  std::string to = !st_.start_version.empty() ? st_.start_version : (plan_.db_version.empty() ? "0" : plan_.db_version);
+  // Hold the migration lock while the down migrations run (re-entrant if Migrate holds it).
+  auto dbname = db_->Query("SELECT current_database()");
+  if (!dbname.ok()) return "runDown FAILED: " + dbname.status().ToString();
+  auto lock = MigrationLock::Acquire(db_.get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)),
+                                     su_.policy.lock_wait, d_.clock);
+  if (!lock.ok()) return "runDown FAILED: " + lock.status().ToString();
+  RunReport r = engine_->Rollback(db_.get(), to, ctx);
+  if (!r.status.ok()) return "runDown to " + (to.empty() ? "(empty)" : to) + " FAILED: " + r.status.ToString();
+  for (const auto& s : r.steps) {
+    for (auto it = st_.applied.begin(); it != st_.applied.end(); ++it) {
+      if (it->version == s.version) {
+        st_.applied.erase(it);
+        break;
+      }
+    }
+  }
+ st_.current_version = to == "0" ? "" : to;
+  return "runDown: " + std::to_string(r.steps.size()) + " migration(s) rolled back to " + (to.empty() ? "(empty)" : to);
+}
+
+}  // namespace su::reconcile_internal

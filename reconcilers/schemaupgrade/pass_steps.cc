@@ -1,0 +1,353 @@
+// Pass: the steps of a reconcile pass: observe, gates, backup, migrate, bump, verify, succeed
+// (see pass.h and reconciler.h).
+#include "reconcilers/schemaupgrade/pass.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "reconcilers/base/crash_point.h"
+#include "reconcilers/base/duration.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/database/audit_log.h"
+#include "reconcilers/manifest/manifest.h"
+#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/schemaupgrade/window.h"
+
+namespace su::reconcile_internal {
+
+// ---- steps ----
+// What an approval covered when the work started: "<hash>|<target image>|<version:checksum>,...".
+std::string Pass::ApprovalRecord() const {
+  std::string r = su_.policy.approved_plan_hash + "|" + target_image_ + "|";
+  for (const auto& m : plan_.state.pending) r += m.version + ":" + m.checksum + ",";
+  return r;
+}
+
+// True when this pass finishes an upgrade that started under the manifest's approval: same
+// approval, same image, and every remaining migration was in the approved plan, unchanged.
+bool Pass::ResumesApprovedPlan() const {
+  if (st_.approved_plan.empty() || su_.policy.approved_plan_hash.empty()) return false;
+  std::string prefix = su_.policy.approved_plan_hash + "|" + target_image_ + "|";
+  if (st_.approved_plan.rfind(prefix, 0) != 0) return false;
+  std::string items = "," + st_.approved_plan.substr(prefix.size());
+  for (const auto& m : plan_.state.pending) {
+    if (items.find("," + m.version + ":" + m.checksum + ",") == std::string::npos) return false;
+  }
+  return true;
+}
+
+bool Pass::CheckStalledOrBackoff() {
+  if (opt_.force || opt_.dry_run) return true;
+  const Condition* stalled = FindCondition(st_, "Stalled");
+  if (st_.phase == Phase::kFailed && stalled && stalled->status == "True") {
+    out_.terminal = true;
+    out_.result = Status::Failed(st_.last_error);
+    return false;
+  }
+  Clock::TimePoint at;
+  if (!st_.next_retry_at.empty() && ParseTime(st_.next_retry_at, &at) && at > now_) {
+    out_.requeue_after = std::chrono::duration_cast<std::chrono::milliseconds>(at - now_);
+    out_.result = Status::Error(Code::kUnavailable, "backing off until " + st_.next_retry_at);
+    return false;
+  }
+  return true;
+}
+
+bool Pass::Observe() {
+  auto getenv_fn = d_.getenv ? d_.getenv : [](const char* n) -> const char* { return std::getenv(n); };
+  auto dsn = ResolveDsn(su_, d_.fs, getenv_fn);
+  if (!dsn.ok()) return Fatal(dsn.status(), "InvalidDatabaseSource");
+  dsn_ = *dsn;
+  auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
+  if (!db.ok()) return Retry(db.status(), "DatabaseUnavailable");
+  db_ = std::move(db).value();
+  // Rows left "running" by a killed run are closed on every pass, not only when there is work:
+  // the killed run's work may have been finished by a leftover migrator.
+  if (!opt_.dry_run) (void)AuditLog(db_.get()).MarkInterrupted();
+
+  if (d_.workloads && !su_.workload.kind.empty()) {
+    auto declared = d_.workloads->DeclaredImage(su_.workload);
+    if (!declared.ok()) {
+      if (Transient(declared.status())) return Retry(declared.status(), "WorkloadUnavailable");
+      return Fatal(declared.status(), "WorkloadInvalid");
+    }
+    declared_image_ = *declared;
+  }
+  target_image_ = TargetImage(su_, declared_image_);
+  st_.image = declared_image_;
+
+  auto engine = d_.make_engine(su_, dsn_, target_image_);
+  if (!engine.ok()) return Fatal(engine.status(), "InvalidMigrations");
+  engine_ = std::move(engine).value();
+  auto state = engine_->Observe(db_.get());
+  if (!state.ok()) {
+    if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
+    return Fatal(state.status(), "InvalidMigrations");
+  }
+  plan_ = BuildPlan(su_, *state, declared_image_, target_image_);
+  out_.plan = plan_;
+  st_.current_version = plan_.db_version;
+  st_.plan_hash = plan_.hash;
+  st_.pending.clear();
+  for (const auto& m : plan_.state.pending) st_.pending.push_back(m.version);
+  return true;
+}
+
+bool Pass::Gates() {
+  if (plan_.HasUnacceptedDrift()) {
+    std::string v;
+    for (const auto& d : plan_.state.drift) {
+      if (!d.accepted) v += (v.empty() ? "" : ", ") + d.version;
+    }
+    return Fatal(Status::Error(Code::kGated, "applied migration(s) " + v +
+                                                 " changed since they ran (checksum drift); restore the original "
+                                                 "file(s), or list the version(s) in spec.policy.acceptDrift"),
+                 "ChecksumDrift");
+  }
+  bool work = !plan_.UpToDate() || NeedsRollout();
+  if (!work) return true;
+  if (su_.policy.fail_on_lint_errors && plan_.LintErrors() > 0) {
+    return Fatal(Status::Error(Code::kGated, std::to_string(plan_.LintErrors()) +
+                                                 " lint error(s) in pending migrations (see `schema-upgrade plan`); "
+                                                 "fix them or set policy.failOnLintErrors: false"),
+                 "LintErrors");
+  }
+  if (opt_.dry_run) return true;  // the caller only wants the plan
+  if (su_.policy.dry_run) {
+    return Wait("DryRun", "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
+                              " step(s); nothing was changed", std::chrono::milliseconds(0));
+  }
+  bool resumed_approval = ResumesApprovedPlan();
+  if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash && !resumed_approval) {
+    std::string why = su_.policy.approved_plan_hash.empty()
+                          ? "plan " + plan_.hash + " needs approval"
+                          : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
+                                plan_.hash + " (the plan changed)";
+    return Wait("AwaitingApproval", why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
+                                          "spec.policy.approval.planHash: " + plan_.hash,
+                std::chrono::milliseconds(0));
+  }
+  if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
+  if (su_.policy.window) {
+    auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
+    if (!w.ok()) return Fatal(w.status(), "InvalidWindow");
+    if (!w->open) {
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_open - d_.clock->Now());
+      st_.next_retry_at = FormatTime(w->next_open);
+      return Wait("OutsideMaintenanceWindow", "outside the maintenance window; it opens at " +
+                                                  FormatTime(w->next_open),
+                  std::max(wait, std::chrono::milliseconds(1000)));
+    }
+  }
+  return true;
+}
+
+bool Pass::Backup() {
+  if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return true;
+  // One backup per upgrade: a pass resuming a started upgrade (whose remaining plan has another
+  // hash) keeps the pre-upgrade backup rather than taking a mid-upgrade one.
+  if (st_.backup && d_.fs->Exists(st_.backup->path) &&
+      (st_.backup->plan_hash == plan_.hash || !st_.start_version.empty())) {
+    return true;
+  }
+  if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), "BackupFailed");
+  SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
+  CrashPoint("before-backup");
+  std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
+  Status mk = d_.fs->MakeDirs(dir);
+  if (!mk.ok()) return Fatal(mk, "BackupFailed");
+  std::string stamp = FormatTime(d_.clock->Now());
+  for (auto& c : stamp) if (c == ':') c = '-';
+  std::string path = JoinPath(dir, su_.namespace_ + "_" + su_.name + "_" + plan_.hash + "_" + stamp + ".dump");
+  auto b = d_.backup->Backup(dsn_, path);
+  if (!b.ok()) {
+    Audit("backup", "failed", path, b.status().ToString());
+    if (Transient(b.status())) return Retry(b.status(), "BackupFailed");
+    return Fatal(b.status(), "BackupFailed");
+  }
+  st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash};
+  CrashPoint("after-backup");
+  Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
+  Event("Normal", "BackedUp", "backup written to " + b->path);
+  Save();
+  return true;
+}
+
+bool Pass::Migrate() {
+  if (plan_.state.pending.empty()) return true;
+  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+  if (st_.start_version.empty()) st_.start_version = plan_.db_version.empty() ? "0" : plan_.db_version;
+  SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
+                                  plan_.state.pending.back().version);
+  auto dbname = db_->Query("SELECT current_database()");
+  if (!dbname.ok()) return Retry(dbname.status(), "DatabaseUnavailable");
+  auto lock = MigrationLock::Acquire(db_.get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)),
+                                     su_.policy.lock_wait, d_.clock);
+  if (!lock.ok()) return Retry(lock.status(), "LockBusy");
+  AuditLog log(db_.get());
+  if (Status s = log.Ensure(); !s.ok()) return Retry(s, "DatabaseUnavailable");
+  (void)log.MarkInterrupted();
+
+  RunContext ctx;
+  ctx.resource = su_.Key();
+  ctx.actor = CurrentActor();
+  ctx.lock_timeout = su_.policy.lock_timeout;
+  ctx.statement_timeout = su_.policy.statement_timeout;
+  ctx.accept_drift = su_.policy.accept_drift;
+  ctx.clock = d_.clock;
+  ctx.on_progress = [this](const Progress& p) {
+    if (p.event == Progress::Event::kStatement) CrashPoint("statement");
+    if (p.event == Progress::Event::kMigrationDone) CrashPoint("migration-done");
+    if (d_.on_progress) d_.on_progress(p);
+  };
+  ctx.cancelled = d_.cancelled;
+  std::unique_ptr<MigrationWatch> watch;
+  if (d_.watch) watch = d_.watch(dsn_);
+  Database* raw = db_.get();
+  int watched_pid = -1;
+  ctx.on_session = [&](int pid) {
+    // Engines report the session before every migration; restart the watch (a new connection)
+    // only when the session changes.
+    if (!watch || pid == watched_pid) return;
+    watched_pid = pid;
+    watch->Stop();
+    watch->Start(pid, su_.policy.blocked_session_limit,
+                 [this](const std::vector<BlockedSession>& b) {
+                   if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
+                   std::lock_guard<std::mutex> l(blocked_mu_);
+                   if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
+                 },
+                 [raw] { (void)raw->Cancel(); });
+  };
+  if (watch) ctx.on_session(db_->BackendPid());
+  CrashPoint("before-migrate");
+  // A stop request (SIGTERM) abandons the statement in flight: it is cancelled and its migration
+  // rolls back, so the process can exit promptly; the next run applies it again.
+  std::jthread stopper;
+  if (d_.cancelled) {
+    stopper = std::jthread([this, raw](std::stop_token st) {
+      while (!st.stop_requested()) {
+        if (d_.cancelled()) {
+          (void)raw->Cancel();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+  RunReport report = engine_->Apply(db_.get(), ctx);
+  if (stopper.joinable()) {
+    stopper.request_stop();
+    stopper.join();
+  }
+  CrashPoint("after-migrate");
+  bool watch_cancelled = false;
+  if (watch) {
+    watch->Stop();
+    watch_cancelled = watch->Cancelled();
+  }
+  {
+    std::lock_guard<std::mutex> l(blocked_mu_);
+    st_.blocked_sessions = blocked_;
+  }
+  if (d_.on_blocked) d_.on_blocked(su_.Key(), {});
+  out_.migrations_applied += static_cast<int>(report.steps.size());
+  for (const auto& s : report.steps) {
+    st_.applied.push_back({s.version, s.name, s.duration_ms, FormatTime(d_.clock->Now())});
+  }
+  st_.applied_total += static_cast<int>(report.steps.size());
+  if (st_.applied.size() > kMaxAppliedInStatus) {
+    st_.applied.erase(st_.applied.begin(), st_.applied.end() - static_cast<long>(kMaxAppliedInStatus));
+  }
+  if (!report.steps.empty()) st_.current_version = report.steps.back().version;
+  if (!report.steps.empty()) changed_ = true;
+  if (report.status.ok()) {
+    st_.pending.clear();
+    Event("Normal", "Migrated", std::to_string(report.steps.size()) + " migration(s) applied");
+    Save();
+    return true;
+  }
+  if (watch_cancelled) {
+    return Retry(Status::Error(Code::kCancelled, "the migration was cancelled because sessions were blocked behind "
+                                                 "it longer than policy.blockedSessionLimit (" +
+                                                     FormatDuration(su_.policy.blocked_session_limit) + ")"),
+                 "BlockingTraffic");
+  }
+  if (Transient(report.status)) return Retry(report.status, "MigrationRetryable");
+  if (report.status.code() == Code::kGated) return Fatal(report.status, "ChecksumDrift");
+  return OnFailure(report.status, "MigrationFailed");
+}
+
+bool Pass::NeedsRollout() {
+  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return false;
+  if (!SameImage(declared_image_, target_image_)) return true;
+  auto ws = d_.workloads->Observe(su_.workload);
+  return !ws.ok() || !ws->running || !SameImage(ws->image, target_image_);
+}
+
+bool Pass::Bump() {
+  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
+  if (!SameImage(declared_image_, target_image_)) {
+    if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+    st_.previous_image = declared_image_;
+    SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
+    CrashPoint("before-set-image");
+    Status s = d_.workloads->SetDeclaredImage(su_.workload, target_image_);
+    CrashPoint("after-set-image");
+    if (!s.ok()) return OnFailure(s, "BumpFailed");
+    declared_image_ = target_image_;
+    st_.image = target_image_;
+    changed_ = true;
+    Audit("bump", "succeeded", st_.previous_image + " -> " + target_image_);
+    Event("Normal", "Bumped", "image changed from " + st_.previous_image + " to " + target_image_);
+    Save();
+  }
+  auto ws = d_.workloads->Observe(su_.workload);
+  if (ws.ok() && ws->running && SameImage(ws->image, target_image_)) return true;
+  if (st_.phase != Phase::kBumping) SetPhase(Phase::kBumping, "rolling out " + target_image_);
+  changed_ = true;
+  CrashPoint("before-rollout");
+  Status s = d_.workloads->Rollout(su_.workload);
+  CrashPoint("after-rollout");
+  if (!s.ok()) {
+    if (Transient(s)) return Retry(s, "RolloutFailed");
+    return OnFailure(s, "RolloutFailed");
+  }
+  return true;
+}
+
+bool Pass::Verify() {
+  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
+  if (!changed_ && st_.phase == Phase::kSucceeded) return true;  // Bump() saw it running the target
+  SetPhase(Phase::kVerifying, "checking that " + su_.workload.name + " runs " + target_image_ + " and stays up");
+  CrashPoint("before-verify");
+  Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
+  CrashPoint("after-verify");
+  if (!s.ok()) return OnFailure(s, "VerifyFailed");
+  return true;
+}
+
+void Pass::Succeed() {
+  st_.phase = Phase::kSucceeded;
+  st_.start_version.clear();  // the next upgrade of this spec starts from here
+  st_.approved_plan.clear();  // and needs its own approval
+  st_.last_error.clear();
+  st_.next_retry_at.clear();
+  st_.attempts = 0;
+  st_.message = su_.service + " at " + su_.target_version + " (database version " +
+                (st_.current_version.empty() ? "(empty)" : st_.current_version) + ")";
+  auto now = d_.clock->Now();
+  SetCondition(&st_, "Ready", "True", "Succeeded", st_.message, su_.generation, now);
+  SetCondition(&st_, "Reconciling", "False", "Succeeded", "", su_.generation, now);
+  SetCondition(&st_, "Stalled", "False", "Succeeded", "", su_.generation, now);
+  out_.terminal = true;
+  bool changed = false;
+  for (const auto& c : st_.conditions) changed |= c.type == "Ready" && c.last_transition_time == FormatTime(now);
+  Save();
+  if (changed) Event("Normal", "Succeeded", st_.message);
+}
+
+}  // namespace su::reconcile_internal

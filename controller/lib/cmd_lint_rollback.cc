@@ -156,10 +156,7 @@ int CmdRollback(const Args& args) {
     for (const auto& v : victims) std::printf("  - %s\n", v.c_str());
     return 0;
   }
-  auto dbname = (*db)->Query("SELECT current_database()");
-  if (!dbname.ok()) return ReportError("rollback", dbname.status());
-  auto lock = MigrationLock::Acquire(db->get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)), su.policy.lock_wait,
-                                     RealClock());
+  auto lock = MigrationLock::AcquireForDatabase(db->get(), su.policy.lock_wait, RealClock());
   if (!lock.ok()) return ReportError("rollback", lock.status());
   AuditLog log(db->get());
   if (Status s = log.Ensure(); !s.ok()) return ReportError("rollback", s);

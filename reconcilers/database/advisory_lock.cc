@@ -65,6 +65,13 @@ Result<MigrationLock> MigrationLock::Acquire(Database* db, int64_t key, std::chr
   }
 }
 
+Result<MigrationLock> MigrationLock::AcquireForDatabase(Database* db, std::chrono::milliseconds max_wait,
+                                                        Clock* clock) {
+  auto dbname = db->Query("SELECT current_database()");
+  if (!dbname.ok()) return dbname.status().WithContext("taking the migration lock");
+  return Acquire(db, LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)), max_wait, clock);
+}
+
 void MigrationLock::Release() {
   if (!db_) return;
   (void)db_->Query("SELECT pg_advisory_unlock($1::bigint)", {std::to_string(key_)});

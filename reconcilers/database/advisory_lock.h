@@ -32,6 +32,10 @@ class MigrationLock {
   static Result<MigrationLock> Acquire(Database* db, int64_t key, std::chrono::milliseconds max_wait,
                                        Clock* clock,
                                        std::chrono::milliseconds poll = std::chrono::milliseconds(200));
+  // The lock every schema-upgrade run takes before changing db's current database: the key is
+  // LockKeyFor("schema-upgrade/" + current_database()), so all resources, CLI runs and
+  // controllers touching one database serialise, whatever their manifest.
+  static Result<MigrationLock> AcquireForDatabase(Database* db, std::chrono::milliseconds max_wait, Clock* clock);
   MigrationLock(MigrationLock&& o) noexcept : db_(o.db_), key_(o.key_) { o.db_ = nullptr; }
   MigrationLock(const MigrationLock&) = delete;
   MigrationLock& operator=(const MigrationLock&) = delete;

@@ -82,10 +82,7 @@ std::string Pass::RunDown() {
   ctx.on_progress = d_.on_progress;
   std::string to = !st_.start_version.empty() ? st_.start_version : (plan_.db_version.empty() ? "0" : plan_.db_version);
   // Hold the migration lock while the down migrations run (re-entrant if Migrate holds it).
-  auto dbname = db_->Query("SELECT current_database()");
-  if (!dbname.ok()) return "runDown FAILED: " + dbname.status().ToString();
-  auto lock = MigrationLock::Acquire(db_.get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)),
-                                     su_.policy.lock_wait, d_.clock);
+  auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
   if (!lock.ok()) return "runDown FAILED: " + lock.status().ToString();
   RunReport r = engine_->Rollback(db_.get(), to, ctx);
   if (!r.status.ok()) return "runDown to " + (to.empty() ? "(empty)" : to) + " FAILED: " + r.status.ToString();

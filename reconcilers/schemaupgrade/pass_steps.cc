@@ -182,11 +182,8 @@ bool Pass::Migrate() {
   if (st_.start_version.empty()) st_.start_version = plan_.db_version.empty() ? "0" : plan_.db_version;
   SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
                                   plan_.state.pending.back().version);
-  auto dbname = db_->Query("SELECT current_database()");
-  if (!dbname.ok()) return Retry(dbname.status(), "DatabaseUnavailable");
-  auto lock = MigrationLock::Acquire(db_.get(), LockKeyFor("schema-upgrade/" + dbname->Get(0, 0)),
-                                     su_.policy.lock_wait, d_.clock);
-  if (!lock.ok()) return Retry(lock.status(), "LockBusy");
+  auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
+  if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? "LockBusy" : "DatabaseUnavailable");
   AuditLog log(db_.get());
   if (Status s = log.Ensure(); !s.ok()) return Retry(s, "DatabaseUnavailable");
   (void)log.MarkInterrupted();

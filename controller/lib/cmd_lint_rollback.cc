@@ -10,6 +10,7 @@
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/factory.h"
 #include "reconcilers/manifest/manifest.h"
+#include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/sqltext/lint.h"
 #include "reconcilers/sqltext/statement.h"
 
@@ -78,24 +79,7 @@ int CmdLint(const Args& args) {
   int errors = 0;
   for (const auto& f : all) errors += f.severity == LintSeverity::kError;
   if (flags->Get("output", "text") == "json") {
-    std::string out = "[";
-    for (size_t i = 0; i < all.size(); ++i) {
-      const auto& f = all[i];
-      auto q = [](const std::string& s) {
-        std::string r = "\"";
-        for (char c : s) {
-          if (c == '"' || c == '\\') r += '\\';
-          if (c == '\n') { r += "\\n"; continue; }
-          if (static_cast<unsigned char>(c) < 0x20) continue;
-          r += c;
-        }
-        return r + "\"";
-      };
-      out += std::string(i ? "," : "") + "{\"file\":" + q(f.file) + ",\"line\":" + std::to_string(f.line) +
-             ",\"rule\":" + q(f.rule) + ",\"severity\":" + q(LintSeverityName(f.severity)) + ",\"message\":" +
-             q(f.message) + ",\"suggestion\":" + q(f.suggestion) + ",\"statement\":" + q(f.statement) + "}";
-    }
-    std::printf("%s]\n", out.c_str());
+    std::fputs(RenderFindingsJson(all).c_str(), stdout);
   } else {
     for (const auto& f : all) {
       std::printf("%s:%d: %s [%s] %s\n    statement: %s\n    safer: %s\n", f.file.c_str(), f.line,

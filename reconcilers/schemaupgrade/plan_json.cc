@@ -30,6 +30,12 @@ value Finding(const LintFinding& f) {
 
 }  // namespace
 
+std::string RenderFindingsJson(const std::vector<LintFinding>& findings) {
+  value a = value::array(findings.size());
+  for (size_t i = 0; i < findings.size(); ++i) a[i] = Finding(findings[i]);
+  return a.serialize() + "\n";
+}
+
 std::string RenderPlanJson(const Plan& p) {
   value o = value::object();
   o["resource"] = Str(p.resource);

@@ -51,6 +51,9 @@ demo: deps build
 	./examples/demo/run.sh $(BUILD)/schema-upgrade
 
 bench: deps build
+	@# The benchmark's peer: sql-migrate (Debian package).
+	@command -v sql-migrate >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq sql-migrate >/dev/null; }
 	./bench/run.sh $(BUILD)/schema-upgrade
 
 clean:

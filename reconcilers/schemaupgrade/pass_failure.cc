@@ -2,19 +2,10 @@
 // runDown), recorded in status.failureAction and the audit log (see pass.h).
 #include "reconcilers/schemaupgrade/pass.h"
 
-#include <cstdlib>
-#include <mutex>
-#include <thread>
-
-#include "reconcilers/base/crash_point.h"
-#include "reconcilers/base/duration.h"
-#include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
-#include "reconcilers/manifest/manifest.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
-#include "reconcilers/schemaupgrade/window.h"
+#include "reconcilers/runtimes/image_ref.h"
 
 namespace su::reconcile_internal {
 

@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "reconcilers/base/sha256.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 
 namespace su {
 

@@ -2,23 +2,10 @@
 // pass itself is in pass.h / pass_*.cc.
 #include "reconcilers/schemaupgrade/reconciler.h"
 
-#include "reconcilers/schemaupgrade/pass.h"
+#include <algorithm>
 
-#include <cstdlib>
-#include <mutex>
-#include <thread>
-
-#include "reconcilers/base/crash_point.h"
-#include "reconcilers/base/duration.h"
-#include "reconcilers/base/log.h"
-#include "reconcilers/base/secrets.h"
 #include "reconcilers/base/sha256.h"
-#include "reconcilers/database/advisory_lock.h"
-#include "reconcilers/database/audit_log.h"
-#include "reconcilers/manifest/manifest.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
-#include "reconcilers/schemaupgrade/plan.h"
-#include "reconcilers/schemaupgrade/window.h"
+#include "reconcilers/schemaupgrade/pass.h"
 
 namespace su {
 

@@ -116,6 +116,6 @@ class Reconciler {
 // Backoff for the n-th consecutive transient failure (n >= 1): initial * 2^(n-1), capped at max.
 std::chrono::milliseconds BackoffFor(const RetryPolicy& p, int n);
 
-// Image references are compared with SameImage() from runtimes/podman/image_ref.h.
+// Image references are compared with SameImage() from runtimes/image_ref.h.
 
 }  // namespace su

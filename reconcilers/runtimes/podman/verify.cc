@@ -5,7 +5,7 @@
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 
 namespace su {
 namespace {

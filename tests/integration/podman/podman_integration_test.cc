@@ -11,7 +11,7 @@
 #include "reconcilers/base/clock.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/runtimes/podman/compose_edit.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/runtimes/podman/podman.h"
 #include "reconcilers/runtimes/podman/verify.h"
 #include "tests/support/temp_dir.h"

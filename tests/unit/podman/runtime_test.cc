@@ -7,7 +7,7 @@
 #include <functional>
 
 #include "reconcilers/base/clock.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/runtimes/podman/podman.h"
 #include "reconcilers/runtimes/podman/verify.h"
 #include "tests/support/temp_dir.h"

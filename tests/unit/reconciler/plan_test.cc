@@ -6,7 +6,7 @@
 #define _TURN_OFF_PLATFORM_STRING
 #include <cpprest/json.h>
 
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 #include "tests/support/fakes/fake_engine.h"

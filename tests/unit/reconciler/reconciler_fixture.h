@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "reconcilers/base/clock.h"
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 #include "tests/support/fakes/fake_backup.h"

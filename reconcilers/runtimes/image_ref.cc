@@ -1,5 +1,5 @@
 // Image reference parsing and the comparison rule documented in image_ref.h.
-#include "reconcilers/runtimes/podman/image_ref.h"
+#include "reconcilers/runtimes/image_ref.h"
 
 namespace su {
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "reconcilers/database/database.h"
+#include "tests/support/free_port.h"
 
 namespace su::testing {
 namespace {
@@ -31,19 +32,6 @@ namespace {
   std::abort();
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) Die("bind failed");
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
 
 struct RunAs {
   uid_t uid = 0;
@@ -134,7 +122,8 @@ PgServer::PgServer() {
   int st = 0;
   waitpid(ip, &st, 0);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) Die("initdb failed:\n" + ReadAll(log));
-  port_ = FreePort();
+  port_ = FreeTcpPort();
+  if (port_ == 0) Die("no free TCP port on 127.0.0.1");
   pid_ = Spawn({BinDir() + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k", root_, "-c",
                 "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
                 "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB"},

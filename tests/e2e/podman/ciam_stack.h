@@ -20,7 +20,7 @@
 #include "reconcilers/base/result.h"
 #include "reconcilers/database/database.h"
 #include "reconcilers/schemaupgrade/status.h"
-#include "tests/integration/crash/bg_process.h"
+#include "tests/support/bg_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace su::testing {

@@ -4,6 +4,8 @@
 // budget, the metrics and health endpoints, and SIGTERM. sql engine, no workload (no podman).
 // Every wait polls the status files (or the log / an endpoint) with a bound; nothing asserts time.
 #include <gtest/gtest.h>
+
+#include "tests/support/free_port.h"
 #include <signal.h>
 
 #include <set>
@@ -156,7 +158,7 @@ TEST(ControllerIntegrationTest, InvalidManifestIsReportedAndTheOthersKeepReconci
 
 TEST(ControllerIntegrationTest, TransientFailureBacksOffThenStallsAndANewSpecResetsAttempts) {
   ControllerWorld w;
-  int dead_port = FreePort();
+  int dead_port = FreeTcpPort();
   ASSERT_GT(dead_port, 0);
   // The real password, on a port where no server listens: it must still never be shown.
   w.SetDsn("down", "postgres://postgres:" + PgServer::Shared().password() + "@127.0.0.1:" + std::to_string(dead_port) +
@@ -217,7 +219,7 @@ TEST(ControllerIntegrationTest, ServesMetricsHealthAndReadiness) {
   w.AddDatabase("metered");
   w.AddMigration("metered", kV1, V1Sql());
   w.WriteManifestFile("metered.yaml", w.Manifest("metered", "v1"));
-  int port = FreePort();
+  int port = FreeTcpPort();
   ASSERT_GT(port, 0);
   w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
   std::string why;
@@ -270,7 +272,7 @@ TEST(ControllerIntegrationTest, PhaseGaugeFollowsTheCurrentPhase) {
   w.AddDatabase("fixed");
   w.AddMigration("fixed", kV1, "CREATE TABLE things (id int PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n");
   w.WriteManifestFile("fixed.yaml", w.Manifest("fixed", "v1"));
-  int port = FreePort();
+  int port = FreeTcpPort();
   ASSERT_GT(port, 0);
   w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
   std::string why;

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "reconcilers/schemaupgrade/status.h"
-#include "tests/integration/crash/bg_process.h"
+#include "tests/support/bg_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace su::testing {
@@ -26,8 +26,6 @@ struct HttpReply {
 };
 // GET path on 127.0.0.1:port with Connection: close; code 0 when nothing answered.
 HttpReply HttpGet(int port, const std::string& path);
-// A 127.0.0.1 TCP port nobody listens on right now (bound to 0, then closed).
-int FreePort();
 
 class ControllerWorld {
  public:

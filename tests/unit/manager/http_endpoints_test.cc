@@ -9,21 +9,11 @@
 
 #include <atomic>
 
+#include "tests/support/free_port.h"
+
 namespace su {
 namespace {
 
-// A port the kernel just handed out, released for the listener to take.
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Sends GET path with Connection: close and returns the raw response (status line, headers, body).
 std::string Get(int port, const std::string& path) {
@@ -59,7 +49,7 @@ TEST(HttpEndpointsTest, ServesMetricsAndProbes) {
   std::atomic<bool> ready{false};
   HttpEndpointsOptions o;
   o.host = "127.0.0.1";
-  o.port = FreePort();
+  o.port = su::testing::FreeTcpPort();
   o.metrics = &metrics;
   o.ready = [&] { return ready.load(); };
   auto e = HttpEndpoints::Start(o);
@@ -85,7 +75,7 @@ TEST(HttpEndpointsTest, ServesMetricsAndProbes) {
 TEST(HttpEndpointsTest, PortInUseIsUnavailable) {
   HttpEndpointsOptions o;
   o.host = "127.0.0.1";
-  o.port = FreePort();
+  o.port = su::testing::FreeTcpPort();
   auto first = HttpEndpoints::Start(o);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   auto second = HttpEndpoints::Start(o);

@@ -1,5 +1,5 @@
 // BackgroundProcess (see bg_process.h): fork/exec with the log file as stdout and stderr.
-#include "tests/integration/crash/bg_process.h"
+#include "tests/support/bg_process.h"
 
 #include <fcntl.h>
 #include <signal.h>

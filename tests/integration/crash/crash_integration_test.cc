@@ -215,8 +215,11 @@ TEST(CrashRandomKillTest, KilledAtRandomMomentsOfA30MigrationRunAppliesEachOnce)
     p->Signal(SIGKILL);
     auto end = p->Wait(kStopBound);
     ASSERT_TRUE(end.has_value());
-    std::string applied = w.Sql1("SELECT CASE WHEN to_regclass('schema_migration') IS NULL THEN 0 ELSE "
-                                 "(SELECT count(*) FROM schema_migration) END");
+    // A kill before the first migration leaves no history table; a CASE around the count would
+    // still fail (PostgreSQL resolves the table when it parses the query), so ask in two steps.
+    std::string applied = w.Sql1("SELECT to_regclass('schema_migration') IS NOT NULL") == "t"
+                              ? w.Sql1("SELECT count(*) FROM schema_migration")
+                              : "0";
     std::printf("[ info     ] iteration %d: killed after %d ms with %s of 30 migrations applied (seed %u)\n", i, d,
                 applied.c_str(), seed);
     RestartAndConverge(w, i % 2 == 1);

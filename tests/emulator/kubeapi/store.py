@@ -71,6 +71,8 @@ class Change:
         self.rv, self.type, self.key, self.obj, self.old = rv, typ, key, obj, old
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -408,7 +410,14 @@ class Store:
             if t.kind == "CustomResourceDefinition" and subresource != "status":
                 self._defaults(t, new)
                 new["status"] = cur.get("status", new.get("status"))
-            if apply_managed and manager is not None:
+            given = meta.get("managedFields")
+            cur_mf = cur["metadata"].get("managedFields")
+            if given is not None and given != cur_mf and subresource != "status":
+                # The client rewrote managedFields (kubectl's client-side to server-side apply
+                # migration does): the server takes them as given; an empty list clears them.
+                if not given:
+                    meta.pop("managedFields", None)
+            elif apply_managed and manager is not None:
                 managed.record_update(cur, new, manager, self._list_keys_schema(t), not t.crd, t.api_version, subresource)
             meta["resourceVersion"] = cur["metadata"]["resourceVersion"]
             if self._same(new, cur):
@@ -444,6 +453,11 @@ class Store:
               field_validation="Warn", warnings=None, force=False):
         with self.lock:
             key = (ns if t.namespaced else "", name)
+            if patch_type == "strategic" and t.crd:
+                # Checked before the object is read, as the API server's patch handler does.
+                raise ApiError(415, "UnsupportedMediaType",
+                               "the body of the request was in an unknown format - accepted media types include: "
+                               "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
             if patch_type == "apply":
                 return self._apply(t, ns, name, body, manager, subresource, dry_run, field_validation, warnings, force)
             cur_stored = self._bucket(t).get(key)
@@ -529,7 +543,23 @@ class Store:
             return created
         cur = self._out(t, cur_stored)
         try:
-            new = managed.apply(cur, applied, manager, force, sch, not t.crd, t.api_version, subresource)
+            try:
+                new = managed.apply(cur, applied, manager, force, sch, not t.crd, t.api_version, subresource)
+            except managed.ApplyConflict as e:
+                # kube-apiserver's lastAppliedManager: kubectl's first server-side apply over a
+                # client-side applied object may take the fields whose live value is still the one
+                # the last-applied annotation recorded.
+                allowed = self._last_applied_fields(cur, sch, t) if manager == "kubectl" else set()
+                if not all(f in allowed for _, _, f in e.conflicts):
+                    raise managed.ApplyConflict([c for c in e.conflicts if c[2] not in allowed])
+                new = managed.apply(cur, applied, manager, True, sch, not t.crd, t.api_version, subresource)
+            ann = (new.get("metadata") or {}).get("annotations") or {}
+            if manager == "kubectl" and LAST_APPLIED in ann:
+                # lastAppliedUpdater: keep the annotation in step for a later client-side apply.
+                cfg = copy.deepcopy(body)
+                cfg_ann = (cfg.get("metadata") or {}).get("annotations") or {}
+                cfg_ann.pop(LAST_APPLIED, None)
+                ann[LAST_APPLIED] = json.dumps(cfg, separators=(",", ":")) + "\n"
         except managed.ApplyConflict as e:
             n = len(e.conflicts)
             lines = "\n".join('- %s' % f for _, _, f in e.conflicts)
@@ -543,6 +573,22 @@ class Store:
         new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
         return self.update(t, ns, name, new, manager, subresource, dry_run, field_validation, warnings,
                            require_rv=False, apply_managed=False)
+
+    def _last_applied_fields(self, cur, sch, t):
+        text = ((cur.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
+        if not text:
+            return set()
+        try:
+            last = json.loads(text)
+        except ValueError:
+            return set()
+        out = set()
+        for p in managed.leaves(managed.fieldset(last, sch, not t.crd)):
+            fl, vl = managed._lookup(last, p)
+            fc, vc = managed._lookup(cur, p)
+            if fl and fc and vl == vc:
+                out.add(managed.dotted(p))
+        return out
 
     def delete(self, t, ns, name, dry_run=False, preconditions=None):
         with self.lock:

@@ -206,7 +206,7 @@ TEST(Kustomization, ListsEveryManifestAndTheCrd) {
   const std::set<std::string> resources = StringSet(docs[0]["resources"]);
   EXPECT_EQ(resources, (std::set<std::string>{"../crds", "namespace.yaml", "rbac.yaml", "deployment.yaml"}));
   for (const auto& r : resources) EXPECT_TRUE(std::filesystem::exists(Manifest(r))) << r;
-  const auto crd_docs = LoadDocuments(SourceDir() + "/crds/kustomization.yaml", &error);
+  const auto crd_docs = LoadDocuments(SourceDir() + "/crds/Kustomization", &error);
   ASSERT_EQ(crd_docs.size(), 1u) << error;
   EXPECT_EQ(StringSet(crd_docs[0]["resources"]), std::set<std::string>{"olympus.io_schemaupgrades.yaml"});
   // Everything in manifests/ except the examples is installed by the kustomization.

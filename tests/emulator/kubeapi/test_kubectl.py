@@ -267,6 +267,18 @@ class KubectlTest(unittest.TestCase):
         self.k("delete", "-f", CRD)
         self.assertNotIn("schemaupgrades", self.k("api-resources").stdout)
 
+    def test_kubectl_create_sends_protobuf_for_core_kinds(self):
+        self.k("create", "namespace", "team-b")
+        self.k("create", "configmap", "cfg", "-n", "team-b", "--from-literal=mode=fast")
+        self.k("create", "secret", "generic", "db", "-n", "team-b", "--from-literal=dsn=postgres://x")
+        self.k("create", "serviceaccount", "bot", "-n", "team-b")
+        ns = self.get("ns", "team-b")
+        self.assertEqual(ns["status"]["phase"], "Active")
+        self.assertNotIn("generateName", ns["metadata"])
+        self.assertEqual(self.get("-n", "team-b", "configmap", "cfg")["data"], {"mode": "fast"})
+        self.assertEqual(self.get("-n", "team-b", "secret", "db")["data"], {"dsn": "cG9zdGdyZXM6Ly94"})
+        self.assertEqual(self.get("-n", "team-b", "sa", "bot")["metadata"]["namespace"], "team-b")
+
     def test_finalizers_hold_deletion(self):
         self.app()
         self.k("patch", "su", "app", "--type=merge", "-p", '{"metadata":{"finalizers":["olympus.io/cleanup"]}}')

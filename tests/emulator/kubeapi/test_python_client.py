@@ -149,6 +149,31 @@ class PythonClientTest(unittest.TestCase):
         out = self.co.replace_namespaced_custom_object_status(G, V, self.ns, P, "a", fresh)
         self.assertEqual((out["status"]["phase"], out["spec"]["targetVersion"], out["metadata"]["generation"]), ("Succeeded", "v2", 2))
 
+    def apply(self, name, body, subresource="", force=False):
+        path = "/apis/olympus.io/v1alpha1/namespaces/{ns}/schemaupgrades/%s%s" % (name, "/" + subresource if subresource else "")
+        return self.co.api_client.call_api(
+            path, "PATCH", {"ns": self.ns}, query_params=[("fieldManager", "schema-upgrade")] + ([("force", "true")] if force else []),
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=json.dumps(body), auth_settings=["BearerToken"], response_type="object", _return_http_data_only=True)
+
+    def test_server_side_apply_of_status_by_the_controller(self):
+        self.create(su("a"))
+        cond = {"type": "Ready", "status": "False", "reason": "Planning", "message": "planning",
+                "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}
+        out = self.apply("a", {"apiVersion": "olympus.io/v1alpha1", "kind": "SchemaUpgrade", "metadata": {"name": "a"},
+                               "status": {"phase": "Planning", "conditions": [cond]}}, "status", force=True)
+        self.assertEqual(out["status"]["phase"], "Planning")
+        self.assertEqual(out["metadata"]["generation"], 1)
+        entry = [m for m in out["metadata"]["managedFields"] if m["manager"] == "schema-upgrade"]
+        self.assertEqual([(m["operation"], m.get("subresource")) for m in entry], [("Apply", "status")])
+        self.assertIn('k:{"type":"Ready"}', entry[0]["fieldsV1"]["f:status"]["f:conditions"])
+        # Applying again without phase removes it (the manager owned it); conditions merge by type.
+        out = self.apply("a", {"apiVersion": "olympus.io/v1alpha1", "kind": "SchemaUpgrade", "metadata": {"name": "a"},
+                               "status": {"conditions": [dict(cond, status="True", reason="Succeeded")]}}, "status", force=True)
+        self.assertNotIn("phase", out["status"])
+        self.assertEqual([(c["type"], c["status"]) for c in out["status"]["conditions"]], [("Ready", "True")])
+        self.assertEqual(out["spec"]["targetVersion"], "v1")
+
     def test_no_op_write_keeps_resource_version(self):
         obj = self.create(su("a"))
         again = self.co.patch_namespaced_custom_object(G, V, self.ns, P, "a", {"spec": {"targetVersion": "v1"}})

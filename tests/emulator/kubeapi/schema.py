@@ -3,10 +3,13 @@
 # (unless x-kubernetes-preserve-unknown-fields), validate() checks types, required, enum, pattern,
 # lengths, bounds, item counts, date-time format and list-map key uniqueness and returns
 # FieldErrors worded like kube-openapi's, so a 422 names the field exactly as a real server would.
-# CEL rules (x-kubernetes-validations) are NOT evaluated (README.md says so).
+# validate_cel() evaluates x-kubernetes-validations rules with cel.py (a CEL subset; transition
+# rules with oldSelf are skipped: README.md says so).
 import datetime
 import json
 import re
+
+import cel
 
 OBJECT_META_FIELDS = {
     "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
@@ -193,6 +196,50 @@ def _validate(s, v, path, errs, root=False):
                 _validate(props[k], item, _join(path, k), errs)
             elif isinstance(addl, dict):
                 _validate(addl, item, _join(path, k), errs)
+
+
+# -- CEL rules ------------------------------------------------------------------------------------
+
+def validate_cel(schema, obj, path=""):
+    """FieldErrors of the x-kubernetes-validations rules (rules with oldSelf are transition rules,
+    checked only on update by a real server: skipped here)."""
+    errs = []
+    _cel(schema or {}, obj, path, errs, True)
+    return errs
+
+
+def _cel(s, v, path, errs, root=False):
+    if v is None or (s.get("type") and not _type_ok(s["type"], v)):
+        return
+    shown = path or "<root>"
+    for rule in s.get("x-kubernetes-validations") or []:
+        src = rule.get("rule", "")
+        if "oldSelf" in src:
+            continue
+        field = shown
+        if rule.get("fieldPath"):
+            field = (path + rule["fieldPath"]) if path else rule["fieldPath"].lstrip(".")
+        typ = s.get("type", "object")
+        try:
+            ok = cel.check(src, v)
+            detail = rule.get("message") or "failed rule: %s" % src.strip()
+        except cel.CelError as e:
+            ok, detail = False, "%s evaluating rule: %s" % (e, src.strip())
+        if not ok:
+            errs.append(FieldError(field, rule.get("reason") or "FieldValueInvalid", '%s: Invalid value: "%s": %s' % (field, typ, detail)))
+    if isinstance(v, dict):
+        props = s.get("properties") or {}
+        addl = s.get("additionalProperties")
+        for k, item in v.items():
+            if root and k in ("apiVersion", "kind", "metadata"):
+                continue
+            if k in props:
+                _cel(props[k], item, _join(path, k), errs)
+            elif isinstance(addl, dict):
+                _cel(addl, item, _join(path, k), errs)
+    elif isinstance(v, list) and isinstance(s.get("items"), dict):
+        for i, item in enumerate(v):
+            _cel(s["items"], item, "%s[%d]" % (path, i), errs)
 
 
 # -- object metadata -----------------------------------------------------------------------------

@@ -184,7 +184,7 @@ class Store:
                     t.kind, t.version, t.kind, ", ".join('unknown field "%s"' % r for r in removed)))
             if field_validation != "Ignore":
                 warnings.extend('unknown field "%s"' % r for r in removed)
-        errs = schemas.validate(s, obj)
+        errs = schemas.validate(s, obj) + schemas.validate_cel(s, obj)
         if status_only:
             errs = [e for e in errs if e.field.startswith("status")]
         if errs:

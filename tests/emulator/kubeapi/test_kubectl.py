@@ -167,6 +167,20 @@ class KubectlTest(unittest.TestCase):
         self.assertIn("spec.policy.retries.limit: Invalid value: -1: spec.policy.retries.limit in body should be greater than or equal to 0", r.stderr)
         self.assertIn("NotFound", self.k("get", "su", "app", "x", check=False).stderr)
 
+    def test_cel_rules_are_enforced(self):
+        self.install()
+        run_down = (APP % "v1").replace("engine: sql", "engine: drizzle") + "  policy:\n    onFailure: runDown\n"
+        r = self.k("apply", "-f", "-", input=run_down, check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('spec.policy.onFailure: Invalid value: "object": policy.onFailure runDown needs migrations.engine sql', r.stderr)
+        two_dsns = (APP % "v1").replace("env: APP_DSN", "env: APP_DSN\n      file: /run/dsn")
+        r = self.k("apply", "-f", "-", input=two_dsns, check=False)
+        self.assertIn('spec.database.dsnFrom: Invalid value: "object": exactly one of dsnFrom.env, dsnFrom.file or dsnFrom.secretKeyRef must be set', r.stderr)
+        backoff = (APP % "v1") + "  policy:\n    retries:\n      backoff: {initial: 20m}\n"
+        r = self.k("apply", "-f", "-", input=backoff, check=False)
+        self.assertIn("backoff initial is longer than max", r.stderr)
+        self.k("apply", "-f", "-", input=(APP % "v1") + "  policy:\n    onFailure: runDown\n")
+
     def test_unknown_fields_strict_by_default_pruned_when_ignored(self):
         self.install()
         extra = (APP % "v1").replace("targetVersion: v1", "targetVersion: v1\n  targetVersoin: v2")

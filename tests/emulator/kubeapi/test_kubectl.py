@@ -316,6 +316,21 @@ class KubectlTest(unittest.TestCase):
 
 
 class LifecycleTest(unittest.TestCase):
+    def test_start_up_files_and_sigterm_with_an_open_watch(self):
+        emu = Emulator().start()
+        self.addCleanup(emu.cleanup)
+        for f in ("ca.crt", "token", "client.crt", "client.key", "kubeconfig", "kubeconfig-cert", "port"):
+            self.assertTrue(os.path.exists(os.path.join(emu.dir, f)), f)
+        with open(os.path.join(emu.dir, "port")) as f:
+            self.assertEqual(int(f.read()), emu.port)
+        with open(emu.kubeconfig) as f:
+            self.assertIn("server: https://127.0.0.1:%d\n" % emu.port, f.read())
+        watcher = emu.kubectl_bg("get", "ns", "-w", "-o", "name")
+        self.addCleanup(emu.close_bg, watcher)
+        LineReader(watcher).wait_for(lambda l: l == "namespace/default")
+        self.assertEqual(emu.stop(), 0, "SIGTERM with an open watch must exit 0")
+        watcher.wait(timeout=60)
+
     def test_sigterm_stops_and_persist_reloads_on_the_same_port(self):
         emu = Emulator("--persist").start()
         self.addCleanup(emu.cleanup)

@@ -235,6 +235,42 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual([(e.reason, e.message, e.reporting_component) for e in got.items], [("Applied", "applied 1", "olympus.io/schema-upgrade")])
         self.assertEqual(self.core.list_namespaced_event(self.ns, field_selector="involvedObject.name=b").items, [])
 
+    def raw(self, path, accept="application/json"):
+        req = urllib.request.Request("https://127.0.0.1:%d%s" % (self.emu.port, path),
+                                     headers={"Authorization": "Bearer " + self.emu.token(), "Accept": accept})
+        ctx = ssl.create_default_context(cafile=os.path.join(self.emu.dir, "ca.crt"))
+        with urllib.request.urlopen(req, context=ctx) as r:
+            return r.headers.get("Content-Type"), json.loads(r.read())
+
+    def test_discovery_legacy_and_aggregated(self):
+        ctype, groups = self.raw("/apis")
+        self.assertEqual(groups["kind"], "APIGroupList")
+        olympus = [g for g in groups["groups"] if g["name"] == "olympus.io"]
+        self.assertEqual(olympus[0]["preferredVersion"]["groupVersion"], "olympus.io/v1alpha1")
+        _, res = self.raw("/apis/olympus.io/v1alpha1")
+        self.assertEqual(sorted(r["name"] for r in res["resources"]), ["schemaupgrades", "schemaupgrades/status"])
+        ctype, agg = self.raw("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
+        self.assertEqual(ctype, "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+        self.assertEqual(agg["kind"], "APIGroupDiscoveryList")
+        su_res = [r for g in agg["items"] if g["metadata"].get("name") == "olympus.io" for v in g["versions"] for r in v["resources"]]
+        self.assertEqual(su_res[0]["scope"], "Namespaced")
+        self.assertEqual(su_res[0]["shortNames"], ["su"])
+        self.assertEqual(su_res[0]["subresources"][0]["subresource"], "status")
+        _, core = self.raw("/api", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+        self.assertIn("namespaces", [r["resource"] for r in core["items"][0]["versions"][0]["resources"]])
+
+    def test_openapi_v2_and_v3_carry_the_crd_schema(self):
+        _, root = self.raw("/openapi/v3")
+        url = root["paths"]["apis/olympus.io/v1alpha1"]["serverRelativeURL"]
+        _, doc = self.raw(url)
+        schema = doc["components"]["schemas"]["io.olympus.v1alpha1.SchemaUpgrade"]
+        self.assertEqual(schema["x-kubernetes-group-version-kind"], [{"group": "olympus.io", "version": "v1alpha1", "kind": "SchemaUpgrade"}])
+        self.assertEqual(schema["properties"]["spec"]["required"], ["targetVersion", "database", "migrations"])
+        patch = doc["paths"]["/apis/olympus.io/v1alpha1/namespaces/{namespace}/schemaupgrades/{name}"]["patch"]
+        self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
+        _, v2 = self.raw("/openapi/v2")
+        self.assertIn("targetVersion", v2["definitions"]["io.olympus.v1alpha1.SchemaUpgrade"]["properties"]["spec"]["properties"])
+
     def test_list_pagination_with_continue(self):
         for i in range(5):
             self.create(su("n%d" % i))

@@ -12,7 +12,8 @@
 # "kubeapi ready port=<port> kubeconfig=<DIR>/kubeconfig" on stdout. SIGTERM/SIGINT stop it cleanly
 # (open watches end, --persist saves DIR/state.json, which the next start with the same DIR loads).
 # Test hooks (authenticated): POST /emulator/compact (older resourceVersions get 410 Gone),
-# POST /emulator/close-watches (every open watch ends, as on a dropped connection).
+# POST /emulator/close-watches (every open watch ends, as on a dropped connection),
+# POST /emulator/fail?code=500&count=N[&retryAfter=S] (the next N resource requests get that error).
 # What it emulates and what it does not: README.md next to this file.
 import argparse
 import base64
@@ -194,6 +195,8 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, handler)
         self.store, self.token, self.ctx, self.opts = store, token, ctx, opts
         self.identities = identities  # token -> user name (RBAC-checked)
+        self.failures = []            # injected (code, retryAfter) answers for the next resource requests
+        self.fail_lock = threading.Lock()
 
     def get_request(self):
         sock, addr = self.socket.accept()
@@ -337,6 +340,15 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/emulator/close-watches" and self.command == "POST":
             st.end_watches()
             return self._send(200, {"resourceVersion": str(st.rv)})
+        if path == "/emulator/fail" and self.command == "POST":
+            q = {k: v[-1] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).items()}
+            try:
+                code, count = int(q.get("code", "500")), int(q.get("count", "1"))
+            except ValueError:
+                raise bad_request("code and count must be integers")
+            with self.server.fail_lock:
+                self.server.failures = [(code, q.get("retryAfter"))] * count
+            return self._send(200, {"failing": count, "code": code})
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
     def _openapi(self, path):
@@ -419,8 +431,30 @@ class Handler(BaseHTTPRequestHandler):
             return "deletecollection"
         return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(m, m.lower())
 
+    def _injected_failure(self):
+        with self.server.fail_lock:
+            if not self.server.failures:
+                return False
+            code, retry_after = self.server.failures.pop(0)
+        reasons = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+        body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": code,
+                "message": "injected failure (POST /emulator/fail)", "reason": reasons.get(code, "InternalError")}
+        if retry_after:
+            body["details"] = {"retryAfterSeconds": int(retry_after)}
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
+        self.end_headers()
+        self.wfile.write(data)
+        return True
+
     def _resource(self, t, ns, name, sub, q):
         st = self.server.store
+        if self._injected_failure():
+            return
         m = self.command
         user, master = self.user
         if not master:

@@ -271,6 +271,24 @@ class PythonClientTest(unittest.TestCase):
         _, v2 = self.raw("/openapi/v2")
         self.assertIn("targetVersion", v2["definitions"]["io.olympus.v1alpha1.SchemaUpgrade"]["properties"]["spec"]["properties"])
 
+    def inject(self, query):
+        req = urllib.request.Request("https://127.0.0.1:%d/emulator/fail?%s" % (self.emu.port, query),
+                                     method="POST", headers={"Authorization": "Bearer " + self.emu.token()})
+        ctx = ssl.create_default_context(cafile=os.path.join(self.emu.dir, "ca.crt"))
+        urllib.request.urlopen(req, context=ctx).read()
+
+    def test_injected_failures_for_client_retry_tests(self):
+        self.inject("code=500&count=1")
+        with self.assertRaises(self.client.exceptions.ApiException) as cm:
+            self.co.list_namespaced_custom_object(G, V, self.ns, P)
+        self.assertEqual((cm.exception.status, json.loads(cm.exception.body)["reason"]), (500, "InternalError"))
+        self.assertEqual(self.co.list_namespaced_custom_object(G, V, self.ns, P)["items"], [])
+        # 429 with Retry-After: urllib3 (under the Python client) waits and retries by itself.
+        self.inject("code=429&count=1&retryAfter=1")
+        self.assertEqual(self.co.list_namespaced_custom_object(G, V, self.ns, P)["items"], [])
+        # The injected answer was consumed by that retry: a raw request (no retries) goes through.
+        self.assertEqual(self.raw("/apis/olympus.io/v1alpha1/namespaces/%s/schemaupgrades" % self.ns)[1]["items"], [])
+
     def test_list_pagination_with_continue(self):
         for i in range(5):
             self.create(su("n%d" % i))

@@ -19,6 +19,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -411,9 +412,8 @@ class Handler(BaseHTTPRequestHandler):
         return self._resource(t, ns, name, sub, q)
 
     def _aggregated(self, core, accept):
-        v = "v2" if "v=v2;" in accept + ";" or "v=v2," in accept or accept.endswith("v=v2") else "v2beta1"
-        if "v=v2" not in accept:
-            v = "v2beta1"
+        # v2 when the client accepts it (kubectl 1.32 lists v2 first), else v2beta1.
+        v = "v2" if re.search(r"v=v2(;|,|$)", accept) else "v2beta1"
         doc = discovery.aggregated(self.server.store.types, core, "apidiscovery.k8s.io/" + v)
         return self._send(200, doc, "application/json;g=apidiscovery.k8s.io;v=%s;as=APIGroupDiscoveryList" % v)
 

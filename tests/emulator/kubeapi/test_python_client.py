@@ -74,6 +74,24 @@ class PythonClientTest(unittest.TestCase):
         ev = next(self.stream(timeout_seconds=30))
         self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "a"))
 
+    def test_watch_list_send_initial_events_ends_with_a_bookmark(self):
+        self.create(su("a"))
+        self.create(su("b"))
+        # client-go's WatchList request (python3-kubernetes 22 has no parameter for it: raw HTTP).
+        req = urllib.request.Request(
+            "https://127.0.0.1:%d/apis/olympus.io/v1alpha1/namespaces/%s/schemaupgrades?watch=true&sendInitialEvents=true"
+            "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=30" % (self.emu.port, self.ns),
+            headers={"Authorization": "Bearer " + self.emu.token()})
+        ctx = ssl.create_default_context(cafile=os.path.join(self.emu.dir, "ca.crt"))
+        events = []
+        with urllib.request.urlopen(req, context=ctx) as resp:
+            for line in resp:
+                events.append(json.loads(line))
+                if events[-1]["type"] == "BOOKMARK":
+                    break
+        self.assertEqual([(e["type"], e["object"]["metadata"].get("name")) for e in events[:2]], [("ADDED", "a"), ("ADDED", "b")])
+        self.assertEqual(events[2]["object"]["metadata"]["annotations"], {"k8s.io/initial-events-end": "true"})
+
     def test_bookmarks_carry_the_latest_resource_version(self):
         obj = self.create(su("a"))
         other = self.core.create_namespaced_config_map("default", {"metadata": {"generateName": "bm-"}})

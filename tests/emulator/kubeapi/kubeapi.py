@@ -472,7 +472,7 @@ class Handler(BaseHTTPRequestHandler):
         if m in ("GET", "HEAD"):
             if name:
                 obj = st.get(t, ns, name)
-                return self._send(200, self._maybe_table(t, [obj], str(obj["metadata"]["resourceVersion"]), q, single=True) or obj)
+                return self._send(200, self._maybe_table(t, [obj], str(obj["metadata"]["resourceVersion"]), q) or obj)
             if q.get("watch") in ("1", "true", "True"):
                 return self._watch(t, ns, q)
             return self._list(t, ns, q)
@@ -501,9 +501,10 @@ class Handler(BaseHTTPRequestHandler):
             force = q.get("force") in ("true", "1")
             if force and ptype != "apply":
                 raise bad_request("force flag is only allowed for apply requests")
-            obj = st.patch(t, ns, name, ptype, body, manager, sub, dry, fv, warnings, force)
-            created = ptype == "apply" and obj["metadata"].get("generation", 1) == 1 and obj["metadata"].get("resourceVersion") == str(st.rv) and st.history and st.history[-1].type == "ADDED"
-            return self._send(201 if created else 200, obj, warnings=warnings)
+            with st.lock:  # an apply that creates the object answers 201
+                existed = st.exists(t, ns, name)
+                obj = st.patch(t, ns, name, ptype, body, manager, sub, dry, fv, warnings, force)
+            return self._send(200 if existed else 201, obj, warnings=warnings)
         if m == "DELETE":
             raw = self._body()
             opts = self._json_body(raw) if raw.strip() else {}
@@ -525,7 +526,7 @@ class Handler(BaseHTTPRequestHandler):
                 pass
         return self._send(200, {"kind": t.list_kind, "apiVersion": t.api_version, "metadata": {"resourceVersion": str(st.rv)}, "items": deleted})
 
-    def _maybe_table(self, t, objs, rv, q, single=False, cont=None):
+    def _maybe_table(self, t, objs, rv, q, cont=None):
         accept = self.headers.get("Accept", "")
         first = accept.split(",")[0]
         if "as=Table" in first and "g=meta.k8s.io" in first:

@@ -12,7 +12,6 @@ import collections
 import copy
 import json
 import random
-import string
 import threading
 import uuid
 
@@ -254,6 +253,10 @@ class Store:
             if obj is None:
                 raise not_found(t, name)
             return self._out(t, obj)
+
+    def exists(self, t, ns, name):
+        with self.lock:
+            return (ns if t.namespaced else "", name) in self._bucket(t)
 
     def list(self, t, ns, match=None):
         """(objects, resourceVersion) of the collection, sorted by namespace/name."""
@@ -562,8 +565,6 @@ class Store:
                 ann[LAST_APPLIED] = json.dumps(cfg, separators=(",", ":")) + "\n"
         except managed.ApplyConflict as e:
             n = len(e.conflicts)
-            lines = "\n".join('- %s' % f for _, _, f in e.conflicts)
-            managers = sorted({m for m, _, _ in e.conflicts})
             msg = "Apply failed with %d conflict%s: %s" % (
                 n, "" if n == 1 else "s",
                 "; ".join('conflict with "%s"%s: %s' % (m, " using " + av if av else "", f) for m, av, f in e.conflicts))

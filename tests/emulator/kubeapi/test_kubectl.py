@@ -4,10 +4,9 @@
 import json
 import os
 import shutil
-import subprocess
 import unittest
 
-from emulator import Emulator, LineReader, SOURCE_DIR
+from emulator import Emulator, LineReader
 
 CRD = "crds/olympus.io_schemaupgrades.yaml"
 

@@ -124,6 +124,10 @@ PgServer::PgServer() {
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) Die("initdb failed:\n" + ReadAll(log));
   port_ = FreeTcpPort();
   if (port_ == 0) Die("no free TCP port on 127.0.0.1");
+  Launch();
+}
+
+void PgServer::Launch() {
   pid_ = Spawn({BinDir() + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k", root_, "-c",
                 "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
                 "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB"},
@@ -139,23 +143,35 @@ PgServer::PgServer() {
   Die("postgres did not become ready:\n" + ReadAll(root_ + "/server.log"));
 }
 
-void PgServer::Stop() {
-  if (pid_ > 0) {
-    kill(pid_, SIGINT);  // fast shutdown
-    for (int i = 0; i < 300; ++i) {
-      int st;
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+void PgServer::Shutdown() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGINT);  // fast shutdown
+  for (int i = 0; i < 300; ++i) {
+    int st;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = -1;
+      return;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void PgServer::Pause() {
+  if (pid_ <= 0) Die("Pause: the server is not running");
+  Shutdown();
+}
+
+void PgServer::Resume() {
+  if (pid_ > 0) Die("Resume: the server is already running");
+  if (root_.empty()) Die("Resume: the server was stopped for good");
+  Launch();
+}
+
+void PgServer::Stop() {
+  Shutdown();
   if (!root_.empty() && std::getenv("SU_KEEP_PG") == nullptr) {
     std::error_code ec;
     std::filesystem::remove_all(root_, ec);

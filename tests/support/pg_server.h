@@ -39,9 +39,17 @@ class PgServer {
   static std::string DbNameOf(const std::string& dsn);
   // Directory of the PostgreSQL binaries (pg_dump, psql...).
   static std::string BinDir();
+  // Stops the server for good and deletes its folder.
   void Stop();
+  // An outage: stops the server (fast shutdown: sessions are terminated), keeping its data, port
+  // and socket folder. Resume() starts it again on the same port and socket and returns once it
+  // accepts connections. Use a PgServer of the test's own, not Shared(), to pause.
+  void Pause();
+  void Resume();
 
  private:
+  void Launch();
+  void Shutdown();
   std::string root_;
   std::string data_dir_;
   std::string password_;

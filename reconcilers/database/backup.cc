@@ -3,9 +3,14 @@
 
 #include <libpq-fe.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
@@ -48,18 +53,32 @@ Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn) {
 Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const std::string& path,
                           const std::string& bin_dir) {
   SU_ASSIGN_OR_RETURN(auto env, DsnToPgEnv(dsn));
-  std::string partial = path + ".partial";
+  // A name of its own (mkstemp), so two dumps into one folder never write one file.
+  std::string tmpl = path + ".XXXXXX.partial";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemps(name.data(), static_cast<int>(std::string(".partial").size()));
+  if (fd < 0) return Status::Io(path + ": cannot create the backup file: " + std::strerror(errno));
+  close(fd);
+  std::string partial(name.data());
   ProcessSpec spec;
   spec.argv = {Tool(bin_dir, "pg_dump"), "-Fc", "--no-password", "-f", partial};
   spec.env = env;
   auto r = runner->Run(spec);
-  if (!r.ok()) return r.status().WithContext("running pg_dump (install postgresql-client)");
+  if (!r.ok()) {
+    std::remove(partial.c_str());
+    return r.status().WithContext("running pg_dump (install postgresql-client)");
+  }
   if (!r->Succeeded()) {
     std::remove(partial.c_str());
     return Status::Failed("pg_dump failed (exit " + std::to_string(r->exit_code) + "): " + Scrub(r->Tail(10)) +
                           "; fix the cause or disable policy.backup to go on without a backup");
   }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) return Status::Io(path + ": cannot rename the finished backup");
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    Status err = Status::Io(path + ": cannot rename the finished backup: " + std::strerror(errno));
+    std::remove(partial.c_str());
+    return err;
+  }
   struct stat st{};
   stat(path.c_str(), &st);
   LogInfo("backup.done", {{"path", path}, {"bytes", std::to_string(st.st_size)}});

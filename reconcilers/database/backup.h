@@ -21,8 +21,8 @@ struct BackupFile {
   long long size_bytes = 0;
 };
 
-// pg_dump -Fc of the whole database into path (written to path.partial, renamed when complete,
-// so a killed backup never looks finished).
+// pg_dump -Fc of the whole database into path (written to a file of its own, path.XXXXXX.partial,
+// renamed when complete, so a killed backup never looks finished and two dumps never share one).
 Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const std::string& path,
                           const std::string& bin_dir = "");
 // Restores a pg_dump -Fc file over the database, all or nothing: one psql transaction drops every

@@ -148,7 +148,8 @@ int CmdApply(const Args& args) {
       continue;
     }
     std::printf("%s: %s: %s\n", su.Key().c_str(), PhaseName(st.phase), Scrub(st.message).c_str());
-    if (!st.failure_action.empty()) std::printf("%s: on failure: %s\n", su.Key().c_str(), Scrub(st.failure_action).c_str());
+    // onFailure acts on permanent failures only: nothing to say for a transient one.
+    if (!st.failure_action.empty() && st.phase == Phase::kFailed) std::printf("%s: on failure: %s\n", su.Key().c_str(), Scrub(st.failure_action).c_str());
     if (out.requeue_after.count() > 0 && out.result.code() != Code::kGated) {
       std::printf("%s: not finished; run apply again (or with --wait %s) to retry\n", su.Key().c_str(),
                   FormatDuration(out.requeue_after).c_str());

@@ -34,6 +34,11 @@ Status ErrorFrom(PGresult* res, PGconn* conn) {
   if (sqlstate == "55P03") return s.WithCode(Code::kLockTimeout);
   if (sqlstate == "57014") return s.WithCode(Code::kCancelled);
   if (PQstatus(conn) == CONNECTION_BAD) return s.WithCode(Code::kUnavailable);
+  // Connection exceptions (class 08) and a server shutting down or starting up (57P01..57P03) are
+  // outages, retried, even when libpq has not marked the connection bad yet.
+  if (sqlstate.rfind("08", 0) == 0 || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
+    return s.WithCode(Code::kUnavailable);
+  }
   return s;
 }
 

@@ -6,9 +6,11 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 
@@ -39,7 +41,9 @@ class Pass {
   // Permanent failure: stays Failed and Stalled until the spec changes or a forced run.
   bool Fatal(const Status& s, const std::string& reason);
 
-  // Transient failure: back off and come back, up to retries.limit attempts.
+  // Transient failure: back off and come back, for ever (at most retries.max apart); past
+  // retries.limit attempts the resource is Stalled=True (RetriesExhausted) for alerting, and still
+  // retried. A resource Succeeded at its target stays Succeeded with Ready=Unknown meanwhile.
   bool Retry(const Status& s, const std::string& reason);
 
   // Waiting for something outside (approval, window, dry run): not an error.
@@ -59,7 +63,19 @@ class Pass {
 
   bool Observe();
 
+  // Records the plan of a (re-)observation in status: database version, pending, observedAt.
+  void UsePlan(const Plan& plan);
+
   bool Gates();
+
+  // Takes the migration lock when there is something to migrate, before the backup, and observes
+  // again under it: a run that waited for the lock sees what the holder did (nothing left to do,
+  // or a different plan, which goes through the gates again).
+  bool Lock();
+
+  // Re-reads the database version (the engine's definition: the highest applied version) after
+  // migrations ran or were rolled back; keeps the last observed one when the read fails.
+  void ReobserveVersion();
 
   bool Backup();
 
@@ -95,6 +111,7 @@ class Pass {
   std::string dsn_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Engine> engine_;
+  std::optional<MigrationLock> lock_;  // held from Lock() to the end of Migrate(); after db_: released first
   std::string declared_image_;
   std::string target_image_;
   Plan plan_;

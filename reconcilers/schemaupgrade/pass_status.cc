@@ -18,8 +18,11 @@ ReconcileOutcome Pass::Run() {
     out_.terminal = true;
     return Finish();
   }
+  if (!Lock()) return Finish();
   if (!Backup()) return Finish();
-  if (!Migrate()) return Finish();
+  bool migrated = Migrate();
+  lock_.reset();  // bump and verify need no migration lock
+  if (!migrated) return Finish();
   if (!Bump()) return Finish();
   if (!Verify()) return Finish();
   Succeed();
@@ -36,15 +39,22 @@ bool Pass::LoadStatus() {
   if (loaded->has_value()) st_ = **loaded;
   std::string token = SpecToken(su_);
   if (st_.spec_hash != token) {
-    // A new spec (or an explicit retry): start over, keeping only what describes the world.
-    // An earlier upgrade's backup is not carried over: restoreBackup must only ever restore the
-    // backup taken for this upgrade (the audit log keeps the record of older ones).
+    // A new spec (or an explicit retry): start over, keeping only what describes the world (the
+    // last observed database version and image, with when they were observed: an outage must not
+    // blank them). An earlier upgrade's backup is not carried over: restoreBackup must only ever
+    // restore the backup taken for this upgrade (the audit log keeps the record of older ones).
     ResourceStatus fresh;
     fresh.conditions = st_.conditions;
+    fresh.current_version = st_.current_version;
+    fresh.image = st_.image;
+    fresh.observed_at = st_.observed_at;
     st_ = fresh;
     st_.spec_hash = token;
   }
-  if (opt_.force && st_.phase == Phase::kFailed) st_.attempts = 0;  // an explicit retry: a fresh budget
+  const Condition* stalled = FindCondition(st_, "Stalled");
+  if (opt_.force && (st_.phase == Phase::kFailed || (stalled && stalled->status == "True"))) {
+    st_.attempts = 0;  // an explicit retry: a fresh budget
+  }
   st_.resource = su_.Key();
   st_.observed_generation = su_.generation;
   st_.target_version = su_.target_version;
@@ -89,7 +99,9 @@ bool Pass::Fatal(const Status& s, const std::string& reason) {
   return false;
 }
 
-// Transient failure: back off and come back, up to retries.limit attempts.
+// Transient failure: back off and come back. The budget (retries.limit) only decides when the
+// resource is reported Stalled (RetriesExhausted, for alerts); a transient cause goes away by
+// itself, so the pass is tried again for ever, at most retries.max apart.
 bool Pass::Retry(const Status& s, const std::string& reason) {
   out_.result = s;
   if (d_.cancelled && d_.cancelled()) {
@@ -102,27 +114,47 @@ bool Pass::Retry(const Status& s, const std::string& reason) {
   }
   st_.attempts++;
   st_.last_error = Scrub(s.ToString());
-  if (st_.attempts > su_.policy.retries.limit) {
-    return Fatal(Status::Error(s.code(), "gave up after " + std::to_string(st_.attempts) + " attempts: " +
-                                             s.message() + "; fix the cause, then run `schema-upgrade apply` "
-                                             "or change the olympus.io/retry annotation"),
-                 "RetriesExhausted");
-  }
-  // A resource that was Succeeded or Failed is neither while it retries.
-  if (st_.phase == Phase::kSucceeded || st_.phase == Phase::kFailed) st_.phase = Phase::kPending;
+  st_.failure_action.clear();  // onFailure acts on permanent failures only; an earlier one's action is history
+  const int limit = su_.policy.retries.limit;
+  const bool exhausted = st_.attempts > limit;
+  // Succeeded at its target when last observed (the spec has not changed since: LoadStatus starts
+  // a new spec as Pending): it stays Succeeded, its readiness is unknown until observed again.
+  const bool at_target = st_.phase == Phase::kSucceeded;
+  if (st_.phase == Phase::kFailed) st_.phase = Phase::kPending;  // it is not failed while it retries
   auto backoff = BackoffFor(su_.policy.retries, st_.attempts);
-  st_.next_retry_at = FormatTime(d_.clock->Now() + backoff);
-  st_.message = reason + ": " + st_.last_error + " (retry " + std::to_string(st_.attempts) + "/" +
-                std::to_string(su_.policy.retries.limit) + " in " + FormatDuration(backoff) + ")";
   auto now = d_.clock->Now();
-  SetCondition(&st_, "Ready", "False", reason, st_.message, su_.generation, now);
-  SetCondition(&st_, "Reconciling", "True", reason, st_.message, su_.generation, now);
-  SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
+  st_.next_retry_at = FormatTime(now + backoff);
+  std::string tries = exhausted ? "attempt " + std::to_string(st_.attempts) + ", retry budget of " +
+                                      std::to_string(limit) + " spent; still retrying, next in " + FormatDuration(backoff)
+                                : "retry " + std::to_string(st_.attempts) + "/" + std::to_string(limit) + " in " +
+                                      FormatDuration(backoff);
+  st_.message = reason + ": " + st_.last_error + " (" + tries + ")";
+  if (at_target) {
+    st_.message = su_.service + " was at " + su_.target_version + " when last observed" +
+                  (st_.observed_at.empty() ? "" : " (" + st_.observed_at + ")") + "; " + st_.message;
+    SetCondition(&st_, "Ready", "Unknown", reason, st_.message, su_.generation, now);
+  } else {
+    SetCondition(&st_, "Ready", "False", reason, st_.message, su_.generation, now);
+  }
+  if (exhausted) {
+    std::string why = "still failing after " + std::to_string(st_.attempts) + " attempts (retries.limit " +
+                      std::to_string(limit) + "): " + st_.last_error + "; still retrying, at most every " +
+                      FormatDuration(su_.policy.retries.max_backoff) + ", until it works. Fix the cause; `schema-upgrade apply` or a new olympus.io/retry "
+                      "annotation value tries at once";
+    bool newly = !FindCondition(st_, "Stalled") || FindCondition(st_, "Stalled")->status != "True";
+    SetCondition(&st_, "Reconciling", "False", "RetriesExhausted", why, su_.generation, now);
+    SetCondition(&st_, "Stalled", "True", "RetriesExhausted", why, su_.generation, now);
+    if (newly) Event("Warning", "RetriesExhausted", why);
+  } else {
+    SetCondition(&st_, "Reconciling", at_target ? "False" : "True", reason, st_.message, su_.generation, now);
+    SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
+  }
   out_.requeue_after = backoff;
   Save();
   Event("Warning", reason, st_.message);
   LogWarn("reconcile.retry", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error},
-                              {"attempt", std::to_string(st_.attempts)}, {"backoff", FormatDuration(backoff)}});
+                              {"attempt", std::to_string(st_.attempts)}, {"backoff", FormatDuration(backoff)},
+                              {"stalled", exhausted ? "true" : "false"}});
   return false;
 }
 

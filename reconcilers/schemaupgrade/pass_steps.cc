@@ -8,6 +8,8 @@
 
 #include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/duration.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/manifest/manifest.h"
@@ -40,7 +42,9 @@ bool Pass::ResumesApprovedPlan() const {
 bool Pass::CheckStalledOrBackoff() {
   if (opt_.force || opt_.dry_run) return true;
   const Condition* stalled = FindCondition(st_, "Stalled");
-  if (st_.phase == Phase::kFailed && stalled && stalled->status == "True") {
+  // RetriesExhausted never stops retrying (a transient cause goes away by itself); a status
+  // written as Failed/RetriesExhausted by an older version is therefore retried too.
+  if (st_.phase == Phase::kFailed && stalled && stalled->status == "True" && stalled->reason != "RetriesExhausted") {
     out_.terminal = true;
     out_.result = Status::Failed(st_.last_error);
     return false;
@@ -85,13 +89,18 @@ bool Pass::Observe() {
     if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
     return Fatal(state.status(), "InvalidMigrations");
   }
-  plan_ = BuildPlan(su_, *state, declared_image_, target_image_);
+  UsePlan(BuildPlan(su_, *state, declared_image_, target_image_));
+  return true;
+}
+
+void Pass::UsePlan(const Plan& plan) {
+  plan_ = plan;
   out_.plan = plan_;
   st_.current_version = plan_.db_version;
+  st_.observed_at = FormatTime(d_.clock->Now());
   st_.plan_hash = plan_.hash;
   st_.pending.clear();
   for (const auto& m : plan_.state.pending) st_.pending.push_back(m.version);
-  return true;
 }
 
 bool Pass::Gates() {
@@ -143,6 +152,24 @@ bool Pass::Gates() {
   return true;
 }
 
+bool Pass::Lock() {
+  if (plan_.state.pending.empty()) return true;
+  auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
+  if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? "LockBusy" : "DatabaseUnavailable");
+  lock_.emplace(std::move(lock).value());
+  auto state = engine_->Observe(db_.get());
+  if (!state.ok()) {
+    if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
+    return Fatal(state.status(), "InvalidMigrations");
+  }
+  Plan now = BuildPlan(su_, *state, declared_image_, target_image_);
+  if (now.hash == plan_.hash) return true;
+  LogInfo("plan.changed_under_lock", {{"resource", su_.Key()}, {"was", plan_.hash}, {"now", now.hash},
+                                      {"pending", std::to_string(now.state.pending.size())}});
+  UsePlan(now);
+  return Gates();
+}
+
 bool Pass::Backup() {
   if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return true;
   // One backup per upgrade: a pass resuming a started upgrade (whose remaining plan has another
@@ -180,8 +207,11 @@ bool Pass::Migrate() {
   if (st_.start_version.empty()) st_.start_version = plan_.db_version.empty() ? "0" : plan_.db_version;
   SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
                                   plan_.state.pending.back().version);
-  auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
-  if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? "LockBusy" : "DatabaseUnavailable");
+  if (!lock_) {  // Lock() takes it before the backup; this is a guard, not a path
+    auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
+    if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? "LockBusy" : "DatabaseUnavailable");
+    lock_.emplace(std::move(lock).value());
+  }
   AuditLog log(db_.get());
   if (Status s = log.Ensure(); !s.ok()) return Retry(s, "DatabaseUnavailable");
   (void)log.MarkInterrupted();
@@ -257,8 +287,8 @@ bool Pass::Migrate() {
   if (st_.applied.size() > kMaxAppliedInStatus) {
     st_.applied.erase(st_.applied.begin(), st_.applied.end() - static_cast<long>(kMaxAppliedInStatus));
   }
-  if (!report.steps.empty()) st_.current_version = report.steps.back().version;
   if (!report.steps.empty()) changed_ = true;
+  ReobserveVersion();
   if (report.status.ok()) {
     st_.pending.clear();
     Event("Normal", "Migrated", std::to_string(report.steps.size()) + " migration(s) applied");
@@ -274,6 +304,18 @@ bool Pass::Migrate() {
   if (Transient(report.status)) return Retry(report.status, "MigrationRetryable");
   if (report.status.code() == Code::kGated) return Fatal(report.status, "ChecksumDrift");
   return OnFailure(report.status, "MigrationFailed");
+}
+
+void Pass::ReobserveVersion() {
+  // The last step applied is not the database version after an out-of-order apply (1 and 3
+  // applied, then 2): ask the engine, like plan does, so apply, status and plan agree.
+  auto state = engine_->Observe(db_.get());
+  if (!state.ok()) {
+    LogWarn("reobserve.failed", {{"resource", su_.Key()}, {"error", Scrub(state.status().ToString())}});
+    return;
+  }
+  st_.current_version = state->current_version;
+  st_.observed_at = FormatTime(d_.clock->Now());
 }
 
 bool Pass::NeedsRollout() {
@@ -292,6 +334,7 @@ bool Pass::Bump() {
     CrashPoint("before-set-image");
     Status s = d_.workloads->SetDeclaredImage(su_.workload, target_image_);
     CrashPoint("after-set-image");
+    if (!s.ok() && Transient(s)) return Retry(s, "BumpRetryable");  // onFailure is for permanent failures
     if (!s.ok()) return OnFailure(s, "BumpFailed");
     declared_image_ = target_image_;
     st_.image = target_image_;
@@ -321,6 +364,8 @@ bool Pass::Verify() {
   CrashPoint("before-verify");
   Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
   CrashPoint("after-verify");
+  // The workload could not be observed (podman unreachable): not a verdict on the new version.
+  if (s.code() == Code::kUnavailable) return Retry(s, "VerifyUnavailable");
   if (!s.ok()) return OnFailure(s, "VerifyFailed");
   return true;
 }
@@ -330,6 +375,7 @@ void Pass::Succeed() {
   st_.start_version.clear();  // the next upgrade of this spec starts from here
   st_.approved_plan.clear();  // and needs its own approval
   st_.last_error.clear();
+  st_.failure_action.clear();
   st_.next_retry_at.clear();
   st_.attempts = 0;
   st_.message = su_.service + " at " + su_.target_version + " (database version " +

@@ -6,9 +6,14 @@
 // and writes status after every step. Nothing is remembered only in memory: a pass killed at any
 // instant is safe to repeat, and the next pass converges (migrations are applied once because the
 // history is re-read under the migration lock; the bump is applied once because the declared image
-// is re-read). Failures are split in two:
+// is re-read). The migration lock is taken before the backup, and the world observed again under
+// it, so of two runs the one that waited sees what the other did. Failures are split in two:
 //   - transient (database unreachable, lock busy, lock_timeout, cancelled to unblock traffic):
-//     retried with the policy's exponential backoff, up to retries.limit attempts;
+//     retried with the policy's exponential backoff (capped at retries.max) for as long as they
+//     last; past retries.limit attempts the resource is Stalled=True (RetriesExhausted) for alerts
+//     but keeps being retried, and never goes Failed for it. onFailure never runs for them. A
+//     resource Succeeded at its target stays Succeeded with Ready=Unknown while its database or
+//     workload cannot be observed; status keeps the last observed version and image (observedAt);
 //   - permanent (a migration's SQL failed, the new version did not come up, bad input, refused
 //     gate): policy.onFailure is carried out once, the resource goes Failed with Stalled=True and
 //     stays so until its spec changes or someone asks again (`schema-upgrade apply`, or a new

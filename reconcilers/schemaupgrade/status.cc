@@ -59,6 +59,7 @@ std::string RenderStatusText(const ResourceStatus& s) {
   o << "\n";
   o << "  versions:    database " << (s.current_version.empty() ? "(empty)" : s.current_version) << ", target "
     << s.target_version << "\n";
+  if (!s.observed_at.empty()) o << "  observed:    " << s.observed_at << " (database version and image)\n";
   if (!s.image.empty() || !s.previous_image.empty()) {
     o << "  image:       " << (s.image.empty() ? "(none)" : s.image);
     if (!s.previous_image.empty() && s.previous_image != s.image) o << " (was " << s.previous_image << ")";

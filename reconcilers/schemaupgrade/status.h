@@ -53,9 +53,12 @@ struct ResourceStatus {
   std::string spec_hash;           // spec the status was computed for
   Phase phase = Phase::kPending;
   std::string message;             // what is happening, one sentence
-  std::string current_version;     // highest applied migration
+  std::string current_version;     // highest applied migration, as last observed
   std::string target_version;
-  std::string image;               // declared image now
+  std::string image;               // declared image, as last observed
+  // When current_version and image were last read from the world (RFC 3339). While the database
+  // or the workload cannot be reached they keep their last observed values; this says how old.
+  std::string observed_at;
   std::string previous_image;      // image before our bump (for rollbackImage)
   std::string plan_hash;
   std::vector<std::string> pending;  // pending versions

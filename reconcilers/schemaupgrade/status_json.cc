@@ -32,6 +32,7 @@ std::string StatusToJson(const ResourceStatus& s) {
   o["currentVersion"] = Str(s.current_version);
   o["targetVersion"] = Str(s.target_version);
   o["image"] = Str(s.image);
+  o["observedAt"] = Str(s.observed_at);
   o["previousImage"] = Str(s.previous_image);
   value plan = value::object();
   plan["hash"] = Str(s.plan_hash);
@@ -115,6 +116,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.current_version = GetStr(o, "currentVersion");
   s.target_version = GetStr(o, "targetVersion");
   s.image = GetStr(o, "image");
+  s.observed_at = GetStr(o, "observedAt");
   s.previous_image = GetStr(o, "previousImage");
   if (o.has_field("plan")) {
     const value& plan = o.at("plan");

@@ -247,6 +247,15 @@ class OryEngine : public Engine {
     std::string tail;
     if (!run.ok()) {
       rep.status = run.status().WithContext("running the migration container " + o_.image);
+    } else if (!run->Succeeded() && !after.ok() && after.status().code() == Code::kUnavailable) {
+      // The migrator failed and the database cannot be reached now: an outage, not a broken
+      // migration. Retried (each applied migration is committed); onFailure does not run.
+      tail = Scrub(watcher.Tail(20).empty() ? run->Tail(20) : watcher.Tail(20));
+      rep.status = Status::Error(
+          Code::kUnavailable,
+          "migration container " + o_.image + " exited with code " + std::to_string(run->exit_code) +
+              " and the database is unreachable now (" + after.status().message() +
+              "); it runs again once the database is back" + (tail.empty() ? std::string() : ". Last output:\n" + tail));
     } else if (!run->Succeeded()) {
       tail = watcher.Tail(20);
       if (tail.empty()) tail = run->Tail(20);

@@ -109,7 +109,7 @@ ControllerWorld::~ControllerWorld() {
 }
 
 std::string ControllerWorld::AddDatabase(const std::string& name) {
-  std::string dsn = PgServer::Shared().CreateDatabase("ctrl");
+  std::string dsn = (server_ ? *server_ : PgServer::Shared()).CreateDatabase("ctrl");
   dsns_[name] = dsn;
   std::filesystem::create_directories(dir_.Path("mig-" + name));
   return dsn;

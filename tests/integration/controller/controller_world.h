@@ -14,6 +14,7 @@
 
 #include "reconcilers/schemaupgrade/status.h"
 #include "tests/support/bg_process.h"
+#include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace su::testing {
@@ -32,6 +33,9 @@ class ControllerWorld {
   ControllerWorld();
   ~ControllerWorld();
 
+  // Databases of later AddDatabase calls live on `server` (default: PgServer::Shared()); a test
+  // that stops its server (an outage) uses one of its own.
+  void UseServer(PgServer* server) { server_ = server; }
   // A resource `name`: a fresh database (DSN in env var <NAME>_DSN) and a migrations folder.
   // Returns the DSN.
   std::string AddDatabase(const std::string& name);
@@ -84,6 +88,7 @@ class ControllerWorld {
   std::string state_;
   std::map<std::string, std::string> dsns_;  // resource name -> DSN
   std::unique_ptr<BackgroundProcess> proc_;
+  PgServer* server_ = nullptr;
 };
 
 }  // namespace su::testing

@@ -1,4 +1,4 @@
-// Reconciler failures: transient ones back off and retry up to retries.limit; permanent ones run
+// Reconciler failures: transient ones back off and retry (Stalled past retries.limit); permanent ones run
 // policy.onFailure once and stall until the spec changes or someone asks again. Backups.
 #include <gtest/gtest.h>
 
@@ -31,7 +31,7 @@ class ReconcilerFailureTest : public ReconcilerFixture {
   }
 };
 
-TEST_F(ReconcilerFailureTest, UnreachableDatabaseBacksOffDoublingUpToMaxThenStalls) {
+TEST_F(ReconcilerFailureTest, UnreachableDatabaseBacksOffDoublingUpToMaxThenStallsAndKeepsRetrying) {
   for (int i = 0; i < 10; ++i) db_.connect_results.push_back(Status::Error(Code::kUnavailable, "connection refused"));
   auto t0 = clock_.Now();
 
@@ -70,22 +70,24 @@ TEST_F(ReconcilerFailureTest, UnreachableDatabaseBacksOffDoublingUpToMaxThenStal
   EXPECT_EQ(out.requeue_after, seconds(12)) << "capped at max_backoff";
 
   clock_.Advance(seconds(12));
-  out = Run();  // attempt 4 > limit 3
+  out = Run();  // attempt 4 > limit 3: Stalled (for alerts), but a transient failure is retried
   EXPECT_EQ(db_.connects(), 4);
-  EXPECT_TRUE(out.terminal);
-  EXPECT_EQ(out.requeue_after.count(), 0);
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(out.requeue_after, seconds(12)) << "retried at max_backoff";
   st = Stored();
-  EXPECT_EQ(st.phase, Phase::kFailed);
+  EXPECT_EQ(st.phase, Phase::kPending);
   EXPECT_EQ(Cond(st, "Stalled"), "True/RetriesExhausted");
   EXPECT_EQ(Cond(st, "Reconciling"), "False/RetriesExhausted");
-  EXPECT_EQ(st.next_retry_at, "");
-  EXPECT_NE(st.last_error.find("gave up after 4 attempts"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.next_retry_at, FormatTime(clock_.Now() + seconds(12)));
+  EXPECT_NE(FindCondition(st, "Stalled")->message.find("still failing after 4 attempts"), std::string::npos)
+      << FindCondition(st, "Stalled")->message;
 
-  // Stalled: later passes do nothing.
+  // Later passes keep trying at max_backoff.
   clock_.Advance(seconds(3600));
   out = Run();
-  EXPECT_TRUE(out.terminal);
-  EXPECT_EQ(db_.connects(), 4);
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(db_.connects(), 5);
+  EXPECT_EQ(out.requeue_after, seconds(12));
   EXPECT_EQ(world_.applies, 0);
 }
 

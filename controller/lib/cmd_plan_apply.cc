@@ -147,7 +147,9 @@ int CmdApply(const Args& args) {
                   st.image.empty() ? "" : (", image " + st.image).c_str(), ms);
       continue;
     }
-    std::printf("%s: %s: %s\n", su.Key().c_str(), PhaseName(st.phase), Scrub(st.message).c_str());
+    // Succeeded when last observed, but this run could not observe it (an outage): not "Succeeded:".
+    const char* phase = st.phase == Phase::kSucceeded ? "Unknown" : PhaseName(st.phase);
+    std::printf("%s: %s: %s\n", su.Key().c_str(), phase, Scrub(st.message).c_str());
     // onFailure acts on permanent failures only: nothing to say for a transient one.
     if (!st.failure_action.empty() && st.phase == Phase::kFailed) std::printf("%s: on failure: %s\n", su.Key().c_str(), Scrub(st.failure_action).c_str());
     if (out.requeue_after.count() > 0 && out.result.code() != Code::kGated) {

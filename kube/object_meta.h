@@ -1,0 +1,26 @@
+// ObjectMeta: the metadata fields every caller needs, pulled out of an object's JSON so that modules
+// without a JSON library can key, compare and log objects.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "reconcilers/base/result.h"
+
+namespace su::kube {
+
+struct ObjectMeta {
+  std::string ns;  // empty for cluster-scoped objects
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  int64_t generation = 0;
+  bool deleting = false;  // metadata.deletionTimestamp is set
+  // "ns/name", or "name" when cluster-scoped: client-go's MetaNamespaceKeyFunc.
+  std::string Key() const { return ns.empty() ? name : ns + "/" + name; }
+};
+
+// kInvalidArgument when json is not an object or has no metadata.name.
+Result<ObjectMeta> ParseObjectMeta(const std::string& json);
+
+}  // namespace su::kube

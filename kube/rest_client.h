@@ -1,0 +1,24 @@
+// The real KubeApi over HTTPS (cpprestsdk + OpenSSL, kept inside rest_client.cc).
+// TLS is verified against the RestConfig's CA only (the system roots are not trusted when a CA is
+// given; with no CA, the system roots), insecure only when the config says so; bearer token from the
+// config's TokenSource on every request (so a rotated file token is used at once); client
+// certificates; client-side throttling with RestConfig qps/burst.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "kube/api.h"
+#include "kube/config.h"
+#include "reconcilers/base/result.h"
+
+namespace su::kube {
+
+struct RestClientOptions {
+  std::chrono::seconds request_timeout{30};  // per non-watch request (inactivity, as cpprestsdk counts it)
+};
+
+// Fails (kInvalidArgument, naming config.source) when the CA, client certificate or key is not usable PEM.
+Result<std::unique_ptr<KubeApi>> NewRestClient(const RestConfig& config, const RestClientOptions& options = {});
+
+}  // namespace su::kube

@@ -25,4 +25,14 @@ Result<ObjectMeta> ParseObjectMeta(const std::string& json) {
   }
 }
 
+std::string ParseResourceVersion(const std::string& json) {
+  try {
+    auto v = web::json::value::parse(json);
+    if (v.is_object() && v.has_object_field("metadata") && v.at("metadata").has_string_field("resourceVersion"))
+      return v.at("metadata").at("resourceVersion").as_string();
+  } catch (const std::exception&) {
+  }
+  return "";
+}
+
 }  // namespace su::kube

@@ -22,5 +22,7 @@ struct ObjectMeta {
 
 // kInvalidArgument when json is not an object or has no metadata.name.
 Result<ObjectMeta> ParseObjectMeta(const std::string& json);
+// metadata.resourceVersion alone (a watch BOOKMARK carries nothing else); "" when absent or not JSON.
+std::string ParseResourceVersion(const std::string& json);
 
 }  // namespace su::kube

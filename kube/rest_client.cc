@@ -10,6 +10,7 @@
 #include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 #include <cpprest/json.h>
+#include <mutex>
 #include <random>
 
 #include "kube/throttle.h"
@@ -101,7 +102,7 @@ class RestClient : public KubeApi {
       : cfg_(std::move(cfg)),
         opts_(opts),
         bucket_(cfg_.qps, cfg_.burst),
-        client_(web::uri(cfg_.server), MakeConfig(opts_.request_timeout)) {}
+        client_(std::make_shared<http_client>(web::uri(cfg_.server), MakeConfig(opts_.request_timeout))) {}
 
   ApiResult<std::string> Get(const ResourcePath& p) override { return Do(methods::GET, "get", p, "", "", ""); }
 
@@ -229,11 +230,20 @@ class RestClient : public KubeApi {
     std::string what = ex.what();
     if (auto* he = dynamic_cast<const web::http::http_exception*>(&ex)) {
       std::string ec = he->error_code().message();
+      // cpprestsdk reports OpenSSL failures with the system category ("Unknown error 167772294"):
+      // decode them as OpenSSL does ("certificate verify failed").
+      unsigned long v = static_cast<unsigned long>(he->error_code().value());
+      if (ERR_GET_LIB(v) == ERR_LIB_SSL) {
+        if (const char* reason = ERR_reason_error_string(v)) ec = reason;
+      }
       if (!ec.empty() && what.find(ec) == std::string::npos) what += " (" + ec + ")";
     }
-    if (what.find("handshake") != std::string::npos || what.find("certificate") != std::string::npos) {
+    if (what.find("certificate") != std::string::npos || what.find("verify") != std::string::npos) {
       what = "TLS: " + what + "; the server's certificate did not verify against the certificate-authority of " +
-             cfg_.source + " (or the server refused the client certificate)";
+             cfg_.source;
+    } else if (what.find("handshake") != std::string::npos) {
+      what = "TLS handshake with " + cfg_.server + " failed: " + what +
+             (cfg_.client_cert_pem.empty() ? "" : " (the server may have refused the client certificate)");
     } else {
       what = "cannot reach " + cfg_.server + ": " + what;
     }
@@ -243,30 +253,48 @@ class RestClient : public KubeApi {
   ApiResult<std::string> Do(const method& m, const std::string& verb, const ResourcePath& p, const std::string& query,
                             const std::string& body, const std::string& content_type) {
     const std::string url = p.Url();
-    http_request req(m);
-    req.set_request_uri(url + query);
-    ApiError err;
-    if (!Prepare(&req, verb, url, &err)) return err;
-    if (!content_type.empty()) req.set_body(body, content_type);
     bucket_.Wait();
-    try {
-      http_response resp = client_.request(req).get();
-      std::string text = resp.extract_utf8string(true).get();
-      int code = resp.status_code();
-      if (code >= 200 && code < 300) return text;
-      ApiError e = ApiErrorFromResponse(code, text, verb, url);
-      auto ra = resp.headers().find("Retry-After");
-      if (ra != resp.headers().end()) e.retry_after_seconds = atoi(ra->second.c_str());
-      return Decorate(std::move(e), verb, p);
-    } catch (const std::exception& ex) {
-      return FromException(ex, verb, url);
+    // A pooled connection the server closed (an API server restart) fails while the request is
+    // written, before the server saw it: sending it again is safe for every verb. cpprestsdk retries
+    // only when the failure shows while reading the status line, and puts the dead connection back in
+    // its pool, so the retry goes through a new client (a new pool).
+    for (int attempt = 1;; ++attempt) {
+      std::shared_ptr<http_client> client;
+      {
+        std::lock_guard<std::mutex> l(client_mu_);
+        client = client_;
+      }
+      http_request req(m);
+      req.set_request_uri(url + query);
+      ApiError err;
+      if (!Prepare(&req, verb, url, &err)) return err;
+      if (!content_type.empty()) req.set_body(body, content_type);
+      try {
+        http_response resp = client->request(req).get();
+        std::string text = resp.extract_utf8string(true).get();
+        int code = resp.status_code();
+        if (code >= 200 && code < 300) return text;
+        ApiError e = ApiErrorFromResponse(code, text, verb, url);
+        auto ra = resp.headers().find("Retry-After");
+        if (ra != resp.headers().end()) e.retry_after_seconds = atoi(ra->second.c_str());
+        return Decorate(std::move(e), verb, p);
+      } catch (const std::exception& ex) {
+        if (attempt <= 2 && std::string(ex.what()).find("Failed to write request") != std::string::npos) {
+          std::lock_guard<std::mutex> l(client_mu_);
+          if (client_ == client)
+            client_ = std::make_shared<http_client>(web::uri(cfg_.server), MakeConfig(opts_.request_timeout));
+          continue;
+        }
+        return FromException(ex, verb, url);
+      }
     }
   }
 
   RestConfig cfg_;
   RestClientOptions opts_;
   TokenBucket bucket_;
-  http_client client_;
+  std::mutex client_mu_;
+  std::shared_ptr<http_client> client_;  // guarded by client_mu_ (the pointer; the client is thread-safe)
 };
 
 ApiResult<bool> RestClient::Watch(const ResourcePath& p, const WatchOptions& o, const EventHandler& on_event,

@@ -12,6 +12,7 @@
 #include <cpprest/json.h>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "kube/throttle.h"
 #include "reconcilers/base/log.h"
@@ -258,6 +259,7 @@ class RestClient : public KubeApi {
     // written, before the server saw it: sending it again is safe for every verb. cpprestsdk retries
     // only when the failure shows while reading the status line, and puts the dead connection back in
     // its pool, so the retry goes through a new client (a new pool).
+    int retries = 0;  // Retry-After answers honoured so far
     for (int attempt = 1;; ++attempt) {
       std::shared_ptr<http_client> client;
       {
@@ -277,6 +279,17 @@ class RestClient : public KubeApi {
         ApiError e = ApiErrorFromResponse(code, text, verb, url);
         auto ra = resp.headers().find("Retry-After");
         if (ra != resp.headers().end()) e.retry_after_seconds = atoi(ra->second.c_str());
+        if ((code == 429 || code >= 500) && ra != resp.headers().end() && retries < opts_.max_retries) {
+          ++retries;
+          auto wait = std::min<std::chrono::seconds>(std::chrono::seconds(std::max(e.retry_after_seconds, 1)),
+                                                     opts_.max_retry_after);
+          LogInfo("kube.request.retry", {{"verb", verb}, {"path", url}, {"code", std::to_string(code)},
+                                         {"after", std::to_string(wait.count()) + "s"},
+                                         {"attempt", std::to_string(retries)}});
+          std::this_thread::sleep_for(wait);
+          bucket_.Wait();
+          continue;
+        }
         return Decorate(std::move(e), verb, p);
       } catch (const std::exception& ex) {
         if (attempt <= 2 && std::string(ex.what()).find("Failed to write request") != std::string::npos) {

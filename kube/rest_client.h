@@ -16,6 +16,10 @@ namespace su::kube {
 
 struct RestClientOptions {
   std::chrono::seconds request_timeout{30};  // per non-watch request (inactivity, as cpprestsdk counts it)
+  // As client-go: an answer of 429 or 5xx that carries Retry-After (the server says it did not act) is
+  // sent again after that many seconds (capped at max_retry_after), at most max_retries times.
+  int max_retries = 10;
+  std::chrono::seconds max_retry_after{10};
 };
 
 // Fails (kInvalidArgument, naming config.source) when the CA, client certificate or key is not usable PEM.

@@ -277,5 +277,31 @@ TEST_F(RestClientTest, WatchFromACompactedVersionIsGone) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
+TEST_F(RestClientTest, RetryAfterIsHonouredThenReported) {
+  emu_->Hook("fail?code=429&count=2&retryAfter=1");
+  auto start = std::chrono::steady_clock::now();
+  auto ok = api_->List(Su());
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));  // waited as told, twice
+
+  auto cfg = LoadKubeconfig(emu_->Kubeconfig());
+  ASSERT_TRUE(cfg.ok());
+  RestClientOptions opts;
+  opts.max_retries = 1;
+  auto client = NewRestClient(*cfg, opts);
+  ASSERT_TRUE(client.ok());
+  emu_->Hook("fail?code=503&count=2&retryAfter=1");
+  auto r = (*client)->Get(Su("whatever"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().http_status, 503);
+  EXPECT_TRUE(r.error().IsRetryable());
+  EXPECT_EQ(r.error().retry_after_seconds, 1);
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  // Without Retry-After the answer comes back at once: the caller decides.
+  emu_->Hook("fail?code=500&count=1");
+  auto once = api_->Get(Su("whatever"));
+  EXPECT_EQ(once.error().http_status, 500);
+}
+
 }  // namespace
 }  // namespace su::kube

@@ -191,14 +191,18 @@ void Informer::Run(const std::string& ns, std::stop_token stop) {
       if (!SleepFor(NextBackoff(++attempt), stop)) return;
       continue;
     }
-    Events events = Replace(ns, list->items);
+    // The initial events go out before the scope counts as synced, so a caller that waited for sync
+    // has had every key (as client-go's HasSynced).
     {
       std::lock_guard<std::mutex> l(mu_);
       stats_.lists++;
+    }
+    Deliver(Replace(ns, list->items));
+    {
+      std::lock_guard<std::mutex> l(mu_);
       synced_[ns] = true;
     }
     cv_.notify_all();
-    Deliver(events);
     LogInfo("kube.informer.listed", {{"resource", options_.gvr.resource},
                                      {"scope", scope},
                                      {"items", std::to_string(list->items.size())},

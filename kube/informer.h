@@ -52,7 +52,7 @@ class Informer {
   void Start();
   // Ends every watch and joins the threads. Idempotent.
   void Stop();
-  // True once every namespace has been listed (the cache is complete for /readyz).
+  // True once every namespace has been listed and its initial events delivered (for /readyz).
   bool HasSynced() const;
   bool WaitForSync(std::chrono::milliseconds timeout) const;
 

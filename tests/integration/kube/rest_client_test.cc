@@ -50,9 +50,10 @@ KubeEmulator* RestClientTest::emu_ = nullptr;
 
 TEST_F(RestClientTest, WrongCaFailsWithAClearTlsError) {
   TempDir d;
-  auto gen = PosixProcessRunner()->Run(ProcessSpec{
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
-       "/CN=other-ca", "-days", "1", "-keyout", d.Path("other.key"), "-out", d.Path("other.crt")}});
+  ProcessSpec spec;
+  spec.argv = {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+               "-subj", "/CN=other-ca", "-days", "1", "-keyout", d.Path("other.key"), "-out", d.Path("other.crt")};
+  auto gen = PosixProcessRunner()->Run(spec);
   ASSERT_TRUE(gen.ok() && gen->Succeeded()) << (gen.ok() ? gen->Tail() : gen.status().ToString());
   auto cfg = LoadKubeconfig(emu_->Kubeconfig());
   ASSERT_TRUE(cfg.ok());
@@ -60,7 +61,7 @@ TEST_F(RestClientTest, WrongCaFailsWithAClearTlsError) {
   cfg->ca_pem.assign(std::istreambuf_iterator<char>(in), {});
   auto client = NewRestClient(*cfg);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
-  auto r = (*client)->Get(ResourcePath{{"", "v1", "namespaces", false}, "", "default"});
+  auto r = (*client)->Get(ResourcePath{{"", "v1", "namespaces", false}, "", "default", ""});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().http_status, 0);
   EXPECT_NE(r.error().message.find("TLS"), std::string::npos) << r.error().message;
@@ -71,11 +72,11 @@ TEST_F(RestClientTest, WrongCaFailsWithAClearTlsError) {
   cfg->ca_pem.clear();
   auto sys = NewRestClient(*cfg);
   ASSERT_TRUE(sys.ok());
-  EXPECT_FALSE((*sys)->Get(ResourcePath{{"", "v1", "namespaces", false}, "", "default"}).ok());
+  EXPECT_FALSE((*sys)->Get(ResourcePath{{"", "v1", "namespaces", false}, "", "default", ""}).ok());
 }
 
 TEST_F(RestClientTest, TokenAuthAndRefusedTokenNeverShown) {
-  auto ns = api_->Get(ResourcePath{{"", "v1", "namespaces", false}, "", "default"});
+  auto ns = api_->Get(ResourcePath{{"", "v1", "namespaces", false}, "", "default", ""});
   ASSERT_TRUE(ns.ok()) << ns.error().message;
   EXPECT_EQ(J(*ns).at("metadata").at("name").as_string(), "default");
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cpprest/json.h>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -91,6 +92,27 @@ TEST_F(RestClientTest, TokenAuthAndRefusedTokenNeverShown) {
   EXPECT_TRUE(r.error().IsUnauthorized()) << r.error().message;
   EXPECT_NE(r.error().message.find("were refused"), std::string::npos) << r.error().message;
   EXPECT_EQ(r.error().message.find(bad), std::string::npos) << r.error().message;
+}
+
+TEST_F(RestClientTest, RotatedTokenFileIsUsedByTheNextRequest) {
+  // A tokenFile holding the RBAC-less viewer's token, then rotated (write + rename, as the kubelet
+  // does) to the admin token: the next request of the same client carries the new one.
+  TempDir d;
+  auto read = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  std::string token_path = d.Write("token", read(emu_->dir() + "/token-viewer"));
+  auto cfg = LoadKubeconfig(emu_->Kubeconfig());
+  ASSERT_TRUE(cfg.ok());
+  cfg->token = FileToken(token_path, "test tokenFile");
+  auto client = NewRestClient(*cfg);
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->List(Su()).error().IsForbidden());
+  d.Write("token.new", read(emu_->dir() + "/token"));
+  ASSERT_EQ(rename(d.Path("token.new").c_str(), token_path.c_str()), 0);
+  auto r = (*client)->List(Su());
+  EXPECT_TRUE(r.ok()) << r.error().message;
 }
 
 TEST_F(RestClientTest, ClientCertificateAuth) {

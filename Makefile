@@ -11,7 +11,7 @@ CMAKE_FLAGS ?=
 
 DEB_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyaml-cpp-dev libssl-dev \
   googletest libgtest-dev postgresql postgresql-client podman podman-compose runc busybox-static \
-  python3-kubernetes ca-certificates openssl
+  python3-kubernetes ca-certificates openssl libhowardhinnant-date-dev
 
 .PHONY: all build deps test unit integration demo bench clean
 

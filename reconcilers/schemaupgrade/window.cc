@@ -1,79 +1,86 @@
-// Maintenance window arithmetic (see window.h). Walks minute boundaries of local days; the
-// window is checked per local calendar day, so DST shifts move it with the wall clock.
+// Maintenance window arithmetic (see window.h). Each local calendar day on which the window may
+// open gives one interval of real time [opens, closes); `now` is inside the window when it is
+// inside one of them. Local times become instants through the IANA rules of the zone (Howard
+// Hinnant's date/tz.h reading the system tzdata): no TZ environment variable, no tzset, no lock,
+// so it is safe beside threads that read the environment (libpq, process spawning).
+//
+// Daylight saving time, the cron rule (Vixie cron / cronie):
+//  - a local time that does not exist (the hour skipped on spring-forward) means the first valid
+//    instant after it, the moment the clocks jump: a 02:00-03:00 Europe/Berlin window opens at
+//    03:00 CEST that day. A window lying entirely inside the skipped hour stays open for its usual
+//    length from that instant (03:00-04:00 CEST), so it never silently disappears;
+//  - a local time that occurs twice (the hour repeated on fall-back) means its first occurrence,
+//    so 02:00-03:00 on that day is open for the two real hours the wall clock shows 02:xx.
 #include "reconcilers/schemaupgrade/window.h"
 
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <mutex>
-#include <string>
+#include <date/tz.h>
 #include <strings.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
 
 namespace su {
 namespace {
 
-std::mutex& TzMu() {
-  static std::mutex mu;
-  return mu;
-}
+using std::chrono::minutes;
+using std::chrono::seconds;
 
-bool ParseHm(const std::string& s, int* minutes) {
+bool ParseHm(const std::string& s, int* mins) {
   int h = 0, m = 0;
   char extra = 0;
   if (std::sscanf(s.c_str(), "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59) return false;
-  *minutes = h * 60 + m;
+  *mins = h * 60 + m;
   return true;
 }
 
-// Switches the process's TZ to zone for its lifetime (under a lock), so one CheckWindow call does
-// one tzset rather than one per minute it looks at.
-class ZoneScope {
- public:
-  explicit ZoneScope(const std::string& zone) : lock_(TzMu()), utc_(zone.empty() || zone == "UTC" || zone == "Etc/UTC") {
-    if (utc_) return;
-    const char* old = std::getenv("TZ");
-    had_old_ = old != nullptr;
-    if (old) saved_ = old;
-    setenv("TZ", zone.c_str(), 1);
-    tzset();
-  }
-  ~ZoneScope() {
-    if (utc_) return;
-    if (had_old_) setenv("TZ", saved_.c_str(), 1); else unsetenv("TZ");
-    tzset();
-  }
-  std::tm Local(Clock::TimePoint t) const {
-    std::time_t tt = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    if (utc_) gmtime_r(&tt, &tm); else localtime_r(&tt, &tm);
-    return tm;
-  }
-
- private:
-  std::lock_guard<std::mutex> lock_;
-  bool utc_;
-  bool had_old_ = false;
-  std::string saved_;
-};
-
-bool DayAllowed(const MaintenanceWindow& w, int wday) {
+bool DayAllowed(const MaintenanceWindow& w, unsigned wday) {  // 0 = Sunday
   if (w.days.empty()) return true;
   static const char* kNames[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   for (const auto& d : w.days) {
-    if (d.size() >= 3 && strncasecmp(d.c_str(), kNames[wday], 3) == 0) return true;
+    if (d.size() >= 3 && strncasecmp(d.c_str(), kNames[wday % 7], 3) == 0) return true;
   }
   return false;
 }
 
-// Open at local wall-clock time tm? Judged on the wall clock, so a window whose start does not
-// exist on a DST day (02:00 on spring-forward) still opens for the wall-clock time that remains.
-bool OpenAt(const MaintenanceWindow& w, const std::tm& tm, int start, int end) {
-  int m = tm.tm_hour * 60 + tm.tm_min;
-  if (start < end) return m >= start && m < end && DayAllowed(w, tm.tm_wday);
-  // Wraps past midnight: the part after midnight belongs to the previous day's window.
-  if (m >= start) return DayAllowed(w, tm.tm_wday);
-  if (m < end) return DayAllowed(w, (tm.tm_wday + 6) % 7);
-  return false;
+bool IsUtc(const std::string& zone) { return zone.empty() || zone == "UTC" || zone == "Etc/UTC"; }
+
+// The zone's local <-> system time conversions; UTC needs no tzdata.
+class Zone {
+ public:
+  explicit Zone(const date::time_zone* tz) : tz_(tz) {}
+
+  date::local_seconds Local(Clock::TimePoint t) const {
+    auto s = std::chrono::time_point_cast<seconds>(t);
+    if (!tz_) return date::local_seconds{s.time_since_epoch()};
+    return tz_->to_local(s);
+  }
+
+  // The instant of local time lt, by the cron rule (see the file comment).
+  date::sys_seconds Instant(date::local_seconds lt) const {
+    if (!tz_) return date::sys_seconds{lt.time_since_epoch()};
+    date::local_info i = tz_->get_info(lt);
+    if (i.result == date::local_info::nonexistent) return i.first.end;  // when the clocks jump
+    return date::sys_seconds{lt.time_since_epoch()} - i.first.offset;  // unique, or the first of two
+  }
+
+ private:
+  const date::time_zone* tz_;
+};
+
+struct Interval {
+  Clock::TimePoint opens, closes;
+};
+
+// The window that opens on local day `day`, or nothing when the window does not open that day.
+std::optional<Interval> WindowOn(const MaintenanceWindow& w, const Zone& zone, date::local_days day, int start,
+                                 int end) {
+  if (!DayAllowed(w, date::weekday(day).c_encoding())) return std::nullopt;
+  int length = end > start ? end - start : end + 1440 - start;
+  auto opens = zone.Instant(day + minutes(start));
+  auto closes = zone.Instant(day + minutes(start + length));
+  if (closes <= opens) closes = opens + minutes(length);  // the whole window fell in a skipped hour
+  return Interval{Clock::TimePoint(opens), Clock::TimePoint(closes)};
 }
 
 }  // namespace
@@ -82,35 +89,34 @@ Result<WindowCheck> CheckWindow(const MaintenanceWindow& w, Clock::TimePoint now
   int start = 0, end = 0;
   if (!ParseHm(w.start, &start)) return Status::Invalid("maintenanceWindow.start \"" + w.start + "\" is not HH:MM");
   if (!ParseHm(w.end, &end)) return Status::Invalid("maintenanceWindow.end \"" + w.end + "\" is not HH:MM");
-  if (!w.time_zone.empty() && w.time_zone != "UTC" && std::string("/usr/share/zoneinfo/" + w.time_zone).find("..") == std::string::npos) {
-    std::FILE* f = std::fopen(("/usr/share/zoneinfo/" + w.time_zone).c_str(), "rb");
-    if (!f) return Status::Invalid("maintenanceWindow.timeZone \"" + w.time_zone + "\" is not a known time zone (e.g. UTC, Europe/Paris)");
-    std::fclose(f);
-  }
   if (start == end) return Status::Invalid("maintenanceWindow start and end are equal: the window would be empty");
-  using std::chrono::minutes;
-  ZoneScope zone(w.time_zone);
-  auto floor_min = std::chrono::time_point_cast<minutes>(now);
-  WindowCheck r;
-  if (OpenAt(w, zone.Local(now), start, end)) {
-    r.open = true;
-    for (int fwd = 1; fwd <= 2 * 1440; ++fwd) {
-      auto t = floor_min + minutes(fwd);
-      if (!OpenAt(w, zone.Local(t), start, end)) {
-        r.closes_at = t;
-        break;
-      }
+  const date::time_zone* tz = nullptr;
+  if (!IsUtc(w.time_zone)) {
+    try {
+      tz = date::locate_zone(w.time_zone);
+    } catch (const std::exception&) {
+      return Status::Invalid("maintenanceWindow.timeZone \"" + w.time_zone +
+                             "\" is not a known time zone (e.g. UTC, Europe/Paris)");
     }
-    return r;
   }
-  for (int fwd = 1; fwd <= 8 * 1440; ++fwd) {
-    auto t = floor_min + minutes(fwd);
-    if (OpenAt(w, zone.Local(t), start, end)) {
-      r.next_open = t;
+  Zone zone(tz);
+  auto today = date::floor<date::days>(zone.Local(now));
+  WindowCheck r;
+  std::optional<Clock::TimePoint> next;
+  // Yesterday's window may still be open (past midnight); a week ahead covers any `days` list.
+  for (int d = -1; d <= 8; ++d) {
+    auto iv = WindowOn(w, zone, today + date::days(d), start, end);
+    if (!iv) continue;
+    if (iv->opens <= now && now < iv->closes) {
+      r.open = true;
+      r.closes_at = iv->closes;
       return r;
     }
+    if (iv->opens > now && (!next || iv->opens < *next)) next = iv->opens;
   }
-  return Status::Invalid("maintenanceWindow never opens (check days)");
+  if (!next) return Status::Invalid("maintenanceWindow never opens (check days)");
+  r.next_open = *next;
+  return r;
 }
 
 }  // namespace su

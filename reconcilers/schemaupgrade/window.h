@@ -1,5 +1,7 @@
-// Maintenance windows: is `now` inside the window, and when does it next open. Pure (time zone
-// rules come from the system's tzdata via localtime_r under a lock).
+// Maintenance windows: is `now` inside the window, and when does it next open. Pure and
+// thread-safe (time zone rules come from the system's tzdata through date/tz.h; no TZ/tzset).
+// Across DST it follows cron: a start in the skipped hour opens at the first valid instant after
+// it, and a repeated local time means its first occurrence (details in window.cc).
 #pragma once
 
 #include "reconcilers/base/clock.h"

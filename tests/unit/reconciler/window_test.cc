@@ -78,10 +78,7 @@ TEST(WindowTest, NonUtcZoneFollowsLocalTimeAcrossDst) {
 }
 
 // Spring forward in Paris (2026-03-29: 02:00 CET jumps to 03:00 CEST). A 02:00-04:00 window
-// still has the wall-clock hour 03:00-04:00 that day. POSSIBLE BUG (window.cc CheckWindow: a window
-// opens only at a minute whose local time is exactly `start`): on that day 02:00 never occurs, so
-// the window stays closed all day and the next opening is the following night. Expected: open at
-// 03:30 local. Reported as an edge case; skipped while it fails.
+// opens when the clocks jump and keeps the wall-clock hour 03:00-04:00 that day.
 TEST(WindowTest, SpringForwardDayStillOpensForTheRemainingWallClockHour) {
   MaintenanceWindow w{"02:00", "04:00", "Europe/Paris", {}};
   WindowCheck c = Check(w, "2026-03-29T01:30:00Z");  // 03:30 CEST
@@ -90,6 +87,54 @@ TEST(WindowTest, SpringForwardDayStillOpensForTheRemainingWallClockHour) {
                  << FormatTime(c.next_open);
   }
   EXPECT_EQ(FormatTime(c.closes_at), "2026-03-29T02:00:00Z");
+}
+
+// Spring forward in Berlin (2026-03-29, a Sunday: 02:00 CET jumps to 03:00 CEST, i.e. 01:00Z).
+// A window lying entirely in the skipped hour opens, as cron runs a job of the skipped hour, at the
+// first valid instant after it and stays open its usual hour; it never makes the window "never open".
+TEST(WindowTest, WindowInsideTheSkippedHourOpensWhenTheClocksJump) {
+  MaintenanceWindow w{"02:00", "03:00", "Europe/Berlin", {}};
+  WindowCheck before = Check(w, "2026-03-29T00:30:00Z");  // 01:30 CET
+  EXPECT_FALSE(before.open);
+  EXPECT_EQ(FormatTime(before.next_open), "2026-03-29T01:00:00Z");  // 03:00 CEST
+  WindowCheck in = Check(w, "2026-03-29T01:30:00Z");                // 03:30 CEST
+  EXPECT_TRUE(in.open);
+  EXPECT_EQ(FormatTime(in.closes_at), "2026-03-29T02:00:00Z");
+  WindowCheck after = Check(w, "2026-03-29T02:00:00Z");
+  EXPECT_FALSE(after.open);
+  EXPECT_EQ(FormatTime(after.next_open), "2026-03-30T00:00:00Z");  // 02:00 CEST the next day
+
+  // Only on Sundays: from the Sunday before, the next opening is the spring-forward Sunday (the
+  // minute-walking version found no 02:00 that day and failed with "never opens").
+  MaintenanceWindow sundays{"02:00", "03:00", "Europe/Berlin", {"Sun"}};
+  auto r = CheckWindow(sundays, T("2026-03-22T02:30:00Z"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->open);
+  EXPECT_EQ(FormatTime(r->next_open), "2026-03-29T01:00:00Z");
+  // Every minute of the week before and after the change answers without an error.
+  for (auto t = T("2026-03-22T00:00:00Z"); t < T("2026-04-06T00:00:00Z"); t += std::chrono::minutes(7)) {
+    ASSERT_TRUE(CheckWindow(sundays, t).ok()) << FormatTime(t);
+  }
+}
+
+// A window whose end falls in the skipped hour ends when the clocks jump (its wall-clock part
+// before the jump is all there is that day).
+TEST(WindowTest, WindowEndingInTheSkippedHourEndsAtTheJump) {
+  MaintenanceWindow w{"01:30", "02:30", "Europe/Berlin", {}};
+  WindowCheck in = Check(w, "2026-03-29T00:45:00Z");  // 01:45 CET
+  EXPECT_TRUE(in.open);
+  EXPECT_EQ(FormatTime(in.closes_at), "2026-03-29T01:00:00Z");
+}
+
+// Fall back in Berlin (2026-10-25: 03:00 CEST becomes 02:00 CET, i.e. 01:00Z): a repeated local
+// time means its first occurrence, so 02:00-03:00 is open the two real hours the clock shows 02:xx.
+TEST(WindowTest, RepeatedHourOnFallBackUsesTheFirstOccurrence) {
+  MaintenanceWindow w{"02:00", "03:00", "Europe/Berlin", {}};
+  WindowCheck before = Check(w, "2026-10-24T23:30:00Z");  // 01:30 CEST
+  EXPECT_EQ(FormatTime(before.next_open), "2026-10-25T00:00:00Z");
+  WindowCheck in = Check(w, "2026-10-25T01:30:00Z");  // the second 02:30 (CET)
+  EXPECT_TRUE(in.open);
+  EXPECT_EQ(FormatTime(in.closes_at), "2026-10-25T02:00:00Z");
 }
 
 TEST(WindowTest, BadFieldsAreInvalidArguments) {

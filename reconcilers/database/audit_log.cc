@@ -1,6 +1,8 @@
 // schema_upgrade_log table access (see audit_log.h).
 #include "reconcilers/database/audit_log.h"
 
+#include <algorithm>
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -87,6 +89,43 @@ Status AuditLog::MarkInterrupted() {
              "WHERE status = 'running' AND (backend_pid IS NULL OR backend_pid NOT IN (SELECT pid FROM "
              "pg_stat_activity))")
       .WithContext("marking interrupted audit rows");
+}
+
+Status AuditLog::MarkUpgradeStart(const std::string& resource, const std::string& detail) {
+  AuditEntry e;
+  e.resource = resource;
+  e.engine = "controller";
+  e.direction = "upgrade-start";
+  e.status = "succeeded";
+  e.detail = detail;
+  return Record(e);
+}
+
+Result<std::vector<std::string>> AuditLog::UpgradeApplied(const std::string& resource) {
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL", {Table()});
+  if (!exists.ok()) return exists.status().WithContext("reading the audit log");
+  if (exists->rows.empty() || exists->Get(0, 0) != "t") {
+    return Status::Error(Code::kNotFound, "no audit log in this database");
+  }
+  auto start = db_->Query("SELECT max(id) FROM " + Table() + " WHERE resource = $1 AND direction = 'upgrade-start'",
+                          {resource});
+  if (!start.ok()) return start.status().WithContext("reading the audit log");
+  if (start->rows.empty() || start->Get(0, 0).empty()) {
+    return Status::Error(Code::kNotFound, "the audit log has no start of an upgrade of " + resource);
+  }
+  auto r = db_->Query("SELECT direction, version FROM " + Table() +
+                          " WHERE resource = $1 AND id > $2 AND status = 'succeeded' AND direction IN ('up', 'down') "
+                          "AND version <> '' ORDER BY id",
+                      {resource, start->Get(0, 0)});
+  if (!r.ok()) return r.status().WithContext("reading the audit log");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r->rows.size(); ++i) {
+    const std::string dir = r->Get(i, 0), v = r->Get(i, 1);
+    auto it = std::find(out.begin(), out.end(), v);
+    if (dir == "up" && it == out.end()) out.push_back(v);
+    if (dir == "down" && it != out.end()) out.erase(it);
+  }
+  return out;
 }
 
 Result<std::vector<AuditEntry>> AuditLog::List(int limit, const std::string& resource) {

@@ -51,6 +51,14 @@ class AuditLog {
   // Rows with status running whose backend pid is no longer alive become "interrupted".
   // A database without the table is fine (nothing to mark).
   Status MarkInterrupted();
+  // Marks the start of an upgrade of `resource` (direction "upgrade-start"): what UpgradeApplied()
+  // counts from. detail: free text (e.g. the version the database was at).
+  Status MarkUpgradeStart(const std::string& resource, const std::string& detail);
+  // The versions the current upgrade of `resource` applied and has not rolled back since, in the
+  // order they were applied: "up" rows that succeeded after the resource's last "upgrade-start"
+  // row, minus those a succeeded "down" row undid later. kNotFound when the resource has no
+  // "upgrade-start" row (an upgrade started by an older release).
+  Result<std::vector<std::string>> UpgradeApplied(const std::string& resource);
   // Newest first. resource empty: all. Returns an empty list when the table does not exist.
   Result<std::vector<AuditEntry>> List(int limit, const std::string& resource = "");
 

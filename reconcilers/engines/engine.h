@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ struct PendingMigration {
   std::string checksum;               // sha256 hex of the file
   bool no_transaction = false;
   bool has_down = false;
+  std::string down_checksum;          // sha256 hex of the down file (empty: none, or no down files)
   std::vector<std::string> summary;   // SummarizeStatement() of each statement
   std::vector<LintFinding> findings;
 };
@@ -92,6 +94,17 @@ struct RunContext {
   // Called with the backend pid before each statement batch runs, so a watcher can observe
   // blockers and cancel. May be empty.
   std::function<void(int backend_pid)> on_session;
+  // The migrations of the plan that passed the gates (approval, lint, window). When set, Apply()
+  // compares what it finds pending *under the migration lock* with this list before changing
+  // anything: a pending migration that is not listed, or whose up or down checksum differs, makes
+  // the run stop with kGated and RunReport::plan_changed (nothing applied). Listed migrations that
+  // are applied by now (by someone else) are simply not pending any more. Rollback()s check the
+  // down files they run against the down_checksum listed here the same way.
+  std::optional<std::vector<PendingMigration>> approved;
+  // Called before each migration (up or down) starts, after the previous one committed. A non-ok
+  // status stops the run there, before that migration changes anything, and becomes the run's
+  // status (e.g. the maintenance window closed). May be empty.
+  std::function<Status(const std::string& version)> before_migration;
 };
 
 struct AppliedStep {
@@ -109,7 +122,38 @@ struct RunReport {
   int failed_statement_index = 0;  // 1-based, 0 when not statement-specific
   int failed_statement_line = 0;
   std::string failed_statement;    // summary
+  bool plan_changed = false;       // stopped before any change: the pending set differs from ctx.approved
+  // The database's version after the run (success or failure), read back from the history table;
+  // unset when the engine does not say or could not read it. "" means nothing is applied.
+  std::optional<std::string> current_version;
 };
+
+// The check behind RunContext::approved, for engines: Ok when every migration of `pending` is in
+// ctx.approved with the same checksum (and, when check_down, the same down checksum); otherwise
+// kGated naming what changed. Ok when ctx.approved is unset.
+inline Status CheckApproved(const std::vector<PendingMigration>& pending, const RunContext& ctx) {
+  if (!ctx.approved) return Status::Ok();
+  std::string changed;
+  for (const auto& m : pending) {
+    const PendingMigration* a = nullptr;
+    for (const auto& x : *ctx.approved) {
+      if (x.version == m.version) a = &x;
+    }
+    std::string why;
+    if (!a) {
+      why = "new since the plan";
+    } else if (a->checksum != m.checksum) {
+      why = "up file changed";
+    } else if (a->down_checksum != m.down_checksum) {
+      why = "down file changed";
+    }
+    if (!why.empty()) changed += (changed.empty() ? "" : ", ") + m.version + "_" + m.name + " (" + why + ")";
+  }
+  if (changed.empty()) return Status::Ok();
+  return Status::Error(Code::kGated, "the migrations changed after the plan passed its gates: " + changed +
+                                         ". Nothing was applied; the next pass plans again (a new plan needs "
+                                         "its own approval).");
+}
 
 class Engine {
  public:
@@ -117,6 +161,14 @@ class Engine {
   virtual std::string name() const = 0;
   virtual Result<EngineState> Observe(Database* db) = 0;
   virtual RunReport Apply(Database* db, const RunContext& ctx) = 0;
+  // Rolls back exactly `versions` (applied migrations, in the order given: newest applied first),
+  // checking that every one has a down migration (and, with ctx.approved, that its down file is
+  // the one listed there) before running any. Default: not supported by this engine.
+  virtual RunReport RollbackVersions(Database* db, const std::vector<std::string>& versions, const RunContext& ctx) {
+    RunReport r;
+    r.status = Status::Invalid("engine " + name() + " has no down migrations; rollback is not supported");
+    return r;
+  }
   // Rolls back applied migrations newer than to_version, newest first. Checks that every one has
   // a down migration before running any. Default: not supported by this engine.
   virtual RunReport Rollback(Database* db, const std::string& to_version, const RunContext& ctx) {

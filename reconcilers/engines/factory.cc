@@ -34,6 +34,9 @@ class LintingEngine : public Engine {
   RunReport Rollback(Database* db, const std::string& to, const RunContext& ctx) override {
     return inner_->Rollback(db, to, ctx);
   }
+  RunReport RollbackVersions(Database* db, const std::vector<std::string>& versions, const RunContext& ctx) override {
+    return inner_->RollbackVersions(db, versions, ctx);
+  }
 
  private:
   std::unique_ptr<Engine> inner_;

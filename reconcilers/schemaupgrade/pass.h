@@ -18,6 +18,8 @@ namespace su::reconcile_internal {
 
 // Errors worth retrying with backoff (the world may change): unreachable, lock busy, timeouts.
 bool Transient(const Status& s);
+// The schema of the audit table the resource's engine writes its migration rows to.
+std::string EngineAuditSchema(const SchemaUpgrade& su);
 // Identifies the spec a status belongs to: the spec hash plus the olympus.io/retry annotation.
 std::string SpecToken(const SchemaUpgrade& su);
 
@@ -52,8 +54,20 @@ class Pass {
   ReconcileOutcome Finish();
 
   // ---- steps ----
-  // What an approval covered when the work started: "<hash>|<target image>|<version:checksum>,...".
+  // What an approval covered when the work started:
+  // "<hash>|<target image>|<version:checksum:down checksum>,...".
   std::string ApprovalRecord() const;
+
+  // The migrations whose down files this upgrade may run, with the checksums they had when the
+  // work was approved (status.approvedPlan) or planned (this pass): RunContext::approved of runDown.
+  std::vector<PendingMigration> ReviewedDowns() const;
+
+  // Ok when policy.maintenanceWindow is unset or open now; kGated when closed (*next_open: when it
+  // opens); kInvalidArgument for a bad window.
+  Status WindowNow(Clock::TimePoint* next_open) const;
+
+  // Stops the pass as Waiting (OutsideMaintenanceWindow) until next_open.
+  bool WaitForWindow(Clock::TimePoint next_open, const std::string& what);
 
   // True when this pass finishes an upgrade that started under the manifest's approval: same
   // approval, same image, and every remaining migration was in the approved plan, unchanged.
@@ -114,6 +128,7 @@ class Pass {
   std::optional<MigrationLock> lock_;  // held from Lock() to the end of Migrate(); after db_: released first
   std::string declared_image_;
   std::string target_image_;
+  std::string db_identity_;  // "<system identifier>/<database name>", part of the plan hash
   Plan plan_;
   bool no_save_ = false;  // the stored status could not be read: do not overwrite it
   bool changed_ = false;  // this pass applied, bumped or rolled out something

@@ -63,6 +63,10 @@ std::string Pass::RestoreBackup() {
   return "restoreBackup: database restored from " + st_.backup->path;
 }
 
+// Rolls back what this upgrade applied, by what it applied: the versions the audit log records
+// since the upgrade started, newest application first (an out-of-order file is undone in its
+// place, not by version order). Status follows the database after every step, also when a down
+// file fails.
 std::string Pass::RunDown() {
   RunContext ctx;
   ctx.resource = su_.Key();
@@ -71,13 +75,26 @@ std::string Pass::RunDown() {
   ctx.statement_timeout = su_.policy.statement_timeout;
   ctx.clock = d_.clock;
   ctx.on_progress = d_.on_progress;
+  // Only the down files that were planned (and approved) may run.
+  ctx.approved = ReviewedDowns();
   std::string to = !st_.start_version.empty() ? st_.start_version : (plan_.db_version.empty() ? "0" : plan_.db_version);
   // Hold the migration lock while the down migrations run (re-entrant if Migrate holds it).
   auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
   if (!lock.ok()) return "runDown FAILED: " + lock.status().ToString();
-  RunReport r = engine_->Rollback(db_.get(), to, ctx);
-  if (!r.status.ok()) return "runDown to " + (to.empty() ? "(empty)" : to) + " FAILED: " + r.status.ToString();
+  auto applied = AuditLog(db_.get(), EngineAuditSchema(su_)).UpgradeApplied(su_.Key());
+  RunReport r;
+  if (applied.ok()) {
+    std::vector<std::string> newest_first(applied->rbegin(), applied->rend());
+    r = engine_->RollbackVersions(db_.get(), newest_first, ctx);
+  } else if (applied.status().code() == Code::kNotFound) {
+    r = engine_->Rollback(db_.get(), to, ctx);  // an upgrade started before the audit log marked starts
+  } else {
+    return "runDown FAILED: could not read what this upgrade applied from the audit log: " +
+           applied.status().ToString() + "; nothing was rolled back";
+  }
+  std::string undone;
   for (const auto& s : r.steps) {
+    undone += (undone.empty() ? "" : ", ") + s.version;
     for (auto it = st_.applied.begin(); it != st_.applied.end(); ++it) {
       if (it->version == s.version) {
         st_.applied.erase(it);
@@ -85,8 +102,18 @@ std::string Pass::RunDown() {
       }
     }
   }
- st_.current_version = to == "0" ? "" : to;
-  return "runDown: " + std::to_string(r.steps.size()) + " migration(s) rolled back to " + (to.empty() ? "(empty)" : to);
+  if (r.current_version) {
+    st_.current_version = *r.current_version;
+  } else if (auto now = engine_->Observe(db_.get()); now.ok()) {
+    st_.current_version = now->current_version;  // the engine did not say: read it back
+  }
+  std::string at = "the database is at " + (st_.current_version.empty() ? std::string("(nothing applied)") : st_.current_version);
+  std::string what = std::to_string(r.steps.size()) + " migration(s) rolled back" + (undone.empty() ? "" : " (" + undone + ")");
+  if (!r.status.ok()) {
+    return "runDown FAILED after " + what + ": " + r.status.ToString() + "; " + at +
+           ". Fix the down file, or roll back by hand (schema-upgrade rollback), then retry";
+  }
+  return "runDown: " + what + "; " + at;
 }
 
 }  // namespace su::reconcile_internal

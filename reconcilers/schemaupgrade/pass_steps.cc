@@ -19,24 +19,79 @@
 namespace su::reconcile_internal {
 
 // ---- steps ----
-// What an approval covered when the work started: "<hash>|<target image>|<version:checksum>,...".
 std::string Pass::ApprovalRecord() const {
   std::string r = su_.policy.approved_plan_hash + "|" + target_image_ + "|";
-  for (const auto& m : plan_.state.pending) r += m.version + ":" + m.checksum + ",";
+  for (const auto& m : plan_.state.pending) r += m.version + ":" + m.checksum + ":" + m.down_checksum + ",";
   return r;
 }
 
 // True when this pass finishes an upgrade that started under the manifest's approval: same
-// approval, same image, and every remaining migration was in the approved plan, unchanged.
+// approval, same image, and every remaining migration (up and down file) was in the approved
+// plan, unchanged.
 bool Pass::ResumesApprovedPlan() const {
   if (st_.approved_plan.empty() || su_.policy.approved_plan_hash.empty()) return false;
   std::string prefix = su_.policy.approved_plan_hash + "|" + target_image_ + "|";
   if (st_.approved_plan.rfind(prefix, 0) != 0) return false;
   std::string items = "," + st_.approved_plan.substr(prefix.size());
   for (const auto& m : plan_.state.pending) {
-    if (items.find("," + m.version + ":" + m.checksum + ",") == std::string::npos) return false;
+    if (items.find("," + m.version + ":" + m.checksum + ":" + m.down_checksum + ",") == std::string::npos) return false;
   }
   return true;
+}
+
+std::vector<PendingMigration> Pass::ReviewedDowns() const {
+  std::vector<PendingMigration> out = plan_.state.pending;
+  auto bar = st_.approved_plan.rfind('|');
+  if (bar == std::string::npos) return out;
+  std::string items = st_.approved_plan.substr(bar + 1);
+  size_t at = 0;
+  while (at < items.size()) {
+    size_t comma = items.find(',', at);
+    if (comma == std::string::npos) comma = items.size();
+    std::string item = items.substr(at, comma - at);
+    at = comma + 1;
+    auto c1 = item.find(':'), c2 = item.rfind(':');
+    if (c1 == std::string::npos || c2 == c1) continue;
+    PendingMigration m;
+    m.version = item.substr(0, c1);
+    m.checksum = item.substr(c1 + 1, c2 - c1 - 1);
+    m.down_checksum = item.substr(c2 + 1);
+    bool known = false;
+    for (const auto& x : out) known |= x.version == m.version;
+    if (!known) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Status Pass::WindowNow(Clock::TimePoint* next_open) const {
+  if (!su_.policy.window) return Status::Ok();
+  auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
+  if (!w.ok()) return w.status();
+  if (w->open) return Status::Ok();
+  *next_open = w->next_open;
+  return Status::Error(Code::kGated, "outside the maintenance window; it opens at " + FormatTime(w->next_open));
+}
+
+bool Pass::WaitForWindow(Clock::TimePoint next_open, const std::string& what) {
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_open - d_.clock->Now());
+  st_.next_retry_at = FormatTime(next_open);
+  return Wait("OutsideMaintenanceWindow", what + "outside the maintenance window; it opens at " + FormatTime(next_open),
+              std::max(wait, std::chrono::milliseconds(1000)));
+}
+
+std::string EngineAuditSchema(const SchemaUpgrade& su) {
+  return su.migrations.engine == "sql" && !su.migrations.schema.empty() ? su.migrations.schema : "public";
+}
+
+// The database the plan is for: "<system identifier>/<database name>". The system identifier
+// tells clusters apart (a staging copy restored from production's base backup shares it, the
+// database name usually not); empty when it cannot be read (pg_control_system() revoked).
+static std::string DatabaseIdentity(Database* db) {
+  auto r = db->Query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()");
+  if (r.ok() && !r->rows.empty()) return r->Get(0, 0) + "/" + r->Get(0, 1);
+  auto name = db->Query("SELECT current_database()");
+  if (name.ok() && !name->rows.empty()) return "?/" + name->Get(0, 0);
+  return "";
 }
 
 bool Pass::CheckStalledOrBackoff() {
@@ -89,7 +144,8 @@ bool Pass::Observe() {
     if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
     return Fatal(state.status(), "InvalidMigrations");
   }
-  UsePlan(BuildPlan(su_, *state, declared_image_, target_image_));
+  db_identity_ = DatabaseIdentity(db_.get());
+  UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
   return true;
 }
 
@@ -138,17 +194,10 @@ bool Pass::Gates() {
                 std::chrono::milliseconds(0));
   }
   if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
-  if (su_.policy.window) {
-    auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
-    if (!w.ok()) return Fatal(w.status(), "InvalidWindow");
-    if (!w->open) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(w->next_open - d_.clock->Now());
-      st_.next_retry_at = FormatTime(w->next_open);
-      return Wait("OutsideMaintenanceWindow", "outside the maintenance window; it opens at " +
-                                                  FormatTime(w->next_open),
-                  std::max(wait, std::chrono::milliseconds(1000)));
-    }
-  }
+  Clock::TimePoint next_open;
+  Status window = WindowNow(&next_open);
+  if (window.code() == Code::kInvalidArgument) return Fatal(window, "InvalidWindow");
+  if (!window.ok()) return WaitForWindow(next_open, "");
   return true;
 }
 
@@ -162,7 +211,7 @@ bool Pass::Lock() {
     if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
     return Fatal(state.status(), "InvalidMigrations");
   }
-  Plan now = BuildPlan(su_, *state, declared_image_, target_image_);
+  Plan now = BuildPlan(su_, *state, declared_image_, target_image_, db_identity_);
   if (now.hash == plan_.hash) return true;
   LogInfo("plan.changed_under_lock", {{"resource", su_.Key()}, {"was", plan_.hash}, {"now", now.hash},
                                       {"pending", std::to_string(now.state.pending.size())}});
@@ -179,6 +228,12 @@ bool Pass::Backup() {
     return true;
   }
   if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), "BackupFailed");
+  // The gates may have passed a while ago (pre-flight, a slow pass): the window must still be open.
+  Clock::TimePoint next_open;
+  if (Status w = WindowNow(&next_open); !w.ok()) {
+    if (w.code() == Code::kInvalidArgument) return Fatal(w, "InvalidWindow");
+    return WaitForWindow(next_open, "the window closed before the backup started; ");
+  }
   SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
   CrashPoint("before-backup");
   std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
@@ -204,7 +259,7 @@ bool Pass::Backup() {
 bool Pass::Migrate() {
   if (plan_.state.pending.empty()) return true;
   if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
-  if (st_.start_version.empty()) st_.start_version = plan_.db_version.empty() ? "0" : plan_.db_version;
+  const bool starting = st_.start_version.empty();
   SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
                                   plan_.state.pending.back().version);
   if (!lock_) {  // Lock() takes it before the backup; this is a guard, not a path
@@ -215,6 +270,20 @@ bool Pass::Migrate() {
   AuditLog log(db_.get());
   if (Status s = log.Ensure(); !s.ok()) return Retry(s, "DatabaseUnavailable");
   (void)log.MarkInterrupted();
+  if (starting) {
+    // The audit log's record of where this upgrade starts: runDown undoes what was applied after
+    // it, in reverse order of application (AuditLog::UpgradeApplied). Saved before anything runs.
+    std::string from = plan_.db_version.empty() ? "0" : plan_.db_version;
+    // In the table the engine writes its "up" rows to (the sql engine's lives in migrations.schema).
+    const std::string schema = EngineAuditSchema(su_);
+    AuditLog engine_log(db_.get(), schema);
+    Status s = schema == "public" ? Status::Ok() : db_->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema));
+    if (s.ok()) s = engine_log.Ensure();
+    if (s.ok()) s = engine_log.MarkUpgradeStart(su_.Key(), "database at " + from + ", target " + su_.target_version);
+    if (!s.ok()) return Retry(s, "DatabaseUnavailable");
+    st_.start_version = from;
+    Save();
+  }
 
   RunContext ctx;
   ctx.resource = su_.Key();
@@ -223,6 +292,16 @@ bool Pass::Migrate() {
   ctx.statement_timeout = su_.policy.statement_timeout;
   ctx.accept_drift = su_.policy.accept_drift;
   ctx.clock = d_.clock;
+  // Apply exactly what passed the gates: the engine re-reads under the lock and stops if it differs.
+  ctx.approved = plan_.state.pending;
+  // No migration starts outside the window, also when it closed during the backup or the previous one.
+  bool window_closed = false;
+  Clock::TimePoint next_open;
+  ctx.before_migration = [&](const std::string&) -> Status {
+    Status w = WindowNow(&next_open);
+    window_closed = !w.ok() && w.code() == Code::kGated;
+    return w;
+  };
   ctx.on_progress = [this](const Progress& p) {
     if (p.event == Progress::Event::kStatement) CrashPoint("statement");
     if (p.event == Progress::Event::kMigrationDone) CrashPoint("migration-done");
@@ -300,6 +379,15 @@ bool Pass::Migrate() {
                                                  "it longer than policy.blockedSessionLimit (" +
                                                      FormatDuration(su_.policy.blocked_session_limit) + ")"),
                  "BlockingTraffic");
+  }
+  if (report.plan_changed) {
+    // Not a failure: the next pass plans again (and a changed plan waits for its own approval).
+    st_.approved_plan.clear();
+    return Wait("PlanChanged", report.status.message(), std::chrono::milliseconds(1000));
+  }
+  if (window_closed && report.status.code() == Code::kGated) {
+    std::string done = report.steps.empty() ? "" : std::to_string(report.steps.size()) + " migration(s) applied, then ";
+    return WaitForWindow(next_open, done + "the window closed before the next migration; stopped ");
   }
   if (Transient(report.status)) return Retry(report.status, "MigrationRetryable");
   if (report.status.code() == Code::kGated) return Fatal(report.status, "ChecksumDrift");

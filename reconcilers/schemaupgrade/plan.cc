@@ -35,8 +35,9 @@ std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_ima
 }
 
 Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
-               const std::string& target_image) {
+               const std::string& target_image, const std::string& database_identity) {
   Plan p;
+  p.database = database_identity;
   p.resource = su.Key();
   p.service = su.service;
   p.engine = su.migrations.engine;
@@ -62,9 +63,26 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
     p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});
   }
 
+  // What the hash covers (docs/policies.md, "What the plan hash covers"): everything that decides
+  // what this run does and where. v2: v1 hashes left out the database, the down files, the steps
+  // and the policies that shape them, so v1 approvals never match a v2 plan.
+  using std::chrono::milliseconds;
+  const PolicySpec& pol = su.policy;
   std::ostringstream h;
-  h << "v1\n" << p.resource << "\n" << p.engine << "\n" << p.target_version << "\n" << target_image << "\n";
-  for (const auto& m : state.pending) h << "pending " << m.version << " " << m.checksum << "\n";
+  h << "v2\n" << p.resource << "\n" << p.engine << "\n" << p.target_version << "\n" << target_image << "\n";
+  h << "database " << database_identity << "\n";
+  h << "at " << state.current_version << "\n";
+  h << "policy backup=" << pol.backup_enabled << " dir=" << pol.backup_dir
+    << " onFailure=" << OnFailureName(pol.on_failure) << " lockTimeout=" << pol.lock_timeout.count()
+    << " statementTimeout=" << pol.statement_timeout.count() << " lockWait=" << pol.lock_wait.count()
+    << " blockedSessionLimit=" << pol.blocked_session_limit.count() << " verifySettle=" << pol.verify_settle.count()
+    << " retries=" << pol.retries.limit << "\n";
+  for (const auto& v : pol.accept_drift) h << "acceptDrift " << v << "\n";
+  for (const auto& s : p.steps) h << "step " << s.kind << " " << s.description << "\n";
+  for (const auto& m : state.pending) {
+    h << "pending " << m.version << " " << m.checksum << " down=" << m.down_checksum << " notx=" << m.no_transaction
+      << "\n";
+  }
   for (const auto& d : state.drift) h << "drift " << d.version << " " << d.file_checksum << " " << d.accepted << "\n";
   p.hash = Sha256Hex(h.str()).substr(0, 16);
   return p;
@@ -91,6 +109,7 @@ std::string RenderPlanText(const Plan& p) {
     if (p.target_image != p.current_image) o << " -> " << p.target_image;
     o << "\n";
   }
+  if (!p.database.empty()) o << "  database:         " << p.database << "\n";
   o << "  plan hash:        " << p.hash << "\n";
   o << "\nApplied: " << p.state.applied.size() << " migration(s)\n";
   o << "Pending: " << p.state.pending.size() << " migration(s)\n";
@@ -135,6 +154,7 @@ std::string RenderPlanMarkdown(const Plan& p) {
   o << "| Database version | `" << Or(p.db_version, "(empty)") << "` |\n";
   o << "| Target version | `" << p.target_version << "` |\n";
   if (!p.target_image.empty()) o << "| Image | `" << Or(p.current_image, "(none)") << "` → `" << p.target_image << "` |\n";
+  if (!p.database.empty()) o << "| Database | `" << p.database << "` |\n";
   o << "| Plan hash | `" << p.hash << "` |\n\n";
   if (p.state.pending.empty()) {
     o << "No pending migrations.\n\n";

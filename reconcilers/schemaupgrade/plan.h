@@ -1,7 +1,9 @@
 // Plan: what one SchemaUpgrade would do next, built from the spec and the observed world (engine
-// state, declared image). Pure: no I/O. The plan hash identifies the *content* of the change
-// (pending versions and checksums, target image), so an approval given for one plan does not
-// carry over to a changed one.
+// state, declared image, database identity). Pure: no I/O. The plan hash identifies the *content*
+// of the change: the database it is for (system identifier and name, current version), the pending
+// migrations' up and down file checksums, the steps (backup, migrate, bump, verify, images) and the
+// policies that shape them (onFailure, timeouts, backup), so an approval given for one plan does
+// not carry over to a changed one or to another database. It is a content hash, not a signature.
 #pragma once
 
 #include <string>
@@ -28,6 +30,7 @@ struct Plan {
   EngineState state;
   std::vector<LintFinding> findings;  // of pending migrations
   std::vector<PlanStep> steps;
+  std::string database;          // "<system identifier>/<database name>" the plan is for (may be empty)
   std::string hash;              // 16 hex chars
   bool UpToDate() const { return steps.empty(); }
   bool HasUnacceptedDrift() const;
@@ -38,8 +41,9 @@ struct Plan {
 // Empty when there is no workload and no spec.image.
 std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_image);
 
+// database_identity: see DatabaseIdentity() in pass_steps.cc; part of the hash.
 Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
-               const std::string& target_image);
+               const std::string& target_image, const std::string& database_identity = "");
 
 // Renderings for `schema-upgrade plan --output text|markdown|json`.
 std::string RenderPlanText(const Plan& plan);

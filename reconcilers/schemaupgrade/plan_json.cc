@@ -42,6 +42,7 @@ std::string RenderPlanJson(const Plan& p) {
   o["service"] = Str(p.service);
   o["engine"] = Str(p.engine);
   o["hash"] = Str(p.hash);
+  o["database"] = Str(p.database);
   o["targetVersion"] = Str(p.target_version);
   o["databaseVersion"] = Str(p.db_version);
   o["currentImage"] = Str(p.current_image);
@@ -66,6 +67,7 @@ std::string RenderPlanJson(const Plan& p) {
     v["name"] = Str(m.name);
     v["file"] = Str(m.file);
     v["checksum"] = Str(m.checksum);
+    v["downChecksum"] = Str(m.down_checksum);
     v["transaction"] = value::boolean(!m.no_transaction);
     v["hasDown"] = value::boolean(m.has_down);
     v["statements"] = Strings(m.summary);

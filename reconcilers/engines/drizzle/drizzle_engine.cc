@@ -55,6 +55,15 @@ class DrizzleEngine : public Engine {
       return Fail(rep, Status::Error(Code::kGated, msg));
     }
     if (plan.pending.empty()) return rep;
+    // Under the lock, what is pending must be what passed the gates (see RunContext::approved).
+    if (Status changed = CheckApproved(plan.state.pending, ctx); !changed.ok()) {
+      rep.plan_changed = true;
+      return Fail(rep, changed);
+    }
+    // One transaction for the whole batch: the window (or whatever the caller checks) is asked once.
+    if (ctx.before_migration) {
+      if (Status go = ctx.before_migration(plan.state.pending.front().version); !go.ok()) return Fail(rep, go);
+    }
 
     std::vector<const DrizzleMigration*> batch;
     for (size_t i : plan.pending) batch.push_back(&f->migrations[i]);

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "reconcilers/base/log.h"
+#include "reconcilers/base/sha256.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/engines/sql/sql_history.h"
@@ -113,7 +114,9 @@ class SqlEngine : public Engine {
     return std::move(snap.state);
   }
 
-  RunReport Apply(Database* db, const RunContext& ctx) override {
+  RunReport Apply(Database* db, const RunContext& ctx) override { return WithVersion(db, ApplyPending(db, ctx)); }
+
+  RunReport ApplyPending(Database* db, const RunContext& ctx) {
     RunReport report;
     SqlHistory history(db, schema_);
     AuditLog audit(db, schema_);
@@ -128,6 +131,14 @@ class SqlEngine : public Engine {
       return report;
     }
     Snapshot& snap = *loaded;
+
+    // What is pending now, under the lock, must be what passed the gates (no file added or edited
+    // since the plan was made).
+    if (Status changed = CheckApproved(snap.state.pending, ctx); !changed.ok()) {
+      report.status = changed;
+      report.plan_changed = true;
+      return report;
+    }
 
     // Drift: refuse before anything changes, or record what the user accepted.
     std::string refused;
@@ -171,6 +182,12 @@ class SqlEngine : public Engine {
                                                             m.name + "; run again to continue");
         return report;
       }
+      if (ctx.before_migration) {
+        if (Status go = ctx.before_migration(m.version); !go.ok()) {
+          report.status = go;
+          return report;
+        }
+      }
       std::string detail;
       for (const auto& idx : snap.invalid_indexes[i]) {
         // Left by a failed CREATE INDEX CONCURRENTLY; the retry cannot build over it.
@@ -200,6 +217,42 @@ class SqlEngine : public Engine {
       return report;
     }
     SqlHistory history(db, schema_);
+    if (Status s = history.Ensure(); !s.ok()) {
+      report.status = s;
+      return report;
+    }
+    auto applied = history.ReadApplied();
+    if (!applied.ok()) {
+      report.status = applied.status();
+      return report;
+    }
+    std::vector<std::string> versions;  // newest first
+    for (auto it = applied->rbegin(); it != applied->rend(); ++it) {
+      if (CompareVersions(it->version, to_version) <= 0) break;
+      versions.push_back(it->version);
+    }
+    return WithVersion(db, RunDowns(db, versions, "roll back to " + to_version, ctx));
+  }
+
+  RunReport RollbackVersions(Database* db, const std::vector<std::string>& versions, const RunContext& ctx) override {
+    return WithVersion(db, RunDowns(db, versions, "roll back " + std::to_string(versions.size()) + " migration(s)", ctx));
+  }
+
+ private:
+  // Fills report.current_version from the history as it is now (after success or failure).
+  RunReport WithVersion(Database* db, RunReport report) {
+    auto applied = SqlHistory(db, schema_).ReadApplied();
+    if (applied.ok()) report.current_version = applied->empty() ? "" : applied->back().version;
+    return report;
+  }
+
+  // Runs the down files of `versions` in the order given (each must be applied; versions no longer
+  // in the history are skipped). Every one must have a down file, and with ctx.approved the down
+  // file listed there, before any runs. `what` names the request in errors.
+  RunReport RunDowns(Database* db, const std::vector<std::string>& versions, const std::string& what,
+                     const RunContext& ctx) {
+    RunReport report;
+    SqlHistory history(db, schema_);
     AuditLog audit(db, schema_);
     if (!Prepare(&history, &audit, &report)) return report;
     const std::string actor = ctx.actor.empty() ? CurrentActor() : ctx.actor;  // once per run, not per row
@@ -211,20 +264,21 @@ class SqlEngine : public Engine {
     }
     std::map<std::string, const SqlMigrationFile*> by_version;
     for (const auto& f : *files) by_version[f.version] = &f;
+    std::map<std::string, bool> is_applied;
+    for (const auto& a : *applied) is_applied[a.version] = true;
 
-    // Newest first; every one must be reversible before any runs.
     std::vector<PreparedMigration> downs;
-    std::string missing;
-    for (auto it = applied->rbegin(); it != applied->rend(); ++it) {
-      if (CompareVersions(it->version, to_version) <= 0) break;
-      auto f = by_version.find(it->version);
+    std::string missing, changed;
+    for (const auto& v : versions) {
+      if (!is_applied.count(v)) continue;
+      auto f = by_version.find(v);
       if (f == by_version.end()) {
-        missing += (missing.empty() ? "" : ", ") + it->version + " (no file in " + folder_ + ")";
+        missing += (missing.empty() ? "" : ", ") + v + " (no file in " + folder_ + ")";
         continue;
       }
       if (f->second->down_path.empty()) {
-        missing += (missing.empty() ? "" : ", ") + it->version + "_" + f->second->name + " (no " +
-                   f->second->version + "_" + f->second->name + ".down.sql)";
+        missing += (missing.empty() ? "" : ", ") + v + "_" + f->second->name + " (no " + f->second->version + "_" +
+                   f->second->name + ".down.sql)";
         continue;
       }
       if (!missing.empty()) continue;
@@ -232,6 +286,13 @@ class SqlEngine : public Engine {
       if (!sql.ok()) {
         report.status = sql.status();
         return report;
+      }
+      if (ctx.approved) {
+        for (const auto& a : *ctx.approved) {
+          if (a.version == v && a.down_checksum != Sha256Hex(*sql)) {
+            changed += (changed.empty() ? "" : ", ") + f->second->down_path;
+          }
+        }
       }
       auto prepared = PrepareMigration(f->second->version, f->second->name, f->second->down_path, *sql);
       if (!prepared.ok()) {
@@ -241,9 +302,17 @@ class SqlEngine : public Engine {
       downs.push_back(std::move(prepared).value());
     }
     if (!missing.empty()) {
-      report.status = Status::Invalid("cannot roll back to " + to_version + ": no down migration for " + missing +
+      report.status = Status::Invalid("cannot " + what + ": no down migration for " + missing +
                                       ". Nothing was changed; add the missing .down.sql file(s) or pick a newer "
                                       "target version.");
+      return report;
+    }
+    if (!changed.empty()) {
+      report.status = Status::Error(Code::kGated, "cannot " + what + ": down file(s) changed after the plan passed "
+                                                      "its gates: " + changed +
+                                                      ". Nothing was rolled back; restore the reviewed file(s) or "
+                                                      "roll back by hand.");
+      report.plan_changed = true;
       return report;
     }
     const int total = static_cast<int>(downs.size());
@@ -262,7 +331,6 @@ class SqlEngine : public Engine {
     return report;
   }
 
- private:
   // History and audit tables, and audit rows of runs that died. False (report filled) on error.
   bool Prepare(SqlHistory* history, AuditLog* audit, RunReport* report) {
     Status s = history->Ensure();
@@ -372,6 +440,11 @@ class SqlEngine : public Engine {
       p.checksum = f.checksum;
       p.no_transaction = m.no_transaction;
       p.has_down = !f.down_path.empty();
+      if (p.has_down) {
+        // The down file can run as part of this upgrade (onFailure: runDown): the plan covers it.
+        SU_ASSIGN_OR_RETURN(std::string down_sql, fs_->ReadFile(f.down_path));
+        p.down_checksum = Sha256Hex(down_sql);
+      }
       for (const auto& s : m.statements) p.summary.push_back(SummarizeStatement(s.text));
       if (lint) {
         LintOptions opts;

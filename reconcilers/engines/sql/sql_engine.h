@@ -12,9 +12,17 @@
 //    Invalid indexes of a pending file are dropped (DROP INDEX CONCURRENTLY IF EXISTS) before it
 //    runs again. Pending files are those whose version is not in the history, in version order
 //    (an older file that appears later is applied too, as popx does).
-//  - Rollback(to) runs the .down.sql of every applied version newer than `to`, newest first, each
-//    in its own transaction that also deletes its history rows; audit direction "down". Refuses
-//    (kInvalidArgument, nothing changed) when any of them has no down file.
+//  - Apply() with ctx.approved compares the pending files (up and down checksums) read under the
+//    lock with the approved list and refuses (kGated, plan_changed) before anything changes when
+//    they differ; ctx.before_migration is asked before each file. Observe() reports each pending
+//    file's down checksum.
+//  - Rollback(to) runs the .down.sql of every applied version newer than `to`, newest first;
+//    RollbackVersions(v) those of exactly the versions v (skipping ones no longer applied). Each
+//    runs in its own transaction that also deletes its history rows; audit direction "down".
+//    Refuses (nothing changed) when any of them has no down file (kInvalidArgument) or, with
+//    ctx.approved, a down file whose checksum is not the approved one (kGated).
+//  - Apply and the rollbacks report the history's version afterwards (RunReport::current_version),
+//    also after a failure.
 //  - Files that start with `-- schema-upgrade: no-transaction` run outside a transaction; their
 //    statements should be idempotent (IF NOT EXISTS): after a failure the file runs again from the
 //    top on the next apply.

@@ -263,7 +263,8 @@ TEST_F(CliMigrateTest, FailingMigrationExits1NamingFileAndStatementAndKeepsEarli
   ASSERT_EQ(hj.exit_code, 0) << hj.err;
   value rows = ParseJson(hj.out);
   ASSERT_TRUE(rows.is_array()) << hj.out;
-  ASSERT_EQ(rows.size(), 4u) << hj.out;
+  ASSERT_EQ(rows.size(), 5u) << hj.out;
+  EXPECT_EQ(Str(rows.at(4), "direction"), "upgrade-start") << "what runDown counts from";
   EXPECT_EQ(Str(rows.at(0), "direction"), "on-failure");
   EXPECT_TRUE(Contains(Str(rows.at(0), "error"), Ver(3) + "_broken.up.sql")) << hj.out;
   const value& failed = rows.at(1);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "reconcilers/base/fs.h"
+#include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/status.h"
 #include "tests/integration/policies/policy_harness.h"
 #include "tests/support/cli_runner.h"
@@ -200,6 +201,134 @@ TEST_F(CliPolicyTest, ApplyDryRunLeavesTheDatabaseByteIdentical) {
   EXPECT_EQ(Run({"status", "-f", file, "-o", "json"}).exit_code, 0);
   EXPECT_EQ(Run({"history", "-f", file}, /*state_dir=*/false).exit_code, 0);
   EXPECT_EQ(Run({"plan", "-f", file, "-o", "markdown"}).exit_code, 0);
+}
+
+// ---- what the approval covers, on the reconciler (no CLI) ----
+
+std::string ApprovalPolicy(const std::string& hash, const std::string& extra = "backup:\n  enabled: true\n") {
+  return "approval:\n  required: true\n" + (hash.empty() ? "" : "  planHash: \"" + hash + "\"\n") + extra;
+}
+
+// The plan hash a pass reports for `policy` (with approval required nothing runs).
+std::string PlanHash(PolicyHarness& h, const std::string& policy) {
+  Reconciler r(h.Deps());
+  auto out = h.Reconcile(r, h.Manifest("app", "latest", ApprovalPolicy("", policy)));
+  EXPECT_EQ(out.status.phase, Phase::kWaiting) << out.status.message;
+  return out.status.plan_hash;
+}
+
+// Time of check vs time of use: a file added to the folder while the approved run takes its backup
+// is not applied (nor is anything else of the now different plan); the next pass plans again and
+// waits for an approval of the new plan.
+TEST(ApprovalCoverage, AFileAddedDuringTheApprovedBackupIsNotApplied) {
+  PolicyHarness h("approval_toctou");
+  h.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\n");
+  {
+    Reconciler r(h.Deps());
+    ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  }
+  h.WriteMigration("002", "email", "ALTER TABLE users ADD COLUMN email text;\n");
+  Reconciler gate(h.Deps());
+  auto waiting = h.Reconcile(gate, h.Manifest("app", "002", ApprovalPolicy("")));
+  ASSERT_EQ(waiting.status.phase, Phase::kWaiting) << waiting.status.message;
+  const std::string approved = waiting.status.plan_hash;
+
+  auto sneak = HookedBackupTool([&h] { h.WriteMigration("003", "drop", "DROP TABLE users;\n"); });
+  ReconcilerDeps deps = h.Deps();
+  deps.backup = sneak.get();
+  Reconciler r(deps);
+  auto su = h.Manifest("app", "002", ApprovalPolicy(approved));
+  auto out = h.Reconcile(r, su);
+
+  ASSERT_TRUE(out.status.backup.has_value()) << "the approved run took its backup";
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"})) << "the changed plan ran: " << out.status.message;
+  EXPECT_EQ(h.Scalar("SELECT to_regclass('users') IS NOT NULL"), "t");
+  EXPECT_EQ(out.status.phase, Phase::kWaiting) << out.status.message;
+  const Condition* ready = FindCondition(out.status, "Ready");
+  ASSERT_NE(ready, nullptr);
+  EXPECT_EQ(ready->reason, "PlanChanged");
+  EXPECT_NE(out.status.message.find("003_drop"), std::string::npos) << out.status.message;
+
+  auto again = h.Reconcile(r, su);
+  EXPECT_EQ(again.status.phase, Phase::kWaiting);
+  EXPECT_NE(again.status.plan_hash, approved);
+  EXPECT_NE(again.status.message.find("is not the current plan"), std::string::npos) << again.status.message;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"}));
+  h.ExpectNoSecretAnywhere();
+}
+
+// Down files (they run under onFailure: runDown), the steps and the policies that shape the run
+// are part of the plan hash.
+TEST(ApprovalCoverage, DownFilesStepsAndPoliciesAreInTheHash) {
+  PolicyHarness h("approval_coverage");
+  h.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\n", "DROP TABLE users;\n");
+  const std::string base = PlanHash(h, "backup:\n  enabled: true\nonFailure: runDown\n");
+  ASSERT_EQ(base.size(), 16u);
+  EXPECT_EQ(PlanHash(h, "backup:\n  enabled: true\nonFailure: runDown\n"), base) << "the hash is not stable";
+
+  EXPECT_NE(PlanHash(h, "backup:\n  enabled: false\nonFailure: runDown\n"), base) << "backup step dropped";
+  EXPECT_NE(PlanHash(h, "backup:\n  enabled: true\nonFailure: halt\n"), base) << "onFailure changed";
+  EXPECT_NE(PlanHash(h, "backup:\n  enabled: true\nonFailure: runDown\nlockTimeout: 1m\n"), base);
+  EXPECT_NE(PlanHash(h, "backup:\n  enabled: true\nonFailure: runDown\nstatementTimeout: 5h\n"), base);
+
+  h.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\n", "DROP TABLE users CASCADE;\n");
+  EXPECT_NE(PlanHash(h, "backup:\n  enabled: true\nonFailure: runDown\n"), base) << "down file edited";
+}
+
+// An approval is for one database: the same manifest and files against another database (other
+// DSN) is another plan.
+TEST(ApprovalCoverage, AnApprovalForOneDatabaseDoesNotApplyToAnother) {
+  PolicyHarness staging("approval_staging");
+  PolicyHarness production("approval_production");
+  for (PolicyHarness* h : {&staging, &production}) {
+    h->WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\n");
+  }
+  const std::string staging_hash = PlanHash(staging, "");
+  const std::string production_hash = PlanHash(production, "");
+  EXPECT_NE(staging_hash, production_hash);
+
+  Reconciler r(production.Deps());
+  auto out = production.Reconcile(r, production.Manifest("app", "001", ApprovalPolicy(staging_hash, "")));
+  EXPECT_EQ(out.status.phase, Phase::kWaiting) << out.status.message;
+  EXPECT_TRUE(production.History().empty()) << "staging's approval applied to production";
+
+  // The plan names the database it is for.
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_NE(out.plan->database.find("/"), std::string::npos) << out.plan->database;
+  EXPECT_EQ(out.plan->database.substr(0, 2) == "?/", false) << "no system identifier: " << out.plan->database;
+  EXPECT_NE(RenderPlanText(*out.plan).find(out.plan->database), std::string::npos);
+}
+
+// A down file edited after the approved run started never runs: runDown refuses it and says so.
+TEST(ApprovalCoverage, ADownFileEditedAfterApprovalIsNotRun) {
+  PolicyHarness h("approval_down_edit");
+  h.WriteMigration("001", "users", "CREATE TABLE users (id int PRIMARY KEY);\nINSERT INTO users VALUES (1);\n",
+                   "DROP TABLE users;\n");
+  {
+    Reconciler r(h.Deps());
+    ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  }
+  h.WriteMigration("002", "email", "ALTER TABLE users ADD COLUMN email text;\n", "ALTER TABLE users DROP COLUMN email;\n");
+  h.WriteMigration("003", "broken", "ALTER TABLE users ADD COLUMN id int;\n", "SELECT 1;\n");
+  const std::string policy = "onFailure: runDown\n";
+  Reconciler gate(h.Deps());
+  auto waiting = h.Reconcile(gate, h.Manifest("app", "003", ApprovalPolicy("", policy)));
+  ASSERT_EQ(waiting.status.phase, Phase::kWaiting);
+
+  ReconcilerDeps deps = h.Deps();
+  deps.on_progress = [&h](const Progress& p) {
+    if (p.event == Progress::Event::kMigrationDone && p.version == "002") {
+      h.WriteMigration("002", "email", "ALTER TABLE users ADD COLUMN email text;\n", "DROP TABLE users CASCADE;\n");
+    }
+  };
+  Reconciler r(deps);
+  auto out = h.Reconcile(r, h.Manifest("app", "003", ApprovalPolicy(waiting.status.plan_hash, policy)));
+  EXPECT_EQ(out.status.phase, Phase::kFailed) << out.status.message;
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM users"), "1") << "the edited down file ran";
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+  EXPECT_EQ(out.status.current_version, "002");
+  EXPECT_NE(out.status.failure_action.find("runDown FAILED"), std::string::npos) << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("002_email.down.sql"), std::string::npos) << out.status.failure_action;
 }
 
 }  // namespace

@@ -98,7 +98,7 @@ TEST(OnFailurePolicy, RunDownRollsBackToThePreUpgradeVersion) {
 
   auto out = h.Reconcile(r, su);
   ExpectFailedAndStalled(out);
-  EXPECT_EQ(out.status.failure_action, "runDown: 2 migration(s) rolled back to 001");
+  EXPECT_EQ(out.status.failure_action, "runDown: 2 migration(s) rolled back (003, 002); the database is at 001");
   EXPECT_EQ(out.status.start_version, "001");
   EXPECT_EQ(out.status.current_version, "001");
   EXPECT_TRUE(out.status.applied.empty()) << StatusToJson(out.status);
@@ -116,7 +116,7 @@ TEST(OnFailurePolicy, RunDownRollsBackToThePreUpgradeVersion) {
   EXPECT_EQ(FindAudit(audit, "down", "004"), nullptr) << "the failed migration was rolled back, not run down";
   const AuditEntry* action = FindAudit(audit, "on-failure");
   ASSERT_NE(action, nullptr);
-  EXPECT_NE(action->detail.find("runDown: 2 migration(s) rolled back to 001"), std::string::npos) << action->detail;
+  EXPECT_NE(action->detail.find("runDown: 2 migration(s) rolled back (003, 002)"), std::string::npos) << action->detail;
   h.ExpectNoSecretAnywhere();
 }
 
@@ -135,7 +135,7 @@ TEST(OnFailurePolicy, RunDownAfterAnEarlierSuccessKeepsWhatThatSuccessApplied) {
   auto out = h.Reconcile(r, su);
   EXPECT_EQ(out.status.phase, Phase::kFailed) << out.status.message;
   EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"})) << out.status.failure_action;
-  EXPECT_EQ(out.status.failure_action, "runDown: 0 migration(s) rolled back to 002");
+  EXPECT_EQ(out.status.failure_action, "runDown: 0 migration(s) rolled back; the database is at 002");
 }
 
 TEST(OnFailurePolicy, RunDownOfAFirstUpgradeRemovesEverything) {
@@ -145,11 +145,65 @@ TEST(OnFailurePolicy, RunDownOfAFirstUpgradeRemovesEverything) {
   Reconciler r(h.Deps());
   auto out = h.Reconcile(r, h.Manifest("app", "004", "onFailure: runDown\n"));
   ExpectFailedAndStalled(out);
-  EXPECT_EQ(out.status.failure_action, "runDown: 3 migration(s) rolled back to 0");
+  EXPECT_EQ(out.status.failure_action,
+            "runDown: 3 migration(s) rolled back (003, 002, 001); the database is at (nothing applied)");
   EXPECT_TRUE(out.status.current_version.empty()) << out.status.current_version;
   EXPECT_TRUE(h.History().empty());
   EXPECT_EQ(h.Scalar("SELECT to_regclass('users') IS NULL"), "t");
   h.ExpectNoSecretAnywhere();
+}
+
+// Out of order: the database had 001 and 010; this upgrade applied 002 and 003 (older than the
+// current version), then 004 failed. runDown rolls back what this upgrade applied, newest
+// application first (003, 002), not "everything above the start version" (nothing above 010).
+TEST(OnFailurePolicy, RunDownUndoesWhatThisUpgradeAppliedEvenOutOfOrder) {
+  PolicyHarness h("onfailure_rundown_ooo");
+  WriteUpgrade(h);
+  h.WriteMigration("010", "flags", "CREATE TABLE flags (id int);\n", "DROP TABLE flags;\n");
+  Reconciler r(h.Deps());
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "010", "")).status.phase, Phase::kSucceeded);
+  WriteFailingUpgrade(h);
+  auto out = h.Reconcile(r, h.Manifest("app", "011", "onFailure: runDown\n"));
+
+  ExpectFailedAndStalled(out);
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "010"})) << out.status.failure_action;
+  EXPECT_EQ(h.Scalar("SELECT to_regclass('orders') IS NULL"), "t");
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'users' AND "
+                     "column_name = 'email'"),
+            "0");
+  EXPECT_EQ(out.status.failure_action, "runDown: 2 migration(s) rolled back (003, 002); the database is at 010");
+  EXPECT_EQ(out.status.current_version, "010");
+  EXPECT_EQ(h.Scalar("SELECT to_regclass('flags') IS NOT NULL"), "t") << "010 was not this upgrade's";
+  auto audit = h.Audit();
+  const AuditEntry* down3 = FindAudit(audit, "down", "003");
+  const AuditEntry* down2 = FindAudit(audit, "down", "002");
+  ASSERT_NE(down3, nullptr);
+  ASSERT_NE(down2, nullptr);
+  EXPECT_GT(down2->id, down3->id) << "reverse order of application";
+  EXPECT_EQ(FindAudit(audit, "down", "010"), nullptr);
+}
+
+// A down file that fails: status says where the database really is after the failed rollback
+// (003 rolled back, 002's down failed: the database is at 002), and what to do.
+TEST(OnFailurePolicy, AFailedRunDownLeavesStatusAtTheDatabasesVersion) {
+  PolicyHarness h("onfailure_rundown_fails");
+  WriteUpgrade(h);
+  Reconciler r(h.Deps());
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  WriteFailingUpgrade(h);
+  h.WriteMigration("002", "email", "ALTER TABLE users ADD COLUMN email text;\nUPDATE users SET email = 'x' || id;\n",
+                   "ALTER TABLE users DROP COLUMN no_such_column;\n");
+  auto out = h.Reconcile(r, h.Manifest("app", "004", "onFailure: runDown\n"));
+
+  ExpectFailedAndStalled(out);
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+  EXPECT_EQ(out.status.current_version, "002") << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("runDown FAILED after 1 migration(s) rolled back (003)"), std::string::npos)
+      << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("002_email"), std::string::npos) << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("the database is at 002"), std::string::npos) << out.status.failure_action;
+  ASSERT_EQ(out.status.applied.size(), 1u) << StatusToJson(out.status);
+  EXPECT_EQ(out.status.applied[0].version, "002");
 }
 
 }  // namespace

@@ -45,7 +45,27 @@ std::string Indent(const std::string& text, const std::string& pad) {
   return out;
 }
 
+class HookedBackup : public BackupTool {
+ public:
+  explicit HookedBackup(std::function<void()> after_dump)
+      : inner_(NewPgBackupTool(PosixProcessRunner())), after_dump_(std::move(after_dump)) {}
+  Result<BackupFile> Backup(const std::string& dsn, const std::string& path) override {
+    auto r = inner_->Backup(dsn, path);
+    if (after_dump_) after_dump_();
+    return r;
+  }
+  Status Restore(const std::string& dsn, const std::string& path) override { return inner_->Restore(dsn, path); }
+
+ private:
+  std::unique_ptr<BackupTool> inner_;
+  std::function<void()> after_dump_;
+};
+
 }  // namespace
+
+std::unique_ptr<BackupTool> HookedBackupTool(std::function<void()> after_dump) {
+  return std::make_unique<HookedBackup>(std::move(after_dump));
+}
 
 std::vector<std::string> CapturedLogs() {
   std::lock_guard<std::mutex> l(LogMu());

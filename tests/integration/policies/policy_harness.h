@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +32,10 @@ Clock::TimePoint At(const std::string& rfc3339);
 
 // The DSN's environment variable name used by every manifest of these tests.
 inline constexpr const char* kDsnEnv = "POLICIES_DSN";
+
+// The real pg_dump/pg_restore tool, with `after_dump` run once each backup is written (a test's
+// fault point: edit the folder, move the clock, while the approved run takes its backup).
+std::unique_ptr<BackupTool> HookedBackupTool(std::function<void()> after_dump);
 
 class PolicyHarness {
  public:

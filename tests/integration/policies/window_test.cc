@@ -101,5 +101,78 @@ TEST(WindowPolicy, WindowInEuropeParisFollowsLocalTimeAcrossSeasons) {
   summer.ExpectNoSecretAnywhere();
 }
 
+// Spring forward (2026-03-29, Sunday): 02:00-03:00 Europe/Berlin does not exist that day. The
+// resource waits for the first valid instant after it (03:00 CEST = 01:00Z), as cron runs jobs of
+// the skipped hour, and applies then; it never goes Failed ("never opens").
+TEST(WindowPolicy, AWindowInTheHourSkippedBySpringForwardOpensWhenTheClocksJump) {
+  PolicyHarness h("window_dst", At("2026-03-22T02:30:00Z"));  // the Sunday before, after its window
+  Reconciler r(h.Deps());
+  Prepare(h, r);
+  auto su = h.Manifest("app", "002",
+                       "maintenanceWindow:\n  start: \"02:00\"\n  end: \"03:00\"\n  timeZone: Europe/Berlin\n"
+                       "  days: [Sun]\n");
+  auto out = h.Reconcile(r, su);
+  ExpectWaitingForWindow(out, "2026-03-29T01:00:00Z", hours(7 * 24 - 1) - minutes(30));
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"}));
+
+  h.clock().Set(At("2026-03-29T00:59:00Z"));  // 01:59 CET
+  out = h.Reconcile(r, su, /*force=*/true);
+  ExpectWaitingForWindow(out, "2026-03-29T01:00:00Z", minutes(1));
+
+  h.clock().Set(At("2026-03-29T01:20:00Z"));  // 03:20 CEST
+  out = h.Reconcile(r, su);
+  EXPECT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+}
+
+// The window closes while pg_dump runs: the migration does not start after the end; the resource
+// waits (not Failed) and applies at the next opening with the backup it took.
+TEST(WindowPolicy, AWindowThatClosesDuringTheBackupStartsNoMigration) {
+  PolicyHarness h("window_backup", At("2026-03-10T03:59:30Z"));
+  Reconciler first(h.Deps());
+  Prepare(h, first);
+  auto slow = HookedBackupTool([&h] { h.clock().Set(At("2026-03-10T04:00:05Z")); });
+  ReconcilerDeps deps = h.Deps();
+  deps.backup = slow.get();
+  Reconciler r(deps);
+  auto su = h.Manifest("app", "002",
+                       "backup:\n  enabled: true\nmaintenanceWindow:\n  start: \"02:00\"\n  end: \"04:00\"\n"
+                       "  timeZone: UTC\n");
+  auto out = h.Reconcile(r, su);
+  ASSERT_TRUE(out.status.backup.has_value());
+  ExpectWaitingForWindow(out, "2026-03-11T02:00:00Z", hours(22) - std::chrono::seconds(5));
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"})) << "a migration started after the window closed";
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM schema_upgrade_log WHERE direction = 'up' AND version = '002'"), "0");
+
+  h.clock().Set(At("2026-03-11T02:00:00Z"));
+  out = h.Reconcile(r, su);
+  EXPECT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+}
+
+// Two pending migrations and the window closes while the first runs: the second does not start.
+TEST(WindowPolicy, TheWindowIsCheckedBeforeEveryMigration) {
+  PolicyHarness h("window_each", At("2026-03-10T03:59:30Z"));
+  Reconciler first(h.Deps());
+  Prepare(h, first);
+  h.WriteMigration("003", "orders", "CREATE TABLE orders (id int);\n");
+  ReconcilerDeps deps = h.Deps();
+  deps.on_progress = [&h](const Progress& p) {
+    if (p.event == Progress::Event::kMigrationDone && p.version == "002") h.clock().Set(At("2026-03-10T04:00:01Z"));
+  };
+  Reconciler r(deps);
+  auto su = h.Manifest("app", "003", "maintenanceWindow:\n  start: \"02:00\"\n  end: \"04:00\"\n  timeZone: UTC\n");
+  auto out = h.Reconcile(r, su);
+  ExpectWaitingForWindow(out, "2026-03-11T02:00:00Z", hours(22) - std::chrono::seconds(1));
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+  EXPECT_EQ(out.status.current_version, "002");
+  EXPECT_EQ(h.Scalar("SELECT to_regclass('orders') IS NULL"), "t");
+
+  h.clock().Set(At("2026-03-11T02:00:00Z"));
+  out = h.Reconcile(r, su);
+  EXPECT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002", "003"}));
+}
+
 }  // namespace
 }  // namespace su::testing

@@ -35,6 +35,9 @@ struct FakeEngineWorld {
   std::deque<RunReport> rollback_script;  // front consumed by each Rollback; empty: roll back
   // Runs inside Apply, before anything is applied (e.g. to play a blocked-session watcher).
   std::function<void(Database*, const RunContext&)> during_apply;
+  // Runs inside Apply before each migration starts (before ctx.before_migration is asked), e.g. to
+  // move a clock past the end of a maintenance window.
+  std::function<void(const std::string& version)> before_each;
   // Runs inside Rollback, before anything is rolled back.
   std::function<void(Database*, const RunContext&)> during_rollback;
   std::vector<std::string>* journal = nullptr;  // "apply", "rollback:<to>" appended when set
@@ -88,7 +91,16 @@ class FakeEngine : public Engine {
       w_->apply_script.pop_front();
     }
     if (r.status.ok() && r.steps.empty()) {
-      for (const auto& m : w_->pending) r.steps.push_back({m.version, m.name, 5, 1});
+      for (const auto& m : w_->pending) {
+        if (w_->before_each) w_->before_each(m.version);
+        if (ctx.before_migration) {
+          if (Status go = ctx.before_migration(m.version); !go.ok()) {
+            r.status = go;
+            break;
+          }
+        }
+        r.steps.push_back({m.version, m.name, 5, 1});
+      }
     }
     w_->MarkApplied(r.steps.size());
     return r;

@@ -140,6 +140,44 @@ TEST(PlanHashTest, StableForTheSameInputAndChangesWithTheContent) {
   EXPECT_NE(BuildPlan(su, drift, "athena:v1", "athena:v2").hash, h);
 }
 
+// Everything that shapes what the run does, and the database it is for, is in the hash.
+TEST(PlanHashTest, CoversDownFilesPoliciesStepsAndTheDatabase) {
+  SchemaUpgrade su = Spec();
+  su.policy.backup_enabled = true;
+  const std::string db = "7312345678901234567/athena";
+  std::string h = BuildPlan(su, State(), "athena:v1", "athena:v2", db).hash;
+  EXPECT_EQ(BuildPlan(su, State(), "athena:v1", "athena:v2", db).hash, h);
+
+  EXPECT_NE(BuildPlan(su, State(), "athena:v1", "athena:v2", "7312345678901234567/athena_prod").hash, h);
+  EXPECT_NE(BuildPlan(su, State(), "athena:v1", "athena:v2", "6000000000000000000/athena").hash, h);
+  EngineState moved = State();
+  moved.current_version = "0001x";
+  EXPECT_NE(BuildPlan(su, moved, "athena:v1", "athena:v2", db).hash, h) << "observed version";
+
+  EngineState down = State();
+  down.pending[0].down_checksum = "edited-down";
+  EXPECT_NE(BuildPlan(su, down, "athena:v1", "athena:v2", db).hash, h) << "down file";
+
+  auto changed = [&](auto edit) {
+    SchemaUpgrade x = su;
+    edit(x.policy);
+    return BuildPlan(x, State(), "athena:v1", "athena:v2", db).hash;
+  };
+  EXPECT_NE(changed([](PolicySpec& p) { p.backup_enabled = false; }), h) << "backup step";
+  EXPECT_NE(changed([](PolicySpec& p) { p.on_failure = OnFailure::kRunDown; }), h);
+  EXPECT_NE(changed([](PolicySpec& p) { p.lock_timeout = seconds(60); }), h);
+  EXPECT_NE(changed([](PolicySpec& p) { p.statement_timeout = seconds(60); }), h);
+  EXPECT_NE(changed([](PolicySpec& p) { p.blocked_session_limit = seconds(3); }), h);
+  // Gates do not change what runs.
+  EXPECT_EQ(changed([](PolicySpec& p) { p.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}}; }), h);
+  EXPECT_EQ(changed([](PolicySpec& p) { p.approval_required = true; }), h);
+
+  Plan p = BuildPlan(su, State(), "athena:v1", "athena:v2", db);
+  EXPECT_EQ(p.database, db);
+  EXPECT_NE(RenderPlanText(p).find(db), std::string::npos);
+  EXPECT_NE(RenderPlanJson(p).find(db), std::string::npos);
+}
+
 Plan RichPlan() {
   EngineState s = State();
   s.pending[1].findings = {ErrorFinding()};

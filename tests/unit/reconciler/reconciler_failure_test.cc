@@ -317,7 +317,9 @@ TEST_F(ReconcilerFailureTest, RunDownRollsBackToThePreUpgradeVersion) {
   EXPECT_EQ(world_.pending.size(), 3u);
   EXPECT_EQ(rt_.declared, kOldImage) << "runDown also puts the old image back";
   ResourceStatus st = Stored();
-  EXPECT_NE(st.failure_action.find("runDown: 3 migration(s) rolled back to 20240101000001"), std::string::npos)
+  EXPECT_NE(st.failure_action.find("runDown: 3 migration(s) rolled back (20240201000003, 20240201000002, "
+                                   "20240201000001); the database is at 20240101000001"),
+            std::string::npos)
       << st.failure_action;
   EXPECT_EQ(st.current_version, "20240101000001");
   EXPECT_TRUE(st.applied.empty()) << "rolled-back migrations leave the applied list";

@@ -223,6 +223,94 @@ TEST_F(ReconcilerGatesTest, ClosedMaintenanceWindowWaitsUntilItOpensThenProceeds
   EXPECT_EQ(Stored().next_retry_at, "");
 }
 
+// The window closes while the backup runs (pg_dump waited on a lock): no migration starts after
+// the end; the resource waits for the next opening and keeps its backup.
+TEST_F(ReconcilerGatesTest, WindowClosingDuringTheBackupStartsNoMigration) {
+  su_.policy.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}};
+  su_.policy.backup_enabled = true;
+  clock_.Set(At("2026-03-03T03:59:00Z"));
+  backup_.on_backup = [this] { clock_.Set(At("2026-03-03T04:00:05Z")); };
+
+  auto out = Run();
+
+  EXPECT_EQ(backup_.backup_paths.size(), 1u);
+  EXPECT_EQ(world_.applied.size(), 1u) << "a migration started after the window closed";
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kWaiting) << st.message;
+  EXPECT_EQ(Cond(st, "Ready"), "False/OutsideMaintenanceWindow");
+  EXPECT_EQ(Cond(st, "Stalled"), "False/OutsideMaintenanceWindow");
+  EXPECT_EQ(st.next_retry_at, "2026-03-04T02:00:00Z");
+  EXPECT_FALSE(out.terminal);
+  EXPECT_TRUE(rt_.set_calls.empty());
+
+  // The next opening resumes with the same backup.
+  clock_.Set(At("2026-03-04T02:00:00Z"));
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(backup_.backup_paths.size(), 1u);
+  EXPECT_EQ(world_.pending.size(), 0u);
+}
+
+// The window closes after the first of three migrations: the second does not start.
+TEST_F(ReconcilerGatesTest, WindowIsCheckedBeforeEveryMigration) {
+  su_.policy.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}};
+  clock_.Set(At("2026-03-03T03:59:00Z"));
+  world_.before_each = [this](const std::string& v) {
+    if (v == "20240201000002") clock_.Set(At("2026-03-03T04:00:01Z"));
+  };
+
+  auto out = Run();
+
+  EXPECT_EQ(world_.applied.size(), 2u);
+  EXPECT_EQ(world_.pending.size(), 2u);
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kWaiting) << st.message;
+  EXPECT_EQ(Cond(st, "Ready"), "False/OutsideMaintenanceWindow");
+  EXPECT_EQ(st.next_retry_at, "2026-03-04T02:00:00Z");
+  EXPECT_EQ(st.current_version, "20240201000001");
+  EXPECT_NE(st.message.find("1 migration(s) applied"), std::string::npos) << st.message;
+  EXPECT_EQ(out.requeue_after, hours(22) - std::chrono::seconds(1));
+  EXPECT_TRUE(rt_.set_calls.empty());
+}
+
+// The engine is told exactly which migrations passed the gates (it re-checks under the lock).
+TEST_F(ReconcilerGatesTest, TheEngineGetsThePlanThatPassedTheGates) {
+  ASSERT_TRUE(Run().result.ok());
+  ASSERT_EQ(world_.apply_contexts.size(), 1u);
+  ASSERT_TRUE(world_.apply_contexts[0].approved.has_value());
+  std::vector<std::string> versions;
+  for (const auto& m : *world_.apply_contexts[0].approved) versions.push_back(m.version);
+  EXPECT_EQ(versions, (std::vector<std::string>{"20240201000001", "20240201000002", "20240201000003"}));
+}
+
+// An engine that finds the plan changed under the lock applied nothing: the resource waits and
+// the next pass plans again; with approval required the new plan needs its own approval.
+TEST_F(ReconcilerGatesTest, PlanChangedUnderTheLockWaitsAndNeedsANewApproval) {
+  su_.policy.approval_required = true;
+  auto first = Run();
+  ASSERT_EQ(Stored().phase, Phase::kWaiting);
+  su_.policy.approved_plan_hash = first.plan->hash;
+  RunReport changed;
+  changed.status = Status::Error(Code::kGated, "the migrations changed after the plan passed its gates");
+  changed.plan_changed = true;
+  world_.apply_script.push_back(changed);
+  world_.during_apply = [this](Database*, const RunContext&) {
+    world_.pending.push_back(FakePending("20240201000004", "sneaky"));
+    world_.during_apply = nullptr;
+  };
+
+  auto out = Run();
+  EXPECT_EQ(Cond(Stored(), "Ready"), "False/PlanChanged");
+  EXPECT_EQ(Stored().phase, Phase::kWaiting);
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(world_.applied.size(), 1u);
+
+  out = Run();
+  EXPECT_EQ(Cond(Stored(), "Ready"), "False/AwaitingApproval") << Stored().message;
+  EXPECT_EQ(world_.applies, 1);
+  EXPECT_EQ(world_.applied.size(), 1u);
+}
+
 TEST_F(ReconcilerGatesTest, InvalidMaintenanceWindowFails) {
   su_.policy.window = MaintenanceWindow{"2am", "04:00", "UTC", {}};
   auto out = Run();

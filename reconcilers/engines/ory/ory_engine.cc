@@ -146,6 +146,14 @@ class OryEngine : public Engine {
 
   RunReport Apply(Database* db, const RunContext& ctx) override {
     RunReport rep;
+    // One migrator run applies everything: the caller's check (maintenance window) is asked once,
+    // before it. The migrations are the image's, fixed by its reference (which the plan hash covers).
+    if (ctx.before_migration) {
+      if (Status go = ctx.before_migration(""); !go.ok()) {
+        rep.status = go;
+        return rep;
+      }
+    }
     AuditLog audit(db, o_.audit_schema);
     if (Status s = audit.Ensure(); !s.ok()) {
       rep.status = s;

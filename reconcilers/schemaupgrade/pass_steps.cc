@@ -84,8 +84,9 @@ std::string EngineAuditSchema(const SchemaUpgrade& su) {
 }
 
 // The database the plan is for: "<system identifier>/<database name>". The system identifier
-// tells clusters apart (a staging copy restored from production's base backup shares it, the
-// database name usually not); empty when it cannot be read (pg_control_system() revoked).
+// tells clusters apart (a copy made from production's base backup shares it; the name and the
+// current version, also hashed, usually do not); "?/<name>" when pg_control_system() is not
+// allowed for the role, "" when nothing can be read.
 static std::string DatabaseIdentity(Database* db) {
   auto r = db->Query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()");
   if (r.ok() && !r->rows.empty()) return r->Get(0, 0) + "/" + r->Get(0, 1);

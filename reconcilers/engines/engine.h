@@ -12,6 +12,7 @@
 //  - Errors name the file, the statement (index, line and summary) and what to do next.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -59,6 +60,9 @@ struct EngineState {
   std::vector<PendingMigration> pending;   // in apply order
   std::vector<DriftedMigration> drift;
   std::vector<std::string> unknown;        // versions applied in the database with no file here
+  // The unknown versions that are newer than every migration the source knows: the database is
+  // ahead of this source (a target older than the database: a downgrade). A subset of unknown.
+  std::vector<std::string> ahead;
   std::vector<std::string> notes;          // anything else worth telling (e.g. an invalid index)
   std::string current_version;             // highest applied, empty if none
   std::string latest_version;              // highest available, empty if none
@@ -153,6 +157,18 @@ inline Status CheckApproved(const std::vector<PendingMigration>& pending, const 
   return Status::Error(Code::kGated, "the migrations changed after the plan passed its gates: " + changed +
                                          ". Nothing was applied; the next pass plans again (a new plan needs "
                                          "its own approval).");
+}
+
+// Orders migration versions: all-digit versions by number (leading zeros ignored, so 14- and
+// 20-digit popx versions compare right), anything else as strings.
+inline bool VersionLess(const std::string& a, const std::string& b) {
+  auto digits = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  if (digits(a) && digits(b)) {
+    std::string x = a.substr(std::min(a.find_first_not_of('0'), a.size()));
+    std::string y = b.substr(std::min(b.find_first_not_of('0'), b.size()));
+    return x.size() != y.size() ? x.size() < y.size() : x < y;
+  }
+  return a < b;
 }
 
 class Engine {

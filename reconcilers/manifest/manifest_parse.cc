@@ -330,7 +330,8 @@ class DocumentParser {
   void ParsePolicy(MapReader& spec, SchemaUpgrade* su) {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
-                                      "acceptDrift", "failOnLintErrors", "blockedSessionLimit", "verify"});
+                                      "acceptDrift", "failOnLintErrors", "blockedSessionLimit", "verify",
+                                      "allowDowngrade"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
@@ -369,6 +370,7 @@ class DocumentParser {
     }
     p.StringList("acceptDrift", &pol.accept_drift);
     p.Bool("failOnLintErrors", &pol.fail_on_lint_errors);
+    p.Bool("allowDowngrade", &pol.allow_downgrade);
     p.Duration("blockedSessionLimit", &pol.blocked_session_limit);
     MapReader vf = p.Map("verify", {"settle"});
     vf.Duration("settle", &pol.verify_settle);

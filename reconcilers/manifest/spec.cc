@@ -86,6 +86,7 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   c.Add("failOnLintErrors", p.fail_on_lint_errors);
   c.Add("blockedSessionLimit", p.blocked_session_limit);
   c.Add("verify.settle", p.verify_settle);
+  if (p.allow_downgrade) c.Add("allowDowngrade", true);  // only when set: older spec hashes stay valid
   return Sha256Hex(c.text());
 }
 

@@ -75,6 +75,10 @@ struct PolicySpec {
   bool fail_on_lint_errors = false;        // lint findings of severity error gate the apply
   std::chrono::milliseconds blocked_session_limit{0};  // 0: report only, never cancel
   std::chrono::milliseconds verify_settle{5000};       // how long a bumped container must stay up
+  // A target older than the database (it holds migrations the target's source does not know) is
+  // refused unless this is set: then the image is changed and the database left as it is (the
+  // operator rolled the schema back, or knows the older version runs on the newer schema).
+  bool allow_downgrade = false;
 };
 
 struct SchemaUpgrade {

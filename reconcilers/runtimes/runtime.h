@@ -49,10 +49,23 @@ struct WorkloadStatus {
   std::string started_at;    // RFC 3339 when known
 };
 
+// What SetDeclaredImage(w, target) would do, worked out without changing anything (pre-flight).
+struct BumpPreflight {
+  std::string declared;   // the image value as written (may use compose interpolation)
+  std::string written;    // the value SetDeclaredImage would write
+  std::string target;     // the image the workload runs after the bump
+  // A sentence for the plan when the edit is not a plain replacement of the value (e.g. the
+  // default inside ${VAR:-...} is edited and the variable kept); empty otherwise.
+  std::string note;
+  bool image_present = false;  // target is in local storage (after pulling it, when fetch was asked)
+  bool pulled = false;         // this call pulled it
+};
+
 class WorkloadRuntime {
  public:
   virtual ~WorkloadRuntime() = default;
-  // The image the workload is declared with (compose file's image: / Deployment template).
+  // The image the workload is declared with (compose file's image: / Deployment template), as the
+  // runtime's tools resolve it (compose interpolation applied).
   virtual Result<std::string> DeclaredImage(const WorkloadRef& w) = 0;
   // Changes the declared image, touching nothing else; atomic (readers see old or new).
   virtual Status SetDeclaredImage(const WorkloadRef& w, const std::string& image) = 0;
@@ -62,6 +75,14 @@ class WorkloadRuntime {
   virtual Result<WorkloadStatus> Observe(const WorkloadRef& w) = 0;
   // Last lines of the workload's logs, for failure reports.
   virtual Result<std::string> Logs(const WorkloadRef& w, int lines) = 0;
+  // Pre-flight of a bump to target, run before the first change of an upgrade: the edit of the
+  // declaration is done in memory only (read, edit, re-read as the runtime's tools would) and the
+  // target image is looked up; with fetch, an image that is not present is pulled. Changes no
+  // declaration and no workload.
+  // Errors: kInvalidArgument when the declaration cannot be changed to target (the message says
+  // why and what to do); kNotFound when fetch is set and the image is neither present nor pullable
+  // (the message carries the pull's last lines); kUnavailable when the runtime cannot be asked.
+  virtual Result<BumpPreflight> PreflightBump(const WorkloadRef& w, const std::string& target, bool fetch) = 0;
 };
 
 }  // namespace su

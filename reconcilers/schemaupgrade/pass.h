@@ -1,7 +1,7 @@
 // Pass: one reconcile pass over one SchemaUpgrade (internal to the reconciler; see reconciler.h
-// for the contract). Split over three files: pass_status.cc (the top-level Run and status/condition
-// bookkeeping), pass_steps.cc (observe, gates, backup, migrate, bump, verify) and pass_failure.cc
-// (what policy.onFailure does). Every step returns false when the pass must stop, with status set.
+// for the contract). Split over four files: pass_status.cc (the top-level Run and status/condition
+// bookkeeping), pass_steps.cc (observe, gates, backup, migrate, bump, verify), preflight.cc (what
+// is checked before the first change) and pass_failure.cc (what policy.onFailure does). Every step returns false when the pass must stop, with status set.
 #pragma once
 
 #include <memory>
@@ -80,6 +80,14 @@ class Pass {
   // Records the plan of a (re-)observation in status: database version, pending, observedAt.
   void UsePlan(const Plan& plan);
 
+  // Pre-flight (preflight.cc): everything that can refuse the upgrade is checked before the
+  // first change. Preflight() runs after Observe (also for `plan`): the plan's refusals (downgrade,
+  // digest pin), the workload edit done in memory, whether the target image is present.
+  // FetchImage() runs after the gates, before the backup: pulls a missing target image.
+  bool Preflight();
+
+  bool FetchImage();
+
   bool Gates();
 
   // Takes the migration lock when there is something to migrate, before the backup, and observes
@@ -130,6 +138,8 @@ class Pass {
   std::string target_image_;
   std::string db_identity_;  // "<system identifier>/<database name>", part of the plan hash
   Plan plan_;
+  bool bump_checked_ = false;   // Preflight ran PreflightBump for target_image_
+  bool image_present_ = false;  // and found the image in local storage
   bool no_save_ = false;  // the stored status could not be read: do not overwrite it
   bool changed_ = false;  // this pass applied, bumped or rolled out something
   std::mutex blocked_mu_;

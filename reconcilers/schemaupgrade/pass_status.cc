@@ -13,11 +13,13 @@ ReconcileOutcome Pass::Run() {
   if (!LoadStatus()) return Finish();
   if (!CheckStalledOrBackoff()) return Finish();
   if (!Observe()) return Finish();
+  if (!Preflight()) return Finish();
   if (!Gates()) return Finish();
   if (opt_.dry_run) {
     out_.terminal = true;
     return Finish();
   }
+  if (!FetchImage()) return Finish();
   if (!Lock()) return Finish();
   if (!Backup()) return Finish();
   bool migrated = Migrate();

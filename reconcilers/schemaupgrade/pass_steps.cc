@@ -217,7 +217,7 @@ bool Pass::Lock() {
   LogInfo("plan.changed_under_lock", {{"resource", su_.Key()}, {"was", plan_.hash}, {"now", now.hash},
                                       {"pending", std::to_string(now.state.pending.size())}});
   UsePlan(now);
-  return Gates();
+  return Preflight() && Gates();  // a new plan is checked and gated like the first one
 }
 
 bool Pass::Backup() {

@@ -34,6 +34,38 @@ std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_ima
   return repo + ":" + su.target_version;
 }
 
+namespace {
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+// What apply would refuse, from the spec and the observed state alone ("" when nothing).
+std::string PlanRefusal(const SchemaUpgrade& su, const Plan& p) {
+  if (p.steps.empty()) return "";
+  if (p.downgrade && !su.policy.allow_downgrade) {
+    return "downgrade refused: the database holds " + std::to_string(p.ahead.size()) +
+           " migration(s) newer than anything target " + su.target_version + " knows (" + Join(p.ahead) +
+           (p.state.latest_version.empty() ? "; the target has no migrations" : "; its newest is " + p.state.latest_version) +
+           "). To go back, roll the schema back first: `schema-upgrade rollback` with the newer version's manifest "
+           "(its down migrations), or restore a backup taken before the upgrade; or set spec.policy.allowDowngrade: "
+           "true to change only the image and leave the database as it is";
+  }
+  ImageRef cur = ParseImageRef(p.current_image), tgt = ParseImageRef(p.target_image);
+  if (!p.current_image.empty() && !p.target_image.empty() && !cur.digest.empty() && tgt.digest.empty() &&
+      !SameImage(p.current_image, p.target_image)) {
+    return su.workload.name + "'s image is pinned by digest (" + p.current_image + "); the bump would replace the pin "
+           "with the tag " + p.target_image + ". Keep the pin: set spec.image to the pinned reference to run (" +
+           (cur.registry.empty() ? "" : cur.registry + "/") + cur.path +
+           "@sha256:<digest of " + su.target_version + ">), or remove the pin from the workload";
+  }
+  return "";
+}
+
+}  // namespace
+
 Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
                const std::string& target_image, const std::string& database_identity) {
   Plan p;
@@ -57,11 +89,17 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
                                       " migration(s) " + first + (first == last ? "" : " .. " + last) +
                                       " under the migration lock."});
   }
+  p.ahead = state.ahead;
+  p.downgrade = !state.ahead.empty();
   if (!target_image.empty() && !SameImage(current_image, target_image)) {
-    p.steps.push_back({"bump", "Change " + su.workload.kind + " " + su.workload.name + " from " +
-                                   (current_image.empty() ? "(none)" : current_image) + " to " + target_image + "."});
+    p.steps.push_back({"bump", std::string(p.downgrade ? "DOWNGRADE: change " : "Change ") + su.workload.kind + " " +
+                                   su.workload.name + " from " + (current_image.empty() ? "(none)" : current_image) +
+                                   " to " + target_image +
+                                   (p.downgrade ? ", leaving the database ahead of it (policy.allowDowngrade)." : ".")});
     p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});
   }
+
+  p.refused = PlanRefusal(su, p);
 
   // What the hash covers (docs/policies.md, "What the plan hash covers"): everything that decides
   // what this run does and where. v2: v1 hashes left out the database, the down files, the steps
@@ -131,7 +169,15 @@ std::string RenderPlanText(const Plan& p) {
     for (size_t i = 0; i < p.state.unknown.size(); ++i) o << (i ? ", " : "") << p.state.unknown[i];
     o << "\n";
   }
+  if (p.downgrade) {
+    o << "\nDOWNGRADE: the database is ahead of target " << p.target_version << ": it holds " << p.ahead.size()
+      << " migration(s) the target does not know: " << Join(p.ahead) << "\n";
+  }
   for (const auto& n : p.state.notes) o << "\nNote: " << n << "\n";
+  if (!p.preflight.empty()) {
+    o << "\nPre-flight:\n";
+    for (const auto& f : p.preflight) o << "  - " << f << "\n";
+  }
   if (!p.findings.empty()) {
     o << "\nLint: " << p.findings.size() << " finding(s)\n";
     for (const auto& f : p.findings) {
@@ -139,6 +185,7 @@ std::string RenderPlanText(const Plan& p) {
         << f.message << "\n      fix: " << f.suggestion << "\n";
     }
   }
+  if (!p.refused.empty()) o << "\nREFUSED: apply will change nothing: " << p.refused << "\n";
   o << "\nSteps:\n";
   if (p.steps.empty()) o << "  (none: up to date)\n";
   for (size_t i = 0; i < p.steps.size(); ++i) o << "  " << i + 1 << ". " << p.steps[i].kind << ": " << p.steps[i].description << "\n";
@@ -189,6 +236,16 @@ std::string RenderPlanMarkdown(const Plan& p) {
     }
     o << "\n";
   }
+  if (p.downgrade) {
+    o << "#### :warning: Downgrade\n\nThe database holds " << p.ahead.size() << " migration(s) target `"
+      << p.target_version << "` does not know: `" << Join(p.ahead) << "`.\n\n";
+  }
+  if (!p.preflight.empty()) {
+    o << "#### Pre-flight\n\n";
+    for (const auto& f : p.preflight) o << "- " << f << "\n";
+    o << "\n";
+  }
+  if (!p.refused.empty()) o << "**Apply will refuse and change nothing:** " << p.refused << "\n\n";
   o << "#### Steps\n\n";
   if (p.steps.empty()) o << "Nothing to do: up to date.\n";
   for (size_t i = 0; i < p.steps.size(); ++i) o << i + 1 << ". **" << p.steps[i].kind << "**: " << p.steps[i].description << "\n";

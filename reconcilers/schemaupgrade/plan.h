@@ -31,6 +31,11 @@ struct Plan {
   std::vector<LintFinding> findings;  // of pending migrations
   std::vector<PlanStep> steps;
   std::string database;          // "<system identifier>/<database name>" the plan is for (may be empty)
+  // Pre-flight (checked before the first change; see preflight.cc):
+  std::vector<std::string> ahead;      // applied versions newer than anything the target knows
+  bool downgrade = false;              // the database is ahead of the target
+  std::vector<std::string> preflight;  // sentences: how the bump edits the workload, the image
+  std::string refused;                 // non-empty: apply refuses before changing anything, because
   std::string hash;              // 16 hex chars
   bool UpToDate() const { return steps.empty(); }
   bool HasUnacceptedDrift() const;
@@ -42,6 +47,8 @@ struct Plan {
 std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_image);
 
 // database_identity: see DatabaseIdentity() in pass_steps.cc; part of the hash.
+// Sets the downgrade fields and refuses what can be refused from the spec and the observed state
+// alone: a downgrade without policy.allowDowngrade, a digest pin the target would drop.
 Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
                const std::string& target_image, const std::string& database_identity = "");
 

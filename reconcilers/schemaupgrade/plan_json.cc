@@ -89,6 +89,10 @@ std::string RenderPlanJson(const Plan& p) {
   o["drift"] = drift;
   o["unknown"] = Strings(p.state.unknown);
   o["notes"] = Strings(p.state.notes);
+  o["downgrade"] = value::boolean(p.downgrade);
+  o["ahead"] = Strings(p.ahead);
+  o["preflight"] = Strings(p.preflight);
+  o["refused"] = Str(p.refused);
   value findings = value::array(p.findings.size());
   for (size_t i = 0; i < p.findings.size(); ++i) findings[i] = Finding(p.findings[i]);
   o["findings"] = findings;

@@ -122,6 +122,11 @@ DrizzlePlan PlanDrizzle(const DrizzleFolder& folder, const std::vector<DrizzleHi
     }
   }
   if (!folder.migrations.empty()) st.latest_version = folder.migrations.back().entry.tag;
+  // Rows later than the journal's last entry: the database is ahead of this folder.
+  long long last_when = folder.migrations.empty() ? -1 : folder.migrations.back().entry.when;
+  for (const auto& r : rows) {
+    if (r.created_at && *r.created_at > last_when && !MatchRow(folder, r)) st.ahead.push_back(RowLabel(r));
+  }
   return plan;
 }
 

@@ -139,6 +139,7 @@ class OryEngine : public Engine {
       if (auto it = names.find(v); it != names.end()) a.name = it->second;
       st.applied.push_back(std::move(a));
       if (!listed.count(v)) st.unknown.push_back(v);
+      if (!listed.count(v) && (st.latest_version.empty() || VersionLess(st.latest_version, v))) st.ahead.push_back(v);
     }
     if (!applied.empty()) st.current_version = applied.back();
     return st;
@@ -279,7 +280,9 @@ class OryEngine : public Engine {
       rep.status = Status::Failed(
           "migration container " + o_.image + " (" + FormatArgv(o_.up_command) + ") " + code + where + " after adding " +
           std::to_string(added.size()) + " of " + std::to_string(expected.size()) +
-          " pending migration(s); each applied migration is committed, so fix the cause and apply again to continue" +
+          " pending migration(s); each applied migration is committed. Fix the cause, then ask for a new attempt (a failed "
+          "migration is not retried on its own: the controller tries again when the spec changes, when the "
+          "olympus.io/retry annotation gets a new value, or on `schema-upgrade apply`)" +
           (tail.empty() ? std::string() : ". Last output:\n" + tail));
     } else if (!after.ok()) {
       rep.status = after.status().WithContext("the migration container succeeded, but reading the history failed");

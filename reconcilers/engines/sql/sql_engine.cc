@@ -428,6 +428,9 @@ class SqlEngine : public Engine {
     }
     if (!applied.empty()) st.current_version = applied.back().version;
     if (!files.empty()) st.latest_version = files.back().version;
+    for (const auto& u : st.unknown) {
+      if (st.latest_version.empty() || VersionLess(st.latest_version, u)) st.ahead.push_back(u);
+    }
     st.applied = std::move(applied);
 
     for (const auto& f : files) {

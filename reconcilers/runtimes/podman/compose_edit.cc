@@ -279,6 +279,20 @@ Result<std::string> SetServiceImage(const std::string& text, const std::string& 
   if (!IsValidImageReference(new_image)) {
     return Status::Invalid("service \"" + service + "\": \"" + new_image + "\" is not a valid image reference");
   }
+  return SetServiceImageValue(text, service, new_image);
+}
+
+Result<std::string> SetServiceImageValue(const std::string& text, const std::string& service,
+                                         const std::string& new_image) {
+  bool ok = !new_image.empty() && new_image.size() <= 512;
+  for (char c : new_image) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                std::string("._/:@+-${}?").find(c) != std::string::npos);
+  }
+  if (!ok || new_image.front() == '-' || new_image.front() == ':' || new_image.front() == '@' ||
+      new_image.front() == '{' || new_image.front() == '?') {
+    return Status::Invalid("service \"" + service + "\": \"" + new_image + "\" is not a valid image value");
+  }
   SU_ASSIGN_OR_RETURN(ImageSpan span, LocateImage(text, service));
   std::string out = text.substr(0, span.begin) + new_image + text.substr(span.end);
   Result<std::string> parsed = ParsedImage(out, service);

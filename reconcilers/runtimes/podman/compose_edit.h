@@ -31,6 +31,12 @@ Result<std::string> GetServiceImage(const std::string& text, const std::string& 
 Result<std::string> SetServiceImage(const std::string& text, const std::string& service,
                                     const std::string& new_image);
 
+// As SetServiceImage, for a value that may use compose interpolation (`${VAR:-default}`, `$$`):
+// value holds image-reference characters plus `$ { } ? :`. The re-parsed file must hold exactly
+// value. For the bump of an interpolated line (compose_interp.h computes value).
+Result<std::string> SetServiceImageValue(const std::string& text, const std::string& service,
+                                         const std::string& value);
+
 // True when s is a syntactically acceptable image reference for SetServiceImage.
 bool IsValidImageReference(const std::string& s);
 

@@ -3,12 +3,15 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <cstdlib>
+#include <optional>
 #include <filesystem>
 
 #include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/runtimes/podman/compose_edit.h"
+#include "reconcilers/runtimes/podman/compose_interp.h"
 #include "reconcilers/runtimes/podman/podman.h"
 
 namespace su {
@@ -24,7 +27,7 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
   Result<std::string> DeclaredImage(const WorkloadRef& w) override {
     SU_RETURN_IF_ERROR(CheckRef(w));
     SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(w.compose_file));
-    Result<std::string> image = GetServiceImage(text, ServiceOf(w));
+    Result<std::string> image = ResolvedImage(w, text);
     if (!image.ok()) return image.status().WithContext(w.compose_file);
     return image;
   }
@@ -32,7 +35,7 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
   Status SetDeclaredImage(const WorkloadRef& w, const std::string& image) override {
     SU_RETURN_IF_ERROR(CheckRef(w));
     SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(w.compose_file));
-    Result<std::string> edited = SetServiceImage(text, ServiceOf(w), image);
+    Result<std::string> edited = EditedText(w, text, image);
     if (!edited.ok()) return edited.status().WithContext(w.compose_file);
     if (*edited == text) return Status::Ok();
     SU_RETURN_IF_ERROR(fs_->WriteFileAtomic(w.compose_file, *edited));
@@ -71,6 +74,45 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     return Status::Ok();
   }
 
+  Result<BumpPreflight> PreflightBump(const WorkloadRef& w, const std::string& target, bool fetch) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(w.compose_file));
+    BumpPreflight p;
+    p.target = target;
+    Result<std::string> raw = GetServiceImage(text, ServiceOf(w));
+    if (!raw.ok()) return raw.status().WithContext(w.compose_file);
+    p.declared = *raw;
+    // The edit SetDeclaredImage would make, in memory, then read back the way the bump's own
+    // read-back (and podman-compose) would: it must parse and resolve to the target.
+    Result<std::string> edited = EditedText(w, text, target);
+    if (!edited.ok()) return edited.status().WithContext(w.compose_file);
+    Result<std::string> again = GetServiceImage(*edited, ServiceOf(w));
+    if (!again.ok()) return again.status().WithContext(w.compose_file + " (after the edit, in memory)");
+    p.written = *again;
+    Result<std::string> resolved = ResolvedImage(w, *edited);
+    if (!resolved.ok()) return resolved.status().WithContext(w.compose_file + " (after the edit, in memory)");
+    if (*resolved != target) {
+      return Status::Invalid(w.compose_file + ": service \"" + ServiceOf(w) + "\" would declare " + *resolved +
+                             " after the edit, not " + target + "; the file was left unchanged");
+    }
+    if (HasInterpolation(p.declared) && p.written != p.declared) {
+      Result<InterpolatedEdit> how = EditInterpolated(p.declared, target, Lookup(w));
+      p.note = w.compose_file + " declares " + ServiceOf(w) + "'s image as `" + p.declared +
+               "` (compose interpolation); the bump edits " + (how.ok() ? how->where : std::string("it")) +
+               " and writes `" + p.written + "`, keeping the variable";
+    }
+    SU_ASSIGN_OR_RETURN(ProcessResult ex, Podman({"image", "exists", target}));
+    if (ex.exit_code != 0 && ex.exit_code != 1) {
+      return Status::Error(Code::kUnavailable, "podman image exists " + target + ": " + Scrub(ex.Tail(5)));
+    }
+    p.image_present = ex.exit_code == 0;
+    if (p.image_present || !fetch) return p;
+    SU_RETURN_IF_ERROR(EnsureImage(target));
+    p.image_present = true;
+    p.pulled = true;
+    return p;
+  }
+
   Result<WorkloadStatus> Observe(const WorkloadRef& w) override {
     SU_RETURN_IF_ERROR(CheckRef(w));
     SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
@@ -99,6 +141,45 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     }
     if (ServiceOf(w).empty()) return Status::Invalid("workload: name and service are both empty");
     return Status::Ok();
+  }
+
+  // Compose variables as podman-compose 1.0.3 sees them when Rollout runs it: its environment is
+  // ours plus config_.env, and the compose file's folder's `.env` overrides both.
+  ComposeLookup Lookup(const WorkloadRef& w) {
+    std::string dotenv;
+    std::string path = JoinPath(DirName(w.compose_file), ".env");
+    if (fs_->Exists(path)) {
+      if (auto t = fs_->ReadFile(path); t.ok()) dotenv = *t;
+    }
+    std::map<std::string, std::string> env = config_.env;
+    return [dotenv, env](const std::string& name) -> std::optional<std::string> {
+      if (auto v = DotEnvValue(dotenv, name)) return v;
+      if (auto it = env.find(name); it != env.end()) return it->second;
+      if (const char* e = std::getenv(name.c_str())) return std::string(e);
+      return std::nullopt;
+    };
+  }
+
+  // The service's image in text, interpolated.
+  Result<std::string> ResolvedImage(const WorkloadRef& w, const std::string& text) {
+    SU_ASSIGN_OR_RETURN(std::string raw, GetServiceImage(text, ServiceOf(w)));
+    if (!HasInterpolation(raw)) return raw;
+    Result<std::string> r = InterpolateCompose(raw, Lookup(w));
+    if (!r.ok()) return r.status().WithContext("service \"" + ServiceOf(w) + "\": image");
+    return r;
+  }
+
+  // text with the service's image changed so that it resolves to image; an interpolated value
+  // keeps its variables (compose_interp.h) or the edit is refused.
+  Result<std::string> EditedText(const WorkloadRef& w, const std::string& text, const std::string& image) {
+    SU_ASSIGN_OR_RETURN(std::string raw, GetServiceImage(text, ServiceOf(w)));
+    if (!HasInterpolation(raw)) return SetServiceImage(text, ServiceOf(w), image);
+    if (!IsValidImageReference(image)) {
+      return Status::Invalid("service \"" + ServiceOf(w) + "\": \"" + image + "\" is not a valid image reference");
+    }
+    Result<InterpolatedEdit> e = EditInterpolated(raw, image, Lookup(w));
+    if (!e.ok()) return e.status().WithContext("service \"" + ServiceOf(w) + "\"");
+    return SetServiceImageValue(text, ServiceOf(w), e->written);
   }
 
   ProcessSpec Spec(std::vector<std::string> argv) {

@@ -29,8 +29,12 @@ Status Failure(WorkloadRuntime* rt, const WorkloadRef& w, Code code, const std::
   }
   // No advice about policy.onFailure here: the runtime does not know the policy, and with
   // rollbackImage already set the advice read as if it were not (status.failureAction says what ran).
-  msg += " Next: read the logs above (podman logs " + w.name +
-         "), fix the image or its configuration, then re-apply.";
+  // Nor `podman logs <container>`: after rollbackImage that container runs the old image, and its
+  // logs are not the failed one's. The lines quoted here are kept in status (lastError).
+  msg += " Next: read the failed container's log lines quoted above (kept in the resource's status: "
+         "`schema-upgrade status`, lastError), fix the image or its configuration, then ask for a new attempt: "
+         "a failed upgrade is not retried on its own; the controller tries again when the spec changes, when the "
+         "olympus.io/retry annotation gets a new value, or on `schema-upgrade apply`.";
   return Status::Error(code, Scrub(msg));
 }
 

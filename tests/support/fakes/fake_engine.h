@@ -30,6 +30,7 @@ struct FakeEngineWorld {
   std::vector<AppliedMigration> applied;
   std::vector<PendingMigration> pending;
   std::vector<DriftedMigration> drift;
+  std::vector<std::string> ahead;      // reported as EngineState::ahead (the database is ahead)
   std::deque<Status> observe_errors;   // front consumed by each Observe; ok or empty: observe
   std::deque<RunReport> apply_script;  // front consumed by each Apply; empty: apply everything
   std::deque<RunReport> rollback_script;  // front consumed by each Rollback; empty: roll back
@@ -53,6 +54,8 @@ struct FakeEngineWorld {
     s.applied = applied;
     s.pending = pending;
     s.drift = drift;
+    s.ahead = ahead;
+    s.unknown = ahead;
     if (!applied.empty()) s.current_version = applied.back().version;
     s.latest_version = !pending.empty() ? pending.back().version : s.current_version;
     return s;

@@ -20,7 +20,16 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
   std::deque<Status> declared_errors;  // front consumed per DeclaredImage call
   std::deque<Status> set_errors;       // per SetDeclaredImage call
   std::deque<Status> rollout_errors;   // per Rollout call
-  std::vector<std::string>* journal = nullptr;  // "set-image:<img>", "rollout" appended when set
+  // PreflightBump: errors per call (front first); images in local storage; images a pull can get
+  // (anything else fails to pull with kNotFound); the note it reports.
+  std::deque<Status> preflight_errors;
+  std::vector<std::string> present_images;
+  std::vector<std::string> pullable_images;
+  bool all_images_present = true;     // false: only present_images are
+  std::string preflight_note;
+  std::vector<std::string> preflight_calls;  // "<target>" or "<target> fetch"
+  std::vector<std::string> pulls;
+  std::vector<std::string>* journal = nullptr;  // "set-image:<img>", "rollout", "pull:<img>" appended when set
   std::function<void()> on_rollout;   // runs at the start of each Rollout (to observe state)
 
   std::vector<std::string> set_calls;  // images passed to SetDeclaredImage
@@ -57,8 +66,30 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
     return ws;
   }
   Result<std::string> Logs(const WorkloadRef&, int) override { return std::string("fake log line\n"); }
+  Result<BumpPreflight> PreflightBump(const WorkloadRef&, const std::string& target, bool fetch) override {
+    preflight_calls.push_back(target + (fetch ? " fetch" : ""));
+    if (Status s = Pop(preflight_errors); !s.ok()) return s;
+    BumpPreflight p{declared, target, target, preflight_note, Has(present_images, target), false};
+    if (all_images_present) p.image_present = true;
+    if (p.image_present || !fetch) return p;
+    if (!Has(pullable_images, target)) {
+      return Status::Error(Code::kNotFound, "image " + target + " is not present and could not be pulled: "
+                                            "manifest unknown");
+    }
+    pulls.push_back(target);
+    if (journal) journal->push_back("pull:" + target);  // only a pull changes anything
+    present_images.push_back(target);
+    p.image_present = p.pulled = true;
+    return p;
+  }
 
  private:
+  static bool Has(const std::vector<std::string>& v, const std::string& s) {
+    for (const auto& x : v) {
+      if (x == s) return true;
+    }
+    return false;
+  }
   static Status Pop(std::deque<Status>& q) {
     if (q.empty()) return Status::Ok();
     Status s = q.front();

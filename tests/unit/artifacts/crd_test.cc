@@ -103,6 +103,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.lockTimeout", "spec.policy.statementTimeout", "spec.policy.lockWait",
       "spec.policy.retries.limit", "spec.policy.retries.backoff.initial", "spec.policy.retries.backoff.max",
       "spec.policy.onFailure", "spec.policy.acceptDrift[]", "spec.policy.failOnLintErrors",
+      "spec.policy.allowDowngrade",
       "spec.policy.blockedSessionLimit", "spec.policy.verify.settle",
   };
   std::vector<std::string> leaves;

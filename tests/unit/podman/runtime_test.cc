@@ -238,6 +238,57 @@ TEST_F(ComposeRuntimeTest, SetDeclaredImageRewritesOnlyTheImageValue) {
   EXPECT_TRUE(runner_.calls.empty());
 }
 
+// Pre-flight: the edit is made in memory only, the image looked up, and pulled only with fetch.
+TEST_F(ComposeRuntimeTest, PreflightBumpChangesNothingAndPullsOnlyWhenAskedTo) {
+  const std::string before = LocalFileSystem()->ReadFile(file_).value();
+  runner_.On({"podman", "image", "exists"}, 1);
+  runner_.On({"podman", "pull"}, 125, "", "Error: initializing source docker://oryd/kratos:v1.9.9: manifest unknown");
+  auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
+  auto look = rt->PreflightBump(ref_, "oryd/kratos:v1.9.9", false);
+  ASSERT_TRUE(look.ok()) << look.status().ToString();
+  EXPECT_FALSE(look->image_present);
+  EXPECT_EQ(look->written, "oryd/kratos:v1.9.9");
+  EXPECT_FALSE(Contains(runner_.Argvs(), "podman pull"));
+  auto fetch = rt->PreflightBump(ref_, "oryd/kratos:v1.9.9", true);
+  ASSERT_FALSE(fetch.ok());
+  EXPECT_EQ(fetch.status().code(), Code::kNotFound);
+  EXPECT_NE(fetch.status().message().find("manifest unknown"), std::string::npos) << fetch.status().message();
+  EXPECT_TRUE(Contains(runner_.Argvs(), "podman pull oryd/kratos:v1.9.9"));
+  EXPECT_EQ(LocalFileSystem()->ReadFile(file_).value(), before);
+}
+
+// An interpolated image resolves through the compose folder's .env and is bumped inside its braces;
+// when the changing part comes from a variable that is set, the pre-flight refuses, file untouched.
+TEST_F(ComposeRuntimeTest, InterpolatedImageIsResolvedAndBumpedKeepingTheVariable) {
+  file_ = dir_.Write("Olympus Stack/docker-compose.yml",
+                     "services:\n"
+                     "  kratos:\n"
+                     "    image: ${KRATOS_IMAGE:-oryd/kratos:v1.1.0}  # CI may override\n"
+                     "    container_name: ciam-kratos\n");
+  ref_.compose_file = file_;
+  runner_.On({"podman", "image", "exists"}, 0);
+  auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
+  EXPECT_EQ(rt->DeclaredImage(ref_).value(), "oryd/kratos:v1.1.0");
+  auto pf = rt->PreflightBump(ref_, "oryd/kratos:v1.2.0", true);
+  ASSERT_TRUE(pf.ok()) << pf.status().ToString();
+  EXPECT_EQ(pf->written, "${KRATOS_IMAGE:-oryd/kratos:v1.2.0}");
+  EXPECT_NE(pf->note.find("keeping the variable"), std::string::npos) << pf->note;
+  ASSERT_TRUE(rt->SetDeclaredImage(ref_, "oryd/kratos:v1.2.0").ok());
+  EXPECT_EQ(LocalFileSystem()->ReadFile(file_).value(),
+            "services:\n  kratos:\n    image: ${KRATOS_IMAGE:-oryd/kratos:v1.2.0}  # CI may override\n"
+            "    container_name: ciam-kratos\n");
+
+  dir_.Write("Olympus Stack/.env", "KRATOS_IMAGE=ci.example/kratos:pr-42\n");
+  const std::string before = LocalFileSystem()->ReadFile(file_).value();
+  EXPECT_EQ(rt->DeclaredImage(ref_).value(), "ci.example/kratos:pr-42");
+  auto refused = rt->PreflightBump(ref_, "ci.example/kratos:v1.3.0", true);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("KRATOS_IMAGE"), std::string::npos) << refused.status().message();
+  EXPECT_FALSE(rt->SetDeclaredImage(ref_, "ci.example/kratos:v1.3.0").ok());
+  EXPECT_EQ(LocalFileSystem()->ReadFile(file_).value(), before);
+}
+
 TEST_F(ComposeRuntimeTest, ErrorsNameTheComposeFile) {
   auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
   ref_.service = "keto";
@@ -333,6 +384,9 @@ class ScriptedWorkload : public WorkloadRuntime {
     return s;
   }
   Result<std::string> Logs(const WorkloadRef&, int) override { return logs; }
+  Result<BumpPreflight> PreflightBump(const WorkloadRef&, const std::string& target, bool) override {
+    return BumpPreflight{"a:1", target, target, "", true, false};
+  }
 };
 
 WorkloadStatus Running(const std::string& image, const std::string& health = "", int restarts = 0) {

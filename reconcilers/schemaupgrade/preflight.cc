@@ -1,0 +1,70 @@
+// Pass: pre-flight. Everything that can refuse an upgrade is checked before its first change (the
+// backup, the first migration, the compose edit): a downgrade, a digest pin the bump would drop,
+// a workload edit that cannot be made (done in memory by the runtime), a target image that is
+// neither present nor pullable. A refusal leaves the database and the workload untouched and is
+// shown by `plan` before anything runs (see pass.h).
+#include "reconcilers/schemaupgrade/pass.h"
+
+#include "reconcilers/runtimes/image_ref.h"
+
+namespace su::reconcile_internal {
+
+namespace {
+bool HasDigest(const std::string& image) { return !ParseImageRef(image).digest.empty(); }
+}  // namespace
+
+bool Pass::Preflight() {
+  bool bump = d_.workloads && !su_.workload.kind.empty() && !target_image_.empty() &&
+              !SameImage(declared_image_, target_image_);
+  std::string reason = "BumpRefused";
+  Code code = Code::kInvalidArgument;
+  if (plan_.downgrade && !su_.policy.allow_downgrade) {
+    reason = "DowngradeRefused";
+    code = Code::kGated;
+  } else if (HasDigest(declared_image_) && !HasDigest(target_image_)) {
+    reason = "DigestPinned";
+  }
+  if (bump && plan_.refused.empty()) {
+    auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/false);
+    if (!pf.ok() && Transient(pf.status())) return Retry(pf.status(), "WorkloadUnavailable");
+    if (!pf.ok()) {
+      plan_.refused = pf.status().message();
+    } else {
+      bump_checked_ = true;
+      image_present_ = pf->image_present;
+      if (!pf->note.empty()) plan_.preflight.push_back(pf->note);
+      plan_.preflight.push_back(pf->image_present
+                                    ? "image " + target_image_ + " is present"
+                                    : "image " + target_image_ + " is not present: apply pulls it before the backup "
+                                      "and the first migration, and changes nothing if it cannot");
+    }
+  }
+  if (plan_.downgrade && su_.policy.allow_downgrade && !plan_.steps.empty()) {
+    plan_.preflight.push_back("downgrade allowed by spec.policy.allowDowngrade: the database stays ahead of " +
+                              su_.target_version);
+  }
+  out_.plan = plan_;
+  if (plan_.refused.empty()) return true;
+  return Fatal(Status::Error(code, plan_.refused + "; nothing was changed"), reason);
+}
+
+bool Pass::FetchImage() {
+  if (!bump_checked_ || image_present_) return true;
+  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+  SetPhase(Phase::kPlanning, "pulling image " + target_image_ + " before changing anything");
+  auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/true);
+  if (!pf.ok()) {
+    if (pf.status().code() == Code::kInvalidArgument) return Fatal(pf.status(), "BumpRefused");
+    // A registry that is down, or an image not pushed yet: nothing was touched, try again later.
+    return Retry(Status::Error(Code::kUnavailable,
+                               "target image " + target_image_ + " cannot be had: " + pf.status().message() +
+                                   "; nothing was changed (no backup, no migration, no edit). Push the image or fix "
+                                   "spec.targetVersion / spec.image"),
+                 "ImageUnavailable");
+  }
+  image_present_ = pf->image_present;
+  if (pf->pulled) Event("Normal", "ImagePulled", "pulled " + target_image_);
+  return true;
+}
+
+}  // namespace su::reconcile_internal

@@ -291,6 +291,9 @@ TEST_F(OryEngineTest, FailedRunReportsOutputPartialVersionsAndNoSecret) {
   EXPECT_NE(msg.find("session_device"), std::string::npos) << msg;
   EXPECT_NE(msg.find("20240301000001000000"), std::string::npos) << msg;
   EXPECT_EQ(msg.find(pw), std::string::npos) << msg;
+  // What makes the controller try again, said exactly (it does not retry a failed migration).
+  EXPECT_NE(msg.find("when the spec changes, when the olympus.io/retry annotation gets a new value, or on "
+                     "`schema-upgrade apply`"), std::string::npos) << msg;
   ASSERT_EQ(rep.steps.size(), 2u);
   EXPECT_EQ(rep.steps[1].version, "20240101000002000000");
   EXPECT_EQ(rep.failed_version, "20240301000001000000");

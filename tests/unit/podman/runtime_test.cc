@@ -430,6 +430,12 @@ TEST_F(VerifyTest, ExitDuringSettleFailsWithLogsAndAdvice) {
   EXPECT_NE(s.message().find("exit code 1"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("schema mismatch: 2 migrations pending"), std::string::npos);
   EXPECT_NE(s.message().find("Next:"), std::string::npos);
+  // After rollbackImage the container runs the old image: its logs are not the failed one's, so
+  // the advice points at the lines kept in status, and says what makes the controller try again.
+  EXPECT_EQ(s.message().find("podman logs"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("kept in the resource's status"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("olympus.io/retry"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("schema-upgrade apply"), std::string::npos) << s.message();
   EXPECT_EQ(wl_.observes, 3);
 }
 

@@ -88,6 +88,10 @@ class Pass {
 
   bool FetchImage();
 
+  // The target image is neither present nor pullable: nothing was touched; retried with backoff
+  // (a registry that is down, an image not pushed yet).
+  bool ImageUnavailable(const Status& why);
+
   bool Gates();
 
   // Takes the migration lock when there is something to migrate, before the backup, and observes

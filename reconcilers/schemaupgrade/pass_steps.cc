@@ -143,6 +143,8 @@ bool Pass::Observe() {
   auto state = engine_->Observe(db_.get());
   if (!state.ok()) {
     if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
+    // The ory engine plans with the target image itself: an image that cannot be had is that.
+    if (su_.migrations.engine == "ory" && state.status().code() == Code::kNotFound) return ImageUnavailable(state.status());
     return Fatal(state.status(), "InvalidMigrations");
   }
   db_identity_ = DatabaseIdentity(db_.get());

@@ -55,16 +55,20 @@ bool Pass::FetchImage() {
   auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/true);
   if (!pf.ok()) {
     if (pf.status().code() == Code::kInvalidArgument) return Fatal(pf.status(), "BumpRefused");
-    // A registry that is down, or an image not pushed yet: nothing was touched, try again later.
-    return Retry(Status::Error(Code::kUnavailable,
-                               "target image " + target_image_ + " cannot be had: " + pf.status().message() +
-                                   "; nothing was changed (no backup, no migration, no edit). Push the image or fix "
-                                   "spec.targetVersion / spec.image"),
-                 "ImageUnavailable");
+    return ImageUnavailable(pf.status());
   }
   image_present_ = pf->image_present;
   if (pf->pulled) Event("Normal", "ImagePulled", "pulled " + target_image_);
   return true;
+}
+
+bool Pass::ImageUnavailable(const Status& why) {
+  // A registry that is down, or an image not pushed yet: nothing was touched, try again later.
+  return Retry(Status::Error(Code::kUnavailable,
+                             "target image " + target_image_ + " cannot be had: " + why.message() +
+                                 "; nothing was changed (no backup, no migration, no edit). Push the image or fix "
+                                 "spec.targetVersion / spec.image"),
+               "ImageUnavailable");
 }
 
 }  // namespace su::reconcile_internal

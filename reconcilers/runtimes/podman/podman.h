@@ -51,7 +51,9 @@ std::unique_ptr<ContainerRuntime> NewPodmanContainerRuntime(ProcessRunner* runne
 // ---- WorkloadRuntime (WorkloadRef kind ComposeService) ----------------------------------------
 //
 // DeclaredImage / SetDeclaredImage edit the compose file through compose_edit.h (atomic write, then
-// re-read and check). The container is the service's `container_name`, else podman-compose's
+// re-read and check). An `image:` written with compose interpolation (`${VAR:-default}`) is resolved
+// as podman-compose resolves it (the compose folder's .env, then config.env, then our environment)
+// and bumped keeping its variables (compose_interp.h). PreflightBump does the whole edit in memory. The container is the service's `container_name`, else podman-compose's
 // `<project>_<service>_1` (project: the compose file's folder name, lowercased, [-_a-z0-9] only).
 //
 // Rollout, for Debian's podman-compose 1.0.3: a plain `up -d SERVICE` restarts the *existing*

@@ -241,6 +241,46 @@ TEST(RenderPlanTest, JsonParsesAndCarriesEveryPart) {
   EXPECT_EQ(v.at("steps").at(0).at("kind").as_string(), "migrate");
 }
 
+// A target older than the database: the plan calls it a downgrade in every rendering and refuses
+// it unless policy.allowDowngrade; without a bump or migration there is nothing to refuse.
+TEST(BuildPlanTest, ADatabaseAheadOfTheTargetIsADowngradeRefusedUnlessAllowed) {
+  SchemaUpgrade su = Spec();
+  EngineState s = State();
+  s.pending.clear();
+  s.unknown = s.ahead = {"0003", "0004"};
+  Plan p = BuildPlan(su, s, "athena:v5", "athena:v2");
+  EXPECT_TRUE(p.downgrade);
+  EXPECT_NE(p.refused.find("downgrade refused"), std::string::npos) << p.refused;
+  EXPECT_NE(p.refused.find("0003, 0004"), std::string::npos) << p.refused;
+  EXPECT_NE(p.refused.find("its newest is 0002"), std::string::npos) << p.refused;
+  EXPECT_NE(RenderPlanText(p).find("DOWNGRADE: the database is ahead of target v2"), std::string::npos);
+  EXPECT_NE(RenderPlanMarkdown(p).find(":warning: Downgrade"), std::string::npos);
+  EXPECT_NE(RenderPlanMarkdown(p).find("Apply will refuse and change nothing"), std::string::npos);
+  web::json::value v = web::json::value::parse(RenderPlanJson(p));
+  EXPECT_TRUE(v.at("downgrade").as_bool());
+  EXPECT_EQ(v.at("ahead").size(), 2u);
+  EXPECT_EQ(v.at("refused").as_string(), p.refused);
+
+  su.policy.allow_downgrade = true;
+  Plan allowed = BuildPlan(su, s, "athena:v5", "athena:v2");
+  EXPECT_TRUE(allowed.refused.empty()) << allowed.refused;
+  ASSERT_FALSE(allowed.steps.empty());
+  EXPECT_NE(allowed.steps[0].description.find("DOWNGRADE"), std::string::npos) << allowed.steps[0].description;
+
+  Plan nothing_to_do = BuildPlan(Spec(), s, "athena:v2", "athena:v2");
+  EXPECT_TRUE(nothing_to_do.refused.empty());
+}
+
+TEST(BuildPlanTest, ADigestPinIsNotSilentlyReplacedByATag) {
+  SchemaUpgrade su = Spec();
+  Plan p = BuildPlan(su, State(), "reg.io/athena@sha256:" + std::string(64, 'a'), "reg.io/athena:v2");
+  EXPECT_NE(p.refused.find("pinned by digest"), std::string::npos) << p.refused;
+  EXPECT_NE(p.refused.find("reg.io/athena@sha256:<digest of v2>"), std::string::npos) << p.refused;
+  Plan pinned = BuildPlan(su, State(), "reg.io/athena@sha256:" + std::string(64, 'a'),
+                          "reg.io/athena@sha256:" + std::string(64, 'b'));
+  EXPECT_TRUE(pinned.refused.empty()) << pinned.refused;
+}
+
 TEST(BackoffForTest, DoublesFromInitialAndCapsAtMax) {
   RetryPolicy p;
   p.initial_backoff = seconds(5);

@@ -34,6 +34,20 @@ TEST_F(ReconcilerPreflightTest, ATargetImageThatCannotBePulledTouchesNothingAndI
   EXPECT_NE(st.last_error.find("manifest unknown"), std::string::npos) << st.last_error;
 }
 
+// The ory engine plans by running the target image: an image that cannot be had shows up there.
+TEST_F(ReconcilerPreflightTest, AnOryTargetImageThatCannotBeHadIsRetriedNotAnInvalidMigrationsFailure) {
+  su_.migrations.engine = "ory";
+  world_.observe_errors = {Status::Error(Code::kNotFound, "running migrate sql status: image " + std::string(kNewImage) +
+                                                              " is not present and could not be pulled")};
+  auto out = Run();
+  ExpectWorldUntouched();
+  EXPECT_EQ(out.result.code(), Code::kUnavailable);
+  EXPECT_GT(out.requeue_after.count(), 0);
+  ResourceStatus st = Stored();
+  EXPECT_EQ(Cond(st, "Ready"), "False/ImageUnavailable");
+  EXPECT_NE(st.last_error.find("nothing was changed"), std::string::npos) << st.last_error;
+}
+
 TEST_F(ReconcilerPreflightTest, AMissingTargetImageIsPulledBeforeTheBackupAndTheFirstMigration) {
   su_.policy.backup_enabled = true;
   rt_.all_images_present = false;

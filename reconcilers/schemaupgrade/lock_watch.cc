@@ -1,8 +1,10 @@
 // pg_stat_activity watcher (see lock_watch.h).
 #include "reconcilers/schemaupgrade/lock_watch.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -12,58 +14,38 @@
 namespace su {
 namespace {
 
+// Sessions blocked by $1 with how long each has waited on its lock according to the server
+// (NULL when pg_locks has no waitstart for it yet, e.g. not a heavyweight lock).
+constexpr const char* kBlockedQuery =
+    "SELECT a.pid, coalesce(a.application_name, ''), "
+    "(SELECT (extract(epoch FROM clock_timestamp() - min(l.waitstart)) * 1000)::bigint FROM pg_locks l "
+    " WHERE l.pid = a.pid AND NOT l.granted), "
+    "left(coalesce(a.query, ''), 200), coalesce(a.backend_start::text, '') FROM pg_stat_activity a "
+    "WHERE $1::int = ANY(pg_blocking_pids(a.pid))";
+
 class PgWatch : public MigrationWatch {
  public:
   PgWatch(std::string dsn, std::chrono::milliseconds interval) : dsn_(std::move(dsn)), interval_(interval) {}
   ~PgWatch() override { Stop(); }
 
-  void Start(int pid, std::chrono::milliseconds limit, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
-             std::function<void()> cancel) override {
+  Status Start(int pid, std::chrono::milliseconds limit,
+               std::function<void(const std::vector<BlockedSession>&)> on_blocked,
+               std::function<void()> cancel) override {
     Stop();
+    auto db = ConnectPostgres(dsn_, "schema-upgrade-watch");
+    if (!db.ok()) {
+      LogWarn("lock.watch_unavailable", {{"migration_pid", std::to_string(pid)}, {"error", db.status().ToString()}});
+      return Status::Error(Code::kUnavailable, "the blocked-session watch cannot open its database session: " +
+                                                   db.status().message());
+    }
     {
       std::lock_guard<std::mutex> l(mu_);
       stop_ = false;
     }
     cancelled_ = false;
-    thread_ = std::thread([this, pid, limit, on_blocked = std::move(on_blocked), cancel = std::move(cancel)] {
-      auto db = ConnectPostgres(dsn_, "schema-upgrade-watch");
-      if (!db.ok()) {
-        LogWarn("lock.watch_unavailable", {{"error", db.status().ToString()}});
-        return;
-      }
-      std::unique_lock<std::mutex> l(mu_);
-      while (!stop_) {
-        l.unlock();
-        auto r = (*db)->Query(
-            "SELECT a.pid, coalesce(a.application_name, ''), "
-            "(extract(epoch FROM clock_timestamp() - coalesce(a.query_start, a.state_change)) * 1000)::bigint, "
-            "left(coalesce(a.query, ''), 200) FROM pg_stat_activity a "
-            "WHERE $1::int = ANY(pg_blocking_pids(a.pid)) ORDER BY 3 DESC",
-            {std::to_string(pid)});
-        if (r.ok()) {
-          std::vector<BlockedSession> blocked;
-          long long longest = 0;
-          for (size_t i = 0; i < r->rows.size(); ++i) {
-            BlockedSession b{std::stoi(r->Get(i, 0)), r->Get(i, 1), std::stoll(r->Get(i, 2, "0")), r->Get(i, 3)};
-            longest = std::max(longest, b.waiting_ms);
-            LogWarn("lock.blocked", {{"migration_pid", std::to_string(pid)}, {"blocked_pid", std::to_string(b.pid)},
-                                     {"application", b.application_name}, {"waiting_ms", std::to_string(b.waiting_ms)},
-                                     {"query", b.query}});
-            blocked.push_back(std::move(b));
-          }
-          on_blocked(blocked);
-          if (limit.count() > 0 && longest > limit.count() && !cancelled_) {
-            LogWarn("lock.cancel_migration", {{"migration_pid", std::to_string(pid)},
-                                              {"longest_wait_ms", std::to_string(longest)},
-                                              {"limit_ms", std::to_string(limit.count())}});
-            cancelled_ = true;
-            cancel();
-          }
-        }
-        l.lock();
-        cv_.wait_for(l, interval_, [this] { return stop_; });
-      }
-    });
+    thread_ = std::thread([this, pid, limit, db = std::move(db).value(), on_blocked = std::move(on_blocked),
+                           cancel = std::move(cancel)]() mutable { Loop(db.get(), pid, limit, on_blocked, cancel); });
+    return Status::Ok();
   }
 
   void Stop() override {
@@ -78,6 +60,55 @@ class PgWatch : public MigrationWatch {
   bool Cancelled() const override { return cancelled_; }
 
  private:
+  void Loop(Database* db, int pid, std::chrono::milliseconds limit,
+            const std::function<void(const std::vector<BlockedSession>&)>& on_blocked,
+            const std::function<void()>& cancel) {
+    // First poll that saw each blocked session (keyed by pid and backend start, so a reused pid is a
+    // new session); a session that is no longer blocked is forgotten, and waits afresh next time.
+    std::map<std::string, std::chrono::steady_clock::time_point> first_seen;
+    std::unique_lock<std::mutex> l(mu_);
+    while (!stop_) {
+      l.unlock();
+      auto r = db->Query(kBlockedQuery, {std::to_string(pid)});
+      auto now = std::chrono::steady_clock::now();
+      if (r.ok()) {
+        std::vector<BlockedSession> blocked;
+        std::map<std::string, std::chrono::steady_clock::time_point> seen;
+        long long longest = 0;
+        for (size_t i = 0; i < r->rows.size(); ++i) {
+          std::string key = r->Get(i, 0) + "@" + r->Get(i, 4);
+          auto it = first_seen.find(key);
+          auto since = it == first_seen.end() ? now : it->second;
+          seen[key] = since;
+          long long watched = std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count();
+          // The server's waitstart is exact; our own first sighting is at most one interval late.
+          long long waiting = r->rows[i][2] ? std::max(0LL, std::stoll(*r->rows[i][2])) : watched;
+          BlockedSession b{std::stoi(r->Get(i, 0)), r->Get(i, 1), waiting, r->Get(i, 3)};
+          longest = std::max(longest, b.waiting_ms);
+          LogWarn("lock.blocked", {{"migration_pid", std::to_string(pid)}, {"blocked_pid", std::to_string(b.pid)},
+                                   {"application", b.application_name}, {"waiting_ms", std::to_string(b.waiting_ms)},
+                                   {"query", b.query}});
+          blocked.push_back(std::move(b));
+        }
+        first_seen = std::move(seen);
+        std::sort(blocked.begin(), blocked.end(),
+                  [](const BlockedSession& a, const BlockedSession& b) { return a.waiting_ms > b.waiting_ms; });
+        on_blocked(blocked);
+        if (limit.count() > 0 && longest > limit.count() && !cancelled_) {
+          LogWarn("lock.cancel_migration", {{"migration_pid", std::to_string(pid)},
+                                            {"longest_wait_ms", std::to_string(longest)},
+                                            {"limit_ms", std::to_string(limit.count())}});
+          cancelled_ = true;
+          cancel();
+        }
+      } else {
+        LogWarn("lock.watch_query_failed", {{"migration_pid", std::to_string(pid)}, {"error", r.status().ToString()}});
+      }
+      l.lock();
+      cv_.wait_for(l, interval_, [this] { return stop_; });
+    }
+  }
+
   std::string dsn_;
   std::chrono::milliseconds interval_;
   std::mutex mu_;

@@ -107,6 +107,13 @@ class Pass {
 
   bool Migrate();
 
+  // Starts the blocked-session watch on backend `pid` with the policy's limit; a watch that cannot
+  // start is a Warning event when the policy sets no limit (it only reports then).
+  Status StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel);
+
+  // The error of a step that did not run because policy.blockedSessionLimit needs the watch.
+  Status WatchRequired(const Status& watch_error) const;
+
   bool NeedsRollout();
 
   bool Bump();

@@ -310,26 +310,31 @@ bool Pass::Migrate() {
     if (p.event == Progress::Event::kMigrationDone) CrashPoint("migration-done");
     if (d_.on_progress) d_.on_progress(p);
   };
-  ctx.cancelled = d_.cancelled;
   std::unique_ptr<MigrationWatch> watch;
   if (d_.watch) watch = d_.watch(dsn_);
   Database* raw = db_.get();
   int watched_pid = -1;
+  // With policy.blockedSessionLimit the watch is what keeps a stuck migration from becoming an
+  // outage: a migration never runs unwatched then (the engine stops before its next statement, and
+  // the pass is retried); without a limit the watch only reports, so its absence is a Warning.
+  Status watch_error;
+  const bool watch_required = su_.policy.blocked_session_limit.count() > 0;
+  ctx.cancelled = [this, &watch_error, watch_required] {
+    return (watch_required && !watch_error.ok()) || (d_.cancelled && d_.cancelled());
+  };
   ctx.on_session = [&](int pid) {
     // Engines report the session before every migration; restart the watch (a new connection)
     // only when the session changes.
     if (!watch || pid == watched_pid) return;
     watched_pid = pid;
     watch->Stop();
-    watch->Start(pid, su_.policy.blocked_session_limit,
-                 [this](const std::vector<BlockedSession>& b) {
-                   if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
-                   std::lock_guard<std::mutex> l(blocked_mu_);
-                   if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
-                 },
-                 [raw] { (void)raw->Cancel(); });
+    Status s = StartWatch(watch.get(), pid, [raw] { (void)raw->Cancel(); });
+    if (!s.ok() && watch_error.ok()) watch_error = s;
   };
-  if (watch) ctx.on_session(db_->BackendPid());
+  if (watch) {
+    ctx.on_session(db_->BackendPid());
+    if (!watch_error.ok() && watch_required) return Retry(WatchRequired(watch_error), "LockWatchUnavailable");
+  }
   CrashPoint("before-migrate");
   // A stop request (SIGTERM) abandons the statement in flight: it is cancelled and its migration
   // rolls back, so the process can exit promptly; the next run applies it again.
@@ -377,6 +382,9 @@ bool Pass::Migrate() {
     Save();
     return true;
   }
+  if (!watch_error.ok() && watch_required && !report.status.ok()) {
+    return Retry(WatchRequired(watch_error), "LockWatchUnavailable");
+  }
   if (watch_cancelled) {
     return Retry(Status::Error(Code::kCancelled, "the migration was cancelled because sessions were blocked behind "
                                                  "it longer than policy.blockedSessionLimit (" +
@@ -407,6 +415,29 @@ void Pass::ReobserveVersion() {
   }
   st_.current_version = state->current_version;
   st_.observed_at = FormatTime(d_.clock->Now());
+}
+
+Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel) {
+  Status s = watch->Start(pid, su_.policy.blocked_session_limit,
+                          [this](const std::vector<BlockedSession>& b) {
+                            if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
+                            std::lock_guard<std::mutex> l(blocked_mu_);
+                            if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
+                          },
+                          std::move(cancel));
+  if (!s.ok() && su_.policy.blocked_session_limit.count() == 0) {
+    Event("Warning", "LockWatchUnavailable",
+          "running without the blocked-session watch (sessions blocked behind it are not reported): " + s.message());
+  }
+  return s;
+}
+
+Status Pass::WatchRequired(const Status& watch_error) const {
+  return Status::Error(Code::kUnavailable,
+                       watch_error.message() + "; policy.blockedSessionLimit (" +
+                           FormatDuration(su_.policy.blocked_session_limit) +
+                           ") needs the watch, so nothing runs unwatched: free a connection for the database "
+                           "role (or raise its CONNECTION LIMIT); the step is retried");
 }
 
 bool Pass::NeedsRollout() {

@@ -65,9 +65,12 @@ class MigrationWatch {
  public:
   virtual ~MigrationWatch() = default;
   // Starts watching sessions blocked by backend `pid` of `db`'s database; on_blocked gets the list
-  // at every poll; when a session has waited longer than limit (0: never), cancel() is called.
-  virtual void Start(int pid, std::chrono::milliseconds limit, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
-                     std::function<void()> cancel) = 0;
+  // at every poll; when a session has waited on its lock longer than limit (0: never), cancel() is
+  // called. The watch's own session is opened before Start returns: an error (kUnavailable, e.g.
+  // the role's CONNECTION LIMIT is reached) means nothing is being watched.
+  virtual Status Start(int pid, std::chrono::milliseconds limit,
+                       std::function<void(const std::vector<BlockedSession>&)> on_blocked,
+                       std::function<void()> cancel) = 0;
   virtual void Stop() = 0;
   // True when the last Stop() followed a cancel() by the watch.
   virtual bool Cancelled() const = 0;

@@ -12,6 +12,7 @@
 
 #include "reconcilers/schemaupgrade/lock_watch.h"
 #include "tests/integration/policies/policy_harness.h"
+#include "tests/support/pg_server.h"
 
 namespace su::testing {
 namespace {
@@ -42,10 +43,10 @@ class ObservedWatch : public MigrationWatch {
  public:
   ObservedWatch(std::unique_ptr<MigrationWatch> inner, WatchReports* reports)
       : inner_(std::move(inner)), reports_(reports) {}
-  void Start(int pid, milliseconds limit, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
-             std::function<void()> cancel) override {
+  Status Start(int pid, milliseconds limit, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
+               std::function<void()> cancel) override {
     WatchReports* reports = reports_;
-    inner_->Start(pid, limit,
+    return inner_->Start(pid, limit,
                   [reports, on_blocked](const std::vector<BlockedSession>& b) {
                     on_blocked(b);
                     std::lock_guard<std::mutex> l(reports->mu);
@@ -116,6 +117,29 @@ class BlockedSessionsTest : public ::testing::Test {
   void StartReader() {
     reader_pid_ = reader_->BackendPid();
     reader_thread_ = std::thread([this] { reader_ok_ = reader_->Query("SELECT count(*) FROM accounts").ok(); });
+  }
+
+  // A statement that works for `work_s` seconds before it touches accounts (a report's first
+  // phase, say): its lock wait behind the migration starts long after its query_start.
+  void StartSlowReader(int work_s) {
+    reader_pid_ = reader_->BackendPid();
+    reader_thread_ = std::thread([this, work_s] {
+      reader_ok_ = reader_
+                       ->Exec("DO $$ BEGIN PERFORM pg_sleep(" + std::to_string(work_s) +
+                              "); PERFORM count(*) FROM accounts; END $$")
+                       .ok();
+    });
+  }
+
+  // Waits until the reader's statement is queued for its lock on accounts.
+  bool WaitForReaderWaiting() {
+    for (int i = 0; i < 3000; ++i) {
+      auto r = monitor_->Query("SELECT count(*) FROM pg_locks WHERE pid = $1 AND NOT granted",
+                               {std::to_string(reader_pid_)});
+      if (r.ok() && r->Get(0, 0) == "1") return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
   }
 
   bool NoteColumnExists() {
@@ -220,6 +244,87 @@ TEST_F(BlockedSessionsTest, CancelsTheMigrationBeyondTheLimitAndAppliesItLater) 
   EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
   EXPECT_TRUE(NoteColumnExists());
   h_.ExpectNoSecretAnywhere();
+}
+
+// A wait is how long the session has waited on the lock, not how long its query has run: a
+// statement that worked 4 s before it queued behind the migration has not waited 4 s, so a 3 s
+// limit does not cancel the migration when the blocker goes away at once.
+TEST_F(BlockedSessionsTest, MeasuresTheLockWaitNotTheQueryAge) {
+  StartReconcile(h_.Manifest("app", "002", "lockTimeout: 30s\nblockedSessionLimit: 3s\n"));
+  ASSERT_TRUE(WaitForPendingMigrationLock());
+  StartSlowReader(4);
+  ASSERT_TRUE(WaitForReaderWaiting());
+  ASSERT_TRUE(reports_.WaitForPid(reader_pid_)) << "the watch never reported the queued reader";
+  {
+    std::lock_guard<std::mutex> l(reports_.mu);
+    for (const auto& p : reports_.polls) {
+      for (const auto& b : p) {
+        if (b.pid == reader_pid_) EXPECT_LT(b.waiting_ms, 3000) << "the query's age was reported as its wait";
+      }
+    }
+  }
+  ASSERT_TRUE(blocker_->Exec("COMMIT").ok());
+  reconcile_thread_.join();
+  reader_thread_.join();
+  EXPECT_TRUE(reader_ok_);
+  EXPECT_TRUE(outcome_.result.ok()) << outcome_.result.ToString();
+  EXPECT_EQ(outcome_.status.phase, Phase::kSucceeded) << outcome_.status.message;
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
+  h_.ExpectNoSecretAnywhere();
+}
+
+// The watch needs a second session. When the role's CONNECTION LIMIT leaves none, a policy with
+// blockedSessionLimit does not migrate unwatched (LockWatchUnavailable, retried); without a limit
+// the migration runs and the missing watch is a Warning event. Superusers ignore CONNECTION LIMIT,
+// so the tool connects as an ordinary role that owns the database.
+TEST(LockWatchAvailability, ARoleWithoutASpareConnectionDoesNotMigrateUnwatched) {
+  PolicyHarness h("watch_connlimit");
+  const std::string db = PgServer::DbNameOf(h.dsn());
+  const std::string role = db + "_app";
+  {
+    auto admin = h.Connect("policies-admin");
+    ASSERT_NE(admin, nullptr);
+    ASSERT_TRUE(admin->Exec("CREATE ROLE " + QuoteIdent(role) + " LOGIN PASSWORD 'app-pw' CONNECTION LIMIT 1").ok());
+    ASSERT_TRUE(admin->Exec("ALTER DATABASE " + QuoteIdent(db) + " OWNER TO " + QuoteIdent(role)).ok());
+  }
+  const std::string app_dsn = "host=127.0.0.1 port=" + std::to_string(PgServer::Shared().port()) + " dbname=" + db +
+                              " user=" + role + " password=app-pw";
+  ReconcilerDeps deps = h.Deps();
+  deps.watch = [](const std::string& dsn) { return NewPgMigrationWatch(dsn, milliseconds(200)); };
+  deps.getenv = [app_dsn](const char* name) -> const char* {
+    static thread_local std::string value;
+    value = std::string(name) == kDsnEnv ? app_dsn : "";
+    return std::string(name) == kDsnEnv ? value.c_str() : std::getenv(name);
+  };
+  Reconciler r(deps);
+
+  h.WriteMigration("001", "accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n");
+  auto report_only = h.Reconcile(r, h.Manifest("app", "001", ""));
+  EXPECT_EQ(report_only.status.phase, Phase::kSucceeded) << report_only.status.message;
+  bool warned = false;
+  for (const auto& e : h.events()) warned |= e.find("Warning LockWatchUnavailable") != std::string::npos;
+  EXPECT_TRUE(warned) << "running without the watch left no Warning event";
+
+  h.WriteMigration("002", "note", "ALTER TABLE accounts ADD COLUMN note text;\n");
+  auto su = h.Manifest("app", "002", "blockedSessionLimit: 3s\n");
+  auto refused = h.Reconcile(r, su);
+  EXPECT_EQ(refused.result.code(), Code::kUnavailable) << refused.result.ToString();
+  EXPECT_FALSE(refused.terminal);
+  const Condition* reconciling = FindCondition(refused.status, "Reconciling");
+  ASSERT_NE(reconciling, nullptr);
+  EXPECT_EQ(reconciling->reason, "LockWatchUnavailable");
+  EXPECT_NE(refused.status.last_error.find("too many connections"), std::string::npos) << refused.status.last_error;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"})) << "the migration ran unwatched";
+
+  {
+    auto admin = h.Connect("policies-admin");
+    ASSERT_NE(admin, nullptr);
+    ASSERT_TRUE(admin->Exec("ALTER ROLE " + QuoteIdent(role) + " CONNECTION LIMIT 2").ok());
+  }
+  auto out = h.Reconcile(r, su, /*force=*/true);
+  EXPECT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
+  h.ExpectNoSecretAnywhere();
 }
 
 }  // namespace

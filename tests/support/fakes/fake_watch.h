@@ -15,6 +15,7 @@ struct FakeWatchState {
   std::function<void(const std::vector<BlockedSession>&)> on_blocked;
   std::function<void()> cancel;
   bool cancelled = false;
+  Status start_error;  // returned by every Start (ok: the watch starts)
   // Plays the watcher: reports `sessions`, and cancels the migration when cancel_it.
   void Report(const std::vector<BlockedSession>& sessions, bool cancel_it) {
     if (on_blocked) on_blocked(sessions);
@@ -28,11 +29,13 @@ struct FakeWatchState {
 class FakeMigrationWatch : public MigrationWatch {
  public:
   explicit FakeMigrationWatch(FakeWatchState* s) : s_(s) {}
-  void Start(int pid, std::chrono::milliseconds, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
-             std::function<void()> cancel) override {
+  Status Start(int pid, std::chrono::milliseconds, std::function<void(const std::vector<BlockedSession>&)> on_blocked,
+               std::function<void()> cancel) override {
+    if (!s_->start_error.ok()) return s_->start_error;
     s_->started_pids.push_back(pid);
     s_->on_blocked = std::move(on_blocked);
     s_->cancel = std::move(cancel);
+    return Status::Ok();
   }
   void Stop() override { ++s_->stops; }
   bool Cancelled() const override { return s_->cancelled; }

@@ -330,5 +330,39 @@ TEST_F(ReconcilerPassTest, BlockedSessionsAreRecordedAndAWatchCancelIsRetried) {
   EXPECT_TRUE(rt_.set_calls.empty());
 }
 
+// The watch cannot open its session (e.g. the role's CONNECTION LIMIT): with a limit set, the
+// migration does not run unwatched; it is a transient failure, retried with backoff.
+TEST_F(ReconcilerPassTest, AnUnavailableWatchWithALimitIsRetriedAndNothingRunsUnwatched) {
+  use_watch_ = true;
+  watch_.start_error = Status::Error(Code::kUnavailable, "too many connections for role \"kratos\"");
+  su_.policy.blocked_session_limit = seconds(3);
+
+  auto out = Run();
+
+  EXPECT_EQ(out.result.code(), Code::kUnavailable) << out.result.ToString();
+  EXPECT_FALSE(out.terminal);
+  EXPECT_GT(out.requeue_after.count(), 0);
+  EXPECT_EQ(world_.applies, 0) << "the migration ran unwatched";
+  ResourceStatus st = Stored();
+  EXPECT_EQ(Cond(st, "Reconciling"), "True/LockWatchUnavailable");
+  EXPECT_NE(st.last_error.find("too many connections"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("blockedSessionLimit"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.attempts, 1);
+}
+
+// Without a limit the watch only reports: the migration runs, and the missing watch is a Warning.
+TEST_F(ReconcilerPassTest, AnUnavailableWatchWithoutALimitIsAWarningAndTheMigrationRuns) {
+  use_watch_ = true;
+  watch_.start_error = Status::Error(Code::kUnavailable, "too many connections for role \"kratos\"");
+
+  auto out = Run();
+
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(world_.applies, 1);
+  bool warned = false;
+  for (const auto& e : events_) warned |= e.find("Warning LockWatchUnavailable") != std::string::npos;
+  EXPECT_TRUE(warned) << "no LockWatchUnavailable Warning event";
+}
+
 }  // namespace
 }  // namespace su::testing

@@ -87,6 +87,18 @@ class LocalFs : public FileSystem {
     if (ec) return Status::Io(path + ": cannot create directory: " + ec.message());
     return Status::Ok();
   }
+  Status MakePrivateDirs(const std::string& path) override {
+    std::error_code ec;
+    if (stdfs::is_directory(path, ec)) return Status::Ok();
+    std::string parent = DirName(path);
+    if (!parent.empty() && parent != path) SU_RETURN_IF_ERROR(MakeDirs(parent));
+    if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::Io(path + ": cannot create directory: " + std::strerror(errno));
+    }
+    // mkdir's mode is masked by the umask; chmod is not.
+    if (::chmod(path.c_str(), 0700) != 0) return Status::Io(path + ": cannot make the folder private: " + std::strerror(errno));
+    return Status::Ok();
+  }
   Status Remove(const std::string& path) override {
     std::error_code ec;
     stdfs::remove(path, ec);

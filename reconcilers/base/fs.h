@@ -20,6 +20,9 @@ class FileSystem {
   virtual bool Exists(const std::string& path) = 0;
   virtual bool IsDir(const std::string& path) = 0;
   virtual Status MakeDirs(const std::string& path) = 0;
+  // MakeDirs, and the last folder of path is accessible to its owner only (0700, whatever the
+  // umask) when this call creates it; an existing folder keeps its mode. Fakes may keep the default.
+  virtual Status MakePrivateDirs(const std::string& path) { return MakeDirs(path); }
   virtual Status Remove(const std::string& path) = 0;
 };
 

@@ -14,6 +14,7 @@
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/database/backup_files.h"
 
 namespace su {
 namespace {
@@ -53,7 +54,8 @@ Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn) {
 Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const std::string& path,
                           const std::string& bin_dir) {
   SU_ASSIGN_OR_RETURN(auto env, DsnToPgEnv(dsn));
-  // A name of its own (mkstemp), so two dumps into one folder never write one file.
+  // A name of its own (mkstemp), so two dumps into one folder never write one file. mkstemps
+  // creates it 0600 whatever the umask, and pg_dump keeps that mode.
   std::string tmpl = path + ".XXXXXX.partial";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
@@ -79,53 +81,11 @@ Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const s
     std::remove(partial.c_str());
     return err;
   }
+  SU_RETURN_IF_ERROR(MakeFilePrivate(path));
   struct stat st{};
   stat(path.c_str(), &st);
   LogInfo("backup.done", {{"path", path}, {"bytes", std::to_string(st.st_size)}});
   return BackupFile{path, static_cast<long long>(st.st_size)};
-}
-
-// `pg_restore --clean` drops only what the dump contains: tables the failed upgrade created would
-// survive, and a foreign key from one of them makes the restore fail. So the restore script first
-// drops every user schema (CASCADE), recreates `public` as PostgreSQL 15 creates it, then replays
-// the dump; psql runs it all in one transaction, so a failure restores nothing.
-constexpr const char* kWipeSchemas = R"SQL(
-DO $wipe$ DECLARE s text; BEGIN
-  FOR s IN SELECT nspname FROM pg_namespace
-           WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP
-    EXECUTE format('DROP SCHEMA %I CASCADE', s);
-  END LOOP;
-END $wipe$;
-CREATE SCHEMA public;
-ALTER SCHEMA public OWNER TO pg_database_owner;
-GRANT USAGE ON SCHEMA public TO PUBLIC;
-COMMENT ON SCHEMA public IS 'standard public schema';
-)SQL";
-
-Status PgRestore(ProcessRunner* runner, const std::string& dsn, const std::string& path, const std::string& bin_dir) {
-  SU_ASSIGN_OR_RETURN(auto env, DsnToPgEnv(dsn));
-  ProcessSpec dump;
-  dump.argv = {Tool(bin_dir, "pg_restore"), "--no-owner", "-f", "-", path};
-  dump.env = env;
-  auto script = runner->Run(dump);
-  if (!script.ok()) return script.status().WithContext("running pg_restore");
-  if (!script->Succeeded()) {
-    return Status::Failed("pg_restore could not read " + path + " (exit " + std::to_string(script->exit_code) +
-                          "), nothing was restored: " + Scrub(script->Tail(10)));
-  }
-  ProcessSpec psql;
-  psql.argv = {Tool(bin_dir, "psql"), "-X", "-q", "--no-password", "--single-transaction", "-v", "ON_ERROR_STOP=1",
-               "-f", "-"};
-  psql.env = env;
-  psql.stdin_data = std::string(kWipeSchemas) + script->out;
-  auto r = runner->Run(psql);
-  if (!r.ok()) return r.status().WithContext("running psql to restore");
-  if (!r->Succeeded()) {
-    return Status::Failed("restoring " + path + " failed (exit " + std::to_string(r->exit_code) +
-                          "), nothing was restored (one transaction): " + Scrub(r->Tail(10)));
-  }
-  LogInfo("restore.done", {{"path", path}});
-  return Status::Ok();
 }
 
 }  // namespace su

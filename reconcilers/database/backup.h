@@ -1,4 +1,4 @@
-// Backups with the PostgreSQL client tools: pg_dump -Fc before migrating, pg_restore to undo.
+// Backups with the PostgreSQL client tools: pg_dump -Fc before migrating (restore.h undoes).
 // The DSN reaches the tools only through PG* environment variables (never argv, which any user
 // can read in /proc).
 #pragma once
@@ -25,10 +25,6 @@ struct BackupFile {
 // renamed when complete, so a killed backup never looks finished and two dumps never share one).
 Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const std::string& path,
                           const std::string& bin_dir = "");
-// Restores a pg_dump -Fc file over the database, all or nothing: one psql transaction drops every
-// user schema (so objects created after the backup go too), recreates public, and replays the dump.
-// Holds the whole SQL script in memory (fine for the databases this tool targets; see docs/NOTES.md).
-Status PgRestore(ProcessRunner* runner, const std::string& dsn, const std::string& path,
-                 const std::string& bin_dir = "");
+// The restore is PgRestore in restore.h.
 
 }  // namespace su

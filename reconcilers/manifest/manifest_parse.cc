@@ -330,16 +330,26 @@ class DocumentParser {
   void ParsePolicy(MapReader& spec, SchemaUpgrade* su) {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
-                                      "acceptDrift", "failOnLintErrors", "blockedSessionLimit", "verify",
-                                      "allowDowngrade"});
+                                      "restoreBackup", "acceptDrift", "failOnLintErrors", "blockedSessionLimit",
+                                      "verify", "allowDowngrade"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
     ap.Bool("required", &pol.approval_required);
     ap.String("planHash", &pol.approved_plan_hash);
-    MapReader bk = p.Map("backup", {"enabled", "dir"});
+    MapReader bk = p.Map("backup", {"enabled", "dir", "retention"});
     bk.Bool("enabled", &pol.backup_enabled);
     if (bk.String("dir", &pol.backup_dir)) pol.backup_dir = Resolve(pol.backup_dir);
+    long long retention = 0;
+    if (bk.Int("retention", &retention)) {
+      if (retention < 1 || retention > 100000) {
+        bk.Error("retention", "is " + std::to_string(retention) +
+                                  "; expected how many of this resource's newest backups to keep (1 or more), "
+                                  "or no retention field to keep them all");
+      } else {
+        pol.backup_retention = static_cast<int>(retention);
+      }
+    }
     ParseWindow(p, &pol);
     p.Duration("lockTimeout", &pol.lock_timeout);
     p.Duration("statementTimeout", &pol.statement_timeout);
@@ -367,6 +377,16 @@ class DocumentParser {
       else if (on_failure == "restoreBackup") pol.on_failure = OnFailure::kRestoreBackup;
       else if (on_failure == "runDown") pol.on_failure = OnFailure::kRunDown;
       else p.Error("onFailure", Q(on_failure) + " is not a failure policy; expected one of halt, rollbackImage, restoreBackup, runDown");
+    }
+    MapReader rb = p.Map("restoreBackup", {"allowDataLoss"});
+    rb.Bool("allowDataLoss", &pol.restore_allow_data_loss);
+    if (rb.present() && p.Has("onFailure") && pol.on_failure != OnFailure::kRestoreBackup) {
+      p.Error("restoreBackup", "configures onFailure restoreBackup, but onFailure is " +
+                                   std::string(OnFailureName(pol.on_failure)) +
+                                   "; expected onFailure: restoreBackup, or remove policy.restoreBackup");
+    } else if (rb.present() && !p.Has("onFailure")) {
+      p.Error("restoreBackup", "configures onFailure restoreBackup, but onFailure is not set (default halt); "
+                               "expected onFailure: restoreBackup, or remove policy.restoreBackup");
     }
     p.StringList("acceptDrift", &pol.accept_drift);
     p.Bool("failOnLintErrors", &pol.fail_on_lint_errors);

@@ -68,6 +68,9 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   c.Add("approval.required", p.approval_required);
   c.Add("backup.enabled", p.backup_enabled);
   c.Add("backup.dir", p.backup_dir);
+  // Fields added later enter the hash only when set, so existing specs keep their hash.
+  if (p.backup_retention > 0) c.Add("backup.retention", static_cast<long long>(p.backup_retention));
+  if (p.restore_allow_data_loss) c.Add("restoreBackup.allowDataLoss", p.restore_allow_data_loss);
   c.Add("window", p.window.has_value());
   if (p.window) {
     c.Add("window.start", p.window->start);

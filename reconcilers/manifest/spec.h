@@ -65,6 +65,9 @@ struct PolicySpec {
   std::string approved_plan_hash;          // policy.approval.planHash (or annotation)
   bool backup_enabled = false;
   std::string backup_dir;                  // default: <state dir>/backups
+  int backup_retention = 0;                // backup.retention: keep this resource's newest N; 0: all
+  bool restore_allow_data_loss = false;    // restoreBackup.allowDataLoss: restore even over writes
+                                           // made since the backup (they are lost)
   std::optional<MaintenanceWindow> window;
   std::chrono::milliseconds lock_timeout{5000};
   std::chrono::milliseconds statement_timeout{1800000};

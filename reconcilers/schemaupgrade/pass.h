@@ -105,11 +105,16 @@ class Pass {
 
   bool Backup();
 
+  // Applies policy.backup.retention to this resource's backups in dir (best effort: a Warning
+  // event when it cannot); the backup of the current upgrade is always kept.
+  void PruneOldBackups(const std::string& dir);
+
   bool Migrate();
 
   // Starts the blocked-session watch on backend `pid` with the policy's limit; a watch that cannot
   // start is a Warning event when the policy sets no limit (it only reports then).
-  Status StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel);
+  // warn false: the caller is not on the pass's thread and raises the Warning itself.
+  Status StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel, bool warn = true);
 
   // The error of a step that did not run because policy.blockedSessionLimit needs the watch.
   Status WatchRequired(const Status& watch_error) const;
@@ -127,6 +132,9 @@ class Pass {
 
   std::string RollbackImage();
 
+  // onFailure restoreBackup (pass_restore.cc): refuses over writes made since the backup unless
+  // policy.restoreBackup.allowDataLoss, takes its locks under the policy's lock_timeout with the
+  // blocked-session watch on, retried until policy.lockWait, and says what it waited for.
   std::string RestoreBackup();
 
   std::string RunDown();

@@ -53,15 +53,7 @@ std::string Pass::RollbackImage() {
   return "rollbackImage: image restored to " + st_.previous_image;
 }
 
-std::string Pass::RestoreBackup() {
-  if (!st_.backup || !d_.backup) return "restoreBackup: no backup was taken for this upgrade, nothing restored";
-  // The restore needs the migration lock's session gone: close ours first.
-  Status s = d_.backup->Restore(dsn_, st_.backup->path);
-  if (!s.ok()) return "restoreBackup from " + st_.backup->path + " FAILED: " + s.ToString();
-  Audit("restore", "succeeded", st_.backup->path);
-  Event("Warning", "BackupRestored", "database restored from " + st_.backup->path);
-  return "restoreBackup: database restored from " + st_.backup->path;
-}
+// Pass::RestoreBackup is in pass_restore.cc.
 
 // Rolls back what this upgrade applied, by what it applied: the versions the audit log records
 // since the upgrade started, newest application first (an out-of-order file is undone in its

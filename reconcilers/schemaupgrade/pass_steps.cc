@@ -12,6 +12,8 @@
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
+#include "reconcilers/database/backup_files.h"
+#include "reconcilers/base/log.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/schemaupgrade/window.h"
@@ -240,23 +242,44 @@ bool Pass::Backup() {
   SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
   CrashPoint("before-backup");
   std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
-  Status mk = d_.fs->MakeDirs(dir);
+  Status mk = d_.fs->MakePrivateDirs(dir);  // a dump is the whole database: 0700, files 0600
   if (!mk.ok()) return Fatal(mk, "BackupFailed");
   std::string stamp = FormatTime(d_.clock->Now());
   for (auto& c : stamp) if (c == ':') c = '-';
-  std::string path = JoinPath(dir, su_.namespace_ + "_" + su_.name + "_" + plan_.hash + "_" + stamp + ".dump");
+  std::string path = JoinPath(dir, BackupPrefix(su_.namespace_, su_.name) + plan_.hash + "_" + stamp + ".dump");
+  // What "written since the backup" means for restoreBackup: transactions this snapshot does not see.
+  auto snap = db_->Query("SELECT pg_current_snapshot()::text");
+  if (!snap.ok()) return Retry(snap.status(), "DatabaseUnavailable");
+  std::string snapshot = snap->rows.empty() ? "" : snap->Get(0, 0);
   auto b = d_.backup->Backup(dsn_, path);
   if (!b.ok()) {
     Audit("backup", "failed", path, b.status().ToString());
     if (Transient(b.status())) return Retry(b.status(), "BackupFailed");
     return Fatal(b.status(), "BackupFailed");
   }
-  st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash};
+  st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash, snapshot};
   CrashPoint("after-backup");
   Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
   Event("Normal", "BackedUp", "backup written to " + b->path);
   Save();
+  PruneOldBackups(dir);
   return true;
+}
+
+void Pass::PruneOldBackups(const std::string& dir) {
+  if (su_.policy.backup_retention <= 0 || !st_.backup) return;
+  auto removed = PruneBackups(d_.fs, dir, BackupPrefix(su_.namespace_, su_.name), su_.policy.backup_retention,
+                              st_.backup->path);
+  if (!removed.ok()) {
+    // Never a reason to stop an upgrade: the new backup is safe; the folder just keeps more.
+    Event("Warning", "BackupRetention", "old backups could not be removed: " + removed.status().ToString());
+    return;
+  }
+  for (const auto& p : *removed) Audit("backup-pruned", "succeeded", p);
+  if (!removed->empty()) {
+    LogInfo("backup.pruned", {{"resource", su_.Key()}, {"removed", std::to_string(removed->size())},
+                              {"keep", std::to_string(su_.policy.backup_retention)}});
+  }
 }
 
 bool Pass::Migrate() {
@@ -417,7 +440,7 @@ void Pass::ReobserveVersion() {
   st_.observed_at = FormatTime(d_.clock->Now());
 }
 
-Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel) {
+Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel, bool warn) {
   Status s = watch->Start(pid, su_.policy.blocked_session_limit,
                           [this](const std::vector<BlockedSession>& b) {
                             if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
@@ -425,7 +448,7 @@ Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> ca
                             if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
                           },
                           std::move(cancel));
-  if (!s.ok() && su_.policy.blocked_session_limit.count() == 0) {
+  if (warn && !s.ok() && su_.policy.blocked_session_limit.count() == 0) {
     Event("Warning", "LockWatchUnavailable",
           "running without the blocked-session watch (sessions blocked behind it are not reported): " + s.message());
   }

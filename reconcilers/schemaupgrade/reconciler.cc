@@ -53,7 +53,10 @@ class PgBackupTool : public BackupTool {
  public:
   explicit PgBackupTool(ProcessRunner* runner) : runner_(runner) {}
   Result<BackupFile> Backup(const std::string& dsn, const std::string& path) override { return PgDump(runner_, dsn, path); }
-  Status Restore(const std::string& dsn, const std::string& path) override { return PgRestore(runner_, dsn, path); }
+  Result<RestoreReport> Restore(const std::string& dsn, const std::string& path,
+                                const RestoreOptions& options) override {
+    return PgRestore(runner_, dsn, path, options);
+  }
 
  private:
   ProcessRunner* runner_;

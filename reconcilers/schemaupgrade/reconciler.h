@@ -31,6 +31,7 @@
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/backup.h"
 #include "reconcilers/database/database.h"
+#include "reconcilers/database/restore.h"
 #include "reconcilers/engines/engine.h"
 #include "reconcilers/manifest/spec.h"
 #include "reconcilers/runtimes/runtime.h"
@@ -55,7 +56,9 @@ class BackupTool {
  public:
   virtual ~BackupTool() = default;
   virtual Result<BackupFile> Backup(const std::string& dsn, const std::string& path) = 0;
-  virtual Status Restore(const std::string& dsn, const std::string& path) = 0;
+  // Restores path (see restore.h); a report with restored == false: refused, nothing changed.
+  virtual Result<RestoreReport> Restore(const std::string& dsn, const std::string& path,
+                                        const RestoreOptions& options) = 0;
 };
 // pg_dump / pg_restore through runner.
 std::unique_ptr<BackupTool> NewPgBackupTool(ProcessRunner* runner);

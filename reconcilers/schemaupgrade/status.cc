@@ -83,6 +83,9 @@ std::string RenderStatusText(const ResourceStatus& s) {
   if (!s.failure_action.empty()) o << "  on failure:  " << s.failure_action << "\n";
   if (!s.next_retry_at.empty()) o << "  next retry:  " << s.next_retry_at << "\n";
   if (s.backup) o << "  backup:      " << s.backup->path << " (" << s.backup->size_bytes << " bytes, " << s.backup->taken_at << ")\n";
+  if (s.backup && s.backup->rows_written_since >= 0) {
+    o << "  written since the backup: " << s.backup->rows_written_since << " row(s)\n";
+  }
   for (const auto& b : s.blocked_sessions) {
     o << "  blocked:     pid " << b.pid << " (" << b.application_name << ") waiting " << b.waiting_ms << " ms\n";
   }

@@ -38,6 +38,9 @@ struct BackupRecord {
   long long size_bytes = 0;
   std::string taken_at;
   std::string plan_hash;  // the plan this backup was taken for
+  std::string snapshot;   // pg_current_snapshot() just before the dump: what "written since" means
+  long long rows_written_since = -1;  // set when restoreBackup checked: rows inserted/updated since
+                                      // the backup by others (-1: not checked)
 };
 
 struct BlockedSession {

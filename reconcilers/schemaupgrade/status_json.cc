@@ -63,6 +63,10 @@ std::string StatusToJson(const ResourceStatus& s) {
     b["sizeBytes"] = value::number(static_cast<int64_t>(s.backup->size_bytes));
     b["takenAt"] = Str(s.backup->taken_at);
     b["planHash"] = Str(s.backup->plan_hash);
+    if (!s.backup->snapshot.empty()) b["snapshot"] = Str(s.backup->snapshot);
+    if (s.backup->rows_written_since >= 0) {
+      b["rowsWrittenSince"] = value::number(static_cast<int64_t>(s.backup->rows_written_since));
+    }
     o["backup"] = b;
   }
   value blocked = value::array(s.blocked_sessions.size());
@@ -141,7 +145,8 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.approved_plan = GetStr(o, "approvedPlan");
   if (o.has_field("backup") && o.at("backup").is_object()) {
     const value& b = o.at("backup");
-    s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash")};
+    s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash"),
+                            GetStr(b, "snapshot"), b.has_field("rowsWrittenSince") ? GetNum(b, "rowsWrittenSince") : -1};
   }
   if (o.has_field("blockedSessions") && o.at("blockedSessions").is_array()) {
     for (const auto& v : o.at("blockedSessions").as_array()) {

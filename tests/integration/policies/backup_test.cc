@@ -5,9 +5,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
+#include "reconcilers/base/fs.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/backup.h"
+#include "reconcilers/database/restore.h"
 #include "tests/integration/policies/policy_harness.h"
+#include "tests/support/pg_server.h"
 
 namespace su::testing {
 namespace {
@@ -225,9 +230,15 @@ TEST(BackupPolicy, PgDumpThenPgRestoreRoundtripsSchemaAndData) {
                              "INSERT INTO users (email) VALUES ('new@example.org');\n")
                   .ok());
   ASSERT_NE(h.Dump(), before);
-  Status s = PgRestore(PosixProcessRunner(), h.dsn(), path);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(h.Dump(), before);
+  auto s = PgRestore(PosixProcessRunner(), h.dsn(), path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  // Byte-identical, except that users_id_seq is not rewound below the id the INSERT above was
+  // given (204): that id may already be in a client's hands.
+  const std::string seq = "SELECT pg_catalog.setval('public.users_id_seq', 203, true);";
+  std::string expected = before;
+  ASSERT_NE(expected.find(seq), std::string::npos);
+  expected.replace(expected.find(seq), seq.size(), "SELECT pg_catalog.setval('public.users_id_seq', 204, true);");
+  EXPECT_EQ(h.Dump(), expected);
 }
 
 TEST(BackupPolicy, PgRestoreRemovesTablesCreatedAfterTheBackup) {
@@ -239,9 +250,266 @@ TEST(BackupPolicy, PgRestoreRemovesTablesCreatedAfterTheBackup) {
   std::string path = h.dir() + "/newtable.dump";
   ASSERT_TRUE(PgDump(PosixProcessRunner(), h.dsn(), path).ok());
   ASSERT_TRUE(db->ExecScript("CREATE TABLE created_later (id int);\nINSERT INTO created_later VALUES (1);\n").ok());
-  Status s = PgRestore(PosixProcessRunner(), h.dsn(), path);
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto s = PgRestore(PosixProcessRunner(), h.dsn(), path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(h.Dump(), before) << "a table created after the backup survived the restore";
+}
+
+int Mode(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+// Restores the process umask when the test ends.
+struct ScopedUmask {
+  explicit ScopedUmask(mode_t m) : old(::umask(m)) {}
+  ~ScopedUmask() { ::umask(old); }
+  mode_t old;
+};
+
+// A dump is the whole database: under umask 022 the folder is still created 0700 and the file
+// written 0600 (before: 0755 and 0644, readable by every local user).
+TEST(BackupPolicy, BackupFolderAndFilesArePrivateWhateverTheUmask) {
+  ScopedUmask umask(022);
+  PolicyHarness h("backup_private");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  const std::string dir = h.backups_dir() + "/nested";
+  Reconciler r(h.Deps());
+  auto out = h.Reconcile(r, h.Manifest("app", "001", "backup:\n  enabled: true\n  dir: " + dir + "\n"));
+  ASSERT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  ASSERT_TRUE(out.status.backup.has_value());
+  EXPECT_EQ(Mode(dir), 0700) << std::oct << Mode(dir);
+  EXPECT_EQ(Mode(out.status.backup->path), 0600) << std::oct << Mode(out.status.backup->path);
+  // A direct PgDump too (the file mode does not depend on the reconciler).
+  std::string path = h.dir() + "/direct.dump";
+  ASSERT_TRUE(PgDump(PosixProcessRunner(), h.dsn(), path).ok());
+  EXPECT_EQ(Mode(path), 0600) << std::oct << Mode(path);
+}
+
+// backup.retention: 2 keeps this resource's newest two backups (the one just taken and the newest
+// older one) and never touches other resources' files, even one whose name shares the prefix.
+TEST(BackupPolicy, RetentionKeepsTheNewestBackupsOfTheResourceOnly) {
+  PolicyHarness h("backup_retention");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  const std::string dir = h.backups_dir();
+  const std::vector<std::string> old_ours = {"policies_app_aaaa_2026-03-01T00-00-00Z.dump",
+                                             "policies_app_bbbb_2026-03-05T00-00-00Z.dump",
+                                             "policies_app_cccc_2026-03-03T00-00-00Z.dump"};
+  const std::vector<std::string> others = {"policies_app_x_dddd_2026-01-01T00-00-00Z.dump",
+                                           "policies_other_eeee_2026-01-01T00-00-00Z.dump",
+                                           "policies_app_ffff_2026-01-01T00-00-00Z.dump.partial"};
+  for (const auto& n : old_ours) h.Write("backups/" + n, "old");
+  for (const auto& n : others) h.Write("backups/" + n, "other");
+  Reconciler r(h.Deps());
+  auto out = h.Reconcile(r, h.Manifest("app", "001", "backup:\n  enabled: true\n  dir: " + dir + "\n  retention: 2\n"));
+  ASSERT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  ASSERT_TRUE(out.status.backup.has_value());
+  auto names = LocalFileSystem()->ListDir(dir);
+  ASSERT_TRUE(names.ok());
+  std::vector<std::string> expected = others;
+  expected.push_back("policies_app_bbbb_2026-03-05T00-00-00Z.dump");
+  expected.push_back(BaseName(out.status.backup->path));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(*names, expected);
+  int pruned = 0;
+  for (const auto& a : h.Audit()) pruned += a.direction == "backup-pruned";
+  EXPECT_EQ(pruned, 2);
+}
+
+// A full plain dump (owners, ACLs, large objects, publications) without what the tool itself
+// moves on after a restore: the audit log's rows and its id sequence.
+std::string FullDump(PolicyHarness& h) {
+  std::string dump = h.Dump({"--exclude-table-data=public.schema_upgrade_log"});
+  const std::string seq = "SELECT pg_catalog.setval('public.schema_upgrade_log_id_seq'";
+  size_t at = dump.find(seq);
+  if (at != std::string::npos) dump.erase(at, dump.find('\n', at) - at);
+  return dump;
+}
+
+// The application's world: a role owning its schema, tables and a large object, a reporting role
+// with grants, and a publication; 001 (the sql engine's history) is applied by the superuser.
+struct AppWorld {
+  std::string app, reporting;
+};
+AppWorld MakeAppWorld(PolicyHarness& h) {
+  AppWorld w;
+  std::string db = PgServer::DbNameOf(h.dsn());
+  w.app = db + "_app";
+  w.reporting = db + "_reporting";
+  auto c = h.Connect("policies-setup");
+  EXPECT_NE(c, nullptr);
+  if (!c) return w;
+  const std::string app = QuoteIdent(w.app), rep = QuoteIdent(w.reporting);
+  Status s = c->ExecScript(
+      "CREATE ROLE " + app + " NOLOGIN;\nCREATE ROLE " + rep + " NOLOGIN;\n"
+      "CREATE SCHEMA shop AUTHORIZATION " + app + ";\n"
+      "SET ROLE " + app + ";\n"
+      "CREATE TABLE shop.orders (id serial PRIMARY KEY, item text NOT NULL, doc oid);\n"
+      "INSERT INTO shop.orders (item, doc) VALUES ('book', lo_from_bytea(0, 'invoice 1')), ('pen', NULL);\n"
+      "GRANT USAGE ON SCHEMA shop TO " + rep + ";\nGRANT SELECT ON shop.orders TO " + rep + ";\n"
+      "RESET ROLE;\n"
+      "CREATE PUBLICATION shop_pub FOR TABLE shop.orders;\n");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return w;
+}
+
+// Owners, grants, large objects and publications come back exactly: the post-restore dump equals
+// the pre-upgrade one byte for byte, the application's role can still read and write its tables,
+// and what the failed upgrade added (a publication, a grant on the history table, a large object,
+// a column) is gone. Before: objects came back owned by the restoring superuser (the app role got
+// "permission denied"), and a database with a large object did not restore at all.
+TEST(BackupPolicy, RestoreGivesBackOwnersGrantsLargeObjectsAndPublications) {
+  PolicyHarness h("backup_owners");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  Reconciler r(h.Deps());
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  AppWorld w = MakeAppWorld(h);
+  const std::string before = FullDump(h);
+  ASSERT_NE(before.find("OWNER TO " + w.app), std::string::npos) << "the test world has no app-owned objects";
+  ASSERT_NE(before.find("LARGE OBJECT"), std::string::npos);
+
+  h.WriteMigration("002", "shop_more",
+                   "ALTER TABLE shop.orders ADD COLUMN qty int;\n"
+                   "INSERT INTO shop.orders (id, item, doc) VALUES (10, 'cup', lo_from_bytea(0, 'invoice 3'));\n"
+                   "CREATE PUBLICATION upgrade_pub FOR ALL TABLES;\n"
+                   "GRANT SELECT, INSERT ON schema_migration TO " + QuoteIdent(w.reporting) + ";\n");
+  h.WriteMigration("003", "broken", "INSERT INTO no_such_table VALUES (1);\n");
+  auto out = h.Reconcile(r, h.Manifest("app", "003", "backup:\n  enabled: true\n  dir: " + h.backups_dir() +
+                                                         "\nonFailure: restoreBackup\n"));
+  EXPECT_EQ(out.status.phase, Phase::kFailed);
+  EXPECT_NE(out.status.failure_action.find("restoreBackup: database restored from"), std::string::npos)
+      << out.status.failure_action << "\n" << out.status.last_error;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"}));
+  EXPECT_EQ(FullDump(h), before) << "the restored database differs from the pre-upgrade dump";
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM pg_publication WHERE pubname = 'upgrade_pub'"), "0");
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM pg_largeobject_metadata"), "1");
+  EXPECT_EQ(h.Scalar("SELECT has_table_privilege('" + w.reporting + "', 'public.schema_migration', 'INSERT')"), "f");
+
+  // The application's role still works on its own tables.
+  auto c = h.Connect("policies-app");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Exec("SET ROLE " + QuoteIdent(w.app)).ok());
+  Status ins = c->Exec("INSERT INTO shop.orders (item) VALUES ('after restore')");
+  EXPECT_TRUE(ins.ok()) << ins.ToString();
+  auto rows = c->Query("SELECT count(*) FROM shop.orders");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->Get(0, 0), "3");
+  h.ExpectNoSecretAnywhere();
+}
+
+// The upgrade under test for the write checks: 002 commits, an application session then writes
+// three users (ids handed to its clients), 003 fails.
+struct WritesDuringUpgrade {
+  std::vector<std::string> ids;  // what the application got back
+};
+ReconcilerDeps DepsWritingDuringUpgrade(PolicyHarness& h, WritesDuringUpgrade* w) {
+  ReconcilerDeps d = h.Deps();
+  d.on_progress = [&h, w](const Progress& p) {
+    if (p.event != Progress::Event::kMigrationStart || p.version != "003" || !w->ids.empty()) return;
+    auto c = h.Connect("policies-app");
+    ASSERT_NE(c, nullptr);
+    auto r = c->Query("INSERT INTO users (email) SELECT 'late' || g || '@example.org' FROM generate_series(1, 3) g "
+                      "RETURNING id");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    for (size_t i = 0; i < r->rows.size(); ++i) w->ids.push_back(r->Get(i, 0));
+  };
+  return d;
+}
+
+void WriteWritesUpgrade(PolicyHarness& h) {
+  h.WriteMigration("002", "add_name", "ALTER TABLE users ADD COLUMN name text;\nUPDATE users SET name = email;\n");
+  h.WriteMigration("003", "broken", "INSERT INTO no_such_table VALUES (1);\n");
+}
+
+// Rows written by the application after the backup would vanish in a restore: restoreBackup
+// refuses, says how many, and leaves the database (and those rows) alone.
+TEST(BackupPolicy, RestoreRefusesWhenRowsWereWrittenSinceTheBackup) {
+  PolicyHarness h("backup_refuse");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  WritesDuringUpgrade w;
+  Reconciler r(DepsWritingDuringUpgrade(h, &w));
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  AddData(h);
+  WriteWritesUpgrade(h);
+  auto out = h.Reconcile(r, h.Manifest("app", "003", "backup:\n  enabled: true\n  dir: " + h.backups_dir() +
+                                                         "\nonFailure: restoreBackup\n"));
+  ASSERT_EQ(w.ids.size(), 3u);
+  EXPECT_EQ(out.status.phase, Phase::kFailed);
+  EXPECT_NE(out.status.failure_action.find("restoreBackup REFUSED: 3 row(s)"), std::string::npos)
+      << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("public.users: 3"), std::string::npos) << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("allowDataLoss"), std::string::npos) << out.status.failure_action;
+  ASSERT_TRUE(out.status.backup.has_value());
+  EXPECT_EQ(out.status.backup->rows_written_since, 3);
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"})) << "the database was restored anyway";
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM users WHERE email LIKE 'late%'"), "3");
+  bool event = false;
+  for (const auto& e : h.events()) event |= e.find("Warning RestoreRefused") != std::string::npos;
+  EXPECT_TRUE(event);
+  h.ExpectNoSecretAnywhere();
+}
+
+// With allowDataLoss the restore goes ahead and says what was lost; sequences are not rewound
+// below what they had handed out, so the application never sees an id twice.
+TEST(BackupPolicy, RestoreWithAllowDataLossNeverRewindsSequences) {
+  PolicyHarness h("backup_allowloss");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  WritesDuringUpgrade w;
+  Reconciler r(DepsWritingDuringUpgrade(h, &w));
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  AddData(h);
+  const std::string schema_before = h.Dump({"--schema-only"});
+  WriteWritesUpgrade(h);
+  auto out = h.Reconcile(r, h.Manifest("app", "003", "backup:\n  enabled: true\n  dir: " + h.backups_dir() +
+                                                         "\nonFailure: restoreBackup\n"
+                                                         "restoreBackup:\n  allowDataLoss: true\n"));
+  ASSERT_EQ(w.ids.size(), 3u);
+  EXPECT_EQ(out.status.phase, Phase::kFailed);
+  EXPECT_NE(out.status.failure_action.find("restoreBackup: database restored from"), std::string::npos)
+      << out.status.failure_action;
+  EXPECT_NE(out.status.failure_action.find("3 row(s) written since the backup were lost"), std::string::npos)
+      << out.status.failure_action;
+  ASSERT_TRUE(out.status.backup.has_value());
+  EXPECT_EQ(out.status.backup->rows_written_since, 3);
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"}));
+  EXPECT_EQ(h.Dump({"--schema-only"}), schema_before);
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM users WHERE email LIKE 'late%'"), "0");
+  // The next id is beyond every id the application was given before the restore.
+  long long next = std::stoll(h.Scalar("SELECT nextval('users_id_seq')"));
+  for (const auto& id : w.ids) EXPECT_GT(next, std::stoll(id)) << "id " << id << " would be handed out twice";
+}
+
+// The restore queues for its locks like a migration: at most lock_timeout per try, tried again
+// until lockWait, and it names the session it waited for. An idle-in-transaction session holding
+// a lock on users keeps it from restoring anything.
+TEST(BackupPolicy, RestoreWaitsUnderTheLockTimeoutAndSaysWhatItWaitsFor) {
+  PolicyHarness h("backup_restore_wait");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  std::unique_ptr<Database> blocker;
+  ReconcilerDeps d = h.Deps();
+  d.on_progress = [&h, &blocker](const Progress& p) {
+    if (p.event != Progress::Event::kMigrationStart || p.version != "003" || blocker) return;
+    blocker = h.Connect("policies-blocker");
+    ASSERT_NE(blocker, nullptr);
+    ASSERT_TRUE(blocker->Exec("BEGIN").ok());
+    ASSERT_TRUE(blocker->Query("SELECT count(*) FROM users").ok());  // then idle in transaction
+  };
+  Reconciler r(d);
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  WriteWritesUpgrade(h);
+  auto out = h.Reconcile(r, h.Manifest("app", "003", "backup:\n  enabled: true\n  dir: " + h.backups_dir() +
+                                                         "\nonFailure: restoreBackup\nlockTimeout: 1s\nlockWait: 3s\n"));
+  ASSERT_NE(blocker, nullptr);
+  EXPECT_EQ(out.status.phase, Phase::kFailed);
+  const std::string& a = out.status.failure_action;
+  EXPECT_NE(a.find("restoreBackup from"), std::string::npos) << a;
+  EXPECT_NE(a.find("FAILED after 3 tries"), std::string::npos) << a;
+  EXPECT_NE(a.find("lock_timeout"), std::string::npos) << a;
+  EXPECT_NE(a.find("policies-blocker"), std::string::npos) << a;
+  EXPECT_NE(a.find("idle in transaction"), std::string::npos) << a;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"})) << "a partial restore happened";
+  ASSERT_TRUE(blocker->Exec("ROLLBACK").ok());
 }
 
 }  // namespace

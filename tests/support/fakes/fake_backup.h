@@ -17,6 +17,8 @@ class FakeBackupTool : public BackupTool {
   explicit FakeBackupTool(FileSystem* fs) : fs_(fs) {}
   std::deque<Status> backup_errors;   // front consumed per Backup call
   std::deque<Status> restore_errors;  // per Restore call
+  std::deque<RestoreReport> restore_reports;  // per successful Restore call (default: restored)
+  std::vector<RestoreOptions> restore_options;
   std::vector<std::string>* journal = nullptr;  // "backup", "restore:<path>" appended when set
   std::function<void()> on_backup;    // runs at the start of each Backup (to observe state)
 
@@ -37,16 +39,25 @@ class FakeBackupTool : public BackupTool {
     SU_RETURN_IF_ERROR(fs_->WriteFileAtomic(path, "PGDMP fake"));
     return BackupFile{path, 10};
   }
-  Status Restore(const std::string& dsn, const std::string& path) override {
+  Result<RestoreReport> Restore(const std::string& dsn, const std::string& path,
+                                const RestoreOptions& options) override {
     restore_paths.push_back(path);
+    restore_options.push_back(options);
     dsns.push_back(dsn);
     if (journal) journal->push_back("restore:" + path);
     if (!restore_errors.empty()) {
       Status s = restore_errors.front();
       restore_errors.pop_front();
-      return s;
+      if (!s.ok()) return s;
     }
-    return Status::Ok();
+    if (!restore_reports.empty()) {
+      RestoreReport r = restore_reports.front();
+      restore_reports.pop_front();
+      return r;
+    }
+    RestoreReport r;
+    r.restored = true;
+    return r;
   }
 
  private:

@@ -308,6 +308,25 @@ TEST(ManifestErrorTest, DurationsWindowsAndPolicies) {
              "m.yaml:13: spec.policy.retries.backoff.max: backoff initial is longer than max");
 }
 
+TEST(ManifestParseTest, BackupRetentionAndRestoreBackupOptions) {
+  SchemaUpgrade su = ParseOne(WithPolicy("    backup: {enabled: true, retention: 3}\n    onFailure: restoreBackup\n"
+                                         "    restoreBackup: {allowDataLoss: true}\n"));
+  EXPECT_EQ(su.policy.backup_retention, 3);
+  EXPECT_TRUE(su.policy.restore_allow_data_loss);
+  SchemaUpgrade plain = ParseOne(WithPolicy("    backup: {enabled: true}\n    onFailure: restoreBackup\n"));
+  EXPECT_EQ(plain.policy.backup_retention, 0);
+  EXPECT_FALSE(plain.policy.restore_allow_data_loss);
+  EXPECT_NE(su.spec_hash, plain.spec_hash);
+  EXPECT_HAS(ErrorOf(WithPolicy("    backup: {enabled: true, retention: 0}\n")),
+             "m.yaml:13: spec.policy.backup.retention: is 0; expected how many of this resource's newest backups");
+  EXPECT_HAS(ErrorOf(WithPolicy("    backup: {enabled: true}\n    restoreBackup: {allowDataLoss: true}\n")),
+             "spec.policy.restoreBackup: configures onFailure restoreBackup, but onFailure is not set");
+  EXPECT_HAS(ErrorOf(WithPolicy("    onFailure: halt\n    restoreBackup: {allowDataLoss: true}\n")),
+             "spec.policy.restoreBackup: configures onFailure restoreBackup, but onFailure is halt");
+  EXPECT_HAS(ErrorOf(WithPolicy("    backup: {enabled: true}\n    onFailure: restoreBackup\n    restoreBackup: {allowDataloss: true}\n")),
+             "allowDataLoss");
+}
+
 TEST(ManifestErrorTest, TypesAreChecked) {
   EXPECT_HAS(ErrorOf(WithPolicy("    dryRun: \"true\"\n")),
              "m.yaml:13: spec.policy.dryRun: is a quoted string; expected a boolean: true or false");

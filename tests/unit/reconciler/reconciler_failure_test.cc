@@ -271,6 +271,50 @@ TEST_F(ReconcilerFailureTest, RestoreBackupRestoresThisUpgradesBackup) {
   EXPECT_EQ(Cond(st, "Stalled"), "True/MigrationFailed");
 }
 
+// The restore runs under the policy's lock timeout and data-loss setting; a refusal (rows written
+// since the backup) is recorded with the count and changes nothing more.
+TEST_F(ReconcilerFailureTest, RestoreBackupPassesThePolicyAndReportsARefusal) {
+  su_.policy.backup_enabled = true;
+  su_.policy.on_failure = OnFailure::kRestoreBackup;
+  su_.policy.lock_timeout = std::chrono::milliseconds(750);
+  world_.apply_script = {Failed(SqlError(), {{"20240201000001", "identities", 4, 2}})};
+  RestoreReport refused;
+  refused.restored = false;
+  refused.writes_since = 13;
+  refused.writes_detail = "public.users: 13";
+  backup_.restore_reports = {refused};
+
+  Run();
+
+  ASSERT_EQ(backup_.restore_options.size(), 1u);
+  EXPECT_EQ(backup_.restore_options[0].lock_timeout, std::chrono::milliseconds(750));
+  EXPECT_FALSE(backup_.restore_options[0].allow_data_loss);
+  EXPECT_FALSE(backup_.restore_options[0].application_name.empty());
+  ResourceStatus st = Stored();
+  EXPECT_NE(st.failure_action.find("restoreBackup REFUSED: 13 row(s)"), std::string::npos) << st.failure_action;
+  EXPECT_NE(st.failure_action.find("public.users: 13"), std::string::npos) << st.failure_action;
+  ASSERT_TRUE(st.backup.has_value());
+  EXPECT_EQ(st.backup->rows_written_since, 13);
+  EXPECT_EQ(AuditRecords("restore"), 1);
+  EXPECT_EQ(Cond(st, "Stalled"), "True/MigrationFailed");
+}
+
+// A lock the restore did not get is tried again until policy.lockWait, then reported as failed.
+TEST_F(ReconcilerFailureTest, RestoreBackupRetriesALockTimeoutUntilLockWait) {
+  su_.policy.backup_enabled = true;
+  su_.policy.on_failure = OnFailure::kRestoreBackup;
+  su_.policy.lock_wait = std::chrono::seconds(4);
+  world_.apply_script = {Failed(SqlError(), {{"20240201000001", "identities", 4, 2}})};
+  for (int i = 0; i < 10; ++i) backup_.restore_errors.push_back(Status::Error(Code::kLockTimeout, "lock timeout"));
+
+  Run();
+
+  EXPECT_EQ(backup_.restore_paths.size(), 3u);  // at 0 s, after 1 s and after 2 more (4 more would pass 4 s)
+  ResourceStatus st = Stored();
+  EXPECT_NE(st.failure_action.find("FAILED after 3 tries within policy.lockWait"), std::string::npos)
+      << st.failure_action;
+}
+
 TEST_F(ReconcilerFailureTest, RestoreBackupWithoutABackupRestoresNothing) {
   su_.policy.on_failure = OnFailure::kRestoreBackup;
   world_.apply_script = {Failed(SqlError())};

@@ -11,16 +11,6 @@
 
 namespace su {
 
-Status CreatePrivateFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Io(path + ": cannot create the backup file: " + std::strerror(errno));
-  int rc = ::fchmod(fd, 0600);  // the file may have existed with another mode
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::Io(path + ": cannot make the backup file private: " + std::strerror(err));
-  return Status::Ok();
-}
-
 Status MakeFilePrivate(const std::string& path) {
   if (::chmod(path.c_str(), 0600) != 0) {
     return Status::Io(path + ": cannot make the backup file private: " + std::strerror(errno));

@@ -10,9 +10,6 @@
 
 namespace su {
 
-// Creates (or truncates) path with mode 0600 whatever the umask, so that a tool writing into it
-// afterwards (pg_dump -f keeps the mode of an existing file) never leaves a readable dump.
-Status CreatePrivateFile(const std::string& path);
 // chmod 0600 (a finished backup renamed into place keeps the mode, this makes sure).
 Status MakeFilePrivate(const std::string& path);
 

@@ -54,7 +54,10 @@ class HookedBackup : public BackupTool {
     if (after_dump_) after_dump_();
     return r;
   }
-  Status Restore(const std::string& dsn, const std::string& path) override { return inner_->Restore(dsn, path); }
+  Result<RestoreReport> Restore(const std::string& dsn, const std::string& path,
+                                const RestoreOptions& options) override {
+    return inner_->Restore(dsn, path, options);
+  }
 
  private:
   std::unique_ptr<BackupTool> inner_;

@@ -6,6 +6,7 @@
 #include "controller/lib/flags.h"
 #include "controller/lib/progress.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/base/text_check.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/factory.h"
@@ -69,6 +70,9 @@ int CmdLint(const Args& args) {
     for (const auto& f : *files) {
       auto text = fs->ReadFile(f);
       if (!text.ok()) return ReportError("lint", text.status());
+      // A NUL byte would cut the file short at apply time, bad UTF-8 would fail mid-run: both are
+      // bad input, found here first.
+      if (Status t = CheckMigrationText(f, *text); !t.ok()) return ReportError("lint", t);
       LintOptions o = base;
       o.in_transaction = !HasNoTransactionMarker(*text);
       auto findings = LintSql(f, *text, o);

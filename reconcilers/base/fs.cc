@@ -9,25 +9,79 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace su {
 namespace {
 
 namespace stdfs = std::filesystem;
 
+std::string DescribeFileType(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
 class LocalFs : public FileSystem {
  public:
   Result<std::string> ReadFile(const std::string& path) override {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      Code c = errno == ENOENT ? Code::kNotFound : Code::kIo;
-      return Status::Error(c, path + ": cannot read: " + std::strerror(errno));
+    if (path.empty()) return Status::Invalid("no file name given (an empty path)");
+    // O_NONBLOCK: opening a FIFO for reading must not wait for a writer; fstat refuses it below.
+    int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == ENOENT) return Status::Error(Code::kNotFound, path + ": cannot read: " + std::strerror(e));
+      if (e == ELOOP) {
+        return Status::Invalid(path + ": cannot read: a symbolic link that points to itself or loops (" +
+                               std::strerror(e) + "); fix or remove the link");
+      }
+      if (e == EACCES || e == EPERM) {
+        return Status::Invalid(path + ": cannot read: " + std::strerror(e) +
+                               "; make it readable by this user (chmod/chown) or remove it");
+      }
+      if (e == ENOTDIR || e == ENAMETOOLONG) return Status::Invalid(path + ": cannot read: " + std::strerror(e));
+      return Status::Io(path + ": cannot read: " + std::strerror(e));
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    struct FdCloser {
+      int fd;
+      ~FdCloser() { ::close(fd); }
+    } closer{fd};
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return Status::Io(path + ": cannot stat: " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) {
+      return Status::Invalid(path + ": is " + DescribeFileType(st.st_mode) +
+                             ", not a regular file; expected a regular file here (remove or rename it)");
+    }
+    if (st.st_size > static_cast<off_t>(kMaxReadFileBytes)) {
+      return Status::Invalid(path + ": is " + std::to_string(st.st_size / (1024 * 1024)) + " MB; files read here may "
+                             "be at most " + std::to_string(kMaxReadFileBytes / (1024 * 1024)) +
+                             " MB (split it, or is it the wrong file?)");
+    }
+    // Back to blocking reads for a regular file (O_NONBLOCK has no effect on them, but be plain).
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    std::string out;
+    out.reserve(static_cast<size_t>(st.st_size));
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int e = errno;
+        if (e == EISDIR) return Status::Invalid(path + ": is a directory, not a regular file");
+        return Status::Io(path + ": read failed: " + std::strerror(e));
+      }
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+      // A file that grows while we read it is held to the same limit.
+      if (out.size() > kMaxReadFileBytes) {
+        return Status::Invalid(path + ": is larger than " + std::to_string(kMaxReadFileBytes / (1024 * 1024)) +
+                               " MB; files read here may be at most that large");
+      }
+    }
+    return out;
   }
 
   Status WriteFileAtomic(const std::string& path, const std::string& content) override {

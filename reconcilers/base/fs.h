@@ -2,6 +2,7 @@
 // use a temp dir or a fake. Errors name the path.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -9,9 +10,16 @@
 
 namespace su {
 
+// ReadFile reads only regular files (symlinks followed) of at most this size.
+inline constexpr size_t kMaxReadFileBytes = 64u * 1024 * 1024;
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
+  // The whole file. kNotFound when it does not exist; kInvalidArgument (bad input, naming the
+  // path) when it is not a regular file (a directory, FIFO, device: never blocks on a FIFO), is
+  // larger than kMaxReadFileBytes, is unreadable (permissions) or is a looping symlink; kIo for
+  // other read errors.
   virtual Result<std::string> ReadFile(const std::string& path) = 0;
   // Writes to path.tmp.<pid>, fsyncs, renames over path: readers see the old or the new file, never half.
   virtual Status WriteFileAtomic(const std::string& path, const std::string& content) = 0;

@@ -6,6 +6,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include "reconcilers/base/text_check.h"
+
 namespace su {
 
 std::string CurrentActor() {
@@ -43,7 +45,8 @@ Result<long long> AuditLog::Begin(const AuditEntry& e) {
                           "detail, backend_pid) VALUES ($1,$2,$3,$4,$5,$6,'running',$7,$8,$9,pg_backend_pid()) "
                           "RETURNING id",
                       {e.resource, e.engine, e.version, e.name, e.direction, e.checksum,
-                       std::to_string(e.statements_total), e.actor.empty() ? CurrentActor() : e.actor, e.detail});
+                       std::to_string(e.statements_total), e.actor.empty() ? CurrentActor() : e.actor,
+                       ValidUtf8(e.detail)});
   if (!r.ok()) return r.status().WithContext("writing the audit log");
   return std::stoll(r->Get(0, 0));
 }
@@ -55,7 +58,10 @@ Status AuditLog::Finish(long long id, const std::string& status, int statements_
                  " SET status = $2, finished_at = clock_timestamp(), duration_ms = (extract(epoch FROM "
                  "clock_timestamp() - started_at) * 1000)::bigint, statements_applied = $3, error = $4, "
                  "failing_statement = $5 WHERE id = $1",
-             {std::to_string(id), status, std::to_string(statements_applied), error, failing_statement})
+             // Messages may quote bytes of a bad file: a text column takes only valid UTF-8, and a
+             // refused UPDATE would leave the row `running`.
+             {std::to_string(id), status, std::to_string(statements_applied), ValidUtf8(error),
+              ValidUtf8(failing_statement)})
       .WithContext("writing the audit log");
 }
 
@@ -74,7 +80,8 @@ Status AuditLog::Record(const AuditEntry& e) {
                  "($1,$2,$3,$4,$5,$6,$7,now(),$8,$9,$10,$11,$12,$13,$14)",
              {e.resource, e.engine, e.version, e.name, e.direction, e.checksum, e.status.empty() ? "succeeded" : e.status,
               std::to_string(e.duration_ms), std::to_string(e.statements_applied), std::to_string(e.statements_total),
-              e.error, e.failing_statement, e.actor.empty() ? CurrentActor() : e.actor, e.detail})
+              ValidUtf8(e.error), ValidUtf8(e.failing_statement), e.actor.empty() ? CurrentActor() : e.actor,
+              ValidUtf8(e.detail)})
       .WithContext("writing the audit log");
 }
 

@@ -1,6 +1,7 @@
 // ResourceStatus <-> JSON with cpprestsdk (the only TU that includes json.h for status).
 #include <cpprest/json.h>
 
+#include "reconcilers/base/text_check.h"
 #include "reconcilers/schemaupgrade/status.h"
 
 namespace su {
@@ -8,7 +9,8 @@ namespace {
 
 using web::json::value;
 
-value Str(const std::string& s) { return value::string(s); }
+// Valid UTF-8 always: a message may quote bytes of a bad input file, and the JSON must stay valid.
+value Str(const std::string& s) { return value::string(ValidUtf8(s)); }
 
 std::string GetStr(const value& o, const char* k) {
   if (!o.is_object() || !o.has_field(k) || !o.at(k).is_string()) return "";

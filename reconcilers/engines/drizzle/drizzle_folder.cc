@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/base/text_check.h"
 #include "reconcilers/engines/drizzle/node_utf8.h"
 #include "reconcilers/sqltext/statement.h"
 
@@ -92,6 +93,9 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
     auto raw = fs->ReadFile(m.file);
     if (!raw.ok())
       return raw.status().WithContext("reading " + m.file + " (journal entry " + std::to_string(i) + ")");
+    // drizzle-orm would run the text up to a NUL (libpq) and turn bad UTF-8 into U+FFFD inside
+    // the user's statements; refuse both before anything runs.
+    SU_RETURN_IF_ERROR(CheckMigrationText(m.file, *raw));
     m.content = NodeUtf8RoundTrip(*raw);
     m.hash = Sha256Hex(m.content);
     m.statements = SplitDrizzleStatements(m.content);

@@ -41,7 +41,9 @@ struct DrizzleFolder {
 std::vector<DrizzleStatement> SplitDrizzleStatements(const std::string& content);
 
 // Reads folder/meta/_journal.json and every <tag>.sql it lists. Errors (kInvalidArgument)
-// name the journal or the missing file and the entry that lists it.
+// name the journal or the missing file and the entry that lists it, or the file and byte offset
+// of a NUL byte or invalid UTF-8 (drizzle-orm would cut the file at a NUL and replace bad bytes
+// with U+FFFD inside the statements; we refuse both before anything runs).
 Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder);
 
 }  // namespace su

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "reconcilers/base/fs.h"
+#include "reconcilers/base/text_check.h"
 #include "reconcilers/schemaupgrade/status.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 #include "tests/support/temp_dir.h"
@@ -117,6 +118,19 @@ TEST(StatusJsonTest, RoundTripsEveryField) {
   EXPECT_EQ(back.conditions[0].message, "checking");
   EXPECT_EQ(back.updated_at, s.updated_at);
   EXPECT_EQ(StatusToJson(back), json) << "a second round trip is identical";
+}
+
+TEST(StatusJsonTest, StaysValidUtf8WhateverBytesAMessageQuotes) {
+  ResourceStatus s;
+  s.resource = "a/b";
+  s.message = "failed at line 2: select \xff\xfe";
+  s.last_error = std::string("cut \xc3");
+  std::string json = StatusToJson(s);
+  EXPECT_EQ(FirstInvalidUtf8(json), std::string::npos) << json;
+  ResourceStatus back;
+  std::string err;
+  ASSERT_TRUE(StatusFromJson(json, &back, &err)) << err;
+  EXPECT_EQ(back.message, "failed at line 2: select \xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST(StatusJsonTest, AbsentBackupStaysAbsentAndEmptyStatusRoundTrips) {

@@ -53,6 +53,17 @@ std::unique_ptr<CliEnv> MakeCliEnv(const CliEnvOptions& o) {
   return env;
 }
 
+Status CheckStateDir(const std::string& state_dir) {
+  FileSystem* fs = LocalFileSystem();
+  const std::string what = "state dir " + state_dir + " (--state-dir or $SU_STATE_DIR)";
+  if (fs->Exists(state_dir) && !fs->IsDir(state_dir)) {
+    return Status::Invalid(what + ": is not a folder; expected a folder for status files and backups");
+  }
+  Status s = fs->MakeDirs(JoinPath(state_dir, "status"));
+  if (!s.ok()) return Status::Invalid(what + ": " + s.message() + "; expected a writable folder");
+  return Status::Ok();
+}
+
 void ApplyCliDefaults(const CliEnv& env, SchemaUpgrade* su) {
   if (su->workload.kind == "ComposeService" && su->workload.compose_file.empty()) {
     su->workload.compose_file = env.compose_file;
@@ -64,9 +75,16 @@ Result<std::vector<SchemaUpgrade>> LoadResources(const std::vector<std::string>&
   std::vector<SchemaUpgrade> all;
   FileSystem* fs = LocalFileSystem();
   for (const auto& p : paths) {
-    Result<std::vector<SchemaUpgrade>> r =
-        fs->IsDir(p) ? LoadManifestDir(fs, p) : LoadManifestFile(fs, p);
+    const bool dir = fs->IsDir(p);
+    Result<std::vector<SchemaUpgrade>> r = dir ? LoadManifestDir(fs, p) : LoadManifestFile(fs, p);
     if (!r.ok()) return r.status();
+    if (r->empty()) {
+      return Status::Error(Code::kNotFound,
+                           dir ? p + ": no SchemaUpgrade found: the folder holds no *.yaml or *.yml manifest with "
+                                     "one; expected at least one SchemaUpgrade resource"
+                               : p + ": no SchemaUpgrade found: the file is empty or holds only comments; expected a "
+                                     "SchemaUpgrade resource (apiVersion, kind, metadata, spec)");
+    }
     for (auto& s : *r) {
       if (name.empty() || s.name == name || s.Key() == name) all.push_back(std::move(s));
     }

@@ -31,6 +31,10 @@ struct CliEnv {
 
 std::unique_ptr<CliEnv> MakeCliEnv(const CliEnvOptions& options);
 
+// Bad input (kInvalidArgument naming the folder) when the state dir (--state-dir or
+// $SU_STATE_DIR) is not a folder or its status folder cannot be created. Creates it otherwise.
+Status CheckStateDir(const std::string& state_dir);
+
 // Applies CLI-level defaults to a loaded resource (e.g. --compose for ComposeService workloads).
 void ApplyCliDefaults(const CliEnv& env, SchemaUpgrade* su);
 

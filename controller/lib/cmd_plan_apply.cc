@@ -101,6 +101,12 @@ int CmdApply(const Args& args) {
   auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
   if (!resources.ok()) return ReportError("apply", resources.status());
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), !flags->Has("quiet")});
+  if (!dry_run) {
+    // Status must be storable before anything changes: a state dir that is a file, or cannot be
+    // created, is bad input found now, not after the migrations ran.
+    Status s = CheckStateDir(env->state_dir);
+    if (!s.ok()) return ReportError("apply", s);
+  }
   // SIGTERM/SIGINT abandon the step in flight cleanly (statement cancelled, audit row closed).
   auto signal = ShutdownSignal::Install();
   if (!signal.ok()) return ReportError("apply", signal.status());
@@ -141,6 +147,14 @@ int CmdApply(const Args& args) {
       continue;
     }
     const auto& st = out.status;
+    if (!out.save_error.ok()) {
+      // Losing status is a failure: the next status/plan would show a stale phase.
+      code = Worst(code, ReportError("apply", Status::Io(su.Key() + ": the status could not be saved in " +
+                                                         env->state_dir + ": " + out.save_error.message() +
+                                                         "; `status` shows stale data. Free space or fix the "
+                                                         "folder, then run apply again (it observes the "
+                                                         "database and records where it is)")));
+    }
     if (out.result.ok()) {
       std::printf("%s: %s: %zu migration(s) applied, database at %s%s (%lld ms)\n", su.Key().c_str(), PhaseName(st.phase),
                   static_cast<size_t>(applied), st.current_version.empty() ? "(empty)" : st.current_version.c_str(),

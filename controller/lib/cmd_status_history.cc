@@ -27,6 +27,11 @@ int CmdStatus(const Args& args) {
   }
   std::string output = flags->Get("output", "text");
   if (output != "text" && output != "json") return ReportError("status", Status::Invalid("--output must be text or json"));
+  if (flags->Has("all") && (flags->Has("file") || flags->Has("name"))) {
+    return ReportError("status", Status::Invalid(std::string("--all and ") + (flags->Has("file") ? "-f" : "--name") +
+                                                 " contradict: --all shows every stored status, -f/--name pick "
+                                                 "resources; pass one or the other"));
+  }
   auto env = MakeCliEnv({flags->Get("state-dir"), "", false});
   std::vector<std::pair<std::string, std::optional<ResourceStatus>>> rows;
   if (flags->Has("all") || !flags->Has("file")) {
@@ -83,6 +88,10 @@ int CmdHistory(const Args& args) {
   int limit = std::atoi(flags->Get("limit", "50").c_str());
   if (limit <= 0) return ReportError("history", Status::Invalid("--limit must be a positive number"));
   std::string dsn, resource = flags->Get("resource");
+  if (flags->Has("dsn-env") && flags->Has("file")) {
+    return ReportError("history", Status::Invalid("--dsn-env and -f contradict: both say which database to read; "
+                                                  "pass one of them"));
+  }
   if (flags->Has("dsn-env")) {
     const char* v = std::getenv(flags->Get("dsn-env").c_str());
     if (!v || !*v) {

@@ -46,6 +46,11 @@ Result<Flags> Flags::Parse(const std::string& command, const std::vector<std::st
       if (i + 1 >= args.size()) return Status::Invalid(command + ": flag --" + spec->name + " needs a value");
       value = args[++i];
     }
+    if (spec->takes_value && value.empty()) {
+      return Status::Invalid(command + ": flag --" + spec->name + " has an empty value; expected " +
+                             (spec->help.empty() ? "a value" : spec->help) + " (e.g. --" + spec->name +
+                             "=VALUE)");
+    }
     if (!spec->takes_value) {
       if (has_inline && value != "true" && value != "false") {
         return Status::Invalid(command + ": flag --" + spec->name + " is a switch (true|false)");

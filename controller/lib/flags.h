@@ -1,5 +1,6 @@
 // Flags: a tiny argv parser for subcommands. Accepts --name value, --name=value, -f value and
-// boolean --name; rejects unknown flags with a clear message (kInvalidArgument -> exit 2).
+// boolean --name; rejects unknown flags, a flag given twice (unless repeatable) and an empty value
+// (`--file=`) with a clear message (kInvalidArgument -> exit 2).
 #pragma once
 
 #include <map>

@@ -7,8 +7,13 @@ namespace su {
 
 Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
   if (text == "0") return std::chrono::milliseconds(0);
+  const std::string shown = text.size() > 64 ? text.substr(0, 64) + "..." : text;
   auto bad = [&]() {
-    return Status::Invalid("\"" + text + "\" is not a duration (expected e.g. 500ms, 5s, 30m, 2h, 1h30m)");
+    return Status::Invalid("\"" + shown + "\" is not a duration (expected e.g. 500ms, 5s, 30m, 2h, 1h30m)");
+  };
+  auto too_long = [&]() {
+    return Status::Invalid("\"" + shown + "\" is longer than " + FormatDuration(kMaxDuration) +
+                           " (365 days), the longest duration accepted; expected a shorter one");
   };
   if (text.empty()) return bad();
   long long total = 0;
@@ -28,6 +33,9 @@ Result<std::chrono::milliseconds> ParseDuration(const std::string& text) {
     else if (unit == "m") total += n * 60000;
     else if (unit == "h") total += n * 3600000;
     else return bad();
+    // Each term is at most 1e9 h (3.6e15 ms), so checking after every term keeps total far from
+    // overflowing however many terms follow.
+    if (total > kMaxDuration.count()) return too_long();
   }
   return std::chrono::milliseconds(total);
 }

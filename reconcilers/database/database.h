@@ -57,9 +57,16 @@ class Database {
 };
 
 // Opens a session. application_name is set so pg_stat_activity shows who holds a lock.
-// Errors never contain the DSN or password; kUnavailable when the server cannot be reached.
+// Errors never contain the DSN or password; kUnavailable when the server cannot be reached;
+// kInvalidArgument (bad input, never retried) when the DSN is malformed (see ValidateDsn) or
+// libpq rejects an option value.
 Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& dsn, const std::string& application_name,
                                                   std::chrono::seconds connect_timeout = std::chrono::seconds(10));
+
+// Checks a DSN without connecting: PQconninfoParse (bad %-encoding, unknown options, missing '=')
+// plus the port numbers, which libpq checks only when connecting. kInvalidArgument never quotes
+// a value (option names and a bad port are shown).
+Status ValidateDsn(const std::string& dsn);
 
 // The DSN as libpq accepts it: URL query options of Ory's pop driver (max_conns, max_idle_conns,
 // max_conn_lifetime, max_conn_idle_time) removed; everything else unchanged.

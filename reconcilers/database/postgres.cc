@@ -131,9 +131,56 @@ std::string LibpqDsn(const std::string& dsn) {
   return out;
 }
 
+Status ValidateDsn(const std::string& raw_dsn) {
+  RegisterDsnSecrets(raw_dsn);
+  const std::string dsn = LibpqDsn(raw_dsn);
+  const std::string fix = " (value not shown; fix the DSN: a postgres:// URL with special characters %-encoded "
+                          "and only libpq options after '?', or key=value pairs)";
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err ? Trim(err) : "cannot be parsed";
+    if (err) PQfreemem(err);
+    // libpq quotes the offending token: an option name is fine to show, a piece of a value (a
+    // bad %-escape inside a password) is not.
+    auto quote = msg.find('"');
+    if (quote != std::string::npos && msg.find("option") == std::string::npos &&
+        msg.find("parameter") == std::string::npos) {
+      msg = Trim(msg.substr(0, quote));
+      while (!msg.empty() && (msg.back() == ':' || msg.back() == ' ')) msg.pop_back();
+    }
+    return Status::Invalid("the PostgreSQL DSN is malformed: " + Scrub(msg) + fix);
+  }
+  std::string bad_port;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (std::string(o->keyword) != "port" || o->val == nullptr) continue;
+    // A comma-separated list (one per host); each empty or 1..65535. libpq checks this only when
+    // connecting, where it looks like an outage.
+    std::string ports = o->val;
+    size_t start = 0;
+    while (start <= ports.size()) {
+      size_t comma = ports.find(',', start);
+      std::string p = ports.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      bool ok = p.size() <= 5;
+      for (char c : p) ok = ok && c >= '0' && c <= '9';
+      if (ok && !p.empty()) ok = std::stoi(p) >= 1 && std::stoi(p) <= 65535;
+      if (!ok) bad_port = p;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  PQconninfoFree(opts);
+  if (!bad_port.empty()) {
+    return Status::Invalid("the PostgreSQL DSN is malformed: port \"" + Scrub(bad_port.substr(0, 16)) +
+                           "\" is not a port number (1-65535)" + fix);
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& raw_dsn, const std::string& application_name,
                                                   std::chrono::seconds connect_timeout) {
   RegisterDsnSecrets(raw_dsn);
+  SU_RETURN_IF_ERROR(ValidateDsn(raw_dsn));
   std::string dsn = LibpqDsn(raw_dsn);
   const char* keys[] = {"dbname", "application_name", "connect_timeout", nullptr};
   std::string timeout = std::to_string(connect_timeout.count());
@@ -143,6 +190,11 @@ Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& raw_dsn, co
   if (!conn) return Status::Error(Code::kUnavailable, "cannot allocate a libpq connection");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string msg = Scrub(Trim(PQerrorMessage(conn.get())));
+    // Option values libpq checks only now ("invalid sslmode value", "invalid integer value ...
+    // for connection option ..."): bad input, not an outage to retry.
+    if (msg.rfind("invalid ", 0) == 0) {
+      return Status::Invalid("the PostgreSQL DSN is malformed: " + msg + " (fix the DSN)");
+    }
     return Status::Error(Code::kUnavailable,
                          "cannot connect to PostgreSQL: " + msg +
                              " (check the DSN source, that the server runs and accepts this user)");

@@ -1,10 +1,17 @@
 // ParseManifests: YAML text -> validated SchemaUpgrade structs (rules documented in manifest.h).
 // yaml-cpp exceptions are caught here, at the module edge, and become errors naming file:line.
+#include <sys/stat.h>
+
 #include <cctype>
 #include <climits>
+#include <cstdlib>
 #include <optional>
 #include <set>
+#include <tuple>
 
+#include <yaml-cpp/depthguard.h>
+
+#include "reconcilers/base/duration.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/manifest/yaml_fields.h"
@@ -82,6 +89,17 @@ bool IsTimeZoneName(const std::string& s) {
     }
   }
   return true;
+}
+
+// True when the system's tz database ($TZDIR or /usr/share/zoneinfo) has the zone: the same files
+// the maintenance-window check reads, so a zone accepted here also works at apply time.
+bool IsKnownTimeZone(const std::string& s) {
+  if (s == "UTC" || s == "Etc/UTC") return true;
+  if (s.empty() || s[0] == '/' || s.find("..") != std::string::npos) return false;
+  const char* dir = std::getenv("TZDIR");
+  std::string path = std::string(dir && *dir ? dir : "/usr/share/zoneinfo") + "/" + s;
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 // "mon", "Monday", "MON" -> "Mon"; "" when not a day.
@@ -351,8 +369,18 @@ class DocumentParser {
       }
     }
     ParseWindow(p, &pol);
-    p.Duration("lockTimeout", &pol.lock_timeout);
-    p.Duration("statementTimeout", &pol.statement_timeout);
+    // Both go to PostgreSQL (SET lock_timeout / statement_timeout), which takes at most INT_MAX ms.
+    for (auto [key, out, guc] : {std::tuple{"lockTimeout", &pol.lock_timeout, "lock_timeout"},
+                                 std::tuple{"statementTimeout", &pol.statement_timeout, "statement_timeout"}}) {
+      std::chrono::milliseconds d{0};
+      if (!p.Duration(key, &d)) continue;
+      if (d.count() > INT_MAX) {
+        p.Error(key, "is " + FormatDuration(d) + "; PostgreSQL's " + guc + " takes at most 2147483647ms "
+                         "(about 596h); expected a shorter duration, or 0 for no limit");
+      } else {
+        *out = d;
+      }
+    }
     p.Duration("lockWait", &pol.lock_wait);
     MapReader rt = p.Map("retries", {"limit", "backoff"});
     long long limit = 0;
@@ -413,8 +441,13 @@ class DocumentParser {
     if (!win.start.empty() && win.start == win.end) {
       w.Error("end", "equals start; expected a window of non-zero length (end before start wraps past midnight)");
     }
-    if (w.String("timeZone", &win.time_zone) && !IsTimeZoneName(win.time_zone)) {
-      w.Error("timeZone", Q(win.time_zone) + " is not a time zone name; expected an IANA name such as UTC or Europe/Berlin");
+    if (w.String("timeZone", &win.time_zone)) {
+      if (!IsTimeZoneName(win.time_zone)) {
+        w.Error("timeZone", Q(win.time_zone) + " is not a time zone name; expected an IANA name such as UTC or Europe/Berlin");
+      } else if (!IsKnownTimeZone(win.time_zone)) {
+        w.Error("timeZone", Q(win.time_zone) + " is not a time zone this system knows (no such zone in the tz "
+                            "database); expected an IANA name such as UTC or Europe/Berlin");
+      }
     }
     std::vector<std::string> days;
     if (w.StringList("days", &days)) {
@@ -480,6 +513,11 @@ Result<std::vector<SchemaUpgrade>> ParseManifests(const std::string& text, const
       }
       out.push_back(std::move(*su));
     }
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's message for this one is "bad file", which sends people looking at the wrong thing.
+    int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
+    errs.Add(line, "", "YAML nested too deeply (more than " + std::to_string(e.depth() - 1) +
+                           " levels of [ ] or { }); expected a SchemaUpgrade manifest, which nests a few levels");
   } catch (const YAML::Exception& e) {
     int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
     errs.Add(line, "", "YAML syntax error: " + e.msg + "; expected a valid YAML document");

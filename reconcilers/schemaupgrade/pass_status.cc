@@ -67,7 +67,10 @@ void Pass::Save() {
   st_.updated_at = FormatTime(d_.clock->Now());
   if (opt_.dry_run || no_save_) return;
   Status s = d_.store->Save(su_.Key(), st_);
-  if (!s.ok()) LogError("status.save_failed", {{"resource", su_.Key()}, {"error", s.ToString()}});
+  if (!s.ok()) {
+    LogError("status.save_failed", {{"resource", su_.Key()}, {"error", s.ToString()}});
+    if (out_.save_error.ok()) out_.save_error = s;
+  }
 }
 
 void Pass::SetPhase(Phase p, const std::string& message) {

@@ -122,7 +122,15 @@ bool Pass::Observe() {
   if (!dsn.ok()) return Fatal(dsn.status(), "InvalidDatabaseSource");
   dsn_ = *dsn;
   auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
-  if (!db.ok()) return Retry(db.status(), "DatabaseUnavailable");
+  if (!db.ok()) {
+    // A malformed DSN does not heal by retrying: bad input, named by its manifest field.
+    if (db.status().code() == Code::kInvalidArgument) {
+      return Fatal(db.status().WithContext(su_.source_file + ":" + std::to_string(su_.source_line) +
+                                           ": spec.database.dsnFrom"),
+                   "InvalidDatabaseSource");
+    }
+    return Retry(db.status(), "DatabaseUnavailable");
+  }
   db_ = std::move(db).value();
   // Rows left "running" by a killed run are closed on every pass, not only when there is work:
   // the killed run's work may have been finished by a leftover migrator.

@@ -113,6 +113,9 @@ struct ReconcileOutcome {
   bool terminal = false;                  // nothing more will happen until the spec changes
   std::optional<Plan> plan;               // the plan of this pass, when observation got that far
   int migrations_applied = 0;             // migrations this pass applied (status.applied spans passes)
+  // The first status save of this pass that failed (state dir not a folder, disk full, read-only):
+  // the stored status is stale, which a one-shot run must report as a failure.
+  Status save_error;
 };
 
 class Reconciler {

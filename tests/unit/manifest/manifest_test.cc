@@ -284,6 +284,42 @@ TEST(ManifestErrorTest, WorkloadRules) {
              "m.yaml:15: spec.workload.composeFile: is only used by kind ComposeService");
 }
 
+TEST(ManifestErrorTest, DurationsAreBoundedAtParseTime) {
+  // 3000 terms of 1e9 hours overflowed a 64-bit millisecond count and were accepted.
+  std::string huge;
+  for (int i = 0; i < 3000; ++i) huge += "1000000000h";
+  EXPECT_HAS(ErrorOf(WithPolicy("    lockWait: " + huge + "\n")),
+             "m.yaml:13: spec.policy.lockWait: \"1000000000h1000000000h");
+  EXPECT_HAS(ErrorOf(WithPolicy("    lockWait: " + huge + "\n")), "is longer than 8760h (365 days)");
+  EXPECT_HAS(ErrorOf(WithPolicy("    retries: {backoff: {max: 9000h}}\n")),
+             "m.yaml:13: spec.policy.retries.backoff.max: \"9000h\" is longer than 8760h");
+  // Values that go to PostgreSQL are held to its limit (INT_MAX ms), named by the manifest field.
+  EXPECT_HAS(ErrorOf(WithPolicy("    statementTimeout: 1000h\n")),
+             "m.yaml:13: spec.policy.statementTimeout: is 1000h; PostgreSQL's statement_timeout takes at most "
+             "2147483647ms");
+  EXPECT_HAS(ErrorOf(WithPolicy("    lockTimeout: 597h\n")),
+             "m.yaml:13: spec.policy.lockTimeout: is 597h; PostgreSQL's lock_timeout takes at most");
+  EXPECT_EQ(ParseOne(WithPolicy("    statementTimeout: 596h\n")).policy.statement_timeout.count(), 596LL * 3600000);
+}
+
+TEST(ManifestErrorTest, DeeplyNestedYamlSaysSoWithTheFile) {
+  std::string deep = kMinimal + "  service: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  std::string e = ErrorOf(deep);
+  EXPECT_HAS(e, "m.yaml:12: YAML nested too deeply");
+  EXPECT_EQ(e.find("bad file"), std::string::npos) << e;
+}
+
+TEST(ManifestErrorTest, UnknownTimeZoneFailsAtParseTime) {
+  EXPECT_HAS(ErrorOf(WithPolicy("    maintenanceWindow: {start: \"02:00\", end: \"03:00\", timeZone: Mars/Olympus}\n")),
+             "m.yaml:13: spec.policy.maintenanceWindow.timeZone: \"Mars/Olympus\" is not a time zone this system "
+             "knows");
+  EXPECT_HAS(ErrorOf(WithPolicy("    maintenanceWindow: {start: \"02:00\", end: \"03:00\", timeZone: ../../etc/passwd}\n")),
+             "spec.policy.maintenanceWindow.timeZone:");
+  EXPECT_EQ(ParseOne(WithPolicy("    maintenanceWindow: {start: \"02:00\", end: \"03:00\", timeZone: UTC}\n"))
+                .policy.window->time_zone,
+            "UTC");
+}
+
 TEST(ManifestErrorTest, DurationsWindowsAndPolicies) {
   EXPECT_HAS(ErrorOf(WithPolicy("    lockTimeout: 5 seconds\n")),
              "m.yaml:13: spec.policy.lockTimeout: \"5 seconds\" is not a duration (expected e.g. 500ms");

@@ -36,6 +36,7 @@ struct PendingMigration {
   bool has_down = false;
   std::string down_checksum;          // sha256 hex of the down file (empty: none, or no down files)
   std::vector<std::string> summary;   // SummarizeStatement() of each statement
+  std::vector<std::string> statements;  // full text of each statement (empty for ory: inside the image)
   std::vector<LintFinding> findings;
 };
 

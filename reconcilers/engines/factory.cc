@@ -13,8 +13,8 @@ namespace {
 // the failOnLintErrors gate see every engine's files the same way.
 class LintingEngine : public Engine {
  public:
-  LintingEngine(std::unique_ptr<Engine> inner, FileSystem* fs, bool in_transaction)
-      : inner_(std::move(inner)), fs_(fs), in_transaction_(in_transaction) {}
+  LintingEngine(std::unique_ptr<Engine> inner, FileSystem* fs, bool in_transaction, bool sets_lock_timeout)
+      : inner_(std::move(inner)), fs_(fs), in_transaction_(in_transaction), sets_lock_timeout_(sets_lock_timeout) {}
   std::string name() const override { return inner_->name(); }
   Result<EngineState> Observe(Database* db) override {
     auto st = inner_->Observe(db);
@@ -25,6 +25,7 @@ class LintingEngine : public Engine {
       if (!text.ok()) continue;
       LintOptions o;
       o.in_transaction = in_transaction_ && !m.no_transaction;
+      o.runner_sets_lock_timeout = sets_lock_timeout_;
       auto f = LintSql(m.file, *text, o);
       if (f.ok()) m.findings = std::move(f).value();
     }
@@ -42,6 +43,7 @@ class LintingEngine : public Engine {
   std::unique_ptr<Engine> inner_;
   FileSystem* fs_;
   bool in_transaction_;
+  bool sets_lock_timeout_;
 };
 
 }  // namespace
@@ -50,18 +52,22 @@ Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::s
                                            const std::string& target_image, FileSystem* fs, ContainerRuntime* rt) {
   const auto& m = su.migrations;
   std::string where = su.source_file.empty() ? su.Key() : su.source_file;
+  // Both engines SET lock_timeout from the policy before a file runs (0 means no limit): a file
+  // that does not set it itself is not missing it.
+  const bool sets_lock_timeout = su.policy.lock_timeout.count() > 0;
   if (m.engine == "sql" || m.engine == "drizzle") {
     if (m.path.empty()) return Status::Invalid(where + ": spec.migrations.path is required for engine " + m.engine);
     if (!fs->IsDir(m.path)) {
       return Status::Invalid(where + ": spec.migrations.path " + m.path + " is not a folder");
     }
     if (m.engine == "sql") {
-      return NewSqlEngine(fs, m.path, m.schema.empty() ? "public" : m.schema, su.policy.accept_drift);
+      return NewSqlEngine(fs, m.path, m.schema.empty() ? "public" : m.schema, su.policy.accept_drift,
+                          sets_lock_timeout);
     }
     DrizzleEngineOptions o;
     if (!m.schema.empty()) o.migrations_schema = m.schema;  // drizzle config's migrations.schema
     // drizzle runs every pending file in one transaction.
-    return std::unique_ptr<Engine>(new LintingEngine(NewDrizzleEngine(fs, m.path, o), fs, true));
+    return std::unique_ptr<Engine>(new LintingEngine(NewDrizzleEngine(fs, m.path, o), fs, true, sets_lock_timeout));
   }
   if (m.engine == "ory") {
     if (!rt) return Status::Invalid(where + ": engine ory needs a container runtime (podman), none is configured");

@@ -1,6 +1,7 @@
 // Plan building and text/markdown rendering (see plan.h).
 #include "reconcilers/schemaupgrade/plan.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "reconcilers/base/sha256.h"
@@ -192,6 +193,23 @@ std::string RenderPlanText(const Plan& p) {
   return o.str();
 }
 
+namespace {
+
+// An ory migration: listed by the image's migrator, no file and no statements of ours.
+bool InsideImage(const PendingMigration& m) { return m.file.empty() && m.statements.empty() && m.summary.empty(); }
+
+// A code fence of backticks longer than the longest backtick run in text (at least three).
+std::string Fence(const std::string& text) {
+  size_t longest = 0, run = 0;
+  for (char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  return std::string(std::max<size_t>(3, longest + 1), '`');
+}
+
+}  // namespace
+
 std::string RenderPlanMarkdown(const Plan& p) {
   std::ostringstream o;
   o << "### Schema upgrade plan: `" << p.resource << "`\n\n";
@@ -209,14 +227,44 @@ std::string RenderPlanMarkdown(const Plan& p) {
     o << "#### Pending migrations (" << p.state.pending.size() << ")\n\n";
     o << "| Version | Name | Statements | Transaction |\n|---|---|---|---|\n";
     for (const auto& m : p.state.pending) {
+      if (InsideImage(m)) {
+        o << "| `" << m.version << "` | " << m.name << " | in the image | the migrator's |\n";
+        continue;
+      }
       o << "| `" << m.version << "` | " << m.name << " | " << m.summary.size() << " | "
         << (m.no_transaction ? "none (CONCURRENTLY)" : "one") << " |\n";
     }
     o << "\n<details><summary>Statements</summary>\n\n";
     for (const auto& m : p.state.pending) {
-      o << "**" << m.version << " " << m.name << "**\n\n```sql\n";
-      for (const auto& s : m.summary) o << s << "\n";
-      o << "```\n\n";
+      o << "**" << m.version << " " << m.name << "**";
+      if (InsideImage(m)) {
+        // Ory: the SQL ships inside the image and its own migrator runs it; we cannot show it.
+        o << ": the statements live inside the image" << (p.target_image.empty() ? "" : " `" + p.target_image + "`")
+          << " and its own migrator runs them; see the service's `migrate sql status` or its source "
+             "repository for the SQL\n\n";
+        continue;
+      }
+      o << (m.file.empty() ? "" : " (`" + BaseNameOf(m.file) + "`)");
+      if (m.statements.empty() && m.summary.empty()) {
+        o << ": no statements (an empty file): nothing runs, its version is recorded\n\n";
+        continue;
+      }
+      o << "\n\n";
+      // Full statements, not their summaries: reviewers approve what runs. The fence is longer
+      // than any backtick run inside, so a statement cannot close it.
+      std::string body;
+      const auto& texts = m.statements.empty() ? m.summary : m.statements;
+      for (const auto& s : texts) {
+        std::string t = s;
+        while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.pop_back();
+        size_t lead = 0;
+        while (lead < t.size() && (t[lead] == '\n' || t[lead] == '\r')) ++lead;
+        body += t.substr(lead);
+        if (!body.empty() && body.back() != ';') body += ";";
+        body += "\n";
+      }
+      const std::string fence = Fence(body);
+      o << fence << "sql\n" << body << fence << "\n\n";
     }
     o << "</details>\n\n";
   }

@@ -218,7 +218,7 @@ class Linter {
 
   // A statement that takes a strong lock on something the file did not create.
   void TouchExisting(int line) {
-    if (state_.lock_timeout_set || state_.lock_timeout_reported) return;
+    if (options_.runner_sets_lock_timeout || state_.lock_timeout_set || state_.lock_timeout_reported) return;
     state_.lock_timeout_reported = true;
     Emit("missing-lock-timeout", line,
          "no SET lock_timeout before this DDL (schema-upgrade sets lock_timeout from its policy when it "

@@ -28,6 +28,9 @@ struct LintOptions {
   bool in_transaction = true;
   // Rule ids to skip (from `-- schema-upgrade: lint-ignore rule-a,rule-b` lines or CLI flags).
   std::vector<std::string> disabled_rules;
+  // True when the runner sets lock_timeout itself before the file runs (our sql and drizzle
+  // engines do, from policy.lockTimeout when it is > 0): missing-lock-timeout is then not reported.
+  bool runner_sets_lock_timeout = false;
 };
 
 // Lints one file's text. A file that cannot be split returns the split error. Findings are

@@ -37,7 +37,10 @@ PendingMigration ToPending(const DrizzleMigration& m) {
   p.name = m.Name();
   p.file = m.file;
   p.checksum = m.hash;
-  for (const auto& st : m.statements) p.summary.push_back(SummarizeStatement(st.text));
+  for (const auto& st : m.statements) {
+    p.summary.push_back(SummarizeStatement(st.text));
+    p.statements.push_back(st.text);
+  }
   return p;
 }
 

@@ -6,6 +6,7 @@
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/base/text_check.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/engines/sql/sql_history.h"
@@ -104,8 +105,13 @@ Status FailureStatus(const PreparedMigration& m, const FileRunOutcome& o, const 
 
 class SqlEngine : public Engine {
  public:
-  SqlEngine(FileSystem* fs, std::string folder, std::string schema, std::vector<std::string> accept_drift)
-      : fs_(fs), folder_(std::move(folder)), schema_(std::move(schema)), accept_drift_(std::move(accept_drift)) {}
+  SqlEngine(FileSystem* fs, std::string folder, std::string schema, std::vector<std::string> accept_drift,
+            bool sets_lock_timeout)
+      : fs_(fs),
+        folder_(std::move(folder)),
+        schema_(std::move(schema)),
+        accept_drift_(std::move(accept_drift)),
+        sets_lock_timeout_(sets_lock_timeout) {}
 
   std::string name() const override { return kEngine; }
 
@@ -287,6 +293,10 @@ class SqlEngine : public Engine {
         report.status = sql.status();
         return report;
       }
+      if (Status t = CheckMigrationText(f->second->down_path, *sql); !t.ok()) {
+        report.status = t;
+        return report;
+      }
       if (ctx.approved) {
         for (const auto& a : *ctx.approved) {
           if (a.version == v && a.down_checksum != Sha256Hex(*sql)) {
@@ -294,7 +304,8 @@ class SqlEngine : public Engine {
           }
         }
       }
-      auto prepared = PrepareMigration(f->second->version, f->second->name, f->second->down_path, *sql);
+      auto prepared = PrepareMigration(f->second->version, f->second->name, f->second->down_path, *sql,
+                                       f->second->down_autocommit);
       if (!prepared.ok()) {
         report.status = prepared.status();
         return report;
@@ -435,7 +446,7 @@ class SqlEngine : public Engine {
 
     for (const auto& f : files) {
       if (is_applied.count(f.version)) continue;
-      SU_ASSIGN_OR_RETURN(PreparedMigration m, PrepareMigration(f.version, f.name, f.up_path, f.up_sql));
+      SU_ASSIGN_OR_RETURN(PreparedMigration m, PrepareMigration(f.version, f.name, f.up_path, f.up_sql, f.up_autocommit));
       PendingMigration p;
       p.version = f.version;
       p.name = f.name;
@@ -448,10 +459,14 @@ class SqlEngine : public Engine {
         SU_ASSIGN_OR_RETURN(std::string down_sql, fs_->ReadFile(f.down_path));
         p.down_checksum = Sha256Hex(down_sql);
       }
-      for (const auto& s : m.statements) p.summary.push_back(SummarizeStatement(s.text));
+      for (const auto& s : m.statements) {
+        p.summary.push_back(SummarizeStatement(s.text));
+        p.statements.push_back(s.text);
+      }
       if (lint) {
         LintOptions opts;
         opts.in_transaction = !m.no_transaction;
+        opts.runner_sets_lock_timeout = sets_lock_timeout_;
         SU_ASSIGN_OR_RETURN(p.findings, LintSql(f.up_path, f.up_sql, opts));
       }
       if (!st.current_version.empty() && CompareVersions(f.version, st.current_version) < 0) {
@@ -474,13 +489,15 @@ class SqlEngine : public Engine {
   std::string folder_;
   std::string schema_;
   std::vector<std::string> accept_drift_;
+  bool sets_lock_timeout_;
 };
 
 }  // namespace
 
 std::unique_ptr<Engine> NewSqlEngine(FileSystem* fs, std::string folder, std::string schema,
-                                     std::vector<std::string> accept_drift) {
-  return std::make_unique<SqlEngine>(fs, std::move(folder), std::move(schema), std::move(accept_drift));
+                                     std::vector<std::string> accept_drift, bool sets_lock_timeout) {
+  return std::make_unique<SqlEngine>(fs, std::move(folder), std::move(schema), std::move(accept_drift),
+                                     sets_lock_timeout);
 }
 
 }  // namespace su

@@ -23,9 +23,9 @@
 //    ctx.approved, a down file whose checksum is not the approved one (kGated).
 //  - Apply and the rollbacks report the history's version afterwards (RunReport::current_version),
 //    also after a failure.
-//  - Files that start with `-- schema-upgrade: no-transaction` run outside a transaction; their
-//    statements should be idempotent (IF NOT EXISTS): after a failure the file runs again from the
-//    top on the next apply.
+//  - Files that start with `-- schema-upgrade: no-transaction`, and popx `.autocommit` files, run
+//    outside a transaction; their statements should be idempotent (IF NOT EXISTS): after a
+//    failure the file runs again from the top on the next apply.
 #pragma once
 
 #include <memory>
@@ -37,7 +37,9 @@
 
 namespace su {
 
+// sets_lock_timeout: the run's RunContext.lock_timeout will be > 0 (policy.lockTimeout), so the
+// plan's lint does not report missing-lock-timeout.
 std::unique_ptr<Engine> NewSqlEngine(FileSystem* fs, std::string folder, std::string schema = "public",
-                                     std::vector<std::string> accept_drift = {});
+                                     std::vector<std::string> accept_drift = {}, bool sets_lock_timeout = false);
 
 }  // namespace su

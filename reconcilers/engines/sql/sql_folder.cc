@@ -5,6 +5,7 @@
 #include <map>
 
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/base/text_check.h"
 
 namespace su {
 namespace {
@@ -27,8 +28,8 @@ std::string StripLeadingZeros(const std::string& v) {
 
 Status BadName(const std::string& file, const std::string& why) {
   return Status::Invalid(file + ": not a migration file name: " + why +
-                         " (expected <version>_<name>.up.sql or <version>_<name>.down.sql, version digits only, "
-                         "name letters, digits, '_' or '-', e.g. 20260515_add_role.up.sql)");
+                         " (expected <version>_<name>[.postgres][.autocommit].up.sql or the same with .down.sql, "
+                         "version digits only, name letters, digits, '_' or '-', e.g. 20260515_add_role.up.sql)");
 }
 
 }  // namespace
@@ -54,18 +55,37 @@ Result<SqlFileName> ParseSqlFileName(const std::string& file) {
   } else {
     return BadName(file, "it must end in .up.sql or .down.sql");
   }
-  // popx: <version>_<name>[.<dialect>]
+  // popx: <version>_<name>[.<dialect>][.autocommit]
   auto dot = stem.find('.');
   if (dot != std::string::npos) {
-    std::string dialect = stem.substr(dot + 1);
-    stem = stem.substr(0, dot);
-    if (dialect == "mysql" || dialect == "sqlite3" || dialect == "sqlite" || dialect == "cockroach") {
-      out.skipped = true;
-      return out;
+    std::vector<std::string> suffixes;
+    for (size_t start = dot + 1;;) {
+      size_t next = stem.find('.', start);
+      suffixes.push_back(stem.substr(start, next == std::string::npos ? std::string::npos : next - start));
+      if (next == std::string::npos) break;
+      start = next + 1;
     }
-    if (dialect != "postgres" && dialect != "postgresql") {
-      return BadName(file, "unexpected '." + dialect + "' before .up/.down (only a popx dialect such as .postgres "
-                                                       "may appear there)");
+    stem = stem.substr(0, dot);
+    if (!suffixes.empty() && suffixes.back() == "autocommit") {
+      out.autocommit = true;
+      suffixes.pop_back();
+    }
+    if (suffixes.size() > 1) {
+      return BadName(file, "too many '.' parts before .up/.down (popx allows one dialect and then .autocommit)");
+    }
+    if (suffixes.size() == 1) {
+      const std::string& dialect = suffixes[0];
+      if (dialect == "mysql" || dialect == "mariadb" || dialect == "sqlite3" || dialect == "sqlite" ||
+          dialect == "cockroach" || dialect == "cockroachdb" || dialect == "crdb") {
+        out.skipped = true;
+        return out;
+      }
+      if (dialect != "postgres" && dialect != "postgresql" && dialect != "pg" && dialect != "pgx") {
+        return BadName(file, "unexpected '." + dialect +
+                                 "' before .up/.down (only a popx dialect such as .postgres, then .autocommit, "
+                                 "may appear there)");
+      }
+      out.postgres = true;
     }
   }
   size_t i = 0;
@@ -86,9 +106,13 @@ Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::s
   auto names = fs->ListDir(folder);
   if (!names.ok()) return names.status().WithContext("reading the sql migrations folder");
 
+  struct Side {
+    std::string file;  // chosen file name for this direction
+    bool postgres = false;
+  };
   struct Pair {
     SqlMigrationFile m;
-    std::string up_file, down_file;
+    Side up, down;
   };
   // Keyed by the version without leading zeros, so "001" and "1" collide as they should.
   std::map<std::string, Pair> by_version;
@@ -97,39 +121,52 @@ Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::s
     if (!parsed.ok()) return parsed.status().WithContext(folder);
     if (parsed->skipped) continue;
     std::string path = JoinPath(folder, file);
-    if (fs->IsDir(path)) continue;
-    Pair& p = by_version[StripLeadingZeros(parsed->version)];
-    std::string& slot = parsed->up ? p.up_file : p.down_file;
-    if (!slot.empty()) {
-      return Status::Invalid(folder + ": duplicate migration version " + parsed->version + ": " + slot + " and " +
-                             file + " (each version may have one .up.sql and one .down.sql; renumber one of them)");
+    if (fs->IsDir(path)) {
+      return Status::Invalid(path + ": is a directory named like a migration file; expected a regular file "
+                                    "(rename or remove the directory)");
     }
-    const std::string& other = parsed->up ? p.down_file : p.up_file;
-    if (!other.empty() && (p.m.version != parsed->version || p.m.name != parsed->name)) {
-      return Status::Invalid(folder + ": " + other + " and " + file +
+    Pair& p = by_version[StripLeadingZeros(parsed->version)];
+    Side& side = parsed->up ? p.up : p.down;
+    if (!side.file.empty()) {
+      if (side.postgres == parsed->postgres) {
+        return Status::Invalid(folder + ": duplicate migration version " + parsed->version + ": " + side.file +
+                               " and " + file +
+                               " (each version may have one .up.sql and one .down.sql, plus .postgres variants; "
+                               "renumber one of them)");
+      }
+      // popx: the .postgres file beats the dialect-less one of the same version and direction.
+      if (side.postgres) continue;
+    }
+    const Side& other = parsed->up ? p.down : p.up;
+    if (!other.file.empty() && (p.m.version != parsed->version || p.m.name != parsed->name)) {
+      return Status::Invalid(folder + ": " + other.file + " and " + file +
                              " have the same version but different names (an up and its down file must share "
                              "<version>_<name>)");
     }
-    slot = file;
+    side.file = file;
+    side.postgres = parsed->postgres;
     p.m.version = parsed->version;
     p.m.name = parsed->name;
     if (parsed->up) {
       p.m.up_path = path;
+      p.m.up_autocommit = parsed->autocommit;
     } else {
       p.m.down_path = path;
+      p.m.down_autocommit = parsed->autocommit;
     }
   }
 
   std::vector<SqlMigrationFile> out;
   out.reserve(by_version.size());
   for (auto& [key, p] : by_version) {
-    if (p.up_file.empty()) {
-      return Status::Invalid(JoinPath(folder, p.down_file) + ": a down migration without its up migration (add " +
+    if (p.up.file.empty()) {
+      return Status::Invalid(JoinPath(folder, p.down.file) + ": a down migration without its up migration (add " +
                              p.m.version + "_" + p.m.name + ".up.sql or remove this file)");
     }
     auto content = fs->ReadFile(p.m.up_path);
     if (!content.ok()) return content.status();
     p.m.up_sql = std::move(content).value();
+    SU_RETURN_IF_ERROR(CheckMigrationText(p.m.up_path, p.m.up_sql));
     p.m.checksum = Sha256Hex(p.m.up_sql);
     out.push_back(std::move(p.m));
   }

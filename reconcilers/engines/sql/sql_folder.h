@@ -1,17 +1,23 @@
 // Reads a folder of `<version>_<name>.up.sql` files with optional `.down.sql` partners: names,
 // version order and pairing are validated here; nothing touches a database.
 //
-// Rules:
+// Rules (Ory popx's naming, `<version>_<name>[.<dialect>][.autocommit].(up|down).sql`):
 //  - version: a digit string (e.g. 20260515 or the 20-digit Ory style 20150100000001000000),
 //    ordered numerically (leading zeros ignored, then by length, then lexically).
-//  - name: one or more of [A-Za-z0-9_-] (dots are not allowed, see dialect below).
-//  - popx dialect suffixes are understood: `<v>_<name>.postgres.up.sql` is read as `<v>_<name>`,
-//    files for other dialects (mysql, sqlite3, sqlite, cockroach) are skipped, so an Ory
-//    migrations folder can be used as it is.
+//  - name: one or more of [A-Za-z0-9_-] (dots are not allowed: they separate the suffixes).
+//  - dialect: postgres (also postgresql, pg, pgx: pop's synonyms) is ours; mysql, mariadb,
+//    sqlite3, sqlite, cockroach, cockroachdb and crdb files are skipped; any other word is an
+//    error (popx skips it silently, which would hide a typo such as `.postgress`). A version may
+//    have a dialect-less file and a `.postgres` one: the `.postgres` one wins, as in popx.
+//  - `.autocommit`: the file runs outside a transaction (see sql_engine.h), e.g. for CREATE INDEX
+//    CONCURRENTLY. An empty file (or comments only) still records its version.
 //  - files that do not end in `.sql` (README.md, .fizz, sub-folders) are ignored.
 //  - errors (kInvalidArgument) name the offending file(s): a malformed `.sql` name, two files with
-//    the same (numerically equal) version, a `.down.sql` with no `.up.sql`, an up and a down of the
-//    same version with different names.
+//    the same (numerically equal) version and dialect, a `.down.sql` with no `.up.sql`, an up and a
+//    down of the same version with different names, an entry named like a migration that is not a
+//    readable regular file (a directory, FIFO, device, looping or dangling symlink, no permission)
+//    or is larger than kMaxReadFileBytes, an up file with a NUL byte or invalid UTF-8 (file and
+//    byte offset).
 //  - checksum: sha256 hex of the up file's bytes.
 #pragma once
 
@@ -30,6 +36,8 @@ struct SqlMigrationFile {
   std::string down_path;  // empty when there is no down file
   std::string up_sql;     // contents of the up file
   std::string checksum;   // Sha256Hex(up_sql)
+  bool up_autocommit = false;    // popx `.autocommit`: runs outside a transaction
+  bool down_autocommit = false;
 };
 
 // What a file name says, before pairing.
@@ -38,10 +46,12 @@ struct SqlFileName {
   std::string name;
   bool up = true;        // false for .down.sql
   bool skipped = false;  // not a migration file for PostgreSQL (not .sql, or another dialect)
+  bool postgres = false;    // `.postgres` (or a synonym): wins over a dialect-less file
+  bool autocommit = false;  // `.autocommit`
 };
 
 // Parses one directory entry name. kInvalidArgument naming the file when it ends in .sql but does
-// not follow `<digits>_<name>[.postgres].(up|down).sql`.
+// not follow `<digits>_<name>[.<dialect>][.autocommit].(up|down).sql`.
 Result<SqlFileName> ParseSqlFileName(const std::string& file);
 
 // <0, 0, >0 like strcmp, comparing two digit strings as numbers of any length.

@@ -14,8 +14,10 @@ std::string SqlHistory::ChecksumTable() const {
 
 Status SqlHistory::Ensure() {
   // Fast path for every run after the first: one round trip, no catalog locks.
-  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-                           {MigrationTable(), ChecksumTable()});
+  const std::string self_idx = QuoteIdent(schema_) + "." + QuoteIdent("schema_migration_version_self_idx");
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
+                           "to_regclass($3) IS NOT NULL",
+                           {MigrationTable(), ChecksumTable(), self_idx});
   if (!exists.ok()) return exists.status().WithContext("checking the migration history tables");
   if (exists->Get(0, 0) == "t") return Status::Ok();
 
@@ -35,6 +37,11 @@ Status SqlHistory::Ensure() {
   SU_RETURN_IF_ERROR(db_->Exec("CREATE UNIQUE INDEX IF NOT EXISTS " + QuoteIdent("schema_migration_version_idx") +
                                " ON " + MigrationTable() + " (version)")
                          .WithContext("creating the schema_migration index"));
+  // popx creates this one too; tables written by older versions of this tool (or by hand) lack it
+  // and get it here. schema_migration is small, so a plain CREATE INDEX is brief.
+  SU_RETURN_IF_ERROR(db_->Exec("CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_migration_version_self_idx") +
+                               " ON " + MigrationTable() + " (version_self)")
+                         .WithContext("creating the schema_migration version_self index"));
   SU_RETURN_IF_ERROR(db_->Exec("CREATE TABLE IF NOT EXISTS " + ChecksumTable() +
                                " (version VARCHAR(48) PRIMARY KEY, name text NOT NULL DEFAULT '', checksum text "
                                "NOT NULL DEFAULT '', applied_at timestamptz NOT NULL DEFAULT now())")

@@ -1,5 +1,6 @@
 // The sql engine's history: popx-compatible `schema_migration(version VARCHAR(48) NOT NULL,
-// version_self INT NOT NULL DEFAULT 0)` with unique index `schema_migration_version_idx`, plus our
+// version_self INT NOT NULL DEFAULT 0)` with popx's unique index `schema_migration_version_idx` on
+// version and index `schema_migration_version_self_idx` on version_self, plus our
 // own `schema_upgrade_checksum(version, name, checksum, applied_at)` for names and drift checks.
 // Both live in the configured schema.
 #pragma once
@@ -17,7 +18,8 @@ class SqlHistory {
  public:
   SqlHistory(Database* db, std::string schema) : db_(db), schema_(std::move(schema)) {}
 
-  // Creates the schema (when missing) and both tables (idempotent, safe under concurrent callers).
+  // Creates the schema (when missing), both tables and popx's two indexes (idempotent, safe under
+  // concurrent callers); adds a missing version_self index to an existing schema_migration.
   Status Ensure();
   // Applied versions in version order; empty when the history table does not exist. Writes nothing.
   // name/checksum/applied_at are empty for rows written by another tool (e.g. Ory's migrator).

@@ -93,13 +93,13 @@ std::string ConcurrentIndexName(const std::string& statement) {
 }
 
 Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
-                                           const std::string& file, const std::string& sql) {
+                                           const std::string& file, const std::string& sql, bool autocommit) {
   PreparedMigration m;
   m.version = version;
   m.name = name;
   m.file = file;
   m.checksum = Sha256Hex(sql);
-  m.no_transaction = HasNoTransactionMarker(sql);
+  m.no_transaction = autocommit || HasNoTransactionMarker(sql);
   auto split = SplitStatements(sql);
   if (!split.ok()) return Status::Invalid(file + ": " + split.status().message());
   m.statements = std::move(split).value();

@@ -26,8 +26,11 @@ struct PreparedMigration {
 // Splits and checks a file. Errors (kInvalidArgument) name the file and line: a split error, or a
 // transaction-control statement (BEGIN, COMMIT, ROLLBACK, END, ABORT, START TRANSACTION) in a file
 // that runs inside our transaction, where it would commit half a migration behind our back.
+// autocommit (a popx `.autocommit` file name) makes the file run outside a transaction, like the
+// `-- schema-upgrade: no-transaction` marker.
 Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
-                                           const std::string& file, const std::string& sql);
+                                           const std::string& file, const std::string& sql,
+                                           bool autocommit = false);
 
 // The index name of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] <name> ON ...` statement,
 // empty when the statement is something else or the index is unnamed.

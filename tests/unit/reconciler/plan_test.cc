@@ -216,6 +216,35 @@ TEST(RenderPlanTest, MarkdownNamesVersionsFindingsAndDrift) {
   EXPECT_NE(m.find(p.hash), std::string::npos);
 }
 
+TEST(RenderPlanTest, MarkdownShowsWholeStatementsAndWhereOryStatementsLive) {
+  EngineState st = State();
+  st.pending[1].statements = {"CREATE TABLE orders (\n  id int PRIMARY KEY,\n  note text DEFAULT '```'\n);",
+                              "CREATE INDEX orders_user_idx\n  ON orders (id);"};
+  std::string m = RenderPlanMarkdown(BuildPlan(Spec(), st, "athena:v1", "athena:v2"));
+  // Every line of every statement, not the first line only.
+  for (const char* want : {"  id int PRIMARY KEY,\n  note text DEFAULT '```'\n);\n", "  ON orders (id);\n"}) {
+    EXPECT_NE(m.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << m;
+  }
+  // The fence is longer than the backticks inside, so the statement cannot close it.
+  EXPECT_NE(m.find("````sql\n"), std::string::npos) << m;
+
+  EngineState ory;
+  PendingMigration p;
+  p.version = "20240101000000000000";
+  p.name = "identities";
+  ory.pending = {p};
+  SchemaUpgrade su = Spec();
+  su.migrations.engine = "ory";
+  std::string o = RenderPlanMarkdown(BuildPlan(su, ory, "oryd/kratos:v1.1.0", "oryd/kratos:v1.2.0"));
+  EXPECT_NE(o.find("| `20240101000000000000` | identities | in the image | the migrator's |"), std::string::npos)
+      << o;
+  EXPECT_NE(o.find("the statements live inside the image `oryd/kratos:v1.2.0` and its own migrator runs them"),
+            std::string::npos)
+      << o;
+  EXPECT_EQ(o.find("| 0 |"), std::string::npos) << "no \"0 statements\" for ory:\n" << o;
+  EXPECT_EQ(o.find("```sql\n```"), std::string::npos) << "no empty code block:\n" << o;
+}
+
 TEST(RenderPlanTest, JsonParsesAndCarriesEveryPart) {
   Plan p = RichPlan();
   web::json::value v;

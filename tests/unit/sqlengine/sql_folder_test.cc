@@ -138,13 +138,89 @@ TEST_F(SqlFolderTest, ReadsOryStyleFolderSkippingOtherDialects) {
   EXPECT_EQ((*r)[1].version, "20191100000001000000");
 }
 
-TEST_F(SqlFolderTest, IgnoresSubfolders) {
+TEST_F(SqlFolderTest, IgnoresSubfoldersButRefusesOneNamedLikeAMigration) {
   Add("1_a.up.sql");
-  fs_.dirs.push_back("/m/2_old.up.sql");
   fs_.dirs.push_back("/m/archive");
   auto r = ReadSqlFolder(&fs_, "/m");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->size(), 1u);
+  // Skipping it silently would apply the rest without version 2.
+  fs_.dirs.push_back("/m/2_old.up.sql");
+  auto bad = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("/m/2_old.up.sql: is a directory named like a migration file"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+TEST(ParseSqlFileNameTest, PopxNamesWithDialectAndAutocommit) {
+  auto ac = ParseSqlFileName("20250912000000000000_kratos_secret_pagination.autocommit.up.sql");
+  ASSERT_TRUE(ac.ok()) << ac.status().ToString();
+  EXPECT_TRUE(ac->autocommit);
+  EXPECT_FALSE(ac->postgres);
+  EXPECT_EQ(ac->name, "kratos_secret_pagination");
+  auto pg = ParseSqlFileName("20250912000000000001_idx.postgres.autocommit.down.sql");
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  EXPECT_TRUE(pg->autocommit);
+  EXPECT_TRUE(pg->postgres);
+  EXPECT_FALSE(pg->up);
+  for (const char* other : {"1_a.cockroach.autocommit.up.sql", "1_a.crdb.up.sql", "1_a.mariadb.down.sql",
+                            "1_a.sqlite.up.sql"}) {
+    auto r = ParseSqlFileName(other);
+    ASSERT_TRUE(r.ok()) << other;
+    EXPECT_TRUE(r->skipped) << other;
+  }
+  for (const char* syn : {"1_a.pg.up.sql", "1_a.postgresql.up.sql"}) {
+    auto r = ParseSqlFileName(syn);
+    ASSERT_TRUE(r.ok()) << syn;
+    EXPECT_TRUE(r->postgres) << syn;
+  }
+  // A typo is an error, not a silently skipped migration; so is an order popx would not match.
+  for (const char* bad : {"1_a.postgress.up.sql", "1_a.autocommit.postgres.up.sql", "1_a.postgres.x.up.sql"}) {
+    auto r = ParseSqlFileName(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
+TEST_F(SqlFolderTest, PostgresFileBeatsTheDialectLessOneOfTheSameVersion) {
+  Add("20150100000001000000_networks.up.sql", "CREATE TABLE generic();");
+  Add("20150100000001000000_networks.postgres.up.sql", "CREATE TABLE pg();");
+  Add("20150100000001000000_networks.down.sql", "DROP TABLE generic;");
+  Add("20150100000001000000_networks.postgres.down.sql", "DROP TABLE pg;");
+  Add("20150100000001000000_networks.mysql.up.sql", "mysql");
+  Add("20150100000002000000_only_generic.up.sql", "CREATE TABLE g2();");
+  Add("20150100000003000000_idx.autocommit.up.sql", "CREATE INDEX CONCURRENTLY i ON pg (id);");
+  Add("20150100000004000000_empty.up.sql", "");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 4u);
+  EXPECT_EQ((*r)[0].up_sql, "CREATE TABLE pg();");
+  EXPECT_EQ((*r)[0].up_path, "/m/20150100000001000000_networks.postgres.up.sql");
+  EXPECT_EQ((*r)[0].down_path, "/m/20150100000001000000_networks.postgres.down.sql");
+  EXPECT_EQ((*r)[1].up_sql, "CREATE TABLE g2();");
+  EXPECT_FALSE((*r)[1].up_autocommit);
+  EXPECT_TRUE((*r)[2].up_autocommit);
+  EXPECT_EQ((*r)[3].up_sql, "");
+  // Two files of the same version and dialect are still a duplicate.
+  Add("20150100000002000000_again.up.sql", "x");
+  auto dup = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("duplicate migration version"), std::string::npos);
+}
+
+TEST_F(SqlFolderTest, NulByteOrBadUtf8InAnUpFileIsRefusedWithOffset) {
+  Add("1_a.up.sql", std::string("CREATE TABLE a();\n") + '\0' + "CREATE TABLE b();\n");
+  auto r = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("/m/1_a.up.sql: byte offset 18 (line 2): NUL byte"), std::string::npos)
+      << r.status().message();
+  Add("1_a.up.sql", "SELECT '\xe9t\xe9';\n");
+  auto u = ReadSqlFolder(&fs_, "/m");
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("/m/1_a.up.sql: byte offset 8 (line 1): invalid UTF-8"), std::string::npos)
+      << u.status().message();
 }
 
 TEST_F(SqlFolderTest, RejectsDuplicateVersionsNamingBothFiles) {

@@ -234,6 +234,14 @@ TEST(Lint, LockTimeoutSetOrOnlyNewTablesIsFine) {
   EXPECT_EQ(Count(Lint("SET lock_timeout = 0;\nALTER TABLE users ADD COLUMN a int;\n"), "missing-lock-timeout"), 1);
 }
 
+TEST(Lint, NoMissingLockTimeoutWhenTheRunnerSetsIt) {
+  LintOptions o;
+  o.runner_sets_lock_timeout = true;  // the engines SET lock_timeout from policy.lockTimeout
+  auto f = LintSql("f.sql", "ALTER TABLE users ADD COLUMN a int;\n", o);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(Count(*f, "missing-lock-timeout"), 0) << Ids(*f);
+}
+
 // --- vacuum-full / cluster / lock-table ---
 TEST(Lint, HeavyLockStatements) {
   auto f = Lint("VACUUM FULL users;\nVACUUM (FULL, ANALYZE) orders;\nCLUSTER users USING users_pkey;\n"

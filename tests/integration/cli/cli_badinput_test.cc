@@ -158,6 +158,35 @@ TEST_F(CliBadInputTest, ASelfReferencingSymlinkIsBadInputExit2) {
   ExpectRefusedEverywhere(link + ": cannot read: a symbolic link that points to itself or loops");
 }
 
+TEST_F(CliBadInputTest, AnUnreadableMigrationIsBadInputExit2) {
+  WriteMigration(1, "users", "CREATE TABLE users (id int);\n");
+  std::string f = WriteMigration(2, "secret", "CREATE TABLE b (x int);\n");
+  WriteManifest();
+  ASSERT_EQ(::chmod(f.c_str(), 0), 0);
+  // root reads any file: run as nobody then (setpriv), with the folders made traversable.
+  std::vector<std::string> prefix;
+  if (::geteuid() == 0) {
+    prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    for (const std::string& d : {dir_.path(), dir_.Path("migrations")}) ASSERT_EQ(::chmod(d.c_str(), 0755), 0);
+    ASSERT_EQ(::chmod(Manifest().c_str(), 0644), 0);
+  }
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"plan", "-f", Manifest()},
+                                                std::vector<std::string>{"lint", dir_.Path("migrations")}}) {
+    ProcessSpec spec;
+    spec.argv = prefix;
+    spec.argv.push_back(CliBinary());
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.env = {{"SU_STATE_DIR", dir_.Path("state")}, {kDsnVar, dsn_}};
+    spec.timeout = std::chrono::seconds(60);
+    auto r = PosixProcessRunner()->Run(spec);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->exit_code, 2) << args[0] << "\n" << r->out << r->err;
+    EXPECT_TRUE(Contains(r->out + r->err, f + ": cannot read: Permission denied; make it readable"))
+        << args[0] << "\n" << r->out << r->err;
+  }
+  EXPECT_FALSE(TableExists("users"));
+}
+
 TEST_F(CliBadInputTest, AFileOverTheSizeLimitIsRefusedNamingTheLimit) {
   WriteMigration(1, "users", "CREATE TABLE users (id int);\n");
   std::string big = WriteMigration(2, "big", "");

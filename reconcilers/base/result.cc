@@ -17,6 +17,7 @@ const char* CodeName(Code code) {
     case Code::kTimeout: return "Timeout";
     case Code::kCancelled: return "Cancelled";
     case Code::kUnavailable: return "Unavailable";
+    case Code::kConflict: return "Conflict";
   }
   return "Unknown";
 }

@@ -24,6 +24,7 @@ enum class Code {
   kTimeout,          // a bounded wait ran out (exit 1)
   kCancelled,        // stopped on request (SIGTERM) (exit 1)
   kUnavailable,      // a dependency (database, podman) cannot be reached: retryable (exit 1)
+  kConflict,         // what we read changed under us (a file edited since read): retryable (exit 1)
 };
 
 const char* CodeName(Code code);

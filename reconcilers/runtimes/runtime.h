@@ -67,10 +67,18 @@ class WorkloadRuntime {
   // The image the workload is declared with (compose file's image: / Deployment template), as the
   // runtime's tools resolve it (compose interpolation applied).
   virtual Result<std::string> DeclaredImage(const WorkloadRef& w) = 0;
-  // Changes the declared image, touching nothing else; atomic (readers see old or new).
-  virtual Status SetDeclaredImage(const WorkloadRef& w, const std::string& image) = 0;
-  // Makes the running workload match the declaration (podman-compose up -d <service>).
-  virtual Status Rollout(const WorkloadRef& w) = 0;
+  // Changes the declared image from `from` (what the caller read and planned with) to `to`,
+  // touching nothing else; atomic (readers see old or new). A compare-and-swap: when the workload
+  // now declares neither `from` nor `to` (a person, GitOps or another tool changed it since the
+  // caller read it), nothing is written and the result is kConflict (retryable: read again, plan
+  // again). Already declaring `to` is success. An empty `from` skips the comparison.
+  // Concurrent calls for workloads sharing one file (two services of a compose file) never lose
+  // each other's edits.
+  virtual Status SetDeclaredImage(const WorkloadRef& w, const std::string& from, const std::string& to) = 0;
+  // Makes the running workload run `image`, which must be what the workload declares now (what the
+  // caller just wrote or read): when the declaration names another image, nothing is started and
+  // the result is kConflict (retryable).
+  virtual Status Rollout(const WorkloadRef& w, const std::string& image) = 0;
   // What is running now.
   virtual Result<WorkloadStatus> Observe(const WorkloadRef& w) = 0;
   // Last lines of the workload's logs, for failure reports.

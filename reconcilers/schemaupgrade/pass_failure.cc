@@ -43,8 +43,8 @@ std::string Pass::RollbackImage() {
                                                                 "nothing to roll back"
                                                               : "";
   }
-  Status s = d_.workloads->SetDeclaredImage(su_.workload, st_.previous_image);
-  if (s.ok()) s = d_.workloads->Rollout(su_.workload);
+  Status s = d_.workloads->SetDeclaredImage(su_.workload, declared_image_, st_.previous_image);
+  if (s.ok()) s = d_.workloads->Rollout(su_.workload, st_.previous_image);
   if (!s.ok()) return "rollbackImage to " + st_.previous_image + " FAILED: " + s.ToString();
   declared_image_ = st_.previous_image;
   st_.image = st_.previous_image;

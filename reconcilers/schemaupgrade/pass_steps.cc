@@ -485,10 +485,13 @@ bool Pass::Bump() {
     st_.previous_image = declared_image_;
     SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
     CrashPoint("before-set-image");
-    Status s = d_.workloads->SetDeclaredImage(su_.workload, target_image_);
+    // From what this pass read: if someone changed the image since, the bump is re-planned, not forced.
+    Status s = d_.workloads->SetDeclaredImage(su_.workload, declared_image_, target_image_);
     CrashPoint("after-set-image");
-    if (!s.ok() && Transient(s)) return Retry(s, "BumpRetryable");  // onFailure is for permanent failures
-    if (!s.ok()) return OnFailure(s, "BumpFailed");
+    if (!s.ok()) {
+      if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? "WorkloadChanged" : "BumpRetryable");  // onFailure is for permanent failures
+      return OnFailure(s, "BumpFailed");
+    }
     declared_image_ = target_image_;
     st_.image = target_image_;
     changed_ = true;
@@ -501,10 +504,10 @@ bool Pass::Bump() {
   if (st_.phase != Phase::kBumping) SetPhase(Phase::kBumping, "rolling out " + target_image_);
   changed_ = true;
   CrashPoint("before-rollout");
-  Status s = d_.workloads->Rollout(su_.workload);
+  Status s = d_.workloads->Rollout(su_.workload, declared_image_);
   CrashPoint("after-rollout");
   if (!s.ok()) {
-    if (Transient(s)) return Retry(s, "RolloutFailed");
+    if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? "WorkloadChanged" : "RolloutFailed");
     return OnFailure(s, "RolloutFailed");
   }
   return true;

@@ -20,6 +20,7 @@ namespace reconcile_internal {
 bool Transient(const Status& s) {
   switch (s.code()) {
     case Code::kUnavailable:
+    case Code::kConflict:
     case Code::kLockBusy:
     case Code::kLockTimeout:
     case Code::kCancelled:

@@ -8,8 +8,10 @@
 #include <filesystem>
 
 #include "reconcilers/base/crash_point.h"
+#include "reconcilers/base/file_lock.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/runtimes/podman/compose_edit.h"
 #include "reconcilers/runtimes/podman/compose_interp.h"
 #include "reconcilers/runtimes/podman/podman.h"
@@ -32,28 +34,63 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     return image;
   }
 
-  Status SetDeclaredImage(const WorkloadRef& w, const std::string& image) override {
+  Status SetDeclaredImage(const WorkloadRef& w, const std::string& from, const std::string& to) override {
     SU_RETURN_IF_ERROR(CheckRef(w));
-    SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(w.compose_file));
-    Result<std::string> edited = EditedText(w, text, image);
-    if (!edited.ok()) return edited.status().WithContext(w.compose_file);
-    if (*edited == text) return Status::Ok();
-    SU_RETURN_IF_ERROR(fs_->WriteFileAtomic(w.compose_file, *edited));
-    // Read back what readers will see: it must still parse and name the new image.
-    SU_ASSIGN_OR_RETURN(std::string now, DeclaredImage(w));
-    if (now != image) {
-      return Status::Failed(w.compose_file + ": after writing, service \"" + ServiceOf(w) + "\" declares " + now +
-                            ", not " + image);
+    const std::string& file = w.compose_file;
+    const std::string svc = "service \"" + ServiceOf(w) + "\"";
+    if (!IsValidImageReference(to)) return Status::Invalid(file + ": " + svc + ": \"" + to + "\" is not a valid image reference");
+    SU_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(file, config_.file_lock_wait));
+    constexpr int kAttempts = 5;
+    for (int attempt = 1;; ++attempt) {
+      // Read under the lock: a cooperating editor's write is complete and visible now.
+      SU_ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(file));
+      // The image as podman-compose resolves it (interpolation included): what `from` was read as.
+      Result<std::string> current = ResolvedImage(w, text);
+      if (!current.ok()) return current.status().WithContext(file);
+      if (*current == to) return Status::Ok();
+      if (!from.empty() && *current != from) {
+        return Status::Error(Code::kConflict, file + ": " + svc + " now declares " + *current + ", not " + from +
+                                                  " as when this upgrade read it (edited since); not overwriting it "
+                                                  "with " + to + ": the next attempt reads it again");
+      }
+      Result<std::string> edited = EditedText(w, text, to);  // inside ${...} when interpolated
+      if (!edited.ok()) return edited.status().WithContext(file);
+      // Editors that do not take the lock (a person, GitOps) may have written since the read above:
+      // replacing the file now would silently drop their change. Start again from their text.
+      SU_ASSIGN_OR_RETURN(std::string again, fs_->ReadFile(file));
+      if (again != text) {
+        LogInfo("compose_changed_while_editing", {{"file", file}, {"service", ServiceOf(w)}, {"attempt", std::to_string(attempt)}});
+        if (attempt < kAttempts) continue;
+        return Status::Error(Code::kConflict, file + " changed " + std::to_string(kAttempts) +
+                                                  " times while " + svc + " was being edited; not overwriting it: "
+                                                  "the next attempt tries again");
+      }
+      SU_RETURN_IF_ERROR(fs_->WriteFileAtomic(file, *edited));
+      // Read back what readers will see, still under the lock: it must parse and name the new image.
+      SU_ASSIGN_OR_RETURN(std::string now, DeclaredImage(w));
+      if (now != to) {
+        return Status::Error(Code::kConflict, file + ": after writing, " + svc + " declares " + now + ", not " + to +
+                                                  " (edited at the same moment by someone else)");
+      }
+      LogInfo("compose_image_set", {{"file", file}, {"service", ServiceOf(w)}, {"from", *current}, {"image", to}});
+      return Status::Ok();
     }
-    LogInfo("compose_image_set", {{"file", w.compose_file}, {"service", ServiceOf(w)}, {"image", image}});
-    return Status::Ok();
   }
 
-  Status Rollout(const WorkloadRef& w) override {
+  Status Rollout(const WorkloadRef& w, const std::string& image) override {
     SU_RETURN_IF_ERROR(CheckRef(w));
-    SU_ASSIGN_OR_RETURN(std::string image, DeclaredImage(w));
     SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
+    // Outside the lock: a pull may take minutes, and other services' bumps need not wait for it.
     SU_RETURN_IF_ERROR(EnsureImage(image));
+    // Held until the container exists: podman-compose reads the file itself, and no cooperating
+    // editor may change it between our check and that read.
+    SU_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(w.compose_file, config_.file_lock_wait));
+    SU_ASSIGN_OR_RETURN(std::string declared, DeclaredImage(w));
+    if (!SameImage(declared, image)) {
+      return Status::Error(Code::kConflict, w.compose_file + ": service \"" + ServiceOf(w) + "\" declares " + declared +
+                                                ", not " + image + " (edited since it was written or read); no "
+                                                "container started from it, the running one left alone");
+    }
 
     SU_ASSIGN_OR_RETURN(ProcessResult rm, Podman({"rm", "-f", "--ignore", "-t", std::to_string(config_.stop_timeout.count()), name}));
     if (!rm.Succeeded()) {
@@ -70,6 +107,10 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     if (!up->Succeeded() || !st.exists) {
       return Status::Failed("podman-compose up -d " + ServiceOf(w) + " did not create container " + name +
                             " (exit " + std::to_string(up->exit_code) + "): " + Scrub(up->Tail(10)));
+    }
+    if (!st.image.empty() && !SameImage(image, st.image)) {
+      return Status::Error(Code::kConflict, "podman-compose started " + name + " from " + st.image + ", not " + image +
+                                                ": " + w.compose_file + " was edited while it started");
     }
     return Status::Ok();
   }

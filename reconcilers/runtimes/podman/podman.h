@@ -27,6 +27,9 @@ struct PodmanConfig {
   std::chrono::seconds stop_timeout{10};
   // Bound on each podman / podman-compose housekeeping command (not on RunOnce: its spec decides).
   std::chrono::milliseconds command_timeout{300000};
+  // Longest wait for the compose file's edit lock (file_lock.h), which a bump holds while it edits
+  // and a rollout while podman-compose reads the file and starts the container. kTimeout after it.
+  std::chrono::milliseconds file_lock_wait{120000};
   FileSystem* fs = nullptr;  // nullptr: LocalFileSystem()
 };
 
@@ -53,18 +56,28 @@ std::unique_ptr<ContainerRuntime> NewPodmanContainerRuntime(ProcessRunner* runne
 // DeclaredImage / SetDeclaredImage edit the compose file through compose_edit.h (atomic write, then
 // re-read and check). An `image:` written with compose interpolation (`${VAR:-default}`) is resolved
 // as podman-compose resolves it (the compose folder's .env, then config.env, then our environment)
-// and bumped keeping its variables (compose_interp.h). PreflightBump does the whole edit in memory. The container is the service's `container_name`, else podman-compose's
+// and bumped keeping its variables (compose_interp.h). PreflightBump does the whole edit in memory.
+// Edits of one compose file are serialised (FileLock: threads and processes),
+// and under the lock SetDeclaredImage re-reads the file, refuses (kConflict) when the service no
+// longer declares the image the caller planned from, and re-reads once more just before replacing
+// the file: a file changed by an outside editor since it was read is edited again from its new
+// text (up to 5 times, then kConflict), never overwritten with the stale copy. What is left is the
+// moment between that last read and the rename, which no lock can close against editors that do
+// not take it. The container is the service's `container_name`, else podman-compose's
 // `<project>_<service>_1` (project: the compose file's folder name, lowercased, [-_a-z0-9] only).
 //
-// Rollout, for Debian's podman-compose 1.0.3: a plain `up -d SERVICE` restarts the *existing*
+// Rollout(w, image), for Debian's podman-compose 1.0.3: a plain `up -d SERVICE` restarts the *existing*
 // container with its old image (1.0.3 has no config-hash check), `--force-recreate` runs `down` on
 // the service *and its dependencies* (it would recreate the database), and `--no-deps` is parsed but
 // ignored by `up`. So Rollout (1) makes sure the declared image exists locally (pulling it if not,
 // unless pull is "never"),
-// leaving the old container untouched when it cannot; (2) removes only this service's container
+// leaving the old container untouched when it cannot; then, holding the compose file's lock until
+// the container exists (so no cooperating editor changes the file before podman-compose reads it),
+// checks that the file still declares `image` (kConflict and nothing touched when not); (2) removes only this service's container
 // (`podman rm -f -t stop_timeout`); (3) runs `podman-compose -f FILE up -d --no-deps SERVICE`, where
 // dependencies that already exist are only `podman start`ed (a no-op when running); (4) checks the
-// container now exists, because podman-compose 1.0.3 exits 0 even when `podman run` failed.
+// container now exists, because podman-compose 1.0.3 exits 0 even when `podman run` failed, and
+// runs `image` (kConflict when an outside edit slipped in before podman-compose read the file).
 //
 // Observe: `podman inspect`. Podman drives health checks from systemd timers; without systemd
 // (containers, CI) they never run and the status stays "starting", so when the container has a

@@ -173,7 +173,7 @@ TEST_F(PodmanIntegrationTest, RunOnceOfAMissingImageIsNotFoundAndImageExistsAgre
 TEST_F(PodmanIntegrationTest, BumpFromV1ToV2RunsTheNewImageAndKeepsTheFileLayout) {
   auto wl = NewComposeWorkloadRuntime(PosixProcessRunner(), config_);
   ASSERT_EQ(wl->DeclaredImage(ref_).value(), Image("v1"));
-  Status up = wl->Rollout(ref_);
+  Status up = wl->Rollout(ref_, Image("v1"));
   ASSERT_TRUE(up.ok()) << up.ToString();
   auto st = wl->Observe(ref_);
   ASSERT_TRUE(st.ok()) << st.status().ToString();
@@ -182,12 +182,12 @@ TEST_F(PodmanIntegrationTest, BumpFromV1ToV2RunsTheNewImageAndKeepsTheFileLayout
   EXPECT_EQ(st->image, "localhost/" + Image("v1"));
   EXPECT_TRUE(SameImage(Image("v1"), st->image));
 
-  ASSERT_TRUE(wl->SetDeclaredImage(ref_, Image("v2")).ok());
+  ASSERT_TRUE(wl->SetDeclaredImage(ref_, Image("v1"), Image("v2")).ok());
   std::string expected = compose_text_;
   expected.replace(expected.find(":v1   #"), 3, ":v2");
   EXPECT_EQ(LocalFileSystem()->ReadFile(compose_file_).value(), expected);
 
-  Status roll = wl->Rollout(ref_);
+  Status roll = wl->Rollout(ref_, Image("v2"));
   ASSERT_TRUE(roll.ok()) << roll.ToString();
   st = wl->Observe(ref_);
   ASSERT_TRUE(st.ok());
@@ -202,8 +202,8 @@ TEST_F(PodmanIntegrationTest, BumpFromV1ToV2RunsTheNewImageAndKeepsTheFileLayout
 
 TEST_F(PodmanIntegrationTest, BrokenImageFailsVerifyWithItsLogs) {
   auto wl = NewComposeWorkloadRuntime(PosixProcessRunner(), config_);
-  ASSERT_TRUE(wl->SetDeclaredImage(ref_, Image("broken")).ok());
-  Status roll = wl->Rollout(ref_);
+  ASSERT_TRUE(wl->SetDeclaredImage(ref_, Image("v1"), Image("broken")).ok());
+  Status roll = wl->Rollout(ref_, Image("broken"));
   ASSERT_TRUE(roll.ok()) << roll.ToString();
   Status v = VerifyRunning(wl.get(), ref_, Image("broken"), std::chrono::milliseconds(3000), RealClock());
   ASSERT_FALSE(v.ok());
@@ -215,11 +215,11 @@ TEST_F(PodmanIntegrationTest, BrokenImageFailsVerifyWithItsLogs) {
 
 TEST_F(PodmanIntegrationTest, RolloutToAMissingImageLeavesTheRunningContainer) {
   auto wl = NewComposeWorkloadRuntime(PosixProcessRunner(), config_);
-  ASSERT_TRUE(wl->Rollout(ref_).ok());
+  ASSERT_TRUE(wl->Rollout(ref_, Image("v1")).ok());
   auto before = wl->Observe(ref_);
   ASSERT_TRUE(before.ok() && before->running);
-  ASSERT_TRUE(wl->SetDeclaredImage(ref_, repo_ + ":v9-missing").ok());
-  Status roll = wl->Rollout(ref_);
+  ASSERT_TRUE(wl->SetDeclaredImage(ref_, Image("v1"), repo_ + ":v9-missing").ok());
+  Status roll = wl->Rollout(ref_, repo_ + ":v9-missing");
   ASSERT_FALSE(roll.ok());
   EXPECT_EQ(roll.code(), Code::kNotFound) << roll.ToString();
   auto after = wl->Observe(ref_);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/runtimes/runtime.h"
 
 namespace su::testing {
@@ -34,24 +35,35 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
 
   std::vector<std::string> set_calls;  // images passed to SetDeclaredImage
   int rollouts = 0;
+  std::vector<std::string> rollout_images;  // images passed to Rollout
   int observes = 0;
 
   Result<std::string> DeclaredImage(const WorkloadRef&) override {
     if (Status s = Pop(declared_errors); !s.ok()) return s;
     return declared;
   }
-  Status SetDeclaredImage(const WorkloadRef&, const std::string& image) override {
+  // Compare-and-swap like the real runtimes: kConflict when declared is neither from nor image.
+  Status SetDeclaredImage(const WorkloadRef&, const std::string& from, const std::string& image) override {
     set_calls.push_back(image);
     if (journal) journal->push_back("set-image:" + image);
     if (Status s = Pop(set_errors); !s.ok()) return s;
+    if (declared == image) return Status::Ok();
+    if (!from.empty() && declared != from) {
+      return Status::Error(Code::kConflict, "declares " + declared + ", not " + from + " (edited since read)");
+    }
     declared = image;
     return Status::Ok();
   }
-  Status Rollout(const WorkloadRef&) override {
+  // kConflict, starting nothing, when the declaration is not image (as the compose runtime).
+  Status Rollout(const WorkloadRef&, const std::string& image) override {
     ++rollouts;
+    rollout_images.push_back(image);
     if (on_rollout) on_rollout();
     if (journal) journal->push_back("rollout");
     if (Status s = Pop(rollout_errors); !s.ok()) return s;
+    if (!SameImage(declared, image)) {
+      return Status::Error(Code::kConflict, "declares " + declared + ", not " + image + "; nothing started");
+    }
     running_image = declared;
     running = true;
     return Status::Ok();

@@ -231,7 +231,7 @@ class ComposeRuntimeTest : public ::testing::Test {
 TEST_F(ComposeRuntimeTest, SetDeclaredImageRewritesOnlyTheImageValue) {
   auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
   EXPECT_EQ(rt->DeclaredImage(ref_).value(), "oryd/kratos:v1.1.0");
-  ASSERT_TRUE(rt->SetDeclaredImage(ref_, "oryd/kratos:v1.2.0").ok());
+  ASSERT_TRUE(rt->SetDeclaredImage(ref_, "oryd/kratos:v1.1.0", "oryd/kratos:v1.2.0").ok());
   EXPECT_EQ(LocalFileSystem()->ReadFile(file_).value(),
             "services:\n  kratos:   # identity\n    image: oryd/kratos:v1.2.0\n    container_name: ciam-kratos\n"
             "  hydra:\n    image: oryd/hydra:v2.2.0\n");
@@ -313,10 +313,11 @@ TEST_F(ComposeRuntimeTest, RolloutRemovesOnlyThisContainerThenComposeUp) {
   runner_.On({"podman-compose"}, 0);
   runner_.On({"podman", "inspect"}, 0, kInspectRunning);
   auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
-  Status s = rt->Rollout(ref_);
+  ASSERT_TRUE(rt->SetDeclaredImage(ref_, "oryd/kratos:v1.1.0", "oryd/kratos:v1.2.0").ok());
+  Status s = rt->Rollout(ref_, "oryd/kratos:v1.2.0");
   ASSERT_TRUE(s.ok()) << s.ToString();
   std::vector<std::string> want = {
-      "podman image exists oryd/kratos:v1.1.0",
+      "podman image exists oryd/kratos:v1.2.0",
       "podman rm -f --ignore -t 3 ciam-kratos",
       "podman-compose -f '" + file_ + "' up -d --no-deps kratos",
       "podman inspect --type container ciam-kratos",
@@ -329,7 +330,7 @@ TEST_F(ComposeRuntimeTest, RolloutLeavesTheOldContainerWhenTheImageIsMissing) {
   runner_.On({"podman", "image", "exists"}, 1);
   runner_.On({"podman", "pull"}, 125, "", "Error: connection refused");
   auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
-  Status s = rt->Rollout(ref_);
+  Status s = rt->Rollout(ref_, "oryd/kratos:v1.1.0");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Code::kNotFound);
   EXPECT_FALSE(Contains(runner_.Argvs(), "podman rm"));
@@ -341,7 +342,7 @@ TEST_F(ComposeRuntimeTest, RolloutFailsWhenComposeCreatedNothing) {
   runner_.On({"podman-compose"}, 0, "", "Error: cannot set multiple networks\nexit code: 125\n");
   runner_.On({"podman", "inspect"}, 125, "", "Error: no such container ciam-kratos");
   auto rt = NewComposeWorkloadRuntime(&runner_, cfg_);
-  Status s = rt->Rollout(ref_);
+  Status s = rt->Rollout(ref_, "oryd/kratos:v1.1.0");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("cannot set multiple networks"), std::string::npos) << s.ToString();
 }
@@ -375,8 +376,8 @@ class ScriptedWorkload : public WorkloadRuntime {
   std::string logs = "booting\nschema mismatch: 2 migrations pending\n";
   int observes = 0;
   Result<std::string> DeclaredImage(const WorkloadRef&) override { return std::string("a:1"); }
-  Status SetDeclaredImage(const WorkloadRef&, const std::string&) override { return Status::Ok(); }
-  Status Rollout(const WorkloadRef&) override { return Status::Ok(); }
+  Status SetDeclaredImage(const WorkloadRef&, const std::string&, const std::string&) override { return Status::Ok(); }
+  Status Rollout(const WorkloadRef&, const std::string&) override { return Status::Ok(); }
   Result<WorkloadStatus> Observe(const WorkloadRef&) override {
     ++observes;
     WorkloadStatus s = script.front();

@@ -222,6 +222,31 @@ TEST_F(ReconcilerPassTest, ResumesAfterARolloutThatFailedTransiently) {
   EXPECT_EQ(Stored().attempts, 0);
 }
 
+TEST_F(ReconcilerPassTest, AnImageEditedWhileMigratingIsReplannedNotOverwritten) {
+  // A person (or GitOps) moves the service to another image while the migration runs: the bump
+  // planned from the old image must not overwrite it, nor count as a permanent failure.
+  su_.policy.on_failure = OnFailure::kRollbackImage;
+  const std::string edited = "localhost/oryd/kratos:v1.1.5";
+  world_.during_apply = [&](Database*, const RunContext&) { rt_.declared = edited; };
+  auto first = Run();
+  EXPECT_EQ(first.result.code(), Code::kConflict) << first.result.ToString();
+  EXPECT_EQ(rt_.declared, edited);
+  EXPECT_EQ(rt_.rollouts, 0);
+  EXPECT_EQ(Cond(Stored(), "Reconciling"), "True/WorkloadChanged");
+  EXPECT_NE(Stored().phase, Phase::kFailed);
+  EXPECT_EQ(Stored().failure_action, "") << "onFailure is for permanent failures";
+  world_.during_apply = nullptr;
+  clock_.Advance(first.requeue_after);
+
+  auto out = Run();
+
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(rt_.declared, kNewImage);
+  EXPECT_EQ(rt_.rollout_images, std::vector<std::string>{kNewImage});
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+  EXPECT_EQ(Stored().previous_image, edited);
+}
+
 TEST_F(ReconcilerPassTest, StatusLeftMigratingByADeadPassConvergesOnTheNextPass) {
   ResourceStatus at_death;
   world_.during_apply = [&](Database*, const RunContext&) { at_death = Stored(); };

@@ -19,7 +19,9 @@
 //    not tie it to its client's life); the restarted controller's Apply then finds the name taken
 //    and returns kLockBusy (nothing run, audit row "skipped") instead of starting a second migrator
 //    beside the first, and the reconciler retries after its backoff until the leftover has finished
-//    and been removed (--rm).
+//    and been removed (--rm). The container runtime removes a leftover only once it has finished
+//    (exited): one that exists but is not running *yet* (created by the killed controller's podman
+//    client, which lives on and starts it a moment later) counts as running.
 //  - The DSN goes to the container only through the environment (dsn_env, e.g. DSN), never argv;
 //    it is registered as a secret and every output line quoted in an error passes through Scrub().
 //  - Durations per version are measured between the migrator's "Applying migration <version>"

@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <random>
+#include <sstream>
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
@@ -11,6 +13,9 @@
 
 namespace su {
 namespace {
+
+// A container that has stayed "created" this long was never going to be started by its client.
+constexpr std::chrono::seconds kNeverStartedAfter{600};
 
 bool IsEnvName(const std::string& n) {
   if (n.empty() || (n[0] >= '0' && n[0] <= '9')) return false;
@@ -44,12 +49,13 @@ class PodmanContainerRuntime : public ContainerRuntime {
 
   Result<ProcessResult> RunOnce(const ContainerRunSpec& spec) override {
     auto r = RunOnceNamed(spec);
-    // A fixed name still taken by a container that has *exited* is a leftover of a killed caller
-    // (its client died before --rm could act): remove it and run. A running one stays an error.
+    // A fixed name still taken by a container that has *finished* is a leftover of a killed caller
+    // (its client died before --rm could act): remove it and run. Anything else stays an error (the
+    // caller waits), notably a container that exists but does not run *yet*: a killed caller's
+    // podman client, which lives on, creates the container and starts it a moment later (seconds on
+    // a loaded machine), and `State.Running` is false in between.
     if (!r.ok() && !spec.name.empty() && r.status().message().find("already in use") != std::string::npos &&
-        !ContainerRunning(spec.name)) {
-      LogInfo("podman_remove_leftover", {{"name", spec.name}});
-      RemoveContainer(spec.name);
+        LeftoverFinished(spec.name) && RemoveFinished(spec.name)) {
       r = RunOnceNamed(spec);
     }
     return r;
@@ -97,14 +103,40 @@ class PodmanContainerRuntime : public ContainerRuntime {
   }
 
  private:
-  bool ContainerRunning(const std::string& name) {
+  // True only when the container named `name` has run and finished (exited, stopped), or was
+  // created long ago and never started (its client died before starting it). Unknown counts as
+  // busy: never remove what might still be migrating.
+  bool LeftoverFinished(const std::string& name) {
     ProcessSpec ps;
-    ps.argv = {config_.podman, "inspect", "--format", "{{.State.Running}}", name};
+    ps.argv = {config_.podman, "inspect", "--type", "container", "--format", "{{.State.Status}} {{.Created.Unix}}", name};
     ps.env = config_.env;
     ps.timeout = config_.command_timeout;
     Result<ProcessResult> r = runner_->Run(ps);
-    // Unknown state counts as running: never remove what might still be migrating.
-    return !r.ok() || !r->Succeeded() || r->out.find("false") == std::string::npos;
+    if (!r.ok() || !r->Succeeded()) return false;
+    std::istringstream in(r->out);
+    std::string state;
+    long long created = 0;
+    in >> state >> created;
+    if (state == "exited" || state == "stopped") return true;
+    if (state == "created" || state == "configured") {
+      long long age = static_cast<long long>(std::time(nullptr)) - created;
+      return created > 0 && age > kNeverStartedAfter.count();
+    }
+    return false;
+  }
+
+  // `podman rm` without -f: podman refuses to remove a container that started meanwhile, which
+  // closes the gap between LeftoverFinished and the removal.
+  bool RemoveFinished(const std::string& name) {
+    ProcessSpec ps;
+    ps.argv = {config_.podman, "rm", "--ignore", name};
+    ps.env = config_.env;
+    ps.timeout = config_.command_timeout;
+    Result<ProcessResult> r = runner_->Run(ps);
+    bool ok = r.ok() && r->Succeeded();
+    LogInfo("podman_remove_leftover", {{"name", name}, {"removed", ok ? "yes" : "no"},
+                                       {"error", ok ? "" : r.ok() ? Scrub(r->Tail(3)) : r.status().message()}});
+    return ok;
   }
 
   void RemoveContainer(const std::string& name) {

@@ -12,26 +12,43 @@
 #include <thread>
 
 #include "tests/integration/crash/crash_world.h"
+#include "tests/support/pg_server.h"
 
 namespace su::testing {
 namespace {
 
 using std::chrono::seconds;
 
-// Names of running containers of `image` whose command is the migrate-up command.
-std::set<std::string> MigrationContainers(const std::string& image) {
+// Names of running containers of `image` whose command is the migrate-up command and that migrate
+// *this* test's database (their DSN ends in "/<db>"). Tests running beside this one (ctest -j 2
+// runs the ory integration and e2e tests, other checkouts share the machine's podman) start the
+// same fixture image's migrator against their own databases: counting those made this test report
+// "a second migration container" that was not ours, on loaded machines where runs overlap longest.
+std::set<std::string> MigrationContainers(const std::string& image, const std::string& dsn) {
+  const std::string db_suffix = "/" + PgServer::DbNameOf(dsn);
   std::set<std::string> names;
-  auto r = Podman({"ps", "--no-trunc", "--format", "{{.Names}}\t{{.Image}}\t{{.Command}}"});
+  auto r = Podman({"ps", "--no-trunc", "--format", "{{.ID}}\t{{.Names}}\t{{.Image}}\t{{.Command}}"});
   if (!r.ok()) return names;
   std::istringstream in(r->out);
   std::string line;
   while (std::getline(in, line)) {
     std::istringstream l(line);
-    std::string name, img, rest;
+    std::string id, name, img, rest;
+    std::getline(l, id, '\t');
     std::getline(l, name, '\t');
     std::getline(l, img, '\t');
     std::getline(l, rest);
-    if (img == image && rest.find("migrate sql up") != std::string::npos) names.insert(name);
+    if (img != image || rest.find("migrate sql up") == std::string::npos) continue;
+    auto env = Podman({"inspect", "--type", "container", "--format", "{{range .Config.Env}}{{println .}}{{end}}", id});
+    if (!env.ok()) continue;  // gone in between
+    std::istringstream vars(env->out);
+    std::string var;
+    while (std::getline(vars, var)) {
+      if (var.rfind("DSN=", 0) == 0 && var.size() >= db_suffix.size() &&
+          var.compare(var.size() - db_suffix.size(), db_suffix.size(), db_suffix) == 0) {
+        names.insert(name);
+      }
+    }
   }
   return names;
 }
@@ -66,7 +83,7 @@ TEST_F(CrashOryTest, RestartWhileTheKilledRunsMigratorStillRunsStartsNoSecondMig
   auto deadline = std::chrono::steady_clock::now() + seconds(120);
   std::set<std::string> running;
   while (std::chrono::steady_clock::now() < deadline) {
-    running = MigrationContainers(w.new_image());
+    running = MigrationContainers(w.new_image(), w.dsn());
     Track(running);
     if (!running.empty() && w.Sql1(waiters_sql) != "0") break;
     ASSERT_FALSE(first->Poll().has_value()) << first->LogTail();
@@ -75,7 +92,7 @@ TEST_F(CrashOryTest, RestartWhileTheKilledRunsMigratorStillRunsStartsNoSecondMig
   ASSERT_EQ(running.size(), 1u) << "the migration container never blocked on the test's lock\n" << first->LogTail();
   first->Signal(SIGKILL);
   ASSERT_TRUE(first->Wait(seconds(30)).has_value());
-  ASSERT_EQ(MigrationContainers(w.new_image()), running) << "the killed run's migrator should still be waiting";
+  ASSERT_EQ(MigrationContainers(w.new_image(), w.dsn()), running) << "the killed run's migrator should still be waiting";
 
   std::string before = w.StatusStamp();
   auto second = w.StartController("");
@@ -84,9 +101,9 @@ TEST_F(CrashOryTest, RestartWhileTheKilledRunsMigratorStillRunsStartsNoSecondMig
   size_t most = running.size();
   int most_waiters = 1;
   std::string seen_message;
-  deadline = std::chrono::steady_clock::now() + seconds(60);
+  deadline = std::chrono::steady_clock::now() + seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {
-    auto now = MigrationContainers(w.new_image());
+    auto now = MigrationContainers(w.new_image(), w.dsn());
     Track(now);
     most = std::max(most, now.size());
     most_waiters = std::max(most_waiters, std::atoi(w.Sql1(waiters_sql).c_str()));
@@ -112,7 +129,7 @@ TEST_F(CrashOryTest, RestartWhileTheKilledRunsMigratorStillRunsStartsNoSecondMig
   // Versions the orphaned migrator applied after its controller died have no per-version audit row
   // (nobody was left to write it): at most one 'succeeded' row per version.
   w.ExpectConverged(/*audit_exactly_once=*/false);
-  EXPECT_TRUE(MigrationContainers(w.new_image()).empty());
+  EXPECT_TRUE(MigrationContainers(w.new_image(), w.dsn()).empty());
 }
 
 TEST_F(CrashOryTest, KilledAsSoonAsTheMigrationContainerRunsThenRestartedConverges) {
@@ -124,7 +141,7 @@ TEST_F(CrashOryTest, KilledAsSoonAsTheMigrationContainerRunsThenRestartedConverg
   auto deadline = std::chrono::steady_clock::now() + seconds(120);
   bool caught = false;
   while (std::chrono::steady_clock::now() < deadline && !first->Poll()) {
-    auto now = MigrationContainers(w.new_image());
+    auto now = MigrationContainers(w.new_image(), w.dsn());
     Track(now);
     if (!now.empty()) {
       caught = true;

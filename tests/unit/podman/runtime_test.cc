@@ -273,7 +273,7 @@ TEST_F(ComposeRuntimeTest, InterpolatedImageIsResolvedAndBumpedKeepingTheVariabl
   ASSERT_TRUE(pf.ok()) << pf.status().ToString();
   EXPECT_EQ(pf->written, "${KRATOS_IMAGE:-oryd/kratos:v1.2.0}");
   EXPECT_NE(pf->note.find("keeping the variable"), std::string::npos) << pf->note;
-  ASSERT_TRUE(rt->SetDeclaredImage(ref_, "oryd/kratos:v1.2.0").ok());
+  ASSERT_TRUE(rt->SetDeclaredImage(ref_, "oryd/kratos:v1.1.0", "oryd/kratos:v1.2.0").ok());
   EXPECT_EQ(LocalFileSystem()->ReadFile(file_).value(),
             "services:\n  kratos:\n    image: ${KRATOS_IMAGE:-oryd/kratos:v1.2.0}  # CI may override\n"
             "    container_name: ciam-kratos\n");
@@ -285,7 +285,7 @@ TEST_F(ComposeRuntimeTest, InterpolatedImageIsResolvedAndBumpedKeepingTheVariabl
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
   EXPECT_NE(refused.status().message().find("KRATOS_IMAGE"), std::string::npos) << refused.status().message();
-  EXPECT_FALSE(rt->SetDeclaredImage(ref_, "ci.example/kratos:v1.3.0").ok());
+  EXPECT_FALSE(rt->SetDeclaredImage(ref_, "ci.example/kratos:pr-42", "ci.example/kratos:v1.3.0").ok());
   EXPECT_EQ(LocalFileSystem()->ReadFile(file_).value(), before);
 }
 

@@ -593,6 +593,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
+        # The connection ends with the watch: say so, or a client pools it, reuses it for its next
+        # request and, when our close lands first (a loaded machine), gets no response at all.
+        self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
 

@@ -17,16 +17,13 @@
 #include "reconcilers/database/backup_files.h"
 
 namespace su {
-namespace {
 
-std::string Tool(const std::string& bin_dir, const std::string& name) {
+std::string PgTool(const std::string& bin_dir, const std::string& name) {
   if (!bin_dir.empty()) return bin_dir + "/" + name;
   const char* e = std::getenv("SU_PG_BINDIR");
   if (e && *e) return std::string(e) + "/" + name;
   return name;
 }
-
-}  // namespace
 
 Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn) {
   char* err = nullptr;
@@ -64,7 +61,7 @@ Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const s
   close(fd);
   std::string partial(name.data());
   ProcessSpec spec;
-  spec.argv = {Tool(bin_dir, "pg_dump"), "-Fc", "--no-password", "-f", partial};
+  spec.argv = {PgTool(bin_dir, "pg_dump"), "-Fc", "--no-password", "-f", partial};
   spec.env = env;
   auto r = runner->Run(spec);
   if (!r.ok()) {

@@ -16,6 +16,10 @@ namespace su {
 // (the message never contains the DSN).
 Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn);
 
+// The path of a PostgreSQL client tool (pg_dump, pg_restore, psql): bin_dir/name, else
+// $SU_PG_BINDIR/name, else name (found on PATH).
+std::string PgTool(const std::string& bin_dir, const std::string& name);
+
 struct BackupFile {
   std::string path;
   long long size_bytes = 0;

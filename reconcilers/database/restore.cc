@@ -10,13 +10,6 @@
 namespace su {
 namespace {
 
-std::string Tool(const std::string& bin_dir, const std::string& name) {
-  if (!bin_dir.empty()) return bin_dir + "/" + name;
-  const char* e = std::getenv("SU_PG_BINDIR");
-  if (e && *e) return std::string(e) + "/" + name;
-  return name;
-}
-
 constexpr const char* kUserSchemas = "n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'";
 
 // Every user table, locked in one order before anything changes: the restore then either holds
@@ -150,7 +143,7 @@ Result<RestoreReport> PgRestore(ProcessRunner* runner, const std::string& dsn, c
   // --single-transaction: without it pg_restore wraps large objects in their own BEGIN/COMMIT,
   // whose COMMIT would end psql's one transaction half way. Its own outer BEGIN/COMMIT are taken
   // out below: the restore's transaction starts before (locks, checks) and ends after (sequences).
-  dump.argv = {Tool(bin_dir, "pg_restore"), "--single-transaction", "-f", "-", path};
+  dump.argv = {PgTool(bin_dir, "pg_restore"), "--single-transaction", "-f", "-", path};
   dump.env = env;
   auto script = runner->Run(dump);
   if (!script.ok()) return script.status().WithContext("running pg_restore");
@@ -175,7 +168,7 @@ Result<RestoreReport> PgRestore(ProcessRunner* runner, const std::string& dsn, c
   sql += kNoRewind;
 
   ProcessSpec psql;
-  psql.argv = {Tool(bin_dir, "psql"), "-X", "-q", "--no-password", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+  psql.argv = {PgTool(bin_dir, "psql"), "-X", "-q", "--no-password", "--single-transaction", "-v", "ON_ERROR_STOP=1",
                "-o", "/dev/null", "-f", "-"};
   psql.env = env;
   if (!options.application_name.empty()) psql.env["PGAPPNAME"] = options.application_name;

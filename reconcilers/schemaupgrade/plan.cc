@@ -115,7 +115,8 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
     << " onFailure=" << OnFailureName(pol.on_failure) << " lockTimeout=" << pol.lock_timeout.count()
     << " statementTimeout=" << pol.statement_timeout.count() << " lockWait=" << pol.lock_wait.count()
     << " blockedSessionLimit=" << pol.blocked_session_limit.count() << " verifySettle=" << pol.verify_settle.count()
-    << " retries=" << pol.retries.limit << "\n";
+    << " retries=" << pol.retries.limit << " restoreAllowDataLoss=" << pol.restore_allow_data_loss
+    << " allowDowngrade=" << pol.allow_downgrade << "\n";
   for (const auto& v : pol.accept_drift) h << "acceptDrift " << v << "\n";
   for (const auto& s : p.steps) h << "step " << s.kind << " " << s.description << "\n";
   for (const auto& m : state.pending) {

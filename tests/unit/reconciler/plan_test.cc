@@ -168,6 +168,8 @@ TEST(PlanHashTest, CoversDownFilesPoliciesStepsAndTheDatabase) {
   EXPECT_NE(changed([](PolicySpec& p) { p.lock_timeout = seconds(60); }), h);
   EXPECT_NE(changed([](PolicySpec& p) { p.statement_timeout = seconds(60); }), h);
   EXPECT_NE(changed([](PolicySpec& p) { p.blocked_session_limit = seconds(3); }), h);
+  EXPECT_NE(changed([](PolicySpec& p) { p.restore_allow_data_loss = true; }), h) << "restore over writes";
+  EXPECT_NE(changed([](PolicySpec& p) { p.allow_downgrade = true; }), h) << "downgrade allowed";
   // Gates do not change what runs.
   EXPECT_EQ(changed([](PolicySpec& p) { p.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}}; }), h);
   EXPECT_EQ(changed([](PolicySpec& p) { p.approval_required = true; }), h);

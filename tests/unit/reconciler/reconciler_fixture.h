@@ -114,6 +114,17 @@ class ReconcilerFixture : public ::testing::Test {
     return r.Reconcile(su_, options);
   }
 
+  // A pass that refused (a gate, pre-flight) changed nothing: no migration, no image edit, no
+  // rollout, no backup; the three pending migrations are still pending.
+  void ExpectWorldUntouched() {
+    EXPECT_EQ(world_.applies, 0);
+    EXPECT_TRUE(rt_.set_calls.empty());
+    EXPECT_EQ(rt_.rollouts, 0);
+    EXPECT_TRUE(backup_.backup_paths.empty());
+    EXPECT_EQ(world_.pending.size(), 3u);
+    EXPECT_EQ(rt_.declared, kOldImage);
+  }
+
   ResourceStatus Stored() {
     auto r = store_->Load(su_.Key());
     EXPECT_TRUE(r.ok());

@@ -10,16 +10,7 @@ namespace {
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
-class ReconcilerGatesTest : public ReconcilerFixture {
- protected:
-  void ExpectWorldUntouched() {
-    EXPECT_EQ(world_.applies, 0);
-    EXPECT_TRUE(rt_.set_calls.empty());
-    EXPECT_EQ(rt_.rollouts, 0);
-    EXPECT_TRUE(backup_.backup_paths.empty());
-    EXPECT_EQ(world_.pending.size(), 3u);
-  }
-};
+class ReconcilerGatesTest : public ReconcilerFixture {};
 
 TEST_F(ReconcilerGatesTest, UnacceptedChecksumDriftFailsWithoutApplying) {
   world_.drift = {{"20240101000001", "init", "20240101000001_init.up.sql", "aaaa", "bbbb", false}};

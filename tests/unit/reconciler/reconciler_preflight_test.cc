@@ -9,17 +9,7 @@
 namespace su::testing {
 namespace {
 
-class ReconcilerPreflightTest : public ReconcilerFixture {
- protected:
-  void ExpectWorldUntouched() {
-    EXPECT_EQ(world_.applies, 0);
-    EXPECT_TRUE(rt_.set_calls.empty());
-    EXPECT_EQ(rt_.rollouts, 0);
-    EXPECT_TRUE(backup_.backup_paths.empty());
-    EXPECT_EQ(world_.pending.size(), 3u);
-    EXPECT_EQ(rt_.declared, kOldImage);
-  }
-};
+class ReconcilerPreflightTest : public ReconcilerFixture {};
 
 TEST_F(ReconcilerPreflightTest, ATargetImageThatCannotBePulledTouchesNothingAndIsRetried) {
   rt_.all_images_present = false;  // and nothing is pullable

@@ -178,7 +178,7 @@ TEST_F(CliMigrateTest, ApplyAllThenRerunIsANoOp) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM schema_upgrade_log WHERE direction = 'up'"), "3");
 }
 
-// The one-line summary counts what *this* run applied. Known bug (controller/lib/
+// The one-line summary counts what *this* run applied. Known bug (controller/cli/
 // cmd_plan_apply.cc, CmdApply's summary): it prints st.applied.size(), the stored status's list,
 // which keeps growing across runs of an unchanged spec, so a no-op re-run reports the earlier
 // run's migrations as applied again.
@@ -376,7 +376,7 @@ TEST_F(CliMigrateTest, RollbackRunsDownsNewestFirstAndRemovesHistoryRows) {
 }
 
 // `--to 0` undoes every migration (the flag's help and the engine both say so). Known bug
-// (controller/lib/cmd_lint_rollback.cc, CmdRollback: `if (to == "0") to = "";`): the CLI turns
+// (controller/cli/cmd_lint_rollback.cc, CmdRollback: `if (to == "0") to = "";`): the CLI turns
 // "0" into "" and the sql engine rejects "" ("rollback target '' is not a migration version"),
 // so the command fails with exit 2 and rolls nothing back.
 TEST_F(CliMigrateTest, RollbackToZeroUndoesEverything) {

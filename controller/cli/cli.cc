@@ -1,11 +1,11 @@
 // Subcommand dispatch and top-level usage (see cli.h).
-#include "controller/lib/cli.h"
+#include "controller/cli/cli.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include "controller/lib/commands.h"
+#include "controller/cli/commands.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/base/secrets.h"

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "controller/lib/metrics.h"
-#include "controller/lib/workqueue.h"
+#include "controller/runtime/metrics.h"
+#include "controller/runtime/workqueue.h"
 #include "reconcilers/base/result.h"
 
 namespace su {

@@ -1,5 +1,5 @@
 // Terminal progress (see progress.h).
-#include "controller/lib/progress.h"
+#include "controller/cli/progress.h"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // WorkQueue: dedup, one worker per key, backoff growth/cap/reset under a FakeClock, AddAfter, shutdown.
-#include "controller/lib/workqueue.h"
+#include "controller/runtime/workqueue.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // ShutdownSignal: SIGTERM/SIGINT become a stop request; a second signal forces exit; handlers restored.
-#include "controller/lib/signals.h"
+#include "controller/runtime/signals.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 // HttpEndpoints over cpprestsdk's http_listener (see http_endpoints.h). Every cpprest exception is
 // caught here: at open (turned into a Status) and in the handler (turned into a 500).
-#include "controller/lib/http_endpoints.h"
+#include "controller/runtime/http_endpoints.h"
 
 #include <cpprest/http_listener.h>
 

@@ -1,10 +1,10 @@
 // `lint` (static checks of migration files) and `rollback` (down migrations).
 #include <cstdio>
 
-#include "controller/lib/cli_env.h"
-#include "controller/lib/commands.h"
-#include "controller/lib/flags.h"
-#include "controller/lib/progress.h"
+#include "controller/cli/cli_env.h"
+#include "controller/cli/commands.h"
+#include "controller/cli/flags.h"
+#include "controller/cli/progress.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/base/text_check.h"
 #include "reconcilers/database/advisory_lock.h"

@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <thread>
 
-#include "controller/lib/cli_env.h"
-#include "controller/lib/commands.h"
-#include "controller/lib/flags.h"
-#include "controller/lib/signals.h"
+#include "controller/cli/cli_env.h"
+#include "controller/cli/commands.h"
+#include "controller/cli/flags.h"
+#include "controller/runtime/signals.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/schemaupgrade/plan.h"

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "controller/lib/metrics.h"
+#include "controller/runtime/metrics.h"
 #include "reconcilers/base/result.h"
 
 namespace su {

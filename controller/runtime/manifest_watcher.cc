@@ -1,7 +1,7 @@
 // Linux ManifestWatcher (see manifest_watcher.h): one thread polls an inotify fd and an eventfd
 // (the stop signal), debounces per path, and lists the folder on a timer or when the kernel says
 // events were lost.
-#include "controller/lib/manifest_watcher.h"
+#include "controller/runtime/manifest_watcher.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>

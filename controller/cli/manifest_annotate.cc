@@ -1,5 +1,5 @@
 // Line-based annotation edit (see manifest_annotate.h).
-#include "controller/lib/manifest_annotate.h"
+#include "controller/cli/manifest_annotate.h"
 
 #include <sstream>
 #include <vector>

@@ -2,10 +2,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "controller/lib/cli_env.h"
-#include "controller/lib/commands.h"
-#include "controller/lib/flags.h"
-#include "controller/lib/history_render.h"
+#include "controller/cli/cli_env.h"
+#include "controller/cli/commands.h"
+#include "controller/cli/flags.h"
+#include "controller/cli/history_render.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/manifest/manifest.h"

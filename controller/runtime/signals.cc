@@ -1,7 +1,7 @@
 // ShutdownSignal (see signals.h). The handler does only async-signal-safe things: count, write one
 // byte (the signal number) to a non-blocking pipe, or _exit on a forced second signal. A thread
 // reads the pipe and does the rest; byte 0 tells that thread to end.
-#include "controller/lib/signals.h"
+#include "controller/runtime/signals.h"
 
 #include <fcntl.h>
 #include <signal.h>

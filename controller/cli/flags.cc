@@ -1,5 +1,5 @@
 // Flag parsing (see flags.h).
-#include "controller/lib/flags.h"
+#include "controller/cli/flags.h"
 
 namespace su {
 

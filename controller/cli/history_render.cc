@@ -1,5 +1,5 @@
 // Text table of audit rows (see history_render.h).
-#include "controller/lib/history_render.h"
+#include "controller/cli/history_render.h"
 
 #include <cstdio>
 

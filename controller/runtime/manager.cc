@@ -1,5 +1,5 @@
 // Manager (see manager.h): the worker loop and what each reconcile outcome does to the queue.
-#include "controller/lib/manager.h"
+#include "controller/runtime/manager.h"
 
 #include <exception>
 

@@ -1,5 +1,5 @@
 // Metrics registry and Prometheus text rendering (see metrics.h).
-#include "controller/lib/metrics.h"
+#include "controller/runtime/metrics.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // WorkQueue (see workqueue.h): one mutex guards every set; client-go's dirty/processing dance keeps
 // a key out of two workers' hands at once.
-#include "controller/lib/workqueue.h"
+#include "controller/runtime/workqueue.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Metrics: Prometheus text exposition of counters, gauges and summaries with labels.
-#include "controller/lib/metrics.h"
+#include "controller/runtime/metrics.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Manager: reconcile outcomes drive the queue (retry with backoff up to a limit, forget on success,
 // requeue_after), keys are never reconciled concurrently, Stop lets in-flight passes finish.
-#include "controller/lib/manager.h"
+#include "controller/runtime/manager.h"
 
 #include <gtest/gtest.h>
 

@@ -3,10 +3,10 @@
 // (new migration, edited file, other image) has another hash and needs a new approval.
 #include <cstdio>
 
-#include "controller/lib/cli_env.h"
-#include "controller/lib/commands.h"
-#include "controller/lib/flags.h"
-#include "controller/lib/manifest_annotate.h"
+#include "controller/cli/cli_env.h"
+#include "controller/cli/commands.h"
+#include "controller/cli/flags.h"
+#include "controller/cli/manifest_annotate.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 

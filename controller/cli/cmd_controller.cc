@@ -11,14 +11,14 @@
 #include <mutex>
 #include <set>
 
-#include "controller/lib/cli_env.h"
-#include "controller/lib/commands.h"
-#include "controller/lib/flags.h"
-#include "controller/lib/http_endpoints.h"
-#include "controller/lib/manager.h"
-#include "controller/lib/manifest_watcher.h"
-#include "controller/lib/metrics.h"
-#include "controller/lib/signals.h"
+#include "controller/cli/cli_env.h"
+#include "controller/cli/commands.h"
+#include "controller/cli/flags.h"
+#include "controller/runtime/http_endpoints.h"
+#include "controller/runtime/manager.h"
+#include "controller/runtime/manifest_watcher.h"
+#include "controller/runtime/metrics.h"
+#include "controller/runtime/signals.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/manifest/manifest.h"

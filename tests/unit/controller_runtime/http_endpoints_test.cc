@@ -1,5 +1,5 @@
 // HttpEndpoints: real HTTP/1.1 requests over a TCP socket to 127.0.0.1.
-#include "controller/lib/http_endpoints.h"
+#include "controller/runtime/http_endpoints.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // JSON rendering of audit rows with cpprestsdk (see history_render.h).
 #include <cpprest/json.h>
 
-#include "controller/lib/history_render.h"
+#include "controller/cli/history_render.h"
 
 namespace su {
 

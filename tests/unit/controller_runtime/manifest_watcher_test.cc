@@ -1,6 +1,6 @@
 // ManifestWatcher on a real temp folder: create, modify, atomic rename, rename out, delete, resync,
 // ConfigMap-style ..data swaps, ignored names, clean stop.
-#include "controller/lib/manifest_watcher.h"
+#include "controller/runtime/manifest_watcher.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,9 +1,9 @@
 // Real wiring of the edges (see cli_env.h).
-#include "controller/lib/cli_env.h"
+#include "controller/cli/cli_env.h"
 
 #include <cstdlib>
 
-#include "controller/lib/progress.h"
+#include "controller/cli/progress.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/schemaupgrade/lock_watch.h"
 #include "reconcilers/engines/factory.h"

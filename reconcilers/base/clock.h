@@ -10,8 +10,12 @@ namespace su {
 class Clock {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
+  using MonoTimePoint = std::chrono::steady_clock::time_point;
   virtual ~Clock() = default;
   virtual TimePoint Now() = 0;
+  // Monotonic time for waits, timeouts and leases: never jumps when the wall clock is set. Only
+  // differences between two readings mean anything.
+  virtual MonoTimePoint MonotonicNow() { return std::chrono::steady_clock::now(); }
   // Sleeps for d (a fake clock advances instead of sleeping).
   virtual void SleepFor(std::chrono::milliseconds d) = 0;
 };
@@ -19,7 +23,8 @@ class Clock {
 // The wall clock. Thread-safe; a process-wide instance.
 Clock* RealClock();
 
-// A clock that only moves when told to. SleepFor advances it. Thread-safe.
+// A clock that only moves when told to. SleepFor and Advance move both readings; Set moves only the
+// wall clock (as an NTP step or a wrong date would). Thread-safe.
 class FakeClock : public Clock {
  public:
   explicit FakeClock(TimePoint start) : now_(start) {}
@@ -27,10 +32,15 @@ class FakeClock : public Clock {
     std::lock_guard<std::mutex> l(mu_);
     return now_;
   }
+  MonoTimePoint MonotonicNow() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return mono_;
+  }
   void SleepFor(std::chrono::milliseconds d) override { Advance(d); }
   void Advance(std::chrono::milliseconds d) {
     std::lock_guard<std::mutex> l(mu_);
     now_ += d;
+    mono_ += d;
   }
   void Set(TimePoint t) {
     std::lock_guard<std::mutex> l(mu_);
@@ -40,6 +50,7 @@ class FakeClock : public Clock {
  private:
   std::mutex mu_;
   TimePoint now_;
+  MonoTimePoint mono_{};
 };
 
 // RFC 3339 UTC with seconds, e.g. 2026-11-25T12:00:00Z.

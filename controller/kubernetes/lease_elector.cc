@@ -100,7 +100,9 @@ bool LeaseElector::TryAcquireOrRenew() {
       LogWarn("leader.get_failed", {{"lease", LeaseKey()}, {"error", got.error().Describe()}});
       return false;
     }
-    auto created = api_->Create(Path(), NewLeaseJson(options_.ns, options_.name, desired));
+    kube::ResourcePath collection = Path();
+    collection.name.clear();  // POST to the collection
+    auto created = api_->Create(collection, NewLeaseJson(options_.ns, options_.name, desired));
     if (!created.ok()) {
       LogWarn("leader.create_failed", {{"lease", LeaseKey()}, {"error", created.error().Describe()}});
       return false;

@@ -77,6 +77,7 @@ TEST_F(LeaseElectorTest, CreatesTheLeaseWhenThereIsNone) {
   EXPECT_EQ(calls[0].verb, "get");
   EXPECT_EQ(calls[0].url, kUrl);
   EXPECT_EQ(calls[1].verb, "create");
+  EXPECT_EQ(calls[1].url, "/apis/coordination.k8s.io/v1/namespaces/ops/leases") << "Create posts to the collection";
   LeaseRecord r = Sent("create");
   EXPECT_EQ(r.holder_identity, "me");
   EXPECT_EQ(r.lease_duration_seconds, 15);

@@ -51,6 +51,18 @@ namespace su {
 Result<std::vector<SchemaUpgrade>> ParseManifests(const std::string& text, const std::string& filename,
                                                   const std::string& base_dir);
 
+// Parses one object read from the Kubernetes API (its JSON; JSON is YAML) with the same rules, so
+// errors name the same fields. Errors read "<origin>: spec.x: ..." (no line: the JSON has none a
+// person could look up); origin names the object, e.g. `SchemaUpgrade ciam/kratos`. Relative paths
+// resolve against base_dir (the controller's working directory). The API server's metadata (uid,
+// resourceVersion, managedFields, ...) is accepted and ignored; metadata.generation is kept.
+Result<SchemaUpgrade> ParseResourceObject(const std::string& json, const std::string& origin,
+                                          const std::string& base_dir);
+
+// Where a resource came from, for error messages: "file:line", or the origin alone for an object
+// read from an API (source_line 0).
+std::string SourceOf(const SchemaUpgrade& su);
+
 // Reads and parses one file (base_dir = the file's folder).
 Result<std::vector<SchemaUpgrade>> LoadManifestFile(FileSystem* fs, const std::string& path);
 

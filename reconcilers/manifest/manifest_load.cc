@@ -15,11 +15,13 @@ bool IsManifestName(const std::string& name) {
   return !name.empty() && name[0] != '.' && (ends_with(".yaml") || ends_with(".yml"));
 }
 
-std::string Where(const SchemaUpgrade& su) {
-  return su.source_file + ":" + std::to_string(su.source_line);
-}
+std::string Where(const SchemaUpgrade& su) { return SourceOf(su); }
 
 }  // namespace
+
+std::string SourceOf(const SchemaUpgrade& su) {
+  return su.source_line > 0 ? su.source_file + ":" + std::to_string(su.source_line) : su.source_file;
+}
 
 Result<std::vector<SchemaUpgrade>> LoadManifestFile(FileSystem* fs, const std::string& path) {
   SU_ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));

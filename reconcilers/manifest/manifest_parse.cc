@@ -150,7 +150,7 @@ class DocumentParser {
     su.source_line = line;
     MapReader meta = top.Map("metadata", {"name", "namespace", "generation", "labels", "annotations"},
                              // Set by a Kubernetes API server; harmless in an exported manifest.
-                             {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                             {"uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generateName",
                               "deletionGracePeriodSeconds", "managedFields", "finalizers",
                               "ownerReferences", "selfLink"});
     if (!top.Has("metadata")) top.Required("metadata", "a mapping with at least name");
@@ -491,9 +491,11 @@ class DocumentParser {
 
 }  // namespace
 
-Result<std::vector<SchemaUpgrade>> ParseManifests(const std::string& text, const std::string& filename,
-                                                  const std::string& base_dir) {
-  Errors errs(filename);
+namespace {
+
+Result<std::vector<SchemaUpgrade>> ParseDocuments(const std::string& text, const std::string& filename,
+                                                  const std::string& base_dir, Errors* errs_out) {
+  Errors& errs = *errs_out;
   std::vector<SchemaUpgrade> out;
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
@@ -526,6 +528,27 @@ Result<std::vector<SchemaUpgrade>> ParseManifests(const std::string& text, const
   }
   if (!errs.empty()) return errs.ToStatus();
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<SchemaUpgrade>> ParseManifests(const std::string& text, const std::string& filename,
+                                                  const std::string& base_dir) {
+  Errors errs(filename);
+  return ParseDocuments(text, filename, base_dir, &errs);
+}
+
+Result<SchemaUpgrade> ParseResourceObject(const std::string& json, const std::string& origin,
+                                          const std::string& base_dir) {
+  Errors errs(origin, /*with_lines=*/false);
+  auto parsed = ParseDocuments(json, origin, base_dir, &errs);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->size() != 1) {
+    return Status::Invalid(origin + ": expected one SchemaUpgrade object, got " + std::to_string(parsed->size()));
+  }
+  SchemaUpgrade su = std::move(parsed->front());
+  su.source_line = 0;
+  return su;
 }
 
 }  // namespace su

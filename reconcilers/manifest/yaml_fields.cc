@@ -29,7 +29,7 @@ int LineOf(const YAML::Node& node) {
 }
 
 void Errors::Add(int line, const std::string& path, const std::string& what) {
-  std::string s = file_ + ":" + std::to_string(line) + ": ";
+  std::string s = with_lines_ ? file_ + ":" + std::to_string(line) + ": " : file_ + ": ";
   if (!path.empty()) s += path + ": ";
   lines_.push_back(s + what);
 }

@@ -20,7 +20,9 @@ int LineOf(const YAML::Node& node);
 
 class Errors {
  public:
-  explicit Errors(std::string file) : file_(std::move(file)) {}
+  // with_lines false: errors read "file: path: what" (an object read from an API, whose JSON text has
+  // no lines a person could look up).
+  explicit Errors(std::string file, bool with_lines = true) : file_(std::move(file)), with_lines_(with_lines) {}
   // path may be empty for errors about a whole document.
   void Add(int line, const std::string& path, const std::string& what);
   size_t size() const { return lines_.size(); }
@@ -31,6 +33,7 @@ class Errors {
 
  private:
   std::string file_;
+  bool with_lines_ = true;
   std::vector<std::string> lines_;
 };
 

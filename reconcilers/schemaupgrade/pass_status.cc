@@ -78,6 +78,9 @@ void Pass::SetPhase(Phase p, const std::string& message) {
   st_.message = message;
   SetCondition(&st_, "Reconciling", "True", PhaseName(p), message, su_.generation, d_.clock->Now());
   SetCondition(&st_, "Ready", "False", PhaseName(p), message, su_.generation, d_.clock->Now());
+  // A step is starting: not stalled (a Stalled=True of an earlier spec or of exhausted retries
+  // would otherwise linger with an old observedGeneration until the pass ends).
+  SetCondition(&st_, "Stalled", "False", PhaseName(p), "", su_.generation, d_.clock->Now());
   Save();
   LogInfo("phase", {{"resource", su_.Key()}, {"phase", PhaseName(p)}, {"message", message}});
 }

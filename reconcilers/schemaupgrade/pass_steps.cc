@@ -117,16 +117,19 @@ bool Pass::CheckStalledOrBackoff() {
 }
 
 bool Pass::Observe() {
-  auto getenv_fn = d_.getenv ? d_.getenv : [](const char* n) -> const char* { return std::getenv(n); };
-  auto dsn = ResolveDsn(su_, d_.fs, getenv_fn);
+  Result<std::string> dsn = Status::Invalid("no secret resolver");
+  if (d_.secrets) {
+    dsn = d_.secrets->ResolveDsn(su_);
+  } else {
+    dsn = NewLocalSecretResolver({d_.fs, d_.getenv, ""})->ResolveDsn(su_);
+  }
   if (!dsn.ok()) return Fatal(dsn.status(), "InvalidDatabaseSource");
   dsn_ = *dsn;
   auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
   if (!db.ok()) {
     // A malformed DSN does not heal by retrying: bad input, named by its manifest field.
     if (db.status().code() == Code::kInvalidArgument) {
-      return Fatal(db.status().WithContext(su_.source_file + ":" + std::to_string(su_.source_line) +
-                                           ": spec.database.dsnFrom"),
+      return Fatal(db.status().WithContext(SourceOf(su_) + ": spec.database.dsnFrom"),
                    "InvalidDatabaseSource");
     }
     return Retry(db.status(), "DatabaseUnavailable");

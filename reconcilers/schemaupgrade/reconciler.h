@@ -36,6 +36,7 @@
 #include "reconcilers/manifest/spec.h"
 #include "reconcilers/runtimes/runtime.h"
 #include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/secret_resolver.h"
 #include "reconcilers/schemaupgrade/status.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 
@@ -90,7 +91,9 @@ struct ReconcilerDeps {
   Verifier verify;                // required when workloads is set
   BackupTool* backup = nullptr;   // required when a policy enables backups
   WatchFactory watch;             // may be empty: no blocked-session watch
-  std::function<const char*(const char*)> getenv;  // empty: ::getenv
+  // Where DSNs come from. null: dsnFrom.env/file through fs and getenv (NewLocalSecretResolver).
+  SecretResolver* secrets = nullptr;
+  std::function<const char*(const char*)> getenv;  // only when secrets is null; empty: ::getenv
   std::string default_backup_dir = "./.state/backups";
   std::function<bool()> cancelled;                   // SIGTERM: stop between steps
   std::function<void(const Progress&)> on_progress;  // migration progress

@@ -1,0 +1,75 @@
+// KubeStatusStore: the reconciler's StatusStore (the status sink) in Kubernetes mode: the `status`
+// subresource of each SchemaUpgrade.
+//  - Load reads the informer's cache, overlaid with the last status this store wrote for the same
+//    object (uid): the cache lags our own writes by one watch event, and a pass must start from what
+//    the previous pass saved. This controller is the only writer of status (one leader); a status
+//    edited by hand is seen once the controller restarts or the object is re-created.
+//  - Save is a JSON merge patch of `status` only (never spec) on the status subresource, carrying
+//    metadata.resourceVersion as a precondition so the fields it removes (null) are computed
+//    against what is really stored; on 409 Conflict it re-reads the object (GET) and retries.
+//    The whole status is replaced: fields absent from the new status are removed.
+// Key "namespace/name". Thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kube/api.h"
+#include "reconcilers/schemaupgrade/status_store.h"
+
+namespace su::kube {
+
+struct KubeStatusStoreOptions {
+  KubeApi* api = nullptr;
+  GroupVersionResource gvr = kSchemaUpgrades;
+  // The informer cache: the object of key as JSON, nullopt when absent; and every cached key.
+  std::function<std::optional<std::string>(const std::string& key)> cached;
+  std::function<std::vector<std::string>()> keys;
+  int conflict_retries = 5;  // re-reads after a 409 before Save gives up (kUnavailable: retried later)
+};
+
+class KubeStatusStore : public StatusStore {
+ public:
+  explicit KubeStatusStore(KubeStatusStoreOptions options);
+
+  Result<std::optional<ResourceStatus>> Load(const std::string& key) override;
+  Status Save(const std::string& key, const ResourceStatus& status) override;
+  Result<std::map<std::string, ResourceStatus>> List() override;
+
+  // The object is gone: forget what this store wrote for it.
+  void Forget(const std::string& key);
+
+  // Status patches sent, and 409s met (for /metrics and tests).
+  int patches() const;
+  int conflicts() const;
+
+ private:
+  struct Written {
+    std::string uid;
+    std::string resource_version;
+    std::string status_json;  // as the server answered it (pruned to the CRD schema)
+  };
+  // The object's JSON -> its status as ResourceStatus; nullopt when it has none yet.
+  Result<std::optional<ResourceStatus>> Decode(const std::string& key, const std::string& status_json) const;
+
+  const KubeStatusStoreOptions o_;
+  mutable std::mutex mu_;
+  std::map<std::string, Written> written_;  // guarded by mu_
+  int patches_ = 0;                         // guarded by mu_
+  int conflicts_ = 0;                       // guarded by mu_
+};
+
+// The merge patch that turns status `from` (JSON object, or "" for none) into `to` at object
+// resourceVersion rv: `to`'s fields plus null for every field of `from` that `to` lacks (objects
+// recursively; arrays are replaced whole, as merge patches do). Exposed for tests.
+std::string StatusMergePatch(const std::string& from, const std::string& to, const std::string& rv);
+
+// The `status` of an object's JSON as a JSON string; "" when absent, null or not an object.
+std::string StatusOf(const std::string& object_json);
+
+}  // namespace su::kube

@@ -1,0 +1,57 @@
+// SeedStatus and ReportInvalidSpec (see status_seed.h).
+#include "reconcilers/schemaupgrade/status_seed.h"
+
+#include "reconcilers/base/secrets.h"
+
+namespace su {
+
+Result<bool> SeedStatus(StatusStore* store, const std::string& key, long long generation, Clock* clock) {
+  SU_ASSIGN_OR_RETURN(auto stored, store->Load(key));
+  if (stored.has_value()) return false;
+  ResourceStatus s;
+  s.resource = key;
+  s.observed_generation = generation;
+  s.phase = Phase::kPending;
+  s.message = "reconciling generation " + std::to_string(generation);
+  auto now = clock->Now();
+  SetCondition(&s, "Ready", "False", "Pending", s.message, generation, now);
+  SetCondition(&s, "Reconciling", "True", "Pending", s.message, generation, now);
+  SetCondition(&s, "Stalled", "False", "Pending", "", generation, now);
+  s.updated_at = FormatTime(now);
+  SU_RETURN_IF_ERROR(store->Save(key, s));
+  return true;
+}
+
+Result<bool> ReportInvalidSpec(StatusStore* store, const std::string& key, long long generation,
+                               const Status& why, Clock* clock) {
+  auto stored = store->Load(key);
+  ResourceStatus s;
+  if (stored.ok() && stored->has_value()) s = **stored;  // an unreadable status is replaced
+  const std::string message = Scrub(why.message()) +
+                              "; fix the object (kubectl edit) or the manifest: nothing runs until it is valid";
+  const Condition* stalled = FindCondition(s, "Stalled");
+  if (s.phase == Phase::kFailed && s.observed_generation == generation && s.last_error == message && stalled &&
+      stalled->status == "True" && stalled->reason == kReasonInvalidSpec) {
+    return false;
+  }
+  ResourceStatus fresh;  // a new (invalid) spec: start over, keeping what describes the world
+  fresh.conditions = s.conditions;
+  fresh.current_version = s.current_version;
+  fresh.image = s.image;
+  fresh.observed_at = s.observed_at;
+  fresh.resource = key;
+  fresh.observed_generation = generation;
+  fresh.spec_hash = "invalid";  // never a SpecToken: the fixed spec starts afresh
+  fresh.phase = Phase::kFailed;
+  fresh.last_error = message;
+  fresh.message = message;
+  auto now = clock->Now();
+  SetCondition(&fresh, "Ready", "False", kReasonInvalidSpec, message, generation, now);
+  SetCondition(&fresh, "Reconciling", "False", kReasonInvalidSpec, message, generation, now);
+  SetCondition(&fresh, "Stalled", "True", kReasonInvalidSpec, message, generation, now);
+  fresh.updated_at = FormatTime(now);
+  SU_RETURN_IF_ERROR(store->Save(key, fresh));
+  return true;
+}
+
+}  // namespace su

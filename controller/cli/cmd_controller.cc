@@ -1,138 +1,239 @@
-// `controller`: watches a folder of SchemaUpgrade manifests (inotify + periodic resync) and
-// reconciles each resource with a worker pool until SIGTERM/SIGINT, then exits 0 after the steps
-// in flight finish or abandon (the reconciler polls the stop flag between steps and statements).
+// `controller`: reconciles SchemaUpgrades with a worker pool until SIGTERM/SIGINT, then exits 0
+// after the steps in flight finish or abandon (the reconciler polls the stop flag between steps
+// and statements). Two sources of desired state:
+//   --manifests DIR  a folder of manifests (inotify + periodic resync); status in --state-dir files
+//   --kubernetes     SchemaUpgrade objects through the API (informer); status in the status
+//                    subresource; Kubernetes Events. dsnFrom.env/file resolve in the controller's
+//                    own environment and file system, migrations.path on its file system.
+// This file only parses flags and builds the mode's parts; the loop is controller_run.h.
 //
 // Retries: the reconciler persists attempts and next retry time in status, and returns
-// requeue_after; the manager's own error backoff is therefore not used for reconcile results
-// (it would double the wait and forget it across restarts).
+// requeue_after; the manager's own error backoff is therefore not used for reconcile results.
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
-#include <map>
-#include <mutex>
-#include <set>
+#include <cstdlib>
 
 #include "controller/cli/cli_env.h"
 #include "controller/cli/commands.h"
+#include "controller/cli/controller_run.h"
 #include "controller/cli/flags.h"
+#include "controller/kubernetes/informer_source.h"
+#include "controller/kubernetes/instrumented_api.h"
+#include "controller/kubernetes/kube_event_recorder.h"
+#include "controller/kubernetes/kube_status_store.h"
+#include "controller/runtime/folder_source.h"
 #include "controller/runtime/http_endpoints.h"
-#include "controller/runtime/manager.h"
-#include "controller/runtime/manifest_watcher.h"
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/signals.h"
+#include "kube/config.h"
+#include "kube/rest_client.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
-#include "reconcilers/manifest/manifest.h"
 
 namespace su {
 namespace {
 
-// The desired state as last read from the folder: resources by key, and which file holds which.
-class ResourceIndex {
- public:
-  // Re-reads path. Returns the keys now defined by it and the keys it no longer defines. A file
-  // that fails to parse keeps its previous resources (a typo must not read as "delete everything").
-  Status Reload(const std::string& path, std::vector<std::string>* present, std::vector<std::string>* gone) {
-    FileSystem* fs = LocalFileSystem();
-    std::lock_guard<std::mutex> l(mu_);
-    std::set<std::string> before = files_[path];
-    if (!fs->Exists(path)) {
-      for (const auto& k : before) {
-        resources_.erase(k);
-        gone->push_back(k);
-      }
-      files_.erase(path);
-      return Status::Ok();
-    }
-    auto loaded = LoadManifestFile(fs, path);
-    if (!loaded.ok()) return loaded.status();
-    std::set<std::string> now;
-    for (auto& su : *loaded) {
-      std::string key = su.Key();
-      auto owner = owner_.find(key);
-      if (owner != owner_.end() && owner->second != path && files_[owner->second].count(key)) {
-        return Status::Invalid(path + ": SchemaUpgrade " + key + " is already defined in " + owner->second);
-      }
-      owner_[key] = path;
-      now.insert(key);
-      resources_[key] = std::move(su);
-      present->push_back(key);
-    }
-    for (const auto& k : before) {
-      if (!now.count(k)) {
-        resources_.erase(k);
-        owner_.erase(k);
-        gone->push_back(k);
-      }
-    }
-    files_[path] = now;
-    return Status::Ok();
-  }
+std::vector<FlagSpec> ControllerFlags() {
+  return {{"manifests", 0, true, false, "folder of SchemaUpgrade manifests to watch (Podman mode)"},
+          {"kubernetes", 0, false, false, "watch SchemaUpgrade objects through the Kubernetes API instead of --manifests"},
+          {"kubeconfig", 0, true, false, "kubeconfig file (default $KUBECONFIG, in-cluster, ~/.kube/config)"},
+          {"context", 0, true, false, "kubeconfig context (default: current-context)"},
+          {"namespace", 0, true, true, "namespace to watch, repeatable (default: all namespaces)"},
+          {"kube-api-qps", 0, true, false, "API requests per second, sustained (default 5)"},
+          {"kube-api-burst", 0, true, false, "API requests in a burst (default 10)"},
+          {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
+          {"state-dir", 0, true, false, "status (Podman mode) and backups (default $SU_STATE_DIR or ./.state)"},
+          {"workers", 0, true, false, "resources reconciled at once (default 2)"},
+          {"resync", 0, true, false, "full re-read and re-check period (default 5m)"},
+          {"metrics-addr", 0, true, false, "serve /metrics, /healthz, /readyz on HOST:PORT (default: off)"},
+          {"health-addr", 0, true, false, "serve /healthz and /readyz on another HOST:PORT (default: off)"},
+          {"help", 'h', false, false, "show this help"}};
+}
 
-  std::vector<std::string> Files() {
-    std::lock_guard<std::mutex> l(mu_);
-    std::vector<std::string> out;
-    for (const auto& [f, _] : files_) out.push_back(f);
-    return out;
+// What --kubernetes cannot do before the Kubernetes runtime (issue 9): refused as InvalidSpec.
+Status AdmitForKubernetes(const SchemaUpgrade& su) {
+  const std::string where = su.source_file + ": ";
+  if (!su.workload.kind.empty()) {
+    return Status::Invalid(where + "spec.workload: bumping a " + su.workload.kind +
+                           " arrives with the Kubernetes runtime (issue 9); today --kubernetes migrates the "
+                           "database only: remove spec.workload, or run the bump with the Podman mode");
   }
-
-  std::optional<SchemaUpgrade> Get(const std::string& key) {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = resources_.find(key);
-    if (it == resources_.end()) return std::nullopt;
-    return it->second;
+  if (su.migrations.engine == "ory") {
+    return Status::Invalid(where + "spec.migrations.engine: ory runs the target image's migrator, which needs the "
+                           "Kubernetes runtime (issue 9, a migration Job); use the sql or drizzle engine with "
+                           "migrations.path until then");
   }
+  return Status::Ok();
+}
 
- private:
-  std::mutex mu_;
-  std::map<std::string, SchemaUpgrade> resources_;
-  std::map<std::string, std::set<std::string>> files_;
-  std::map<std::string, std::string> owner_;
-};
+Result<double> ParsePositive(const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !(v > 0) || v > 100000) {
+    return Status::Invalid("--" + flag + " must be a positive number, not \"" + value + "\"");
+  }
+  return v;
+}
 
 }  // namespace
 
 int CmdController(const Args& args) {
-  std::vector<FlagSpec> specs = {{"manifests", 0, true, false, "folder of SchemaUpgrade manifests to watch"},
-                                 {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
-                                 {"state-dir", 0, true, false, "status and backups (default $SU_STATE_DIR or ./.state)"},
-                                 {"workers", 0, true, false, "resources reconciled at once (default 2)"},
-                                 {"resync", 0, true, false, "full re-read and re-check period (default 5m)"},
-                                 {"metrics-addr", 0, true, false, "serve /metrics, /healthz, /readyz on HOST:PORT (default: off)"},
-                                 {"health-addr", 0, true, false, "serve /healthz and /readyz on another HOST:PORT (default: off)"},
-                                 {"help", 'h', false, false, "show this help"}};
+  const std::vector<FlagSpec> specs = ControllerFlags();
   auto flags = Flags::Parse("controller", args, specs);
   if (!flags.ok()) return ReportError("controller", flags.status());
   if (flags->Has("help")) {
-    std::printf("usage: schema-upgrade controller --manifests DIR [flags]\n\n%s", FlagsHelp(specs).c_str());
+    std::printf("usage: schema-upgrade controller --manifests DIR [flags]\n"
+                "       schema-upgrade controller --kubernetes [--kubeconfig FILE] [--namespace NS]... [flags]\n\n%s",
+                FlagsHelp(specs).c_str());
     return 0;
   }
+  const bool kube_mode = flags->Has("kubernetes");
   std::string dir = flags->Get("manifests");
-  if (dir.empty()) return ReportError("controller", Status::Invalid("--manifests DIR is required"));
-  if (!LocalFileSystem()->IsDir(dir)) return ReportError("controller", Status::Invalid("--manifests " + dir + " is not a folder"));
+  if (kube_mode && !dir.empty()) {
+    return ReportError("controller", Status::Invalid("--manifests and --kubernetes are mutually exclusive: choose one source"));
+  }
+  if (!kube_mode) {
+    for (const char* f : {"kubeconfig", "context", "namespace", "kube-api-qps", "kube-api-burst"}) {
+      if (flags->Has(f)) {
+        return ReportError("controller", Status::Invalid(std::string("--") + f + " needs --kubernetes"));
+      }
+    }
+    if (dir.empty()) return ReportError("controller", Status::Invalid("--manifests DIR or --kubernetes is required"));
+    if (!LocalFileSystem()->IsDir(dir)) return ReportError("controller", Status::Invalid("--manifests " + dir + " is not a folder"));
+  } else if (flags->Has("compose")) {
+    return ReportError("controller", Status::Invalid("--compose is for the Podman mode (--manifests), not --kubernetes"));
+  }
   int workers = std::atoi(flags->Get("workers", "2").c_str());
   if (workers < 1 || workers > 64) return ReportError("controller", Status::Invalid("--workers must be 1..64"));
   auto resync = ParseDuration(flags->Get("resync", "5m"));
   if (!resync.ok()) return ReportError("controller", resync.status().WithContext("--resync"));
+  double qps = 5, burst = 10;
+  if (flags->Has("kube-api-qps")) {
+    auto v = ParsePositive("kube-api-qps", flags->Get("kube-api-qps"));
+    if (!v.ok()) return ReportError("controller", v.status());
+    qps = *v;
+  }
+  if (flags->Has("kube-api-burst")) {
+    auto v = ParsePositive("kube-api-burst", flags->Get("kube-api-burst"));
+    if (!v.ok()) return ReportError("controller", v.status());
+    burst = *v;
+  }
+
+  // The API client first: a bad kubeconfig is bad input (exit 2) before anything starts.
+  std::unique_ptr<kube::KubeApi> rest;
+  std::string server;
+  Metrics metrics;
+  if (kube_mode) {
+    auto cfg = kube::LoadConfig({flags->Get("kubeconfig"), flags->Get("context")});
+    if (!cfg.ok()) return ReportError("controller", cfg.status());
+    cfg->qps = qps;
+    cfg->burst = static_cast<int>(burst);
+    server = cfg->server;
+    auto client = kube::NewRestClient(*cfg);
+    if (!client.ok()) return ReportError("controller", client.status());
+    rest = std::move(client).value();
+    LogInfo("kube.config", {{"source", cfg->source}, {"server", cfg->server}});
+  }
 
   auto signal = ShutdownSignal::Install();
   if (!signal.ok()) return ReportError("controller", signal.status());
   ShutdownSignal* stop = signal->get();
 
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), false});
-  env->deps.cancelled = [stop] { return stop->StopRequested(); };
-  Metrics metrics;
   metrics.Describe("blocked_sessions", "Sessions blocked behind a running migration, by resource.");
   metrics.Describe("blocked_session_longest_wait_seconds", "Longest wait of a session blocked behind a migration.");
-  metrics.Describe("phase", "1 for the current phase of each resource.");
-  metrics.Describe("reconcile_results_total", "Reconcile passes by how they ended: succeeded, waiting, retrying, failed.");
   env->deps.on_blocked = [&metrics](const std::string& key, const std::vector<BlockedSession>& blocked) {
     long long longest = 0;
     for (const auto& b : blocked) longest = std::max(longest, b.waiting_ms);
     metrics.SetGauge("blocked_sessions", {{"resource", key}}, static_cast<double>(blocked.size()));
     metrics.SetGauge("blocked_session_longest_wait_seconds", {{"resource", key}}, longest / 1000.0);
   };
+
+  ControllerParts parts;
+  parts.env = env.get();
+  parts.metrics = &metrics;
+  parts.stop = stop;
+  parts.workers = workers;
+  LogEventRecorder log_events;
+  std::unique_ptr<ResourceSource> source;
+  std::unique_ptr<kube::InstrumentedKubeApi> api;
+  std::unique_ptr<kube::KubeStatusStore> kube_store;
+  std::unique_ptr<kube::KubeEventRecorder> kube_events;
+  std::unique_ptr<SecretResolver> secrets;
+  // Events go to the log in both modes, and to the API in Kubernetes mode.
+  struct TeeRecorder : EventRecorder {
+    std::vector<EventRecorder*> to;
+    void Record(const std::string& k, const std::string& t, const std::string& r, const std::string& m) override {
+      for (auto* e : to) e->Record(k, t, r, m);
+    }
+  } events;
+  events.to.push_back(&log_events);
+
+  if (kube_mode) {
+    metrics.Describe("kube_api_requests_total", "Kubernetes API requests by verb and HTTP code (transport: no answer).");
+    metrics.Describe("kube_api_request_duration_seconds", "Kubernetes API request latency by verb (watches: stream length).");
+    api = std::make_unique<kube::InstrumentedKubeApi>(
+        rest.get(), [&metrics](const std::string& verb, const std::string& code, double seconds) {
+          metrics.IncCounter("kube_api_requests_total", {{"verb", verb}, {"code", code}});
+          metrics.Observe("kube_api_request_duration_seconds", {{"verb", verb}}, seconds);
+        });
+    char cwd[4096];
+    std::string base_dir = getcwd(cwd, sizeof cwd) ? cwd : ".";
+    auto ks = std::make_unique<kube::KubeResourceSource>(
+        kube::KubeResourceSourceOptions{api.get(), flags->GetAll("namespace"), *resync, base_dir, server});
+    kube::KubeResourceSource* src = ks.get();
+    metrics.Describe("kube_informer_lists", "Lists of SchemaUpgrades (initial and re-lists) since start.");
+    metrics.Describe("kube_informer_watches", "Watches of SchemaUpgrades started since start.");
+    metrics.Describe("kube_informer_relists_gone", "Re-lists forced by 410 Gone since start.");
+    metrics.Describe("kube_informer_errors", "Failed lists and watches since start (each followed by a backoff).");
+    metrics.Describe("kube_informer_synced", "1 once the SchemaUpgrade cache has synced.");
+    metrics.Describe("kube_informer_objects", "SchemaUpgrades in the cache.");
+    metrics.SetGaugeFunc("kube_informer_lists", {}, [src] { return src->stats().lists; });
+    metrics.SetGaugeFunc("kube_informer_watches", {}, [src] { return src->stats().watches; });
+    metrics.SetGaugeFunc("kube_informer_relists_gone", {}, [src] { return src->stats().gone; });
+    metrics.SetGaugeFunc("kube_informer_errors", {}, [src] { return src->stats().errors; });
+    metrics.SetGaugeFunc("kube_informer_synced", {}, [src] { return src->HasSynced() ? 1 : 0; });
+    metrics.SetGaugeFunc("kube_informer_objects", {}, [src] { return static_cast<double>(src->Keys().size()); });
+
+    kube::KubeStatusStoreOptions so;
+    so.api = api.get();
+    so.cached = [src](const std::string& key) { return src->Object(key); };
+    so.keys = [src] { return src->Keys(); };
+    kube_store = std::make_unique<kube::KubeStatusStore>(so);
+    env->deps.store = kube_store.get();
+
+    kube::KubeEventRecorderOptions eo;
+    eo.api = api.get();
+    eo.lookup = [src](const std::string& key) { return src->Ref(key); };
+    if (const char* pod = std::getenv("POD_NAME"); pod && *pod) eo.reporting_instance = pod;
+    kube_events = std::make_unique<kube::KubeEventRecorder>(eo);
+    kube::KubeEventRecorder* ke = kube_events.get();
+    metrics.Describe("kube_events_created", "Kubernetes Events created since start.");
+    metrics.Describe("kube_events_dropped", "Events dropped (queue full, rate limited, object gone) since start.");
+    metrics.SetGaugeFunc("kube_events_created", {}, [ke] { return ke->stats().created; });
+    metrics.SetGaugeFunc("kube_events_dropped", {}, [ke] { return ke->stats().dropped; });
+    events.to.push_back(ke);
+
+    secrets = NewLocalSecretResolver({LocalFileSystem(), nullptr, kSecretKeyRefNotYet});
+    env->deps.secrets = secrets.get();
+    parts.admit = AdmitForKubernetes;
+    kube::KubeStatusStore* store = kube_store.get();
+    parts.on_removed = [store](const std::string& key) { store->Forget(key); };
+    source = std::move(ks);
+  } else {
+    ManifestWatcherOptions wopt;
+    wopt.dir = dir;
+    wopt.resync_period = *resync;
+    source = std::make_unique<FolderSource>(wopt);
+  }
+  parts.source = source.get();
+  parts.events = &events;
+
   std::vector<std::unique_ptr<HttpEndpoints>> servers;
-  std::atomic<bool> ready{false};
+  std::atomic<bool> started{false};
+  ResourceSource* src = source.get();
   for (const auto& [flag, with_metrics] : {std::pair<std::string, bool>{"metrics-addr", true}, {"health-addr", false}}) {
     if (!flags->Has(flag)) continue;
     std::string addr = flags->Get(flag);
@@ -144,94 +245,22 @@ int CmdController(const Args& args) {
     h.port = port;
     h.metrics = with_metrics ? &metrics : nullptr;
     h.healthy = [stop] { return !stop->StopRequested(); };
-    h.ready = [&ready] { return ready.load(); };
+    // Ready: the workers run and the source's cache has synced (the informer listed everything).
+    h.ready = [&started, src, stop] { return started.load() && src->HasSynced() && !stop->StopRequested(); };
     auto server = HttpEndpoints::Start(h);
     if (!server.ok()) return ReportError("controller", server.status().WithContext("--" + flag));
     LogInfo("http.listening", {{"url", (*server)->Url()}, {"metrics", with_metrics ? "yes" : "no"}});
     servers.push_back(std::move(server).value());
   }
-  Reconciler reconciler(env->deps);
-  ResourceIndex index;
-
-  ManagerOptions mopt;
-  mopt.workers = workers;
-  mopt.metrics = &metrics;
-  Manager manager(
-      [&](const std::string& key) -> Result<ReconcileResult> {
-        auto su = index.Get(key);
-        if (!su) return ReconcileResult{};  // its manifest is gone; status stays as the record
-        ApplyCliDefaults(*env, &*su);
-        auto out = reconciler.Reconcile(*su);
-        for (Phase p : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
-                        Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
-          metrics.SetGauge("phase", {{"resource", key}, {"phase", PhaseName(p)}}, p == out.status.phase ? 1 : 0);
-        }
-        // The manager's reconciles_total counts callback outcomes, and this callback never fails
-        // (the reconciler owns retries); this counter says how the pass itself ended.
-        std::string result = out.result.ok() ? "succeeded"
-                             : out.result.code() == Code::kGated ? "waiting"
-                             : out.terminal ? "failed" : "retrying";
-        metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", result}});
-        ReconcileResult r;
-        r.requeue_after = out.requeue_after;
-        return r;
-      },
-      mopt);
-
-  auto reload = [&](const std::string& path, bool resync_only) {
-    std::vector<std::string> present, gone;
-    Status s = index.Reload(path, &present, &gone);
-    if (!s.ok()) {
-      LogError("manifest.invalid", {{"file", path}, {"error", s.ToString()}});
-      return;
-    }
-    for (const auto& k : gone) {
-      LogInfo("resource.removed", {{"resource", k}, {"file", path}});
-      manager.Remove(k);
-    }
-    for (const auto& k : present) {
-      auto su = index.Get(k);
-      if (su) {
-        manager.SetRetryPolicy(k, su->policy.retries.limit, su->policy.retries.initial_backoff,
-                               su->policy.retries.max_backoff);
-      }
-      if (resync_only) {
-        manager.Resync(k);
-      } else {
-        manager.Enqueue(k);
-      }
-    }
-  };
-
-  ManifestWatcherOptions wopt;
-  wopt.dir = dir;
-  wopt.resync_period = *resync;
-  auto watcher = NewInotifyManifestWatcher(wopt);
-  if (!watcher.ok()) return ReportError("controller", watcher.status());
-  if (Status s = manager.Start(); !s.ok()) return ReportError("controller", s);
-  ManifestWatcherCallbacks cb;
-  bool first_listing = true;
-  cb.on_change = [&](const std::string& path) { reload(path, false); };
-  cb.on_resync = [&](const std::vector<std::string>& paths) {
-    std::set<std::string> seen(paths.begin(), paths.end());
-    for (const auto& p : paths) reload(p, !first_listing);
-    for (const auto& f : index.Files()) {
-      if (!seen.count(f)) reload(f, false);
-    }
-    first_listing = false;
-  };
-  if (Status s = (*watcher)->Start(cb); !s.ok()) return ReportError("controller", s);
-  LogInfo("controller.started", {{"manifests", dir}, {"workers", std::to_string(workers)},
-                                 {"state_dir", env->state_dir}, {"resync", FormatDuration(*resync)}});
-  ready = true;
-  stop->Wait();
-  ready = false;
-  LogInfo("controller.stopping", {{"signal", std::to_string(stop->Signal())}});
-  (*watcher)->Stop();
-  manager.Stop();
+  parts.on_started = [&started] { started = true; };
+  LogInfo("controller.starting", {{"source", source->Describe()}, {"workers", std::to_string(workers)},
+                                  {"state_dir", env->state_dir}, {"resync", FormatDuration(*resync)}});
+  int code = RunController(parts);
+  started = false;
+  if (kube_events) kube_events->Stop();  // flushes queued events (bounded)
   for (auto& s : servers) s->Stop();
-  LogInfo("controller.stopped", {});
-  return 0;
+  LogInfo("controller.stopped", {{"exit_code", std::to_string(code)}});
+  return code;
 }
 
 }  // namespace su

@@ -1,0 +1,125 @@
+// RunController (see controller_run.h).
+#include "controller/cli/controller_run.h"
+
+#include <atomic>
+#include <memory>
+
+#include "controller/runtime/manager.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
+#include "reconcilers/schemaupgrade/status_seed.h"
+
+namespace su {
+
+int RunController(ControllerParts& p) {
+  CliEnv& env = *p.env;
+  Metrics& metrics = *p.metrics;
+  AlwaysLeader always;
+  LeaderElector* elector = p.elector ? p.elector : &always;
+  StatusStore* store = env.deps.store;
+  Clock* clock = env.deps.clock;
+  EventRecorder* events = p.events;
+  env.deps.on_event = [events](const std::string& key, const std::string& type, const std::string& reason,
+                               const std::string& message) { events->Record(key, type, reason, message); };
+  env.deps.cancelled = [stop = p.stop] { return stop->StopRequested(); };
+  metrics.Describe("phase", "1 for the current phase of each resource.");
+  metrics.Describe("reconcile_results_total",
+                   "Reconcile passes by how they ended: succeeded, waiting, retrying, failed, invalid.");
+  Reconciler reconciler(env.deps);
+
+  auto invalid = [&](const std::string& key, long long generation, const Status& why) {
+    auto wrote = ReportInvalidSpec(store, key, generation, why, clock);
+    if (!wrote.ok()) {
+      LogError("status.save_failed", {{"resource", key}, {"error", wrote.status().ToString()}});
+    } else if (*wrote) {
+      events->Record(key, kEventWarning, kReasonInvalidSpec, Scrub(why.message()));
+      LogWarn("resource.invalid", {{"resource", key}, {"generation", std::to_string(generation)},
+                                   {"error", Scrub(why.message())}});
+    }
+    metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", "invalid"}});
+    return ReconcileResult{};
+  };
+
+  ManagerOptions mopt;
+  mopt.workers = p.workers;
+  mopt.metrics = &metrics;
+  Manager manager(
+      [&](const std::string& key) -> Result<ReconcileResult> {
+        auto got = p.source->Get(key);
+        if (!got) return ReconcileResult{};  // gone from the source; status stays as the record
+        if (!got->resource.ok()) return invalid(key, got->generation, got->resource.status());
+        SchemaUpgrade su = *got->resource;
+        ApplyCliDefaults(env, &su);
+        if (p.admit) {
+          if (Status a = p.admit(su); !a.ok()) return invalid(key, got->generation, a);
+        }
+        if (auto seeded = SeedStatus(store, key, su.generation, clock); !seeded.ok()) {
+          LogError("status.save_failed", {{"resource", key}, {"error", seeded.status().ToString()}});
+        }
+        auto out = reconciler.Reconcile(su);
+        for (Phase ph : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
+                         Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+          metrics.SetGauge("phase", {{"resource", key}, {"phase", PhaseName(ph)}}, ph == out.status.phase ? 1 : 0);
+        }
+        // The manager's reconciles_total counts callback outcomes, and this callback never fails
+        // (the reconciler owns retries); this counter says how the pass itself ended.
+        std::string result = out.result.ok()                      ? "succeeded"
+                             : out.result.code() == Code::kGated ? "waiting"
+                             : out.terminal                       ? "failed"
+                                                                  : "retrying";
+        metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", result}});
+        ReconcileResult r;
+        r.requeue_after = out.requeue_after;
+        return r;
+      },
+      mopt);
+
+  ResourceHandler handler;
+  handler.changed = [&](const std::string& key) { manager.Enqueue(key); };
+  handler.resynced = [&](const std::string& key) { manager.Resync(key); };
+  handler.removed = [&](const std::string& key) {
+    LogInfo("resource.removed", {{"resource", key}});
+    manager.Remove(key);
+    if (p.on_removed) p.on_removed(key);
+  };
+  if (Status s = p.source->Start(handler); !s.ok()) {
+    LogError("controller.failed", {{"error", s.ToString()}});
+    return ExitCodeFor(s);
+  }
+
+  int exit_code = 0;
+  Status led = elector->WaitForLeadership(p.stop->Token());
+  if (!led.ok()) {
+    p.source->Stop();
+    if (led.code() == Code::kCancelled) return 0;  // SIGTERM while standing by
+    LogError("controller.failed", {{"error", led.ToString()}});
+    return ExitCodeFor(led);
+  }
+  std::atomic<bool> lost{false};
+  std::stop_callback on_lost(elector->LostToken(), [&] {
+    if (p.stop->StopRequested()) return;  // our own Release at shutdown
+    lost = true;
+    LogError("leader.lost", {{"identity", elector->Identity()}});
+    p.stop->RequestStop();
+  });
+  if (Status s = manager.Start(); !s.ok()) {
+    p.source->Stop();
+    LogError("controller.failed", {{"error", s.ToString()}});
+    return ExitCodeFor(s);
+  }
+  LogInfo("controller.started", {{"source", p.source->Describe()}, {"workers", std::to_string(p.workers)},
+                                 {"identity", elector->Identity()}});
+  if (p.on_started) p.on_started();
+  p.stop->Wait();
+  LogInfo("controller.stopping", {{"signal", std::to_string(p.stop->Signal())}, {"lost_leadership", lost ? "true" : "false"}});
+  p.source->Stop();
+  manager.Stop();
+  if (lost) {
+    exit_code = 1;
+  } else if (Status r = elector->Release(); !r.ok()) {
+    LogWarn("leader.release_failed", {{"error", r.ToString()}});
+  }
+  return exit_code;
+}
+
+}  // namespace su

@@ -1,0 +1,50 @@
+// FolderSource: the ResourceSource of the Podman mode: a folder of SchemaUpgrade manifests, watched
+// with inotify plus a periodic full listing (manifest_watcher.h). Files map to keys: a file that
+// fails to parse keeps its previous resources (a typo must not read as "delete everything") and
+// is logged (manifest.invalid); a key defined by two files is refused in the second one.
+// Handler calls: a changed file -> changed(key) for each key it defines, removed(key) for keys it
+// no longer defines; the periodic listing -> resynced(key) (changed(key) for the first listing).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/runtime/manifest_watcher.h"
+#include "controller/runtime/resource_source.h"
+
+namespace su {
+
+class FolderSource : public ResourceSource {
+ public:
+  explicit FolderSource(ManifestWatcherOptions options) : options_(std::move(options)) {}
+  ~FolderSource() override { Stop(); }
+
+  // kNotFound when the folder is not one, kIo when inotify fails.
+  Status Start(ResourceHandler handler) override;
+  void Stop() override;
+  bool HasSynced() const override;
+  std::optional<SourcedResource> Get(const std::string& key) override;
+  std::string Describe() const override { return "manifests " + options_.dir; }
+
+ private:
+  // Re-reads path; the keys it now defines and the keys it no longer defines.
+  Status Reload(const std::string& path, std::vector<std::string>* present, std::vector<std::string>* gone);
+  void OnPath(const std::string& path, bool resync_only);
+  std::vector<std::string> Files();
+
+  const ManifestWatcherOptions options_;
+  ResourceHandler handler_;
+  std::unique_ptr<ManifestWatcher> watcher_;
+  mutable std::mutex mu_;
+  std::map<std::string, SchemaUpgrade> resources_;       // guarded by mu_
+  std::map<std::string, std::set<std::string>> files_;   // guarded by mu_: file -> keys
+  std::map<std::string, std::string> owner_;             // guarded by mu_: key -> file
+  bool first_listing_ = true;                            // watcher thread only
+  bool synced_ = false;                                  // guarded by mu_
+};
+
+}  // namespace su

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <tuple>
 
 #include "reconcilers/base/duration.h"
 
@@ -29,6 +30,25 @@ Status ValidateLeaseOptions(const LeaseOptions& o) {
                            ") must be shorter than --leader-election-renew-deadline (" + FormatDuration(o.renew_deadline) +
                            "): the leader needs more than one attempt to renew");
   return Status::Ok();
+}
+
+Result<LeaseOptions> LeaseOptionsFromFlags(const LeaseFlags& flags) {
+  LeaseOptions o;
+  auto ns = ResolveLeaseNamespace(flags.ns);
+  if (!ns.ok()) return ns.status();
+  o.ns = *ns;
+  if (!flags.id.empty()) o.name = flags.id;
+  for (auto [flag, text, out] : {std::tuple{"--leader-election-lease-duration", &flags.lease_duration, &o.lease_duration},
+                                 std::tuple{"--leader-election-renew-deadline", &flags.renew_deadline, &o.renew_deadline},
+                                 std::tuple{"--leader-election-retry-period", &flags.retry_period, &o.retry_period}}) {
+    if (text->empty()) continue;
+    auto d = ParseDuration(*text);
+    if (!d.ok()) return d.status().WithContext(flag);
+    *out = *d;
+  }
+  o.identity = MakeLeaseIdentity();
+  if (Status s = ValidateLeaseOptions(o); !s.ok()) return s;
+  return o;
 }
 
 Result<std::string> ResolveLeaseNamespace(const std::string& flag_value) {

@@ -25,6 +25,19 @@ struct LeaseOptions {
   std::chrono::milliseconds retry_period{2000};
 };
 
+// The `--leader-election-*` flag values as given ("" : not given, the default applies).
+struct LeaseFlags {
+  std::string ns;              // --leader-election-namespace (default $POD_NAMESPACE)
+  std::string id;              // --leader-election-id (the Lease's name)
+  std::string lease_duration;  // --leader-election-lease-duration (15s)
+  std::string renew_deadline;  // --leader-election-renew-deadline (10s)
+  std::string retry_period;    // --leader-election-retry-period (2s)
+};
+
+// Parses, resolves the namespace, makes an identity (MakeLeaseIdentity) and validates. Errors
+// (kInvalidArgument) name the flag.
+Result<LeaseOptions> LeaseOptionsFromFlags(const LeaseFlags& flags);
+
 // client-go's rules: renew_deadline < lease_duration (else the old leader may still act when a
 // standby takes over), retry_period < renew_deadline (else one failed call loses leadership), all
 // > 0, lease_duration whole seconds (the Lease stores seconds), a name and an identity. Messages

@@ -116,5 +116,40 @@ TEST(LeaseOptionsTest, IdentityIsPodNamePlusARandomSuffix) {
   EXPECT_FALSE(MakeLeaseIdentity().empty());
 }
 
+TEST(LeaseOptionsTest, FromFlagsParsesDurationsAndNamesTheBadFlag) {
+  unsetenv("POD_NAMESPACE");
+  setenv("POD_NAME", "ctl-a", 1);
+  LeaseFlags f;
+  f.ns = "ops";
+  f.id = "my-lease";
+  f.lease_duration = "6s";
+  f.renew_deadline = "4s";
+  f.retry_period = "500ms";
+  auto o = LeaseOptionsFromFlags(f);
+  unsetenv("POD_NAME");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->ns, "ops");
+  EXPECT_EQ(o->name, "my-lease");
+  EXPECT_EQ(o->lease_duration.count(), 6000);
+  EXPECT_EQ(o->renew_deadline.count(), 4000);
+  EXPECT_EQ(o->retry_period.count(), 500);
+  EXPECT_EQ(o->identity.rfind("ctl-a_", 0), 0u);
+
+  auto defaults = LeaseOptionsFromFlags({"ops", "", "", "", ""});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->name, "schema-upgrade-operator");
+  EXPECT_EQ(defaults->lease_duration.count(), 15000);
+
+  f.renew_deadline = "soon";
+  auto bad = LeaseOptionsFromFlags(f);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--leader-election-renew-deadline"), std::string::npos) << bad.status().message();
+  f.renew_deadline = "8s";
+  EXPECT_NE(LeaseOptionsFromFlags(f).status().message().find("--leader-election-renew-deadline (8s) must be shorter"),
+            std::string::npos);
+  EXPECT_NE(LeaseOptionsFromFlags({"", "", "", "", ""}).status().message().find("--leader-election-namespace"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace su

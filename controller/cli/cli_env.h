@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "reconcilers/manifest/spec.h"
+#include "api/spec.h"
 #include "reconcilers/runtimes/runtime.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 #include "reconcilers/schemaupgrade/status_store.h"

@@ -9,6 +9,7 @@
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/manifest/manifest.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 
 namespace su {
 

@@ -4,6 +4,7 @@
 #include <cpprest/json.h>
 
 #include "kube/object_meta.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 
 namespace su::kube {
 namespace {

@@ -16,8 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "api/spec.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/manifest/spec.h"
 
 namespace su {
 

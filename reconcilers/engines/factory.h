@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
+#include "api/spec.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/engines/engine.h"
-#include "reconcilers/manifest/spec.h"
 #include "reconcilers/runtimes/runtime.h"
 
 namespace su {

@@ -3,7 +3,7 @@
 // and field path (e.g. "m.yaml:12: spec.policy.lockTimeout: ...") and say what was expected.
 // Unknown fields are errors, with "did you mean ...?" when a known field is close.
 //
-// Decisions (the rules a manifest author needs beyond the field list in spec.h):
+// Decisions (the rules a manifest author needs beyond the field list in api/spec.h):
 //  - apiVersion olympus.io/v1alpha1, kind SchemaUpgrade. `status` is ignored if present, and so
 //    are metadata fields a Kubernetes API server sets (uid, resourceVersion, managedFields, ...).
 //  - metadata.name: DNS-1123 label (required); metadata.namespace: DNS-1123 label, default
@@ -39,9 +39,9 @@
 #include <string>
 #include <vector>
 
+#include "api/spec.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/manifest/spec.h"
 
 namespace su {
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "api/spec.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/manifest/spec.h"
 
 namespace su {
 

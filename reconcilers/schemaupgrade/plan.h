@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "api/spec.h"
 #include "reconcilers/engines/engine.h"
-#include "reconcilers/manifest/spec.h"
 
 namespace su {
 

@@ -26,6 +26,8 @@
 #include <optional>
 #include <string>
 
+#include "api/spec.h"
+#include "api/status.h"
 #include "reconcilers/base/clock.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/process.h"
@@ -33,11 +35,9 @@
 #include "reconcilers/database/database.h"
 #include "reconcilers/database/restore.h"
 #include "reconcilers/engines/engine.h"
-#include "reconcilers/manifest/spec.h"
 #include "reconcilers/runtimes/runtime.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/secret_resolver.h"
-#include "reconcilers/schemaupgrade/status.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 
 namespace su {

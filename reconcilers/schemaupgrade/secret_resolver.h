@@ -13,9 +13,9 @@
 #include <memory>
 #include <string>
 
+#include "api/spec.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/manifest/spec.h"
 
 namespace su {
 

@@ -1,8 +1,9 @@
 // ResourceStatus <-> JSON with cpprestsdk (the only TU that includes json.h for status).
+#include "reconcilers/schemaupgrade/status_json.h"
+
 #include <cpprest/json.h>
 
 #include "reconcilers/base/text_check.h"
-#include "reconcilers/schemaupgrade/status.h"
 
 namespace su {
 namespace {

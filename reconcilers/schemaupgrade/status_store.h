@@ -12,7 +12,7 @@
 
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/schemaupgrade/status.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 
 namespace su {
 

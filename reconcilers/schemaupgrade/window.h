@@ -4,9 +4,9 @@
 // it, and a repeated local time means its first occurrence (details in window.cc).
 #pragma once
 
+#include "api/spec.h"
 #include "reconcilers/base/clock.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/manifest/spec.h"
 
 namespace su {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "reconcilers/schemaupgrade/status.h"
+#include "api/status.h"
 #include "tests/support/bg_process.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"

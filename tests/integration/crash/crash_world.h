@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "api/status.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/database.h"
-#include "reconcilers/schemaupgrade/status.h"
 #include "tests/support/bg_process.h"
 #include "tests/support/temp_dir.h"
 

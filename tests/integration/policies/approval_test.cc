@@ -8,7 +8,7 @@
 
 #include "reconcilers/base/fs.h"
 #include "reconcilers/schemaupgrade/plan.h"
-#include "reconcilers/schemaupgrade/status.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 #include "tests/integration/policies/policy_harness.h"
 #include "tests/support/cli_runner.h"
 

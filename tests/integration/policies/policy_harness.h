@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "api/spec.h"
 #include "reconcilers/base/clock.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/database/database.h"
-#include "reconcilers/manifest/spec.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 #include "tests/support/temp_dir.h"

@@ -84,7 +84,7 @@ TEST(Crd, StructuralCheckCatchesNonStructuralNodes) {
   }
 }
 
-// Every field reconcilers/manifest/spec.h supports, as YAML paths. The CRD must have exactly
+// Every field api/spec.h supports, as YAML paths. The CRD must have exactly
 // these: a field missing here is rejected by the API server's pruning, a field only here is one
 // the controller ignores.
 TEST(Crd, SpecFieldsMatchSpecH) {

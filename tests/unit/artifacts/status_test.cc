@@ -3,7 +3,7 @@
 // schema lacks is silently pruned.
 #include <gtest/gtest.h>
 
-#include "reconcilers/schemaupgrade/status.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 #include "tests/unit/artifacts/crd_helpers.h"
 #include "tests/unit/artifacts/schema_check.h"
 

@@ -4,7 +4,7 @@
 
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/text_check.h"
-#include "reconcilers/schemaupgrade/status.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 #include "tests/support/temp_dir.h"
 

@@ -87,9 +87,7 @@ void SetCondition(ResourceStatus* s, const std::string& type, const std::string&
                   const std::string& message, long long generation, Clock::TimePoint now);
 const Condition* FindCondition(const ResourceStatus& s, const std::string& type);
 
-// JSON (status_json.cc, cpprestsdk). Parse errors name what was wrong.
-std::string StatusToJson(const ResourceStatus& s);
-bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* error);
+// JSON: reconcilers/schemaupgrade/status_json.h (cpprestsdk stays out of api/).
 // A human summary for `schema-upgrade status`.
 std::string RenderStatusText(const ResourceStatus& s);
 

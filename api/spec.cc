@@ -1,5 +1,5 @@
 // SchemaUpgrade helpers that need no YAML: the on-failure names and the canonical spec hash.
-#include "reconcilers/manifest/spec.h"
+#include "api/spec.h"
 
 #include "reconcilers/base/sha256.h"
 

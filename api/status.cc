@@ -1,5 +1,5 @@
 // Status helpers and text rendering (see status.h).
-#include "reconcilers/schemaupgrade/status.h"
+#include "api/status.h"
 
 #include <sstream>
 

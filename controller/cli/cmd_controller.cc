@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "controller/cli/cli_env.h"
 #include "controller/cli/commands.h"
@@ -23,8 +24,10 @@
 #include "controller/kubernetes/instrumented_api.h"
 #include "controller/kubernetes/kube_event_recorder.h"
 #include "controller/kubernetes/kube_status_store.h"
+#include "controller/kubernetes/lease_elector.h"
 #include "controller/runtime/folder_source.h"
 #include "controller/runtime/http_endpoints.h"
+#include "controller/runtime/leadership.h"
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/signals.h"
 #include "kube/config.h"
@@ -43,6 +46,12 @@ std::vector<FlagSpec> ControllerFlags() {
           {"namespace", 0, true, true, "namespace to watch, repeatable (default: all namespaces)"},
           {"kube-api-qps", 0, true, false, "API requests per second, sustained (default 5)"},
           {"kube-api-burst", 0, true, false, "API requests in a burst (default 10)"},
+          {"leader-elect", 0, false, false, "elect one active replica with a coordination.k8s.io Lease (--kubernetes)"},
+          {"leader-election-namespace", 0, true, false, "the Lease's namespace (default $POD_NAMESPACE)"},
+          {"leader-election-id", 0, true, false, "the Lease's name (default schema-upgrade-operator)"},
+          {"leader-election-lease-duration", 0, true, false, "how long standbys wait before taking an unrenewed lease (default 15s)"},
+          {"leader-election-renew-deadline", 0, true, false, "how long the leader retries renewing before it gives up (default 10s)"},
+          {"leader-election-retry-period", 0, true, false, "pause between lease attempts (default 2s)"},
           {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
           {"state-dir", 0, true, false, "status (Podman mode) and backups (default $SU_STATE_DIR or ./.state)"},
           {"workers", 0, true, false, "resources reconciled at once (default 2)"},
@@ -95,7 +104,7 @@ int CmdController(const Args& args) {
     return ReportError("controller", Status::Invalid("--manifests and --kubernetes are mutually exclusive: choose one source"));
   }
   if (!kube_mode) {
-    for (const char* f : {"kubeconfig", "context", "namespace", "kube-api-qps", "kube-api-burst"}) {
+    for (const char* f : {"kubeconfig", "context", "namespace", "kube-api-qps", "kube-api-burst", "leader-elect"}) {
       if (flags->Has(f)) {
         return ReportError("controller", Status::Invalid(std::string("--") + f + " needs --kubernetes"));
       }
@@ -104,6 +113,22 @@ int CmdController(const Args& args) {
     if (!LocalFileSystem()->IsDir(dir)) return ReportError("controller", Status::Invalid("--manifests " + dir + " is not a folder"));
   } else if (flags->Has("compose")) {
     return ReportError("controller", Status::Invalid("--compose is for the Podman mode (--manifests), not --kubernetes"));
+  }
+  const bool leader_elect = flags->Has("leader-elect");
+  if (!leader_elect) {
+    for (const char* f : {"leader-election-namespace", "leader-election-id", "leader-election-lease-duration",
+                          "leader-election-renew-deadline", "leader-election-retry-period"}) {
+      if (flags->Has(f)) return ReportError("controller", Status::Invalid(std::string("--") + f + " needs --leader-elect"));
+    }
+  }
+  std::optional<LeaseOptions> lease_options;
+  if (leader_elect) {
+    auto lo = LeaseOptionsFromFlags({flags->Get("leader-election-namespace"), flags->Get("leader-election-id"),
+                                     flags->Get("leader-election-lease-duration"),
+                                     flags->Get("leader-election-renew-deadline"),
+                                     flags->Get("leader-election-retry-period")});
+    if (!lo.ok()) return ReportError("controller", lo.status());
+    lease_options = *lo;
   }
   int workers = std::atoi(flags->Get("workers", "2").c_str());
   if (workers < 1 || workers > 64) return ReportError("controller", Status::Invalid("--workers must be 1..64"));
@@ -162,6 +187,8 @@ int CmdController(const Args& args) {
   std::unique_ptr<kube::KubeStatusStore> kube_store;
   std::unique_ptr<kube::KubeEventRecorder> kube_events;
   std::unique_ptr<SecretResolver> secrets;
+  // Without --leader-elect this replica always leads (the Podman mode, or one Kubernetes replica).
+  std::unique_ptr<LeaderElector> elector;
   // Events go to the log in both modes, and to the API in Kubernetes mode.
   struct TeeRecorder : EventRecorder {
     std::vector<EventRecorder*> to;
@@ -222,17 +249,38 @@ int CmdController(const Args& args) {
     kube::KubeStatusStore* store = kube_store.get();
     parts.on_removed = [store](const std::string& key) { store->Forget(key); };
     source = std::move(ks);
+    if (lease_options) {
+      auto le = LeaseElector::Create(api.get(), *lease_options);
+      if (!le.ok()) return ReportError("controller", le.status());
+      elector = std::move(le).value();
+      LogInfo("leader.election", {{"lease", lease_options->ns + "/" + lease_options->name},
+                                  {"identity", lease_options->identity},
+                                  {"lease_duration", FormatDuration(lease_options->lease_duration)},
+                                  {"renew_deadline", FormatDuration(lease_options->renew_deadline)},
+                                  {"retry_period", FormatDuration(lease_options->retry_period)}});
+    }
   } else {
     ManifestWatcherOptions wopt;
     wopt.dir = dir;
     wopt.resync_period = *resync;
     source = std::make_unique<FolderSource>(wopt);
   }
+  if (!elector) {
+    std::string id = "local";
+    char host[256] = {};
+    if (const char* pod = std::getenv("POD_NAME"); pod && *pod) {
+      id = pod;
+    } else if (gethostname(host, sizeof host - 1) == 0 && host[0]) {
+      id = host;
+    }
+    elector = std::make_unique<AlwaysLeader>(id);
+  }
   parts.source = source.get();
   parts.events = &events;
+  parts.elector = elector.get();
+  LeaderElector* leader = elector.get();
 
   std::vector<std::unique_ptr<HttpEndpoints>> servers;
-  std::atomic<bool> started{false};
   ResourceSource* src = source.get();
   for (const auto& [flag, with_metrics] : {std::pair<std::string, bool>{"metrics-addr", true}, {"health-addr", false}}) {
     if (!flags->Has(flag)) continue;
@@ -245,18 +293,18 @@ int CmdController(const Args& args) {
     h.port = port;
     h.metrics = with_metrics ? &metrics : nullptr;
     h.healthy = [stop] { return !stop->StopRequested(); };
-    // Ready: the workers run and the source's cache has synced (the informer listed everything).
-    h.ready = [&started, src, stop] { return started.load() && src->HasSynced() && !stop->StopRequested(); };
+    // Ready: the source's cache has synced (the informer listed everything) and this replica leads
+    // or stands by; a standby is ready (a rollout waits for Ready pods, see leadership.h), a replica
+    // that lost the lease is not (it is exiting).
+    h.ready = [src, stop, leader] { return src->HasSynced() && LeadershipReady(*leader) && !stop->StopRequested(); };
     auto server = HttpEndpoints::Start(h);
     if (!server.ok()) return ReportError("controller", server.status().WithContext("--" + flag));
     LogInfo("http.listening", {{"url", (*server)->Url()}, {"metrics", with_metrics ? "yes" : "no"}});
     servers.push_back(std::move(server).value());
   }
-  parts.on_started = [&started] { started = true; };
   LogInfo("controller.starting", {{"source", source->Describe()}, {"workers", std::to_string(workers)},
                                   {"state_dir", env->state_dir}, {"resync", FormatDuration(*resync)}});
   int code = RunController(parts);
-  started = false;
   if (kube_events) kube_events->Stop();  // flushes queued events (bounded)
   for (auto& s : servers) s->Stop();
   LogInfo("controller.stopped", {{"exit_code", std::to_string(code)}});

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 
+#include "controller/runtime/leadership.h"
 #include "controller/runtime/manager.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
@@ -21,7 +22,9 @@ int RunController(ControllerParts& p) {
   EventRecorder* events = p.events;
   env.deps.on_event = [events](const std::string& key, const std::string& type, const std::string& reason,
                                const std::string& message) { events->Record(key, type, reason, message); };
-  env.deps.cancelled = [stop = p.stop] { return stop->StopRequested(); };
+  // Shutdown or a lost lease: no new step starts, the statement in flight is cancelled (leadership.h).
+  env.deps.cancelled = LeadershipCancelled(elector, p.stop->Token());
+  ExportLeaderMetrics(&metrics, elector);
   metrics.Describe("phase", "1 for the current phase of each resource.");
   metrics.Describe("reconcile_results_total",
                    "Reconcile passes by how they ended: succeeded, waiting, retrying, failed, invalid.");
@@ -87,39 +90,25 @@ int RunController(ControllerParts& p) {
     return ExitCodeFor(s);
   }
 
-  int exit_code = 0;
-  Status led = elector->WaitForLeadership(p.stop->Token());
-  if (!led.ok()) {
+  // Standby until leading (the source keeps the cache warm meanwhile); then the workers run until
+  // SIGTERM (stop them, release the lease: exit 0) or a lost lease (stop them: exit 1).
+  LeadershipHooks hooks;
+  hooks.start_workers = [&]() -> Status {
+    if (Status s = manager.Start(); !s.ok()) return s;
+    LogInfo("controller.started", {{"source", p.source->Describe()}, {"workers", std::to_string(p.workers)},
+                                   {"identity", elector->Identity()}});
+    if (p.on_started) p.on_started();
+    return Status::Ok();
+  };
+  hooks.stop_workers = [&] {
+    LogInfo("controller.stopping", {{"signal", std::to_string(p.stop->Signal())},
+                                    {"lost_leadership", p.stop->StopRequested() ? "false" : "true"}});
     p.source->Stop();
-    if (led.code() == Code::kCancelled) return 0;  // SIGTERM while standing by
-    LogError("controller.failed", {{"error", led.ToString()}});
-    return ExitCodeFor(led);
-  }
-  std::atomic<bool> lost{false};
-  std::stop_callback on_lost(elector->LostToken(), [&] {
-    if (p.stop->StopRequested()) return;  // our own Release at shutdown
-    lost = true;
-    LogError("leader.lost", {{"identity", elector->Identity()}});
-    p.stop->RequestStop();
-  });
-  if (Status s = manager.Start(); !s.ok()) {
-    p.source->Stop();
-    LogError("controller.failed", {{"error", s.ToString()}});
-    return ExitCodeFor(s);
-  }
-  LogInfo("controller.started", {{"source", p.source->Describe()}, {"workers", std::to_string(p.workers)},
-                                 {"identity", elector->Identity()}});
-  if (p.on_started) p.on_started();
-  p.stop->Wait();
-  LogInfo("controller.stopping", {{"signal", std::to_string(p.stop->Signal())}, {"lost_leadership", lost ? "true" : "false"}});
-  p.source->Stop();
-  manager.Stop();
-  if (lost) {
-    exit_code = 1;
-  } else if (Status r = elector->Release(); !r.ok()) {
-    LogWarn("leader.release_failed", {{"error", r.ToString()}});
-  }
-  return exit_code;
+    manager.Stop();
+  };
+  LeadershipEnd end = RunWhileLeading(elector, p.stop->Token(), hooks);
+  p.source->Stop();  // idempotent; RunWhileLeading did not stop it when it never led
+  return ExitCodeFor(end);
 }
 
 }  // namespace su

@@ -6,8 +6,9 @@
 //      (SeedStatus) and the reconciler runs one pass.
 // The workers start once this replica leads (always, without leader election); the source starts
 // at once so its cache is warm. Ends on SIGTERM/SIGINT (0) or when leadership is lost (1: the
-// Deployment restarts the replica); steps in flight finish or abandon first, then the elector
-// releases the lease.
+// Deployment restarts the replica); steps in flight abandon first (a lost lease cancels the
+// statement in flight at once), then, on SIGTERM only, the elector releases the lease
+// (controller/runtime/leadership.h says why).
 #pragma once
 
 #include <functional>

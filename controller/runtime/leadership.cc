@@ -12,6 +12,10 @@ namespace su {
 LeadershipEnd RunWhileLeading(LeaderElector* elector, std::stop_token shutdown, const LeadershipHooks& hooks) {
   Status waited = elector->WaitForLeadership(shutdown);
   if (!waited.ok()) {
+    if (waited.code() != Code::kCancelled) {
+      LogError("leader.wait_failed", {{"identity", elector->Identity()}, {"error", waited.ToString()}});
+      return LeadershipEnd::kStartFailed;
+    }
     LogInfo("leader.standby_stopped", {{"identity", elector->Identity()}, {"reason", waited.message()}});
     return LeadershipEnd::kStoppedBeforeLeading;
   }

@@ -32,7 +32,7 @@ enum class LeadershipEnd {
   kStoppedBeforeLeading,  // shutdown while standby: exit 0
   kShutdown,              // shutdown while leading: workers stopped, lease released: exit 0
   kLostLeadership,        // workers stopped, not released: exit 1
-  kStartFailed,           // start_workers failed: exit 1 (the lease is released)
+  kStartFailed,           // start_workers (or the elector) failed: exit 1 (the lease is released)
 };
 
 struct LeadershipHooks {

@@ -25,12 +25,16 @@
 #include <thread>
 
 #include "controller/kubernetes/lease_record.h"
+#include "reconcilers/base/process.h"
 #include "reconcilers/database/database.h"
 #include "tests/integration/kube/kube_emulator.h"
 #include "tests/support/bg_process.h"
 #include "tests/support/free_port.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
+
+// Last: cpprestsdk defines a macro U that breaks gtest templates included after it.
+#include <cpprest/json.h>
 
 namespace su::testing {
 namespace {
@@ -227,21 +231,26 @@ class LeaderElectionE2E : public ::testing::Test {
     auto space = body.rfind(' ', line_end);
     return std::atof(body.substr(space + 1, line_end - space - 1).c_str());
   }
+  // The SchemaUpgrade's Ready condition is True for the current generation (as kstatus reads it).
   bool Ready() {
     auto api = emu_->Client();
     auto got = api->Get({kube::kSchemaUpgrades, ns_, "app", ""});
     if (!got.ok()) return false;
-    // The Ready condition as kstatus reads it; a substring check keeps this file free of a JSON library.
-    std::string s = *got;
-    auto ready = s.find("\"type\":\"Ready\"");
-    if (ready == std::string::npos) return false;
-    auto obj_start = s.rfind('{', ready);
-    auto obj_end = s.find('}', ready);
-    std::string cond = s.substr(obj_start, obj_end - obj_start);
-    return cond.find("\"status\":\"True\"") != std::string::npos;
+    try {
+      auto v = web::json::value::parse(*got);
+      if (!v.has_object_field("status") || !v.at("status").has_array_field("conditions")) return false;
+      for (const auto& c : v.at("status").at("conditions").as_array()) {
+        if (c.has_string_field("type") && c.at("type").as_string() == "Ready")
+          return c.has_string_field("status") && c.at("status").as_string() == "True";
+      }
+    } catch (const std::exception&) {
+    }
+    return false;
   }
   std::string Why() {
     std::string out = "lease holder: " + Holder() + "\nhistory: " + History() + "\nitems: " + Items() + "\n";
+    auto got = emu_->Client()->Get({kube::kSchemaUpgrades, ns_, "app", ""});
+    out += "schemaupgrade: " + (got.ok() ? *got : got.error().Describe()) + "\n";
     for (auto& [name, r] : replicas_) out += "--- " + name + " ---\n" + r.proc->LogTail(6000) + "\n";
     return out;
   }
@@ -353,6 +362,34 @@ TEST_F(LeaderElectionE2E, ALeaderWhoseLeaseIsTakenCancelsItsMigrationAndExitsOne
   ASSERT_TRUE(WaitUntil([&] { return !MigrationRunning(); }, 30s)) << Why();
   EXPECT_EQ(History(), std::string(kV1) + ":1");
   EXPECT_EQ(Items(), "one");
+}
+
+// The leader-election flags are checked before anything starts: exit 2 with a message naming the flag.
+TEST(LeaderElectionFlagsTest, BadFlagsExitTwoNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--manifests", "/tmp", "--leader-elect"}, "--leader-elect needs --kubernetes"},
+      {{"--kubernetes", "--leader-election-id", "x"}, "--leader-election-id needs --leader-elect"},
+      {{"--kubernetes", "--leader-elect"}, "pass --leader-election-namespace NS or set POD_NAMESPACE"},
+      {{"--kubernetes", "--leader-elect", "--leader-election-namespace", "ops", "--leader-election-renew-deadline", "20s"},
+       "--leader-election-renew-deadline (20s) must be shorter than --leader-election-lease-duration (15s)"},
+      {{"--kubernetes", "--leader-elect", "--leader-election-namespace", "ops", "--leader-election-retry-period", "soon"},
+       "--leader-election-retry-period"},
+  };
+  for (const auto& c : cases) {
+    ProcessSpec spec;
+    spec.argv = {Env("SU_BINARY", "schema-upgrade"), "controller"};
+    spec.argv.insert(spec.argv.end(), c.args.begin(), c.args.end());
+    spec.env = {{"POD_NAMESPACE", ""}, {"KUBECONFIG", "/nonexistent"}};
+    spec.timeout = std::chrono::seconds(60);
+    auto r = PosixProcessRunner()->Run(spec);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->exit_code, 2) << FormatArgv(spec.argv) << "\n" << r->Tail();
+    EXPECT_NE(r->err.find(c.message), std::string::npos) << FormatArgv(spec.argv) << "\n" << r->err;
+  }
 }
 
 }  // namespace

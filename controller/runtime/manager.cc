@@ -11,7 +11,7 @@ Manager::Manager(ReconcileFunc reconcile, ManagerOptions options)
     : reconcile_(std::move(reconcile)), options_(options), queue_(options.queue) {
   if (options_.metrics) {
     Metrics* m = options_.metrics;
-    m->Describe(kReconcilesTotal, "Reconcile passes by result (success, error, requeue, requeue_after).");
+    m->Describe(kReconcilesTotal, "Reconcile passes by result (success, error, requeue_after).");
     m->Describe(kReconcileDurationSeconds, "Time spent in reconcile passes.");
     m->Describe(kQueueDepth, "Keys ready in the work queue, waiting for a worker.");
     m->SetGaugeFunc(kQueueDepth, {}, [this] { return static_cast<double>(queue_.Len()); });
@@ -46,52 +46,14 @@ void Manager::Stop() {
 }
 
 void Manager::Enqueue(const std::string& key) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    exhausted_.erase(key);
-  }
   // A changed source deserves a prompt pass, not the tail of an old backoff.
   queue_.Forget(key);
   queue_.Add(key);
 }
 
-void Manager::Resync(const std::string& key) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (exhausted_.count(key)) return;
-  }
-  queue_.Add(key);
-}
+void Manager::Resync(const std::string& key) { queue_.Add(key); }
 
-void Manager::Remove(const std::string& key) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    exhausted_.erase(key);
-    limits_.erase(key);
-  }
-  queue_.Forget(key);
-  queue_.ClearBackoff(key);
-}
-
-void Manager::SetRetryPolicy(const std::string& key, int limit, std::chrono::milliseconds initial,
-                             std::chrono::milliseconds max) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    limits_[key] = limit;
-  }
-  queue_.SetBackoff(key, Backoff{initial, max});
-}
-
-bool Manager::Exhausted(const std::string& key) const {
-  std::lock_guard<std::mutex> l(mu_);
-  return exhausted_.count(key) > 0;
-}
-
-int Manager::RetryLimitFor(const std::string& key) const {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = limits_.find(key);
-  return it == limits_.end() ? options_.default_retry_limit : it->second;
-}
+void Manager::Remove(const std::string& key) { queue_.Forget(key); }
 
 void Manager::Worker() {
   while (auto key = queue_.Get()) {
@@ -114,30 +76,12 @@ void Manager::ProcessOne(const std::string& key) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   std::string outcome;
-  int limit = RetryLimitFor(key);
-  int requeues = queue_.NumRequeues(key);
-  bool exhausted = !result.ok() && limit >= 0 && requeues >= limit;
-  if (!exhausted) {
-    // An Enqueue during an earlier, exhausting pass re-ran the key: the old mark no longer holds.
-    std::lock_guard<std::mutex> l(mu_);
-    exhausted_.erase(key);
-  }
   if (!result.ok()) {
-    if (exhausted) {
-      {
-        std::lock_guard<std::mutex> l(mu_);
-        exhausted_.insert(key);
-      }
-      queue_.Forget(key);
-      outcome = "error";
-      LogError("reconcile_retries_exhausted", {{"key", key}, {"retries", std::to_string(requeues)},
-                                               {"error", result.status().ToString()}});
-    } else if (Stopping()) {
-      outcome = "error";  // the next process picks it up; scheduling a retry now is pointless
-    } else {
+    outcome = "error";
+    if (!Stopping()) {  // when stopping, the next process picks it up; a retry now is pointless
+      int retry = queue_.NumRequeues(key) + 1;
       auto delay = queue_.AddRateLimited(key);
-      outcome = "error";
-      LogWarn("reconcile_failed", {{"key", key}, {"retry", std::to_string(requeues + 1)},
+      LogWarn("reconcile_failed", {{"key", key}, {"retry", std::to_string(retry)},
                                    {"backoff_ms", std::to_string(delay.count())},
                                    {"error", result.status().ToString()}});
     }
@@ -145,9 +89,6 @@ void Manager::ProcessOne(const std::string& key) {
     queue_.Forget(key);
     queue_.AddAfter(key, result->requeue_after);
     outcome = "requeue_after";
-  } else if (result->requeue) {
-    queue_.AddRateLimited(key);
-    outcome = "requeue";
   } else {
     queue_.Forget(key);
     outcome = "success";

@@ -1,16 +1,19 @@
 // Manager: controller-runtime's controller loop for string keys. N worker threads take keys from a
-// WorkQueue and call a reconcile callback; an error backs the key off exponentially until its retry
-// limit, after which the key is left alone until its source changes; success forgets the backoff;
-// requeue_after schedules the next pass. Stop() is graceful. Knows nothing of SchemaUpgrade.
+// WorkQueue and call a reconcile callback; requeue_after schedules the next pass; success forgets
+// the key's backoff. Stop() is graceful. Knows nothing of SchemaUpgrade.
+//
+// Retries belong to the reconcile callback, not here: the SchemaUpgrade reconciler counts attempts,
+// persists them with the next retry time in status (so a restart keeps them) and returns
+// requeue_after. An error from the callback (or an exception it throws) is a bug or an outage the
+// callback could not classify: the key is retried with the queue's plain exponential backoff
+// (client-go's 5 ms .. 1000 s), never given up on, so nothing is silently dropped.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -23,10 +26,7 @@
 namespace su {
 
 struct ReconcileResult {
-  // Run again soon, backing off like an error would (controller-runtime's Requeue: true). Such passes
-  // count towards the retry limit; to poll something slow, use requeue_after instead.
-  bool requeue = false;
-  // Run again after this long (takes precedence over requeue when > 0); resets the backoff.
+  // Run again after this long (0: not before the key is enqueued again); resets the backoff.
   std::chrono::milliseconds requeue_after{0};
 };
 
@@ -35,8 +35,6 @@ using ReconcileFunc = std::function<Result<ReconcileResult>(const std::string& k
 struct ManagerOptions {
   int workers = 2;
   WorkQueueOptions queue;
-  // Retries after the first failure before a key is left alone; < 0 means retry forever.
-  int default_retry_limit = -1;
   // Optional; records reconciles_total{result}, reconcile_duration_seconds and queue_depth.
   Metrics* metrics = nullptr;
 };
@@ -52,22 +50,14 @@ class Manager {
   // Starts the workers. Calling it twice, or after Stop, is kInvalidArgument.
   Status Start();
 
-  // The key's source changed (a manifest was written or deleted): clears an exhausted retry budget
-  // and queues the key.
+  // The key's source changed (a manifest was written or deleted): forgets its backoff and queues
+  // the key for a prompt pass.
   void Enqueue(const std::string& key);
-  // A periodic resync touched the key: queues it unless its retries are exhausted, so a key that
-  // keeps failing is not retried forever by resyncs.
+  // A periodic resync touched the key: queues it, keeping its backoff.
   void Resync(const std::string& key);
-  // Drops everything known about a key (its manifest is gone for good): policy, backoff, exhaustion.
-  // A queued pass still runs, so the reconciler can observe the deletion.
+  // Forgets the key's backoff (its manifest is gone for good). A queued pass still runs, so the
+  // reconciler can observe the deletion.
   void Remove(const std::string& key);
-
-  // Retry policy for one key (the manifest's spec.policy.retries): limit retries after the first
-  // failure (< 0: unlimited), backing off initial doubling to max.
-  void SetRetryPolicy(const std::string& key, int limit, std::chrono::milliseconds initial,
-                      std::chrono::milliseconds max);
-  // True when the key failed past its retry limit and waits for Enqueue.
-  bool Exhausted(const std::string& key) const;
 
   // Graceful stop: no new keys are taken, reconciles in flight run to their end (they should poll
   // Stopping() or StopToken() and return early), workers are joined. Idempotent.
@@ -80,7 +70,6 @@ class Manager {
  private:
   void Worker();
   void ProcessOne(const std::string& key);
-  int RetryLimitFor(const std::string& key) const;
 
   ReconcileFunc reconcile_;
   const ManagerOptions options_;
@@ -90,10 +79,6 @@ class Manager {
   std::mutex lifecycle_mu_;  // Start/Stop
   bool started_ = false;
   bool stopped_ = false;
-
-  mutable std::mutex mu_;  // limits_ and exhausted_
-  std::map<std::string, int> limits_;
-  std::set<std::string> exhausted_;
 };
 
 }  // namespace su

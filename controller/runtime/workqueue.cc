@@ -57,8 +57,7 @@ milliseconds WorkQueue::AddRateLimited(const std::string& key) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (shutting_down_) return milliseconds::zero();
-    auto b = backoffs_.find(key);
-    const Backoff& backoff = b == backoffs_.end() ? options_.default_backoff : b->second;
+    const Backoff& backoff = options_.default_backoff;
     int exp = failures_[key]++;
     // Computed in double so large exponents saturate at max instead of overflowing.
     double ms = static_cast<double>(backoff.initial.count()) * std::pow(2.0, exp);
@@ -79,16 +78,6 @@ int WorkQueue::NumRequeues(const std::string& key) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
-}
-
-void WorkQueue::SetBackoff(const std::string& key, Backoff backoff) {
-  std::lock_guard<std::mutex> l(mu_);
-  backoffs_[key] = backoff;
-}
-
-void WorkQueue::ClearBackoff(const std::string& key) {
-  std::lock_guard<std::mutex> l(mu_);
-  backoffs_.erase(key);
 }
 
 void WorkQueue::PromoteReadyLocked(Clock::TimePoint now) {

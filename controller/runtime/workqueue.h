@@ -51,9 +51,6 @@ class WorkQueue {
   void Forget(const std::string& key);
   // How many times AddRateLimited ran for key since the last Forget.
   int NumRequeues(const std::string& key) const;
-  // Overrides the backoff for one key (e.g. the manifest's retries policy); ClearBackoff undoes it.
-  void SetBackoff(const std::string& key, Backoff backoff);
-  void ClearBackoff(const std::string& key);
 
   // Blocks until a key is ready (returned and marked processing) or the queue shuts down (nullopt).
   // The caller must call Done(key) when finished with it.
@@ -95,7 +92,6 @@ class WorkQueue {
   std::set<std::string> processing_;  // keys handed out and not yet Done
   std::map<std::string, Clock::TimePoint> delayed_;
   std::map<std::string, int> failures_;
-  std::map<std::string, Backoff> backoffs_;
   double tokens_;
   Clock::TimePoint bucket_last_;
   bool shutting_down_ = false;

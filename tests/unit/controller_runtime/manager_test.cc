@@ -1,5 +1,6 @@
-// Manager: reconcile outcomes drive the queue (retry with backoff up to a limit, forget on success,
-// requeue_after), keys are never reconciled concurrently, Stop lets in-flight passes finish.
+// Manager: reconcile outcomes drive the queue (an error retries with backoff and is never given up
+// on, success forgets the backoff, requeue_after schedules), keys are never reconciled concurrently,
+// Stop lets in-flight passes finish.
 #include "controller/runtime/manager.h"
 
 #include <gtest/gtest.h>
@@ -36,15 +37,16 @@ ManagerOptions FakeClockOptions(FakeClock* clock, Metrics* metrics = nullptr) {
   return o;
 }
 
-TEST(ManagerTest, ErroringKeyIsRetriedWithBackoffThenLeftAloneAtItsLimit) {
+TEST(ManagerTest, ErroringKeyIsRetriedWithBackoffAndNeverGivenUp) {
   FakeClock clock(Clock::TimePoint{});
   Metrics metrics;
   std::atomic<int> calls{0};
+  ManagerOptions o = FakeClockOptions(&clock, &metrics);
+  o.queue.default_backoff = Backoff{seconds(5), seconds(20)};
   Manager m([&](const std::string&) -> Result<ReconcileResult> {
     ++calls;
     return Status::Failed("database unreachable");
-  }, FakeClockOptions(&clock, &metrics));
-  m.SetRetryPolicy("ns/a", 2, seconds(5), seconds(600));
+  }, o);
   ASSERT_TRUE(m.Start().ok());
   m.Enqueue("ns/a");
   ASSERT_TRUE(Eventually([&] { return calls == 1 && m.queue().NumDelayed() == 1; }));
@@ -55,22 +57,18 @@ TEST(ManagerTest, ErroringKeyIsRetriedWithBackoffThenLeftAloneAtItsLimit) {
   clock.Advance(seconds(1));
   ASSERT_TRUE(Eventually([&] { return calls == 2 && m.queue().NumDelayed() == 1; }));
   clock.Advance(seconds(10));  // second backoff: 10 s
-  ASSERT_TRUE(Eventually([&] { return calls == 3 && m.Exhausted("ns/a"); }));
-  // Exhausted: no more retries however far time moves, and resyncs do not revive it.
-  clock.Advance(seconds(100000));
-  m.Resync("ns/a");
-  std::this_thread::sleep_for(milliseconds(20));
-  EXPECT_EQ(calls, 3);
-  EXPECT_EQ(m.queue().NumDelayed(), 0u);
-  // A change to its source does.
+  ASSERT_TRUE(Eventually([&] { return calls == 3 && m.queue().NumDelayed() == 1; }));
+  // The backoff is capped (20 s) and the key is retried however often it failed.
+  for (int i = 4; i <= 6; ++i) {
+    clock.Advance(seconds(20));
+    ASSERT_TRUE(Eventually([&] { return calls == i && m.queue().NumDelayed() == 1; })) << "retry " << i;
+  }
+  // A change to its source runs it at once, with a fresh backoff.
   m.Enqueue("ns/a");
-  // ...with a fresh retry budget: the failure schedules a retry instead of giving up.
-  ASSERT_TRUE(Eventually([&] { return calls == 4 && m.queue().NumDelayed() == 1; }));
-  EXPECT_FALSE(m.Exhausted("ns/a"));
-  EXPECT_EQ(m.queue().NumRequeues("ns/a"), 1);
+  ASSERT_TRUE(Eventually([&] { return calls == 7 && m.queue().NumRequeues("ns/a") == 1; }));
   m.Stop();
-  EXPECT_EQ(metrics.Value(kReconcilesTotal, {{"result", "error"}}), 4);
-  EXPECT_EQ(metrics.Value(kReconcileDurationSeconds), 4);
+  EXPECT_EQ(metrics.Value(kReconcilesTotal, {{"result", "error"}}), 7);
+  EXPECT_EQ(metrics.Value(kReconcileDurationSeconds), 7);
 }
 
 TEST(ManagerTest, SuccessForgetsTheBackoff) {
@@ -94,7 +92,7 @@ TEST(ManagerTest, RequeueAfterSchedulesTheNextPass) {
   std::atomic<int> calls{0};
   Manager m([&](const std::string&) -> Result<ReconcileResult> {
     ++calls;
-    return ReconcileResult{false, std::chrono::minutes(10)};
+    return ReconcileResult{std::chrono::minutes(10)};
   }, FakeClockOptions(&clock, &metrics));
   ASSERT_TRUE(m.Start().ok());
   m.Enqueue("a");
@@ -109,24 +107,12 @@ TEST(ManagerTest, RequeueAfterSchedulesTheNextPass) {
   EXPECT_EQ(m.queue().NumRequeues("a"), 0);
 }
 
-TEST(ManagerTest, RequeueWithoutDelayBacksOff) {
-  FakeClock clock(Clock::TimePoint{});
-  std::atomic<int> calls{0};
-  Manager m([&](const std::string&) -> Result<ReconcileResult> {
-    ++calls;
-    return ReconcileResult{true, milliseconds(0)};
-  }, FakeClockOptions(&clock));
-  ASSERT_TRUE(m.Start().ok());
-  m.Enqueue("a");
-  ASSERT_TRUE(Eventually([&] { return calls == 1 && m.queue().NumRequeues("a") == 1; }));
-  m.Stop();
-}
-
 TEST(ManagerTest, ExceptionInReconcileCountsAsErrorAndKeepsWorkersAlive) {
+  FakeClock clock(Clock::TimePoint{});
+  Metrics metrics;
   std::atomic<int> calls{0};
-  ManagerOptions o;
+  ManagerOptions o = FakeClockOptions(&clock, &metrics);
   o.workers = 1;
-  o.default_retry_limit = 0;
   Manager m([&](const std::string& key) -> Result<ReconcileResult> {
     ++calls;
     if (key == "bad") throw std::runtime_error("boom");
@@ -134,10 +120,13 @@ TEST(ManagerTest, ExceptionInReconcileCountsAsErrorAndKeepsWorkersAlive) {
   }, o);
   ASSERT_TRUE(m.Start().ok());
   m.Enqueue("bad");
-  ASSERT_TRUE(Eventually([&] { return m.Exhausted("bad"); }));
-  m.Enqueue("good");
+  // Backed off like any error, to be retried (the clock does not move, so not yet).
+  ASSERT_TRUE(Eventually([&] { return calls == 1 && m.queue().NumRequeues("bad") == 1; }));
+  m.Enqueue("good");  // the only worker survived the exception
   ASSERT_TRUE(Eventually([&] { return calls == 2; }));
   m.Stop();
+  EXPECT_EQ(metrics.Value(kReconcilesTotal, {{"result", "error"}}), 1);
+  EXPECT_EQ(metrics.Value(kReconcilesTotal, {{"result", "success"}}), 1);
 }
 
 TEST(ManagerTest, OneKeyIsNeverReconciledConcurrently) {

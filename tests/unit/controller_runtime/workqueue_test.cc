@@ -99,15 +99,16 @@ TEST(WorkQueueTest, NeverGivesOneKeyToTwoWorkersAtOnce) {
 
 TEST(WorkQueueTest, BackoffDoublesPerKeyUpToMaxAndForgetResetsIt) {
   FakeClock clock(Clock::TimePoint{});
-  WorkQueue q(FakeOptions(&clock));
-  q.SetBackoff("a", Backoff{seconds(5), seconds(60)});
+  WorkQueueOptions o = FakeOptions(&clock);
+  o.default_backoff = Backoff{seconds(5), seconds(60)};
+  WorkQueue q(o);
   std::vector<long> delays;
   for (int i = 0; i < 6; ++i) delays.push_back(q.AddRateLimited("a").count());
   EXPECT_EQ(delays, (std::vector<long>{5000, 10000, 20000, 40000, 60000, 60000}));
   EXPECT_EQ(q.NumRequeues("a"), 6);
-  // Another key uses the default policy (5 ms doubling) and its own count.
-  EXPECT_EQ(q.AddRateLimited("b"), milliseconds(5));
-  EXPECT_EQ(q.AddRateLimited("b"), milliseconds(10));
+  // Another key has its own count.
+  EXPECT_EQ(q.AddRateLimited("b"), seconds(5));
+  EXPECT_EQ(q.AddRateLimited("b"), seconds(10));
   q.Forget("a");
   EXPECT_EQ(q.NumRequeues("a"), 0);
   EXPECT_EQ(q.AddRateLimited("a"), seconds(5));
@@ -124,8 +125,9 @@ TEST(WorkQueueTest, DefaultBackoffIsClientGosFiveMillisecondsToThousandSeconds) 
 
 TEST(WorkQueueTest, RateLimitedKeyBecomesReadyWhenTheFakeClockPassesItsTime) {
   FakeClock clock(Clock::TimePoint{});
-  WorkQueue q(FakeOptions(&clock));
-  q.SetBackoff("a", Backoff{seconds(10), seconds(100)});
+  WorkQueueOptions o = FakeOptions(&clock);
+  o.default_backoff = Backoff{seconds(10), seconds(100)};
+  WorkQueue q(o);
   q.AddRateLimited("a");
   EXPECT_EQ(q.NumDelayed(), 1u);
   EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);

@@ -5,11 +5,11 @@
 
 #include "controller/cli/progress.h"
 #include "reconcilers/base/log.h"
-#include "reconcilers/schemaupgrade/lock_watch.h"
-#include "reconcilers/engines/factory.h"
+#include "reconcilers/engines/factory/factory.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/runtimes/podman/podman.h"
 #include "reconcilers/runtimes/podman/verify.h"
+#include "reconcilers/schemaupgrade/lock_watch.h"
 
 namespace su {
 

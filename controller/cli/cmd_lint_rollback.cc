@@ -9,7 +9,7 @@
 #include "reconcilers/base/text_check.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
-#include "reconcilers/engines/factory.h"
+#include "reconcilers/engines/factory/factory.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/sqltext/lint.h"

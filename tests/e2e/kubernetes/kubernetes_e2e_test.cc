@@ -21,9 +21,9 @@
 
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/database.h"
-#include "tests/integration/kube/kube_emulator.h"
 #include "tests/support/bg_process.h"
 #include "tests/support/free_port.h"
+#include "tests/support/kube/kube_emulator.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
 

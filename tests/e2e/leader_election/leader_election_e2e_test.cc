@@ -27,9 +27,9 @@
 #include "controller/kubernetes/lease_record.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/database.h"
-#include "tests/integration/kube/kube_emulator.h"
 #include "tests/support/bg_process.h"
 #include "tests/support/free_port.h"
+#include "tests/support/kube/kube_emulator.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
 

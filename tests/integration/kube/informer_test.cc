@@ -8,7 +8,7 @@
 
 #include "kube/informer.h"
 #include "kube/object_meta.h"
-#include "tests/integration/kube/kube_emulator.h"
+#include "tests/support/kube/kube_emulator.h"
 
 namespace su::kube {
 namespace {

@@ -13,7 +13,7 @@
 #include "kube/object_meta.h"
 #include "kube/rest_client.h"
 #include "reconcilers/base/process.h"
-#include "tests/integration/kube/kube_emulator.h"
+#include "tests/support/kube/kube_emulator.h"
 
 namespace su::kube {
 namespace {

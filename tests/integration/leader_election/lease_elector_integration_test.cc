@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "controller/kubernetes/lease_elector.h"
-#include "tests/integration/kube/kube_emulator.h"
+#include "tests/support/kube/kube_emulator.h"
 
 namespace su {
 namespace {

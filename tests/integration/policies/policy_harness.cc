@@ -10,7 +10,7 @@
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/backup.h"
-#include "reconcilers/engines/factory.h"
+#include "reconcilers/engines/factory/factory.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/schemaupgrade/lock_watch.h"
 #include "tests/support/pg_server.h"

@@ -1,5 +1,5 @@
 // KubeEmulator (see kube_emulator.h).
-#include "tests/integration/kube/kube_emulator.h"
+#include "tests/support/kube/kube_emulator.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

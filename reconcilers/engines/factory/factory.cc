@@ -1,5 +1,5 @@
 // Engine selection (see factory.h).
-#include "reconcilers/engines/factory.h"
+#include "reconcilers/engines/factory/factory.h"
 
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 #include "reconcilers/engines/ory/ory_engine.h"

@@ -34,6 +34,7 @@
 #include "kube/rest_client.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
+#include "reconcilers/database/session_pool.h"
 
 namespace su {
 namespace {
@@ -56,6 +57,13 @@ std::vector<FlagSpec> ControllerFlags() {
           {"state-dir", 0, true, false, "status (Podman mode) and backups (default $SU_STATE_DIR or ./.state)"},
           {"workers", 0, true, false, "resources reconciled at once (default 2)"},
           {"resync", 0, true, false, "full re-read and re-check period (default 5m)"},
+          {"max-connections-per-database", 0, true, false,
+           "PostgreSQL sessions kept per database (DSN) for reconcile passes (default 2); "
+           "the blocked-session watch of a running migration opens one more"},
+          {"connection-idle-timeout", 0, true, false,
+           "close a pooled PostgreSQL session unused for this long (default 10m)"},
+          {"max-idle-connections", 0, true, false,
+           "idle pooled PostgreSQL sessions kept over all databases (default 32)"},
           {"metrics-addr", 0, true, false, "serve /metrics, /healthz, /readyz on HOST:PORT (default: off)"},
           {"health-addr", 0, true, false, "serve /healthz and /readyz on another HOST:PORT (default: off)"},
           {"help", 'h', false, false, "show this help"}};
@@ -162,11 +170,37 @@ int CmdController(const Args& args) {
     LogInfo("kube.config", {{"source", cfg->source}, {"server", cfg->server}});
   }
 
+  int max_conns = std::atoi(flags->Get("max-connections-per-database", "2").c_str());
+  if (max_conns < 1 || max_conns > 1000) {
+    return ReportError("controller", Status::Invalid("--max-connections-per-database must be 1..1000"));
+  }
+  int max_idle = std::atoi(flags->Get("max-idle-connections", "32").c_str());
+  if (max_idle < 0 || max_idle > 10000) {
+    return ReportError("controller", Status::Invalid("--max-idle-connections must be 0..10000"));
+  }
+  auto idle_timeout = ParseDuration(flags->Get("connection-idle-timeout", "10m"));
+  if (!idle_timeout.ok()) return ReportError("controller", idle_timeout.status().WithContext("--connection-idle-timeout"));
+  if (idle_timeout->count() <= 0) {
+    return ReportError("controller", Status::Invalid("--connection-idle-timeout must be longer than 0"));
+  }
+
   auto signal = ShutdownSignal::Install();
   if (!signal.ok()) return ReportError("controller", signal.status());
   ShutdownSignal* stop = signal->get();
 
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), false});
+  // Passes reuse sessions per database (see session_pool.h); the restore's extra sessions do not.
+  SessionPoolOptions pool_options;
+  pool_options.open = env->deps.connect;
+  pool_options.max_per_database = max_conns;
+  pool_options.idle_timeout = *idle_timeout;
+  pool_options.max_idle_total = max_idle;
+  SessionPool pool(pool_options);
+  env->deps.connect_aux = env->deps.connect;
+  env->deps.connect = [&pool](const std::string& dsn, const std::string& app) { return pool.Acquire(dsn, app); };
+  metrics.Describe("db_sessions", "PostgreSQL sessions held by the controller's pool, by state (idle, in_use).");
+  metrics.SetGaugeFunc("db_sessions", {{"state", "idle"}}, [&pool] { return pool.Stats().idle; });
+  metrics.SetGaugeFunc("db_sessions", {{"state", "in_use"}}, [&pool] { return pool.Stats().in_use; });
   metrics.Describe("blocked_sessions", "Sessions blocked behind a running migration, by resource.");
   metrics.Describe("blocked_session_longest_wait_seconds", "Longest wait of a session blocked behind a migration.");
   env->deps.on_blocked = [&metrics](const std::string& key, const std::vector<BlockedSession>& blocked) {

@@ -27,6 +27,10 @@ struct QueryResult {
   }
 };
 
+// Where a session stands between statements (libpq's PQtransactionStatus). kUnknown when it cannot
+// be told (a broken connection, or a Database that does not track it): treat as not reusable.
+enum class TxState { kIdle, kActive, kInTransaction, kInError, kUnknown };
+
 class Database {
  public:
   virtual ~Database() = default;
@@ -52,8 +56,13 @@ class Database {
   // Asks the server to cancel whatever this session is running now. Thread-safe.
   virtual Status Cancel() = 0;
 
-  // True when the connection is still usable.
+  // True when the connection is still usable. A session that is not running anything also reads
+  // what the server may have sent meanwhile (no round trip): a backend terminated by
+  // pg_terminate_backend or a server shutdown reads as unhealthy.
   virtual bool Healthy() = 0;
+
+  // The session's transaction state now (no round trip).
+  virtual TxState TransactionState() { return TxState::kUnknown; }
 };
 
 // Opens a session. application_name is set so pg_stat_activity shows who holds a lock.

@@ -1,4 +1,6 @@
 // libpq implementation of Database (see database.h).
+#include <poll.h>
+
 #include <mutex>
 #include <string>
 
@@ -97,7 +99,31 @@ class PostgresDatabase : public Database {
     return Status::Ok();
   }
 
-  bool Healthy() override { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  bool Healthy() override {
+    if (PQstatus(conn_.get()) != CONNECTION_OK) return false;
+    if (PQtransactionStatus(conn_.get()) == PQTRANS_ACTIVE) return true;  // a query runs: nothing to read now
+    // Between statements the server sends nothing unless the session ends (FATAL 57P01 from
+    // pg_terminate_backend or a shutdown, then EOF): something to read means reading it, which
+    // marks the connection bad when it was closed.
+    // The message and the EOF come in two reads: read while there is something, a few times.
+    for (int i = 0; i < 4; ++i) {
+      pollfd p{PQsocket(conn_.get()), POLLIN, 0};
+      if (p.fd < 0) return false;
+      if (poll(&p, 1, 0) <= 0) break;
+      if (PQconsumeInput(conn_.get()) == 0) return false;
+    }
+    return PQstatus(conn_.get()) == CONNECTION_OK;
+  }
+
+  TxState TransactionState() override {
+    switch (PQtransactionStatus(conn_.get())) {
+      case PQTRANS_IDLE: return TxState::kIdle;
+      case PQTRANS_ACTIVE: return TxState::kActive;
+      case PQTRANS_INTRANS: return TxState::kInTransaction;
+      case PQTRANS_INERROR: return TxState::kInError;
+      default: return TxState::kUnknown;
+    }
+  }
 
  private:
   PgConn conn_;

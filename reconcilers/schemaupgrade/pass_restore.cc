@@ -137,7 +137,7 @@ std::string Pass::RestoreBackup() {
     std::unique_ptr<MigrationWatch> watch;
     if (d_.watch) watch = d_.watch(dsn_);
     {
-      RestoreSessionWatch session(d_.connect, dsn_, opt.application_name, watch.get(),
+      RestoreSessionWatch session(d_.connect_aux ? d_.connect_aux : d_.connect, dsn_, opt.application_name, watch.get(),
                                   [this, watch_required](MigrationWatch* w, int pid, std::function<void()> cancel) {
                                     Status s = StartWatch(w, pid, cancel, /*warn=*/false);
                                     if (!s.ok() && watch_required) cancel();  // never restore unwatched

@@ -85,7 +85,10 @@ struct ReconcilerDeps {
   Clock* clock = RealClock();
   FileSystem* fs = LocalFileSystem();
   StatusStore* store = nullptr;   // required
-  Connector connect;              // required
+  Connector connect;              // required: the pass's own session (pooled in the controller)
+  // Sessions a pass opens besides its own (the restore's watch and cancel sessions). Never from a
+  // pool: a pass that holds a pooled session must not wait for a second one. Empty: connect.
+  Connector connect_aux;
   EngineFactory make_engine;      // required
   WorkloadRuntime* workloads = nullptr;  // null: no bump or verify (migrations only)
   Verifier verify;                // required when workloads is set

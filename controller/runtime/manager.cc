@@ -51,7 +51,7 @@ void Manager::Enqueue(const std::string& key) {
   queue_.Add(key);
 }
 
-void Manager::Resync(const std::string& key) { queue_.Add(key); }
+void Manager::Resync(const std::string& key) { queue_.AddResync(key); }  // behind change work (workqueue.h)
 
 void Manager::Remove(const std::string& key) { queue_.Forget(key); }
 

@@ -53,7 +53,8 @@ class Manager {
   // The key's source changed (a manifest was written or deleted): forgets its backoff and queues
   // the key for a prompt pass.
   void Enqueue(const std::string& key);
-  // A periodic resync touched the key: queues it, keeping its backoff.
+  // A periodic resync touched the key: queues it behind change work (Enqueue, retries that are
+  // due), keeping its backoff.
   void Resync(const std::string& key);
   // Forgets the key's backoff (its manifest is gone for good). A queued pass still runs, so the
   // reconciler can observe the deletion.

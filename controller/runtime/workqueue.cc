@@ -17,13 +17,51 @@ void WorkQueue::Add(const std::string& key) {
   AddLocked(key);
 }
 
-void WorkQueue::AddLocked(const std::string& key) {
+void WorkQueue::AddResync(const std::string& key) {
+  std::lock_guard<std::mutex> l(mu_);
+  AddLocked(key, /*resync=*/true);
+}
+
+void WorkQueue::AddLocked(const std::string& key, bool resync) {
   if (shutting_down_) return;
-  if (!dirty_.insert(key).second) return;
+  if (!dirty_.insert(key).second) {
+    // Already pending: a change makes pending resync work a change (moved ahead, or re-queued
+    // ahead at Done); a resync adds nothing to pending work of either kind.
+    if (resync || !resync_.erase(key)) return;
+    if (processing_.count(key)) return;
+    queue_.push_back(key);  // its resync_queue_ entry is now stale
+    cv_.notify_one();
+    return;
+  }
+  if (resync) resync_.insert(key);
   // A key being processed goes back to the queue when its worker calls Done.
   if (processing_.count(key)) return;
-  queue_.push_back(key);
+  (resync ? resync_queue_ : queue_).push_back(key);
   cv_.notify_one();
+}
+
+std::optional<std::string> WorkQueue::PopLocked() {
+  // Drop stale resync entries at the front, so "resync work waits" means live work. An entry is
+  // live when its key still waits as resync work and is not being processed (a key handed out
+  // and resynced again gets a fresh entry at Done).
+  while (!resync_queue_.empty() &&
+         (!resync_.count(resync_queue_.front()) || processing_.count(resync_queue_.front()))) {
+    resync_queue_.pop_front();
+  }
+  bool take_resync = !resync_queue_.empty() && (queue_.empty() || high_in_a_row_ >= std::max(1, options_.high_burst));
+  std::deque<std::string>& from = take_resync ? resync_queue_ : queue_;
+  if (from.empty()) return std::nullopt;
+  std::string key = std::move(from.front());
+  from.pop_front();
+  if (take_resync) {
+    resync_.erase(key);
+    high_in_a_row_ = 0;
+  } else if (!resync_queue_.empty()) {
+    ++high_in_a_row_;
+  } else {
+    high_in_a_row_ = 0;
+  }
+  return key;
 }
 
 void WorkQueue::AddAfter(const std::string& key, milliseconds delay) {
@@ -103,11 +141,9 @@ std::optional<std::string> WorkQueue::GetUntil(std::optional<std::chrono::steady
     if (shutting_down_) return std::nullopt;
     Clock::TimePoint now = options_.clock->Now();
     PromoteReadyLocked(now);
-    if (!queue_.empty()) {
-      std::string key = std::move(queue_.front());
-      queue_.pop_front();
-      dirty_.erase(key);
-      processing_.insert(key);
+    if (auto key = PopLocked()) {
+      dirty_.erase(*key);
+      processing_.insert(*key);
       return key;
     }
     auto steady_now = std::chrono::steady_clock::now();
@@ -133,7 +169,7 @@ void WorkQueue::Done(const std::string& key) {
   processing_.erase(key);
   if (processing_.empty()) drained_.notify_all();
   if (dirty_.count(key) && !shutting_down_) {
-    queue_.push_back(key);
+    (resync_.count(key) ? resync_queue_ : queue_).push_back(key);
     cv_.notify_one();
   }
 }
@@ -163,7 +199,16 @@ void WorkQueue::Tick() {
 
 size_t WorkQueue::Len() const {
   std::lock_guard<std::mutex> l(mu_);
-  return queue_.size();
+  size_t resync_ready = 0;
+  for (const auto& k : resync_) resync_ready += processing_.count(k) ? 0 : 1;
+  return queue_.size() + resync_ready;
+}
+
+size_t WorkQueue::LenResync() const {
+  std::lock_guard<std::mutex> l(mu_);
+  size_t n = 0;
+  for (const auto& k : resync_) n += processing_.count(k) ? 0 : 1;
+  return n;
 }
 
 size_t WorkQueue::NumDelayed() const {

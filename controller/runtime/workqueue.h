@@ -2,6 +2,12 @@
 // however often it is added, is never handed to two workers at once (re-adding a key that is being
 // processed re-queues it after Done), and failures back off per key exponentially, under an overall
 // token bucket. Time comes from a Clock so tests drive delays with a FakeClock.
+//
+// Two priorities: work caused by a change (Add: a manifest edit, a watch event; AddAfter once its
+// delay has passed: a retry or requeue that is due) goes ahead of periodic resync work (AddResync),
+// so an edit never waits behind a full resync. Resync work is not starved: after high_burst
+// change keys in a row while resync keys wait, one resync key is handed out. A resync key that
+// is Added meanwhile moves to the change queue (it keeps one place in the queue).
 #pragma once
 
 #include <chrono>
@@ -33,6 +39,8 @@ struct WorkQueueOptions {
   // The longest Get sleeps before re-reading the clock while delayed keys wait. A FakeClock does not
   // wake sleepers, so this bounds how late Get notices an Advance; Tick() wakes it at once.
   std::chrono::milliseconds poll_interval{100};
+  // Change keys handed out in a row while resync keys wait before one resync key goes (>= 1).
+  int high_burst = 10;
 };
 
 class WorkQueue {
@@ -41,8 +49,11 @@ class WorkQueue {
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
-  // Marks key as needing processing. No-op if already queued or after ShutDown.
+  // Marks key as needing processing, ahead of resync work. No-op if already queued as a change
+  // or after ShutDown; a key queued by a resync moves ahead.
   void Add(const std::string& key);
+  // Like Add, behind change work (a periodic resync). No-op if the key is already queued.
+  void AddResync(const std::string& key);
   // Adds key once delay has passed on the clock. A key already waiting keeps the earlier time.
   void AddAfter(const std::string& key, std::chrono::milliseconds delay);
   // AddAfter(key, the next backoff for key); counts one more requeue. Returns the delay chosen.
@@ -70,15 +81,18 @@ class WorkQueue {
   // Wakes waiting Get calls so they re-read the clock (use after FakeClock::Advance).
   void Tick();
 
-  // Keys ready to be handed out now (excludes processing and delayed keys).
+  // Keys ready to be handed out now (excludes processing and delayed keys), of both priorities.
   size_t Len() const;
+  // Of those, the keys queued by a resync.
+  size_t LenResync() const;
   // Keys waiting for a delay to pass.
   size_t NumDelayed() const;
   // Keys currently handed out.
   size_t NumProcessing() const;
 
  private:
-  void AddLocked(const std::string& key);
+  void AddLocked(const std::string& key, bool resync = false);
+  std::optional<std::string> PopLocked();
   void PromoteReadyLocked(Clock::TimePoint now);
   std::chrono::milliseconds BucketDelayLocked(Clock::TimePoint now);
   std::optional<std::string> GetUntil(std::optional<std::chrono::steady_clock::time_point> deadline);
@@ -87,7 +101,12 @@ class WorkQueue {
   mutable std::mutex mu_;
   std::condition_variable cv_;        // a key became ready, Tick, or shutdown
   std::condition_variable drained_;   // processing_ became empty
-  std::deque<std::string> queue_;     // ready keys, FIFO
+  std::deque<std::string> queue_;     // ready change keys, FIFO
+  // Ready resync keys, FIFO. May hold stale entries (a key since moved to queue_ or handed out):
+  // only keys in resync_ and not in processing_ are live; PopLocked skips the others.
+  std::deque<std::string> resync_queue_;
+  std::set<std::string> resync_;      // keys whose pending pass is resync work (queued or at Done)
+  int high_in_a_row_ = 0;             // change keys handed out since the last resync key
   std::set<std::string> dirty_;       // keys needing processing (queued or to re-queue at Done)
   std::set<std::string> processing_;  // keys handed out and not yet Done
   std::map<std::string, Clock::TimePoint> delayed_;

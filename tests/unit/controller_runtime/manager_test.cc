@@ -7,9 +7,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace su {
 namespace {
@@ -207,6 +210,119 @@ TEST(ManagerTest, QueueDepthGaugeReadsTheQueue) {
   m.Enqueue("b");
   EXPECT_EQ(metrics.Value(kQueueDepth), 2);
   EXPECT_NE(metrics.Render().find("schema_upgrade_queue_depth 2\n"), std::string::npos);
+}
+
+// Records the order of passes; a pass of `gate` blocks until Open(). No timing: the test waits on
+// the recorder's condition variable for what it needs to have happened.
+class OrderRecorder {
+ public:
+  explicit OrderRecorder(std::string gate) : gate_(std::move(gate)) {}
+  Result<ReconcileResult> Reconcile(const std::string& key) {
+    std::unique_lock<std::mutex> l(mu_);
+    order_.push_back(key);
+    cv_.notify_all();
+    if (key == gate_) cv_.wait(l, [&] { return open_; });
+    if (on_pass_) {
+      auto f = on_pass_;
+      l.unlock();
+      f(key);
+    }
+    return ReconcileResult{};
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  // Waits (bounded, as a safety net only) until n passes have started.
+  bool WaitForPasses(size_t n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(60), [&] { return order_.size() >= n; });
+  }
+  std::vector<std::string> order() {
+    std::lock_guard<std::mutex> l(mu_);
+    return order_;
+  }
+  void OnPass(std::function<void(const std::string&)> f) { on_pass_ = std::move(f); }
+
+ private:
+  const std::string gate_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> order_;
+  bool open_ = false;
+  std::function<void(const std::string&)> on_pass_;
+};
+
+std::string ResyncKey(int i) {
+  char b[16];
+  std::snprintf(b, sizeof b, "ns/r%04d", i);
+  return b;
+}
+
+TEST(ManagerTest, AChangedKeyGoesAheadOfAThousandResyncKeys) {
+  OrderRecorder rec("ns/busy");
+  ManagerOptions o;
+  o.workers = 1;
+  o.queue.qps = 0;
+  Manager m([&](const std::string& k) { return rec.Reconcile(k); }, o);
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("ns/busy");  // holds the only worker while the queue fills
+  ASSERT_TRUE(rec.WaitForPasses(1));
+  for (int i = 0; i < 1000; ++i) m.Resync(ResyncKey(i));
+  m.Enqueue("ns/edited");
+  EXPECT_EQ(m.queue().Len(), 1001u);
+  rec.Open();
+  ASSERT_TRUE(rec.WaitForPasses(1002));
+  m.Stop();
+  auto order = rec.order();
+  ASSERT_EQ(order.size(), 1002u);
+  EXPECT_EQ(order[1], "ns/edited") << "the edit waited behind resync work";
+  // Every resync key still ran, once, in the order the resync queued them.
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(order[2 + i], ResyncKey(i));
+}
+
+TEST(ManagerTest, ResyncWorkCompletesDuringAnEndlessStreamOfChanges) {
+  OrderRecorder rec("ns/busy");
+  ManagerOptions o;
+  o.workers = 1;
+  o.queue.qps = 0;
+  o.queue.high_burst = 10;
+  std::atomic<int> next_change{0};
+  Manager* mp = nullptr;
+  // Every change pass causes the next change (a watch that never goes quiet), up to 2000.
+  rec.OnPass([&](const std::string& k) {
+    if (k.rfind("ns/c", 0) == 0 || k == "ns/busy") {
+      int n = next_change++;
+      if (n < 2000) mp->Enqueue("ns/c" + std::to_string(n));
+    }
+  });
+  Manager m([&](const std::string& k) { return rec.Reconcile(k); }, o);
+  mp = &m;
+  ASSERT_TRUE(m.Start().ok());
+  m.Enqueue("ns/busy");
+  ASSERT_TRUE(rec.WaitForPasses(1));
+  for (int i = 0; i < 50; ++i) m.Resync(ResyncKey(i));
+  rec.Open();
+  ASSERT_TRUE(rec.WaitForPasses(1 + 50 + 2000));
+  m.Stop();
+  auto order = rec.order();
+  // All 50 resync keys ran while changes kept coming: at most high_burst changes between two of
+  // them, so the last one ran long before the stream ended.
+  int last_resync = -1, since = 0, max_between = 0, seen = 0;
+  for (size_t i = 1; i < order.size(); ++i) {
+    if (order[i].rfind("ns/r", 0) == 0) {
+      ++seen;
+      last_resync = static_cast<int>(i);
+      max_between = std::max(max_between, since);
+      since = 0;
+    } else if (seen < 50) {
+      ++since;
+    }
+  }
+  EXPECT_EQ(seen, 50);
+  EXPECT_LE(max_between, 10);
+  EXPECT_LT(last_resync, 1 + 50 * 11 + 1);
 }
 
 }  // namespace

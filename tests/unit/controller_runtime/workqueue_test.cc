@@ -212,5 +212,80 @@ TEST(WorkQueueTest, ShutDownWithDrainWaitsForKeysInFlight) {
   worker.join();
 }
 
+TEST(WorkQueueTest, ChangeKeysGoAheadOfResyncKeys) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.AddResync("r1");
+  q.AddResync("r2");
+  q.Add("c1");
+  EXPECT_EQ(q.Len(), 3u);
+  EXPECT_EQ(q.LenResync(), 2u);
+  EXPECT_EQ(q.Get(), "c1");
+  EXPECT_EQ(q.Get(), "r1");
+  EXPECT_EQ(q.Get(), "r2");
+}
+
+TEST(WorkQueueTest, AChangeToAKeyQueuedByAResyncMovesItAheadOnce) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.AddResync("r1");
+  q.AddResync("r2");
+  q.Add("r2");
+  q.AddResync("r2");  // a later resync does not send it back
+  EXPECT_EQ(q.Len(), 2u);
+  EXPECT_EQ(q.LenResync(), 1u);
+  EXPECT_EQ(q.Get(), "r2");
+  EXPECT_EQ(q.Get(), "r1");
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt) << "r2 must not come out a second time";
+}
+
+TEST(WorkQueueTest, ADueRetryGoesAheadOfResyncKeys) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.AddAfter("retry", seconds(5));
+  for (int i = 0; i < 3; ++i) q.AddResync("r" + std::to_string(i));
+  clock.Advance(seconds(5));
+  EXPECT_EQ(q.Get(), "retry");
+  EXPECT_EQ(q.Get(), "r0");
+}
+
+TEST(WorkQueueTest, AKeyResyncedWhileProcessingIsRequeuedBehindChangesAndNeverHandedOutTwice) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  q.AddResync("k");
+  q.Add("k");  // moved ahead; its resync entry is stale
+  ASSERT_EQ(q.Get(), "k");
+  q.AddResync("k");  // while processing: pending resync work
+  q.Add("c");
+  EXPECT_EQ(q.Get(), "c");
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt) << "k is still being processed";
+  q.Done("k");
+  q.Done("c");
+  EXPECT_EQ(q.LenResync(), 1u);
+  EXPECT_EQ(q.Get(), "k");
+  q.Done("k");
+  EXPECT_EQ(q.Len(), 0u);
+  EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);
+}
+
+TEST(WorkQueueTest, ResyncKeysAreNotStarvedByAStreamOfChanges) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueueOptions o = FakeOptions(&clock);
+  o.high_burst = 3;
+  WorkQueue q(o);
+  q.AddResync("r0");
+  q.AddResync("r1");
+  for (int i = 0; i < 10; ++i) q.Add("c" + std::to_string(i));
+  std::vector<std::string> order;
+  while (q.Len() > 0) {
+    auto k = q.Get();
+    ASSERT_TRUE(k);
+    order.push_back(*k);
+    q.Done(*k);
+  }
+  std::vector<std::string> want = {"c0", "c1", "c2", "r0", "c3", "c4", "c5", "r1", "c6", "c7", "c8", "c9"};
+  EXPECT_EQ(order, want);
+}
+
 }  // namespace
 }  // namespace su

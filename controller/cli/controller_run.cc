@@ -2,7 +2,9 @@
 #include "controller/cli/controller_run.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "controller/runtime/leadership.h"
 #include "controller/runtime/manager.h"
@@ -25,10 +27,32 @@ int RunController(ControllerParts& p) {
   // Shutdown or a lost lease: no new step starts, the statement in flight is cancelled (leadership.h).
   env.deps.cancelled = LeadershipCancelled(elector, p.stop->Token());
   ExportLeaderMetrics(&metrics, elector);
-  metrics.Describe("phase", "1 for the current phase of each resource.");
+  metrics.Describe("phase", "1 for the current phase of each resource (the only series of that resource).");
   metrics.Describe("reconcile_results_total",
                    "Reconcile passes by how they ended: succeeded, waiting, retrying, failed, invalid.");
   Reconciler reconciler(env.deps);
+  // phase{resource,phase} has one series per resource, its current phase (nine per resource would
+  // be 90,000 series at 10,000 resources); a pass that leaves the phase as it was touches nothing.
+  std::mutex phase_mu;
+  std::map<std::string, Phase> phase_shown;  // guarded by phase_mu
+  auto phase_series = [](const std::string& key, Phase ph) -> MetricLabels {
+    return {{"resource", key}, {"phase", PhaseName(ph)}};
+  };
+  auto ShowPhase = [&](const std::string& key, Phase ph) {
+    std::lock_guard<std::mutex> l(phase_mu);
+    auto [it, added] = phase_shown.emplace(key, ph);
+    if (!added && it->second == ph) return;
+    if (!added) metrics.RemoveSeries("phase", phase_series(key, it->second));
+    it->second = ph;
+    metrics.SetGauge("phase", phase_series(key, ph), 1);
+  };
+  auto ForgetPhase = [&](const std::string& key) {
+    std::lock_guard<std::mutex> l(phase_mu);
+    auto it = phase_shown.find(key);
+    if (it == phase_shown.end()) return;
+    metrics.RemoveSeries("phase", phase_series(key, it->second));
+    phase_shown.erase(it);
+  };
 
   auto invalid = [&](const std::string& key, long long generation, const Status& why) {
     auto wrote = ReportInvalidSpec(store, key, generation, why, clock);
@@ -60,10 +84,7 @@ int RunController(ControllerParts& p) {
           LogError("status.save_failed", {{"resource", key}, {"error", seeded.status().ToString()}});
         }
         auto out = reconciler.Reconcile(su);
-        for (Phase ph : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
-                         Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
-          metrics.SetGauge("phase", {{"resource", key}, {"phase", PhaseName(ph)}}, ph == out.status.phase ? 1 : 0);
-        }
+        ShowPhase(key, out.status.phase);
         // The manager's reconciles_total counts callback outcomes, and this callback never fails
         // (the reconciler owns retries); this counter says how the pass itself ended.
         std::string result = out.result.ok()                      ? "succeeded"
@@ -83,6 +104,7 @@ int RunController(ControllerParts& p) {
   handler.removed = [&](const std::string& key) {
     LogInfo("resource.removed", {{"resource", key}});
     manager.Remove(key);
+    ForgetPhase(key);
     if (p.on_removed) p.on_removed(key);
   };
   if (Status s = p.source->Start(handler); !s.ok()) {

@@ -1,6 +1,8 @@
 // FolderSource (see folder_source.h): what cmd_controller's ResourceIndex did, behind ResourceSource.
 #include "controller/runtime/folder_source.h"
 
+#include <sys/stat.h>
+
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/manifest/manifest.h"
@@ -8,9 +10,21 @@
 namespace su {
 
 Status FolderSource::Reload(const std::string& path, std::vector<std::string>* present,
-                            std::vector<std::string>* gone) {
+                            std::vector<std::string>* gone, bool force) {
   FileSystem* fs = LocalFileSystem();
   std::lock_guard<std::mutex> l(mu_);
+  // Stat before reading: an edit during the read changes the stamp, so it is read again next time.
+  struct stat sb {};
+  const bool stat_ok = ::stat(path.c_str(), &sb) == 0;
+  auto seen = seen_.find(path);
+  if (!force && stat_ok && seen != seen_.end() && seen->second.ino == sb.st_ino &&
+      seen->second.size == sb.st_size && seen->second.mtime_sec == sb.st_mtim.tv_sec &&
+      seen->second.mtime_nsec == sb.st_mtim.tv_nsec) {
+    const auto& keys = files_[path];
+    present->insert(present->end(), keys.begin(), keys.end());
+    return Status::Ok();
+  }
+  seen_.erase(path);
   std::set<std::string> before = files_[path];
   if (!fs->Exists(path)) {
     for (const auto& k : before) {
@@ -43,6 +57,7 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
     }
   }
   files_[path] = now;
+  if (stat_ok) seen_[path] = FileStamp{sb.st_ino, sb.st_size, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec};
   return Status::Ok();
 }
 
@@ -55,7 +70,7 @@ std::vector<std::string> FolderSource::Files() {
 
 void FolderSource::OnPath(const std::string& path, bool resync_only) {
   std::vector<std::string> present, gone;
-  Status s = Reload(path, &present, &gone);
+  Status s = Reload(path, &present, &gone, /*force=*/!resync_only);
   if (!s.ok()) {
     LogError("manifest.invalid", {{"file", path}, {"error", s.ToString()}});
     return;

@@ -6,6 +6,9 @@
 // no longer defines; the periodic listing -> resynced(key) (changed(key) for the first listing).
 #pragma once
 
+#include <sys/types.h>
+
+#include <ctime>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,8 +34,12 @@ class FolderSource : public ResourceSource {
   std::string Describe() const override { return "manifests " + options_.dir; }
 
  private:
-  // Re-reads path; the keys it now defines and the keys it no longer defines.
-  Status Reload(const std::string& path, std::vector<std::string>* present, std::vector<std::string>* gone);
+  // Re-reads path; the keys it now defines and the keys it no longer defines. Unless force, a file
+  // whose inode, size and modification time are those of its last good parse is not parsed again
+  // (a resync of 10,000 unchanged files parses nothing, and an edit's event is not stuck behind
+  // it on the watcher thread); a changed-file event forces the read.
+  Status Reload(const std::string& path, std::vector<std::string>* present, std::vector<std::string>* gone,
+                bool force);
   void OnPath(const std::string& path, bool resync_only);
   std::vector<std::string> Files();
 
@@ -43,6 +50,13 @@ class FolderSource : public ResourceSource {
   std::map<std::string, SchemaUpgrade> resources_;       // guarded by mu_
   std::map<std::string, std::set<std::string>> files_;   // guarded by mu_: file -> keys
   std::map<std::string, std::string> owner_;             // guarded by mu_: key -> file
+  struct FileStamp {
+    ino_t ino;
+    off_t size;
+    time_t mtime_sec;
+    long mtime_nsec;
+  };
+  std::map<std::string, FileStamp> seen_;                // guarded by mu_: file -> last good parse
   bool first_listing_ = true;                            // watcher thread only
   bool synced_ = false;                                  // guarded by mu_
 };

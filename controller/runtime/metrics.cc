@@ -98,6 +98,12 @@ void Metrics::AddGauge(const std::string& name, const MetricLabels& labels, doub
   FamilyLocked(name, Kind::kGauge).series[LabelKey(labels)].value += delta;
 }
 
+void Metrics::RemoveSeries(const std::string& name, const MetricLabels& labels) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto f = families_.find(name);
+  if (f != families_.end()) f->second.series.erase(LabelKey(labels));
+}
+
 void Metrics::SetGaugeFunc(const std::string& name, const MetricLabels& labels, std::function<double()> fn) {
   std::lock_guard<std::mutex> l(mu_);
   FamilyLocked(name, Kind::kGauge).series[LabelKey(labels)].fn = std::move(fn);

@@ -37,6 +37,8 @@ class Metrics {
   void IncCounter(const std::string& name, const MetricLabels& labels = {}, double delta = 1);
   void SetGauge(const std::string& name, const MetricLabels& labels, double value);
   void AddGauge(const std::string& name, const MetricLabels& labels, double delta);
+  // Drops one series (e.g. the phase a resource left), so it is no longer rendered.
+  void RemoveSeries(const std::string& name, const MetricLabels& labels);
   // A gauge read at render time (e.g. a queue's length). fn runs under the registry's lock: it must
   // not call back into this registry.
   void SetGaugeFunc(const std::string& name, const MetricLabels& labels, std::function<double()> fn);

@@ -44,6 +44,17 @@ TEST(MetricsTest, LabelOrderDoesNotSplitASeries) {
   EXPECT_EQ(m.Render(), "# TYPE x_total counter\nx_total{a=\"1\",b=\"2\"} 2\n");
 }
 
+TEST(MetricsTest, ARemovedSeriesIsNoLongerRendered) {
+  Metrics m;
+  m.SetGauge("phase", {{"resource", "a"}, {"phase", "Pending"}}, 1);
+  m.SetGauge("phase", {{"resource", "a"}, {"phase", "Succeeded"}}, 1);
+  m.RemoveSeries("phase", {{"phase", "Pending"}, {"resource", "a"}});
+  m.RemoveSeries("no_such_metric", {});
+  std::string out = m.Render();
+  EXPECT_EQ(out.find("Pending"), std::string::npos) << out;
+  EXPECT_NE(out.find("schema_upgrade_phase{phase=\"Succeeded\",resource=\"a\"} 1"), std::string::npos) << out;
+}
+
 TEST(MetricsTest, EscapesLabelValuesAndHelp) {
   Metrics m("");
   m.Describe("g", "line one\nback\\slash");

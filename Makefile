@@ -3,24 +3,28 @@
 #   make        build ./build/schema-upgrade
 #   make test   build and run every test (unit, integration on real PostgreSQL/podman, e2e)
 #   make test-stress  the integration, crash and e2e tests with two CPU hogs beside them
-#   make demo   migrate a throwaway PostgreSQL with the sample manifests and migrations
+#   make demo   migrate a throwaway PostgreSQL with the sample manifests and migrations (builds
+#               the binary only; ccache is used when installed)
 #   make bench  benchmarks against psql (bench/README.md)
+#   make bench-controller  the controller with 1000 and 10,000 resources (bench/README.md)
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-DEB_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyaml-cpp-dev libssl-dev \
-  googletest libgtest-dev postgresql postgresql-client podman podman-compose runc busybox-static \
-  python3-kubernetes ca-certificates openssl libhowardhinnant-date-dev
+# What the binary and `make demo` need; the tests need the rest of DEB_PACKAGES.
+DEMO_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyaml-cpp-dev libssl-dev \
+  postgresql postgresql-client podman podman-compose runc busybox-static python3 ca-certificates openssl \
+  libhowardhinnant-date-dev
+DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes
 
-.PHONY: all build deps test test-stress unit integration demo bench clean
+.PHONY: all build bin deps deps-demo test test-stress unit integration demo bench bench-controller clean
 
 all: build
 
-# Installs only what is missing, so it is cheap to call before every target.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# Installs only what is missing of $(1), so it is cheap to call before every target.
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -29,6 +33,13 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
 	    || { echo "apt-get install failed for:$$missing" >&2; exit 1; }; \
 	fi
+endef
+
+deps-demo:
+	$(call install_missing,$(DEMO_PACKAGES))
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
 	@# drizzle-kit comparison tests need Node.js and npm; Debian's packages when none is installed.
 	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
@@ -38,8 +49,15 @@ deps:
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
+# Everything, tests included. A build dir configured before googletest was installed (make demo on
+# a fresh machine) is configured again so the tests appear.
 build: $(BUILD)/CMakeCache.txt
+	@[ -f $(BUILD)/tests/CTestTestfile.cmake ] || cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The schema-upgrade binary alone.
+bin: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target schema-upgrade
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 1800
@@ -55,7 +73,8 @@ unit: build
 integration: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
-demo: deps build
+# Builds only the binary it runs (not the test suite).
+demo: deps-demo bin
 	./examples/demo/run.sh $(BUILD)/schema-upgrade
 
 bench: deps build
@@ -63,6 +82,10 @@ bench: deps build
 	@command -v sql-migrate >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get install -y -qq sql-migrate >/dev/null; }
 	./bench/run.sh $(BUILD)/schema-upgrade
+
+# The controller with 1000 and 10,000 resources at target (bench/README.md, "Controller at scale").
+bench-controller: deps-demo bin
+	./bench/controller.py $(BUILD)/schema-upgrade
 
 clean:
 	rm -rf $(BUILD)

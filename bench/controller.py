@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""bench/controller.py: the controller (manifests-folder mode, the Podman hosts' mode) with N
+SchemaUpgrades already at their target, on a throwaway PostgreSQL. See bench/README.md
+("Controller at scale") for what is measured and how to read it.
+
+usage: bench/controller.py path/to/schema-upgrade
+environment (all optional):
+  BENCH_RESOURCES="1000 10000"   resource counts, one run each
+  BENCH_DATABASES=10             databases the resources are spread over (resource i -> db i % D)
+  BENCH_RESYNC=20s               the controller's --resync
+  BENCH_WINDOW=60                seconds of idle measurement (CPU, passes) after start-up
+  BENCH_WORKERS=2                --workers
+  BENCH_EXTRA_FLAGS=""           more controller flags (e.g. "--max-connections-per-database 1")
+  BENCH_KEEP=1                   keep the temp folder
+  SU_PG_BINDIR                   PostgreSQL server binaries (default: newest /usr/lib/postgresql/*/bin)
+
+Prints one block per resource count; exit 0 unless the controller or the server failed.
+The DSNs (random password) travel in environment variables only, never in argv or the output.
+"""
+import glob
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+MIGRATIONS = 10
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Server:
+    """A throwaway PostgreSQL 15: initdb, scram over 127.0.0.1, fsync off (the clients' cost)."""
+
+    def __init__(self, work):
+        self.bindir = os.environ.get("SU_PG_BINDIR") or sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+        self.dir = os.path.join(work, "pg")
+        os.makedirs(self.dir)
+        self.password = secrets.token_hex(16)
+        self.as_pg = []
+        if os.getuid() == 0:
+            self.as_pg = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
+            shutil.chown(self.dir, "postgres", "postgres")
+            os.chmod(work, 0o711)
+        pw = os.path.join(self.dir, "pwfile")
+        with open(pw, "w") as f:
+            f.write(self.password + "\n")
+        if self.as_pg:
+            shutil.chown(pw, "postgres", "postgres")
+        subprocess.run(self.as_pg + [self.bindir + "/initdb", "-D", self.dir + "/data", "-U", "postgres",
+                                     "--pwfile=" + pw, "--auth-local=trust", "--auth-host=scram-sha-256",
+                                     "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.remove(pw)
+        self.port = free_port()
+        self.log = open(os.path.join(work, "server.log"), "w")
+        self.proc = subprocess.Popen(
+            self.as_pg + [self.bindir + "/postgres", "-D", self.dir + "/data", "-p", str(self.port), "-k", self.dir,
+                          "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=off",
+                          "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(600):
+            if subprocess.run([self.bindir + "/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)]).returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise SystemExit("bench: postgres did not start")
+
+    def env(self, db="postgres"):
+        e = dict(os.environ)
+        e.update(PGHOST="127.0.0.1", PGPORT=str(self.port), PGUSER="postgres", PGPASSWORD=self.password, PGDATABASE=db)
+        return e
+
+    def dsn(self, db):
+        return "postgresql://postgres:%s@127.0.0.1:%d/%s" % (self.password, self.port, db)
+
+    def sql(self, q, db="postgres"):
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", q], env=self.env(db),
+                           check=True, capture_output=True, text=True)
+        return r.stdout.strip()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def manifest(name, env, path, target):
+    return ("apiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: %s\n  namespace: bench\n"
+            "spec:\n  targetVersion: \"%s\"\n  database:\n    dsnFrom:\n      env: %s\n"
+            "  migrations:\n    engine: sql\n    path: %s\n  policy:\n    backup:\n      enabled: false\n"
+            % (name, target, env, path))
+
+
+def version(i):
+    return "2026010100%04d" % i
+
+
+def proc_cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem(pid):
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
+                out[k] = int(v.split()[0]) / 1024.0
+    return out
+
+
+class Metrics:
+    def __init__(self, port):
+        self.url = "http://127.0.0.1:%d/metrics" % port
+
+    def text(self):
+        with urllib.request.urlopen(self.url, timeout=30) as r:
+            return r.read().decode()
+
+    def value(self, text, series):
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def succeeded(self, text):
+        n = 0
+        for line in text.splitlines():
+            if line.startswith("schema_upgrade_phase{") and 'phase="Succeeded"' in line and line.endswith(" 1"):
+                n += 1
+        return n
+
+
+def count_succeeded(state):
+    n = 0
+    d = os.path.join(state, "status")
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            with open(os.path.join(d, name)) as f:
+                if '"phase":"Succeeded"' in f.read():
+                    n += 1
+        except OSError:
+            pass
+    return n
+
+
+def status_of(state, name):
+    try:
+        with open(os.path.join(state, "status", "bench__%s.json" % name)) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def run(binary, n, work, server):
+    dbs = int(os.environ.get("BENCH_DATABASES", "10"))
+    resync = os.environ.get("BENCH_RESYNC", "20s")
+    window = float(os.environ.get("BENCH_WINDOW", "60"))
+    workers = os.environ.get("BENCH_WORKERS", "2")
+    extra = os.environ.get("BENCH_EXTRA_FLAGS", "").split()
+    root = os.path.join(work, "n%d" % n)
+    mig = os.path.join(root, "migrations")
+    mig_edit = os.path.join(root, "migrations-edit")
+    mdir = os.path.join(root, "manifests")
+    state = os.path.join(root, "state")
+    for d in (mig, mig_edit, mdir, state):
+        os.makedirs(d)
+    for i in range(1, MIGRATIONS + 1):
+        with open(os.path.join(mig, "%s_t%d.up.sql" % (version(i), i)), "w") as f:
+            f.write("CREATE TABLE t%d (id bigint PRIMARY KEY, name text);\n" % i)
+    with open(os.path.join(mig_edit, "%s_e1.up.sql" % version(1)), "w") as f:
+        f.write("CREATE TABLE e1 (id int);\n")
+    env = dict(os.environ)
+    env["SU_LOG_LEVEL"] = "warn"
+    env["SU_STATE_DIR"] = os.path.join(root, "apply-state")
+    # The databases, brought to the target once with `apply` (the resources start at target).
+    prep = os.path.join(root, "prep")
+    os.makedirs(prep)
+    for d in range(dbs):
+        db = "bench_%d_%d" % (n, d)
+        server.sql("CREATE DATABASE %s" % db)
+        env["BENCH_DSN_%d" % d] = server.dsn(db)
+        p = os.path.join(prep, "db%d.yaml" % d)
+        with open(p, "w") as f:
+            f.write(manifest("prep%d" % d, "BENCH_DSN_%d" % d, mig, version(MIGRATIONS)))
+        subprocess.run([binary, "apply", "-f", p, "-q"], env=env, check=True)
+    server.sql("CREATE DATABASE bench_%d_edit" % n)
+    env["BENCH_DSN_EDIT"] = server.dsn("bench_%d_edit" % n)
+    p = os.path.join(prep, "edit.yaml")
+    with open(p, "w") as f:
+        f.write(manifest("edit", "BENCH_DSN_EDIT", mig_edit, version(1)))
+    subprocess.run([binary, "apply", "-f", p, "-q"], env=env, check=True)
+    for i in range(n):
+        with open(os.path.join(mdir, "r%05d.yaml" % i), "w") as f:
+            f.write(manifest("r%05d" % i, "BENCH_DSN_%d" % (i % dbs), mig, version(MIGRATIONS)))
+    edit_manifest = os.path.join(mdir, "edit.yaml")
+    with open(edit_manifest, "w") as f:
+        f.write(manifest("edit", "BENCH_DSN_EDIT", mig_edit, version(1)))
+    total = n + 1
+
+    mport = free_port()
+    args = [binary, "controller", "--manifests", mdir, "--state-dir", state, "--resync", resync,
+            "--workers", workers, "--metrics-addr", "127.0.0.1:%d" % mport] + extra
+    clog = open(os.path.join(root, "controller.log"), "w")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(args, env=env, stdout=clog, stderr=subprocess.STDOUT)
+    m = Metrics(mport)
+    out = {"resources": n}
+    try:
+        # Start-up: every resource Succeeded (its first pass observes it at target).
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit("bench: the controller exited (%s)" % os.path.join(root, "controller.log"))
+            # The status files, not /metrics: rendering 10,000 resources' series twice a second would
+            # be measured as the controller's own cost.
+            if count_succeeded(state) >= total:
+                break
+            if time.monotonic() - t0 > 1800:
+                raise SystemExit("bench: not all Succeeded within 30 min")
+            time.sleep(1)
+        out["startup_s"] = time.monotonic() - t0
+        out["startup_cpu_s"] = proc_cpu(proc.pid)
+        # Idle: only resyncs from now on. CPU and passes over the window.
+        txt = m.text()
+        c0, p0, w0 = proc_cpu(proc.pid), m.value(txt, "schema_upgrade_reconcile_duration_seconds_count"), time.monotonic()
+        d0 = m.value(txt, "schema_upgrade_reconcile_duration_seconds_sum")
+        time.sleep(window)
+        txt = m.text()
+        c1, p1, w1 = proc_cpu(proc.pid), m.value(txt, "schema_upgrade_reconcile_duration_seconds_count"), time.monotonic()
+        d1 = m.value(txt, "schema_upgrade_reconcile_duration_seconds_sum")
+        out["idle_cpu_pct"] = 100.0 * (c1 - c0) / (w1 - w0)
+        out["passes"] = p1 - p0
+        out["cpu_per_pass_ms"] = 1000.0 * (c1 - c0) / (p1 - p0) if p1 > p0 else float("nan")
+        out["wall_per_pass_ms"] = 1000.0 * (d1 - d0) / (p1 - p0) if p1 > p0 else float("nan")
+        out["mem"] = proc_mem(proc.pid)
+        out["sessions"] = int(server.sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'schema-upgrade%'"))
+        out["metrics_bytes"] = len(txt)
+        # Edits: one while the queue is quiet, one while a resync round fills it.
+        edits = []
+        for k, busy in ((2, False), (3, True)):
+            if busy:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and m.value(m.text(), "schema_upgrade_queue_depth") < min(n / 2, 500):
+                    time.sleep(0.02)
+                depth = m.value(m.text(), "schema_upgrade_queue_depth")
+            else:
+                depth = m.value(m.text(), "schema_upgrade_queue_depth")
+            with open(os.path.join(mig_edit, "%s_e%d.up.sql" % (version(k), k)), "w") as f:
+                f.write("CREATE TABLE e%d (id int);\n" % k)
+            want = '"currentVersion": "%s"' % version(k)
+            te = time.monotonic()
+            with open(edit_manifest, "w") as f:
+                f.write(manifest("edit", "BENCH_DSN_EDIT", mig_edit, version(k)))
+            while True:
+                st = status_of(state, "edit")
+                if '"Succeeded"' in st and version(k) in st and re.search(r'"currentVersion":\s*"%s"' % version(k), st):
+                    break
+                if time.monotonic() - te > 600:
+                    raise SystemExit("bench: the edit did not succeed within 10 min")
+                time.sleep(0.005)
+            edits.append((time.monotonic() - te, depth))
+        out["edits"] = edits
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return out
+
+
+def main():
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: bench/controller.py path/to/schema-upgrade")
+    binary = os.path.abspath(sys.argv[1])
+    counts = [int(x) for x in os.environ.get("BENCH_RESOURCES", "1000 10000").split()]
+    work = tempfile.mkdtemp(prefix="su-bench-ctrl-")
+    server = Server(work)
+    head = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    print("controller benchmark: commit %s, resync %s, workers %s, %s databases, %d migrations at target, "
+          "load before %s" % (head, os.environ.get("BENCH_RESYNC", "20s"), os.environ.get("BENCH_WORKERS", "2"),
+                               os.environ.get("BENCH_DATABASES", "10"), MIGRATIONS,
+                               open("/proc/loadavg").read().split()[:3]))
+    try:
+        for n in counts:
+            log("%d resources" % n)
+            r = run(binary, n, work, server)
+            mem = r["mem"]
+            print("resources %d: start->all Succeeded %.1f s (%.1f s CPU); idle: %.1f%% of a core, %d passes in the "
+                  "window, %.2f ms CPU and %.2f ms wall per no-op pass; RSS %.1f MB (anon %.1f, file %.1f, peak %.1f); "
+                  "PostgreSQL sessions at idle %d; /metrics %d KB"
+                  % (n, r["startup_s"], r["startup_cpu_s"], r["idle_cpu_pct"], r["passes"], r["cpu_per_pass_ms"],
+                     r["wall_per_pass_ms"], mem.get("VmRSS", 0), mem.get("RssAnon", 0), mem.get("RssFile", 0),
+                     mem.get("VmHWM", 0), r["sessions"], r["metrics_bytes"] // 1024))
+            for (secs, depth), what in zip(r["edits"], ("quiet queue", "during a resync")):
+                print("resources %d: manifest edit -> Succeeded %.2f s (%s, queue depth %d at the edit)"
+                      % (n, secs, what, depth))
+            sys.stdout.flush()
+    finally:
+        server.stop()
+        if os.environ.get("BENCH_KEEP"):
+            log("kept " + work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print("load after %s" % open("/proc/loadavg").read().split()[:3])
+
+
+if __name__ == "__main__":
+    main()

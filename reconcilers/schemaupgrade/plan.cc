@@ -132,11 +132,6 @@ namespace {
 
 std::string Or(const std::string& s, const std::string& fallback) { return s.empty() ? fallback : s; }
 
-std::string BaseNameOf(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 }  // namespace
 
 std::string RenderPlanText(const Plan& p) {
@@ -191,113 +186,6 @@ std::string RenderPlanText(const Plan& p) {
   o << "\nSteps:\n";
   if (p.steps.empty()) o << "  (none: up to date)\n";
   for (size_t i = 0; i < p.steps.size(); ++i) o << "  " << i + 1 << ". " << p.steps[i].kind << ": " << p.steps[i].description << "\n";
-  return o.str();
-}
-
-namespace {
-
-// An ory migration: listed by the image's migrator, no file and no statements of ours.
-bool InsideImage(const PendingMigration& m) { return m.file.empty() && m.statements.empty() && m.summary.empty(); }
-
-// A code fence of backticks longer than the longest backtick run in text (at least three).
-std::string Fence(const std::string& text) {
-  size_t longest = 0, run = 0;
-  for (char c : text) {
-    run = c == '`' ? run + 1 : 0;
-    longest = std::max(longest, run);
-  }
-  return std::string(std::max<size_t>(3, longest + 1), '`');
-}
-
-}  // namespace
-
-std::string RenderPlanMarkdown(const Plan& p) {
-  std::ostringstream o;
-  o << "### Schema upgrade plan: `" << p.resource << "`\n\n";
-  o << "| | |\n|---|---|\n";
-  o << "| Service | `" << p.service << "` |\n";
-  o << "| Engine | `" << p.engine << "` |\n";
-  o << "| Database version | `" << Or(p.db_version, "(empty)") << "` |\n";
-  o << "| Target version | `" << p.target_version << "` |\n";
-  if (!p.target_image.empty()) o << "| Image | `" << Or(p.current_image, "(none)") << "` → `" << p.target_image << "` |\n";
-  if (!p.database.empty()) o << "| Database | `" << p.database << "` |\n";
-  o << "| Plan hash | `" << p.hash << "` |\n\n";
-  if (p.state.pending.empty()) {
-    o << "No pending migrations.\n\n";
-  } else {
-    o << "#### Pending migrations (" << p.state.pending.size() << ")\n\n";
-    o << "| Version | Name | Statements | Transaction |\n|---|---|---|---|\n";
-    for (const auto& m : p.state.pending) {
-      if (InsideImage(m)) {
-        o << "| `" << m.version << "` | " << m.name << " | in the image | the migrator's |\n";
-        continue;
-      }
-      o << "| `" << m.version << "` | " << m.name << " | " << m.summary.size() << " | "
-        << (m.no_transaction ? "none (CONCURRENTLY)" : "one") << " |\n";
-    }
-    o << "\n<details><summary>Statements</summary>\n\n";
-    for (const auto& m : p.state.pending) {
-      o << "**" << m.version << " " << m.name << "**";
-      if (InsideImage(m)) {
-        // Ory: the SQL ships inside the image and its own migrator runs it; we cannot show it.
-        o << ": the statements live inside the image" << (p.target_image.empty() ? "" : " `" + p.target_image + "`")
-          << " and its own migrator runs them; see the service's `migrate sql status` or its source "
-             "repository for the SQL\n\n";
-        continue;
-      }
-      o << (m.file.empty() ? "" : " (`" + BaseNameOf(m.file) + "`)");
-      if (m.statements.empty() && m.summary.empty()) {
-        o << ": no statements (an empty file): nothing runs, its version is recorded\n\n";
-        continue;
-      }
-      o << "\n\n";
-      // Full statements, not their summaries: reviewers approve what runs. The fence is longer
-      // than any backtick run inside, so a statement cannot close it.
-      std::string body;
-      const auto& texts = m.statements.empty() ? m.summary : m.statements;
-      for (const auto& s : texts) {
-        std::string t = s;
-        while (!t.empty() && (t.back() == '\n' || t.back() == ' ' || t.back() == '\t' || t.back() == '\r')) t.pop_back();
-        size_t lead = 0;
-        while (lead < t.size() && (t[lead] == '\n' || t[lead] == '\r')) ++lead;
-        body += t.substr(lead);
-        if (!body.empty() && body.back() != ';') body += ";";
-        body += "\n";
-      }
-      const std::string fence = Fence(body);
-      o << fence << "sql\n" << body << fence << "\n\n";
-    }
-    o << "</details>\n\n";
-  }
-  if (!p.state.drift.empty()) {
-    o << "#### :warning: Drift\n\n";
-    for (const auto& d : p.state.drift) {
-      o << "- `" << d.version << "` " << d.name << " changed after it was applied"
-        << (d.accepted ? " (accepted)" : " — **apply will refuse**") << "\n";
-    }
-    o << "\n";
-  }
-  if (!p.findings.empty()) {
-    o << "#### Lint findings (" << p.findings.size() << ")\n\n| Where | Severity | Rule | Problem | Safer alternative |\n|---|---|---|---|---|\n";
-    for (const auto& f : p.findings) {
-      o << "| `" << BaseNameOf(f.file) << ":" << f.line << "` | " << LintSeverityName(f.severity) << " | `" << f.rule
-        << "` | " << f.message << " | " << f.suggestion << " |\n";
-    }
-    o << "\n";
-  }
-  if (p.downgrade) {
-    o << "#### :warning: Downgrade\n\nThe database holds " << p.ahead.size() << " migration(s) target `"
-      << p.target_version << "` does not know: `" << Join(p.ahead) << "`.\n\n";
-  }
-  if (!p.preflight.empty()) {
-    o << "#### Pre-flight\n\n";
-    for (const auto& f : p.preflight) o << "- " << f << "\n";
-    o << "\n";
-  }
-  if (!p.refused.empty()) o << "**Apply will refuse and change nothing:** " << p.refused << "\n\n";
-  o << "#### Steps\n\n";
-  if (p.steps.empty()) o << "Nothing to do: up to date.\n";
-  for (size_t i = 0; i < p.steps.size(); ++i) o << i + 1 << ". **" << p.steps[i].kind << "**: " << p.steps[i].description << "\n";
   return o.str();
 }
 

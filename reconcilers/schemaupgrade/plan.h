@@ -54,7 +54,7 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
 
 // Renderings for `schema-upgrade plan --output text|markdown|json`.
 std::string RenderPlanText(const Plan& plan);
-std::string RenderPlanMarkdown(const Plan& plan);
+std::string RenderPlanMarkdown(const Plan& plan);  // plan_markdown.cc: RenderPlanComment with no options
 std::string RenderPlanJson(const Plan& plan);  // plan_json.cc (cpprestsdk)
 // A JSON array of lint findings, the same objects as in a plan's "findings" (for `lint -o json`).
 std::string RenderFindingsJson(const std::vector<LintFinding>& findings);

@@ -116,14 +116,18 @@ std::string PlanSummaryLine(const Plan& p, const PlanCommentOptions& o) {
     s << "database at `" << Or(p.db_version, "(empty)") << "`, target `" << p.target_version << "`";
   }
   size_t n = p.state.pending.size();
-  s << ", " << (n ? Plural(n, p.engine + " migration", p.engine + " migrations") : "no migrations");
+  if (!o.migrations_unknown.empty()) {
+    s << ", " << p.engine << " migrations unknown offline";
+  } else {
+    s << ", " << (n ? Plural(n, p.engine + " migration", p.engine + " migrations") : "no migrations");
+  }
   if (!p.target_image.empty() && p.target_image != p.current_image) {
     s << ", image `" << Or(p.current_image, "(none)") << "` → `" << p.target_image << "`";
   }
   s << "; " << LintVerdict(p);
   if (!p.refused.empty()) s << "; ⛔ apply will refuse";
   else if (p.HasUnacceptedDrift()) s << "; ⛔ drift: apply will refuse";
-  else if (p.UpToDate()) s << "; nothing to do";
+  else if (p.UpToDate() && o.migrations_unknown.empty()) s << "; nothing to do";
   return s.str();
 }
 
@@ -177,7 +181,9 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
     out << "\n";
   }
 
-  if (p.state.pending.empty()) {
+  if (!o.migrations_unknown.empty()) {
+    out << "#### Migrations\n\nNot known offline: " << Cell(o.migrations_unknown) << ".\n\n";
+  } else if (p.state.pending.empty()) {
     out << "No pending migrations.\n\n";
   } else {
     out << "#### Migrations (" << p.state.pending.size() << ")\n\n";

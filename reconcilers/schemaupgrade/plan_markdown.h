@@ -22,6 +22,9 @@ struct PlanCommentOptions {
   std::string from_version;                   // offline: the previous targetVersion ("" = new resource)
   std::string from_label;                     // offline: where the previous version came from (git ref)
   std::vector<std::string> offline_unknowns;  // sentences
+  // Non-empty: the migrations could not be listed (an ory image not readable offline); the
+  // sentence says why, and the summary says "migrations unknown offline", not "no migrations".
+  std::string migrations_unknown;
 };
 
 std::string RenderPlanComment(const Plan& plan, const PlanCommentOptions& options);

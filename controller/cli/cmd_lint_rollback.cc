@@ -1,5 +1,6 @@
 // `lint` (static checks of migration files) and `rollback` (down migrations).
 #include <cstdio>
+#include <filesystem>
 
 #include "controller/cli/cli_env.h"
 #include "controller/cli/commands.h"
@@ -13,7 +14,12 @@
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/sqltext/lint.h"
+#include "reconcilers/sqltext/lint_report.h"
 #include "reconcilers/sqltext/statement.h"
+
+#ifndef SU_VERSION
+#define SU_VERSION "0.0.0"
+#endif
 
 namespace su {
 namespace {
@@ -38,26 +44,51 @@ Result<std::vector<std::string>> LintTargets(FileSystem* fs, const std::string& 
 }  // namespace
 
 int CmdLint(const Args& args) {
-  std::vector<FlagSpec> specs = {{"output", 'o', true, false, "text (default) or json"},
+  std::vector<FlagSpec> specs = {{"output", 'o', true, false, "text (default), json, sarif (SARIF 2.1.0) or github "
+                                                             "(workflow-command annotations)"},
                                  {"disable", 0, true, true, "skip a rule (repeatable)"},
-                                 {"strict", 0, false, false, "warnings fail too (exit 1)"},
+                                 {"fail-on", 0, true, false, "exit 1 when a finding at this level or above exists: "
+                                                             "error (default), warning or none"},
+                                 {"strict", 0, false, false, "same as --fail-on warning"},
+                                 {"runner-sets-lock-timeout", 0, false, false,
+                                  "the files run under schema-upgrade, whose policy.lockTimeout (default 5s) sets "
+                                  "lock_timeout: missing-lock-timeout is not reported (as in plan)"},
                                  {"rules", 0, false, false, "list the rules and exit"},
                                  {"help", 'h', false, false, "show this help"}};
   auto flags = Flags::Parse("lint", args, specs);
   if (!flags.ok()) return ReportError("lint", flags.status());
   if (flags->Has("help")) {
-    std::printf("usage: schema-upgrade lint PATH... [flags]\n\nPATH: a .sql file or a folder of them. Exit 1 when "
-                "an error-level finding exists (or any finding with --strict).\n\n%s", FlagsHelp(specs).c_str());
+    std::printf("usage: schema-upgrade lint PATH... [flags]\n\nPATH: a .sql file or a folder of them (with -o sarif "
+                "or github, none at all gives an empty report).\nExit codes: 0 no finding at the --fail-on level, 1 "
+                "a finding at that level or above (error by default), 2 bad input (flag, unreadable file, a file "
+                "that does not split).\n\n%s", FlagsHelp(specs).c_str());
     return 0;
   }
   if (flags->Has("rules")) {
     for (const auto& [id, desc] : LintRules()) std::printf("%-36s %s\n", id.c_str(), desc.c_str());
     return 0;
   }
-  if (flags->positional().empty()) return ReportError("lint", Status::Invalid("give at least one file or folder to lint"));
+  const std::string output = flags->Get("output", "text");
+  if (output != "text" && output != "json" && output != "sarif" && output != "github") {
+    return ReportError("lint", Status::Invalid("--output must be text, json, sarif or github, not \"" + output + "\""));
+  }
+  std::string fail_on = flags->Get("fail-on", flags->Has("strict") ? "warning" : "error");
+  if (fail_on != "error" && fail_on != "warning" && fail_on != "none") {
+    return ReportError("lint", Status::Invalid("--fail-on must be error, warning or none, not \"" + fail_on + "\""));
+  }
+  if (flags->Has("strict") && flags->Has("fail-on") && fail_on != "warning") {
+    return ReportError("lint", Status::Invalid("--strict and --fail-on " + fail_on + " contradict: --strict means "
+                                               "--fail-on warning; pass one of them"));
+  }
+  // A CI job whose PR changed no migration still uploads a (empty) report.
+  const bool report = output == "sarif" || output == "github";
+  if (flags->positional().empty() && !report) {
+    return ReportError("lint", Status::Invalid("give at least one file or folder to lint"));
+  }
   FileSystem* fs = LocalFileSystem();
   LintOptions base;
   base.disabled_rules = flags->GetAll("disable");
+  base.runner_sets_lock_timeout = flags->Has("runner-sets-lock-timeout");
   for (const auto& d : base.disabled_rules) {
     bool known = false;
     for (const auto& [id, _] : LintRules()) known = known || id == d;
@@ -82,8 +113,16 @@ int CmdLint(const Args& args) {
   }
   int errors = 0;
   for (const auto& f : all) errors += f.severity == LintSeverity::kError;
-  if (flags->Get("output", "text") == "json") {
+  LintReportOptions ro;
+  ro.tool_version = SU_VERSION;
+  std::error_code ec;
+  ro.base_dir = std::filesystem::current_path(ec).string();
+  if (output == "json") {
     std::fputs(RenderFindingsJson(all).c_str(), stdout);
+  } else if (output == "sarif") {
+    std::fputs(RenderFindingsSarif(all, ro).c_str(), stdout);
+  } else if (output == "github") {
+    std::fputs(RenderFindingsGithub(all, ro).c_str(), stdout);
   } else {
     for (const auto& f : all) {
       std::printf("%s:%d: %s [%s] %s\n    statement: %s\n    safer: %s\n", f.file.c_str(), f.line,
@@ -92,8 +131,8 @@ int CmdLint(const Args& args) {
     }
     std::printf("%zu finding(s), %d error(s)\n", all.size(), errors);
   }
-  bool strict = flags->Has("strict");
-  return (errors > 0 || (strict && !all.empty())) ? 1 : 0;
+  if (fail_on == "none") return 0;
+  return (errors > 0 || (fail_on == "warning" && !all.empty())) ? 1 : 0;
 }
 
 int CmdRollback(const Args& args) {

@@ -1,5 +1,7 @@
 // `plan` and `apply`: both run the reconciler; plan as a dry run that only observes.
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "controller/cli/cli_env.h"
@@ -8,7 +10,9 @@
 #include "controller/runtime/signals.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/offline/offline_plan.h"
 #include "reconcilers/schemaupgrade/plan.h"
+#include "reconcilers/schemaupgrade/plan_markdown.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 
 namespace su {
@@ -24,15 +28,94 @@ std::vector<FlagSpec> CommonSpecs() {
 
 int Worst(int a, int b) { return a == 0 ? b : a; }
 
+// A scratch folder for files an offline plan reads out of git or images, removed on scope exit.
+class Scratch {
+ public:
+  Scratch() {
+    const char* t = std::getenv("TMPDIR");
+    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/schema-upgrade-plan.XXXXXX";
+    if (char* d = mkdtemp(tmpl.data())) path_ = d;
+  }
+  ~Scratch() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string OfflineText(const Plan& plan, const PlanCommentOptions& c, bool migrations_known) {
+  std::string out = "Offline plan: " + (c.from_version.empty() ? std::string("a new resource") : "from " + c.from_version) +
+                    " (" + c.from_label + ") to " + plan.target_version + ", computed without the database\n";
+  if (!migrations_known) out += "  migrations: " + c.migrations_unknown + "\n";
+  out += "  not known offline:\n";
+  for (const auto& u : c.offline_unknowns) out += "    - " + u + "\n";
+  out += "  plan hash: not known offline (it covers the database); approve with `schema-upgrade approve -f " +
+         (c.manifest.empty() ? std::string("M.yaml") : c.manifest) + " --name " + plan.resource +
+         "` where the database is reachable\n\n";
+  return out + RenderPlanText(plan);
+}
+
+// `plan --from REF|DIR`: no database, no status, no podman run (images are only read).
+int PlanFrom(const std::string& from, const std::vector<SchemaUpgrade>& resources, const std::string& output,
+             const std::string& ory_path) {
+  Scratch scratch;
+  if (scratch.path().empty()) return ReportError("plan", Status::Io("cannot create a scratch folder in $TMPDIR"));
+  auto previous = OpenPreviousSource(from, LocalFileSystem(), PosixProcessRunner(), scratch.path());
+  if (!previous.ok()) return ReportError("plan", previous.status());
+  OfflineOptions o;
+  o.fs = LocalFileSystem();
+  o.runner = PosixProcessRunner();
+  o.scratch_dir = scratch.path();
+  if (!ory_path.empty()) o.ory_migrations_path = ory_path;
+  int code = 0;
+  std::vector<std::string> jsons;
+  for (const auto& su : resources) {
+    auto r = PlanOffline(su, previous->get(), o);
+    if (!r.ok()) {
+      code = Worst(code, ReportError("plan", r.status().WithContext(su.Key())));
+      continue;
+    }
+    r->comment.manifest = su.source_file;
+    if (output == "json") {
+      jsons.push_back(RenderPlanJson(r->plan));
+    } else if (output == "markdown") {
+      std::printf("%s\n", RenderPlanComment(r->plan, r->comment).c_str());
+    } else {
+      std::printf("%s\n", OfflineText(r->plan, r->comment, r->migrations_known).c_str());
+    }
+  }
+  if (output == "json") {
+    std::printf("[");
+    for (size_t i = 0; i < jsons.size(); ++i) {
+      std::string j = jsons[i];
+      while (!j.empty() && j.back() == '\n') j.pop_back();
+      std::printf("%s%s", i ? "," : "", j.c_str());
+    }
+    std::printf("]\n");
+  }
+  return code;
+}
+
 }  // namespace
 
 int CmdPlan(const Args& args) {
   auto specs = CommonSpecs();
-  specs.push_back({"output", 'o', true, false, "text (default), json or markdown"});
+  specs.push_back({"output", 'o', true, false, "text (default), json or markdown (a PR comment)"});
+  specs.push_back({"from", 0, true, false,
+                   "offline: plan the upgrade from this git ref's (or folder's) version of the manifests, "
+                   "without any database"});
+  specs.push_back({"ory-migrations-path", 0, true, false,
+                   "offline, engine ory: where the images keep their popx files (default /migrations)"});
   auto flags = Flags::Parse("plan", args, specs);
   if (!flags.ok()) return ReportError("plan", flags.status());
   if (flags->Has("help")) {
-    std::printf("usage: schema-upgrade plan -f M.yaml [flags]\n\nShows what apply would do; changes nothing.\n\n%s",
+    std::printf("usage: schema-upgrade plan -f M.yaml [flags]\n       schema-upgrade plan --from REF|DIR -f M.yaml "
+                "[flags]\n\nShows what apply would do; changes nothing. With --from, computes it offline (no "
+                "database: for version-bump PRs in CI) from the previous version of the manifest and its "
+                "migrations, and says what it cannot know.\n\n%s",
                 FlagsHelp(specs).c_str());
     return 0;
   }
@@ -40,8 +123,12 @@ int CmdPlan(const Args& args) {
   if (output != "text" && output != "json" && output != "markdown") {
     return ReportError("plan", Status::Invalid("--output must be text, json or markdown, not \"" + output + "\""));
   }
+  if (flags->Has("ory-migrations-path") && !flags->Has("from")) {
+    return ReportError("plan", Status::Invalid("--ory-migrations-path is for offline plans: add --from REF"));
+  }
   auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
   if (!resources.ok()) return ReportError("plan", resources.status());
+  if (flags->Has("from")) return PlanFrom(flags->Get("from"), *resources, output, flags->Get("ory-migrations-path"));
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), false});
   Reconciler reconciler(env->deps);
   int code = 0;
@@ -58,7 +145,9 @@ int CmdPlan(const Args& args) {
     if (output == "json") {
       jsons.push_back(RenderPlanJson(*out.plan));
     } else if (output == "markdown") {
-      std::printf("%s\n", RenderPlanMarkdown(*out.plan).c_str());
+      PlanCommentOptions c;
+      c.manifest = su.source_file;
+      std::printf("%s\n", RenderPlanComment(*out.plan, c).c_str());
     } else {
       std::printf("%s\n", RenderPlanText(*out.plan).c_str());
     }

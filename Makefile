@@ -7,6 +7,7 @@
 #               the binary only; ccache is used when installed)
 #   make bench  benchmarks against psql (bench/README.md)
 #   make bench-controller  the controller with 1000 and 10,000 resources (bench/README.md)
+#   make install  build/schema-upgrade and the kubectl plugin symlink into $(PREFIX)/bin
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc)
@@ -18,7 +19,9 @@ DEMO_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyam
   libhowardhinnant-date-dev
 DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes
 
-.PHONY: all build bin deps deps-demo test test-stress unit integration demo bench bench-controller clean
+.PHONY: all build bin deps deps-demo test test-stress unit integration demo bench bench-controller clean install
+PREFIX ?= /usr/local
+
 
 all: build
 
@@ -86,6 +89,9 @@ bench: deps build
 # The controller with 1000 and 10,000 resources at target (bench/README.md, "Controller at scale").
 bench-controller: deps-demo bin
 	./bench/controller.py $(BUILD)/schema-upgrade
+# schema-upgrade, and kubectl-schema_upgrade -> schema-upgrade so `kubectl schema-upgrade` finds it.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD)

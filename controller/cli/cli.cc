@@ -6,6 +6,7 @@
 #include <string>
 
 #include "controller/cli/commands.h"
+#include "controller/cli/kubectl_plugin.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/base/secrets.h"
@@ -44,9 +45,12 @@ int ReportError(const std::string& command, const Status& status) {
   return ExitCodeFor(status);
 }
 
-int RunCli(int argc, char** argv) {
-  std::string cmd = argc > 1 ? argv[1] : "";
-  Args args(argv + (argc > 1 ? 2 : 1), argv + argc);
+namespace {
+
+// words: the command and its arguments (argv without the program name).
+int Dispatch(const std::vector<std::string>& words) {
+  std::string cmd = words.empty() ? "" : words[0];
+  Args args(words.begin() + (words.empty() ? 0 : 1), words.end());
   if (cmd == "version" || cmd == "--version") {
     std::printf("schema-upgrade %s\n", SU_VERSION);
     return 0;
@@ -68,6 +72,18 @@ int RunCli(int argc, char** argv) {
   if (cmd == "controller") return CmdController(args);
   std::fprintf(stderr, "schema-upgrade: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return 2;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  std::vector<std::string> words(argv + (argc > 0 ? 1 : 0), argv + argc);
+  // Installed as kubectl-schema_upgrade (a symlink), kubectl runs it as a plugin.
+  if (argc > 0 && InvokedAsKubectlPlugin(argv[0])) {
+    if (std::getenv("SU_LOG_LEVEL") == nullptr) SetLogLevel(LogLevel::kError);
+    return RunKubectlPlugin(words, &Dispatch);
+  }
+  return Dispatch(words);
 }
 
 }  // namespace su

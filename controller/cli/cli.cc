@@ -25,10 +25,11 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  plan -f M.yaml [--output text|json|markdown]   what would change, lint findings, drift, plan hash\n"
+    "  plan --from REF|DIR -f M.yaml                  the same offline (no database), from the previous version\n"
     "  apply -f M.yaml [--dry-run] [--wait D]        migrate, bump and verify, to completion\n"
     "  status [-f M.yaml | --all] [--output json]    phase, versions, attempts, last error, next retry\n"
     "  history (--dsn-env VAR | -f M.yaml)           the audit trail, newest first\n"
-    "  lint PATH...                                  risky statements, with the safe alternative\n"
+    "  lint PATH... [-o sarif|github] [--fail-on L]  risky statements, with the safe alternative\n"
     "  rollback -f M.yaml --to VERSION               run down migrations back to VERSION\n"
     "  approve -f M.yaml                             approve the current plan (writes its hash)\n"
     "  controller --manifests DIR [--compose FILE]   reconcile a folder of manifests continuously\n"
@@ -36,7 +37,8 @@ const char* kUsage =
     "\n"
     "exit codes: 0 ok, 1 failed, 2 bad input, 3 lock busy, 4 held back by a gate\n"
     "(drift, approval, maintenance window, dry-run policy, lint errors).\n"
-    "Run `schema-upgrade <command> --help` for a command's flags.\n";
+    "Run `schema-upgrade <command> --help` for a command's flags. Installed as kubectl-schema_upgrade,\n"
+    "it is a kubectl plugin: `kubectl schema-upgrade status`.\n";
 
 }  // namespace
 

@@ -136,19 +136,21 @@ TEST_F(CliMigrateTest, PlanJsonParsesWithPendingFindingsAndHash) {
   EXPECT_EQ(SchemaDump(), before);
 }
 
-TEST_F(CliMigrateTest, PlanMarkdownHasTables) {
+TEST_F(CliMigrateTest, PlanMarkdownIsAPrComment) {
   WriteThree();
   WriteManifest();
   CliResult r = Run({"plan", "-f", Manifest(), "-o", "markdown"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string& o = r.out;
-  EXPECT_TRUE(Contains(o, "### Schema upgrade plan: `clitest/app`\n")) << o;
-  EXPECT_TRUE(Contains(o, "| Version | Name | Statements | Transaction |\n|---|---|---|---|\n")) << o;
-  EXPECT_TRUE(Contains(o, "| `" + Ver(3) + "` | add_created_at | 2 | one |\n")) << o;
-  EXPECT_TRUE(Contains(o, "| Where | Severity | Rule | Problem | Safer alternative |\n")) << o;
-  EXPECT_TRUE(Contains(o, "| `" + Ver(2) + "_index_email.up.sql:1` | warning | `create-index-without-concurrently` |"))
+  EXPECT_TRUE(Contains(o, "### Schema upgrade `clitest/app`\n")) << o;
+  EXPECT_TRUE(Contains(o, "3 sql migrations")) << o;
+  EXPECT_TRUE(Contains(o, "<code>" + Ver(3) + "</code> add_created_at · 2 statements · one transaction")) << o;
+  EXPECT_TRUE(Contains(o, "⚠️ **warning** `create-index-without-concurrently` at `" + Ver(2) + "_index_email.up.sql:1`"))
       << o;
-  EXPECT_TRUE(std::regex_search(o, std::regex("\\| Plan hash \\| `[0-9a-f]{16}` \\|"))) << o;
+  std::smatch hash;
+  ASSERT_TRUE(std::regex_search(o, hash, std::regex("\\| Plan hash \\| `([0-9a-f]{16})` \\|"))) << o;
+  EXPECT_TRUE(Contains(o, "schema-upgrade approve -f " + Manifest() + " --name clitest/app --hash " + hash[1].str()))
+      << o;
   EXPECT_FALSE(TableExists("schema_migration"));
 }
 

@@ -7,6 +7,7 @@
 #include "controller/cli/cli_env.h"
 #include "controller/cli/commands.h"
 #include "controller/cli/flags.h"
+#include "controller/cli/kube_status_source.h"
 #include "controller/cli/status_summary.h"
 #include "reconcilers/base/secrets.h"
 
@@ -18,16 +19,21 @@ const char* kPluginUsage =
     "\n"
     "usage: kubectl schema-upgrade <command> [flags]\n"
     "\n"
-    "  status [NAME] [-n NS | -A] [--state-dir DIR]   a summary per SchemaUpgrade: phase, current/target\n"
+    "  status [NAME] [-n NS | -A] [--state-dir DIR | --kubernetes]\n"
+    "                                                 a summary per SchemaUpgrade: phase, current/target\n"
     "                                                 version, last step, next retry, blocked sessions\n"
     "  plan | apply | approve | lint | history | ...  the schema-upgrade commands (schema-upgrade --help)\n"
     "\n"
-    "On Podman hosts status reads the controller's state folder (--state-dir, $SU_STATE_DIR or ./.state).\n";
+    "On Podman hosts status reads the controller's state folder (--state-dir, $SU_STATE_DIR or ./.state);\n"
+    "with --kubernetes it reads the SchemaUpgrades' status from the cluster (--kubeconfig, --context).\n";
 
 int PluginStatus(const std::vector<std::string>& args) {
   std::vector<FlagSpec> specs = {{"namespace", 'n', true, false, "only SchemaUpgrades in this namespace"},
-                                 {"all-namespaces", 'A', false, false, "every namespace (the default for a state folder)"},
-                                 {"state-dir", 0, true, false, "the controller's state folder (default $SU_STATE_DIR or ./.state)"},
+                                 {"all-namespaces", 'A', false, false, "every namespace (the default)"},
+                                 {"state-dir", 0, true, false, "Podman hosts: the controller's state folder (default $SU_STATE_DIR or ./.state)"},
+                                 {"kubernetes", 0, false, false, "read the status subresources through the Kubernetes API"},
+                                 {"kubeconfig", 0, true, false, "with --kubernetes: kubeconfig file (default $KUBECONFIG, in-cluster, ~/.kube/config)"},
+                                 {"context", 0, true, false, "with --kubernetes: kubeconfig context"},
                                  {"help", 'h', false, false, "show this help"}};
   auto flags = Flags::Parse("status", args, specs);
   if (!flags.ok()) return ReportError("status", flags.status());
@@ -38,14 +44,41 @@ int PluginStatus(const std::vector<std::string>& args) {
   if (flags->Has("namespace") && flags->Has("all-namespaces")) {
     return ReportError("status", Status::Invalid("-n and -A contradict: pick one namespace or all of them"));
   }
+  const bool kubernetes = flags->Has("kubernetes");
+  if (kubernetes && flags->Has("state-dir")) {
+    return ReportError("status", Status::Invalid("--kubernetes and --state-dir contradict: the status lives in the "
+                                                 "cluster or in a state folder; pass one of them"));
+  }
+  if (!kubernetes && (flags->Has("kubeconfig") || flags->Has("context"))) {
+    return ReportError("status", Status::Invalid("--kubeconfig and --context need --kubernetes"));
+  }
   if (flags->positional().size() > 1) return ReportError("status", Status::Invalid("give at most one NAME"));
   const std::string ns = flags->Get("namespace");
   const std::string name = flags->positional().empty() ? "" : flags->positional()[0];
-  auto env = MakeCliEnv({flags->Get("state-dir"), "", false});
-  auto all = env->store->List();
-  if (!all.ok()) return ReportError("status", all.status());
+
+  std::vector<ResourceStatus> all;
+  std::string where;
+  if (kubernetes) {
+    kube::ConfigOptions c;
+    c.kubeconfig = flags->Get("kubeconfig");
+    c.context = flags->Get("context");
+    auto listed = ListKubeStatuses(c, ns);
+    if (!listed.ok()) return ReportError("status", listed.status());
+    all = std::move(listed).value();
+    where = "the cluster";
+  } else {
+    auto env = MakeCliEnv({flags->Get("state-dir"), "", false});
+    auto stored = env->store->List();
+    if (!stored.ok()) return ReportError("status", stored.status());
+    for (auto& [k, st] : *stored) {
+      all.push_back(st);
+      if (all.back().resource.empty()) all.back().resource = k;
+    }
+    where = env->state_dir + " (is --state-dir the controller's?)";
+  }
   int shown = 0;
-  for (const auto& [key, st] : *all) {
+  for (const auto& st : all) {
+    const std::string& key = st.resource;
     auto slash = key.find('/');
     std::string k_ns = slash == std::string::npos ? "default" : key.substr(0, slash);
     std::string k_name = slash == std::string::npos ? key : key.substr(slash + 1);
@@ -57,8 +90,7 @@ int PluginStatus(const std::vector<std::string>& args) {
   if (shown == 0) {
     std::string what = name.empty() ? "no SchemaUpgrade" : "no SchemaUpgrade " + name;
     if (!ns.empty()) what += " in namespace " + ns;
-    return ReportError("status", Status::Error(Code::kNotFound, what + " has status in " + env->state_dir +
-                                                                   " (is --state-dir the controller's?)"));
+    return ReportError("status", Status::Error(Code::kNotFound, what + (kubernetes ? " in " : " has status in ") + where));
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 // The binary as a kubectl plugin: installed (a symlink) as `kubectl-schema_upgrade`, kubectl finds
 // it on PATH and runs `kubectl schema-upgrade <command>` as `kubectl-schema_upgrade <command>`.
 // `status` prints a summary per SchemaUpgrade (RenderStatusSummary); on Podman hosts it reads the
-// state folder (--state-dir, $SU_STATE_DIR or ./.state). Every other command is the normal CLI's.
+// state folder (--state-dir, $SU_STATE_DIR or ./.state), with --kubernetes the status subresources
+// through the API (kube_status_source.h). Every other command is the normal CLI's.
 #pragma once
 
 #include <string>

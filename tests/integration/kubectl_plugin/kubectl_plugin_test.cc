@@ -1,7 +1,8 @@
 // `kubectl schema-upgrade status` with the real kubectl: the build installs schema-upgrade and the
 // kubectl-schema_upgrade symlink (cmake --install into a temp prefix, what `make install` runs),
 // kubectl finds the plugin on PATH, and the status view summarises each SchemaUpgrade of a state
-// folder (phase, current/target, last step, next retry, blocked sessions), filtered by -n / NAME.
+// folder (phase, current/target, last step, next retry, blocked sessions), filtered by -n / NAME;
+// with --kubernetes the same view reads the status subresources from the API (the emulator).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/schemaupgrade/status_store.h"
+#include "tests/integration/kube/kube_emulator.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/temp_dir.h"
 
@@ -109,6 +111,35 @@ TEST_F(KubectlPluginTest, OtherCommandsAreTheCliOnes) {
   EXPECT_NE(help.out.find("kubectl schema-upgrade <command>"), std::string::npos) << help.out;
   ProcessResult bad = Kubectl({"schema-upgrade", "status", "-n", "a", "-A"});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
+}
+
+TEST_F(KubectlPluginTest, KubernetesViewReadsTheStatusSubresources) {
+  KubeEmulator emu;
+  emu.Start();
+  emu.ApplyCrd();
+  TempDir files;
+  for (const char* n : {"kratos", "hydra"}) {
+    std::string f = files.Write(std::string(n) + ".json", SchemaUpgradeJson(n, "v1.2.0", "default"));
+    emu.Kubectl({"apply", "-f", f});
+  }
+  emu.Kubectl({"patch", "schemaupgrade", "kratos", "--subresource=status", "--type=merge", "-p",
+               R"({"status":{"phase":"Migrating","currentVersion":"20240101000004000000","targetVersion":"v1.2.0",)"
+               R"("attempts":3,"nextRetryAt":"2026-12-01T10:05:00Z","message":"lock busy; retrying",)"
+               R"("blockedSessions":[{"pid":77,"applicationName":"kratos","waitingMs":2500,"query":"SELECT 1"}]}})"});
+  ProcessResult st = Kubectl({"schema-upgrade", "status", "--kubernetes", "--kubeconfig", emu.Kubeconfig()});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  for (const char* want : {"SchemaUpgrade default/kratos\n", "Phase:              Migrating\n",
+                           "Current version:    20240101000004000000\n", "Target version:     v1.2.0\n",
+                           "Last step:          lock busy; retrying\n",
+                           "Next retry:         2026-12-01T10:05:00Z  (attempt 3)\n",
+                           "  pid 77 (kratos) waiting 2500 ms: SELECT 1\n", "SchemaUpgrade default/hydra\n",
+                           "Last step:          no status yet: no controller has reconciled it"}) {
+    EXPECT_NE(st.out.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << st.out;
+  }
+  ProcessResult other = Kubectl({"schema-upgrade", "status", "--kubernetes", "--kubeconfig", emu.Kubeconfig(), "-n", "ciam"});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("no SchemaUpgrade in namespace ciam in the cluster"), std::string::npos) << other.err;
+  EXPECT_EQ(Kubectl({"schema-upgrade", "status", "--kubernetes", "--state-dir", state_.path()}).exit_code, 2);
 }
 
 }  // namespace

@@ -9,12 +9,18 @@
 #define _TURN_OFF_PLATFORM_STRING
 #include <cpprest/json.h>
 
+#include <yaml-cpp/yaml.h>
+
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "reconcilers/base/process.h"
+#include "tests/support/bg_process.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/temp_dir.h"
 
@@ -251,6 +257,128 @@ TEST(LintCliTest, FailOnSetsTheExitCodeAndFormatsAreSarifAndGithub) {
   CliResult quiet = RunCli({"lint", "--runner-sets-lock-timeout", ddl});
   EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_NE(quiet.out.find("0 finding(s)"), std::string::npos) << quiet.out;
+}
+
+// ---- post-comment.sh: one comment per PR, created once and then updated ----
+
+class PostCommentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string log = dir_.Path("forge.log");
+    ASSERT_TRUE(forge_.Start({"python3", SourceDir() + "/tests/integration/ci/fake_forge.py"}, {}, log));
+    // The ready line is the condition; the deadline only bounds a broken start on a loaded machine.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string out = ReadAll(log);
+      auto at = out.find("fake-forge ready port=");
+      if (at != std::string::npos && out.find('\n', at) != std::string::npos) {
+        api_ = "http://127.0.0.1:" + std::to_string(std::atoi(out.c_str() + at + std::strlen("fake-forge ready port=")));
+        return;
+      }
+      if (auto end = forge_.Poll()) FAIL() << "fake_forge.py exited: " << end->Describe() << "\n" << out;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "fake_forge.py printed no ready line";
+  }
+
+  std::string Body(const std::string& text) {
+    return dir_.Write("comment-" + std::to_string(++bodies_) + ".md", "<!-- schema-upgrade-plan -->\n" + text);
+  }
+
+  ProcessResult Post(const std::vector<std::string>& args, const std::string& token = "secret-token") {
+    std::vector<std::string> argv = {"bash", SourceDir() + "/examples/ci/post-comment.sh"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--api", api_});
+    return RunProc(argv, dir_.path(), {{"GITHUB_TOKEN", token}, {"GITLAB_TOKEN", token}});
+  }
+
+  web::json::value Dump() {
+    ProcessResult r = RunProc({"curl", "-sS", api_ + "/_dump"}, dir_.path());
+    return web::json::value::parse(r.out);
+  }
+
+  void Seed(const std::string& kind, const std::string& thread, int n, const std::string& extra = "") {
+    web::json::value b = web::json::value::object();
+    b["kind"] = web::json::value::string(kind);
+    b["thread"] = web::json::value::string(thread);
+    web::json::value bodies = web::json::value::array();
+    for (int i = 0; i < n; ++i) bodies[i] = web::json::value::string("looks good " + std::to_string(i));
+    if (!extra.empty()) bodies[n] = web::json::value::string(extra);
+    b["bodies"] = bodies;
+    std::string f = dir_.Write("seed.json", b.serialize());
+    ProcessResult r = RunProc({"curl", "-sS", "-X", "POST", "--data-binary", "@" + f, api_ + "/_seed"}, dir_.path());
+    ASSERT_TRUE(r.Succeeded()) << r.Tail(3);
+  }
+
+  TempDir dir_;
+  BackgroundProcess forge_;
+  std::string api_;
+  int bodies_ = 0;
+};
+
+TEST_F(PostCommentTest, GithubCreatesOneCommentThenUpdatesItPastTheFirstPage) {
+  // 150 comments from people (two pages of 100), one of them quoting our marker mid-text.
+  Seed("github", "olympus/ciam#7", 150, "> quoting: <!-- schema-upgrade-plan -->");
+  ProcessResult first = Post({"github", "--repo", "olympus/ciam", "--pr", "7", "--body", Body("plan v1")});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  ASSERT_EQ(first.out.rfind("created ", 0), 0u) << first.out;
+  const std::string id = first.out.substr(8, first.out.size() - 9);
+  ProcessResult second = Post({"github", "--repo", "olympus/ciam", "--pr", "7", "--body", Body("plan v2")});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out, "updated " + id + "\n");
+  auto d = Dump();
+  auto& t = d.at("threads").at("github:olympus/ciam#7").as_array();
+  ASSERT_EQ(t.size(), 152u) << "one comment of ours, however often CI runs";
+  int ours = 0;
+  for (auto& c : t) {
+    if (c.at("body").as_string().rfind("<!-- schema-upgrade-plan -->", 0) == 0) {
+      ++ours;
+      EXPECT_EQ(c.at("body").as_string(), "<!-- schema-upgrade-plan -->\nplan v2");
+      EXPECT_EQ(std::to_string(c.at("id").as_integer()), id);
+    }
+  }
+  EXPECT_EQ(ours, 1);
+}
+
+TEST_F(PostCommentTest, GitlabCreatesOneNoteThenUpdatesIt) {
+  ProcessResult first = Post({"gitlab", "--project", "42", "--mr", "3", "--body", Body("plan v1")});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.rfind("created ", 0), 0u) << first.out;
+  ProcessResult second = Post({"gitlab", "--project", "42", "--mr", "3", "--body", Body("plan v2")});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(second.out.rfind("updated ", 0), 0u) << second.out;
+  auto d = Dump();
+  auto& t = d.at("threads").at("gitlab:42#3").as_array();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t.at(0).at("body").as_string(), "<!-- schema-upgrade-plan -->\nplan v2");
+  bool put = false;
+  for (auto& l : d.at("log").as_array()) put = put || l.as_string() == "PUT /projects/42/merge_requests/3/notes/" +
+                                                                       std::to_string(t.at(0).at("id").as_integer());
+  EXPECT_TRUE(put);
+}
+
+TEST_F(PostCommentTest, ARefusedTokenFailsWithoutEchoingItAndABodyWithoutTheMarkerIsBadInput) {
+  ProcessResult bad = Post({"github", "--repo", "o/r", "--pr", "1", "--body", Body("x")}, "wrong-token-value");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("answered 401"), std::string::npos) << bad.err;
+  EXPECT_EQ(bad.err.find("wrong-token-value"), std::string::npos) << bad.err;
+  std::string plain = dir_.Write("plain.md", "no marker\n");
+  EXPECT_EQ(Post({"github", "--repo", "o/r", "--pr", "1", "--body", plain}).exit_code, 2);
+  EXPECT_EQ(Post({"bitbucket", "--body", Body("x")}).exit_code, 2);
+}
+
+// The recipes call the scripts that exist, with flags they know.
+TEST(CiRecipeFilesTest, WorkflowsParseAndCallTheShippedScripts) {
+  for (const char* f : {"github-actions.yml", "gitlab-ci.yml"}) {
+    const std::string path = SourceDir() + "/examples/ci/" + f;
+    ASSERT_NO_THROW(YAML::LoadFile(path)) << path;
+    const std::string text = ReadAll(path);
+    for (const char* script : {"examples/ci/plan-comment.sh --base", "examples/ci/post-comment.sh "}) {
+      EXPECT_NE(text.find(script), std::string::npos) << f << " does not call " << script;
+    }
+  }
+  EXPECT_TRUE(stdfs::exists(SourceDir() + "/examples/ci/plan-comment.sh"));
+  EXPECT_TRUE(stdfs::exists(SourceDir() + "/examples/ci/post-comment.sh"));
 }
 
 }  // namespace

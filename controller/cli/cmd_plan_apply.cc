@@ -80,7 +80,7 @@ int PlanFrom(const std::string& from, const std::vector<SchemaUpgrade>& resource
     }
     r->comment.manifest = su.source_file;
     if (output == "json") {
-      jsons.push_back(RenderPlanJson(r->plan));
+      jsons.push_back(RenderOfflinePlanJson(*r));
     } else if (output == "markdown") {
       std::printf("%s\n", RenderPlanComment(r->plan, r->comment).c_str());
     } else {
@@ -125,6 +125,12 @@ int CmdPlan(const Args& args) {
   }
   if (flags->Has("ory-migrations-path") && !flags->Has("from")) {
     return ReportError("plan", Status::Invalid("--ory-migrations-path is for offline plans: add --from REF"));
+  }
+  for (const char* f : {"state-dir", "compose"}) {
+    if (flags->Has("from") && flags->Has(f)) {
+      return ReportError("plan", Status::Invalid(std::string("--from and --") + f + " contradict: an offline plan "
+                                                 "reads neither status nor the compose file; drop --" + f));
+    }
   }
   auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
   if (!resources.ok()) return ReportError("plan", resources.status());

@@ -49,3 +49,12 @@ struct OfflinePlan {
 Result<OfflinePlan> PlanOffline(const SchemaUpgrade& su, PreviousSource* previous, const OfflineOptions& options);
 
 }  // namespace su
+
+namespace su {
+
+// `plan --from -o json`: the plan's JSON (plan_json.cc) with "hash" emptied (an offline hash is
+// not the one approve computes) and "offline": {"from", "fromVersion", "notKnown": [...],
+// "migrationsKnown", "migrationsUnknown"}.
+std::string RenderOfflinePlanJson(const OfflinePlan& plan);
+
+}  // namespace su

@@ -228,6 +228,28 @@ TEST_F(CiRecipeTest, ABaseGitDoesNotKnowIsBadInputSayingToFetchIt) {
   CliResult p = RunCli({"plan", "--from", "no-such-ref", "-f", repo_ + "/upgrades/kratos.yaml"});
   EXPECT_EQ(p.exit_code, 2) << p.err;
   EXPECT_NE(p.err.find("no-such-ref"), std::string::npos) << p.err;
+  CliResult c = RunCli({"plan", "--from", "main", "--state-dir", dir_.path(), "-f", repo_ + "/upgrades/kratos.yaml"});
+  EXPECT_EQ(c.exit_code, 2) << c.err;
+  EXPECT_NE(c.err.find("--from and --state-dir contradict"), std::string::npos) << c.err;
+}
+
+// `plan --from -o json` and the text output say it is offline; the JSON carries no hash to approve.
+TEST_F(CiRecipeTest, OfflineJsonAndTextSayWhatIsNotKnown) {
+  ProcessResult j = RunProc({CliBinary(), "plan", "--from", "main", "-f", "upgrades/kratos.yaml", "-o", "json"}, repo_);
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto v = web::json::value::parse(j.out);
+  ASSERT_TRUE(v.is_array());
+  auto& p = v.at(0);
+  EXPECT_EQ(p.at("hash").as_string(), "");
+  EXPECT_EQ(p.at("offline").at("from").as_string(), "main");
+  EXPECT_EQ(p.at("offline").at("fromVersion").as_string(), "v1.1.0");
+  EXPECT_FALSE(p.at("offline").at("notKnown").as_array().size() == 0);
+  EXPECT_EQ(p.at("pending").size(), 4u);
+  ProcessResult t = RunProc({CliBinary(), "plan", "--from", "main", "-f", "upgrades/kratos.yaml"}, repo_);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(t.out.rfind("Offline plan: from v1.1.0 (main) to v1.2.0, computed without the database\n", 0), 0u) << t.out;
+  EXPECT_NE(t.out.find("plan hash: not known offline"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("  + 20240301000004000000 sessions_aal_index"), std::string::npos) << t.out;
 }
 
 TEST(LintCliTest, FailOnSetsTheExitCodeAndFormatsAreSarifAndGithub) {

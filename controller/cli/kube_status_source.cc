@@ -6,6 +6,7 @@
 
 #include "kube/api.h"
 #include "kube/rest_client.h"
+#include "reconcilers/schemaupgrade/status_json.h"
 
 namespace su {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "kube/config.h"
 #include "reconcilers/base/result.h"
-#include "reconcilers/schemaupgrade/status.h"
+#include "api/status.h"
 
 namespace su {
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "reconcilers/schemaupgrade/status.h"
+#include "api/status.h"
 
 namespace su {
 

@@ -23,7 +23,7 @@
 
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/process.h"
-#include "reconcilers/manifest/spec.h"
+#include "api/spec.h"
 #include "reconcilers/offline/previous_source.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/plan_markdown.h"

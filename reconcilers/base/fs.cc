@@ -153,6 +153,21 @@ class LocalFs : public FileSystem {
     if (::chmod(path.c_str(), 0700) != 0) return Status::Io(path + ": cannot make the folder private: " + std::strerror(errno));
     return Status::Ok();
   }
+  Result<FileStamp> Stat(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      int e = errno;
+      Code c = e == ENOENT ? Code::kNotFound : Code::kIo;
+      return Status::Error(c, path + ": cannot stat: " + std::strerror(e));
+    }
+    FileStamp f;
+    f.device = static_cast<std::uint64_t>(st.st_dev);
+    f.inode = static_cast<std::uint64_t>(st.st_ino);
+    f.size = static_cast<std::uint64_t>(st.st_size);
+    f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+    f.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+    return f;
+  }
   Status Remove(const std::string& path) override {
     std::error_code ec;
     stdfs::remove(path, ec);

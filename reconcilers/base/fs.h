@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,17 @@ namespace su {
 
 // ReadFile reads only regular files (symlinks followed) of at most this size.
 inline constexpr size_t kMaxReadFileBytes = 64u * 1024 * 1024;
+
+// What identifies one version of a file's bytes without reading them: an edit (in place or by
+// rename) changes the inode, size, mtime or ctime (ctime cannot be set back by touch -d).
+struct FileStamp {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
 
 class FileSystem {
  public:
@@ -32,6 +44,11 @@ class FileSystem {
   // umask) when this call creates it; an existing folder keeps its mode. Fakes may keep the default.
   virtual Status MakePrivateDirs(const std::string& path) { return MakeDirs(path); }
   virtual Status Remove(const std::string& path) = 0;
+  // The file's stamp (symlinks followed). kFailed by default: a file system that cannot say
+  // gets no caching (every read goes to ReadFile).
+  virtual Result<FileStamp> Stat(const std::string& path) {
+    return Status::Error(Code::kFailed, path + ": no file stamps on this file system");
+  }
 };
 
 // The real file system. Thread-safe.

@@ -21,6 +21,10 @@ std::string CurrentActor() {
 std::string AuditLog::Table() const { return QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_log"); }
 
 Status AuditLog::Ensure() {
+  // Fast path for every run after the first: one round trip, no transaction, no catalog locks.
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                           {Table(), QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_log_resource_idx")});
+  if (exists.ok() && !exists->rows.empty() && exists->Get(0, 0) == "t") return Status::Ok();
   // CREATE TABLE IF NOT EXISTS races on the catalog under concurrent first runs (unique
   // violation on pg_type); a transaction-scoped advisory lock serialises the creators.
   auto tx = Transaction::Begin(db_);
@@ -72,12 +76,28 @@ std::string AuditLog::FinishSql(long long id, const std::string& status, int sta
          ", error = '', failing_statement = '' WHERE id = " + std::to_string(id);
 }
 
+std::string AuditLog::SucceededSql(const AuditEntry& e, std::optional<long long> duration_ms) const {
+  const std::string started =
+      duration_ms ? "clock_timestamp() - interval '" + std::to_string(*duration_ms) + " milliseconds'" : "now()";
+  const std::string duration = duration_ms ? std::to_string(*duration_ms)
+                                           : "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint";
+  return "INSERT INTO " + Table() +
+         " (resource, engine, version, name, direction, checksum, status, started_at, finished_at, duration_ms, "
+         "statements_applied, statements_total, actor, detail, backend_pid) VALUES (" +
+         QuoteLiteral(ValidUtf8(e.resource)) + ", " + QuoteLiteral(e.engine) + ", " + QuoteLiteral(ValidUtf8(e.version)) +
+         ", " + QuoteLiteral(ValidUtf8(e.name)) + ", " + QuoteLiteral(e.direction) + ", " + QuoteLiteral(e.checksum) +
+         ", 'succeeded', " + started + ", clock_timestamp(), " + duration + ", " + std::to_string(e.statements_total) +
+         ", " + std::to_string(e.statements_total) + ", " +
+         QuoteLiteral(ValidUtf8(e.actor.empty() ? CurrentActor() : e.actor)) + ", " + QuoteLiteral(ValidUtf8(e.detail)) +
+         ", pg_backend_pid())";
+}
+
 Status AuditLog::Record(const AuditEntry& e) {
   return db_
       ->Exec("INSERT INTO " + Table() +
-                 " (resource, engine, version, name, direction, checksum, status, finished_at, duration_ms, "
+                 " (resource, engine, version, name, direction, checksum, status, started_at, finished_at, duration_ms, "
                  "statements_applied, statements_total, error, failing_statement, actor, detail) VALUES "
-                 "($1,$2,$3,$4,$5,$6,$7,now(),$8,$9,$10,$11,$12,$13,$14)",
+                 "($1,$2,$3,$4,$5,$6,$7,now() - make_interval(secs => $8::bigint / 1000.0),now(),$8,$9,$10,$11,$12,$13,$14)",
              {e.resource, e.engine, e.version, e.name, e.direction, e.checksum, e.status.empty() ? "succeeded" : e.status,
               std::to_string(e.duration_ms), std::to_string(e.statements_applied), std::to_string(e.statements_total),
               ValidUtf8(e.error), ValidUtf8(e.failing_statement), e.actor.empty() ? CurrentActor() : e.actor,
@@ -85,17 +105,20 @@ Status AuditLog::Record(const AuditEntry& e) {
       .WithContext("writing the audit log");
 }
 
+std::string AuditLog::MarkInterruptedSql() const {
+  return "UPDATE " + Table() +
+         " SET status = 'interrupted', finished_at = now(), error = 'the process running this step stopped "
+         "before recording its end (killed or crashed); the migration history table says whether it applied' "
+         "WHERE status = 'running' AND (backend_pid IS NULL OR backend_pid NOT IN (SELECT pid FROM "
+         "pg_stat_activity))";
+}
+
 Status AuditLog::MarkInterrupted() {
-  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL", {Table()});
-  if (!exists.ok()) return exists.status().WithContext("marking interrupted audit rows");
-  if (exists->rows.empty() || exists->Get(0, 0) != "t") return Status::Ok();  // nothing recorded here
-  return db_
-      ->Exec("UPDATE " + Table() +
-             " SET status = 'interrupted', finished_at = now(), error = 'the process running this step stopped "
-             "before recording its end (killed or crashed); the migration history table says whether it applied' "
-             "WHERE status = 'running' AND (backend_pid IS NULL OR backend_pid NOT IN (SELECT pid FROM "
-             "pg_stat_activity))")
-      .WithContext("marking interrupted audit rows");
+  // One round trip: the table exists on every run after the first; a missing one (42P01) has
+  // nothing to mark.
+  Status s = db_->Exec(MarkInterruptedSql());
+  if (!s.ok() && s.sqlstate() == "42P01") return Status::Ok();
+  return s.WithContext("marking interrupted audit rows");
 }
 
 Status AuditLog::MarkUpgradeStart(const std::string& resource, const std::string& detail) {

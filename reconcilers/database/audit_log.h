@@ -4,6 +4,7 @@
 // killed process are marked "interrupted" by MarkInterrupted() on the next run.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,11 +47,22 @@ class AuditLog {
   // The UPDATE that Finish(id, status, statements_applied) runs, as SQL text with quoted literals, so
   // a caller can send it in the same round trip as its COMMIT (the engines' hot path).
   std::string FinishSql(long long id, const std::string& status, int statements_applied) const;
-  // Inserts a complete row at once (for events that are not migrations: backup, bump, ...).
+  // Inserts a complete row at once (events that are not migrations: backup, bump, ...; and a
+  // migration's failed or interrupted row). started_at is now() minus e.duration_ms.
   Status Record(const AuditEntry& e);
+  // The INSERT of a migration's complete row with status "succeeded" and every statement applied,
+  // as one SQL statement with quoted literals, for the engines to send in the migration's own
+  // transaction together with its history row and COMMIT: the row exists exactly when the
+  // migration committed, and costs no commit or round trip of its own. duration_ms unset: the
+  // row runs inside the migration's transaction, whose start (now()) is when the migration began;
+  // set: the migration ran outside a transaction for that long.
+  std::string SucceededSql(const AuditEntry& e, std::optional<long long> duration_ms) const;
   // Rows with status running whose backend pid is no longer alive become "interrupted".
   // A database without the table is fine (nothing to mark).
   Status MarkInterrupted();
+  // The UPDATE MarkInterrupted runs (fails with 42P01 when the table does not exist), for a caller
+  // that sends it together with other work.
+  std::string MarkInterruptedSql() const;
   // Marks the start of an upgrade of `resource` (direction "upgrade-start"): what UpgradeApplied()
   // counts from. detail: free text (e.g. the version the database was at).
   Status MarkUpgradeStart(const std::string& resource, const std::string& detail);

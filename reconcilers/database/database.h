@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reconcilers/base/result.h"
@@ -49,6 +50,25 @@ class Database {
   // Runs a script of one or more statements in one round trip (PQexec, simple protocol).
   // Used for migration statements that may not be parameterised.
   virtual Status ExecScript(const std::string& sql) = 0;
+
+  // Sends `statements` (each one SQL statement, none blank) as ONE simple query (one round trip;
+  // joined with ";\n") and reads every result. Inside an explicit transaction block they run in
+  // it; outside one, PostgreSQL runs them as one implicit transaction (so never batch statements
+  // that refuse to run in a transaction block, such as CREATE INDEX CONCURRENTLY). On the first
+  // failing statement the server skips the rest: the error is returned as ExecScript's, with
+  // *failed (when not null) set to that statement's 0-based index and "at character N" counted
+  // from the start of that statement; *failed is -1 when the batch could not be sent at all.
+  // The default runs them one ExecScript at a time (fakes).
+  virtual Status ExecBatch(const std::vector<std::string_view>& statements, int* failed) {
+    for (size_t i = 0; i < statements.size(); ++i) {
+      Status s = ExecScript(std::string(statements[i]));
+      if (!s.ok()) {
+        if (failed) *failed = static_cast<int>(i);
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
 
   // The server process id of this session (pg_backend_pid()).
   virtual int BackendPid() = 0;

@@ -1,6 +1,8 @@
 // libpq implementation of Database (see database.h).
 #include <poll.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -16,8 +18,9 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// Turns a failed PGresult into a Status naming message, detail, hint and position.
-Status ErrorFrom(PGresult* res, PGconn* conn) {
+// Turns a failed PGresult into a Status naming message, detail, hint and position (minus
+// pos_offset characters: the start of the failing statement inside a batch).
+Status ErrorFrom(PGresult* res, PGconn* conn, long long pos_offset = 0) {
   if (!res) return Status::Error(Code::kUnavailable, Scrub(Trim(PQerrorMessage(conn))));
   auto field = [&](int code) -> std::string {
     const char* v = PQresultErrorField(res, code);
@@ -31,6 +34,11 @@ Status ErrorFrom(PGresult* res, PGconn* conn) {
   std::string pos = field(PG_DIAG_STATEMENT_POSITION);
   if (!detail.empty()) msg += "; detail: " + detail;
   if (!hint.empty()) msg += "; hint: " + hint;
+  if (!pos.empty() && pos_offset > 0) {
+    long long p = 0;
+    for (char c : pos) p = (c >= '0' && c <= '9') ? p * 10 + (c - '0') : p;
+    if (p > pos_offset) pos = std::to_string(p - pos_offset);
+  }
   if (!pos.empty()) msg += "; at character " + pos;
   Status s = Status::Database(Scrub(msg), sqlstate);
   if (sqlstate == "55P03") return s.WithCode(Code::kLockTimeout);
@@ -87,6 +95,71 @@ class PostgresDatabase : public Database {
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::Ok();
     return ErrorFrom(res.get(), conn_.get());
+  }
+
+  Status ExecBatch(const std::vector<std::string_view>& statements, int* failed) override {
+    if (failed) *failed = -1;
+    if (statements.empty()) return Status::Ok();
+    std::string sql;
+    size_t bytes = 0;
+    for (auto st : statements) bytes += st.size() + 2;
+    sql.reserve(bytes);
+    // Where each statement starts, in characters (the server's error positions count characters).
+    std::vector<long long> starts;
+    starts.reserve(statements.size());
+    long long chars = 0;
+    for (size_t i = 0; i < statements.size(); ++i) {
+      if (i > 0) {
+        sql += ";\n";
+        chars += 2;
+      }
+      starts.push_back(chars);
+      sql.append(statements[i]);
+      for (char c : statements[i]) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }
+    if (!PQsendQuery(conn_.get(), sql.c_str())) return ErrorFrom(nullptr, conn_.get());
+    sql = std::string();  // libpq has its own copy in its output buffer now
+    // Every result must be read (and the connection is idle again only after the last one).
+    Status out;
+    size_t index = 0;
+    bool failed_seen = false;
+    while (PGresult* raw = PQgetResult(conn_.get())) {
+      PgResult res(raw);
+      ExecStatusType st = PQresultStatus(raw);
+      if (st == PGRES_COPY_IN) {
+        (void)PQputCopyEnd(conn_.get(), "COPY FROM STDIN is not supported in a migration file");
+        continue;  // the error result of this statement follows
+      }
+      if (st == PGRES_COPY_OUT) {
+        char* buf = nullptr;
+        while (PQgetCopyData(conn_.get(), &buf, 0) > 0) PQfreemem(buf);
+        continue;  // the completion of this statement follows
+      }
+      bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+      if (!ok && !failed_seen) {
+        failed_seen = true;
+        // The server parses the whole string before running any of it, and counts error positions
+        // from its start: a position says which statement failed (a syntax error in the third
+        // statement fails before the first one ran); without one, the failing result does.
+        size_t at = std::min(index, statements.size() - 1);
+        if (const char* pos = PQresultErrorField(raw, PG_DIAG_STATEMENT_POSITION); pos && *pos) {
+          long long p = std::atoll(pos);
+          at = 0;
+          for (size_t i = 0; i < starts.size(); ++i) {
+            if (starts[i] < p) at = i;
+          }
+        }
+        if (failed) *failed = static_cast<int>(at);
+        out = ErrorFrom(raw, conn_.get(), starts[at]);
+      }
+      ++index;
+    }
+    if (!failed_seen && index < statements.size()) {
+      // The connection went away before every statement answered.
+      if (failed) *failed = static_cast<int>(index);
+      out = ErrorFrom(nullptr, conn_.get());
+    }
+    return out;
   }
 
   int BackendPid() override { return PQbackendPID(conn_.get()); }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reconcilers/base/clock.h"
@@ -26,6 +27,41 @@
 #include "reconcilers/sqltext/lint.h"
 
 namespace su {
+
+// The full texts of a migration's statements, sharing one buffer (normally the file's text): a
+// plan copies EngineState several times (plan, status, output), and a copy here is a reference
+// count, so a large file is held once. Immutable.
+class StatementList {
+ public:
+  StatementList() = default;
+  // Owns copies of the texts (small lists: tests, drizzle parts).
+  StatementList(std::initializer_list<std::string> texts) : StatementList(std::vector<std::string>(texts)) {}
+  explicit StatementList(std::vector<std::string> texts) {
+    auto owned = std::make_shared<std::vector<std::string>>(std::move(texts));
+    std::vector<std::string_view> views(owned->begin(), owned->end());
+    d_ = std::make_shared<const Data>(Data{std::move(owned), std::move(views)});
+  }
+  // Views into a buffer that `owner` keeps alive.
+  StatementList(std::shared_ptr<const void> owner, std::vector<std::string_view> views)
+      : d_(std::make_shared<const Data>(Data{std::move(owner), std::move(views)})) {}
+
+  bool empty() const { return !d_ || d_->views.empty(); }
+  size_t size() const { return d_ ? d_->views.size() : 0; }
+  std::string_view operator[](size_t i) const { return d_->views[i]; }
+  std::vector<std::string_view>::const_iterator begin() const { return d_ ? d_->views.begin() : kEmpty().begin(); }
+  std::vector<std::string_view>::const_iterator end() const { return d_ ? d_->views.end() : kEmpty().end(); }
+
+ private:
+  struct Data {
+    std::shared_ptr<const void> owner;
+    std::vector<std::string_view> views;
+  };
+  static const std::vector<std::string_view>& kEmpty() {
+    static const std::vector<std::string_view> empty;
+    return empty;
+  }
+  std::shared_ptr<const Data> d_;
+};
 
 struct PendingMigration {
   std::string version;
@@ -36,7 +72,7 @@ struct PendingMigration {
   bool has_down = false;
   std::string down_checksum;          // sha256 hex of the down file (empty: none, or no down files)
   std::vector<std::string> summary;   // SummarizeStatement() of each statement
-  std::vector<std::string> statements;  // full text of each statement (empty for ory: inside the image)
+  StatementList statements;           // full text of each statement (empty for ory: inside the image)
   std::vector<LintFinding> findings;
 };
 

@@ -85,12 +85,15 @@ std::string EngineAuditSchema(const SchemaUpgrade& su) {
   return su.migrations.engine == "sql" && !su.migrations.schema.empty() ? su.migrations.schema : "public";
 }
 
+constexpr const char* kIdentitySql =
+    "SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()";
+
 // The database the plan is for: "<system identifier>/<database name>". The system identifier
 // tells clusters apart (a copy made from production's base backup shares it; the name and the
 // current version, also hashed, usually do not); "?/<name>" when pg_control_system() is not
 // allowed for the role, "" when nothing can be read.
 static std::string DatabaseIdentity(Database* db) {
-  auto r = db->Query("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()");
+  auto r = db->Query(kIdentitySql);
   if (r.ok() && !r->rows.empty()) return r->Get(0, 0) + "/" + r->Get(0, 1);
   auto name = db->Query("SELECT current_database()");
   if (name.ok() && !name->rows.empty()) return "?/" + name->Get(0, 0);
@@ -136,8 +139,18 @@ bool Pass::Observe() {
   }
   db_ = std::move(db).value();
   // Rows left "running" by a killed run are closed on every pass, not only when there is work:
-  // the killed run's work may have been finished by a leftover migrator.
-  if (!opt_.dry_run) (void)AuditLog(db_.get()).MarkInterrupted();
+  // the killed run's work may have been finished by a leftover migrator. The same round trip
+  // reads the database's identity (a pass at target costs this and the engine's history read);
+  // when it fails (no audit table yet, pg_control_system() not allowed) each is done on its own.
+  if (!opt_.dry_run) {
+    auto r = db_->Query("WITH marked AS (" + AuditLog(db_.get()).MarkInterruptedSql() + " RETURNING 1) " +
+                        kIdentitySql);
+    if (r.ok() && !r->rows.empty()) {
+      db_identity_ = r->Get(0, 0) + "/" + r->Get(0, 1);
+    } else {
+      (void)AuditLog(db_.get()).MarkInterrupted();
+    }
+  }
 
   if (d_.workloads && !su_.workload.kind.empty()) {
     auto declared = d_.workloads->DeclaredImage(su_.workload);
@@ -160,7 +173,7 @@ bool Pass::Observe() {
     if (su_.migrations.engine == "ory" && state.status().code() == Code::kNotFound) return ImageUnavailable(state.status());
     return Fatal(state.status(), "InvalidMigrations");
   }
-  db_identity_ = DatabaseIdentity(db_.get());
+  if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
   UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
   return true;
 }

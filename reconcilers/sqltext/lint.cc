@@ -536,7 +536,7 @@ class Linter {
 };
 
 // Rule ids named by `-- schema-upgrade: lint-ignore a,b` comments anywhere in the file.
-void CollectIgnoredRules(const std::vector<Token>& tokens, std::set<std::string>& out) {
+void CollectIgnoredRules(const Token& t, std::set<std::string>& out) {
   auto consume = [](std::string_view& s, std::string_view word) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     if (s.size() < word.size()) return false;
@@ -546,10 +546,10 @@ void CollectIgnoredRules(const std::vector<Token>& tokens, std::set<std::string>
     s.remove_prefix(word.size());
     return true;
   };
-  for (const Token& t : tokens) {
-    if (t.kind != TokenKind::kComment) continue;
+  {
+    if (t.kind != TokenKind::kComment) return;
     std::string_view s = t.text;
-    if (!consume(s, "--") || !consume(s, "schema-upgrade:") || !consume(s, "lint-ignore")) continue;
+    if (!consume(s, "--") || !consume(s, "schema-upgrade:") || !consume(s, "lint-ignore")) return;
     consume(s, ":");
     std::string id;
     for (size_t i = 0; i <= s.size(); ++i) {
@@ -566,14 +566,24 @@ void CollectIgnoredRules(const std::vector<Token>& tokens, std::set<std::string>
 
 }  // namespace
 
-Result<std::vector<LintFinding>> LintSql(const std::string& file, const std::string& sql, const LintOptions& options) {
-  SU_ASSIGN_OR_RETURN(std::vector<sqltext::TokenizedStatement> statements, sqltext::SplitTokenized(sql));
-  SU_ASSIGN_OR_RETURN(std::vector<Token> with_comments, sqltext::Tokenize(sql, /*keep_comments=*/true));
+Result<std::vector<LintFinding>> LintSql(const std::string& file, std::string_view sql, const LintOptions& options) {
+  // One streaming pass: each statement is linted as the lexer ends it (memory follows the largest
+  // statement); lint-ignore comments may come anywhere in the file, so they filter at the end.
   std::set<std::string> disabled(options.disabled_rules.begin(), options.disabled_rules.end());
-  CollectIgnoredRules(with_comments, disabled);
+  std::set<std::string> ignored;
   Linter linter(file, options, std::move(disabled));
-  for (const auto& st : statements) linter.Statement(st);
-  return linter.Take();
+  SU_RETURN_IF_ERROR(sqltext::ForEachStatement(
+      sql,
+      [&](const sqltext::TokenizedStatement& st) {
+        linter.Statement(st);
+        return Status::Ok();
+      },
+      [&](const Token& t) { CollectIgnoredRules(t, ignored); }));
+  std::vector<LintFinding> out = linter.Take();
+  if (!ignored.empty()) {
+    std::erase_if(out, [&](const LintFinding& f) { return ignored.count(f.rule) > 0; });
+  }
+  return out;
 }
 
 const char* LintSeverityName(LintSeverity s) {

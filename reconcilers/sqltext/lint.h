@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reconcilers/base/result.h"
@@ -38,7 +39,8 @@ struct LintOptions {
 // Rules named in options.disabled_rules or in a `-- schema-upgrade: lint-ignore a,b` comment
 // anywhere in the file (ids separated by commas or spaces, case-insensitive) are not reported.
 // Work on a table created earlier in the same file is not flagged (it is empty and unseen).
-Result<std::vector<LintFinding>> LintSql(const std::string& file, const std::string& sql, const LintOptions& options);
+// Tokenizes once and holds one statement's tokens at a time (memory follows the largest statement).
+Result<std::vector<LintFinding>> LintSql(const std::string& file, std::string_view sql, const LintOptions& options);
 
 const char* LintSeverityName(LintSeverity s);
 

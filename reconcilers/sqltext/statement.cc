@@ -28,28 +28,38 @@ bool ConsumeWord(std::string_view& s, std::string_view word) {
   return true;
 }
 
-// Splits into lines on '\n', dropping a '\r' before it.
-std::vector<std::string_view> Lines(std::string_view s) {
-  std::vector<std::string_view> out;
+// Calls fn(line) for each line ('\n'-separated, a '\r' before it dropped) until fn returns false.
+// Lazy: a file's first lines are read without scanning the rest.
+template <typename Fn>
+void ForEachLine(std::string_view s, Fn fn) {
   size_t start = 0;
   while (start <= s.size()) {
     size_t nl = s.find('\n', start);
     std::string_view line = s.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    out.push_back(line);
-    if (nl == std::string_view::npos) break;
+    if (!fn(line)) return;
+    if (nl == std::string_view::npos) return;
     start = nl + 1;
   }
-  return out;
 }
 
 }  // namespace
 
 Result<std::vector<SqlStatement>> SplitStatements(const std::string& sql) {
-  SU_ASSIGN_OR_RETURN(std::vector<sqltext::TokenizedStatement> parts, sqltext::SplitTokenized(sql));
   std::vector<SqlStatement> out;
-  out.reserve(parts.size());
-  for (auto& p : parts) out.push_back(SqlStatement{std::move(p.text), p.line});
+  SU_RETURN_IF_ERROR(sqltext::ForEachStatement(sql, [&](const sqltext::TokenizedStatement& st) {
+    out.push_back(SqlStatement{std::string(st.text), st.line});
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<SqlStatementRef>> SplitStatementRefs(std::string_view sql) {
+  std::vector<SqlStatementRef> out;
+  SU_RETURN_IF_ERROR(sqltext::ForEachStatement(sql, [&](const sqltext::TokenizedStatement& st) {
+    out.push_back(SqlStatementRef{st.text, st.line});
+    return Status::Ok();
+  }));
   return out;
 }
 
@@ -75,32 +85,34 @@ bool IsBlankStatement(const std::string& sql) {
   return tokens.ok() && tokens->empty();
 }
 
-bool HasNoTransactionMarker(const std::string& sql) {
-  std::string_view s = sql;
+bool HasNoTransactionMarker(std::string_view s) {
   if (s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);  // UTF-8 byte order mark
-  for (std::string_view line : Lines(s)) {
+  bool marker = false;
+  ForEachLine(s, [&](std::string_view line) {
     line = TrimSpace(line);
-    if (line.empty()) continue;
+    if (line.empty()) return true;
     if (!ConsumeWord(line, "--")) return false;
     line = TrimSpace(line);
     if (!ConsumeWord(line, "schema-upgrade:")) return false;
     line = TrimSpace(line);
-    return ConsumeWord(line, "no-transaction") && TrimSpace(line).empty();
-  }
-  return false;
+    marker = ConsumeWord(line, "no-transaction") && TrimSpace(line).empty();
+    return false;
+  });
+  return marker;
 }
 
-std::string SummarizeStatement(const std::string& statement, size_t max_len) {
+std::string SummarizeStatement(std::string_view statement, size_t max_len) {
   std::string_view chosen;
-  for (std::string_view line : Lines(statement)) {
+  ForEachLine(statement, [&](std::string_view line) {
     line = TrimSpace(line);
-    if (line.empty()) continue;
+    if (line.empty()) return true;
     if (chosen.empty()) chosen = line;  // fallback when every line is a comment
     if (line.substr(0, 2) != "--") {
       chosen = line;
-      break;
+      return false;
     }
-  }
+    return true;
+  });
   std::string collapsed;
   bool in_space = false;
   for (char c : chosen) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reconcilers/base/result.h"
@@ -24,6 +25,14 @@ struct SqlStatement {
 // body, naming the line where it started ("unterminated quoted string starting at line 3").
 Result<std::vector<SqlStatement>> SplitStatements(const std::string& sql);
 
+// The same split as views into `sql` (which must outlive them): no copy of the text, so a large
+// file is held once.
+struct SqlStatementRef {
+  std::string_view text;
+  int line = 0;
+};
+Result<std::vector<SqlStatementRef>> SplitStatementRefs(std::string_view sql);
+
 // Drizzle Kit's splitter, byte-compatible with drizzle-orm's readMigrationFiles, which does
 // `query.split('--> statement-breakpoint').map((it) => it)`: parts are NOT trimmed and empty or
 // whitespace-only parts are NOT dropped (n markers give n+1 parts; "" gives {""}). drizzle-orm
@@ -37,11 +46,11 @@ bool IsBlankStatement(const std::string& sql);
 
 // True when the file's first non-blank line is "-- schema-upgrade: no-transaction" (case and
 // spacing around "--" and ":" are tolerated; a UTF-8 byte order mark and CRLF are ignored).
-bool HasNoTransactionMarker(const std::string& sql);
+bool HasNoTransactionMarker(std::string_view sql);
 
 // A one-line summary of a statement for plans: its first line that is not blank and not a --
 // comment (the first non-blank line if all are comments), whitespace collapsed, at most max_len
 // bytes including a "..." suffix when cut (never cut inside a UTF-8 character).
-std::string SummarizeStatement(const std::string& statement, size_t max_len = 100);
+std::string SummarizeStatement(std::string_view statement, size_t max_len = 100);
 
 }  // namespace su

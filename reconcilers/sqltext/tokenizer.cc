@@ -18,6 +18,16 @@ class Lexer {
 
   Result<std::vector<Token>> Run(bool keep_comments) {
     std::vector<Token> out;
+    Token t;
+    while (true) {
+      SU_ASSIGN_OR_RETURN(bool more, Next(keep_comments, &t));
+      if (!more) return out;
+      out.push_back(t);
+    }
+  }
+
+  // The next token (comments only when keep_comments) into *out; false at the end of the input.
+  Result<bool> Next(bool keep_comments, Token* out) {
     while (pos_ < s_.size()) {
       unsigned char c = s_[pos_];
       if (c == '\n') {
@@ -81,9 +91,10 @@ class Lexer {
         kind = TokenKind::kPunct;
       }
       if (kind == TokenKind::kComment && !keep_comments) continue;
-      out.push_back(Token{kind, begin, pos_, line, s_.substr(begin, pos_ - begin)});
+      *out = Token{kind, begin, pos_, line, s_.substr(begin, pos_ - begin)};
+      return true;
     }
-    return out;
+    return false;
   }
 
  private:
@@ -194,42 +205,63 @@ Result<std::vector<Token>> Tokenize(std::string_view sql, bool keep_comments) {
   return Lexer(sql).Run(keep_comments);
 }
 
-Result<std::vector<TokenizedStatement>> SplitTokenized(std::string_view sql) {
-  SU_ASSIGN_OR_RETURN(std::vector<Token> tokens, Tokenize(sql, false));
-  std::vector<TokenizedStatement> out;
-  std::vector<Token> current;
+Status ForEachStatement(std::string_view sql, const std::function<Status(const TokenizedStatement&)>& on_statement,
+                        const std::function<void(const Token&)>& on_comment) {
+  Lexer lexer(sql);
+  // One statement's tokens at a time (the buffer is reused): memory follows the largest statement,
+  // not the file.
+  TokenizedStatement current;
   int atomic_depth = 0;  // >0 inside BEGIN ATOMIC ... END, counting CASE ... END inside it
   int atomic_line = 0;
-  auto flush = [&]() {
-    if (current.empty()) return;
-    TokenizedStatement st;
-    st.line = current.front().line;
-    st.text = std::string(sql.substr(current.front().begin, current.back().end - current.front().begin));
-    st.tokens = std::move(current);
-    out.push_back(std::move(st));
-    current.clear();
+  bool atomic_next = false;  // the previous token was BEGIN of a routine definition
+  auto flush = [&]() -> Status {
+    if (current.tokens.empty()) return Status::Ok();
+    current.line = current.tokens.front().line;
+    current.text = sql.substr(current.tokens.front().begin, current.tokens.back().end - current.tokens.front().begin);
+    Status s = on_statement(current);
+    current.tokens.clear();
+    return s;
   };
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    const Token& t = tokens[i];
-    if (atomic_depth == 0 && t.kind == TokenKind::kPunct && t.text == ";") {
-      flush();
+  Token t;
+  while (true) {
+    SU_ASSIGN_OR_RETURN(bool more, lexer.Next(static_cast<bool>(on_comment), &t));
+    if (!more) break;
+    if (t.kind == TokenKind::kComment) {
+      on_comment(t);
       continue;
     }
-    if (atomic_depth == 0 && IsKeyword(t, "BEGIN") && i + 1 < tokens.size() && IsKeyword(tokens[i + 1], "ATOMIC") &&
-        IsRoutineDefinition(current)) {
-      atomic_depth = 1;
-      atomic_line = t.line;
+    if (atomic_next) {
+      atomic_next = false;
+      if (IsKeyword(t, "ATOMIC")) {
+        atomic_depth = 1;
+        atomic_line = current.tokens.back().line;
+      }
+    }
+    if (atomic_depth == 0 && t.kind == TokenKind::kPunct && t.text == ";") {
+      SU_RETURN_IF_ERROR(flush());
+      continue;
+    }
+    if (atomic_depth == 0 && IsKeyword(t, "BEGIN") && IsRoutineDefinition(current.tokens)) {
+      atomic_next = true;  // BEGIN ATOMIC opens the body only when ATOMIC follows
     } else if (atomic_depth > 0 && IsKeyword(t, "CASE")) {
       ++atomic_depth;
     } else if (atomic_depth > 0 && IsKeyword(t, "END")) {
       --atomic_depth;
     }
-    current.push_back(t);
+    current.tokens.push_back(t);
   }
   if (atomic_depth > 0) {
     return Status::Invalid("unterminated BEGIN ATOMIC body starting at line " + std::to_string(atomic_line));
   }
-  flush();
+  return flush();
+}
+
+Result<std::vector<TokenizedStatement>> SplitTokenized(std::string_view sql) {
+  std::vector<TokenizedStatement> out;
+  SU_RETURN_IF_ERROR(ForEachStatement(sql, [&](const TokenizedStatement& st) {
+    out.push_back(st);
+    return Status::Ok();
+  }));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,12 +37,20 @@ Result<std::vector<Token>> Tokenize(std::string_view sql, bool keep_comments);
 
 // One statement as tokens (comments excluded) plus its text, as SplitStatements reports it.
 struct TokenizedStatement {
-  std::string text;
+  std::string_view text;  // into the input
   int line = 0;
   std::vector<Token> tokens;  // without the terminating ';'
 };
 
-// The splitter behind SplitStatements (see statement.h for the contract).
+// The splitter behind SplitStatements (see statement.h for the contract), streaming: lexes `sql`
+// once and calls on_statement with each statement as it ends (the tokens are only valid during
+// the call; their views point into `sql`), so memory follows the largest statement, not the file.
+// A non-ok status from on_statement stops the walk and is returned. on_comment (may be empty: then
+// comments are skipped) gets every comment token in order. Split errors as SplitStatements.
+Status ForEachStatement(std::string_view sql, const std::function<Status(const TokenizedStatement&)>& on_statement,
+                        const std::function<void(const Token&)>& on_comment = {});
+
+// Every statement at once (tests and small inputs; prefer ForEachStatement for files).
 Result<std::vector<TokenizedStatement>> SplitTokenized(std::string_view sql);
 
 // ASCII case-insensitive comparison of a word token with an upper-case keyword.

@@ -22,14 +22,14 @@ class DrizzleEngine : public Engine {
   std::string name() const override { return "drizzle"; }
 
   Result<EngineState> Observe(Database* db) override {
-    SU_ASSIGN_OR_RETURN(DrizzleFolder f, LoadDrizzleFolder(fs_, folder_));
+    SU_ASSIGN_OR_RETURN(DrizzleFolder f, LoadDrizzleFolder(fs_, folder_, SharedMigrationFileCache(), &memo_));
     SU_ASSIGN_OR_RETURN(std::vector<DrizzleHistoryRow> rows, ReadRows(db, /*may_be_missing=*/true));
     return PlanDrizzle(f, rows, {}).state;
   }
 
   RunReport Apply(Database* db, const RunContext& ctx) override {
     RunReport rep;
-    auto f = LoadDrizzleFolder(fs_, folder_);
+    auto f = LoadDrizzleFolder(fs_, folder_, SharedMigrationFileCache(), &memo_);
     if (!f.ok()) return Fail(rep, f.status());
     // drizzle-orm's own first steps, verbatim in effect, outside the batch transaction.
     Status s = db->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(opt_.migrations_schema));
@@ -219,6 +219,7 @@ class DrizzleEngine : public Engine {
   }
 
   FileSystem* fs_;
+  DrizzleLoadMemo memo_;  // this run's file texts and splits: observe and apply read them once
   std::string folder_;
   DrizzleEngineOptions opt_;
 };

@@ -70,7 +70,9 @@ std::vector<DrizzleStatement> SplitDrizzleStatements(const std::string& content)
   return out;
 }
 
-Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder) {
+Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder, MigrationFileCache* cache,
+                                        DrizzleLoadMemo* memo) {
+  DrizzleLoadMemo next;
   DrizzleFolder f;
   f.folder = folder;
   f.journal_path = JoinPath(JoinPath(folder, "meta"), "_journal.json");
@@ -90,6 +92,25 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
       return Status::Invalid("migration file " + m.file + " not found; it is listed in " + f.journal_path +
                              " as entry " + std::to_string(i) + " (tag \"" + m.entry.tag +
                              "\"): restore the file or remove the entry");
+    if (cache) {
+      // The cache refuses a NUL byte or invalid UTF-8 (as below); valid UTF-8 is unchanged by
+      // Node's round trip, so its checksum is drizzle's hash.
+      auto text = cache->Text(fs, m.file);
+      if (!text.ok())
+        return text.status().WithContext("reading " + m.file + " (journal entry " + std::to_string(i) + ")");
+      m.content = (*text)->content;
+      m.hash = (*text)->checksum;
+      DrizzleLoadMemo::File& kept = next.files[m.file];
+      if (memo) {
+        auto it = memo->files.find(m.file);
+        if (it != memo->files.end() && it->second.text == *text) kept.statements = std::move(it->second.statements);
+      }
+      kept.text = *text;
+      if (kept.statements.empty()) kept.statements = SplitDrizzleStatements(m.content);
+      m.statements = kept.statements;
+      f.migrations.push_back(std::move(m));
+      continue;
+    }
     auto raw = fs->ReadFile(m.file);
     if (!raw.ok())
       return raw.status().WithContext("reading " + m.file + " (journal entry " + std::to_string(i) + ")");
@@ -101,6 +122,7 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
     m.statements = SplitDrizzleStatements(m.content);
     f.migrations.push_back(std::move(m));
   }
+  if (memo) *memo = std::move(next);
   return f;
 }
 

@@ -3,9 +3,12 @@
 // decoded as Node does, its sha256 hex, and its parts split on "--> statement-breakpoint".
 #pragma once
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "reconcilers/base/file_cache.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/engines/drizzle/journal.h"
@@ -40,10 +43,23 @@ struct DrizzleFolder {
 // Splits content into its statements with 1-based lines (pure; exposed for tests).
 std::vector<DrizzleStatement> SplitDrizzleStatements(const std::string& content);
 
+// What an engine keeps between loads of one run: each file's text (so the cache need not read it
+// again) and its split (so it is not tokenized again), by path.
+struct DrizzleLoadMemo {
+  struct File {
+    std::shared_ptr<const MigrationText> text;
+    std::vector<DrizzleStatement> statements;
+  };
+  std::map<std::string, File> files;
+};
+
 // Reads folder/meta/_journal.json and every <tag>.sql it lists. Errors (kInvalidArgument)
 // name the journal or the missing file and the entry that lists it, or the file and byte offset
 // of a NUL byte or invalid UTF-8 (drizzle-orm would cut the file at a NUL and replace bad bytes
 // with U+FFFD inside the statements; we refuse both before anything runs).
-Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder);
+// With a cache, files are read and hashed through it; with a memo, a file whose text is the one
+// memoized is not split again (the memo is replaced by this load's files).
+Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folder, MigrationFileCache* cache = nullptr,
+                                        DrizzleLoadMemo* memo = nullptr);
 
 }  // namespace su

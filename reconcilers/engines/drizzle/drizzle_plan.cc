@@ -37,10 +37,13 @@ PendingMigration ToPending(const DrizzleMigration& m) {
   p.name = m.Name();
   p.file = m.file;
   p.checksum = m.hash;
+  std::vector<std::string> texts;
+  texts.reserve(m.statements.size());
   for (const auto& st : m.statements) {
     p.summary.push_back(SummarizeStatement(st.text));
-    p.statements.push_back(st.text);
+    texts.push_back(st.text);
   }
+  p.statements = StatementList(std::move(texts));
   return p;
 }
 

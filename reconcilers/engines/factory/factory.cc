@@ -1,6 +1,10 @@
 // Engine selection (see factory.h).
 #include "reconcilers/engines/factory/factory.h"
 
+#include <map>
+
+#include "reconcilers/base/file_cache.h"
+
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 #include "reconcilers/engines/ory/ory_engine.h"
 #include "reconcilers/engines/sql/sql_engine.h"
@@ -19,16 +23,29 @@ class LintingEngine : public Engine {
   Result<EngineState> Observe(Database* db) override {
     auto st = inner_->Observe(db);
     if (!st.ok()) return st;
+    std::map<std::string, Linted> linted;
     for (auto& m : st->pending) {
       if (!m.findings.empty() || m.file.empty()) continue;
-      auto text = fs_->ReadFile(m.file);
+      // The engine holds this run's texts, so the cache hands the same one back without a read;
+      // a text linted by an earlier Observe of this run is not tokenized again.
+      auto text = SharedMigrationFileCache()->Text(fs_, m.file);
       if (!text.ok()) continue;
-      LintOptions o;
-      o.in_transaction = in_transaction_ && !m.no_transaction;
-      o.runner_sets_lock_timeout = sets_lock_timeout_;
-      auto f = LintSql(m.file, *text, o);
-      if (f.ok()) m.findings = std::move(f).value();
+      Linted l;
+      if (auto it = linted_.find(m.file); it != linted_.end() && it->second.text == *text) {
+        l = std::move(it->second);
+      } else {
+        LintOptions o;
+        o.in_transaction = in_transaction_ && !m.no_transaction;
+        o.runner_sets_lock_timeout = sets_lock_timeout_;
+        auto f = LintSql(m.file, std::string_view((*text)->content), o);
+        if (!f.ok()) continue;
+        l.text = *text;
+        l.findings = std::move(f).value();
+      }
+      m.findings = l.findings;
+      linted.emplace(m.file, std::move(l));
     }
+    linted_ = std::move(linted);
     return st;
   }
   RunReport Apply(Database* db, const RunContext& ctx) override { return inner_->Apply(db, ctx); }
@@ -40,6 +57,11 @@ class LintingEngine : public Engine {
   }
 
  private:
+  struct Linted {
+    std::shared_ptr<const MigrationText> text;
+    std::vector<LintFinding> findings;
+  };
+  std::map<std::string, Linted> linted_;  // this run's pending files, by path
   std::unique_ptr<Engine> inner_;
   FileSystem* fs_;
   bool in_transaction_;

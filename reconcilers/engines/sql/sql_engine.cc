@@ -3,7 +3,9 @@
 #include "reconcilers/engines/sql/sql_engine.h"
 
 #include <map>
+#include <optional>
 
+#include "reconcilers/base/file_cache.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/base/text_check.h"
@@ -262,7 +264,7 @@ class SqlEngine : public Engine {
     AuditLog audit(db, schema_);
     if (!Prepare(&history, &audit, &report)) return report;
     const std::string actor = ctx.actor.empty() ? CurrentActor() : ctx.actor;  // once per run, not per row
-    auto files = ReadSqlFolder(fs_, folder_);
+    auto files = ListSqlFolder(fs_, folder_);
     auto applied = history.ReadApplied();
     if (!files.ok() || !applied.ok()) {
       report.status = files.ok() ? applied.status() : files.status();
@@ -288,23 +290,19 @@ class SqlEngine : public Engine {
         continue;
       }
       if (!missing.empty()) continue;
-      auto sql = fs_->ReadFile(f->second->down_path);
-      if (!sql.ok()) {
-        report.status = sql.status();
-        return report;
-      }
-      if (Status t = CheckMigrationText(f->second->down_path, *sql); !t.ok()) {
-        report.status = t;
+      auto text = cache_->Text(fs_, f->second->down_path);
+      if (!text.ok()) {
+        report.status = text.status();
         return report;
       }
       if (ctx.approved) {
         for (const auto& a : *ctx.approved) {
-          if (a.version == v && a.down_checksum != Sha256Hex(*sql)) {
+          if (a.version == v && a.down_checksum != (*text)->checksum) {
             changed += (changed.empty() ? "" : ", ") + f->second->down_path;
           }
         }
       }
-      auto prepared = PrepareMigration(f->second->version, f->second->name, f->second->down_path, *sql,
+      auto prepared = PrepareMigration(f->second->version, f->second->name, f->second->down_path, *text,
                                        f->second->down_autocommit);
       if (!prepared.ok()) {
         report.status = prepared.status();
@@ -351,7 +349,9 @@ class SqlEngine : public Engine {
     return s.ok();
   }
 
-  // Runs one file under an audit row; appends a step or fills the failure. False on failure.
+  // Runs one file; its audit row "succeeded" is written in the file's own transaction with its
+  // history row (one commit per file); a failure writes a "failed" (or "interrupted") row after
+  // the rollback. Appends a step or fills the failure. False on failure.
   bool RunOne(Database* db, AuditLog* audit, const PreparedMigration& m, const RunContext& ctx, int index, int total,
               bool down, const std::string& actor, const std::string& detail, const std::string& record_sql,
               RunReport* report) {
@@ -365,22 +365,16 @@ class SqlEngine : public Engine {
     e.statements_total = static_cast<int>(m.statements.size());
     e.actor = actor;
     e.detail = detail;
-    auto id = audit->Begin(e);
-    if (!id.ok()) {
-      report->status = id.status();
-      report->failed_version = m.version;
-      report->failed_file = m.file;
-      return false;
-    }
     Progress p;
     p.version = m.version;
     p.name = m.name;
     p.migration_index = index;
     p.migrations_total = total;
-    // The success audit update rides in the migration's own transaction: the row says
-    // "succeeded" exactly when the history row is committed, and the run saves a commit.
-    const int total_statements = static_cast<int>(m.statements.size());
-    RecordStep step{nullptr, audit->FinishSql(*id, "succeeded", total_statements) + ";\n" + record_sql};
+    RecordStep step;
+    step.sql = [&](bool in_transaction, long long elapsed_ms) {
+      return std::vector<std::string>{
+          record_sql, audit->SucceededSql(e, in_transaction ? std::nullopt : std::optional<long long>(elapsed_ms))};
+    };
     FileRunOutcome o = RunMigrationFile(db, m, ctx, p, step);
     if (o.status.ok()) {
       report->steps.push_back(AppliedStep{m.version, m.name, o.duration_ms, o.statements_applied});
@@ -399,17 +393,31 @@ class SqlEngine : public Engine {
     report->failed_statement = o.failed_summary;
     // Cancelled on request (ctx.cancelled, or Database::Cancel from a watcher), not a timeout.
     bool stopped = o.status.code() == Code::kCancelled && !IsStatementTimeout(o.status);
-    Status s = audit->Finish(*id, stopped ? "interrupted" : "failed", o.statements_applied, o.status.message(),
-                             StatementRef(o));
-    if (!s.ok()) LogWarn("sql_audit_finish_failed", {{"version", m.version}, {"error", s.message()}});
+    e.status = stopped ? "interrupted" : "failed";
+    e.statements_applied = o.statements_applied;
+    e.duration_ms = o.duration_ms;
+    e.error = o.status.message();
+    e.failing_statement = StatementRef(o);
+    Status s = audit->Record(e);
+    if (!s.ok()) LogWarn("sql_audit_record_failed", {{"version", m.version}, {"error", s.message()}});
     LogError(down ? "sql_down_migration_failed" : "sql_migration_failed",
              {{"version", m.version}, {"file", m.file}, {"statement", std::to_string(o.failed_index)},
               {"line", std::to_string(o.failed_line)}, {"error", o.status.message()}});
     return false;
   }
 
+  // What the engine keeps of a pending file for the length of a run (the engine lives for one
+  // pass): its text, split and lint findings, so observe, plan, lint and apply read, hash and
+  // tokenize it once. Keyed by path; dropped when the text (its stamp) changes.
+  struct Held {
+    std::shared_ptr<const MigrationText> text;
+    std::optional<PreparedMigration> prepared;
+    std::vector<std::string> summary;
+    std::optional<std::vector<LintFinding>> findings;
+  };
+
   Result<Snapshot> Load(Database* db, bool lint, const std::vector<std::string>& accept) {
-    SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> files, ReadSqlFolder(fs_, folder_));
+    SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> files, ListSqlFolder(fs_, folder_));
     SqlHistory history(db, schema_);
     SU_ASSIGN_OR_RETURN(std::vector<AppliedMigration> applied, history.ReadApplied());
 
@@ -425,13 +433,15 @@ class SqlEngine : public Engine {
         st.unknown.push_back(a.version);
       } else {
         if (a.name.empty()) a.name = f->second->name;
-        if (!a.checksum.empty() && a.checksum != f->second->checksum) {
+        // Applied files need only their checksum: read and hashed when their stamp changed.
+        SU_ASSIGN_OR_RETURN(std::string checksum, cache_->Checksum(fs_, f->second->up_path));
+        if (!a.checksum.empty() && a.checksum != checksum) {
           DriftedMigration d;
           d.version = a.version;
           d.name = f->second->name;
           d.file = f->second->up_path;
           d.recorded_checksum = a.checksum;
-          d.file_checksum = f->second->checksum;
+          d.file_checksum = checksum;
           d.accepted = Listed(accept, a.version);
           st.drift.push_back(std::move(d));
         }
@@ -444,30 +454,45 @@ class SqlEngine : public Engine {
     }
     st.applied = std::move(applied);
 
+    std::map<std::string, Held> held;
     for (const auto& f : files) {
       if (is_applied.count(f.version)) continue;
-      SU_ASSIGN_OR_RETURN(PreparedMigration m, PrepareMigration(f.version, f.name, f.up_path, f.up_sql, f.up_autocommit));
+      SU_ASSIGN_OR_RETURN(std::shared_ptr<const MigrationText> text, cache_->Text(fs_, f.up_path));
+      Held h;
+      if (auto it = held_.find(f.up_path); it != held_.end() && it->second.text == text) h = std::move(it->second);
+      h.text = text;
+      if (!h.prepared) {
+        SU_ASSIGN_OR_RETURN(PreparedMigration prepared,
+                            PrepareMigration(f.version, f.name, f.up_path, text, f.up_autocommit));
+        h.summary.clear();
+        for (const auto& s : prepared.statements) h.summary.push_back(SummarizeStatement(s.text));
+        h.prepared = std::move(prepared);
+      }
+      const PreparedMigration& m = *h.prepared;
       PendingMigration p;
       p.version = f.version;
       p.name = f.name;
       p.file = f.up_path;
-      p.checksum = f.checksum;
+      p.checksum = m.checksum;
       p.no_transaction = m.no_transaction;
       p.has_down = !f.down_path.empty();
       if (p.has_down) {
         // The down file can run as part of this upgrade (onFailure: runDown): the plan covers it.
-        SU_ASSIGN_OR_RETURN(std::string down_sql, fs_->ReadFile(f.down_path));
-        p.down_checksum = Sha256Hex(down_sql);
+        SU_ASSIGN_OR_RETURN(p.down_checksum, cache_->Checksum(fs_, f.down_path));
       }
-      for (const auto& s : m.statements) {
-        p.summary.push_back(SummarizeStatement(s.text));
-        p.statements.push_back(s.text);
-      }
+      p.summary = h.summary;
+      std::vector<std::string_view> views;
+      views.reserve(m.statements.size());
+      for (const auto& s : m.statements) views.push_back(s.text);
+      p.statements = StatementList(m.source, std::move(views));
       if (lint) {
-        LintOptions opts;
-        opts.in_transaction = !m.no_transaction;
-        opts.runner_sets_lock_timeout = sets_lock_timeout_;
-        SU_ASSIGN_OR_RETURN(p.findings, LintSql(f.up_path, f.up_sql, opts));
+        if (!h.findings) {
+          LintOptions opts;
+          opts.in_transaction = !m.no_transaction;
+          opts.runner_sets_lock_timeout = sets_lock_timeout_;
+          SU_ASSIGN_OR_RETURN(h.findings, LintSql(f.up_path, std::string_view(text->content), opts));
+        }
+        p.findings = *h.findings;
       }
       if (!st.current_version.empty() && CompareVersions(f.version, st.current_version) < 0) {
         st.notes.push_back("migration " + f.version + "_" + f.name + " is older than the current version " +
@@ -479,13 +504,18 @@ class SqlEngine : public Engine {
                            ") will be dropped and rebuilt by the next apply");
       }
       st.pending.push_back(std::move(p));
-      snap.pending.push_back(std::move(m));
+      snap.pending.push_back(m);
       snap.invalid_indexes.push_back(std::move(invalid));
+      held.emplace(f.up_path, std::move(h));
     }
+    // Files applied since (or gone) are let go: a finished run holds no file text.
+    held_ = std::move(held);
     return snap;
   }
 
   FileSystem* fs_;
+  MigrationFileCache* cache_ = SharedMigrationFileCache();
+  std::map<std::string, Held> held_;  // pending files of this run, by path
   std::string folder_;
   std::string schema_;
   std::vector<std::string> accept_drift_;

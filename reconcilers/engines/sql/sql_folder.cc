@@ -102,7 +102,7 @@ Result<SqlFileName> ParseSqlFileName(const std::string& file) {
   return out;
 }
 
-Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::string& folder) {
+Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::string& folder) {
   auto names = fs->ListDir(folder);
   if (!names.ok()) return names.status().WithContext("reading the sql migrations folder");
 
@@ -163,15 +163,22 @@ Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::s
       return Status::Invalid(JoinPath(folder, p.down.file) + ": a down migration without its up migration (add " +
                              p.m.version + "_" + p.m.name + ".up.sql or remove this file)");
     }
-    auto content = fs->ReadFile(p.m.up_path);
-    if (!content.ok()) return content.status();
-    p.m.up_sql = std::move(content).value();
-    SU_RETURN_IF_ERROR(CheckMigrationText(p.m.up_path, p.m.up_sql));
-    p.m.checksum = Sha256Hex(p.m.up_sql);
     out.push_back(std::move(p.m));
   }
   std::sort(out.begin(), out.end(),
             [](const SqlMigrationFile& a, const SqlMigrationFile& b) { return CompareVersions(a.version, b.version) < 0; });
+  return out;
+}
+
+Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::string& folder) {
+  SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> out, ListSqlFolder(fs, folder));
+  for (auto& m : out) {
+    auto content = fs->ReadFile(m.up_path);
+    if (!content.ok()) return content.status();
+    m.up_sql = std::move(content).value();
+    SU_RETURN_IF_ERROR(CheckMigrationText(m.up_path, m.up_sql));
+    m.checksum = Sha256Hex(m.up_sql);
+  }
   return out;
 }
 

@@ -60,5 +60,8 @@ int CompareVersions(const std::string& a, const std::string& b);
 // Lists folder, validates, reads the up files and returns the migrations in version order.
 // kNotFound when the folder does not exist.
 Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::string& folder);
+// The same without reading any file (up_sql and checksum empty): names, pairing and order only.
+// The engine reads contents through MigrationFileCache (file_cache.h), once per run.
+Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::string& folder);
 
 }  // namespace su

@@ -50,6 +50,17 @@ Status SqlHistory::Ensure() {
 }
 
 Result<std::vector<AppliedMigration>> SqlHistory::ReadApplied() {
+  // Steady state, one round trip: both tables exist (every run after the first). A missing table
+  // (42P01: a new database, or popx's table without ours) falls back to asking first.
+  auto rows = db_->Query("SELECT m.version, c.name, c.checksum, to_char(c.applied_at AT TIME ZONE 'UTC', "
+                         "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " +
+                         MigrationTable() + " m LEFT JOIN " + ChecksumTable() + " c ON c.version = m.version");
+  if (rows.ok()) return ToApplied(*rows);
+  if (rows.status().sqlstate() != "42P01") return rows.status().WithContext("reading the migration history");
+  return ReadAppliedSlow();
+}
+
+Result<std::vector<AppliedMigration>> SqlHistory::ReadAppliedSlow() {
   auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
                            {MigrationTable(), ChecksumTable()});
   if (!exists.ok()) return exists.status().WithContext("reading the migration history");
@@ -64,13 +75,18 @@ Result<std::vector<AppliedMigration>> SqlHistory::ReadApplied() {
           : "SELECT version, NULL, NULL, NULL FROM " + MigrationTable();
   auto rows = db_->Query(sql);
   if (!rows.ok()) return rows.status().WithContext("reading the migration history");
-  out.reserve(rows->rows.size());
-  for (size_t i = 0; i < rows->rows.size(); ++i) {
+  return ToApplied(*rows);
+}
+
+std::vector<AppliedMigration> SqlHistory::ToApplied(const QueryResult& rows) {
+  std::vector<AppliedMigration> out;
+  out.reserve(rows.rows.size());
+  for (size_t i = 0; i < rows.rows.size(); ++i) {
     AppliedMigration a;
-    a.version = rows->Get(i, 0);
-    a.name = rows->Get(i, 1);
-    a.checksum = rows->Get(i, 2);
-    a.applied_at = rows->Get(i, 3);
+    a.version = rows.Get(i, 0);
+    a.name = rows.Get(i, 1);
+    a.checksum = rows.Get(i, 2);
+    a.applied_at = rows.Get(i, 3);
     out.push_back(std::move(a));
   }
   // Numeric order (the table's text order puts "10" before "9").

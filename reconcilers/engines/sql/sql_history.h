@@ -22,6 +22,7 @@ class SqlHistory {
   // concurrent callers); adds a missing version_self index to an existing schema_migration.
   Status Ensure();
   // Applied versions in version order; empty when the history table does not exist. Writes nothing.
+  // One query when both tables exist.
   // name/checksum/applied_at are empty for rows written by another tool (e.g. Ory's migrator).
   Result<std::vector<AppliedMigration>> ReadApplied();
   // The history and checksum rows of a version, inserted (RecordSql) or deleted (RemoveSql) by one
@@ -35,6 +36,8 @@ class SqlHistory {
   std::string ChecksumTable() const;
 
  private:
+  Result<std::vector<AppliedMigration>> ReadAppliedSlow();
+  static std::vector<AppliedMigration> ToApplied(const QueryResult& rows);
   Database* db_;
   std::string schema_;
 };

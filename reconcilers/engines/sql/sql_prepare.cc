@@ -10,7 +10,7 @@ namespace {
 
 // A word-level scan, just deep enough to read the head of a DDL statement: skips comments, keeps
 // "quoted identifiers" whole, and returns every other non-space run split at '(' and ';'.
-std::vector<std::string> HeadWords(const std::string& s, size_t max_words) {
+std::vector<std::string> HeadWords(std::string_view s, size_t max_words) {
   std::vector<std::string> out;
   size_t i = 0;
   while (i < s.size() && out.size() < max_words) {
@@ -21,7 +21,7 @@ std::vector<std::string> HeadWords(const std::string& s, size_t max_words) {
       while (i < s.size() && s[i] != '\n') ++i;
     } else if (c == '/' && i + 1 < s.size() && s[i + 1] == '*') {
       auto end = s.find("*/", i + 2);
-      i = end == std::string::npos ? s.size() : end + 2;
+      i = end == std::string_view::npos ? s.size() : end + 2;
     } else if (c == '(' || c == ';') {
       out.emplace_back(1, c);
       ++i;
@@ -43,7 +43,7 @@ std::vector<std::string> HeadWords(const std::string& s, size_t max_words) {
         }
         if (i < s.size()) ++i;
       }
-      out.push_back(s.substr(start, i - start));
+      out.emplace_back(s.substr(start, i - start));
     }
   }
   return out;
@@ -58,7 +58,7 @@ bool Is(const std::string& word, const char* upper) {
 }
 
 // True for statements that end or start a transaction (ROLLBACK TO SAVEPOINT is fine).
-bool IsTransactionControl(const std::string& statement) {
+bool IsTransactionControl(std::string_view statement) {
   auto w = HeadWords(statement, 2);
   if (w.empty()) return false;
   if (Is(w[0], "BEGIN") || Is(w[0], "COMMIT") || Is(w[0], "END") || Is(w[0], "ABORT")) return true;
@@ -69,7 +69,7 @@ bool IsTransactionControl(const std::string& statement) {
 
 }  // namespace
 
-std::string ConcurrentIndexName(const std::string& statement) {
+std::string ConcurrentIndexName(std::string_view statement) {
   auto w = HeadWords(statement, 9);
   size_t i = 0;
   auto next_is = [&](const char* kw) {
@@ -92,17 +92,20 @@ std::string ConcurrentIndexName(const std::string& statement) {
   return name;
 }
 
-Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
-                                           const std::string& file, const std::string& sql, bool autocommit) {
+namespace {
+
+Result<PreparedMigration> Prepare(const std::string& version, const std::string& name, const std::string& file,
+                                  std::shared_ptr<const std::string> source, std::string checksum, bool autocommit) {
   PreparedMigration m;
   m.version = version;
   m.name = name;
   m.file = file;
-  m.checksum = Sha256Hex(sql);
-  m.no_transaction = autocommit || HasNoTransactionMarker(sql);
-  auto split = SplitStatements(sql);
+  m.checksum = std::move(checksum);
+  m.no_transaction = autocommit || HasNoTransactionMarker(*source);
+  auto split = SplitStatementRefs(*source);
   if (!split.ok()) return Status::Invalid(file + ": " + split.status().message());
   m.statements = std::move(split).value();
+  m.source = std::move(source);
   for (const auto& st : m.statements) {
     if (!m.no_transaction && IsTransactionControl(st.text)) {
       return Status::Invalid(file + ":" + std::to_string(st.line) + ": '" + SummarizeStatement(st.text, 40) +
@@ -114,6 +117,22 @@ Result<PreparedMigration> PrepareMigration(const std::string& version, const std
     if (!idx.empty()) m.concurrent_indexes.push_back(idx);
   }
   return m;
+}
+
+}  // namespace
+
+Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
+                                           const std::string& file, const std::string& sql, bool autocommit) {
+  return Prepare(version, name, file, std::make_shared<const std::string>(sql), Sha256Hex(sql), autocommit);
+}
+
+Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
+                                           const std::string& file, std::shared_ptr<const MigrationText> text,
+                                           bool autocommit) {
+  std::string checksum = text->checksum;
+  // Aliasing: the source shares ownership of the cached text without copying it.
+  std::shared_ptr<const std::string> source(text, &text->content);
+  return Prepare(version, name, file, std::move(source), std::move(checksum), autocommit);
 }
 
 }  // namespace su

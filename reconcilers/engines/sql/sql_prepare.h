@@ -3,9 +3,12 @@
 // a failed build can be found and dropped before the retry). Pure functions; no I/O.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "reconcilers/base/file_cache.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/sqltext/statement.h"
 
@@ -17,7 +20,10 @@ struct PreparedMigration {
   std::string file;      // path, for messages
   std::string checksum;  // sha256 hex of the file
   bool no_transaction = false;
-  std::vector<SqlStatement> statements;
+  // The file's text, held once; statements are views into it (a 40 MB file is not copied per
+  // statement, per plan or per apply).
+  std::shared_ptr<const std::string> source;
+  std::vector<SqlStatementRef> statements;
   // Index names as written in the file (possibly quoted or schema-qualified, fit for to_regclass)
   // of every CREATE [UNIQUE] INDEX CONCURRENTLY <name> statement.
   std::vector<std::string> concurrent_indexes;
@@ -28,12 +34,17 @@ struct PreparedMigration {
 // that runs inside our transaction, where it would commit half a migration behind our back.
 // autocommit (a popx `.autocommit` file name) makes the file run outside a transaction, like the
 // `-- schema-upgrade: no-transaction` marker.
+// The text is copied once into the result's source.
 Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
                                            const std::string& file, const std::string& sql,
+                                           bool autocommit = false);
+// The same over a cached file (no copy: the result shares `text`; checksum is text->checksum).
+Result<PreparedMigration> PrepareMigration(const std::string& version, const std::string& name,
+                                           const std::string& file, std::shared_ptr<const MigrationText> text,
                                            bool autocommit = false);
 
 // The index name of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] <name> ON ...` statement,
 // empty when the statement is something else or the index is unnamed.
-std::string ConcurrentIndexName(const std::string& statement);
+std::string ConcurrentIndexName(std::string_view statement);
 
 }  // namespace su

@@ -21,33 +21,58 @@ void Emit(const RunContext& ctx, Progress p) {
 bool Cancelled(const RunContext& ctx) { return ctx.cancelled && ctx.cancelled(); }
 
 // One attempt. Statements [start, n) run; on failure the outcome says which one.
+//
+// Round trips (psql needs statements + 2 for a file in BEGIN/COMMIT): a transactional file sends
+// BEGIN and its SET LOCALs in the same simple query as its first statement, and its history and
+// audit rows and COMMIT in the same one as its last statement, so a file costs one round trip per
+// statement (one for an empty file) and one commit. A no-transaction file cannot batch its
+// statements (a multi-statement query is one implicit transaction, which CREATE INDEX
+// CONCURRENTLY refuses): SET, each statement, then the record rows and RESETs in one query (one
+// implicit transaction, so the history and audit rows are written together or not at all).
 FileRunOutcome Attempt(Database* db, const PreparedMigration& m, const RunContext& ctx, Progress progress,
                        const RecordStep& record, size_t start, Clock::TimePoint t0) {
   FileRunOutcome out;
   out.statements_applied = static_cast<int>(start);
   const bool tx = !m.no_transaction;
-  std::string timeouts = "lock_timeout = '" + Ms(ctx.lock_timeout) + "'; SET " + std::string(tx ? "LOCAL " : "") +
-                         "statement_timeout = '" + Ms(ctx.statement_timeout) + "'";
-  Status s = db->ExecScript(tx ? "BEGIN; SET LOCAL " + timeouts : "SET " + timeouts);
-  if (!s.ok()) {
-    if (tx) (void)db->ExecScript("ROLLBACK");
-    out.status = s.WithContext("starting the migration");
-    return out;
-  }
+  const std::string lock_timeout = "lock_timeout = '" + Ms(ctx.lock_timeout) + "'";
+  const std::string statement_timeout = "statement_timeout = '" + Ms(ctx.statement_timeout) + "'";
   // A no-transaction file leaves the session's timeouts as they were; a failed statement inside a
   // user's own BEGIN block would otherwise leave the session in an aborted transaction.
   auto finish_failed = [&]() {
     (void)db->ExecScript("ROLLBACK");
     if (!tx) (void)db->ExecScript("RESET lock_timeout; RESET statement_timeout");
   };
+  auto fail_at = [&](size_t i, Status s) {
+    out.status = std::move(s);
+    out.failed_index = static_cast<int>(i) + 1;
+    out.failed_line = m.statements[i].line;
+    out.failed_summary = SummarizeStatement(m.statements[i].text);
+    if (tx) out.statements_applied = 0;
+  };
   if (ctx.on_session) ctx.on_session(db->BackendPid());
+
+  std::vector<std::string> prefix;  // sent ahead of the next statement
+  Status s;
+  if (tx) {
+    prefix = {"BEGIN", "SET LOCAL " + lock_timeout, "SET LOCAL " + statement_timeout};
+  } else {
+    s = db->ExecScript("SET " + lock_timeout + "; SET " + statement_timeout);
+    if (!s.ok()) {
+      out.status = s.WithContext("starting the migration");
+      return out;
+    }
+  }
+  // The record rows ride with the last statement (transactional files, no `before` step).
+  auto record_sql = [&](bool in_tx) { return record.sql(in_tx, ElapsedMs(ctx.clock, t0)); };
+  const bool record_with_last = tx && !record.before;
 
   const int total = static_cast<int>(m.statements.size());
   progress.statements_total = total;
   for (size_t i = start; i < m.statements.size(); ++i) {
-    const SqlStatement& st = m.statements[i];
+    const SqlStatementRef& st = m.statements[i];
     if (Cancelled(ctx)) {
-      finish_failed();
+      if (!prefix.empty()) prefix.clear();  // nothing was sent yet: no transaction to end
+      else finish_failed();
       out.status = Status::Error(Code::kCancelled, "stopped on request before statement " + std::to_string(i + 1));
       out.failed_index = static_cast<int>(i) + 1;
       out.failed_line = st.line;
@@ -59,33 +84,86 @@ FileRunOutcome Attempt(Database* db, const PreparedMigration& m, const RunContex
     progress.statement_index = static_cast<int>(i) + 1;
     progress.elapsed_ms = ElapsedMs(ctx.clock, t0);
     Emit(ctx, progress);
-    s = db->ExecScript(st.text);
-    if (!s.ok()) {
-      finish_failed();
-      out.status = s;
-      out.failed_index = static_cast<int>(i) + 1;
-      out.failed_line = st.line;
-      out.failed_summary = SummarizeStatement(st.text);
-      if (tx) out.statements_applied = 0;
-      return out;
+    const bool last = i + 1 == m.statements.size();
+    std::vector<std::string> suffix;
+    if (last && record_with_last) {
+      suffix = record_sql(true);
+      suffix.push_back("COMMIT");
+    }
+    if (prefix.empty() && suffix.empty()) {
+      s = db->ExecScript(std::string(st.text));
+      if (!s.ok()) {
+        finish_failed();
+        fail_at(i, s);
+        return out;
+      }
+    } else {
+      std::vector<std::string_view> batch(prefix.begin(), prefix.end());
+      const size_t at = batch.size();
+      batch.push_back(st.text);
+      batch.insert(batch.end(), suffix.begin(), suffix.end());
+      int failed = -1;
+      s = db->ExecBatch(batch, &failed);
+      if (!s.ok()) {
+        finish_failed();
+        if (failed >= 0 && static_cast<size_t>(failed) == at) {
+          fail_at(i, s);
+        } else {
+          out.status = s.WithContext(failed >= 0 && static_cast<size_t>(failed) < at ? "starting the migration"
+                                                                                     : "committing the migration");
+          if (tx) out.statements_applied = 0;
+        }
+        return out;
+      }
+      prefix.clear();
+      if (!suffix.empty()) {
+        out.statements_applied = total;
+        return out;  // committed with its history and audit rows
+      }
     }
     if (!tx) out.statements_applied = static_cast<int>(i) + 1;
   }
-  if (!tx) s = db->ExecScript("BEGIN");
-  if (s.ok() && record.before) s = record.before();
-  if (s.ok()) s = db->ExecScript(record.sql + ";\nCOMMIT");
-  if (!s.ok()) {
-    finish_failed();
-    out.status = s.WithContext(tx ? "committing the migration" : "recording the migration");
-    if (tx) out.statements_applied = 0;
+  // An empty file (or a resumed no-transaction file, or a `before` step): the record on its own.
+  if (tx) {
+    if (s.ok() && record.before) {
+      if (!prefix.empty()) {
+        s = db->ExecScript("BEGIN; SET LOCAL " + lock_timeout + "; SET LOCAL " + statement_timeout);
+        prefix.clear();
+      }
+      if (s.ok()) s = record.before();
+    }
+    std::vector<std::string> batch(prefix.begin(), prefix.end());
+    for (auto& r : record_sql(true)) batch.push_back(std::move(r));
+    batch.push_back("COMMIT");
+    if (s.ok()) s = db->ExecBatch(std::vector<std::string_view>(batch.begin(), batch.end()), nullptr);
+    if (!s.ok()) {
+      finish_failed();
+      out.status = s.WithContext("committing the migration");
+      out.statements_applied = 0;
+      return out;
+    }
+    out.statements_applied = total;
     return out;
   }
-  if (!tx) {
-    s = db->ExecScript("RESET lock_timeout; RESET statement_timeout");
-    // The migration is applied and recorded; a failed RESET only matters to later statements on
-    // this session, so report it without undoing anything.
-    if (!s.ok()) LogWarn("sql_reset_timeouts_failed", {{"error", s.message()}});
+  std::vector<std::string> batch;
+  if (record.before) {
+    s = db->ExecScript("BEGIN");
+    if (s.ok()) s = record.before();
+    if (s.ok()) batch = record_sql(true);
+    batch.push_back("COMMIT");
+  } else {
+    batch = record_sql(false);  // one implicit transaction: both rows or neither
   }
+  if (s.ok()) s = db->ExecBatch(std::vector<std::string_view>(batch.begin(), batch.end()), nullptr);
+  if (!s.ok()) {
+    finish_failed();
+    out.status = s.WithContext("recording the migration");
+    return out;
+  }
+  s = db->ExecScript("RESET lock_timeout; RESET statement_timeout");
+  // The migration is applied and recorded; a failed RESET only matters to later statements on
+  // this session, so report it without undoing anything.
+  if (!s.ok()) LogWarn("sql_reset_timeouts_failed", {{"error", s.message()}});
   out.statements_applied = total;
   return out;
 }

@@ -1,10 +1,12 @@
 // Runs one prepared migration file against a session: statement by statement (so progress and the
 // failing statement are known), then a history write, with the policy's timeouts.
 //  - Transactional files: BEGIN; SET LOCAL lock_timeout/statement_timeout; statements;
-//    record.before(); record.sql; COMMIT. Any failure rolls the whole file back, history included.
+//    record.before(); record.sql; COMMIT, in one round trip per statement (BEGIN rides with the
+//    first statement, the record rows and COMMIT with the last) and one commit. Any failure rolls
+//    the whole file back, history and audit row included.
 //  - No-transaction files: session-level SET of both timeouts, each statement on its own, then
-//    the record step in a short transaction of its own after the last statement succeeds, then
-//    RESET of both timeouts (also after a failure).
+//    the record rows in one implicit transaction of their own after the last statement succeeds,
+//    then RESET of both timeouts (also after a failure).
 //  - SQLSTATE 55P03 (lock_timeout): rolled back and retried up to ctx.lock_retries times, sleeping
 //    on ctx.clock from lock_retry_initial doubling to lock_retry_max; a kRetry progress event each
 //    time. A no-transaction file resumes at the statement that timed out (the earlier ones are
@@ -14,6 +16,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "reconcilers/base/result.h"
 #include "reconcilers/database/database.h"
@@ -32,13 +35,16 @@ struct FileRunOutcome {
   long long duration_ms = 0;
 };
 
-// The history write that makes a file count as applied (or rolled back). `sql` travels in the
-// same round trip as COMMIT (one per migration saved, which matters for 1000-file runs), so it is
-// one statement with its values already quoted; `before` (may be empty) runs just ahead of it in
-// the same transaction, for parameterised writes such as the audit row's "succeeded".
+// The history write that makes a file count as applied (or rolled back). `sql` returns the
+// statements (values already quoted, one SQL statement each) that record it: the history row and
+// the audit row. For a transactional file they travel in the same simple query as the last
+// statement and COMMIT (in_transaction true: the audit row may use now(), the migration's start);
+// for a no-transaction file they run as one implicit transaction after the last statement, and
+// elapsed_ms says how long the file took. `before` (may be empty) runs just ahead of them in a
+// transaction of their own making, for parameterised writes; it costs the batching.
 struct RecordStep {
   std::function<Status()> before;
-  std::string sql;
+  std::function<std::vector<std::string>(bool in_transaction, long long elapsed_ms)> sql;
 };
 
 // progress carries version, name, migration_index and migrations_total; the runner fills in the

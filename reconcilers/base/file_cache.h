@@ -1,0 +1,63 @@
+// MigrationFileCache: each version of a migration file's bytes is read and SHA-256-hashed once.
+// A version is known by its FileStamp (device, inode, size, mtime and ctime in nanoseconds):
+//  - Text(fs, path): the content (checked by CheckMigrationText: NUL-free UTF-8) and its checksum,
+//    shared. The cache keeps the text only while a caller holds it (a weak reference): an engine
+//    holds its pending files for the length of a run, so observe, lint and apply read them once,
+//    and a finished run leaves no file contents in memory.
+//  - Checksum(fs, path): only the digest, kept (64 bytes a file) keyed by the stamp, so a folder
+//    of applied files is re-read only when one of them changes. An entry older than
+//    full_check_every is read and hashed again whatever its stamp says (the slow cadence that
+//    catches an edit that kept every stamp field, e.g. a file system with coarse timestamps).
+//  - A file whose stamp changed while it was read is returned but not cached.
+//  - A FileSystem without Stat (fakes) gets no caching: every call reads.
+// Errors are ReadFile's and CheckMigrationText's (naming the path). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "reconcilers/base/fs.h"
+#include "reconcilers/base/result.h"
+
+namespace su {
+
+struct MigrationText {
+  std::string content;
+  std::string checksum;  // sha256 hex of content
+};
+
+class MigrationFileCache {
+ public:
+  explicit MigrationFileCache(std::chrono::seconds full_check_every = std::chrono::minutes(10))
+      : full_check_every_(full_check_every) {}
+
+  Result<std::shared_ptr<const MigrationText>> Text(FileSystem* fs, const std::string& path);
+  Result<std::string> Checksum(FileSystem* fs, const std::string& path);
+  // Forgets everything (tests; a next call reads again).
+  void Clear();
+
+ private:
+  struct Entry {
+    FileStamp stamp;
+    std::string checksum;
+    std::weak_ptr<const MigrationText> text;
+    std::chrono::steady_clock::time_point verified;
+  };
+  using Key = std::pair<const FileSystem*, std::string>;
+  // Reads, checks and hashes path; caches it when the stamp held still. stamp: taken before.
+  Result<std::shared_ptr<const MigrationText>> Load(FileSystem* fs, const std::string& path,
+                                                    const Result<FileStamp>& stamp);
+
+  std::chrono::seconds full_check_every_;
+  std::mutex mu_;
+  std::map<Key, Entry> entries_;  // guarded by mu_
+};
+
+// The process-wide cache the engines use (the controller runs many passes in one process).
+MigrationFileCache* SharedMigrationFileCache();
+
+}  // namespace su

@@ -89,6 +89,8 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   c.Add("failOnLintErrors", p.fail_on_lint_errors);
   c.Add("blockedSessionLimit", p.blocked_session_limit);
   c.Add("verify.settle", p.verify_settle);
+  // Only when changed: older spec hashes stay valid (it shapes when the watch connects, not what runs).
+  if (p.lock_watch_after != std::chrono::milliseconds(1000)) c.Add("lockWatchAfter", p.lock_watch_after);
   if (p.allow_downgrade) c.Add("allowDowngrade", true);  // only when set: older spec hashes stay valid
   return Sha256Hex(c.text());
 }

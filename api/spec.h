@@ -77,6 +77,9 @@ struct PolicySpec {
   std::vector<std::string> accept_drift;   // versions whose edited checksum is accepted
   bool fail_on_lint_errors = false;        // lint findings of severity error gate the apply
   std::chrono::milliseconds blocked_session_limit{0};  // 0: report only, never cancel
+  // The blocked-session watch opens its own session only once a statement has run this long
+  // (short migrations cost one session); 0: open it with the migration.
+  std::chrono::milliseconds lock_watch_after{1000};
   std::chrono::milliseconds verify_settle{5000};       // how long a bumped container must stay up
   // A target older than the database (it holds migrations the target's source does not know) is
   // refused unless this is set: then the image is changed and the database left as it is (the

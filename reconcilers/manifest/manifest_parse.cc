@@ -349,7 +349,7 @@ class DocumentParser {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
                                       "restoreBackup", "acceptDrift", "failOnLintErrors", "blockedSessionLimit",
-                                      "verify", "allowDowngrade"});
+                                      "lockWatchAfter", "verify", "allowDowngrade"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
@@ -420,6 +420,10 @@ class DocumentParser {
     p.Bool("failOnLintErrors", &pol.fail_on_lint_errors);
     p.Bool("allowDowngrade", &pol.allow_downgrade);
     p.Duration("blockedSessionLimit", &pol.blocked_session_limit);
+    if (p.Duration("lockWatchAfter", &pol.lock_watch_after) && pol.lock_watch_after > std::chrono::minutes(10)) {
+      p.Error("lockWatchAfter", "is longer than 10m; the watch would miss most blocking; expected a short duration "
+                                "such as 1s (0 opens the watch with the migration)");
+    }
     MapReader vf = p.Map("verify", {"settle"});
     vf.Duration("settle", &pol.verify_settle);
   }

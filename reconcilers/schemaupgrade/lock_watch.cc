@@ -32,20 +32,47 @@ class PgWatch : public MigrationWatch {
                std::function<void(const std::vector<BlockedSession>&)> on_blocked,
                std::function<void()> cancel) override {
     Stop();
-    auto db = ConnectPostgres(dsn_, "schema-upgrade-watch");
-    if (!db.ok()) {
-      LogWarn("lock.watch_unavailable", {{"migration_pid", std::to_string(pid)}, {"error", db.status().ToString()}});
-      return Status::Error(Code::kUnavailable, "the blocked-session watch cannot open its database session: " +
-                                                   db.status().message());
-    }
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = false;
-    }
-    cancelled_ = false;
+    auto db = Open(pid);
+    if (!db.ok()) return db.status();
+    Begin();
     thread_ = std::thread([this, pid, limit, db = std::move(db).value(), on_blocked = std::move(on_blocked),
                            cancel = std::move(cancel)]() mutable { Loop(db.get(), pid, limit, on_blocked, cancel); });
     return Status::Ok();
+  }
+
+  Status StartLazy(int pid, std::chrono::milliseconds limit, std::chrono::milliseconds open_after,
+                   std::function<void(const std::vector<BlockedSession>&)> on_blocked, std::function<void()> cancel,
+                   std::function<void(const Status&)> on_unavailable) override {
+    if (open_after.count() <= 0) return Start(pid, limit, std::move(on_blocked), std::move(cancel));
+    Stop();
+    Begin();
+    thread_ = std::thread([this, pid, limit, open_after, on_blocked = std::move(on_blocked),
+                           cancel = std::move(cancel), on_unavailable = std::move(on_unavailable)]() mutable {
+      if (!WaitForLongStatement(open_after)) return;  // stopped first: never needed a session
+      auto db = Open(pid);
+      if (!db.ok()) {
+        if (on_unavailable) on_unavailable(db.status());
+        return;
+      }
+      LogInfo("lock.watch_opened", {{"migration_pid", std::to_string(pid)},
+                                    {"after_ms", std::to_string(open_after.count())}});
+      Loop(db->get(), pid, limit, on_blocked, cancel);
+    });
+    return Status::Ok();
+  }
+
+  void StatementStarted() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      busy_ = true;
+      busy_since_ = std::chrono::steady_clock::now();
+    }
+    cv_.notify_all();
+  }
+
+  void StatementsDone() override {
+    std::lock_guard<std::mutex> l(mu_);
+    busy_ = false;
   }
 
   void Stop() override {
@@ -60,6 +87,38 @@ class PgWatch : public MigrationWatch {
   bool Cancelled() const override { return cancelled_; }
 
  private:
+  Result<std::unique_ptr<Database>> Open(int pid) {
+    auto db = ConnectPostgres(dsn_, "schema-upgrade-watch");
+    if (!db.ok()) {
+      LogWarn("lock.watch_unavailable", {{"migration_pid", std::to_string(pid)}, {"error", db.status().ToString()}});
+      return Status::Error(Code::kUnavailable, "the blocked-session watch cannot open its database session: " +
+                                                   db.status().message());
+    }
+    return db;
+  }
+
+  void Begin() {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = false;
+    busy_ = false;
+    cancelled_ = false;
+  }
+
+  // True once a statement has run for open_after without StatementsDone(); false when stopped.
+  bool WaitForLongStatement(std::chrono::milliseconds open_after) {
+    std::unique_lock<std::mutex> l(mu_);
+    while (!stop_) {
+      if (!busy_) {
+        cv_.wait(l);
+        continue;
+      }
+      auto due = busy_since_ + open_after;
+      if (std::chrono::steady_clock::now() >= due) return true;
+      cv_.wait_until(l, due);
+    }
+    return false;
+  }
+
   void Loop(Database* db, int pid, std::chrono::milliseconds limit,
             const std::function<void(const std::vector<BlockedSession>&)>& on_blocked,
             const std::function<void()>& cancel) {
@@ -113,7 +172,9 @@ class PgWatch : public MigrationWatch {
   std::chrono::milliseconds interval_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = true;
+  bool stop_ = true;                                    // guarded by mu_
+  bool busy_ = false;                                   // guarded by mu_: a statement is running
+  std::chrono::steady_clock::time_point busy_since_;   // guarded by mu_: when the latest one started
   std::atomic<bool> cancelled_{false};
   std::thread thread_;
 };

@@ -9,6 +9,9 @@
 // from query_start, so a statement that worked for a long time before it touched the migration's
 // rows is not counted as waiting all that time. Start() opens the watch's session before returning
 // and fails (kUnavailable) when it cannot: the caller decides whether to run unwatched.
+// StartLazy() opens it only once a statement has run for open_after (policy.lockWatchAfter):
+// a migration of short statements never pays for the second session (a SCRAM login); a failed
+// late open is reported through on_unavailable while the statement runs.
 #pragma once
 
 #include <chrono>

@@ -114,7 +114,9 @@ class Pass {
   // Starts the blocked-session watch on backend `pid` with the policy's limit; a watch that cannot
   // start is a Warning event when the policy sets no limit (it only reports then).
   // warn false: the caller is not on the pass's thread and raises the Warning itself.
-  Status StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel, bool warn = true);
+  // on_unavailable set: a lazy watch (policy.lockWatchAfter) reporting a late open failure there.
+  Status StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel, bool warn = true,
+                    std::function<void(const Status&)> on_unavailable = nullptr);
 
   // The error of a step that did not run because policy.blockedSessionLimit needs the watch.
   Status WatchRequired(const Status& watch_error) const;

@@ -352,35 +352,56 @@ bool Pass::Migrate() {
     window_closed = !w.ok() && w.code() == Code::kGated;
     return w;
   };
-  ctx.on_progress = [this](const Progress& p) {
+  std::unique_ptr<MigrationWatch> watch;
+  if (d_.watch) watch = d_.watch(dsn_);
+  ctx.on_progress = [this, w = watch.get()](const Progress& p) {
+    // The lazy watch opens its session only when a statement runs longer than policy.lockWatchAfter.
+    if (w && p.event == Progress::Event::kStatement) w->StatementStarted();
+    if (w && (p.event == Progress::Event::kMigrationDone || p.event == Progress::Event::kRetry)) w->StatementsDone();
     if (p.event == Progress::Event::kStatement) CrashPoint("statement");
     if (p.event == Progress::Event::kMigrationDone) CrashPoint("migration-done");
     if (d_.on_progress) d_.on_progress(p);
   };
-  std::unique_ptr<MigrationWatch> watch;
-  if (d_.watch) watch = d_.watch(dsn_);
   Database* raw = db_.get();
   int watched_pid = -1;
   // With policy.blockedSessionLimit the watch is what keeps a stuck migration from becoming an
   // outage: a migration never runs unwatched then (the engine stops before its next statement, and
   // the pass is retried); without a limit the watch only reports, so its absence is a Warning.
-  Status watch_error;
+  // The watch's session opens lazily (policy.lockWatchAfter): when that late open fails, the
+  // statement that needed it is cancelled under a limit (fail closed: it rolls back and the pass
+  // is retried as LockWatchUnavailable), or runs on with a Warning without one.
+  std::mutex watch_mu;
+  Status watch_error;  // guarded by watch_mu (the lazy open reports from the watch's thread)
+  auto watch_failed = [&watch_mu, &watch_error]() {
+    std::lock_guard<std::mutex> l(watch_mu);
+    return !watch_error.ok();
+  };
   const bool watch_required = su_.policy.blocked_session_limit.count() > 0;
-  ctx.cancelled = [this, &watch_error, watch_required] {
-    return (watch_required && !watch_error.ok()) || (d_.cancelled && d_.cancelled());
+  ctx.cancelled = [this, watch_failed, watch_required] {
+    return (watch_required && watch_failed()) || (d_.cancelled && d_.cancelled());
+  };
+  auto on_unavailable = [&watch_mu, &watch_error, watch_required, raw](const Status& s) {
+    {
+      std::lock_guard<std::mutex> l(watch_mu);
+      if (watch_error.ok()) watch_error = s;
+    }
+    if (watch_required) (void)raw->Cancel();
   };
   ctx.on_session = [&](int pid) {
-    // Engines report the session before every migration; restart the watch (a new connection)
-    // only when the session changes.
+    // Engines report the session before every migration; restart the watch only when the
+    // session changes.
     if (!watch || pid == watched_pid) return;
     watched_pid = pid;
     watch->Stop();
-    Status s = StartWatch(watch.get(), pid, [raw] { (void)raw->Cancel(); });
-    if (!s.ok() && watch_error.ok()) watch_error = s;
+    Status s = StartWatch(watch.get(), pid, [raw] { (void)raw->Cancel(); }, /*warn=*/true, on_unavailable);
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> l(watch_mu);
+      if (watch_error.ok()) watch_error = s;
+    }
   };
   if (watch) {
     ctx.on_session(db_->BackendPid());
-    if (!watch_error.ok() && watch_required) return Retry(WatchRequired(watch_error), "LockWatchUnavailable");
+    if (watch_failed() && watch_required) return Retry(WatchRequired(watch_error), "LockWatchUnavailable");
   }
   CrashPoint("before-migrate");
   // A stop request (SIGTERM) abandons the statement in flight: it is cancelled and its migration
@@ -404,9 +425,17 @@ bool Pass::Migrate() {
   }
   CrashPoint("after-migrate");
   bool watch_cancelled = false;
+  bool late_watch_error = false;
   if (watch) {
-    watch->Stop();
+    watch->Stop();  // joins the watch's thread: watch_error is ours alone from here
     watch_cancelled = watch->Cancelled();
+    late_watch_error = !watch_error.ok() && su_.policy.lock_watch_after.count() > 0;
+  }
+  if (late_watch_error && !watch_required) {
+    Event("Warning", "LockWatchUnavailable",
+          "a statement ran longer than policy.lockWatchAfter (" + FormatDuration(su_.policy.lock_watch_after) +
+              ") without the blocked-session watch (sessions blocked behind it were not reported): " +
+              watch_error.message());
   }
   {
     std::lock_guard<std::mutex> l(blocked_mu_);
@@ -464,14 +493,17 @@ void Pass::ReobserveVersion() {
   st_.observed_at = FormatTime(d_.clock->Now());
 }
 
-Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel, bool warn) {
-  Status s = watch->Start(pid, su_.policy.blocked_session_limit,
-                          [this](const std::vector<BlockedSession>& b) {
-                            if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
-                            std::lock_guard<std::mutex> l(blocked_mu_);
-                            if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
-                          },
-                          std::move(cancel));
+Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> cancel, bool warn,
+                        std::function<void(const Status&)> on_unavailable) {
+  auto on_blocked = [this](const std::vector<BlockedSession>& b) {
+    if (d_.on_blocked) d_.on_blocked(su_.Key(), b);
+    std::lock_guard<std::mutex> l(blocked_mu_);
+    if (!b.empty()) blocked_ = b;  // keep the last non-empty report for status
+  };
+  // Lazy only when the caller handles a late failure (migrations); a restore opens it now.
+  Status s = on_unavailable ? watch->StartLazy(pid, su_.policy.blocked_session_limit, su_.policy.lock_watch_after,
+                                               on_blocked, std::move(cancel), std::move(on_unavailable))
+                            : watch->Start(pid, su_.policy.blocked_session_limit, on_blocked, std::move(cancel));
   if (warn && !s.ok() && su_.policy.blocked_session_limit.count() == 0) {
     Event("Warning", "LockWatchUnavailable",
           "running without the blocked-session watch (sessions blocked behind it are not reported): " + s.message());

@@ -78,6 +78,22 @@ class MigrationWatch {
   virtual void Stop() = 0;
   // True when the last Stop() followed a cancel() by the watch.
   virtual bool Cancelled() const = 0;
+
+  // A lazy Start: returns at once without a session of its own; the session is opened only when a
+  // statement has been running (StatementStarted() with no StatementsDone() since) for open_after,
+  // so short migrations cost one session. When that open fails, on_unavailable is called once,
+  // from the watch's thread, while the statement still runs (the caller decides: cancel it, or
+  // warn and go on). The default opens the session now (Start), for watches that cannot wait.
+  virtual Status StartLazy(int pid, std::chrono::milliseconds limit, std::chrono::milliseconds open_after,
+                           std::function<void(const std::vector<BlockedSession>&)> on_blocked,
+                           std::function<void()> cancel, std::function<void(const Status&)> on_unavailable) {
+    (void)open_after;
+    (void)on_unavailable;
+    return Start(pid, limit, std::move(on_blocked), std::move(cancel));
+  }
+  // The watched session starts a statement (or a batch of them) / has none running.
+  virtual void StatementStarted() {}
+  virtual void StatementsDone() {}
 };
 using WatchFactory = std::function<std::unique_ptr<MigrationWatch>(const std::string& dsn)>;
 

@@ -273,58 +273,111 @@ TEST_F(BlockedSessionsTest, MeasuresTheLockWaitNotTheQueryAge) {
   h_.ExpectNoSecretAnywhere();
 }
 
-// The watch needs a second session. When the role's CONNECTION LIMIT leaves none, a policy with
-// blockedSessionLimit does not migrate unwatched (LockWatchUnavailable, retried); without a limit
-// the migration runs and the missing watch is a Warning event. Superusers ignore CONNECTION LIMIT,
-// so the tool connects as an ordinary role that owns the database.
-TEST(LockWatchAvailability, ARoleWithoutASpareConnectionDoesNotMigrateUnwatched) {
-  PolicyHarness h("watch_connlimit");
-  const std::string db = PgServer::DbNameOf(h.dsn());
-  const std::string role = db + "_app";
-  {
-    auto admin = h.Connect("policies-admin");
+// The watch needs a second session, opened lazily: only when a statement runs longer than
+// policy.lockWatchAfter. The role's CONNECTION LIMIT 1 leaves none for it. Short migrations then
+// run on one session, with or without blockedSessionLimit (nothing needed watching). A long
+// statement without a limit runs on and the missing watch is a Warning event; with
+// blockedSessionLimit it is cancelled the moment the watch cannot open (fail closed: rolled back,
+// audit row interrupted, LockWatchUnavailable, retried) and applies once a connection is free.
+// Superusers ignore CONNECTION LIMIT, so the tool connects as an ordinary role owning the database.
+class LockWatchAvailability : public ::testing::Test {
+ protected:
+  LockWatchAvailability() : h_("watch_connlimit") {}
+
+  void SetUp() override {
+    const std::string db = PgServer::DbNameOf(h_.dsn());
+    role_ = db + "_app";
+    auto admin = h_.Connect("policies-admin");
     ASSERT_NE(admin, nullptr);
-    ASSERT_TRUE(admin->Exec("CREATE ROLE " + QuoteIdent(role) + " LOGIN PASSWORD 'app-pw' CONNECTION LIMIT 1").ok());
-    ASSERT_TRUE(admin->Exec("ALTER DATABASE " + QuoteIdent(db) + " OWNER TO " + QuoteIdent(role)).ok());
+    ASSERT_TRUE(admin->Exec("CREATE ROLE " + QuoteIdent(role_) + " LOGIN PASSWORD 'app-pw' CONNECTION LIMIT 1").ok());
+    ASSERT_TRUE(admin->Exec("ALTER DATABASE " + QuoteIdent(db) + " OWNER TO " + QuoteIdent(role_)).ok());
+    const std::string app_dsn = "host=127.0.0.1 port=" + std::to_string(PgServer::Shared().port()) + " dbname=" + db +
+                                " user=" + role_ + " password=app-pw";
+    deps_ = h_.Deps();
+    deps_.watch = [](const std::string& dsn) { return NewPgMigrationWatch(dsn, milliseconds(200)); };
+    deps_.getenv = [app_dsn](const char* name) -> const char* {
+      static thread_local std::string value;
+      value = std::string(name) == kDsnEnv ? app_dsn : "";
+      return std::string(name) == kDsnEnv ? value.c_str() : std::getenv(name);
+    };
+    reconciler_ = std::make_unique<Reconciler>(deps_);
   }
-  const std::string app_dsn = "host=127.0.0.1 port=" + std::to_string(PgServer::Shared().port()) + " dbname=" + db +
-                              " user=" + role + " password=app-pw";
-  ReconcilerDeps deps = h.Deps();
-  deps.watch = [](const std::string& dsn) { return NewPgMigrationWatch(dsn, milliseconds(200)); };
-  deps.getenv = [app_dsn](const char* name) -> const char* {
-    static thread_local std::string value;
-    value = std::string(name) == kDsnEnv ? app_dsn : "";
-    return std::string(name) == kDsnEnv ? value.c_str() : std::getenv(name);
-  };
-  Reconciler r(deps);
 
-  h.WriteMigration("001", "accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n");
-  auto report_only = h.Reconcile(r, h.Manifest("app", "001", ""));
+  bool Warned() const {
+    for (const auto& e : h_.events()) {
+      if (e.find("Warning LockWatchUnavailable") != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  void SetConnectionLimit(int n) {
+    auto admin = h_.Connect("policies-admin");
+    ASSERT_NE(admin, nullptr);
+    ASSERT_TRUE(admin->Exec("ALTER ROLE " + QuoteIdent(role_) + " CONNECTION LIMIT " + std::to_string(n)).ok());
+  }
+
+  PolicyHarness h_;
+  std::string role_;
+  ReconcilerDeps deps_;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+TEST_F(LockWatchAvailability, ShortMigrationsRunOnOneSessionEvenUnderABlockedSessionLimit) {
+  h_.WriteMigration("001", "accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n");
+  auto report_only = h_.Reconcile(*reconciler_, h_.Manifest("app", "001", ""));
   EXPECT_EQ(report_only.status.phase, Phase::kSucceeded) << report_only.status.message;
-  bool warned = false;
-  for (const auto& e : h.events()) warned |= e.find("Warning LockWatchUnavailable") != std::string::npos;
-  EXPECT_TRUE(warned) << "running without the watch left no Warning event";
+  h_.WriteMigration("002", "note", "ALTER TABLE accounts ADD COLUMN note text;\n");
+  auto limited = h_.Reconcile(*reconciler_, h_.Manifest("app", "002", "blockedSessionLimit: 3s\n"));
+  EXPECT_EQ(limited.status.phase, Phase::kSucceeded) << limited.status.message;
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
+  EXPECT_FALSE(Warned()) << "no statement ran long enough to need the watch";
+  h_.ExpectNoSecretAnywhere();
+}
 
-  h.WriteMigration("002", "note", "ALTER TABLE accounts ADD COLUMN note text;\n");
-  auto su = h.Manifest("app", "002", "blockedSessionLimit: 3s\n");
-  auto refused = h.Reconcile(r, su);
+TEST_F(LockWatchAvailability, ALongStatementWithoutALimitRunsOnWithAWarning) {
+  h_.WriteMigration("001", "slow", "CREATE TABLE accounts (id int PRIMARY KEY);\nSELECT pg_sleep(1.5);\n");
+  auto out = h_.Reconcile(*reconciler_, h_.Manifest("app", "001", "lockWatchAfter: 200ms\n"));
+  EXPECT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001"}));
+  EXPECT_TRUE(Warned()) << "a statement ran unwatched without a Warning event";
+}
+
+TEST_F(LockWatchAvailability, ALongStatementUnderALimitIsCancelledWhenTheWatchCannotOpen) {
+  h_.WriteMigration("001", "accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n");
+  ASSERT_EQ(h_.Reconcile(*reconciler_, h_.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  // Far longer than the test may take: it ends only by the cancel.
+  h_.WriteMigration("002", "slow", "ALTER TABLE accounts ADD COLUMN note text;\nSELECT pg_sleep(600);\n");
+  auto su = h_.Manifest("app", "002", "blockedSessionLimit: 3s\nlockWatchAfter: 200ms\n");
+  auto refused = h_.Reconcile(*reconciler_, su);
   EXPECT_EQ(refused.result.code(), Code::kUnavailable) << refused.result.ToString();
   EXPECT_FALSE(refused.terminal);
   const Condition* reconciling = FindCondition(refused.status, "Reconciling");
   ASSERT_NE(reconciling, nullptr);
   EXPECT_EQ(reconciling->reason, "LockWatchUnavailable");
   EXPECT_NE(refused.status.last_error.find("too many connections"), std::string::npos) << refused.status.last_error;
-  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"})) << "the migration ran unwatched";
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001"})) << "the statement ran on unwatched";
+  EXPECT_EQ(h_.Scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND "
+                      "column_name = 'note'"),
+            "0");
+  EXPECT_EQ(h_.Scalar("SELECT status FROM schema_upgrade_log WHERE version = '002'"), "interrupted");
 
-  {
-    auto admin = h.Connect("policies-admin");
-    ASSERT_NE(admin, nullptr);
-    ASSERT_TRUE(admin->Exec("ALTER ROLE " + QuoteIdent(role) + " CONNECTION LIMIT 2").ok());
-  }
-  auto out = h.Reconcile(r, su, /*force=*/true);
+  SetConnectionLimit(2);
+  h_.WriteMigration("002", "slow", "ALTER TABLE accounts ADD COLUMN note text;\nSELECT pg_sleep(0.5);\n");
+  su = h_.Manifest("app", "002", "blockedSessionLimit: 3s\nlockWatchAfter: 200ms\n");
+  auto out = h_.Reconcile(*reconciler_, su, /*force=*/true);
   EXPECT_EQ(out.status.phase, Phase::kSucceeded) << out.status.message;
-  EXPECT_EQ(h.History(), (std::vector<std::string>{"001", "002"}));
-  h.ExpectNoSecretAnywhere();
+  EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
+  h_.ExpectNoSecretAnywhere();
+}
+
+TEST_F(LockWatchAvailability, LockWatchAfterZeroOpensTheWatchWithTheMigration) {
+  h_.WriteMigration("001", "accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n");
+  auto refused = h_.Reconcile(*reconciler_, h_.Manifest("app", "001", "blockedSessionLimit: 3s\nlockWatchAfter: 0\n"));
+  EXPECT_EQ(refused.result.code(), Code::kUnavailable) << refused.result.ToString();
+  const Condition* reconciling = FindCondition(refused.status, "Reconciling");
+  ASSERT_NE(reconciling, nullptr);
+  EXPECT_EQ(reconciling->reason, "LockWatchUnavailable");
+  EXPECT_TRUE(h_.History().empty()) << "the migration ran unwatched";
 }
 
 }  // namespace

@@ -302,6 +302,19 @@ TEST(ManifestErrorTest, DurationsAreBoundedAtParseTime) {
   EXPECT_EQ(ParseOne(WithPolicy("    statementTimeout: 596h\n")).policy.statement_timeout.count(), 596LL * 3600000);
 }
 
+TEST(ManifestParseTest, LockWatchAfterDefaultsToOneSecondAndIsBounded) {
+  EXPECT_EQ(ParseOne(kMinimal).policy.lock_watch_after, milliseconds(1000));
+  EXPECT_EQ(ParseOne(WithPolicy("    lockWatchAfter: 250ms\n")).policy.lock_watch_after, milliseconds(250));
+  EXPECT_EQ(ParseOne(WithPolicy("    lockWatchAfter: 0\n")).policy.lock_watch_after, milliseconds(0));
+  EXPECT_HAS(ErrorOf(WithPolicy("    lockWatchAfter: soon\n")),
+             "m.yaml:13: spec.policy.lockWatchAfter: \"soon\" is not a duration");
+  EXPECT_HAS(ErrorOf(WithPolicy("    lockWatchAfter: 11m\n")),
+             "m.yaml:13: spec.policy.lockWatchAfter: is longer than 10m");
+  // The default leaves the spec hash (and with it approvals) as it was; another value changes it.
+  EXPECT_EQ(ComputeSpecHash(ParseOne(WithPolicy("    lockWatchAfter: 1s\n"))), ComputeSpecHash(ParseOne(kMinimal)));
+  EXPECT_NE(ComputeSpecHash(ParseOne(WithPolicy("    lockWatchAfter: 2s\n"))), ComputeSpecHash(ParseOne(kMinimal)));
+}
+
 TEST(ManifestErrorTest, DeeplyNestedYamlSaysSoWithTheFile) {
   std::string deep = kMinimal + "  service: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
   std::string e = ErrorOf(deep);

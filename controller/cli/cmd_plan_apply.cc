@@ -9,6 +9,8 @@
 #include "controller/cli/flags.h"
 #include "controller/runtime/signals.h"
 #include "reconcilers/base/duration.h"
+#include "reconcilers/base/file_cache.h"
+#include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/offline/offline_plan.h"
 #include "reconcilers/schemaupgrade/plan.h"
@@ -208,6 +210,10 @@ int CmdApply(const Args& args) {
   ShutdownSignal* stop = signal->get();
   env->deps.cancelled = [stop] { return stop->StopRequested(); };
   Reconciler reconciler(env->deps);
+  // The last run's migration file checksums: unchanged applied files are stat'ed, not re-read and
+  // hashed (a no-op apply over thousands of files); see file_cache.h.
+  const std::string checksums = JoinPath(env->state_dir, "file-checksums");
+  if (!dry_run) SharedMigrationFileCache()->LoadChecksums(LocalFileSystem(), checksums);
   int code = 0;
   for (auto& su : *resources) {
     if (stop->StopRequested()) break;
@@ -266,6 +272,11 @@ int CmdApply(const Args& args) {
                   FormatDuration(out.requeue_after).c_str());
     }
     code = Worst(code, ExitCodeFor(out.result));
+  }
+  if (!dry_run) {
+    // Only a shortcut for the next run: a failure to save it changes nothing this run did.
+    Status saved = SharedMigrationFileCache()->SaveChecksums(LocalFileSystem(), checksums);
+    if (!saved.ok()) LogWarn("apply.checksum_cache_not_saved", {{"error", saved.message()}});
   }
   return code;
 }

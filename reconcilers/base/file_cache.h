@@ -40,6 +40,14 @@ class MigrationFileCache {
   // Forgets everything (tests; a next call reads again).
   void Clear();
 
+  // The checksum entries of `fs` (never the texts) written to / read from `file`, so a short-lived
+  // process (`apply`) starts from the last run's checksums: an unchanged applied file is then
+  // only stat'ed, not read and hashed. An entry keeps its age (full_check_every still applies).
+  // Load: a missing or unreadable file, or a malformed line, is ignored (the cache starts
+  // empty: it is only ever a shortcut); Save writes atomically.
+  void LoadChecksums(FileSystem* fs, const std::string& file);
+  Status SaveChecksums(FileSystem* fs, const std::string& file);
+
  private:
   struct Entry {
     FileStamp stamp;

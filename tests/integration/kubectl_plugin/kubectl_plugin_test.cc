@@ -10,7 +10,7 @@
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/schemaupgrade/status_store.h"
-#include "tests/integration/kube/kube_emulator.h"
+#include "tests/support/kube/kube_emulator.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/temp_dir.h"
 

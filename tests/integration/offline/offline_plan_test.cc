@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "reconcilers/manifest/manifest.h"
-#include "tests/integration/ory/local_podman.h"
+#include "tests/support/podman/local_podman.h"
 #include "tests/support/temp_dir.h"
 
 namespace su::testing {

@@ -7,7 +7,7 @@
 
 #include "reconcilers/base/fs.h"
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
-#include "tests/integration/ory/local_podman.h"
+#include "tests/support/podman/local_podman.h"
 #include "tests/support/pg_server.h"
 
 namespace su {

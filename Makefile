@@ -17,7 +17,7 @@ CMAKE_FLAGS ?=
 DEMO_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyaml-cpp-dev libssl-dev \
   postgresql postgresql-client podman podman-compose runc busybox-static python3 ca-certificates openssl \
   libhowardhinnant-date-dev
-DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes git curl jq
+DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes git curl jq lua5.1
 
 .PHONY: all build bin deps deps-demo test test-stress unit integration demo bench bench-controller clean install
 PREFIX ?= /usr/local

@@ -39,10 +39,10 @@ ClusterRole or, with watchNamespaces, by a Role in each namespace. */}}
 {{- define "schema-upgrade-operator.rules" -}}
 - apiGroups: ["olympus.io"]
   resources: ["schemaupgrades"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["olympus.io"]
   resources: ["schemaupgrades/status"]
-  verbs: ["update", "patch"]
+  verbs: ["patch"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -30,7 +30,16 @@ class RbacTest(unittest.TestCase):
 
     def test_controller_can_do_its_job(self):
         self.assertEqual(self.sa("get", "su", "-A", "-o", "name").stdout.split(), ["schemaupgrade.olympus.io/app"])
-        self.sa("patch", "su", "app", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Planning"}}')
+        # The status writer merge-patches the subresource without reading it first (kubectl patch
+        # would GET schemaupgrades/status, which the controller neither needs nor is granted).
+        from kubernetes import client, config
+        api = config.new_client_from_config(config_file=os.path.join(self.emu.dir, "kubeconfig-controller"))
+        try:
+            client.CustomObjectsApi(api).patch_namespaced_custom_object_status(
+                "olympus.io", "v1alpha1", "default", "schemaupgrades", "app", {"status": {"phase": "Planning"}})
+        finally:
+            api.close()
+        self.assertEqual(self.emu.kubectl("get", "su", "app", "-o", "jsonpath={.status.phase}").stdout, "Planning")
         self.sa("create", "-f", "-", input=json.dumps({
             "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"generateName": "app.", "namespace": "default"},
             "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "olympus.io/schema-upgrade",
@@ -54,6 +63,9 @@ class RbacTest(unittest.TestCase):
         self.assertIn('cannot create resource "leases" in API group "coordination.k8s.io" in the namespace "default"', r.stderr)
         r = self.sa("get", "su", "app", "-o", "name")
         self.assertEqual(r.stdout.strip(), "schemaupgrade.olympus.io/app")
+        # Spec is never written by the controller: no update/patch on the main resource.
+        r = self.sa("label", "su", "app", "x=y", check=False)
+        self.assertIn('cannot patch resource "schemaupgrades" in API group "olympus.io"', r.stderr)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ VALUE_SETS = {
                         "--set", "leaderElection.leaseDuration=30s", "--set", "kubeApi.qps=20", "--set", "workers=4",
                         "--set", "metrics.port=9090", "--set", "health.port=9091",
                         "--set", "argocdHealthCheck.configMap.enabled=true",
-                        "--set", "state.existingClaim=su-state", "--set-json", 'extraArgs=["--resync=10m"]'],
+                        "--set", "state.existingClaim=su-state", "--set-json", 'extraArgs=["--resync=10m"]',
+                        "--set-json", 'extraEnv=[{"name":"APP_DSN","valueFrom":{"secretKeyRef":{"name":"app-db","key":"dsn"}}}]',
+                        "--set-json", 'extraVolumes=[{"name":"app-migrations","configMap":{"name":"app-migrations"}}]',
+                        "--set-json", 'extraVolumeMounts=[{"name":"app-migrations","mountPath":"/migrations/app","readOnly":true}]'],
 }
 LUA = os.path.join(CHART, "files", "argocd-health.lua")
 
@@ -119,6 +122,9 @@ class HelmTemplateTest(unittest.TestCase):
         self.assertNotIn("ServiceAccount", kinds)
         self.assertNotIn("Service", kinds)
         self.assertEqual({v["name"]: v for v in pod["volumes"]}["state"]["persistentVolumeClaim"], {"claimName": "su-state"})
+        self.assertEqual(c["env"][-1], {"name": "APP_DSN", "valueFrom": {"secretKeyRef": {"name": "app-db", "key": "dsn"}}})
+        self.assertEqual(c["volumeMounts"][-1], {"name": "app-migrations", "mountPath": "/migrations/app", "readOnly": True})
+        self.assertEqual(pod["volumes"][-1], {"name": "app-migrations", "configMap": {"name": "app-migrations"}})
         cm = kinds["ConfigMap"][0]
         with open(LUA) as f:
             self.assertEqual(cm["data"], {"resource.customizations.health.olympus.io_SchemaUpgrade": f.read()})

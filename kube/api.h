@@ -24,6 +24,9 @@ struct GroupVersionResource {
   bool namespaced = true;
 };
 
+// RBAC follows the calls: tests/integration/deploy/test_rbac_calls.py reads every KubeApi call and
+// compares it with manifests/rbac.yaml and the chart. Name each resource with a constant like this
+// one and build the ResourcePath from it (docs/kubernetes.md, "RBAC"), so the test can read the call.
 inline const GroupVersionResource kSchemaUpgrades{"olympus.io", "v1alpha1", "schemaupgrades", true};
 
 // Where a call goes. name empty: the collection. ns empty on a namespaced resource: all namespaces

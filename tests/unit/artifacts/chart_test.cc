@@ -50,7 +50,7 @@ TEST(Chart, EveryValuesReferenceExistsInValuesYaml) {
   std::string error;
   const auto values = LoadDocuments(Chart("values.yaml"), &error);
   ASSERT_EQ(values.size(), 1u) << error;
-  for (const char* key : {"image", "replicas", "leaderElection", "watchNamespace", "resources", "securityContext",
+  for (const char* key : {"image", "replicas", "leaderElection", "watchNamespaces", "resources", "securityContext",
                           "metrics", "serviceMonitor"})
     EXPECT_TRUE(values[0][key].IsDefined()) << "values.yaml lacks " << key;
 
@@ -131,9 +131,10 @@ TEST(Chart, DefaultsMatchTheManifestDeployment) {
   bool ok = false;
   const std::string rbac = ReadFileText(Chart("templates/rbac.yaml"), &ok);
   ASSERT_TRUE(ok);
-  // watchNamespace switches ClusterRole to a Role in that namespace.
-  EXPECT_NE(rbac.find("{{- if .Values.watchNamespace }}"), std::string::npos);
-  EXPECT_NE(rbac.find("namespace: {{ .Values.watchNamespace }}"), std::string::npos);
+  // watchNamespaces switches the ClusterRole to a Role in each of those namespaces (rendered and
+  // checked by tests/emulator/kubeapi/test_helm.py).
+  EXPECT_NE(rbac.find("{{- if .Values.watchNamespaces }}"), std::string::npos);
+  EXPECT_NE(rbac.find("{{- range $i, $ns := .Values.watchNamespaces }}"), std::string::npos);
 }
 
 }  // namespace

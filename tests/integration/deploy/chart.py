@@ -26,7 +26,7 @@ VALUE_SETS = {
         "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=preexisting",
         "--set", "state.existingClaim=su-state", "--set", "state.mountPath=/state",
         "--set", "argocdHealthCheck.configMap.enabled=true",
-        "--set-json", 'extraArgs=["--workers=4"]',
+        "--set-json", 'extraArgs=["--leader-election-namespace=schema-upgrade-system"]',
         "--set-json", 'extraEnv=[{"name":"APP_DSN","valueFrom":{"secretKeyRef":{"name":"app-db","key":"dsn"}}}]',
         "--set-json", 'extraVolumes=[{"name":"app-migrations","configMap":{"name":"app-migrations"}}]',
         "--set-json", 'extraVolumeMounts=[{"name":"app-migrations","mountPath":"/migrations/app","readOnly":true}]'],

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "api/conditions.h"
 #include "controller/cli/progress.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/engines/factory/factory.h"
@@ -47,7 +48,7 @@ std::unique_ptr<CliEnv> MakeCliEnv(const CliEnvOptions& o) {
   if (o.progress) d.on_progress = TerminalProgress();
   d.on_event = [](const std::string& key, const std::string& type, const std::string& reason,
                   const std::string& message) {
-    Log(type == "Warning" ? LogLevel::kWarn : LogLevel::kInfo, "event",
+    Log(type == event_type::kWarning ? LogLevel::kWarn : LogLevel::kInfo, "event",
         {{"resource", key}, {"type", type}, {"reason", reason}, {"message", message}});
   };
   return env;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/conditions.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/reconciler.h"

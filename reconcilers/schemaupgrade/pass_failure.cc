@@ -49,7 +49,7 @@ std::string Pass::RollbackImage() {
   declared_image_ = st_.previous_image;
   st_.image = st_.previous_image;
   Audit("rollback-image", "succeeded", target_image_ + " -> " + st_.previous_image);
-  Event("Warning", "ImageRolledBack", "image restored to " + st_.previous_image);
+  Event(event_type::kWarning, reasons::kImageRolledBack, "image restored to " + st_.previous_image);
   return "rollbackImage: image restored to " + st_.previous_image;
 }
 

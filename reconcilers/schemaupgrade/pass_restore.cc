@@ -150,7 +150,7 @@ std::string Pass::RestoreBackup() {
         if (watch_required && !r.ok()) r = WatchRequired(session.watch_error());
         if (!watch_required && watch_error.empty()) {
           watch_error = session.watch_error().message();
-          Event("Warning", "LockWatchUnavailable",
+          Event(event_type::kWarning, reasons::kLockWatchUnavailable,
                 "the restore ran without the blocked-session watch: " + watch_error);
         }
       }
@@ -184,14 +184,14 @@ std::string Pass::RestoreBackup() {
                       "Repair forward, or set policy.restoreBackup.allowDataLoss: true and run `schema-upgrade "
                       "apply` to restore anyway";
     Audit("restore", "refused", path, msg);
-    Event("Warning", "RestoreRefused", msg);
+    Event(event_type::kWarning, reasons::kRestoreRefused, msg);
     return msg;
   }
   std::string lost = r->writes_since > 0 ? "; " + std::to_string(r->writes_since) +
                                                " row(s) written since the backup were lost (allowDataLoss)" + detail
                                          : "";
   Audit("restore", "succeeded", path);
-  Event("Warning", "BackupRestored", "database restored from " + path + lost + waits);
+  Event(event_type::kWarning, reasons::kBackupRestored, "database restored from " + path + lost + waits);
   return "restoreBackup: database restored from " + path + lost + waits;
 }
 

@@ -36,7 +36,7 @@ bool Pass::LoadStatus() {
   auto loaded = d_.store->Load(su_.Key());
   if (!loaded.ok()) {
     no_save_ = true;  // keep the unreadable file for the operator to inspect
-    return Fatal(loaded.status(), "StatusUnreadable");
+    return Fatal(loaded.status(), reasons::kStatusUnreadable);
   }
   if (loaded->has_value()) st_ = **loaded;
   std::string token = SpecToken(su_);
@@ -53,8 +53,8 @@ bool Pass::LoadStatus() {
     st_ = fresh;
     st_.spec_hash = token;
   }
-  const Condition* stalled = FindCondition(st_, "Stalled");
-  if (opt_.force && (st_.phase == Phase::kFailed || (stalled && stalled->status == "True"))) {
+  const Condition* stalled = FindCondition(st_, condition::kStalled);
+  if (opt_.force && (st_.phase == Phase::kFailed || (stalled && stalled->status == condition_status::kTrue))) {
     st_.attempts = 0;  // an explicit retry: a fresh budget
   }
   st_.resource = su_.Key();
@@ -76,11 +76,11 @@ void Pass::Save() {
 void Pass::SetPhase(Phase p, const std::string& message) {
   st_.phase = p;
   st_.message = message;
-  SetCondition(&st_, "Reconciling", "True", PhaseName(p), message, su_.generation, d_.clock->Now());
-  SetCondition(&st_, "Ready", "False", PhaseName(p), message, su_.generation, d_.clock->Now());
+  SetCondition(&st_, condition::kReconciling, condition_status::kTrue, PhaseName(p), message, su_.generation, d_.clock->Now());
+  SetCondition(&st_, condition::kReady, condition_status::kFalse, PhaseName(p), message, su_.generation, d_.clock->Now());
   // A step is starting: not stalled (a Stalled=True of an earlier spec or of exhausted retries
   // would otherwise linger with an old observedGeneration until the pass ends).
-  SetCondition(&st_, "Stalled", "False", PhaseName(p), "", su_.generation, d_.clock->Now());
+  SetCondition(&st_, condition::kStalled, condition_status::kFalse, PhaseName(p), "", su_.generation, d_.clock->Now());
   Save();
   LogInfo("phase", {{"resource", su_.Key()}, {"phase", PhaseName(p)}, {"message", message}});
 }
@@ -97,12 +97,12 @@ bool Pass::Fatal(const Status& s, const std::string& reason) {
   st_.message = st_.last_error;
   st_.next_retry_at.clear();
   auto now = d_.clock->Now();
-  SetCondition(&st_, "Ready", "False", reason, st_.last_error, su_.generation, now);
-  SetCondition(&st_, "Reconciling", "False", reason, st_.last_error, su_.generation, now);
-  SetCondition(&st_, "Stalled", "True", reason, st_.last_error, su_.generation, now);
+  SetCondition(&st_, condition::kReady, condition_status::kFalse, reason, st_.last_error, su_.generation, now);
+  SetCondition(&st_, condition::kReconciling, condition_status::kFalse, reason, st_.last_error, su_.generation, now);
+  SetCondition(&st_, condition::kStalled, condition_status::kTrue, reason, st_.last_error, su_.generation, now);
   out_.terminal = true;
   Save();
-  Event("Warning", reason, st_.last_error);
+  Event(event_type::kWarning, reason, st_.last_error);
   LogWarn("reconcile.failed", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error}});
   return false;
 }
@@ -115,7 +115,7 @@ bool Pass::Retry(const Status& s, const std::string& reason) {
   if (d_.cancelled && d_.cancelled()) {
     // A shutdown is not a failure of this resource: no attempt is spent, the next start resumes.
     st_.message = "stopped by shutdown during " + std::string(PhaseName(st_.phase)) + "; resumes on the next start";
-    SetCondition(&st_, "Reconciling", "True", "Interrupted", st_.message, su_.generation, d_.clock->Now());
+    SetCondition(&st_, condition::kReconciling, condition_status::kTrue, reasons::kInterrupted, st_.message, su_.generation, d_.clock->Now());
     Save();
     LogInfo("reconcile.interrupted", {{"resource", su_.Key()}, {"phase", PhaseName(st_.phase)}});
     return false;
@@ -140,26 +140,26 @@ bool Pass::Retry(const Status& s, const std::string& reason) {
   if (at_target) {
     st_.message = su_.service + " was at " + su_.target_version + " when last observed" +
                   (st_.observed_at.empty() ? "" : " (" + st_.observed_at + ")") + "; " + st_.message;
-    SetCondition(&st_, "Ready", "Unknown", reason, st_.message, su_.generation, now);
+    SetCondition(&st_, condition::kReady, condition_status::kUnknown, reason, st_.message, su_.generation, now);
   } else {
-    SetCondition(&st_, "Ready", "False", reason, st_.message, su_.generation, now);
+    SetCondition(&st_, condition::kReady, condition_status::kFalse, reason, st_.message, su_.generation, now);
   }
   if (exhausted) {
     std::string why = "still failing after " + std::to_string(st_.attempts) + " attempts (retries.limit " +
                       std::to_string(limit) + "): " + st_.last_error + "; still retrying, at most every " +
                       FormatDuration(su_.policy.retries.max_backoff) + ", until it works. Fix the cause; `schema-upgrade apply` or a new olympus.io/retry "
                       "annotation value tries at once";
-    bool newly = !FindCondition(st_, "Stalled") || FindCondition(st_, "Stalled")->status != "True";
-    SetCondition(&st_, "Reconciling", "False", "RetriesExhausted", why, su_.generation, now);
-    SetCondition(&st_, "Stalled", "True", "RetriesExhausted", why, su_.generation, now);
-    if (newly) Event("Warning", "RetriesExhausted", why);
+    bool newly = !FindCondition(st_, condition::kStalled) || FindCondition(st_, condition::kStalled)->status != condition_status::kTrue;
+    SetCondition(&st_, condition::kReconciling, condition_status::kFalse, reasons::kRetriesExhausted, why, su_.generation, now);
+    SetCondition(&st_, condition::kStalled, condition_status::kTrue, reasons::kRetriesExhausted, why, su_.generation, now);
+    if (newly) Event(event_type::kWarning, reasons::kRetriesExhausted, why);
   } else {
-    SetCondition(&st_, "Reconciling", at_target ? "False" : "True", reason, st_.message, su_.generation, now);
-    SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
+    SetCondition(&st_, condition::kReconciling, at_target ? condition_status::kFalse : condition_status::kTrue, reason, st_.message, su_.generation, now);
+    SetCondition(&st_, condition::kStalled, condition_status::kFalse, reason, "", su_.generation, now);
   }
   out_.requeue_after = backoff;
   Save();
-  Event("Warning", reason, st_.message);
+  Event(event_type::kWarning, reason, st_.message);
   LogWarn("reconcile.retry", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error},
                               {"attempt", std::to_string(st_.attempts)}, {"backoff", FormatDuration(backoff)},
                               {"stalled", exhausted ? "true" : "false"}});
@@ -175,9 +175,10 @@ bool Pass::Wait(const std::string& reason, const std::string& message, std::chro
   st_.message = message;
   auto now = d_.clock->Now();
   const bool reconciling = !su_.policy.dry_run;
-  SetCondition(&st_, "Ready", "False", reason, message, su_.generation, now);
-  SetCondition(&st_, "Reconciling", reconciling ? "True" : "False", reason, message, su_.generation, now);
-  SetCondition(&st_, "Stalled", "False", reason, "", su_.generation, now);
+  SetCondition(&st_, condition::kReady, condition_status::kFalse, reason, message, su_.generation, now);
+  SetCondition(&st_, condition::kReconciling, reconciling ? condition_status::kTrue : condition_status::kFalse, reason,
+               message, su_.generation, now);
+  SetCondition(&st_, condition::kStalled, condition_status::kFalse, reason, "", su_.generation, now);
   out_.requeue_after = requeue_after;
   out_.terminal = requeue_after.count() == 0;
   out_.result = Status::Error(Code::kGated, message);

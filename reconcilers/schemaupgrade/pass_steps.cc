@@ -77,7 +77,7 @@ Status Pass::WindowNow(Clock::TimePoint* next_open) const {
 bool Pass::WaitForWindow(Clock::TimePoint next_open, const std::string& what) {
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_open - d_.clock->Now());
   st_.next_retry_at = FormatTime(next_open);
-  return Wait("OutsideMaintenanceWindow", what + "outside the maintenance window; it opens at " + FormatTime(next_open),
+  return Wait(reasons::kOutsideMaintenanceWindow, what + "outside the maintenance window; it opens at " + FormatTime(next_open),
               std::max(wait, std::chrono::milliseconds(1000)));
 }
 
@@ -102,10 +102,10 @@ static std::string DatabaseIdentity(Database* db) {
 
 bool Pass::CheckStalledOrBackoff() {
   if (opt_.force || opt_.dry_run) return true;
-  const Condition* stalled = FindCondition(st_, "Stalled");
+  const Condition* stalled = FindCondition(st_, condition::kStalled);
   // RetriesExhausted never stops retrying (a transient cause goes away by itself); a status
   // written as Failed/RetriesExhausted by an older version is therefore retried too.
-  if (st_.phase == Phase::kFailed && stalled && stalled->status == "True" && stalled->reason != "RetriesExhausted") {
+  if (st_.phase == Phase::kFailed && stalled && stalled->status == condition_status::kTrue && stalled->reason != reasons::kRetriesExhausted) {
     out_.terminal = true;
     out_.result = Status::Failed(st_.last_error);
     return false;
@@ -126,16 +126,16 @@ bool Pass::Observe() {
   } else {
     dsn = NewLocalSecretResolver({d_.fs, d_.getenv, ""})->ResolveDsn(su_);
   }
-  if (!dsn.ok()) return Fatal(dsn.status(), "InvalidDatabaseSource");
+  if (!dsn.ok()) return Fatal(dsn.status(), reasons::kInvalidDatabaseSource);
   dsn_ = *dsn;
   auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
   if (!db.ok()) {
     // A malformed DSN does not heal by retrying: bad input, named by its manifest field.
     if (db.status().code() == Code::kInvalidArgument) {
       return Fatal(db.status().WithContext(SourceOf(su_) + ": spec.database.dsnFrom"),
-                   "InvalidDatabaseSource");
+                   reasons::kInvalidDatabaseSource);
     }
-    return Retry(db.status(), "DatabaseUnavailable");
+    return Retry(db.status(), reasons::kDatabaseUnavailable);
   }
   db_ = std::move(db).value();
   // Rows left "running" by a killed run are closed on every pass, not only when there is work:
@@ -155,8 +155,8 @@ bool Pass::Observe() {
   if (d_.workloads && !su_.workload.kind.empty()) {
     auto declared = d_.workloads->DeclaredImage(su_.workload);
     if (!declared.ok()) {
-      if (Transient(declared.status())) return Retry(declared.status(), "WorkloadUnavailable");
-      return Fatal(declared.status(), "WorkloadInvalid");
+      if (Transient(declared.status())) return Retry(declared.status(), reasons::kWorkloadUnavailable);
+      return Fatal(declared.status(), reasons::kWorkloadInvalid);
     }
     declared_image_ = *declared;
   }
@@ -164,14 +164,14 @@ bool Pass::Observe() {
   st_.image = declared_image_;
 
   auto engine = d_.make_engine(su_, dsn_, target_image_);
-  if (!engine.ok()) return Fatal(engine.status(), "InvalidMigrations");
+  if (!engine.ok()) return Fatal(engine.status(), reasons::kInvalidMigrations);
   engine_ = std::move(engine).value();
   auto state = engine_->Observe(db_.get());
   if (!state.ok()) {
-    if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
+    if (Transient(state.status())) return Retry(state.status(), reasons::kObserveFailed);
     // The ory engine plans with the target image itself: an image that cannot be had is that.
     if (su_.migrations.engine == "ory" && state.status().code() == Code::kNotFound) return ImageUnavailable(state.status());
-    return Fatal(state.status(), "InvalidMigrations");
+    return Fatal(state.status(), reasons::kInvalidMigrations);
   }
   if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
   UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
@@ -197,7 +197,7 @@ bool Pass::Gates() {
     return Fatal(Status::Error(Code::kGated, "applied migration(s) " + v +
                                                  " changed since they ran (checksum drift); restore the original "
                                                  "file(s), or list the version(s) in spec.policy.acceptDrift"),
-                 "ChecksumDrift");
+                 reasons::kChecksumDrift);
   }
   bool work = !plan_.UpToDate() || NeedsRollout();
   if (!work) return true;
@@ -205,11 +205,11 @@ bool Pass::Gates() {
     return Fatal(Status::Error(Code::kGated, std::to_string(plan_.LintErrors()) +
                                                  " lint error(s) in pending migrations (see `schema-upgrade plan`); "
                                                  "fix them or set policy.failOnLintErrors: false"),
-                 "LintErrors");
+                 reasons::kLintErrors);
   }
   if (opt_.dry_run) return true;  // the caller only wants the plan
   if (su_.policy.dry_run) {
-    return Wait("DryRun", "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
+    return Wait(reasons::kDryRun, "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
                               " step(s); nothing was changed", std::chrono::milliseconds(0));
   }
   bool resumed_approval = ResumesApprovedPlan();
@@ -218,14 +218,14 @@ bool Pass::Gates() {
                           ? "plan " + plan_.hash + " needs approval"
                           : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
                                 plan_.hash + " (the plan changed)";
-    return Wait("AwaitingApproval", why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
+    return Wait(reasons::kAwaitingApproval, why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
                                           "spec.policy.approval.planHash: " + plan_.hash,
                 std::chrono::milliseconds(0));
   }
   if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
   Clock::TimePoint next_open;
   Status window = WindowNow(&next_open);
-  if (window.code() == Code::kInvalidArgument) return Fatal(window, "InvalidWindow");
+  if (window.code() == Code::kInvalidArgument) return Fatal(window, reasons::kInvalidWindow);
   if (!window.ok()) return WaitForWindow(next_open, "");
   return true;
 }
@@ -233,12 +233,12 @@ bool Pass::Gates() {
 bool Pass::Lock() {
   if (plan_.state.pending.empty()) return true;
   auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
-  if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? "LockBusy" : "DatabaseUnavailable");
+  if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
   lock_.emplace(std::move(lock).value());
   auto state = engine_->Observe(db_.get());
   if (!state.ok()) {
-    if (Transient(state.status())) return Retry(state.status(), "ObserveFailed");
-    return Fatal(state.status(), "InvalidMigrations");
+    if (Transient(state.status())) return Retry(state.status(), reasons::kObserveFailed);
+    return Fatal(state.status(), reasons::kInvalidMigrations);
   }
   Plan now = BuildPlan(su_, *state, declared_image_, target_image_, db_identity_);
   if (now.hash == plan_.hash) return true;
@@ -256,35 +256,35 @@ bool Pass::Backup() {
       (st_.backup->plan_hash == plan_.hash || !st_.start_version.empty())) {
     return true;
   }
-  if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), "BackupFailed");
+  if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), reasons::kBackupFailed);
   // The gates may have passed a while ago (pre-flight, a slow pass): the window must still be open.
   Clock::TimePoint next_open;
   if (Status w = WindowNow(&next_open); !w.ok()) {
-    if (w.code() == Code::kInvalidArgument) return Fatal(w, "InvalidWindow");
+    if (w.code() == Code::kInvalidArgument) return Fatal(w, reasons::kInvalidWindow);
     return WaitForWindow(next_open, "the window closed before the backup started; ");
   }
   SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
   CrashPoint("before-backup");
   std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
   Status mk = d_.fs->MakePrivateDirs(dir);  // a dump is the whole database: 0700, files 0600
-  if (!mk.ok()) return Fatal(mk, "BackupFailed");
+  if (!mk.ok()) return Fatal(mk, reasons::kBackupFailed);
   std::string stamp = FormatTime(d_.clock->Now());
   for (auto& c : stamp) if (c == ':') c = '-';
   std::string path = JoinPath(dir, BackupPrefix(su_.namespace_, su_.name) + plan_.hash + "_" + stamp + ".dump");
   // What "written since the backup" means for restoreBackup: transactions this snapshot does not see.
   auto snap = db_->Query("SELECT pg_current_snapshot()::text");
-  if (!snap.ok()) return Retry(snap.status(), "DatabaseUnavailable");
+  if (!snap.ok()) return Retry(snap.status(), reasons::kDatabaseUnavailable);
   std::string snapshot = snap->rows.empty() ? "" : snap->Get(0, 0);
   auto b = d_.backup->Backup(dsn_, path);
   if (!b.ok()) {
     Audit("backup", "failed", path, b.status().ToString());
-    if (Transient(b.status())) return Retry(b.status(), "BackupFailed");
-    return Fatal(b.status(), "BackupFailed");
+    if (Transient(b.status())) return Retry(b.status(), reasons::kBackupFailed);
+    return Fatal(b.status(), reasons::kBackupFailed);
   }
   st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash, snapshot};
   CrashPoint("after-backup");
   Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
-  Event("Normal", "BackedUp", "backup written to " + b->path);
+  Event(event_type::kNormal, reasons::kBackedUp, "backup written to " + b->path);
   Save();
   PruneOldBackups(dir);
   return true;
@@ -296,7 +296,7 @@ void Pass::PruneOldBackups(const std::string& dir) {
                               st_.backup->path);
   if (!removed.ok()) {
     // Never a reason to stop an upgrade: the new backup is safe; the folder just keeps more.
-    Event("Warning", "BackupRetention", "old backups could not be removed: " + removed.status().ToString());
+    Event(event_type::kWarning, reasons::kBackupRetention, "old backups could not be removed: " + removed.status().ToString());
     return;
   }
   for (const auto& p : *removed) Audit("backup-pruned", "succeeded", p);
@@ -308,17 +308,17 @@ void Pass::PruneOldBackups(const std::string& dir) {
 
 bool Pass::Migrate() {
   if (plan_.state.pending.empty()) return true;
-  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
   const bool starting = st_.start_version.empty();
   SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
                                   plan_.state.pending.back().version);
   if (!lock_) {  // Lock() takes it before the backup; this is a guard, not a path
     auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
-    if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? "LockBusy" : "DatabaseUnavailable");
+    if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
     lock_.emplace(std::move(lock).value());
   }
   AuditLog log(db_.get());
-  if (Status s = log.Ensure(); !s.ok()) return Retry(s, "DatabaseUnavailable");
+  if (Status s = log.Ensure(); !s.ok()) return Retry(s, reasons::kDatabaseUnavailable);
   (void)log.MarkInterrupted();
   if (starting) {
     // The audit log's record of where this upgrade starts: runDown undoes what was applied after
@@ -330,7 +330,7 @@ bool Pass::Migrate() {
     Status s = schema == "public" ? Status::Ok() : db_->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema));
     if (s.ok()) s = engine_log.Ensure();
     if (s.ok()) s = engine_log.MarkUpgradeStart(su_.Key(), "database at " + from + ", target " + su_.target_version);
-    if (!s.ok()) return Retry(s, "DatabaseUnavailable");
+    if (!s.ok()) return Retry(s, reasons::kDatabaseUnavailable);
     st_.start_version = from;
     Save();
   }
@@ -401,7 +401,7 @@ bool Pass::Migrate() {
   };
   if (watch) {
     ctx.on_session(db_->BackendPid());
-    if (watch_failed() && watch_required) return Retry(WatchRequired(watch_error), "LockWatchUnavailable");
+    if (watch_failed() && watch_required) return Retry(WatchRequired(watch_error), reasons::kLockWatchUnavailable);
   }
   CrashPoint("before-migrate");
   // A stop request (SIGTERM) abandons the statement in flight: it is cancelled and its migration
@@ -432,7 +432,7 @@ bool Pass::Migrate() {
     late_watch_error = !watch_error.ok() && su_.policy.lock_watch_after.count() > 0;
   }
   if (late_watch_error && !watch_required) {
-    Event("Warning", "LockWatchUnavailable",
+    Event(event_type::kWarning, reasons::kLockWatchUnavailable,
           "a statement ran longer than policy.lockWatchAfter (" + FormatDuration(su_.policy.lock_watch_after) +
               ") without the blocked-session watch (sessions blocked behind it were not reported): " +
               watch_error.message());
@@ -454,31 +454,31 @@ bool Pass::Migrate() {
   ReobserveVersion();
   if (report.status.ok()) {
     st_.pending.clear();
-    Event("Normal", "Migrated", std::to_string(report.steps.size()) + " migration(s) applied");
+    Event(event_type::kNormal, reasons::kMigrated, std::to_string(report.steps.size()) + " migration(s) applied");
     Save();
     return true;
   }
   if (!watch_error.ok() && watch_required && !report.status.ok()) {
-    return Retry(WatchRequired(watch_error), "LockWatchUnavailable");
+    return Retry(WatchRequired(watch_error), reasons::kLockWatchUnavailable);
   }
   if (watch_cancelled) {
     return Retry(Status::Error(Code::kCancelled, "the migration was cancelled because sessions were blocked behind "
                                                  "it longer than policy.blockedSessionLimit (" +
                                                      FormatDuration(su_.policy.blocked_session_limit) + ")"),
-                 "BlockingTraffic");
+                 reasons::kBlockingTraffic);
   }
   if (report.plan_changed) {
     // Not a failure: the next pass plans again (and a changed plan waits for its own approval).
     st_.approved_plan.clear();
-    return Wait("PlanChanged", report.status.message(), std::chrono::milliseconds(1000));
+    return Wait(reasons::kPlanChanged, report.status.message(), std::chrono::milliseconds(1000));
   }
   if (window_closed && report.status.code() == Code::kGated) {
     std::string done = report.steps.empty() ? "" : std::to_string(report.steps.size()) + " migration(s) applied, then ";
     return WaitForWindow(next_open, done + "the window closed before the next migration; stopped ");
   }
-  if (Transient(report.status)) return Retry(report.status, "MigrationRetryable");
-  if (report.status.code() == Code::kGated) return Fatal(report.status, "ChecksumDrift");
-  return OnFailure(report.status, "MigrationFailed");
+  if (Transient(report.status)) return Retry(report.status, reasons::kMigrationRetryable);
+  if (report.status.code() == Code::kGated) return Fatal(report.status, reasons::kChecksumDrift);
+  return OnFailure(report.status, reasons::kMigrationFailed);
 }
 
 void Pass::ReobserveVersion() {
@@ -505,7 +505,7 @@ Status Pass::StartWatch(MigrationWatch* watch, int pid, std::function<void()> ca
                                                on_blocked, std::move(cancel), std::move(on_unavailable))
                             : watch->Start(pid, su_.policy.blocked_session_limit, on_blocked, std::move(cancel));
   if (warn && !s.ok() && su_.policy.blocked_session_limit.count() == 0) {
-    Event("Warning", "LockWatchUnavailable",
+    Event(event_type::kWarning, reasons::kLockWatchUnavailable,
           "running without the blocked-session watch (sessions blocked behind it are not reported): " + s.message());
   }
   return s;
@@ -529,7 +529,7 @@ bool Pass::NeedsRollout() {
 bool Pass::Bump() {
   if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
   if (!SameImage(declared_image_, target_image_)) {
-    if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+    if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
     st_.previous_image = declared_image_;
     SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
     CrashPoint("before-set-image");
@@ -537,14 +537,14 @@ bool Pass::Bump() {
     Status s = d_.workloads->SetDeclaredImage(su_.workload, declared_image_, target_image_);
     CrashPoint("after-set-image");
     if (!s.ok()) {
-      if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? "WorkloadChanged" : "BumpRetryable");  // onFailure is for permanent failures
-      return OnFailure(s, "BumpFailed");
+      if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? reasons::kWorkloadChanged : reasons::kBumpRetryable);  // onFailure is for permanent failures
+      return OnFailure(s, reasons::kBumpFailed);
     }
     declared_image_ = target_image_;
     st_.image = target_image_;
     changed_ = true;
     Audit("bump", "succeeded", st_.previous_image + " -> " + target_image_);
-    Event("Normal", "Bumped", "image changed from " + st_.previous_image + " to " + target_image_);
+    Event(event_type::kNormal, reasons::kBumped, "image changed from " + st_.previous_image + " to " + target_image_);
     Save();
   }
   auto ws = d_.workloads->Observe(su_.workload);
@@ -555,8 +555,8 @@ bool Pass::Bump() {
   Status s = d_.workloads->Rollout(su_.workload, declared_image_);
   CrashPoint("after-rollout");
   if (!s.ok()) {
-    if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? "WorkloadChanged" : "RolloutFailed");
-    return OnFailure(s, "RolloutFailed");
+    if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? reasons::kWorkloadChanged : reasons::kRolloutFailed);
+    return OnFailure(s, reasons::kRolloutFailed);
   }
   return true;
 }
@@ -569,8 +569,8 @@ bool Pass::Verify() {
   Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
   CrashPoint("after-verify");
   // The workload could not be observed (podman unreachable): not a verdict on the new version.
-  if (s.code() == Code::kUnavailable) return Retry(s, "VerifyUnavailable");
-  if (!s.ok()) return OnFailure(s, "VerifyFailed");
+  if (s.code() == Code::kUnavailable) return Retry(s, reasons::kVerifyUnavailable);
+  if (!s.ok()) return OnFailure(s, reasons::kVerifyFailed);
   return true;
 }
 
@@ -585,14 +585,14 @@ void Pass::Succeed() {
   st_.message = su_.service + " at " + su_.target_version + " (database version " +
                 (st_.current_version.empty() ? "(empty)" : st_.current_version) + ")";
   auto now = d_.clock->Now();
-  SetCondition(&st_, "Ready", "True", "Succeeded", st_.message, su_.generation, now);
-  SetCondition(&st_, "Reconciling", "False", "Succeeded", "", su_.generation, now);
-  SetCondition(&st_, "Stalled", "False", "Succeeded", "", su_.generation, now);
+  SetCondition(&st_, condition::kReady, condition_status::kTrue, reasons::kSucceeded, st_.message, su_.generation, now);
+  SetCondition(&st_, condition::kReconciling, condition_status::kFalse, reasons::kSucceeded, "", su_.generation, now);
+  SetCondition(&st_, condition::kStalled, condition_status::kFalse, reasons::kSucceeded, "", su_.generation, now);
   out_.terminal = true;
   bool changed = false;
-  for (const auto& c : st_.conditions) changed |= c.type == "Ready" && c.last_transition_time == FormatTime(now);
+  for (const auto& c : st_.conditions) changed |= c.type == condition::kReady && c.last_transition_time == FormatTime(now);
   Save();
-  if (changed) Event("Normal", "Succeeded", st_.message);
+  if (changed) Event(event_type::kNormal, reasons::kSucceeded, st_.message);
 }
 
 }  // namespace su::reconcile_internal

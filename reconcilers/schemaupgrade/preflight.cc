@@ -16,17 +16,17 @@ bool HasDigest(const std::string& image) { return !ParseImageRef(image).digest.e
 bool Pass::Preflight() {
   bool bump = d_.workloads && !su_.workload.kind.empty() && !target_image_.empty() &&
               !SameImage(declared_image_, target_image_);
-  std::string reason = "BumpRefused";
+  std::string reason = reasons::kBumpRefused;
   Code code = Code::kInvalidArgument;
   if (plan_.downgrade && !su_.policy.allow_downgrade) {
-    reason = "DowngradeRefused";
+    reason = reasons::kDowngradeRefused;
     code = Code::kGated;
   } else if (HasDigest(declared_image_) && !HasDigest(target_image_)) {
-    reason = "DigestPinned";
+    reason = reasons::kDigestPinned;
   }
   if (bump && plan_.refused.empty()) {
     auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/false);
-    if (!pf.ok() && Transient(pf.status())) return Retry(pf.status(), "WorkloadUnavailable");
+    if (!pf.ok() && Transient(pf.status())) return Retry(pf.status(), reasons::kWorkloadUnavailable);
     if (!pf.ok()) {
       plan_.refused = pf.status().message();
     } else {
@@ -50,15 +50,15 @@ bool Pass::Preflight() {
 
 bool Pass::FetchImage() {
   if (!bump_checked_ || image_present_) return true;
-  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), "Cancelled");
+  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
   SetPhase(Phase::kPlanning, "pulling image " + target_image_ + " before changing anything");
   auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/true);
   if (!pf.ok()) {
-    if (pf.status().code() == Code::kInvalidArgument) return Fatal(pf.status(), "BumpRefused");
+    if (pf.status().code() == Code::kInvalidArgument) return Fatal(pf.status(), reasons::kBumpRefused);
     return ImageUnavailable(pf.status());
   }
   image_present_ = pf->image_present;
-  if (pf->pulled) Event("Normal", "ImagePulled", "pulled " + target_image_);
+  if (pf->pulled) Event(event_type::kNormal, reasons::kImagePulled, "pulled " + target_image_);
   return true;
 }
 
@@ -68,7 +68,7 @@ bool Pass::ImageUnavailable(const Status& why) {
                              "target image " + target_image_ + " cannot be had: " + why.message() +
                                  "; nothing was changed (no backup, no migration, no edit). Push the image or fix "
                                  "spec.targetVersion / spec.image"),
-               "ImageUnavailable");
+               reasons::kImageUnavailable);
 }
 
 }  // namespace su::reconcile_internal

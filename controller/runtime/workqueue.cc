@@ -10,7 +10,7 @@ namespace su {
 using std::chrono::milliseconds;
 
 WorkQueue::WorkQueue(WorkQueueOptions options)
-    : options_(options), tokens_(options.burst), bucket_last_(options.clock->Now()) {}
+    : options_(options), tokens_(options.burst), bucket_last_(options.clock->MonotonicNow()) {}
 
 void WorkQueue::Add(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
@@ -71,14 +71,14 @@ void WorkQueue::AddAfter(const std::string& key, milliseconds delay) {
     AddLocked(key);
     return;
   }
-  Clock::TimePoint when = options_.clock->Now() + delay;
+  Clock::MonoTimePoint when = options_.clock->MonotonicNow() + delay;
   auto [it, inserted] = delayed_.emplace(key, when);
   if (!inserted && when < it->second) it->second = when;
   // Waiters may be sleeping towards a later deadline (or none at all).
   cv_.notify_all();
 }
 
-milliseconds WorkQueue::BucketDelayLocked(Clock::TimePoint now) {
+milliseconds WorkQueue::BucketDelayLocked(Clock::MonoTimePoint now) {
   if (options_.qps <= 0) return milliseconds::zero();
   double elapsed = std::chrono::duration<double>(now - bucket_last_).count();
   if (elapsed > 0) {
@@ -101,7 +101,7 @@ milliseconds WorkQueue::AddRateLimited(const std::string& key) {
     double ms = static_cast<double>(backoff.initial.count()) * std::pow(2.0, exp);
     double cap = static_cast<double>(backoff.max.count());
     delay = milliseconds(static_cast<int64_t>(std::min(ms, cap)));
-    delay = std::max(delay, BucketDelayLocked(options_.clock->Now()));
+    delay = std::max(delay, BucketDelayLocked(options_.clock->MonotonicNow()));
   }
   AddAfter(key, delay);
   return delay;
@@ -118,7 +118,7 @@ int WorkQueue::NumRequeues(const std::string& key) const {
   return it == failures_.end() ? 0 : it->second;
 }
 
-void WorkQueue::PromoteReadyLocked(Clock::TimePoint now) {
+void WorkQueue::PromoteReadyLocked(Clock::MonoTimePoint now) {
   for (auto it = delayed_.begin(); it != delayed_.end();) {
     if (it->second <= now) {
       AddLocked(it->first);
@@ -139,7 +139,7 @@ std::optional<std::string> WorkQueue::GetUntil(std::optional<std::chrono::steady
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
     if (shutting_down_) return std::nullopt;
-    Clock::TimePoint now = options_.clock->Now();
+    Clock::MonoTimePoint now = options_.clock->MonotonicNow();
     PromoteReadyLocked(now);
     if (auto key = PopLocked()) {
       dirty_.erase(*key);
@@ -150,7 +150,7 @@ std::optional<std::string> WorkQueue::GetUntil(std::optional<std::chrono::steady
     if (deadline && steady_now >= *deadline) return std::nullopt;
     std::optional<std::chrono::steady_clock::time_point> wake = deadline;
     if (!delayed_.empty()) {
-      Clock::TimePoint earliest = delayed_.begin()->second;
+      Clock::MonoTimePoint earliest = delayed_.begin()->second;
       for (const auto& [k, t] : delayed_) earliest = std::min(earliest, t);
       auto until = std::chrono::duration_cast<milliseconds>(earliest - now) + milliseconds(1);
       auto at = steady_now + std::min(until, options_.poll_interval);

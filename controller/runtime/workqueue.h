@@ -1,7 +1,8 @@
 // WorkQueue: client-go's rate-limited work queue for string keys. A key is queued at most once
 // however often it is added, is never handed to two workers at once (re-adding a key that is being
 // processed re-queues it after Done), and failures back off per key exponentially, under an overall
-// token bucket. Time comes from a Clock so tests drive delays with a FakeClock.
+// token bucket. Delays are measured on the Clock's monotonic reading (a wall-clock step neither
+// fires nor stalls them), so tests drive them with a FakeClock.
 //
 // Two priorities: work caused by a change (Add: a manifest edit, a watch event; AddAfter once its
 // delay has passed: a retry or requeue that is due) goes ahead of periodic resync work (AddResync),
@@ -93,8 +94,8 @@ class WorkQueue {
  private:
   void AddLocked(const std::string& key, bool resync = false);
   std::optional<std::string> PopLocked();
-  void PromoteReadyLocked(Clock::TimePoint now);
-  std::chrono::milliseconds BucketDelayLocked(Clock::TimePoint now);
+  void PromoteReadyLocked(Clock::MonoTimePoint now);
+  std::chrono::milliseconds BucketDelayLocked(Clock::MonoTimePoint now);
   std::optional<std::string> GetUntil(std::optional<std::chrono::steady_clock::time_point> deadline);
 
   const WorkQueueOptions options_;
@@ -109,10 +110,10 @@ class WorkQueue {
   int high_in_a_row_ = 0;             // change keys handed out since the last resync key
   std::set<std::string> dirty_;       // keys needing processing (queued or to re-queue at Done)
   std::set<std::string> processing_;  // keys handed out and not yet Done
-  std::map<std::string, Clock::TimePoint> delayed_;
+  std::map<std::string, Clock::MonoTimePoint> delayed_;
   std::map<std::string, int> failures_;
   double tokens_;
-  Clock::TimePoint bucket_last_;
+  Clock::MonoTimePoint bucket_last_;
   bool shutting_down_ = false;
 };
 

@@ -1,4 +1,7 @@
 // Clock: the only source of time for the reconciler, so tests can move time without sleeping.
+// Two readings, as Envoy's TimeSource: Now() is the wall clock, for maintenance windows and the
+// timestamps written to status; MonotonicNow() never jumps (NTP steps, a resumed VM, someone
+// setting the date), so every wait, timeout, backoff, settle time and lock wait is measured on it.
 #pragma once
 
 #include <chrono>
@@ -45,6 +48,11 @@ class FakeClock : public Clock {
   void Set(TimePoint t) {
     std::lock_guard<std::mutex> l(mu_);
     now_ = t;
+  }
+  // Steps the wall clock alone by d (either way), as an NTP step would.
+  void JumpWall(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> l(mu_);
+    now_ += d;
   }
 
  private:

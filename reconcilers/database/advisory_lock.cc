@@ -35,7 +35,7 @@ Result<LockHolder> FindAdvisoryLockHolder(Database* db, int64_t key) {
 
 Result<MigrationLock> MigrationLock::Acquire(Database* db, int64_t key, std::chrono::milliseconds max_wait,
                                              Clock* clock, std::chrono::milliseconds poll) {
-  auto deadline = clock->Now() + max_wait;
+  auto deadline = clock->MonotonicNow() + max_wait;  // monotonic: a wall-clock step must not end or stretch the wait
   bool logged = false;
   for (;;) {
     auto r = db->Query("SELECT pg_try_advisory_lock($1::bigint)", {std::to_string(key)});
@@ -49,7 +49,7 @@ Result<MigrationLock> MigrationLock::Acquire(Database* db, int64_t key, std::chr
                             {"max_wait", FormatDuration(max_wait)}});
       logged = true;
     }
-    if (clock->Now() >= deadline) {
+    if (clock->MonotonicNow() >= deadline) {
       auto h = FindAdvisoryLockHolder(db, key);
       std::string who = "another session";
       if (h.ok() && h->pid != 0) {

@@ -27,7 +27,7 @@ struct LockHolder {
 class MigrationLock {
  public:
   // Tries pg_try_advisory_lock(key) every poll interval until max_wait has passed (measured on
-  // clock). On timeout returns kLockBusy with a message naming the holder's pid and
+  // clock's monotonic reading). On timeout returns kLockBusy with a message naming the holder's pid and
   // application_name and what to do. max_wait 0 means try once.
   static Result<MigrationLock> Acquire(Database* db, int64_t key, std::chrono::milliseconds max_wait,
                                        Clock* clock,

@@ -126,7 +126,7 @@ std::string Pass::RestoreBackup() {
 
   // Like a migration, a lock not granted within lock_timeout is tried again (backing off 1 s to
   // 10 s) until policy.lockWait has passed; every try changes nothing until it holds every lock.
-  const auto started = d_.clock->Now();
+  const auto started = d_.clock->MonotonicNow();  // policy.lockWait is a duration
   milliseconds backoff(1000);
   std::string waited_for;
   std::string watch_error;
@@ -160,7 +160,7 @@ std::string Pass::RestoreBackup() {
       st_.blocked_sessions = blocked_;
     }
     if (r.ok() || !Transient(r.status())) break;
-    auto elapsed = std::chrono::duration_cast<milliseconds>(d_.clock->Now() - started);
+    auto elapsed = std::chrono::duration_cast<milliseconds>(d_.clock->MonotonicNow() - started);
     if (elapsed + backoff > su_.policy.lock_wait) break;
     LogWarn("restore.retry", {{"resource", su_.Key()}, {"error", r.status().ToString()},
                               {"backoff", FormatDuration(backoff)}, {"waiting_for", waited_for}});

@@ -6,8 +6,8 @@
 namespace su {
 namespace {
 
-long long MsSince(Clock* clock, Clock::TimePoint start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock->Now() - start).count();
+long long MsSince(Clock* clock, Clock::MonoTimePoint start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock->MonotonicNow() - start).count();
 }
 
 void Report(const RunContext& ctx, Progress p) {
@@ -50,7 +50,7 @@ DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_tabl
   const int total = static_cast<int>(batch.size());
   for (int k = 0; k < total; ++k) {
     const DrizzleMigration& m = *batch[k];
-    const auto start = clock->Now();
+    const auto start = clock->MonotonicNow();
     Progress p;
     p.event = Progress::Event::kMigrationStart;
     p.version = m.entry.tag;

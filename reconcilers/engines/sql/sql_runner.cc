@@ -10,8 +10,8 @@ namespace {
 
 std::string Ms(std::chrono::milliseconds d) { return std::to_string(std::max<long long>(0, d.count())) + "ms"; }
 
-long long ElapsedMs(Clock* clock, Clock::TimePoint start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock->Now() - start).count();
+long long ElapsedMs(Clock* clock, Clock::MonoTimePoint start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock->MonotonicNow() - start).count();
 }
 
 void Emit(const RunContext& ctx, Progress p) {
@@ -30,7 +30,7 @@ bool Cancelled(const RunContext& ctx) { return ctx.cancelled && ctx.cancelled();
 // CONCURRENTLY refuses): SET, each statement, then the record rows and RESETs in one query (one
 // implicit transaction, so the history and audit rows are written together or not at all).
 FileRunOutcome Attempt(Database* db, const PreparedMigration& m, const RunContext& ctx, Progress progress,
-                       const RecordStep& record, size_t start, Clock::TimePoint t0) {
+                       const RecordStep& record, size_t start, Clock::MonoTimePoint t0) {
   FileRunOutcome out;
   out.statements_applied = static_cast<int>(start);
   const bool tx = !m.no_transaction;
@@ -175,7 +175,7 @@ FileRunOutcome RunMigrationFile(Database* db, const PreparedMigration& m, const 
   Clock* clock = ctx.clock ? ctx.clock : RealClock();
   RunContext c = ctx;
   c.clock = clock;
-  const Clock::TimePoint t0 = clock->Now();
+  const Clock::MonoTimePoint t0 = clock->MonotonicNow();
   progress.event = Progress::Event::kMigrationStart;
   progress.statements_total = static_cast<int>(m.statements.size());
   Emit(c, progress);

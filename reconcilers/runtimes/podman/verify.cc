@@ -42,7 +42,7 @@ Status Failure(WorkloadRuntime* rt, const WorkloadRef& w, Code code, const std::
 
 Status VerifyRunning(WorkloadRuntime* rt, const WorkloadRef& w, const std::string& expected_image,
                      const VerifyOptions& o, Clock* clock) {
-  const Clock::TimePoint start = clock->Now();
+  const Clock::MonoTimePoint start = clock->MonotonicNow();  // the settle time is a duration
   const auto interval = std::max(std::chrono::milliseconds(1), std::min(o.poll_interval, o.settle));
   int first_restarts = -1;
   for (;;) {
@@ -64,7 +64,7 @@ Status VerifyRunning(WorkloadRuntime* rt, const WorkloadRef& w, const std::strin
     }
     if (st.health == "unhealthy") return Failure(rt, w, Code::kFailed, "the container's health check reports unhealthy", o);
 
-    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock->Now() - start);
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(clock->MonotonicNow() - start);
     if (elapsed >= o.settle) {
       if (st.health.empty() || st.health == "healthy") {
         LogInfo("verify_ok", {{"workload", w.name}, {"image", st.image}, {"health", st.health.empty() ? "none" : st.health}});

@@ -285,6 +285,23 @@ TEST(WorkQueueTest, ResyncKeysAreNotStarvedByAStreamOfChanges) {
   }
   std::vector<std::string> want = {"c0", "c1", "c2", "r0", "c3", "c4", "c5", "r1", "c6", "c7", "c8", "c9"};
   EXPECT_EQ(order, want);
+// Delays are monotonic: the wall clock stepping an hour either way neither fires a delayed key
+// early nor holds it back; only time passing does.
+TEST(WorkQueueTest, DelayedKeyIgnoresWallClockSteps) {
+  for (auto step : {std::chrono::hours(1), -std::chrono::hours(1)}) {
+    FakeClock clock(Clock::TimePoint{} + std::chrono::hours(48));
+    WorkQueue q(FakeOptions(&clock));
+    q.AddAfter("a", seconds(10));
+    clock.JumpWall(step);
+    q.Tick();
+    EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt) << "fired by a wall-clock step of " << step.count() << " h";
+    clock.Advance(seconds(9));
+    q.Tick();
+    EXPECT_EQ(q.GetFor(milliseconds(20)), std::nullopt);
+    clock.Advance(seconds(1));
+    q.Tick();
+    EXPECT_EQ(q.GetFor(milliseconds(1000)), "a") << "held back by a wall-clock step of " << step.count() << " h";
+  }
 }
 
 }  // namespace

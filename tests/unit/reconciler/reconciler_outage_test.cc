@@ -31,6 +31,7 @@ class HookedClock : public Clock {
  public:
   explicit HookedClock(FakeClock* base) : base_(base) {}
   TimePoint Now() override { return base_->Now(); }
+  MonoTimePoint MonotonicNow() override { return base_->MonotonicNow(); }
   void SleepFor(std::chrono::milliseconds d) override {
     if (on_sleep) on_sleep();
     base_->Advance(d);

@@ -267,10 +267,11 @@ int CmdApply(const Args& args) {
     std::printf("%s: %s: %s\n", su.Key().c_str(), phase, Scrub(st.message).c_str());
     // onFailure acts on permanent failures only: nothing to say for a transient one.
     if (!st.failure_action.empty() && st.phase == Phase::kFailed) std::printf("%s: on failure: %s\n", su.Key().c_str(), Scrub(st.failure_action).c_str());
-    if (out.requeue_after.count() > 0 && out.result.code() != Code::kGated) {
+    if (out.kind == OutcomeKind::kRetryAfter && out.requeue_after.count() > 0) {
       std::printf("%s: not finished; run apply again (or with --wait %s) to retry\n", su.Key().c_str(),
                   FormatDuration(out.requeue_after).c_str());
     }
+    // Waiting (approval, window, dry-run policy) exits 4 like a refused gate: result is kGated then.
     code = Worst(code, ExitCodeFor(out.result));
   }
   if (!dry_run) {

@@ -87,11 +87,7 @@ int RunController(ControllerParts& p) {
         ShowPhase(key, out.status.phase);
         // The manager's reconciles_total counts callback outcomes, and this callback never fails
         // (the reconciler owns retries); this counter says how the pass itself ended.
-        std::string result = out.result.ok()                      ? "succeeded"
-                             : out.result.code() == Code::kGated ? "waiting"
-                             : out.terminal                       ? "failed"
-                                                                  : "retrying";
-        metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", result}});
+        metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", OutcomeKindName(out.kind)}});
         ReconcileResult r;
         r.requeue_after = out.requeue_after;
         return r;

@@ -1,7 +1,10 @@
 // Pass: one reconcile pass over one SchemaUpgrade (internal to the reconciler; see reconciler.h
 // for the contract). Split over four files: pass_status.cc (the top-level Run and status/condition
 // bookkeeping), pass_steps.cc (observe, gates, backup, migrate, bump, verify), preflight.cc (what
-// is checked before the first change) and pass_failure.cc (what policy.onFailure does). Every step returns false when the pass must stop, with status set.
+// is checked before the first change) and pass_failure.cc (what policy.onFailure does).
+// Every step returns a StepOutcome (outcome.h): succeeded (go on), or why the pass stops: waiting,
+// retry-after or failed. Run() is the one place that records a stopping outcome in status
+// (conditions, attempts, backoff, events) and in the ReconcileOutcome.
 #pragma once
 
 #include <memory>
@@ -12,6 +15,7 @@
 
 #include "api/conditions.h"
 #include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/schemaupgrade/outcome.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 
@@ -33,7 +37,7 @@ class Pass {
 
  private:
   // ---- status bookkeeping ----
-  bool LoadStatus();
+  StepOutcome LoadStatus();
 
   void Save();
 
@@ -41,18 +45,26 @@ class Pass {
 
   void Event(const std::string& type, const std::string& reason, const std::string& message);
 
+  // Records how the pass stopped in status and in out_, and returns out_ (status included).
+  ReconcileOutcome Finish(StepOutcome o);
+
+  // Records a stopping outcome in status; returns it with `after` set for a retry (the backoff).
+  StepOutcome Record(StepOutcome o);
+
   // Permanent failure: stays Failed and Stalled until the spec changes or a forced run.
-  bool Fatal(const Status& s, const std::string& reason);
+  void RecordFailed(const StepOutcome& o);
 
   // Transient failure: back off and come back, for ever (at most retries.max apart); past
   // retries.limit attempts the resource is Stalled=True (RetriesExhausted) for alerting, and still
   // retried. A resource Succeeded at its target stays Succeeded with Ready=Unknown meanwhile.
-  bool Retry(const Status& s, const std::string& reason);
+  // Returns the backoff (0 when the pass was stopped by a shutdown: nothing is spent then).
+  std::chrono::milliseconds RecordRetry(const StepOutcome& o);
 
   // Waiting for something outside (approval, window, dry run): not an error.
-  bool Wait(const std::string& reason, const std::string& message, std::chrono::milliseconds requeue_after);
+  void RecordWaiting(const StepOutcome& o);
 
-  ReconcileOutcome Finish();
+  // Puts o into out_ (kind, reason, result, requeue_after, terminal) without touching status.
+  void Report(const StepOutcome& o);
 
   // ---- steps ----
   // What an approval covered when the work started:
@@ -63,20 +75,20 @@ class Pass {
   // work was approved (status.approvedPlan) or planned (this pass): RunContext::approved of runDown.
   std::vector<PendingMigration> ReviewedDowns() const;
 
-  // Ok when policy.maintenanceWindow is unset or open now; kGated when closed (*next_open: when it
-  // opens); kInvalidArgument for a bad window.
-  Status WindowNow(Clock::TimePoint* next_open) const;
+  // The maintenance window now: nullopt when policy.maintenanceWindow is unset or open, else when
+  // it opens next; kInvalidArgument for a bad window.
+  Result<std::optional<Clock::TimePoint>> WindowClosedUntil() const;
 
-  // Stops the pass as Waiting (OutsideMaintenanceWindow) until next_open.
-  bool WaitForWindow(Clock::TimePoint next_open, const std::string& what);
+  // Waiting (OutsideMaintenanceWindow) until next_open.
+  StepOutcome WaitForWindow(Clock::TimePoint next_open, const std::string& what);
 
   // True when this pass finishes an upgrade that started under the manifest's approval: same
   // approval, same image, and every remaining migration was in the approved plan, unchanged.
   bool ResumesApprovedPlan() const;
 
-  bool CheckStalledOrBackoff();
+  StepOutcome CheckStalledOrBackoff();
 
-  bool Observe();
+  StepOutcome Observe();
 
   // Records the plan of a (re-)observation in status: database version, pending, observedAt.
   void UsePlan(const Plan& plan);
@@ -85,32 +97,32 @@ class Pass {
   // first change. Preflight() runs after Observe (also for `plan`): the plan's refusals (downgrade,
   // digest pin), the workload edit done in memory, whether the target image is present.
   // FetchImage() runs after the gates, before the backup: pulls a missing target image.
-  bool Preflight();
+  StepOutcome Preflight();
 
-  bool FetchImage();
+  StepOutcome FetchImage();
 
   // The target image is neither present nor pullable: nothing was touched; retried with backoff
   // (a registry that is down, an image not pushed yet).
-  bool ImageUnavailable(const Status& why);
+  StepOutcome ImageUnavailable(const Status& why);
 
-  bool Gates();
+  StepOutcome Gates();
 
   // Takes the migration lock when there is something to migrate, before the backup, and observes
   // again under it: a run that waited for the lock sees what the holder did (nothing left to do,
   // or a different plan, which goes through the gates again).
-  bool Lock();
+  StepOutcome Lock();
 
   // Re-reads the database version (the engine's definition: the highest applied version) after
   // migrations ran or were rolled back; keeps the last observed one when the read fails.
   void ReobserveVersion();
 
-  bool Backup();
+  StepOutcome Backup();
 
   // Applies policy.backup.retention to this resource's backups in dir (best effort: a Warning
   // event when it cannot); the backup of the current upgrade is always kept.
   void PruneOldBackups(const std::string& dir);
 
-  bool Migrate();
+  StepOutcome Migrate();
 
   // Starts the blocked-session watch on backend `pid` with the policy's limit; a watch that cannot
   // start is a Warning event when the policy sets no limit (it only reports then).
@@ -124,14 +136,14 @@ class Pass {
 
   bool NeedsRollout();
 
-  bool Bump();
+  StepOutcome Bump();
 
-  bool Verify();
+  StepOutcome Verify();
 
   void Succeed();
 
   // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
-  bool OnFailure(const Status& failure, const std::string& reason);
+  StepOutcome OnFailure(const Status& failure, const std::string& reason);
 
   std::string RollbackImage();
 

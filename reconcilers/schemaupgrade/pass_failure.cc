@@ -10,7 +10,7 @@
 namespace su::reconcile_internal {
 
 // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
-bool Pass::OnFailure(const Status& failure, const std::string& reason) {
+StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
   std::string action;
   switch (su_.policy.on_failure) {
     case OnFailure::kHalt:
@@ -34,7 +34,7 @@ bool Pass::OnFailure(const Status& failure, const std::string& reason) {
   st_.attempts++;
   Audit("on-failure", "succeeded", std::string(OnFailureName(su_.policy.on_failure)) + ": " + action,
         failure.ToString());
-  return Fatal(failure, reason);
+  return StepOutcome::Failed(failure, reason);
 }
 
 std::string Pass::RollbackImage() {

@@ -10,33 +10,37 @@
 namespace su::reconcile_internal {
 
 ReconcileOutcome Pass::Run() {
-  if (!LoadStatus()) return Finish();
-  if (!CheckStalledOrBackoff()) return Finish();
-  if (!Observe()) return Finish();
-  if (!Preflight()) return Finish();
-  if (!Gates()) return Finish();
-  if (opt_.dry_run) {
-    out_.terminal = true;
-    return Finish();
+  if (StepOutcome o = LoadStatus(); !o.ok()) return Finish(o);
+  // Stalled for good, or backing off: said in the outcome only (status already says it).
+  if (StepOutcome o = CheckStalledOrBackoff(); !o.ok()) {
+    Report(o);
+    out_.status = st_;
+    return out_;
   }
-  if (!FetchImage()) return Finish();
-  if (!Lock()) return Finish();
-  if (!Backup()) return Finish();
-  bool migrated = Migrate();
+  for (auto step : {&Pass::Observe, &Pass::Preflight, &Pass::Gates}) {
+    if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
+  }
+  if (opt_.dry_run) {
+    out_.terminal = true;  // the caller only wanted the plan
+    return Finish(StepOutcome::Succeeded());
+  }
+  for (auto step : {&Pass::FetchImage, &Pass::Lock, &Pass::Backup, &Pass::Migrate}) {
+    if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);  // recorded under the lock
+  }
   lock_.reset();  // bump and verify need no migration lock
-  if (!migrated) return Finish();
-  if (!Bump()) return Finish();
-  if (!Verify()) return Finish();
+  for (auto step : {&Pass::Bump, &Pass::Verify}) {
+    if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
+  }
   Succeed();
-  return Finish();
+  return Finish(StepOutcome::Succeeded());
 }
 
 // ---- status bookkeeping ----
-bool Pass::LoadStatus() {
+StepOutcome Pass::LoadStatus() {
   auto loaded = d_.store->Load(su_.Key());
   if (!loaded.ok()) {
     no_save_ = true;  // keep the unreadable file for the operator to inspect
-    return Fatal(loaded.status(), reasons::kStatusUnreadable);
+    return StepOutcome::Failed(loaded.status(), reasons::kStatusUnreadable);
   }
   if (loaded->has_value()) st_ = **loaded;
   std::string token = SpecToken(su_);
@@ -60,7 +64,7 @@ bool Pass::LoadStatus() {
   st_.resource = su_.Key();
   st_.observed_generation = su_.generation;
   st_.target_version = su_.target_version;
-  return true;
+  return StepOutcome::Succeeded();
 }
 
 void Pass::Save() {
@@ -89,9 +93,56 @@ void Pass::Event(const std::string& type, const std::string& reason, const std::
   if (d_.on_event && !opt_.dry_run) d_.on_event(su_.Key(), type, reason, Scrub(message));
 }
 
+ReconcileOutcome Pass::Finish(StepOutcome o) {
+  Report(Record(std::move(o)));
+  out_.status = st_;
+  return out_;
+}
+
+StepOutcome Pass::Record(StepOutcome o) {
+  switch (o.kind) {
+    case OutcomeKind::kSucceeded:
+      break;
+    case OutcomeKind::kWaiting:
+      RecordWaiting(o);
+      break;
+    case OutcomeKind::kRetryAfter:
+      o.after = RecordRetry(o);
+      break;
+    case OutcomeKind::kFailed:
+      RecordFailed(o);
+      break;
+  }
+  return o;
+}
+
+void Pass::Report(const StepOutcome& o) {
+  out_.kind = o.kind;
+  out_.reason = o.reason;
+  switch (o.kind) {
+    case OutcomeKind::kSucceeded:
+      break;
+    case OutcomeKind::kWaiting:
+      out_.requeue_after = o.after;
+      out_.terminal = o.after.count() == 0;
+      // Callers switch on kind; the Status is for exit codes (a held-back apply exits 4).
+      out_.result = Status::Error(Code::kGated, o.message);
+      break;
+    case OutcomeKind::kRetryAfter:
+      out_.result = o.error;
+      out_.requeue_after = o.after;
+      break;
+    case OutcomeKind::kFailed:
+      out_.result = o.error;
+      out_.terminal = true;
+      break;
+  }
+}
+
 // Permanent failure: stays Failed and Stalled until the spec changes or a forced run.
-bool Pass::Fatal(const Status& s, const std::string& reason) {
-  out_.result = s;
+void Pass::RecordFailed(const StepOutcome& o) {
+  const Status& s = o.error;
+  const std::string& reason = o.reason;
   st_.phase = Phase::kFailed;
   st_.last_error = Scrub(s.ToString());
   st_.message = st_.last_error;
@@ -100,25 +151,24 @@ bool Pass::Fatal(const Status& s, const std::string& reason) {
   SetCondition(&st_, condition::kReady, condition_status::kFalse, reason, st_.last_error, su_.generation, now);
   SetCondition(&st_, condition::kReconciling, condition_status::kFalse, reason, st_.last_error, su_.generation, now);
   SetCondition(&st_, condition::kStalled, condition_status::kTrue, reason, st_.last_error, su_.generation, now);
-  out_.terminal = true;
   Save();
   Event(event_type::kWarning, reason, st_.last_error);
   LogWarn("reconcile.failed", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error}});
-  return false;
 }
 
 // Transient failure: back off and come back. The budget (retries.limit) only decides when the
 // resource is reported Stalled (RetriesExhausted, for alerts); a transient cause goes away by
 // itself, so the pass is tried again for ever, at most retries.max apart.
-bool Pass::Retry(const Status& s, const std::string& reason) {
-  out_.result = s;
+std::chrono::milliseconds Pass::RecordRetry(const StepOutcome& o) {
+  const Status& s = o.error;
+  const std::string& reason = o.reason;
   if (d_.cancelled && d_.cancelled()) {
     // A shutdown is not a failure of this resource: no attempt is spent, the next start resumes.
     st_.message = "stopped by shutdown during " + std::string(PhaseName(st_.phase)) + "; resumes on the next start";
     SetCondition(&st_, condition::kReconciling, condition_status::kTrue, reasons::kInterrupted, st_.message, su_.generation, d_.clock->Now());
     Save();
     LogInfo("reconcile.interrupted", {{"resource", su_.Key()}, {"phase", PhaseName(st_.phase)}});
-    return false;
+    return std::chrono::milliseconds(0);
   }
   st_.attempts++;
   st_.last_error = Scrub(s.ToString());
@@ -157,20 +207,21 @@ bool Pass::Retry(const Status& s, const std::string& reason) {
     SetCondition(&st_, condition::kReconciling, at_target ? condition_status::kFalse : condition_status::kTrue, reason, st_.message, su_.generation, now);
     SetCondition(&st_, condition::kStalled, condition_status::kFalse, reason, "", su_.generation, now);
   }
-  out_.requeue_after = backoff;
   Save();
   Event(event_type::kWarning, reason, st_.message);
   LogWarn("reconcile.retry", {{"resource", su_.Key()}, {"reason", reason}, {"error", st_.last_error},
                               {"attempt", std::to_string(st_.attempts)}, {"backoff", FormatDuration(backoff)},
                               {"stalled", exhausted ? "true" : "false"}});
-  return false;
+  return backoff;
 }
 
 // Waiting for something outside (approval, window, dry run): not an error. Reconciling stays True
 // while the spec's target is still to be reached (approval, window, a changed plan), so kstatus
 // (Flux) reads InProgress, not Current, and nothing that depends on the upgrade goes ahead; a dry
 // run has reached what its spec asks for (a plan), so it is not reconciling.
-bool Pass::Wait(const std::string& reason, const std::string& message, std::chrono::milliseconds requeue_after) {
+void Pass::RecordWaiting(const StepOutcome& o) {
+  const std::string& reason = o.reason;
+  const std::string& message = o.message;
   st_.phase = Phase::kWaiting;
   st_.message = message;
   auto now = d_.clock->Now();
@@ -179,17 +230,8 @@ bool Pass::Wait(const std::string& reason, const std::string& message, std::chro
   SetCondition(&st_, condition::kReconciling, reconciling ? condition_status::kTrue : condition_status::kFalse, reason,
                message, su_.generation, now);
   SetCondition(&st_, condition::kStalled, condition_status::kFalse, reason, "", su_.generation, now);
-  out_.requeue_after = requeue_after;
-  out_.terminal = requeue_after.count() == 0;
-  out_.result = Status::Error(Code::kGated, message);
   Save();
   LogInfo("reconcile.waiting", {{"resource", su_.Key()}, {"reason", reason}, {"message", message}});
-  return false;
-}
-
-ReconcileOutcome Pass::Finish() {
-  out_.status = st_;
-  return out_;
 }
 
 void Pass::Audit(const std::string& direction, const std::string& status, const std::string& detail,

@@ -65,20 +65,20 @@ std::vector<PendingMigration> Pass::ReviewedDowns() const {
   return out;
 }
 
-Status Pass::WindowNow(Clock::TimePoint* next_open) const {
-  if (!su_.policy.window) return Status::Ok();
-  auto w = CheckWindow(*su_.policy.window, d_.clock->Now());
+Result<std::optional<Clock::TimePoint>> Pass::WindowClosedUntil() const {
+  if (!su_.policy.window) return std::optional<Clock::TimePoint>();
+  auto w = CheckWindow(*su_.policy.window, d_.clock->Now());  // wall clock: windows are local times
   if (!w.ok()) return w.status();
-  if (w->open) return Status::Ok();
-  *next_open = w->next_open;
-  return Status::Error(Code::kGated, "outside the maintenance window; it opens at " + FormatTime(w->next_open));
+  if (w->open) return std::optional<Clock::TimePoint>();
+  return std::optional<Clock::TimePoint>(w->next_open);
 }
 
-bool Pass::WaitForWindow(Clock::TimePoint next_open, const std::string& what) {
+StepOutcome Pass::WaitForWindow(Clock::TimePoint next_open, const std::string& what) {
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_open - d_.clock->Now());
   st_.next_retry_at = FormatTime(next_open);
-  return Wait(reasons::kOutsideMaintenanceWindow, what + "outside the maintenance window; it opens at " + FormatTime(next_open),
-              std::max(wait, std::chrono::milliseconds(1000)));
+  return StepOutcome::Waiting(reasons::kOutsideMaintenanceWindow,
+                              what + "outside the maintenance window; it opens at " + FormatTime(next_open),
+                              std::max(wait, std::chrono::milliseconds(1000)));
 }
 
 std::string EngineAuditSchema(const SchemaUpgrade& su) {
@@ -100,42 +100,53 @@ static std::string DatabaseIdentity(Database* db) {
   return "";
 }
 
-bool Pass::CheckStalledOrBackoff() {
-  if (opt_.force || opt_.dry_run) return true;
+StepOutcome Pass::CheckStalledOrBackoff() {
+  if (opt_.force || opt_.dry_run) return StepOutcome::Succeeded();
   const Condition* stalled = FindCondition(st_, condition::kStalled);
   // RetriesExhausted never stops retrying (a transient cause goes away by itself); a status
   // written as Failed/RetriesExhausted by an older version is therefore retried too.
   if (st_.phase == Phase::kFailed && stalled && stalled->status == condition_status::kTrue && stalled->reason != reasons::kRetriesExhausted) {
-    out_.terminal = true;
-    out_.result = Status::Failed(st_.last_error);
-    return false;
+    return StepOutcome::Failed(Status::Failed(st_.last_error), stalled->reason);
   }
   Clock::TimePoint at;
   if (!st_.next_retry_at.empty() && ParseTime(st_.next_retry_at, &at) && at > now_) {
-    out_.requeue_after = std::chrono::duration_cast<std::chrono::milliseconds>(at - now_);
-    out_.result = Status::Error(Code::kUnavailable, "backing off until " + st_.next_retry_at);
-    return false;
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(at - now_);
+    // next_retry_at is a wall-clock timestamp (it must survive a restart). A retry backoff is at
+    // most BackoffFor(attempts) long when written: more left than that means the wall clock
+    // stepped back since, and the wait (measured by the caller on the monotonic clock) is over.
+    // A window wait (phase Waiting) is wall time by definition and is kept.
+    if (st_.phase != Phase::kWaiting && st_.attempts > 0 &&
+        remaining > BackoffFor(su_.policy.retries, st_.attempts)) {
+      LogWarn("clock.stepped_back", {{"resource", su_.Key()}, {"next_retry_at", st_.next_retry_at},
+                                     {"now", FormatTime(now_)}});
+      return StepOutcome::Succeeded();
+    }
+    const Condition* ready = FindCondition(st_, condition::kReady);  // its reason: why it backs off
+    StepOutcome o = StepOutcome::RetryAfter(Status::Error(Code::kUnavailable, "backing off until " + st_.next_retry_at),
+                                            ready ? ready->reason : "");
+    o.after = remaining;
+    return o;
   }
-  return true;
+  return StepOutcome::Succeeded();
 }
 
-bool Pass::Observe() {
+StepOutcome Pass::Observe() {
   Result<std::string> dsn = Status::Invalid("no secret resolver");
   if (d_.secrets) {
     dsn = d_.secrets->ResolveDsn(su_);
   } else {
     dsn = NewLocalSecretResolver({d_.fs, d_.getenv, ""})->ResolveDsn(su_);
   }
-  if (!dsn.ok()) return Fatal(dsn.status(), reasons::kInvalidDatabaseSource);
+  if (!dsn.ok()) return StepOutcome::Failed(dsn.status(), reasons::kInvalidDatabaseSource);
   dsn_ = *dsn;
   auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
   if (!db.ok()) {
     // A malformed DSN does not heal by retrying: bad input, named by its manifest field.
     if (db.status().code() == Code::kInvalidArgument) {
-      return Fatal(db.status().WithContext(SourceOf(su_) + ": spec.database.dsnFrom"),
+      return StepOutcome::Failed(db.status().WithContext(SourceOf(su_) + ": spec.database.dsnFrom"),
                    reasons::kInvalidDatabaseSource);
     }
-    return Retry(db.status(), reasons::kDatabaseUnavailable);
+    return StepOutcome::RetryAfter(db.status(), reasons::kDatabaseUnavailable);
   }
   db_ = std::move(db).value();
   // Rows left "running" by a killed run are closed on every pass, not only when there is work:
@@ -155,8 +166,8 @@ bool Pass::Observe() {
   if (d_.workloads && !su_.workload.kind.empty()) {
     auto declared = d_.workloads->DeclaredImage(su_.workload);
     if (!declared.ok()) {
-      if (Transient(declared.status())) return Retry(declared.status(), reasons::kWorkloadUnavailable);
-      return Fatal(declared.status(), reasons::kWorkloadInvalid);
+      if (Transient(declared.status())) return StepOutcome::RetryAfter(declared.status(), reasons::kWorkloadUnavailable);
+      return StepOutcome::Failed(declared.status(), reasons::kWorkloadInvalid);
     }
     declared_image_ = *declared;
   }
@@ -164,18 +175,18 @@ bool Pass::Observe() {
   st_.image = declared_image_;
 
   auto engine = d_.make_engine(su_, dsn_, target_image_);
-  if (!engine.ok()) return Fatal(engine.status(), reasons::kInvalidMigrations);
+  if (!engine.ok()) return StepOutcome::Failed(engine.status(), reasons::kInvalidMigrations);
   engine_ = std::move(engine).value();
   auto state = engine_->Observe(db_.get());
   if (!state.ok()) {
-    if (Transient(state.status())) return Retry(state.status(), reasons::kObserveFailed);
+    if (Transient(state.status())) return StepOutcome::RetryAfter(state.status(), reasons::kObserveFailed);
     // The ory engine plans with the target image itself: an image that cannot be had is that.
     if (su_.migrations.engine == "ory" && state.status().code() == Code::kNotFound) return ImageUnavailable(state.status());
-    return Fatal(state.status(), reasons::kInvalidMigrations);
+    return StepOutcome::Failed(state.status(), reasons::kInvalidMigrations);
   }
   if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
   UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
-  return true;
+  return StepOutcome::Succeeded();
 }
 
 void Pass::UsePlan(const Plan& plan) {
@@ -188,28 +199,28 @@ void Pass::UsePlan(const Plan& plan) {
   for (const auto& m : plan_.state.pending) st_.pending.push_back(m.version);
 }
 
-bool Pass::Gates() {
+StepOutcome Pass::Gates() {
   if (plan_.HasUnacceptedDrift()) {
     std::string v;
     for (const auto& d : plan_.state.drift) {
       if (!d.accepted) v += (v.empty() ? "" : ", ") + d.version;
     }
-    return Fatal(Status::Error(Code::kGated, "applied migration(s) " + v +
+    return StepOutcome::Failed(Status::Error(Code::kGated, "applied migration(s) " + v +
                                                  " changed since they ran (checksum drift); restore the original "
                                                  "file(s), or list the version(s) in spec.policy.acceptDrift"),
                  reasons::kChecksumDrift);
   }
   bool work = !plan_.UpToDate() || NeedsRollout();
-  if (!work) return true;
+  if (!work) return StepOutcome::Succeeded();
   if (su_.policy.fail_on_lint_errors && plan_.LintErrors() > 0) {
-    return Fatal(Status::Error(Code::kGated, std::to_string(plan_.LintErrors()) +
+    return StepOutcome::Failed(Status::Error(Code::kGated, std::to_string(plan_.LintErrors()) +
                                                  " lint error(s) in pending migrations (see `schema-upgrade plan`); "
                                                  "fix them or set policy.failOnLintErrors: false"),
                  reasons::kLintErrors);
   }
-  if (opt_.dry_run) return true;  // the caller only wants the plan
+  if (opt_.dry_run) return StepOutcome::Succeeded();  // the caller only wants the plan
   if (su_.policy.dry_run) {
-    return Wait(reasons::kDryRun, "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
+    return StepOutcome::Waiting(reasons::kDryRun, "dry run: plan " + plan_.hash + " has " + std::to_string(plan_.steps.size()) +
                               " step(s); nothing was changed", std::chrono::milliseconds(0));
   }
   bool resumed_approval = ResumesApprovedPlan();
@@ -218,68 +229,67 @@ bool Pass::Gates() {
                           ? "plan " + plan_.hash + " needs approval"
                           : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
                                 plan_.hash + " (the plan changed)";
-    return Wait(reasons::kAwaitingApproval, why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
+    return StepOutcome::Waiting(reasons::kAwaitingApproval, why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
                                           "spec.policy.approval.planHash: " + plan_.hash,
                 std::chrono::milliseconds(0));
   }
   if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
-  Clock::TimePoint next_open;
-  Status window = WindowNow(&next_open);
-  if (window.code() == Code::kInvalidArgument) return Fatal(window, reasons::kInvalidWindow);
-  if (!window.ok()) return WaitForWindow(next_open, "");
-  return true;
+  auto closed = WindowClosedUntil();
+  if (!closed.ok()) return StepOutcome::Failed(closed.status(), reasons::kInvalidWindow);
+  if (*closed) return WaitForWindow(**closed, "");
+  return StepOutcome::Succeeded();
 }
 
-bool Pass::Lock() {
-  if (plan_.state.pending.empty()) return true;
+StepOutcome Pass::Lock() {
+  if (plan_.state.pending.empty()) return StepOutcome::Succeeded();
   auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
-  if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
+  if (!lock.ok()) return StepOutcome::RetryAfter(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
   lock_.emplace(std::move(lock).value());
   auto state = engine_->Observe(db_.get());
   if (!state.ok()) {
-    if (Transient(state.status())) return Retry(state.status(), reasons::kObserveFailed);
-    return Fatal(state.status(), reasons::kInvalidMigrations);
+    if (Transient(state.status())) return StepOutcome::RetryAfter(state.status(), reasons::kObserveFailed);
+    return StepOutcome::Failed(state.status(), reasons::kInvalidMigrations);
   }
   Plan now = BuildPlan(su_, *state, declared_image_, target_image_, db_identity_);
-  if (now.hash == plan_.hash) return true;
+  if (now.hash == plan_.hash) return StepOutcome::Succeeded();
   LogInfo("plan.changed_under_lock", {{"resource", su_.Key()}, {"was", plan_.hash}, {"now", now.hash},
                                       {"pending", std::to_string(now.state.pending.size())}});
   UsePlan(now);
-  return Preflight() && Gates();  // a new plan is checked and gated like the first one
+  // A new plan is checked and gated like the first one.
+  if (StepOutcome o = Preflight(); !o.ok()) return o;
+  return Gates();
 }
 
-bool Pass::Backup() {
-  if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return true;
+StepOutcome Pass::Backup() {
+  if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return StepOutcome::Succeeded();
   // One backup per upgrade: a pass resuming a started upgrade (whose remaining plan has another
   // hash) keeps the pre-upgrade backup rather than taking a mid-upgrade one.
   if (st_.backup && d_.fs->Exists(st_.backup->path) &&
       (st_.backup->plan_hash == plan_.hash || !st_.start_version.empty())) {
-    return true;
+    return StepOutcome::Succeeded();
   }
-  if (!d_.backup) return Fatal(Status::Invalid("backups are enabled but no backup tool is configured"), reasons::kBackupFailed);
+  if (!d_.backup) return StepOutcome::Failed(Status::Invalid("backups are enabled but no backup tool is configured"), reasons::kBackupFailed);
   // The gates may have passed a while ago (pre-flight, a slow pass): the window must still be open.
-  Clock::TimePoint next_open;
-  if (Status w = WindowNow(&next_open); !w.ok()) {
-    if (w.code() == Code::kInvalidArgument) return Fatal(w, reasons::kInvalidWindow);
-    return WaitForWindow(next_open, "the window closed before the backup started; ");
-  }
+  auto closed = WindowClosedUntil();
+  if (!closed.ok()) return StepOutcome::Failed(closed.status(), reasons::kInvalidWindow);
+  if (*closed) return WaitForWindow(**closed, "the window closed before the backup started; ");
   SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
   CrashPoint("before-backup");
   std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
   Status mk = d_.fs->MakePrivateDirs(dir);  // a dump is the whole database: 0700, files 0600
-  if (!mk.ok()) return Fatal(mk, reasons::kBackupFailed);
+  if (!mk.ok()) return StepOutcome::Failed(mk, reasons::kBackupFailed);
   std::string stamp = FormatTime(d_.clock->Now());
   for (auto& c : stamp) if (c == ':') c = '-';
   std::string path = JoinPath(dir, BackupPrefix(su_.namespace_, su_.name) + plan_.hash + "_" + stamp + ".dump");
   // What "written since the backup" means for restoreBackup: transactions this snapshot does not see.
   auto snap = db_->Query("SELECT pg_current_snapshot()::text");
-  if (!snap.ok()) return Retry(snap.status(), reasons::kDatabaseUnavailable);
+  if (!snap.ok()) return StepOutcome::RetryAfter(snap.status(), reasons::kDatabaseUnavailable);
   std::string snapshot = snap->rows.empty() ? "" : snap->Get(0, 0);
   auto b = d_.backup->Backup(dsn_, path);
   if (!b.ok()) {
     Audit("backup", "failed", path, b.status().ToString());
-    if (Transient(b.status())) return Retry(b.status(), reasons::kBackupFailed);
-    return Fatal(b.status(), reasons::kBackupFailed);
+    if (Transient(b.status())) return StepOutcome::RetryAfter(b.status(), reasons::kBackupFailed);
+    return StepOutcome::Failed(b.status(), reasons::kBackupFailed);
   }
   st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash, snapshot};
   CrashPoint("after-backup");
@@ -287,7 +297,7 @@ bool Pass::Backup() {
   Event(event_type::kNormal, reasons::kBackedUp, "backup written to " + b->path);
   Save();
   PruneOldBackups(dir);
-  return true;
+  return StepOutcome::Succeeded();
 }
 
 void Pass::PruneOldBackups(const std::string& dir) {
@@ -306,19 +316,19 @@ void Pass::PruneOldBackups(const std::string& dir) {
   }
 }
 
-bool Pass::Migrate() {
-  if (plan_.state.pending.empty()) return true;
-  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
+StepOutcome Pass::Migrate() {
+  if (plan_.state.pending.empty()) return StepOutcome::Succeeded();
+  if (d_.cancelled && d_.cancelled()) return StepOutcome::RetryAfter(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
   const bool starting = st_.start_version.empty();
   SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
                                   plan_.state.pending.back().version);
   if (!lock_) {  // Lock() takes it before the backup; this is a guard, not a path
     auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
-    if (!lock.ok()) return Retry(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
+    if (!lock.ok()) return StepOutcome::RetryAfter(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
     lock_.emplace(std::move(lock).value());
   }
   AuditLog log(db_.get());
-  if (Status s = log.Ensure(); !s.ok()) return Retry(s, reasons::kDatabaseUnavailable);
+  if (Status s = log.Ensure(); !s.ok()) return StepOutcome::RetryAfter(s, reasons::kDatabaseUnavailable);
   (void)log.MarkInterrupted();
   if (starting) {
     // The audit log's record of where this upgrade starts: runDown undoes what was applied after
@@ -330,7 +340,7 @@ bool Pass::Migrate() {
     Status s = schema == "public" ? Status::Ok() : db_->Exec("CREATE SCHEMA IF NOT EXISTS " + QuoteIdent(schema));
     if (s.ok()) s = engine_log.Ensure();
     if (s.ok()) s = engine_log.MarkUpgradeStart(su_.Key(), "database at " + from + ", target " + su_.target_version);
-    if (!s.ok()) return Retry(s, reasons::kDatabaseUnavailable);
+    if (!s.ok()) return StepOutcome::RetryAfter(s, reasons::kDatabaseUnavailable);
     st_.start_version = from;
     Save();
   }
@@ -345,12 +355,14 @@ bool Pass::Migrate() {
   // Apply exactly what passed the gates: the engine re-reads under the lock and stops if it differs.
   ctx.approved = plan_.state.pending;
   // No migration starts outside the window, also when it closed during the backup or the previous one.
-  bool window_closed = false;
-  Clock::TimePoint next_open;
+  std::optional<Clock::TimePoint> window_closed;  // set when it closed before a migration: when it opens
   ctx.before_migration = [&](const std::string&) -> Status {
-    Status w = WindowNow(&next_open);
-    window_closed = !w.ok() && w.code() == Code::kGated;
-    return w;
+    auto closed = WindowClosedUntil();
+    if (!closed.ok()) return closed.status();
+    if (!*closed) return Status::Ok();
+    window_closed = **closed;
+    // The engine's protocol: an error stops the run before this migration.
+    return Status::Error(Code::kGated, "outside the maintenance window; it opens at " + FormatTime(**closed));
   };
   std::unique_ptr<MigrationWatch> watch;
   if (d_.watch) watch = d_.watch(dsn_);
@@ -401,7 +413,7 @@ bool Pass::Migrate() {
   };
   if (watch) {
     ctx.on_session(db_->BackendPid());
-    if (watch_failed() && watch_required) return Retry(WatchRequired(watch_error), reasons::kLockWatchUnavailable);
+    if (watch_failed() && watch_required) return StepOutcome::RetryAfter(WatchRequired(watch_error), reasons::kLockWatchUnavailable);
   }
   CrashPoint("before-migrate");
   // A stop request (SIGTERM) abandons the statement in flight: it is cancelled and its migration
@@ -456,28 +468,29 @@ bool Pass::Migrate() {
     st_.pending.clear();
     Event(event_type::kNormal, reasons::kMigrated, std::to_string(report.steps.size()) + " migration(s) applied");
     Save();
-    return true;
+    return StepOutcome::Succeeded();
   }
   if (!watch_error.ok() && watch_required && !report.status.ok()) {
-    return Retry(WatchRequired(watch_error), reasons::kLockWatchUnavailable);
+    return StepOutcome::RetryAfter(WatchRequired(watch_error), reasons::kLockWatchUnavailable);
   }
   if (watch_cancelled) {
-    return Retry(Status::Error(Code::kCancelled, "the migration was cancelled because sessions were blocked behind "
+    return StepOutcome::RetryAfter(Status::Error(Code::kCancelled,
+                                                 "the migration was cancelled because sessions were blocked behind "
                                                  "it longer than policy.blockedSessionLimit (" +
                                                      FormatDuration(su_.policy.blocked_session_limit) + ")"),
-                 reasons::kBlockingTraffic);
+                                   reasons::kBlockingTraffic);
   }
   if (report.plan_changed) {
     // Not a failure: the next pass plans again (and a changed plan waits for its own approval).
     st_.approved_plan.clear();
-    return Wait(reasons::kPlanChanged, report.status.message(), std::chrono::milliseconds(1000));
+    return StepOutcome::Waiting(reasons::kPlanChanged, report.status.message(), std::chrono::milliseconds(1000));
   }
-  if (window_closed && report.status.code() == Code::kGated) {
+  if (window_closed) {
     std::string done = report.steps.empty() ? "" : std::to_string(report.steps.size()) + " migration(s) applied, then ";
-    return WaitForWindow(next_open, done + "the window closed before the next migration; stopped ");
+    return WaitForWindow(*window_closed, done + "the window closed before the next migration; stopped ");
   }
-  if (Transient(report.status)) return Retry(report.status, reasons::kMigrationRetryable);
-  if (report.status.code() == Code::kGated) return Fatal(report.status, reasons::kChecksumDrift);
+  if (Transient(report.status)) return StepOutcome::RetryAfter(report.status, reasons::kMigrationRetryable);
+  if (report.status.code() == Code::kGated) return StepOutcome::Failed(report.status, reasons::kChecksumDrift);
   return OnFailure(report.status, reasons::kMigrationFailed);
 }
 
@@ -526,10 +539,10 @@ bool Pass::NeedsRollout() {
   return !ws.ok() || !ws->running || !SameImage(ws->image, target_image_);
 }
 
-bool Pass::Bump() {
-  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
+StepOutcome Pass::Bump() {
+  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return StepOutcome::Succeeded();
   if (!SameImage(declared_image_, target_image_)) {
-    if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
+    if (d_.cancelled && d_.cancelled()) return StepOutcome::RetryAfter(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
     st_.previous_image = declared_image_;
     SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
     CrashPoint("before-set-image");
@@ -537,7 +550,7 @@ bool Pass::Bump() {
     Status s = d_.workloads->SetDeclaredImage(su_.workload, declared_image_, target_image_);
     CrashPoint("after-set-image");
     if (!s.ok()) {
-      if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? reasons::kWorkloadChanged : reasons::kBumpRetryable);  // onFailure is for permanent failures
+      if (Transient(s)) return StepOutcome::RetryAfter(s, s.code() == Code::kConflict ? reasons::kWorkloadChanged : reasons::kBumpRetryable);  // onFailure is for permanent failures
       return OnFailure(s, reasons::kBumpFailed);
     }
     declared_image_ = target_image_;
@@ -548,30 +561,30 @@ bool Pass::Bump() {
     Save();
   }
   auto ws = d_.workloads->Observe(su_.workload);
-  if (ws.ok() && ws->running && SameImage(ws->image, target_image_)) return true;
+  if (ws.ok() && ws->running && SameImage(ws->image, target_image_)) return StepOutcome::Succeeded();
   if (st_.phase != Phase::kBumping) SetPhase(Phase::kBumping, "rolling out " + target_image_);
   changed_ = true;
   CrashPoint("before-rollout");
   Status s = d_.workloads->Rollout(su_.workload, declared_image_);
   CrashPoint("after-rollout");
   if (!s.ok()) {
-    if (Transient(s)) return Retry(s, s.code() == Code::kConflict ? reasons::kWorkloadChanged : reasons::kRolloutFailed);
+    if (Transient(s)) return StepOutcome::RetryAfter(s, s.code() == Code::kConflict ? reasons::kWorkloadChanged : reasons::kRolloutFailed);
     return OnFailure(s, reasons::kRolloutFailed);
   }
-  return true;
+  return StepOutcome::Succeeded();
 }
 
-bool Pass::Verify() {
-  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return true;
-  if (!changed_ && st_.phase == Phase::kSucceeded) return true;  // Bump() saw it running the target
+StepOutcome Pass::Verify() {
+  if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return StepOutcome::Succeeded();
+  if (!changed_ && st_.phase == Phase::kSucceeded) return StepOutcome::Succeeded();  // Bump() saw it running the target
   SetPhase(Phase::kVerifying, "checking that " + su_.workload.name + " runs " + target_image_ + " and stays up");
   CrashPoint("before-verify");
   Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
   CrashPoint("after-verify");
   // The workload could not be observed (podman unreachable): not a verdict on the new version.
-  if (s.code() == Code::kUnavailable) return Retry(s, reasons::kVerifyUnavailable);
+  if (s.code() == Code::kUnavailable) return StepOutcome::RetryAfter(s, reasons::kVerifyUnavailable);
   if (!s.ok()) return OnFailure(s, reasons::kVerifyFailed);
-  return true;
+  return StepOutcome::Succeeded();
 }
 
 void Pass::Succeed() {

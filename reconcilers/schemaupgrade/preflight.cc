@@ -13,7 +13,7 @@ namespace {
 bool HasDigest(const std::string& image) { return !ParseImageRef(image).digest.empty(); }
 }  // namespace
 
-bool Pass::Preflight() {
+StepOutcome Pass::Preflight() {
   bool bump = d_.workloads && !su_.workload.kind.empty() && !target_image_.empty() &&
               !SameImage(declared_image_, target_image_);
   std::string reason = reasons::kBumpRefused;
@@ -26,7 +26,7 @@ bool Pass::Preflight() {
   }
   if (bump && plan_.refused.empty()) {
     auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/false);
-    if (!pf.ok() && Transient(pf.status())) return Retry(pf.status(), reasons::kWorkloadUnavailable);
+    if (!pf.ok() && Transient(pf.status())) return StepOutcome::RetryAfter(pf.status(), reasons::kWorkloadUnavailable);
     if (!pf.ok()) {
       plan_.refused = pf.status().message();
     } else {
@@ -44,27 +44,27 @@ bool Pass::Preflight() {
                               su_.target_version);
   }
   out_.plan = plan_;
-  if (plan_.refused.empty()) return true;
-  return Fatal(Status::Error(code, plan_.refused + "; nothing was changed"), reason);
+  if (plan_.refused.empty()) return StepOutcome::Succeeded();
+  return StepOutcome::Failed(Status::Error(code, plan_.refused + "; nothing was changed"), reason);
 }
 
-bool Pass::FetchImage() {
-  if (!bump_checked_ || image_present_) return true;
-  if (d_.cancelled && d_.cancelled()) return Retry(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
+StepOutcome Pass::FetchImage() {
+  if (!bump_checked_ || image_present_) return StepOutcome::Succeeded();
+  if (d_.cancelled && d_.cancelled()) return StepOutcome::RetryAfter(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
   SetPhase(Phase::kPlanning, "pulling image " + target_image_ + " before changing anything");
   auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/true);
   if (!pf.ok()) {
-    if (pf.status().code() == Code::kInvalidArgument) return Fatal(pf.status(), reasons::kBumpRefused);
+    if (pf.status().code() == Code::kInvalidArgument) return StepOutcome::Failed(pf.status(), reasons::kBumpRefused);
     return ImageUnavailable(pf.status());
   }
   image_present_ = pf->image_present;
   if (pf->pulled) Event(event_type::kNormal, reasons::kImagePulled, "pulled " + target_image_);
-  return true;
+  return StepOutcome::Succeeded();
 }
 
-bool Pass::ImageUnavailable(const Status& why) {
+StepOutcome Pass::ImageUnavailable(const Status& why) {
   // A registry that is down, or an image not pushed yet: nothing was touched, try again later.
-  return Retry(Status::Error(Code::kUnavailable,
+  return StepOutcome::RetryAfter(Status::Error(Code::kUnavailable,
                              "target image " + target_image_ + " cannot be had: " + why.message() +
                                  "; nothing was changed (no backup, no migration, no edit). Push the image or fix "
                                  "spec.targetVersion / spec.image"),

@@ -36,6 +36,7 @@
 #include "reconcilers/database/restore.h"
 #include "reconcilers/engines/engine.h"
 #include "reconcilers/runtimes/runtime.h"
+#include "reconcilers/schemaupgrade/outcome.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/secret_resolver.h"
 #include "reconcilers/schemaupgrade/status_store.h"
@@ -130,7 +131,12 @@ struct ReconcileOptions {
 
 struct ReconcileOutcome {
   ResourceStatus status;
-  Status result;                          // the error of this pass, if any
+  // How the pass ended (outcome.h): switch on this, not on result's code.
+  OutcomeKind kind = OutcomeKind::kSucceeded;
+  std::string reason;                     // why it stopped (api/conditions.h); empty when succeeded
+  // The error of this pass: ok when succeeded; kGated with the message when waiting (what
+  // `apply`'s exit code 4 means); the failure when retrying or failed.
+  Status result;
   std::chrono::milliseconds requeue_after{0};  // > 0: run again after this long
   bool terminal = false;                  // nothing more will happen until the spec changes
   std::optional<Plan> plan;               // the plan of this pass, when observation got that far

@@ -3,6 +3,7 @@
 #   make        build ./build/schema-upgrade
 #   make test   build and run every test (unit, integration on real PostgreSQL/podman, e2e)
 #   make test-stress  the integration, crash and e2e tests with two CPU hogs beside them
+#   make tsan   the unit and controller-runtime tests built with ThreadSanitizer (build-tsan/)
 #   make demo   migrate a throwaway PostgreSQL with the sample manifests and migrations (builds
 #               the binary only; ccache is used when installed)
 #   make bench  benchmarks against psql (bench/README.md)
@@ -19,7 +20,7 @@ DEMO_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyam
   libhowardhinnant-date-dev
 DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes git curl jq lua5.1
 
-.PHONY: all build bin deps deps-demo test test-stress unit integration demo bench bench-controller clean install
+.PHONY: all build bin deps deps-demo test test-stress tsan unit integration demo bench bench-controller clean install
 PREFIX ?= /usr/local
 
 
@@ -69,6 +70,21 @@ test: deps build
 # killed when it ends, whatever happens (tests/stress.sh).
 test-stress: deps build
 	./tests/stress.sh --build $(BUILD)
+
+# ThreadSanitizer: the tests whose code runs on several threads (work queue, manager, reconciler
+# with fakes, windows evaluated beside process spawning, compose edits, the informer), in their
+# own build dir with -fsanitize=thread; only their targets are built. Any report fails the run
+# (halt_on_error). tests/tsan.supp silences uninstrumented third-party libraries only.
+TSAN_BUILD ?= build-tsan
+TSAN_TESTS = base_test manager_test reconciler_test podman_test kube_test
+TSAN_LAUNCHER = $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+tsan:
+	cmake -S . -B $(TSAN_BUILD) $(TSAN_LAUNCHER) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TESTS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j 2 --timeout 900 -R '^($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit

@@ -67,10 +67,12 @@ Result<EngineState> SqlState(FileSystem* fs, const std::vector<SqlMigrationFile>
       SU_ASSIGN_OR_RETURN(std::string down_sql, fs->ReadFile(f.down_path));
       p.down_checksum = Sha256Hex(down_sql);
     }
+    std::vector<std::string> texts;
     for (const auto& s : m.statements) {
       p.summary.push_back(SummarizeStatement(s.text));
-      p.statements.push_back(s.text);
+      texts.emplace_back(s.text);
     }
+    p.statements = StatementList(std::move(texts));
     LintOptions o;
     o.in_transaction = !m.no_transaction;
     o.runner_sets_lock_timeout = su.policy.lock_timeout.count() > 0;

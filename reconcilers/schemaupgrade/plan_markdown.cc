@@ -64,9 +64,11 @@ std::string Trimmed(std::string t) {
 // The statements of a migration as one SQL block: full text, each ending with ';'.
 std::string SqlBody(const PendingMigration& m) {
   std::string body;
-  const auto& texts = m.statements.empty() ? m.summary : m.statements;
-  for (const auto& s : texts) {
-    body += Trimmed(s);
+  // Full statements; the summaries only when the engine gave no statements.
+  std::vector<std::string_view> texts(m.statements.begin(), m.statements.end());
+  if (texts.empty()) texts.assign(m.summary.begin(), m.summary.end());
+  for (std::string_view s : texts) {
+    body += Trimmed(std::string(s));
     if (!body.empty() && body.back() != ';') body += ";";
     body += "\n";
   }
@@ -196,7 +198,7 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
                "repository at this version\n";
         continue;
       }
-      size_t n = (m.statements.empty() ? m.summary : m.statements).size();
+      size_t n = m.statements.empty() ? m.summary.size() : m.statements.size();
       size_t findings = m.findings.size();
       out << "<details><summary><code>" << Html(m.version) << "</code> " << Html(m.name) << " · "
           << (n ? Plural(n, "statement", "statements") : "no statements") << " · "

@@ -5,7 +5,7 @@
 
 #include "tests/integration/policies/policy_harness.h"
 #include "tests/support/fakes/counting.h"
-#include "reconcilers/engines/factory.h"
+#include "reconcilers/engines/factory/factory.h"
 
 namespace su::testing {
 namespace {

@@ -285,6 +285,8 @@ TEST(WorkQueueTest, ResyncKeysAreNotStarvedByAStreamOfChanges) {
   }
   std::vector<std::string> want = {"c0", "c1", "c2", "r0", "c3", "c4", "c5", "r1", "c6", "c7", "c8", "c9"};
   EXPECT_EQ(order, want);
+}
+
 // Delays are monotonic: the wall clock stepping an hour either way neither fires a delayed key
 // early nor holds it back; only time passing does.
 TEST(WorkQueueTest, DelayedKeyIgnoresWallClockSteps) {

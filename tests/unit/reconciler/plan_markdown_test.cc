@@ -77,7 +77,7 @@ EngineState DrizzleBump() {
                         "ALTER TABLE \"users\" ALTER COLUMN \"email\" SET NOT NULL")};
   PendingMigration c = FakePending("0004", "empty");
   c.file = "athena/drizzle/0004_empty.sql";
-  c.statements.clear();
+  c.statements = StatementList();
   c.summary.clear();
   s.pending = {a, b, c};
   // The error is on the first migration, listed after the warning in pending order: the comment

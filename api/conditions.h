@@ -81,6 +81,10 @@ inline constexpr const char kImageRolledBack[] = "ImageRolledBack";
 inline constexpr const char kBackupRestored[] = "BackupRestored";
 inline constexpr const char kRestoreRefused[] = "RestoreRefused";
 inline constexpr const char kBackupRetention[] = "BackupRetention";
+// Set before the first pass ran (the status seeded on the first reconcile).
+inline constexpr const char kPending[] = "Pending";
+// The object passed the CRD schema but not our validation: nothing runs until it is fixed.
+inline constexpr const char kInvalidSpec[] = "InvalidSpec";
 
 // Every reason above, for tests and documentation.
 inline constexpr const char* kAll[] = {
@@ -91,7 +95,7 @@ inline constexpr const char* kAll[] = {
     kVerifyUnavailable, kStatusUnreadable, kInvalidDatabaseSource, kInvalidMigrations, kInvalidWindow,
     kWorkloadInvalid, kChecksumDrift, kLintErrors, kDowngradeRefused, kDigestPinned, kBumpRefused,
     kBackupFailed, kMigrationFailed, kBumpFailed, kRolloutFailed, kVerifyFailed, kImageRolledBack,
-    kBackupRestored, kRestoreRefused, kBackupRetention};
+    kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec};
 }  // namespace reasons
 
 }  // namespace su

@@ -14,9 +14,9 @@ Result<bool> SeedStatus(StatusStore* store, const std::string& key, long long ge
   s.phase = Phase::kPending;
   s.message = "reconciling generation " + std::to_string(generation);
   auto now = clock->Now();
-  SetCondition(&s, "Ready", "False", "Pending", s.message, generation, now);
-  SetCondition(&s, "Reconciling", "True", "Pending", s.message, generation, now);
-  SetCondition(&s, "Stalled", "False", "Pending", "", generation, now);
+  SetCondition(&s, condition::kReady, condition_status::kFalse, reasons::kPending, s.message, generation, now);
+  SetCondition(&s, condition::kReconciling, condition_status::kTrue, reasons::kPending, s.message, generation, now);
+  SetCondition(&s, condition::kStalled, condition_status::kFalse, reasons::kPending, "", generation, now);
   s.updated_at = FormatTime(now);
   SU_RETURN_IF_ERROR(store->Save(key, s));
   return true;
@@ -29,9 +29,9 @@ Result<bool> ReportInvalidSpec(StatusStore* store, const std::string& key, long 
   if (stored.ok() && stored->has_value()) s = **stored;  // an unreadable status is replaced
   const std::string message = Scrub(why.message()) +
                               "; fix the object (kubectl edit) or the manifest: nothing runs until it is valid";
-  const Condition* stalled = FindCondition(s, "Stalled");
+  const Condition* stalled = FindCondition(s, condition::kStalled);
   if (s.phase == Phase::kFailed && s.observed_generation == generation && s.last_error == message && stalled &&
-      stalled->status == "True" && stalled->reason == kReasonInvalidSpec) {
+      stalled->status == condition_status::kTrue && stalled->reason == kReasonInvalidSpec) {
     return false;
   }
   ResourceStatus fresh;  // a new (invalid) spec: start over, keeping what describes the world
@@ -46,9 +46,9 @@ Result<bool> ReportInvalidSpec(StatusStore* store, const std::string& key, long 
   fresh.last_error = message;
   fresh.message = message;
   auto now = clock->Now();
-  SetCondition(&fresh, "Ready", "False", kReasonInvalidSpec, message, generation, now);
-  SetCondition(&fresh, "Reconciling", "False", kReasonInvalidSpec, message, generation, now);
-  SetCondition(&fresh, "Stalled", "True", kReasonInvalidSpec, message, generation, now);
+  SetCondition(&fresh, condition::kReady, condition_status::kFalse, kReasonInvalidSpec, message, generation, now);
+  SetCondition(&fresh, condition::kReconciling, condition_status::kFalse, kReasonInvalidSpec, message, generation, now);
+  SetCondition(&fresh, condition::kStalled, condition_status::kTrue, kReasonInvalidSpec, message, generation, now);
   fresh.updated_at = FormatTime(now);
   SU_RETURN_IF_ERROR(store->Save(key, fresh));
   return true;

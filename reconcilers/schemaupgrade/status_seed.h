@@ -10,13 +10,14 @@
 
 #include <string>
 
+#include "api/conditions.h"
 #include "reconcilers/base/clock.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 
 namespace su {
 
-inline constexpr const char* kReasonInvalidSpec = "InvalidSpec";
+inline constexpr const char* kReasonInvalidSpec = reasons::kInvalidSpec;
 
 // Writes the Pending status when nothing is stored for key. Returns whether it wrote.
 Result<bool> SeedStatus(StatusStore* store, const std::string& key, long long generation, Clock* clock);

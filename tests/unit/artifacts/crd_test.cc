@@ -105,7 +105,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.retries.limit", "spec.policy.retries.backoff.initial", "spec.policy.retries.backoff.max",
       "spec.policy.onFailure", "spec.policy.acceptDrift[]", "spec.policy.failOnLintErrors",
       "spec.policy.allowDowngrade",
-      "spec.policy.blockedSessionLimit", "spec.policy.verify.settle",
+      "spec.policy.blockedSessionLimit", "spec.policy.lockWatchAfter", "spec.policy.verify.settle",
   };
   std::vector<std::string> leaves;
   LeafPaths(RootSchema()["properties"]["spec"], "spec", &leaves);

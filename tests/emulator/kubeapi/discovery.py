@@ -8,6 +8,7 @@ import json
 import re
 
 from schema import parse_time
+import printers
 
 STATUS_VERBS = ["get", "patch", "update"]
 
@@ -368,6 +369,9 @@ def _builtin_columns(t):
     if t.kind == "CustomResourceDefinition":
         return [_NAME_COL, _col("Created At", "date")], \
             lambda o: [o["metadata"]["name"], o["metadata"].get("creationTimestamp")]
+    cols = printers.columns(t, _col, age, _age, _duration)
+    if cols:
+        return cols
     if t.kind == "Deployment":
         def dep(o):
             st, sp = o.get("status") or {}, o.get("spec") or {}
@@ -375,6 +379,14 @@ def _builtin_columns(t):
                     st.get("updatedReplicas", 0), st.get("availableReplicas", 0), _age(o["metadata"].get("creationTimestamp"))]
         return [_NAME_COL, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"), age], dep
     return [_NAME_COL, age], lambda o: [o["metadata"]["name"], _age(o["metadata"].get("creationTimestamp"))]
+
+
+def _duration(start, end=None):
+    a = parse_time(start)
+    b = parse_time(end) if end else datetime.datetime.now(datetime.timezone.utc)
+    if not a or not b:
+        return ""
+    return human_duration((b - a).total_seconds())
 
 
 def table(t, objs, resource_version, include="Metadata", cont=None):

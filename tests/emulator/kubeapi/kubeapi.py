@@ -13,7 +13,10 @@
 # (open watches end, --persist saves DIR/state.json, which the next start with the same DIR loads).
 # Test hooks (authenticated): POST /emulator/compact (older resourceVersions get 410 Gone),
 # POST /emulator/close-watches (every open watch ends, as on a dropped connection),
-# POST /emulator/fail?code=500&count=N[&retryAfter=S] (the next N resource requests get that error).
+# POST /emulator/fail?code=500&count=N[&retryAfter=S] (the next N resource requests get that error),
+# POST /emulator/images {"rules": [...]} (the simulated kubelet's image behaviors: kubelet_sim.py).
+# Controllers (controllers.py: Deployment, ReplicaSet, StatefulSet, Job, TTL, garbage collector)
+# and a kubelet (simulated, or --kubelet podman) run unless --no-controllers.
 # What it emulates and what it does not: README.md next to this file.
 import argparse
 import base64
@@ -196,6 +199,7 @@ class Server(ThreadingHTTPServer):
         super().__init__(addr, handler)
         self.store, self.token, self.ctx, self.opts = store, token, ctx, opts
         self.identities = identities  # token -> user name (RBAC-checked)
+        self.controllers = None       # controllers.Manager, unless --no-controllers
         self.failures = []            # injected (code, retryAfter) answers for the next resource requests
         self.fail_lock = threading.Lock()
 
@@ -353,6 +357,16 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.fail_lock:
                 self.server.failures = [(code, q.get("retryAfter"))] * count
             return self._send(200, {"failing": count, "code": code})
+        if path == "/emulator/images" and self.command == "POST":
+            runtime = getattr(getattr(self.server.controllers, "kubelet", None), "runtime", None)
+            if not hasattr(runtime, "set_rules"):
+                raise bad_request("image rules need the simulated kubelet")
+            body = self._json_body(self._body()) or {}
+            try:
+                runtime.set_rules(body.get("rules") or [])
+            except (ValueError, TypeError) as e:
+                raise bad_request("bad image rule: %s" % e)
+            return self._send(200, {"rules": runtime.rules})
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
 
     def _openapi(self, path):
@@ -408,7 +422,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if len(rest) > 3 or (sub and not (sub == "status" and t.status)):
+        if len(rest) > 3 or (sub and not ((sub == "status" and t.status) or (sub == "log" and t.kind == "Pod" and t.group == ""))):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if t.namespaced and name and not ns:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -464,6 +478,8 @@ class Handler(BaseHTTPRequestHandler):
             verb, res = self._verb(name, q), t.resource + ("/" + sub if sub else "")
             if not rbac.allowed(st, user, verb, t.group, res, ns, name):
                 raise rbac.forbidden(user, verb, t, res, ns, name)
+        if sub == "log":
+            return self._logs(t, ns, name, q)
         dry = q.get("dryRun") == "All"
         fv = q.get("fieldValidation") or "Warn"
         if fv not in ("Ignore", "Warn", "Strict"):
@@ -514,6 +530,20 @@ class Handler(BaseHTTPRequestHandler):
             obj = st.delete(t, ns, name, dry, pre)
             return self._send(200, obj)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+
+    def _logs(self, t, ns, name, q):
+        if self.command not in ("GET", "HEAD"):
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        pod = self.server.store.get(t, ns, name)
+        mgr = self.server.controllers
+        if mgr is None or mgr.kubelet is None:
+            raise ApiError(400, "BadRequest", "this emulator runs no kubelet (started with --no-controllers)")
+        try:
+            tail = int(q["tailLines"]) if q.get("tailLines") else None
+        except ValueError:
+            raise bad_request("tailLines must be an integer")
+        text = mgr.kubelet.logs(pod, q.get("container"), q.get("previous") in ("true", "1"), tail)
+        return self._send(200, text.encode(), "text/plain")
 
     def _delete_collection(self, t, ns, q, dry):
         st = self.server.store
@@ -701,6 +731,12 @@ def main():
     ap.add_argument("--identity", action="append", default=[], metavar="NAME=USER",
                     help="an RBAC-checked identity (e.g. sa=system:serviceaccount:ns:name): DIR/token-NAME, DIR/kubeconfig-NAME")
     ap.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    ap.add_argument("--no-controllers", action="store_true", help="run no controllers and no kubelet (a bare API server)")
+    ap.add_argument("--kubelet", choices=("simulated", "podman"), default="simulated",
+                    help="how pods run: simulated (image rules) or as podman containers")
+    ap.add_argument("--image-behavior", action="append", default=[], metavar="REGEX=BEHAVIOR[:EXITCODE]",
+                    help="simulated kubelet: images matching REGEX are ready|never-ready|exit|crash|missing|run")
+    ap.add_argument("--crash-backoff", type=float, default=0.5, help="first crash-loop/image-pull back-off in seconds")
     opts = ap.parse_args()
     os.makedirs(opts.dir, exist_ok=True)
     make_credentials(opts.dir)
@@ -730,8 +766,19 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if not opts.no_controllers:
+        import controllers
+        import kubelet_sim
+        try:
+            rules = [kubelet_sim.parse_flag(r) for r in opts.image_behavior]
+        except (ValueError, re.error) as e:
+            ap.error(str(e))
+        server.controllers = controllers.build(store, opts.kubelet, rules, opts.crash_backoff,
+                                               instance="%d-%d" % (os.getpid(), port)).start()
     print("kubeapi ready port=%d kubeconfig=%s" % (port, os.path.join(opts.dir, "kubeconfig")), flush=True)
     server.serve_forever(poll_interval=0.2)
+    if server.controllers is not None:
+        server.controllers.stop()
     with store.lock:
         store.stopping = True
         store.cond.notify_all()

@@ -72,6 +72,7 @@ BUILTIN = [
        status=True, generation=True),
     _b("apps", "v1", "replicasets", "ReplicaSet", True, short_names=["rs"], categories=["all"],
        status=True, generation=True),
+    _b("apps", "v1", "controllerrevisions", "ControllerRevision", True),
     _b("batch", "v1", "jobs", "Job", True, categories=["all"], status=True, generation=True),
     _b("batch", "v1", "cronjobs", "CronJob", True, short_names=["cj"], categories=["all"], status=True,
        generation=True),

@@ -15,6 +15,7 @@ import random
 import threading
 import uuid
 
+import defaults
 import events
 import managed
 import patches
@@ -243,6 +244,15 @@ class Store:
         if errs:
             raise invalid(t, name, errs)
 
+    def _workload(self, t, obj, name, old=None):
+        """Defaulting and the validations the controllers rely on (defaults.py)."""
+        if t.crd:
+            return
+        defaults.apply(t, obj)
+        errs = defaults.validate(t, obj, old)
+        if errs:
+            raise invalid(t, name, errs)
+
     def _list_keys_schema(self, t):
         return t.schema() if t.crd else None
 
@@ -303,6 +313,7 @@ class Store:
                 obj.pop("status", None)
             if t.crd:
                 self._prepare_custom(t, obj, name, field_validation, warnings)
+            self._workload(t, obj, name)
             self._validate_kind(t, obj, name)
             for f in ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "selfLink"):
                 meta.pop(f, None)
@@ -311,6 +322,8 @@ class Store:
             if t.generation:
                 meta["generation"] = 1
             self._defaults(t, obj)
+            if t.kind == "Job" and t.group == "batch":
+                defaults.job_selector(obj)
             meta.pop("managedFields", None)
             if manager is not None:
                 managed.record_update(None, obj, manager, self._list_keys_schema(t), not t.crd, t.api_version, subresource)
@@ -404,6 +417,8 @@ class Store:
             self._validate_meta(t, new, name)
             if t.crd:
                 self._prepare_custom(t, new, name, field_validation, warnings, status_only=(subresource == "status"))
+            if subresource != "status":
+                self._workload(t, new, name, cur)
             self._validate_kind(t, new, name, old=cur)
             if t.generation and subresource != "status":
                 if self._content(new, not t.status) != self._content(cur, not t.status):

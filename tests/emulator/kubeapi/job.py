@@ -1,0 +1,6 @@
+# The Job controller (not yet written: Jobs get no pods).
+
+
+class JobController:
+    def sync(self, mgr):
+        pass

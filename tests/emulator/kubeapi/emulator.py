@@ -89,6 +89,18 @@ class Emulator:
             if f:
                 f.close()
 
+    def post(self, path, body=None):
+        """POSTs JSON to an emulator hook (e.g. /emulator/images) with the admin token."""
+        import json
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
+        req = urllib.request.Request("https://127.0.0.1:%d%s" % (self.port, path), method="POST",
+                                     data=json.dumps(body or {}).encode(),
+                                     headers={"Authorization": "Bearer " + self.token(), "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+            return json.loads(r.read().decode())
+
     def token(self):
         with open(os.path.join(self.dir, "token")) as f:
             return f.read().strip()

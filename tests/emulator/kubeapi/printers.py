@@ -61,10 +61,16 @@ def pod_cells(pod, age):
 
 
 def job_status(job):
-    for c in (job.get("status") or {}).get("conditions") or []:
-        if c.get("status") == "True" and c.get("type") in ("Complete", "Failed", "Suspended", "FailureTarget", "SuccessCriteriaMet"):
-            return {"Complete": "Complete", "Failed": "Failed", "Suspended": "Suspended",
-                    "FailureTarget": "FailureTarget", "SuccessCriteriaMet": "SuccessCriteriaMet"}[c["type"]]
+    true = {c.get("type") for c in (job.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+    if "Complete" in true:
+        return "Complete"
+    if "Failed" in true:
+        return "Failed"
+    if job["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    for t in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if t in true:
+            return t
     return "Running"
 
 

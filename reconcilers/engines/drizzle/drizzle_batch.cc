@@ -1,7 +1,9 @@
 // RunDrizzleBatch (see drizzle_batch.h).
 #include "reconcilers/engines/drizzle/drizzle_batch.h"
 
+#include <algorithm>
 #include <chrono>
+#include <string_view>
 
 namespace su {
 namespace {
@@ -9,6 +11,8 @@ namespace {
 long long MsSince(Clock* clock, Clock::MonoTimePoint start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock->MonotonicNow() - start).count();
 }
+
+std::string Ms(std::chrono::milliseconds d) { return std::to_string(std::max<long long>(0, d.count())) + "ms"; }
 
 void Report(const RunContext& ctx, Progress p) {
   if (ctx.on_progress) ctx.on_progress(p);
@@ -26,28 +30,46 @@ Status Classify(const Status& s, const RunContext& ctx) {
 }  // namespace
 
 DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_table,
-                                   const std::vector<const DrizzleMigration*>& batch, const RunContext& ctx) {
+                                   const std::vector<const DrizzleMigration*>& batch, const RunContext& ctx,
+                                   const DrizzleRecordRows& extra) {
   DrizzleBatchResult r;
   r.duration_ms.assign(batch.size(), 0);
   r.statements_run.assign(batch.size(), 0);
   Clock* clock = ctx.clock ? ctx.clock : RealClock();
-
-  auto tx = Transaction::Begin(db);
-  if (!tx.ok()) {
-    r.status = tx.status().WithContext("starting the migration transaction");
-    return r;
-  }
-  r.status = db->Exec("SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
-                      {std::to_string(ctx.lock_timeout.count()) + "ms",
-                       std::to_string(ctx.statement_timeout.count()) + "ms"});
-  if (!r.status.ok()) {
-    r.status = r.status.WithContext("setting lock_timeout and statement_timeout");
-    return r;
-  }
+  const int total = static_cast<int>(batch.size());
   if (ctx.on_session) ctx.on_session(db->BackendPid());
 
-  const std::string insert = "insert into " + history_table + " (\"hash\", \"created_at\") values($1, $2)";
-  const int total = static_cast<int>(batch.size());
+  // Our own statements, sent ahead of the next migration statement in the same simple query (never
+  // after one: a part of a drizzle file may end in a line comment that would swallow a ";"). owner:
+  // the batch index of the migration each one records, -1 for BEGIN and the timeouts.
+  std::vector<std::string> prefix = {"BEGIN", "SET LOCAL lock_timeout = '" + Ms(ctx.lock_timeout) + "'",
+                                     "SET LOCAL statement_timeout = '" + Ms(ctx.statement_timeout) + "'"};
+  std::vector<int> owner = {-1, -1, -1};
+  bool sent = false;  // something went to the server: a failure must end the transaction
+  auto send = [&](std::string_view last, int* failed) {
+    std::vector<std::string_view> b(prefix.begin(), prefix.end());
+    b.push_back(last);
+    sent = true;
+    return db->ExecBatch(b, failed);
+  };
+  auto rollback = [&] {
+    // Outside a transaction (the server refused the whole query before BEGIN ran) this is a
+    // warning, not an error; on a broken connection the server rolls back by itself.
+    if (sent) (void)db->ExecScript("ROLLBACK");
+  };
+  // A failure in one of our prefixed statements (index into prefix).
+  auto fail_ours = [&](size_t i, const Status& s) {
+    if (owner[i] < 0) {
+      r.status = Classify(s, ctx).WithContext("starting the migration transaction");
+      return;
+    }
+    r.failed = owner[i];
+    r.status = s.WithContext("recording " + batch[owner[i]]->entry.tag + " in " + history_table);
+  };
+
+  // Exactly drizzle-orm's row: its hash and its journal `when` (node-pg sends the number as its
+  // decimal text, which the bigint column parses as this literal does), id from the SERIAL.
+  const std::string insert = "insert into " + history_table + " (\"hash\", \"created_at\") values(";
   for (int k = 0; k < total; ++k) {
     const DrizzleMigration& m = *batch[k];
     const auto start = clock->MonotonicNow();
@@ -61,6 +83,7 @@ DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_tabl
     Report(ctx, p);
     for (const DrizzleStatement& st : m.statements) {
       if (ctx.cancelled && ctx.cancelled()) {
+        rollback();
         r.status = Status::Error(Code::kCancelled, "cancelled before statement " + std::to_string(st.index) +
                                                        " of " + m.file);
         r.failed = k;
@@ -71,30 +94,45 @@ DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_tabl
       p.statement_index = st.index;
       p.elapsed_ms = MsSince(clock, start);
       Report(ctx, p);
-      Status s = db->ExecScript(st.text);
+      int failed = -1;
+      Status s = send(st.text, &failed);
       if (!s.ok()) {
+        rollback();
+        if (failed >= 0 && static_cast<size_t>(failed) < prefix.size()) {
+          fail_ours(static_cast<size_t>(failed), s);
+          return r;
+        }
         r.status = Classify(s, ctx);
         r.failed = k;
         r.failed_statement = st.index;
         r.duration_ms[k] = MsSince(clock, start);
         return r;
       }
+      prefix.clear();
+      owner.clear();
       ++r.statements_run[k];
     }
-    // Exactly drizzle-orm's row: its hash and its journal `when` (node-pg sends the number as
-    // its decimal text), id from the SERIAL.
-    Status s = db->Exec(insert, {m.hash, std::to_string(m.entry.when)});
-    if (!s.ok()) {
-      r.status = s.WithContext("recording " + m.entry.tag + " in " + history_table);
-      r.failed = k;
-      return r;
-    }
     r.duration_ms[k] = MsSince(clock, start);
+    prefix.push_back(insert + QuoteLiteral(m.hash) + ", " + QuoteLiteral(std::to_string(m.entry.when)) + ")");
+    owner.push_back(k);
+    if (extra) {
+      for (std::string& row : extra(k, r.duration_ms[k])) {
+        prefix.push_back(std::move(row));
+        owner.push_back(k);
+      }
+    }
   }
-  Status c = tx->Commit();
+  // The last migration's rows and COMMIT: one round trip.
+  int failed = -1;
+  Status c = send("COMMIT", &failed);
   if (!c.ok()) {
-    r.status = Classify(c, ctx).WithContext("COMMIT of the migration batch");
-    r.failed = total - 1;
+    rollback();
+    if (failed >= 0 && static_cast<size_t>(failed) < prefix.size()) {
+      fail_ours(static_cast<size_t>(failed), c);
+    } else {
+      r.status = Classify(c, ctx).WithContext("COMMIT of the migration batch");
+      r.failed = total - 1;
+    }
   }
   return r;
 }

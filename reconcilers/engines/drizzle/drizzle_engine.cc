@@ -1,5 +1,5 @@
 // DrizzleEngine (see drizzle_engine.h): Observe reads; Apply = drift gate, drizzle-orm's DDL,
-// audit rows, then the batch with lock-timeout retries.
+// then the batch (history and audit rows inside its one transaction) with lock-timeout retries.
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 
 #include <algorithm>
@@ -68,30 +68,22 @@ class DrizzleEngine : public Engine {
     std::vector<const DrizzleMigration*> batch;
     for (size_t i : plan.pending) batch.push_back(&f->migrations[i]);
     AuditLog audit(db, opt_.audit_schema);
-    std::vector<long long> audit_ids;
     if (Status a = audit.Ensure(); !a.ok()) return Fail(rep, a);
-    for (const DrizzleMigration* m : batch) {
-      AuditEntry e;
-      e.resource = ctx.resource;
-      e.engine = "drizzle";
-      e.version = m->entry.tag;
-      e.name = m->Name();
-      e.direction = "up";
-      e.checksum = m->hash;
-      e.statements_total = static_cast<int>(m->statements.size());
-      e.actor = ctx.actor;
-      e.detail = "drizzle batch of " + std::to_string(batch.size()) + " migration(s) in one transaction";
-      auto id = audit.Begin(e);
-      if (!id.ok()) return Fail(rep, id.status());
-      audit_ids.push_back(*id);
-    }
+    // Each migration's audit row is written in the batch's transaction with its history row (no
+    // "running" row first): it exists exactly when the migration committed, and costs no commit
+    // of its own. A failed batch gets its rows after the rollback (FailBatch).
+    std::vector<AuditEntry> entries;
+    const std::string actor = ctx.actor.empty() ? CurrentActor() : ctx.actor;
+    for (const DrizzleMigration* m : batch) entries.push_back(EntryFor(*m, ctx, actor, batch.size()));
+    const DrizzleRecordRows audit_rows = [&](int k, long long duration_ms) {
+      return std::vector<std::string>{audit.SucceededSql(entries[k], duration_ms)};
+    };
 
-    DrizzleBatchResult r = RunWithRetries(db, batch, ctx);
+    DrizzleBatchResult r = RunWithRetries(db, batch, ctx, audit_rows);
     if (r.status.ok()) {
       for (size_t k = 0; k < batch.size(); ++k) {
         const DrizzleMigration& m = *batch[k];
         rep.steps.push_back({m.entry.tag, m.Name(), r.duration_ms[k], r.statements_run[k]});
-        FinishAudit(&audit, audit_ids[k], "succeeded", r.statements_run[k], "", "");
         Progress p;
         p.event = Progress::Event::kMigrationDone;
         p.version = m.entry.tag;
@@ -106,7 +98,7 @@ class DrizzleEngine : public Engine {
       }
       return rep;
     }
-    return FailBatch(rep, &audit, audit_ids, batch, r);
+    return FailBatch(rep, &audit, entries, batch, r);
   }
 
  private:
@@ -117,11 +109,25 @@ class DrizzleEngine : public Engine {
     return rep;
   }
 
-  static void FinishAudit(AuditLog* audit, long long id, const std::string& status, int applied,
-                          const std::string& error, const std::string& stmt) {
-    // The migration's outcome is already decided; a lost audit update must not hide it.
-    Status s = audit->Finish(id, status, applied, error, stmt);
-    if (!s.ok()) LogWarn("audit_finish_failed", {{"id", std::to_string(id)}, {"error", s.message()}});
+  static AuditEntry EntryFor(const DrizzleMigration& m, const RunContext& ctx, const std::string& actor,
+                             size_t batch_size) {
+    AuditEntry e;
+    e.resource = ctx.resource;
+    e.engine = "drizzle";
+    e.version = m.entry.tag;
+    e.name = m.Name();
+    e.direction = "up";
+    e.checksum = m.hash;
+    e.statements_total = static_cast<int>(m.statements.size());
+    e.actor = actor;
+    e.detail = "drizzle batch of " + std::to_string(batch_size) + " migration(s) in one transaction";
+    return e;
+  }
+
+  static void RecordAudit(AuditLog* audit, AuditEntry e) {
+    // The migration's outcome is already decided; a lost audit row must not hide it.
+    Status s = audit->Record(e);
+    if (!s.ok()) LogWarn("audit_record_failed", {{"version", e.version}, {"error", s.message()}});
   }
 
   Result<std::vector<DrizzleHistoryRow>> ReadRows(Database* db, bool may_be_missing) {
@@ -143,11 +149,11 @@ class DrizzleEngine : public Engine {
   }
 
   DrizzleBatchResult RunWithRetries(Database* db, const std::vector<const DrizzleMigration*>& batch,
-                                    const RunContext& ctx) {
+                                    const RunContext& ctx, const DrizzleRecordRows& audit_rows) {
     Clock* clock = ctx.clock ? ctx.clock : RealClock();
     auto backoff = ctx.lock_retry_initial;
     for (int attempt = 0;; ++attempt) {
-      DrizzleBatchResult r = RunDrizzleBatch(db, Table(), batch, ctx);
+      DrizzleBatchResult r = RunDrizzleBatch(db, Table(), batch, ctx, audit_rows);
       if (r.status.code() != Code::kLockTimeout) return r;
       const DrizzleMigration& m = *batch[std::max(r.failed, 0)];
       if (attempt >= ctx.lock_retries || (ctx.cancelled && ctx.cancelled())) {
@@ -177,7 +183,9 @@ class DrizzleEngine : public Engine {
     }
   }
 
-  RunReport FailBatch(RunReport& rep, AuditLog* audit, const std::vector<long long>& ids,
+  // The batch rolled back: one row per migration of it, written after the rollback. A stop request
+  // (not a statement timeout, which Classify made kTimeout) is "interrupted", as in the sql engine.
+  RunReport FailBatch(RunReport& rep, AuditLog* audit, const std::vector<AuditEntry>& entries,
                       const std::vector<const DrizzleMigration*>& batch, const DrizzleBatchResult& r) {
     const int k = std::max(r.failed, 0);
     const DrizzleMigration& m = *batch[k];
@@ -204,15 +212,21 @@ class DrizzleEngine : public Engine {
         "drizzle migration " + m.entry.tag + " failed at " + where + ": " + r.status.message() + rolled + next;
     rep.status = r.status.sqlstate().empty() ? Status::Error(r.status.code(), msg)
                                              : Status::Database(msg, r.status.sqlstate()).WithCode(r.status.code());
+    const bool stopped = r.status.code() == Code::kCancelled;
     for (size_t i = 0; i < batch.size(); ++i) {
+      AuditEntry e = entries[i];
+      e.status = stopped ? "interrupted" : "failed";
+      e.duration_ms = r.duration_ms[i];
       if (static_cast<int>(i) == k) {
-        FinishAudit(audit, ids[i], "failed", r.statements_run[i], rep.status.message(), rep.failed_statement);
+        e.statements_applied = r.statements_run[i];
+        e.error = rep.status.message();
+        e.failing_statement = rep.failed_statement;
       } else {
-        std::string msg = static_cast<int>(i) < k
-                              ? "rolled back: " + m.entry.tag + " failed later in the same transaction batch"
-                              : "not applied: " + m.entry.tag + " failed earlier in the same transaction batch, which was rolled back";
-        FinishAudit(audit, ids[i], "failed", 0, msg, "");
+        e.error = static_cast<int>(i) < k
+                      ? "rolled back: " + m.entry.tag + " failed later in the same transaction batch"
+                      : "not applied: " + m.entry.tag + " failed earlier in the same transaction batch, which was rolled back";
       }
+      RecordAudit(audit, std::move(e));
     }
     LogError("drizzle_failed", {{"version", m.entry.tag}, {"error", rep.status.message()}});
     return rep;

@@ -4,7 +4,8 @@
 // do and either tool can take over from the other. Our additions do not change what is written
 // to the history table: statements run one at a time for progress and errors naming the file
 // and statement, SET LOCAL lock_timeout/statement_timeout, retry of the whole batch after a
-// lock timeout, cancellation between statements, audit rows, and drift detection.
+// lock timeout, cancellation between statements, audit rows (written in the batch's transaction:
+// one commit for the whole batch, as drizzle-orm), and drift detection.
 #pragma once
 
 #include <memory>

@@ -252,7 +252,9 @@ TEST(DrizzlePlan, RowWithoutJournalEntryIsUnknown) {
 
 // ---- Apply against a fake database ----
 
-// Just enough of PostgreSQL for the engine: transactions, the history table and audit rows.
+// Just enough of PostgreSQL for the engine: transactions, the history table and audit rows. The
+// engine's own rows (history, succeeded audit rows) arrive as simple-query text inside the batch's
+// transaction; a failed batch's audit rows as parameterised INSERTs after the rollback.
 class FakeDb : public Database {
  public:
   struct HistRow {
@@ -260,33 +262,51 @@ class FakeDb : public Database {
   };
   std::vector<HistRow> history, staged;
   std::vector<std::string> executed;  // every migration statement sent (including rolled back)
-  std::map<std::string, std::string> audit_status;  // id -> status
-  std::map<std::string, std::string> audit_error;
+  std::map<std::string, std::string> audit_status;  // version -> status
+  std::map<std::string, std::string> audit_error;   // version -> error
+  std::vector<std::string> staged_audit;            // versions of succeeded rows not yet committed
+  int commits = 0;                                  // COMMITs (and autocommitted audit rows)
   bool in_tx = false, aborted = false;
   std::string fail_on;            // substring of a statement that fails
   Code fail_code = Code::kDatabase;
   int fail_times = 1 << 30;       // how many times it fails before succeeding
-  int audit_next = 1;
+
+  // The n-th single-quoted literal of sql (0-based), unescaped.
+  static std::string Literal(const std::string& sql, int n) {
+    size_t i = 0;
+    for (int k = 0;; ++k) {
+      size_t open = sql.find('\'', i);
+      if (open == std::string::npos) return "";
+      std::string v;
+      size_t j = open + 1;
+      for (; j < sql.size(); ++j) {
+        if (sql[j] == '\'' && j + 1 < sql.size() && sql[j + 1] == '\'') {
+          v += '\'';
+          ++j;
+        } else if (sql[j] == '\'') {
+          break;
+        } else {
+          v += sql[j];
+        }
+      }
+      if (k == n) return v;
+      i = j + 1;
+    }
+  }
 
   Result<QueryResult> Query(const std::string& sql, const std::vector<SqlValue>& p) override {
     QueryResult r;
-    if (sql == "BEGIN") return ExecScript(sql).ok() ? Result<QueryResult>(r) : Status::Failed("begin");
-    if (sql.rfind("insert into \"drizzle\".\"__drizzle_migrations\"", 0) == 0) {
-      EXPECT_TRUE(in_tx);
-      staged.push_back({*p[0], *p[1]});
-    } else if (sql.find("SELECT id, hash, created_at") != std::string::npos) {
+    if (sql.find("SELECT id, hash, created_at") != std::string::npos) {
       int id = 1;
       for (const auto& h : history) r.rows.push_back({std::to_string(id++), h.hash, h.created_at});
     } else if (sql.find("to_regclass") != std::string::npos) {
       r.rows.push_back({std::string("t")});
-    } else if (sql.find("RETURNING id") != std::string::npos) {
-      EXPECT_FALSE(in_tx) << "audit rows must be written outside the migration transaction";
-      std::string id = std::to_string(audit_next++);
-      audit_status[id] = "running";
-      r.rows.push_back({id});
-    } else if (sql.rfind("UPDATE", 0) == 0 && sql.find("schema_upgrade_log") != std::string::npos) {
-      audit_status[*p[0]] = *p[1];
-      audit_error[*p[0]] = *p[3];
+    } else if (sql.rfind("INSERT INTO \"public\".\"schema_upgrade_log\"", 0) == 0) {
+      EXPECT_FALSE(in_tx) << "a failed batch's audit rows are written after its rollback";
+      EXPECT_EQ(sql.find("'running'"), std::string::npos) << "no 'running' rows";
+      audit_status[*p[2]] = *p[6];
+      audit_error[*p[2]] = *p[10];
+      ++commits;
     }
     return r;
   }
@@ -294,12 +314,33 @@ class FakeDb : public Database {
     if (sql == "BEGIN") {
       in_tx = true;
       staged.clear();
+      staged_audit.clear();
       return Status::Ok();
     }
     if (sql == "COMMIT" || sql == "ROLLBACK") {
-      if (sql == "COMMIT" && !aborted) history.insert(history.end(), staged.begin(), staged.end());
+      if (sql == "COMMIT" && !aborted) {
+        history.insert(history.end(), staged.begin(), staged.end());
+        for (const auto& v : staged_audit) audit_status[v] = "succeeded";
+        ++commits;
+      }
       staged.clear();
+      staged_audit.clear();
       in_tx = aborted = false;
+      return Status::Ok();
+    }
+    if (sql.rfind("SET LOCAL ", 0) == 0) {
+      EXPECT_TRUE(in_tx);
+      return Status::Ok();
+    }
+    if (sql.rfind("insert into \"drizzle\".\"__drizzle_migrations\" (\"hash\", \"created_at\") values(", 0) == 0) {
+      EXPECT_TRUE(in_tx);
+      staged.push_back({Literal(sql, 0), Literal(sql, 1)});
+      return Status::Ok();
+    }
+    if (sql.rfind("INSERT INTO \"public\".\"schema_upgrade_log\"", 0) == 0) {
+      EXPECT_TRUE(in_tx) << "a succeeded audit row is written in the batch's transaction";
+      EXPECT_NE(sql.find("'succeeded'"), std::string::npos) << sql;
+      staged_audit.push_back(Literal(sql, 2));  // resource, engine, version
       return Status::Ok();
     }
     executed.push_back(sql);
@@ -346,8 +387,10 @@ TEST(DrizzleApply, AppliesAllPendingAndRecordsDrizzleRows) {
   EXPECT_EQ(t.db.history[1].created_at, "2000");
   EXPECT_EQ(t.db.history[1].hash, Sha256Hex("SELECT 'b1';\n--> statement-breakpoint\nSELECT 'b2';"));
   EXPECT_EQ(sessions, 1);
-  for (const auto& [id, st] : t.db.audit_status) EXPECT_EQ(st, "succeeded") << id;
+  for (const auto& [version, st] : t.db.audit_status) EXPECT_EQ(st, "succeeded") << version;
   EXPECT_EQ(t.db.audit_status.size(), 3u);
+  // One commit for the batch: history and audit rows included (issue 10).
+  EXPECT_EQ(t.db.commits, 1);
   // Second run: nothing to do, nothing executed, no audit rows.
   t.db.executed.clear();
   RunReport again = t.Apply();
@@ -372,12 +415,12 @@ TEST(DrizzleApply, FailureRollsBackTheWholeBatchAndNamesTheStatement) {
   EXPECT_NE(r.status.message().find("rolled back"), std::string::npos) << r.status.message();
   EXPECT_TRUE(r.steps.empty());
   EXPECT_TRUE(t.db.history.empty());
-  EXPECT_EQ(t.db.audit_status["1"], "failed");
-  EXPECT_NE(t.db.audit_error["1"].find("rolled back"), std::string::npos);
-  EXPECT_EQ(t.db.audit_status["2"], "failed");
-  EXPECT_NE(t.db.audit_error["2"].find("relation \"nope\""), std::string::npos);
-  EXPECT_EQ(t.db.audit_status["3"], "failed");
-  EXPECT_NE(t.db.audit_error["3"].find("not applied"), std::string::npos);
+  EXPECT_EQ(t.db.audit_status["0000_a"], "failed");
+  EXPECT_NE(t.db.audit_error["0000_a"].find("rolled back"), std::string::npos);
+  EXPECT_EQ(t.db.audit_status["0001_b"], "failed");
+  EXPECT_NE(t.db.audit_error["0001_b"].find("relation \"nope\""), std::string::npos);
+  EXPECT_EQ(t.db.audit_status["0002_c"], "failed");
+  EXPECT_NE(t.db.audit_error["0002_c"].find("not applied"), std::string::npos);
 }
 
 TEST(DrizzleApply, LockTimeoutRetriesTheBatchWithBackoff) {
@@ -415,6 +458,9 @@ TEST(DrizzleApply, CancelStopsBetweenStatements) {
   EXPECT_EQ(r.status.code(), Code::kCancelled);
   EXPECT_EQ(t.db.executed.size(), 2u);
   EXPECT_TRUE(t.db.history.empty());
+  EXPECT_FALSE(t.db.in_tx) << "the cancelled batch was rolled back";
+  EXPECT_EQ(t.db.audit_status["0000_a"], "interrupted");
+  EXPECT_EQ(t.db.audit_status["0001_b"], "interrupted");
 }
 
 TEST(DrizzleApply, UnacceptedDriftRefusesToRun) {

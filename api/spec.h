@@ -30,6 +30,9 @@ struct WorkloadRef {
   std::string container;     // Kubernetes: container in the pod template (default: the first)
   std::string compose_file;  // ComposeService: path (resolved against the manifest's folder)
   std::string service;       // ComposeService: the service key in the compose file (default: name)
+  // Deployment / StatefulSet: the namespace (the SchemaUpgrade's own; set by ApplyCliDefaults, not
+  // part of the spec or its hash).
+  std::string ns;
 };
 
 struct MigrationsSpec {

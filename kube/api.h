@@ -36,6 +36,9 @@ struct ResourcePath {
   std::string ns;
   std::string name;
   std::string subresource;
+  // Get only: a query string without the '?' (e.g. "container=app&tailLines=20" for pods/log); the
+  // caller percent-encodes values. Not part of Url() or Describe().
+  std::string query = {};
   // "/apis/olympus.io/v1alpha1/namespaces/ns/schemaupgrades/name/status"; names are percent-encoded.
   std::string Url() const;
   // "schemaupgrades.olympus.io \"name\" in namespace ns", for messages.

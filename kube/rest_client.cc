@@ -105,7 +105,7 @@ class RestClient : public KubeApi {
         bucket_(cfg_.qps, cfg_.burst),
         client_(std::make_shared<http_client>(web::uri(cfg_.server), MakeConfig(opts_.request_timeout))) {}
 
-  ApiResult<std::string> Get(const ResourcePath& p) override { return Do(methods::GET, "get", p, "", "", ""); }
+  ApiResult<std::string> Get(const ResourcePath& p) override { return Do(methods::GET, "get", p, p.query.empty() ? "" : "?" + p.query, "", ""); }
 
   ApiResult<ListResult> List(const ResourcePath& p, const ListOptions& o) override {
     ListResult out;

@@ -69,6 +69,10 @@ void ApplyCliDefaults(const CliEnv& env, SchemaUpgrade* su) {
   if (su->workload.kind == "ComposeService" && su->workload.compose_file.empty()) {
     su->workload.compose_file = env.compose_file;
   }
+  // A Kubernetes workload lives in the SchemaUpgrade's namespace.
+  if ((su->workload.kind == "Deployment" || su->workload.kind == "StatefulSet") && su->workload.ns.empty()) {
+    su->workload.ns = su->namespace_;
+  }
 }
 
 Result<std::vector<SchemaUpgrade>> LoadResources(const std::vector<std::string>& paths, const std::string& name) {

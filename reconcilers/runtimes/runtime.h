@@ -1,6 +1,7 @@
 // The edges to where services run. ContainerRuntime runs one-off containers (migrations with the
 // target image); WorkloadRuntime reads and changes a long-running workload's image (bump), rolls it
-// out and observes it (verify). Podman implements both (runtimes/podman/); Kubernetes later.
+// out and observes it (verify). Podman implements both (runtimes/podman/); Kubernetes implements
+// WorkloadRuntime for Deployments and StatefulSets (runtimes/kubernetes/).
 #pragma once
 
 #include <chrono>
@@ -47,6 +48,14 @@ struct WorkloadStatus {
   int restart_count = 0;
   int exit_code = 0;
   std::string started_at;    // RFC 3339 when known
+  // Runtimes whose rollout runs on its own after the change (Kubernetes): where it stands, as
+  // `kubectl rollout status` sees it: complete | progressing | paused | failed. "" for runtimes
+  // without the notion (Podman: Rollout returns once the container runs). `running` is true only
+  // when complete.
+  std::string rollout;
+  // One or two sentences on what the runtime sees (the rollout's progress, pods waiting in
+  // CrashLoopBackOff / ImagePullBackOff with their names); "" when there is nothing to say.
+  std::string detail;
 };
 
 // What SetDeclaredImage(w, target) would do, worked out without changing anything (pre-flight).
@@ -91,6 +100,34 @@ class WorkloadRuntime {
   // why and what to do); kNotFound when fetch is set and the image is neither present nor pullable
   // (the message carries the pull's last lines); kUnavailable when the runtime cannot be asked.
   virtual Result<BumpPreflight> PreflightBump(const WorkloadRef& w, const std::string& target, bool fetch) = 0;
+
+  // ---- Holding a rollout (GitOps bumped first); optional, the defaults hold nothing ----
+  // When the workload already declares the target image while migrations are pending (a GitOps sync
+  // or a person changed it first), the reconciler holds the rollout while it migrates, then gives
+  // the setting back. A runtime that starts nothing on its own (Podman: only Rollout starts a
+  // container) has nothing to hold.
+  virtual bool CanHoldRollout(const WorkloadRef& w) {
+    (void)w;
+    return false;
+  }
+  // The workload's rollout setting now, as a token for ReleaseRollout (e.g. "paused=false",
+  // "partition=2", "partition=" when unset). Read before HoldRollout, and kept by the caller.
+  virtual Result<std::string> RolloutSetting(const WorkloadRef& w) {
+    (void)w;
+    return std::string();
+  }
+  // Holds the rollout of the declared template: no pod starts from it until released. Idempotent.
+  virtual Status HoldRollout(const WorkloadRef& w) {
+    (void)w;
+    return Status::Ok();
+  }
+  // Gives back `setting` (a RolloutSetting token): the rollout continues as the user had it.
+  // Idempotent.
+  virtual Status ReleaseRollout(const WorkloadRef& w, const std::string& setting) {
+    (void)w;
+    (void)setting;
+    return Status::Ok();
+  }
 };
 
 }  // namespace su

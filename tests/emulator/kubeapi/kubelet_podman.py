@@ -1,0 +1,342 @@
+# The podman container runtime (--kubelet podman): each container of a pod runs as a real podman
+# container on the host network (`podman run -d --network host`), named
+# kubeemu-<instance>-<pod uid prefix>-<container>-<restart> and labelled kubeemu.instance=<instance>
+# so that this emulator finds, and on stop removes, exactly the containers it started (never
+# another's). Nothing is pulled: an image that is not local is ErrImagePull / ImagePullBackOff.
+# What the kubelet does before starting a container, from the store:
+#   - command/args as Kubernetes means them (command replaces the image's ENTRYPOINT and drops
+#     its CMD, args replace CMD), $(VAR) references expanded from the container's env;
+#   - env: value, valueFrom secretKeyRef / configMapKeyRef (optional honoured) / fieldRef
+#     (metadata.name, metadata.namespace, metadata.uid, spec.nodeName, spec.serviceAccountName,
+#     status.podIP, status.hostIP), envFrom secretRef / configMapRef with prefix; a missing
+#     Secret, ConfigMap or key is CreateContainerConfigError worded as the kubelet words it
+#     (`secret "x" not found`, `couldn't find key k in Secret ns/x`); values go to podman in a
+#     0600 --env-file, never on a command line;
+#   - volumes: emptyDir (a folder per pod, removed with it), secret and configMap (files written
+#     per key or items), hostPath, persistentVolumeClaim (a folder per claim under the
+#     emulator's run folder); volumeMounts with readOnly and subPath; workingDir;
+#     securityContext.runAsUser/runAsGroup;
+#   - the termination message file (a host file mounted at terminationMessagePath).
+# Readiness: running, or, with a readinessProbe, its exec command (`podman exec`), httpGet or
+# tcpSocket against 127.0.0.1 passing (initialDelaySeconds honoured, period at most 1 s).
+# The exit code comes from `podman wait` (a thread per container, which wakes the controller
+# loop); logs are `podman logs` (stdout and stderr together).
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from kubelet import StartError
+
+LABEL = "kubeemu.instance"
+
+
+def _run(args, timeout=120, **kw):
+    return subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+class PodmanContainer:
+    def __init__(self, name):
+        self.name = name
+        self.id = None
+        self.image_id = ""
+        self.exit_code = None
+        self.ready = False
+        self.term_file = None
+        self.removed = False
+        self.stop = threading.Event()
+
+
+class PodmanRuntime:
+    def __init__(self, instance):
+        self.instance = "kubeemu-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", instance or str(os.getpid()))
+        self.root = tempfile.mkdtemp(prefix=self.instance + "-")
+        self.manager = None
+        self.lock = threading.Lock()
+        self.containers = []
+        self.counter = 0
+
+    # -- configuration from the store -------------------------------------------------------------
+    @staticmethod
+    def _decode(obj, kind):
+        out = {}
+        if kind == "Secret":
+            for k, v in (obj.get("data") or {}).items():
+                try:
+                    out[k] = base64.b64decode(v).decode("utf-8", "replace")
+                except (ValueError, TypeError):
+                    out[k] = ""
+            for k, v in (obj.get("stringData") or {}).items():
+                out[k] = v
+        else:
+            out.update(obj.get("data") or {})
+            for k, v in (obj.get("binaryData") or {}).items():
+                out[k] = base64.b64decode(v).decode("utf-8", "replace")
+        return out
+
+    def _source(self, api, ns, kind, name, optional=False):
+        obj = api.get("", "secrets" if kind == "Secret" else "configmaps", ns, name)
+        if obj is None:
+            if optional:
+                return None
+            raise StartError("CreateContainerConfigError", '%s "%s" not found' % ("secret" if kind == "Secret" else "configmap", name))
+        return self._decode(obj, kind)
+
+    def _env(self, api, pod, cspec):
+        ns = pod["metadata"]["namespace"]
+        env = {}
+        for ef in cspec.get("envFrom") or []:
+            prefix = ef.get("prefix", "")
+            for kind, key in (("Secret", "secretRef"), ("ConfigMap", "configMapRef")):
+                ref = ef.get(key)
+                if ref:
+                    data = self._source(api, ns, kind, ref.get("name", ""), ref.get("optional", False))
+                    for k, v in (data or {}).items():
+                        env[prefix + k] = v
+        for e in cspec.get("env") or []:
+            name = e.get("name")
+            if "value" in e or "valueFrom" not in e:
+                env[name] = expand(e.get("value", ""), env)
+                continue
+            vf = e["valueFrom"]
+            for kind, key in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                ref = vf.get(key)
+                if ref:
+                    optional = ref.get("optional", False)
+                    data = self._source(api, ns, kind, ref.get("name", ""), optional)
+                    if data is None:
+                        break
+                    if ref.get("key") not in data:
+                        if optional:
+                            break
+                        raise StartError("CreateContainerConfigError", "couldn't find key %s in %s %s/%s" % (
+                            ref.get("key"), kind, ns, ref.get("name")))
+                    env[name] = data[ref["key"]]
+            if vf.get("fieldRef"):
+                path = vf["fieldRef"].get("fieldPath", "")
+                env[name] = {"metadata.name": pod["metadata"]["name"], "metadata.namespace": ns,
+                             "metadata.uid": pod["metadata"]["uid"], "spec.nodeName": pod["spec"].get("nodeName", ""),
+                             "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
+                             "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}.get(path, "")
+        return env
+
+    def _volumes(self, api, pod):
+        """{volume name: host path} for the pod's volumes (created on first use)."""
+        ns = pod["metadata"]["namespace"]
+        pdir = os.path.join(self.root, "pods", pod["metadata"]["uid"])
+        out = {}
+        for v in pod["spec"].get("volumes") or []:
+            name = v.get("name")
+            if "emptyDir" in v:
+                out[name] = os.path.join(pdir, "empty", name)
+                os.makedirs(out[name], exist_ok=True)
+            elif "hostPath" in v:
+                out[name] = v["hostPath"].get("path")
+            elif "persistentVolumeClaim" in v:
+                out[name] = os.path.join(self.root, "claims", ns, v["persistentVolumeClaim"].get("claimName", ""))
+                os.makedirs(out[name], exist_ok=True)
+            elif "secret" in v or "configMap" in v:
+                kind = "Secret" if "secret" in v else "ConfigMap"
+                src = v["secret"] if kind == "Secret" else v["configMap"]
+                data = self._source(api, ns, kind, src.get("secretName" if kind == "Secret" else "name", ""), src.get("optional", False)) or {}
+                d = os.path.join(pdir, "files", name)
+                os.makedirs(d, exist_ok=True)
+                items = src.get("items") or [{"key": k, "path": k} for k in data]
+                for it in items:
+                    if it["key"] not in data:
+                        raise StartError("CreateContainerConfigError", "couldn't find key %s in %s %s/%s" % (
+                            it["key"], kind, ns, src.get("secretName") or src.get("name")))
+                    p = os.path.join(d, it.get("path", it["key"]))
+                    os.makedirs(os.path.dirname(p), exist_ok=True)
+                    with open(p, "w") as f:
+                        f.write(data[it["key"]])
+                    os.chmod(p, 0o644)
+                out[name] = d
+        return out
+
+    # -- the runtime interface ----------------------------------------------------------------------
+    def start(self, pod, cspec, ctx):
+        api = ctx["api"]
+        image = cspec.get("image", "")
+        insp = _run(["image", "inspect", "--format", "{{.Id}}", image])
+        if insp.returncode != 0:
+            raise StartError("ErrImagePull", 'rpc error: code = NotFound desc = failed to pull and unpack image "%s": '
+                             'image not present locally (the podman kubelet pulls nothing: build or load it first)' % image)
+        env = self._env(api, pod, cspec)
+        vols = self._volumes(api, pod)
+        with self.lock:
+            self.counter += 1
+            n = self.counter
+        name = "%s-%s-%s-%d" % (self.instance, pod["metadata"]["uid"][:8], re.sub(r"[^a-zA-Z0-9_.-]", "-", cspec.get("name", "c")), n)
+        h = PodmanContainer(name)
+        h.image_id = insp.stdout.strip()
+        cdir = os.path.join(self.root, "containers", name)
+        os.makedirs(cdir, exist_ok=True)
+        h.term_file = os.path.join(cdir, "termination-log")
+        open(h.term_file, "w").close()
+        os.chmod(h.term_file, 0o666)
+        envfile = os.path.join(cdir, "env")
+        fd = os.open(envfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            for k, v in env.items():
+                f.write("%s=%s\n" % (k, v.replace("\n", "\\n")))
+        args = ["run", "-d", "--name", name, "--network", "host", "--label", "%s=%s" % (LABEL, self.instance),
+                "--label", "kubeemu.pod=%s/%s" % (pod["metadata"]["namespace"], pod["metadata"]["name"]),
+                "--env-file", envfile, "--hostname", pod["spec"].get("hostname") or pod["metadata"]["name"],
+                "-v", "%s:%s" % (h.term_file, cspec.get("terminationMessagePath") or "/dev/termination-log")]
+        for m in cspec.get("volumeMounts") or []:
+            src = vols.get(m.get("name"))
+            if src is None:
+                raise StartError("CreateContainerConfigError", 'volume "%s" is not defined in the pod (or its kind is not emulated)' % m.get("name"))
+            if m.get("subPath"):
+                src = os.path.join(src, m["subPath"])
+                os.makedirs(src, exist_ok=True)
+            args += ["-v", "%s:%s%s" % (src, m["mountPath"], ":ro" if m.get("readOnly") else "")]
+        if cspec.get("workingDir"):
+            args += ["-w", cspec["workingDir"]]
+        sc = cspec.get("securityContext") or {}
+        psc = pod["spec"].get("securityContext") or {}
+        uid = sc.get("runAsUser", psc.get("runAsUser"))
+        gid = sc.get("runAsGroup", psc.get("runAsGroup"))
+        if uid is not None:
+            args += ["--user", "%d%s" % (uid, ":%d" % gid if gid is not None else "")]
+        command = [expand(a, env) for a in cspec.get("command") or []]
+        cargs = [expand(a, env) for a in cspec.get("args") or []]
+        if command:
+            args += ["--entrypoint", json.dumps(command)]
+        args.append(image)
+        args += cargs
+        r = _run(args)
+        os.unlink(envfile)
+        if r.returncode != 0:
+            _run(["rm", "-f", "-t", "0", name])
+            raise StartError("RunContainerError", (r.stderr.strip() or r.stdout.strip())[-1024:])
+        h.id = r.stdout.strip().splitlines()[-1]
+        with self.lock:
+            self.containers.append(h)
+        threading.Thread(target=self._wait, args=(h,), daemon=True).start()
+        probe = cspec.get("readinessProbe")
+        if probe and not ctx["init"]:
+            threading.Thread(target=self._probe, args=(h, probe), daemon=True).start()
+        else:
+            h.ready = True
+        return h
+
+    def _kick(self):
+        if self.manager is not None:
+            self.manager.kick()
+
+    def _wait(self, h):
+        r = _run(["wait", h.id], timeout=None)
+        code = None
+        for line in reversed(r.stdout.strip().splitlines()):
+            if line.strip().lstrip("-").isdigit():
+                code = int(line.strip())
+                break
+        if code is None:
+            code = 137 if h.removed else 1
+        h.exit_code = code
+        h.stop.set()
+        self._kick()
+
+    def _probe(self, h, probe):
+        delay = float(probe.get("initialDelaySeconds", 0))
+        period = min(1.0, float(probe.get("periodSeconds", 10)))
+        if h.stop.wait(delay):
+            return
+        while not h.stop.is_set():
+            ok = False
+            try:
+                if probe.get("exec"):
+                    ok = _run(["exec", h.id, *probe["exec"].get("command", [])], timeout=30).returncode == 0
+                elif probe.get("tcpSocket"):
+                    with socket.create_connection(("127.0.0.1", int(probe["tcpSocket"]["port"])), timeout=2):
+                        ok = True
+                elif probe.get("httpGet"):
+                    g = probe["httpGet"]
+                    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (int(g["port"]), g.get("path", "/")), timeout=2) as resp:
+                        ok = 200 <= resp.status < 400
+            except (OSError, ValueError, subprocess.SubprocessError):
+                ok = False
+            if ok != h.ready:
+                h.ready = ok
+                self._kick()
+            h.stop.wait(period)
+
+    def poll(self, h, manager):
+        if h.exit_code is not None:
+            try:
+                with open(h.term_file) as f:
+                    msg = f.read()
+            except OSError:
+                msg = ""
+            return ("exited", h.exit_code, msg)
+        return ("running", h.ready)
+
+    def logs(self, h):
+        if h.removed or h.id is None:
+            return ""
+        r = subprocess.run(["podman", "logs", h.id], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+        return r.stdout if r.returncode == 0 else ""
+
+    def container_id(self, h):
+        return "podman://" + (h.id or "")
+
+    def image_id(self, h):
+        return h.image_id
+
+    def remove(self, h):
+        if h.removed:
+            return
+        h.removed = True
+        h.stop.set()
+        _run(["rm", "-f", "-t", "2", h.id or h.name])
+        with self.lock:
+            if h in self.containers:
+                self.containers.remove(h)
+        shutil.rmtree(os.path.join(self.root, "containers", h.name), ignore_errors=True)
+
+    def pod_gone(self, uid):
+        shutil.rmtree(os.path.join(self.root, "pods", uid), ignore_errors=True)
+
+    def shutdown(self):
+        with self.lock:
+            left = list(self.containers)
+        for h in left:
+            h.removed = True
+            h.stop.set()
+        # Everything this instance started, by its label (a crashed remove left nothing behind).
+        ids = _run(["ps", "-aq", "--filter", "label=%s=%s" % (LABEL, self.instance)]).stdout.split()
+        if ids:
+            r = _run(["rm", "-f", "-t", "2", *ids])
+            if r.returncode != 0:
+                sys.stderr.write("kubeapi: podman rm failed: %s\n" % r.stderr)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def expand(s, env):
+    """The kubelet's $(VAR) expansion: $(VAR) from env, $$ escapes, unknown references kept."""
+    if not isinstance(s, str) or "$" not in s:
+        return s
+    out, i = [], 0
+    while i < len(s):
+        if s.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif s.startswith("$(", i) and ")" in s[i + 2:]:
+            j = s.index(")", i + 2)
+            name = s[i + 2:j]
+            out.append(env[name] if name in env else s[i:j + 1])
+            i = j + 1
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)

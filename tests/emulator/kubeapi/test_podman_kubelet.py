@@ -1,0 +1,151 @@
+# The podman kubelet (--kubelet podman) with the fixture images the Podman tests build
+# (tests/fixtures/images/build.sh) and a throwaway PostgreSQL: a Kratos Deployment whose pods
+# really refuse an unmigrated schema (CrashLoopBackOff, "schema mismatch" in kubectl logs) until
+# a Job of the same image with `migrate sql up -e --yes` and the DSN from a Secret
+# (valueFrom.secretKeyRef) completes; then the rollout finishes. Also CreateContainerConfigError
+# for a missing Secret or key, ImagePullBackOff for an image that is not local (nothing is
+# pulled), init containers sharing an emptyDir, the exit code and termination message of a failed
+# Job pod, and every container removed when the emulator stops. Real kubectl, real podman.
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+from emulator import SOURCE_DIR, Emulator, LineReader
+from pgserver import PgServer
+
+KRATOS_OLD = "localhost/oryd/kratos:v1.1.0"
+KRATOS = "localhost/oryd/kratos:v1.2.0"
+
+
+def setUpModule():
+    for tool in ("kubectl", "podman"):
+        if shutil.which(tool) is None:
+            raise RuntimeError("%s is not installed: these tests need the real %s (make deps)" % (tool, tool))
+    subprocess.run([os.path.join(SOURCE_DIR, "tests/fixtures/images/build.sh"), KRATOS_OLD, KRATOS], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def containers_of(emu_pods):
+    return [cs["containerID"].split("://", 1)[1] for p in emu_pods for cs in
+            (p["status"].get("initContainerStatuses") or []) + (p["status"].get("containerStatuses") or []) if cs.get("containerID")]
+
+
+class PodmanKubeletTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PgServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.stop()
+
+    def setUp(self):
+        self.db = "kratos_%s" % self.id().rsplit(".", 1)[-1][5:30]
+        self.pg.psql('CREATE DATABASE "%s"' % self.db)
+        self.emu = Emulator("--kubelet", "podman", "--crash-backoff", "0.3").start()
+        self.addCleanup(self.emu.cleanup)
+        self.k = self.emu.kubectl
+        self.k("create", "secret", "generic", "kratos-db", "--from-literal=dsn=" + self.pg.dsn(self.db))
+
+    def get(self, *args):
+        return json.loads(self.k("get", *args, "-o", "json").stdout)
+
+    def apply(self, obj):
+        self.k("apply", "-f", "-", input=json.dumps(obj))
+
+    def pod_waits(self, selector, reason):
+        w = self.emu.kubectl_bg("get", "pods", "-l", selector, "-w", "-o",
+                                "jsonpath={.metadata.name} {.status.containerStatuses[0].state.waiting.reason}{\"\\n\"}")
+        self.addCleanup(self.emu.close_bg, w)
+        return LineReader(w).wait_for(lambda l: l.endswith(" " + reason), timeout=120)
+
+    def env_dsn(self, secret="kratos-db", key="dsn"):
+        return [{"name": "DSN", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}]
+
+    def deployment(self, image):
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "kratos"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "kratos"}},
+                         "template": {"metadata": {"labels": {"app": "kratos"}},
+                                      "spec": {"containers": [{"name": "kratos", "image": image, "env": self.env_dsn()}]}}}}
+
+    def job(self, name, image, command, env=None, policy="Never"):
+        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+                "spec": {"backoffLimit": 0, "template": {"spec": {
+                    "restartPolicy": policy,
+                    "containers": [{"name": "migrate", "image": image, "args": command, "env": env or self.env_dsn()}]}}}}
+
+    def test_kratos_refuses_an_unmigrated_schema_until_the_migration_job_ran(self):
+        self.apply(self.deployment(KRATOS))
+        self.pod_waits("app=kratos", "CrashLoopBackOff")
+        [pod] = self.get("pods", "-l", "app=kratos")["items"]
+        name = pod["metadata"]["name"]
+        logs = self.k("logs", name, "--previous").stdout
+        self.assertIn("schema mismatch", logs)
+        self.assertNotIn(self.pg.password, logs)
+        term = pod["status"]["containerStatuses"][0]["lastState"]["terminated"]
+        self.assertEqual(term["exitCode"], 1)
+        # The migration, as the operator runs it: a Job of the same image with the DSN from the Secret.
+        self.apply(self.job("kratos-migrate", KRATOS, ["migrate", "sql", "up", "-e", "--yes"]))
+        self.k("wait", "--for=condition=complete", "job/kratos-migrate", "--timeout=120s")
+        self.assertIn("Successfully applied migrations!", self.k("logs", "job/kratos-migrate").stdout)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM schema_migration", self.db), "7")
+        # The crash-looping pod's next restart finds the schema it needs.
+        out = self.k("rollout", "status", "deployment/kratos", "--timeout=120s").stdout
+        self.assertIn('deployment "kratos" successfully rolled out', out)
+        self.assertIn("serving", self.k("logs", "deployment/kratos").stdout)
+        [pod] = self.get("pods", "-l", "app=kratos")["items"]
+        ids = containers_of([pod])
+        self.assertEqual(subprocess.run(["podman", "container", "exists", ids[0]]).returncode, 0)
+        self.emu.stop()
+        for cid in ids:
+            self.assertNotEqual(subprocess.run(["podman", "container", "exists", cid]).returncode, 0,
+                                "the emulator removes its containers when it stops")
+
+    def test_missing_secret_or_key_is_create_container_config_error(self):
+        self.apply(self.job("nosecret", KRATOS, ["migrate", "sql", "status", "-e"], env=self.env_dsn(secret="absent")))
+        self.apply(self.job("nokey", KRATOS, ["migrate", "sql", "status", "-e"], env=self.env_dsn(key="password")))
+        self.pod_waits("job-name=nosecret", "CreateContainerConfigError")
+        self.pod_waits("job-name=nokey", "CreateContainerConfigError")
+        msg = lambda job: self.get("pods", "-l", "job-name=" + job)["items"][0]["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        self.assertEqual(msg("nosecret"), 'secret "absent" not found')
+        self.assertEqual(msg("nokey"), "couldn't find key password in Secret default/kratos-db")
+        # Creating the Secret lets the waiting container start (the kubelet retries).
+        self.k("create", "secret", "generic", "absent", "--from-literal=dsn=" + self.pg.dsn(self.db))
+        self.k("wait", "--for=condition=complete", "job/nosecret", "--timeout=120s")
+        self.assertIn("Pending", self.k("logs", "job/nosecret").stdout)
+
+    def test_image_that_is_not_local_is_image_pull_back_off(self):
+        self.apply(self.deployment("localhost/oryd/kratos:v9.9.9-not-built"))
+        self.pod_waits("app=kratos", "ImagePullBackOff")
+        [pod] = self.get("pods", "-l", "app=kratos")["items"]
+        self.assertEqual(pod["status"]["phase"], "Pending")
+
+    def test_init_containers_empty_dir_exit_code_and_termination_message(self):
+        pod = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "steps"},
+               "spec": {"backoffLimit": 0, "template": {"spec": {
+                   "restartPolicy": "Never",
+                   "volumes": [{"name": "work", "emptyDir": {}}],
+                   "initContainers": [
+                       {"name": "first", "image": KRATOS, "command": ["/bin/sh", "-c", "echo one > /work/steps"],
+                        "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+                       {"name": "second", "image": KRATOS, "command": ["/bin/sh", "-c", "echo two >> /work/steps"],
+                        "volumeMounts": [{"name": "work", "mountPath": "/work"}]}],
+                   "containers": [{"name": "main", "image": KRATOS, "command": ["/bin/sh", "-c"],
+                                   "args": ["cat /work/steps; echo $(GREETING) from $(POD); echo 'no schema' > /dev/termination-log; exit 4"],
+                                   "env": [{"name": "GREETING", "value": "hello"},
+                                           {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                                   "volumeMounts": [{"name": "work", "mountPath": "/work"}]}]}}}}
+        self.apply(pod)
+        self.k("wait", "--for=condition=failed", "job/steps", "--timeout=120s")
+        [p] = self.get("pods", "-l", "job-name=steps")["items"]
+        self.assertEqual([c["state"]["terminated"]["exitCode"] for c in p["status"]["initContainerStatuses"]], [0, 0])
+        term = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        self.assertEqual((term["exitCode"], term["reason"], term["message"]), (4, "Error", "no schema\n"))
+        self.assertEqual(self.k("logs", "job/steps").stdout, "one\ntwo\nhello from %s\n" % p["metadata"]["name"])
+        self.assertEqual(self.k("logs", p["metadata"]["name"], "-c", "first").stdout, "")
+
+
+if __name__ == "__main__":
+    unittest.main()

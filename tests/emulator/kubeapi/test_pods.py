@@ -162,6 +162,18 @@ spec:
         self.assertEqual(p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing")
         self.assertEqual(self.status_column("blocked"), "Init:CrashLoopBackOff")
 
+    def test_image_rules_through_kubectl_create_raw(self):
+        # How C++ tests set rules (KubeEmulator::Kubectl): kubectl's raw POST.
+        self.k("create", "--raw", "/emulator/images", "-f", "-",
+               input=json.dumps({"rules": [{"image": "raw", "behavior": "never-ready"}]}))
+        self.pod("raw", "registry.local/raw:v1")
+        self.wait("raw", ".status.phase", "Running")
+        self.assertFalse(self.get("pod", "raw")["status"]["containerStatuses"][0]["ready"])
+        bad = self.k("create", "--raw", "/emulator/images", "-f", "-", check=False,
+                     input=json.dumps({"rules": [{"image": "x", "behavior": "explode"}]}))
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("bad image rule: behavior 'explode' is not one of", bad.stderr)
+
     def test_a_running_container_follows_a_changed_rule(self):
         self.emu.post("/emulator/images", {"rules": [{"image": "migrate", "behavior": "run"}]})
         self.pod("mig", "registry.local/migrate:v2", policy="Never")

@@ -27,6 +27,7 @@ class Manager:
         self.thread = None
         self.lock = threading.Lock()
         self.passes = 0
+        self.reported = set()
 
     def requeue_after(self, seconds):
         """Run a pass again after seconds at the latest."""
@@ -77,7 +78,11 @@ class Manager:
                 try:
                     c.sync(self)
                 except Exception:  # a controller bug must not stop the others
-                    sys.stderr.write("kubeapi: controller %s failed:\n%s" % (type(c).__name__, traceback.format_exc()))
+                    tb = traceback.format_exc()
+                    if tb not in self.reported:  # once each: stderr may be a pipe nobody reads
+                        self.reported.add(tb)
+                        sys.stderr.write("kubeapi: controller %s failed:\n%s" % (type(c).__name__, tb))
+                        sys.stderr.flush()
                     self.requeue_after(1.0)
 
 

@@ -58,6 +58,11 @@ def _hash(s):
     return hashlib.sha256(s.encode()).hexdigest()[:16]
 
 
+def scalable(t):
+    """Kinds with the scale subresource (autoscaling/v1 Scale)."""
+    return t.group == "apps" and t.kind in ("Deployment", "StatefulSet", "ReplicaSet")
+
+
 def resource_list(types, group, version):
     res = []
     for t in types:
@@ -73,6 +78,9 @@ def resource_list(types, group, version):
         if t.status:
             res.append({"name": t.resource + "/status", "singularName": "", "namespaced": t.namespaced,
                         "kind": t.kind, "verbs": STATUS_VERBS})
+        if scalable(t):
+            res.append({"name": t.resource + "/scale", "singularName": "", "namespaced": True, "group": "autoscaling",
+                        "version": "v1", "kind": "Scale", "verbs": STATUS_VERBS})
     gv = version if not group else group + "/" + version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": res}
 
@@ -101,6 +109,9 @@ def aggregated(types, core, api_version="apidiscovery.k8s.io/v2"):
                     r["subresources"] = [{"subresource": "status",
                                           "responseKind": {"group": g, "version": v, "kind": t.kind},
                                           "verbs": STATUS_VERBS}]
+                if scalable(t):
+                    r.setdefault("subresources", []).append({"subresource": "scale", "verbs": STATUS_VERBS,
+                                                             "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}})
                 rs.append(r)
             vitems.append({"version": v, "resources": rs, "freshness": "Current"})
         item = {"metadata": {"name": g} if g else {}, "versions": vitems}

@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import discovery  # noqa: E402
 import protobuf  # noqa: E402
 import rbac  # noqa: E402
+import subresources  # noqa: E402
 from store import ApiError, Store, bad_request  # noqa: E402
 
 PATCH_TYPES = {
@@ -422,7 +423,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if len(rest) > 3 or (sub and not ((sub == "status" and t.status) or (sub == "log" and t.kind == "Pod" and t.group == ""))):
+        if len(rest) > 3 or (sub and not ((sub == "status" and t.status) or (sub == "log" and t.kind == "Pod" and t.group == "") or (sub == "scale" and discovery.scalable(t)))):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if t.namespaced and name and not ns:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -480,6 +481,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise rbac.forbidden(user, verb, t, res, ns, name)
         if sub == "log":
             return self._logs(t, ns, name, q)
+        if sub == "scale":
+            return self._scale(t, ns, name, q)
         dry = q.get("dryRun") == "All"
         fv = q.get("fieldValidation") or "Warn"
         if fv not in ("Ignore", "Warn", "Strict"):
@@ -532,18 +535,16 @@ class Handler(BaseHTTPRequestHandler):
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     def _logs(self, t, ns, name, q):
-        if self.command not in ("GET", "HEAD"):
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-        pod = self.server.store.get(t, ns, name)
-        mgr = self.server.controllers
-        if mgr is None or mgr.kubelet is None:
-            raise ApiError(400, "BadRequest", "this emulator runs no kubelet (started with --no-controllers)")
-        try:
-            tail = int(q["tailLines"]) if q.get("tailLines") else None
-        except ValueError:
-            raise bad_request("tailLines must be an integer")
-        text = mgr.kubelet.logs(pod, q.get("container"), q.get("previous") in ("true", "1"), tail)
+        text = subresources.logs(self.server.store, self.server.controllers, t, ns, name, self.command, q)
         return self._send(200, text.encode(), "text/plain")
+
+    def _scale(self, t, ns, name, q):
+        method, body, ptype = self.command, None, None
+        if method in ("PUT", "PATCH"):
+            ptype = PATCH_TYPES.get((self.headers.get("Content-Type") or "").split(";")[0].strip())
+            body = self._json_body(self._body())
+        return self._send(200, subresources.scale(self.server.store, t, ns, name, method, body, ptype,
+                                                  self._manager(q), q.get("dryRun") == "All"))
 
     def _delete_collection(self, t, ns, q, dry):
         st = self.server.store

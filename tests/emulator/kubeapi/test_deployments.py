@@ -209,6 +209,19 @@ class DeploymentTest(unittest.TestCase):
         self.k("wait", "--for=delete", "pods", "-l", "app=web", "--timeout=60s")
         self.assertEqual(self.get("rs")["items"], [])
 
+    def test_kubectl_scale_uses_the_scale_subresource(self):
+        self.deploy()
+        self.rollout_status()
+        self.assertIn("deployment.apps/web scaled", self.k("scale", "deployment/web", "--replicas=5").stdout)
+        self.rollout_status()
+        self.assertEqual(len(self.get("pods", "-l", "app=web")["items"]), 5)
+        scale = json.loads(self.k("get", "--raw", "/apis/apps/v1/namespaces/default/deployments/web/scale").stdout)
+        self.assertEqual((scale["kind"], scale["spec"]["replicas"], scale["status"]["replicas"], scale["status"]["selector"]),
+                         ("Scale", 5, 5, "app=web"))
+        self.k("scale", "deployment/web", "--replicas=1")
+        self.k("wait", "--for=jsonpath={.status.replicas}=1", "deployment/web", "--timeout=60s")
+        self.assertEqual(len(self.get("pods", "-l", "app=web")["items"]), 1)
+
     def test_defaults_are_filled_in(self):
         self.k("apply", "-f", "-", input="""apiVersion: apps/v1
 kind: Deployment

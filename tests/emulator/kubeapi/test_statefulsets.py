@@ -122,7 +122,7 @@ class StatefulSetTest(unittest.TestCase):
     def test_scale_down_removes_the_highest_ordinals(self):
         self.sts()
         self.status()
-        self.k("patch", "statefulset", "db", "--type=merge", "-p", '{"spec":{"replicas":1}}')
+        self.k("scale", "statefulset/db", "--replicas=1")
         self.k("wait", "--for=delete", "pod/db-2", "pod/db-1", "--timeout=60s")
         self.assertEqual(sorted(self.pods()), ["db-0"])
         self.k("wait", "--for=jsonpath={.status.replicas}=1", "statefulset/db", "--timeout=60s")

@@ -145,6 +145,37 @@ TEST_F(SqlEngineCostTest, EachStatementCostsOneRoundTripAndEachMigrationOneCommi
             "succeeded 2/2");
 }
 
+// Counts copies of itself: a RunContext copy copies its std::function members, and with them this.
+struct CopyCounter {
+  int* copies;
+  CopyCounter(int* c) : copies(c) {}
+  CopyCounter(const CopyCounter& o) : copies(o.copies) { ++*copies; }
+  bool operator()() const { return false; }
+};
+
+TEST_F(SqlEngineCostTest, TheRunContextAndItsApprovedPlanAreNotCopiedPerFile) {
+  // The context carries the approved plan (every pending file's statements): a copy per file made
+  // a run of N files O(N^2) (a third of the client's instructions at N = 300 before issue 10).
+  auto copies_for = [&](int from, int to) {
+    for (int i = from; i <= to; ++i) TwoStatements(i);
+    auto engine = NewSqlEngine(LocalFileSystem(), dir_.path());
+    auto plan = engine->Observe(db_.get());
+    EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+    int copies = 0;
+    RunContext ctx;
+    ctx.approved = plan.ok() ? plan->pending : std::vector<PendingMigration>{};
+    ctx.cancelled = CopyCounter(&copies);
+    copies = 0;
+    RunReport r = ApplyWith(engine.get(), db_.get(), ctx);
+    EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_EQ(r.steps.size(), static_cast<size_t>(to - from + 1));
+    return copies;
+  };
+  const int two = copies_for(1, 2);
+  const int eight = copies_for(3, 10);
+  EXPECT_EQ(eight, two) << "context copies: " << two << " for 2 files, " << eight << " for 8";
+}
+
 TEST_F(SqlEngineCostTest, ObservingAnAppliedFolderAgainIsOneQuery) {
   for (int i = 1; i <= 20; ++i) TwoStatements(i);
   {

@@ -264,6 +264,11 @@ int CmdController(const Args& args) {
     so.keys = [src] { return src->Keys(); };
     kube_store = std::make_unique<kube::KubeStatusStore>(so);
     env->deps.store = kube_store.get();
+    kube::KubeStatusStore* ks_ptr = kube_store.get();
+    metrics.Describe("kube_status_patches", "Status subresource patches sent since start.");
+    metrics.Describe("kube_status_unchanged", "Status saves that sent nothing (only observedAt/updatedAt changed) since start.");
+    metrics.SetGaugeFunc("kube_status_patches", {}, [ks_ptr] { return ks_ptr->patches(); });
+    metrics.SetGaugeFunc("kube_status_unchanged", {}, [ks_ptr] { return ks_ptr->unchanged(); });
 
     kube::KubeEventRecorderOptions eo;
     eo.api = api.get();

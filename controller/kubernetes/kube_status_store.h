@@ -8,9 +8,17 @@
 //    metadata.resourceVersion as a precondition so the fields it removes (null) are computed
 //    against what is really stored; on 409 Conflict it re-reads the object (GET) and retries.
 //    The whole status is replaced: fields absent from the new status are removed.
+//  - A Save that would change nothing but the timestamps `observedAt` and `updatedAt` (a no-op
+//    resync pass) sends nothing while the object in the cache still carries the status this store
+//    last wrote for it and that write is younger than `timestamps_refresh` (spread per key over its
+//    second half, so a thousand resources do not all refresh in one resync). Otherwise every
+//    resync would be one PATCH per resource, and at the client's QPS a resync of 1000 objects
+//    would hold the throttle for minutes, delaying the status of a real edit behind it. So in the
+//    API, observedAt may lag the last check by up to `timestamps_refresh` while nothing changes.
 // Key "namespace/name". Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,6 +39,10 @@ struct KubeStatusStoreOptions {
   std::function<std::optional<std::string>(const std::string& key)> cached;
   std::function<std::vector<std::string>()> keys;
   int conflict_retries = 5;  // re-reads after a 409 before Save gives up (kUnavailable: retried later)
+  // A status changing only in its timestamps is written again after at most this long (>= 0; 0:
+  // always written).
+  std::chrono::milliseconds timestamps_refresh{std::chrono::hours(1)};
+  std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
 };
 
 class KubeStatusStore : public StatusStore {
@@ -44,16 +56,21 @@ class KubeStatusStore : public StatusStore {
   // The object is gone: forget what this store wrote for it.
   void Forget(const std::string& key);
 
-  // Status patches sent, and 409s met (for /metrics and tests).
+  // Status patches sent, 409s met, and Saves that sent nothing (only timestamps changed), for
+  // /metrics and tests.
   int patches() const;
   int conflicts() const;
+  int unchanged() const;
 
  private:
   struct Written {
     std::string uid;
     std::string resource_version;
     std::string status_json;  // as the server answered it (pruned to the CRD schema)
+    std::chrono::steady_clock::time_point at;  // when it was written
   };
+  // True when the status `want` (JSON) need not be sent for key: see the header comment.
+  bool Unchanged(const std::string& key, const std::string& want, const std::optional<std::string>& cached);
   // The object's JSON -> its status as ResourceStatus; nullopt when it has none yet.
   Result<std::optional<ResourceStatus>> Decode(const std::string& key, const std::string& status_json) const;
 
@@ -62,12 +79,17 @@ class KubeStatusStore : public StatusStore {
   std::map<std::string, Written> written_;  // guarded by mu_
   int patches_ = 0;                         // guarded by mu_
   int conflicts_ = 0;                       // guarded by mu_
+  int unchanged_ = 0;                       // guarded by mu_
 };
 
 // The merge patch that turns status `from` (JSON object, or "" for none) into `to` at object
 // resourceVersion rv: `to`'s fields plus null for every field of `from` that `to` lacks (objects
 // recursively; arrays are replaced whole, as merge patches do). Exposed for tests.
 std::string StatusMergePatch(const std::string& from, const std::string& to, const std::string& rv);
+
+// True when the two status JSON objects are equal but for `observedAt` and `updatedAt` (false when
+// either is not a JSON object). Exposed for tests.
+bool SameButTimestamps(const std::string& a, const std::string& b);
 
 // The `status` of an object's JSON as a JSON string; "" when absent, null or not an object.
 std::string StatusOf(const std::string& object_json);

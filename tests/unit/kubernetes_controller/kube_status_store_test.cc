@@ -7,6 +7,8 @@
 #include <cpprest/json.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "tests/support/fakes/fake_kube_api.h"
 
 namespace su::kube {
@@ -34,15 +36,32 @@ ResourceStatus St(Phase p, const std::string& msg) {
 struct Fixture {
   testing::FakeKubeApi api;
   std::optional<std::string> cache;
+  std::chrono::steady_clock::time_point now{};
   std::unique_ptr<KubeStatusStore> store;
-  Fixture() {
+  explicit Fixture(std::chrono::milliseconds refresh = std::chrono::hours(1)) {
     KubeStatusStoreOptions o;
     o.api = &api;
     o.cached = [this](const std::string&) { return cache; };
     o.keys = [] { return std::vector<std::string>{"shop/app"}; };
+    o.timestamps_refresh = refresh;
+    o.now = [this] { return now; };
     store = std::make_unique<KubeStatusStore>(o);
   }
 };
+
+// The status as the server stores it (pruned to the CRD schema: no `resource`).
+std::string Served(const ResourceStatus& s) {
+  value v = value::parse(StatusToJson(s));
+  v.erase("resource");
+  return v.serialize();
+}
+
+// A no-op pass's status: the previous one with new observedAt/updatedAt.
+ResourceStatus Stamped(ResourceStatus s, const std::string& at) {
+  s.observed_at = at;
+  s.updated_at = at;
+  return s;
+}
 
 TEST(KubeStatusStore, SavePatchesOnlyStatusWithTheResourceVersionAsPrecondition) {
   Fixture f;
@@ -116,6 +135,88 @@ TEST(KubeStatusStore, AnObjectWithoutStatusHasNone) {
   auto s = f.store->Load("shop/app");
   ASSERT_TRUE(s.ok());
   EXPECT_FALSE(s->has_value());
+}
+
+// A resync pass that changes only the timestamps sends no PATCH (1000 resources resyncing would be
+// 1000 PATCHes at the client's QPS, and a real edit's status would queue behind them), until the
+// refresh period has passed; anything else that changed is written at once.
+TEST(KubeStatusStore, ATimestampOnlyChangeIsNotSentUntilTheRefreshPeriod) {
+  Fixture f;
+  const ResourceStatus done = St(Phase::kSucceeded, "at target");
+  const std::string written = Served(Stamped(done, "2026-12-01T10:00:00Z"));
+  f.cache = Obj("10");
+  f.api.AddWrite(Obj("11", written));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:00:00Z")).ok());
+  ASSERT_EQ(f.api.calls().size(), 1u);
+  f.cache = Obj("11", written);  // the watch brought our write into the cache
+
+  f.now += std::chrono::minutes(5);
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:05:00Z")).ok());
+  EXPECT_EQ(f.api.calls().size(), 1u) << "a timestamp-only change was sent";
+  EXPECT_EQ(f.store->unchanged(), 1);
+  EXPECT_EQ(f.store->patches(), 1);
+  auto loaded = f.store->Load("shop/app");
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->phase, Phase::kSucceeded);
+
+  // A real change (a new message) is written at once.
+  f.api.AddWrite(Obj("12", StatusToJson(St(Phase::kSucceeded, "at target again"))));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(St(Phase::kSucceeded, "at target again"), "2026-12-01T10:06:00Z")).ok());
+  EXPECT_EQ(f.api.calls().size(), 2u);
+}
+
+TEST(KubeStatusStore, TimestampsAreRefreshedAfterThePeriod) {
+  Fixture f(std::chrono::minutes(60));
+  const ResourceStatus done = St(Phase::kSucceeded, "at target");
+  const std::string written = Served(Stamped(done, "2026-12-01T10:00:00Z"));
+  f.cache = Obj("10");
+  f.api.AddWrite(Obj("11", written));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:00:00Z")).ok());
+  f.cache = Obj("11", written);
+  f.now += std::chrono::minutes(29);  // before the earliest refresh (half the period)
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:29:00Z")).ok());
+  EXPECT_EQ(f.api.calls().size(), 1u);
+  f.now += std::chrono::minutes(31);  // the full period: written, whatever the key's spread
+  f.api.AddWrite(Obj("12", StatusToJson(Stamped(done, "2026-12-01T11:00:00Z"))));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T11:00:00Z")).ok());
+  ASSERT_EQ(f.api.calls().size(), 2u);
+  EXPECT_EQ(value::parse(f.api.calls()[1].body).at("status").at("observedAt").as_string(), "2026-12-01T11:00:00Z");
+}
+
+TEST(KubeStatusStore, AStatusEditedByOthersOrALaggingCacheIsWrittenOver) {
+  Fixture f;
+  const ResourceStatus done = St(Phase::kSucceeded, "at target");
+  const std::string written = Served(Stamped(done, "2026-12-01T10:00:00Z"));
+  f.cache = Obj("10");
+  f.api.AddWrite(Obj("11", written));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:00:00Z")).ok());
+  // The cache has not seen our write yet (it still holds no status): written.
+  f.api.AddWrite(Obj("12", written));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:01:00Z")).ok());
+  EXPECT_EQ(f.api.calls().size(), 2u);
+  // Someone patched the status by hand (phase cleared): the controller's status goes back.
+  f.cache = Obj("13", R"({"phase":"Pending"})");
+  f.api.AddWrite(Obj("14", written));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:02:00Z")).ok());
+  EXPECT_EQ(f.api.calls().size(), 3u);
+  // Refresh 0: every Save is sent.
+  Fixture g(std::chrono::milliseconds(0));
+  g.cache = Obj("10");
+  g.api.AddWrite(Obj("11", written));
+  ASSERT_TRUE(g.store->Save("shop/app", Stamped(done, "2026-12-01T10:00:00Z")).ok());
+  g.cache = Obj("11", written);
+  g.api.AddWrite(Obj("12", written));
+  ASSERT_TRUE(g.store->Save("shop/app", Stamped(done, "2026-12-01T10:01:00Z")).ok());
+  EXPECT_EQ(g.api.calls().size(), 2u);
+}
+
+TEST(SameButTimestamps, IgnoresOnlyObservedAtAndUpdatedAt) {
+  EXPECT_TRUE(SameButTimestamps(R"({"phase":"Succeeded","observedAt":"a","updatedAt":"b","x":{"y":1}})",
+                                R"({"x":{"y":1},"updatedAt":"c","phase":"Succeeded"})"));
+  EXPECT_FALSE(SameButTimestamps(R"({"phase":"Succeeded","x":{"y":1}})", R"({"phase":"Succeeded","x":{"y":2}})"));
+  EXPECT_FALSE(SameButTimestamps(R"({"conditions":[{"lastTransitionTime":"a"}]})",
+                                 R"({"conditions":[{"lastTransitionTime":"b"}]})"));
+  EXPECT_FALSE(SameButTimestamps("", "{}"));
 }
 
 TEST(StatusMergePatch, NullsWhatTheNewStatusLacksRecursively) {

@@ -104,7 +104,9 @@ progress "initdb into $work/pg/data"
   >"$work/logs/initdb.log" 2>&1 || { cat "$work/logs/initdb.log" >&2; die "initdb failed"; }
 rm -f "$work/pg/pwfile"
 
-server_settings=(-c listen_addresses=127.0.0.1 -c max_connections=50)
+# autovacuum off: a worker that happens to run during one contender's run would charge it with
+# server CPU (see "server CPU" below) that the others did not pay.
+server_settings=(-c listen_addresses=127.0.0.1 -c max_connections=50 -c autovacuum=off)
 if [[ $FSYNC == off ]]; then
   server_settings+=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
 fi
@@ -142,6 +144,26 @@ with_pg_env() (
 admin() { with_pg_env "${2:-postgres}" psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
 
 load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
+load_samples=""
+
+# Server CPU of a run: the backends a client used add their CPU time to the postmaster's
+# cutime + cstime when they exit and are reaped, so the difference around a run (once its backends
+# are gone) is what the server spent for that client, whatever else the machine is doing.
+clk_tck=$(getconf CLK_TCK)
+server_ticks() { awk '{print $16 + $17}' "/proc/$pg_pid/stat"; }
+wait_backends_gone() {  # client backends (and unreaped zombies) of the postmaster, up to 20 s
+  local c st cmd busy
+  for _ in $(seq 400); do
+    busy=0
+    for c in $(pgrep -P "$pg_pid" || true); do
+      st=$(awk '{print $3}' "/proc/$c/stat" 2>/dev/null || true)
+      cmd=$(tr '\0' ' ' <"/proc/$c/cmdline" 2>/dev/null || true)
+      if [[ $st == Z || $cmd == *"127.0.0.1("* || $cmd == *"[local]"* ]]; then busy=1; break; fi
+    done
+    ((busy)) || return 0
+    sleep 0.05
+  done
+}
 
 # ---------------------------------------------------------------------------------------------------
 # The measuring helper (see measure.cc for why it is C++).
@@ -259,7 +281,7 @@ verify_schema() {
                   WHERE n.nspname = 'public' AND c.relkind = 'i' AND c.relname LIKE 'bench\_t%\_name\_idx')" "$1"
 }
 
-declare -A times=() rss=() cpu=() failed=()
+declare -A times=() rss=() cpu=() srv=() failed=()
 active=()
 for who in $CONTENDERS; do
   case $who in
@@ -274,10 +296,12 @@ for who in $CONTENDERS; do
   esac
 done
 
-record() {  # KEY "wall rss exit user sys" LOG
-  local key=$1 line=$2 log=$3 wall kb code user sys
+record() {  # KEY "wall rss exit user sys" LOG [SERVER_TICKS]
+  local key=$1 line=$2 log=$3 ticks=${4:-0} wall kb code user sys
   read -r wall kb code user sys <<<"$line"
   times[$key]+="$wall "
+  srv[$key]+="$(awk -v t="$ticks" -v h="$clk_tck" 'BEGIN{printf "%.3f", t / h}') "
+  load_samples+="$(cut -d ' ' -f 1 /proc/loadavg) "
   rss[$key]+="$kb "
   cpu[$key]+="$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.6f", u + s}') "
   if [[ $code != 0 ]]; then
@@ -287,6 +311,16 @@ record() {  # KEY "wall rss exit user sys" LOG
   fi
 }
 
+# run_contender with the server CPU it caused: KEY CONTENDER PHASE DB STATE LOG (records KEY).
+measured() {
+  local key=$1 who=$2 phase=$3 db=$4 state=$5 log=$6 t0 line
+  wait_backends_gone
+  t0=$(server_ticks)
+  line=$(run_contender "$who" "$phase" "$db" "$state" "$log")
+  wait_backends_gone
+  record "$key" "$line" "$log" "$(($(server_ticks) - t0))"
+}
+
 # Runs interleave contenders (psql, ours, sql-migrate, ... then again) so that a slow phase of the
 # machine hits all of them alike. Every run gets a fresh database and a checkpoint first, so no
 # contender pays for the previous one's dirty buffers.
@@ -294,8 +328,7 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
   db=bench_connect_$rep
   admin "CREATE DATABASE $db"
   admin "SELECT 1" "$db" >/dev/null  # a warm database, as a no-op re-run finds it
-  record "psql-connect:noop" "$(run_contender psql-connect noop "$db" - "$work/logs/connect.log")" \
-    "$work/logs/connect.log"
+  measured "psql-connect:noop" psql-connect noop "$db" - "$work/logs/connect.log"
   admin "DROP DATABASE $db"
   if [[ " ${active[*]} " == *" schema-upgrade "* ]]; then
     record "su-start:noop" "$(run_contender su-start noop - - "$work/logs/su-start.log")" "$work/logs/su-start.log"
@@ -313,7 +346,7 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
     admin "CREATE DATABASE $db"
     admin "CHECKPOINT"
     progress "run $rep/$REPEATS: $who apply"
-    record "$who:apply" "$(run_contender "$who" apply "$db" "$state" "$log")" "$log"
+    measured "$who:apply" "$who" apply "$db" "$state" "$log"
     got=$(verify_schema "$db")
     if [[ $got != "$N $N" ]]; then
       failed[$who:apply]="${failed[$who:apply]:+${failed[$who:apply]}, }wrong schema: $got tables/indexes, expected $N $N"
@@ -321,7 +354,7 @@ for ((rep = 1; rep <= REPEATS; rep++)); do
     fi
     if [[ $who != psql ]]; then
       progress "run $rep/$REPEATS: $who no-op re-run"
-      record "$who:noop" "$(run_contender "$who" noop "$db" "$state" "$log")" "$log"
+      measured "$who:noop" "$who" noop "$db" "$state" "$log"
       got=$(verify_schema "$db")
       [[ $got == "$N $N" ]] || failed[$who:noop]="${failed[$who:noop]:+${failed[$who:noop]}, }wrong schema after re-run: $got"
     fi
@@ -354,6 +387,7 @@ say "date:     $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "machine:  $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -sr)"
 say "server:   $("$pg_bindir/postgres" --version), $settings (same server for every contender)"
 say "load:     $load_before before, $(cut -d ' ' -f 1-3 /proc/loadavg) after (1/5/15 min; other work on the machine skews the times)"
+say "          1-min load average at each run: $(tr ' ' '\n' <<<"$load_samples" | grep . | sort -g | awk '{a[NR] = $1} END {printf "min %s, median %s, max %s", a[1], a[int((NR + 1) / 2)], a[NR]}')"
 say "commit:   $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)${build_type:+, build type $build_type}${su_version:+, $su_version}"
 peers="psql $(psql --version | awk '{print $3}')"
 [[ " ${active[*]} " != *" sql-migrate "* ]] || peers+=", sql-migrate $(sql-migrate --version 2>&1 | head -n 1)"
@@ -361,17 +395,18 @@ peers="psql $(psql --version | awk '{print $3}')"
   peers+=", drizzle-kit $(sed -n 's/^[[:space:]]*"version": "\(.*\)",$/\1/p' "$node_dir/node_modules/drizzle-kit/package.json" | head -n 1), node $(node --version)"
 say "clients:  $peers"
 say ""
-printf -v line '%-16s %-6s %10s %9s %10s %10s  %s' contender run time "vs psql" "client CPU" "peak RSS" note
+printf -v line '%-16s %-6s %10s %9s %10s %10s %10s  %s' contender run time "vs psql" "client CPU" "server CPU" "peak RSS" note
 say "$line"
 psql_apply=$(median "${times[psql:apply]}")
 row() {  # CONTENDER PHASE NOTE
-  local key=$1:$2 t c kb ratio
+  local key=$1:$2 t c sv kb ratio
   [[ -n ${times[$key]:-} ]] || return 0
   t=$(median "${times[$key]}")
   c=$(median "${cpu[$key]}")
+  sv=$(median "${srv[$key]}")
   kb=$(maximum "${rss[$key]}")
   ratio=$(awk -v a="$t" -v b="$psql_apply" 'BEGIN{printf "%.2fx", a / b}')
-  printf -v line '%-16s %-6s %9.3fs %9s %9.3fs %7.1f MB  %s' "$1" "$2" "$t" "$ratio" "$c" \
+  printf -v line '%-16s %-6s %9.3fs %9s %9.3fs %9.3fs %7.1f MB  %s' "$1" "$2" "$t" "$ratio" "$c" "$sv" \
     "$(awk -v k="$kb" 'BEGIN{print k / 1024}')" "${failed[$key]:+FAILED: ${failed[$key]}; }$3"
   say "$line"
 }
@@ -394,7 +429,8 @@ for key in psql:apply schema-upgrade:apply sql-migrate:apply drizzle-kit:apply p
   say "$line"
 done
 say ""
-say "time: wall clock of the client process (median); client CPU: its user+sys (median); peak RSS:"
+say "time: wall clock of the client process (median); client CPU: its user+sys (median); server CPU:"
+say "user+sys of the server backends it used (median; the postmaster's cutime+cstime around the run); peak RSS:"
 say "ru_maxrss of the client process (max over runs; server memory not included; measuring floor"
 say "$(awk -v k="$floor_kb" 'BEGIN{printf "%.1f", k / 1024}') MB). Ratios are against psql's apply time."
 say ""
@@ -406,6 +442,15 @@ if [[ -n ${times[schema-upgrade:apply]:-} ]]; then
   # within 1.3x of a bare `psql -c 'select 1'`, the large file under 150 MB peak RSS.
   t=$(median "${times[schema-upgrade:apply]}")
   ratio=$(awk -v a="$t" -v b="$psql_apply" 'BEGIN{printf "%.2f", a / b}')
+  # The same ratio per repetition (ours and psql ran back to back), and of client + server CPU,
+  # which a loaded machine distorts less than wall time.
+  paired=$(paste -d ' ' <(tr ' ' '\n' <<<"${times[schema-upgrade:apply]}" | grep .) \
+    <(tr ' ' '\n' <<<"${times[psql:apply]}" | grep .) | awk '{printf "%.2f ", $1 / $2}')
+  cpu_ratio=$(paste -d ' ' <(tr ' ' '\n' <<<"${cpu[schema-upgrade:apply]}" | grep .) \
+    <(tr ' ' '\n' <<<"${srv[schema-upgrade:apply]}" | grep .) <(tr ' ' '\n' <<<"${cpu[psql:apply]}" | grep .) \
+    <(tr ' ' '\n' <<<"${srv[psql:apply]}" | grep .) | awk '{printf "%.4f\n", ($1 + $2) / ($3 + $4)}' | sort -g |
+    awk '{a[NR] = $1} END {printf "%.2f", a[int((NR + 1) / 2)]}')
+  say "paired apply ratios per repetition: $paired(median $(tr ' ' '\n' <<<"$paired" | grep . | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')x); client+server CPU vs psql: ${cpu_ratio}x"
   verdict=$(awk -v r="$ratio" 'BEGIN{print (r <= 1.10) ? "PASS" : "FAIL"}')
   [[ $SHAPE == large || $N -ge 300 ]] || verdict="INFO"
   [[ -z ${failed[schema-upgrade:apply]:-} ]] || verdict=FAIL
@@ -417,6 +462,10 @@ if [[ -n ${times[schema-upgrade:apply]:-} ]]; then
   verdict=$(awk -v r="$ratio" 'BEGIN{print (r <= 1.3) ? "PASS" : "FAIL"}')
   [[ -z ${failed[schema-upgrade:noop]:-} ]] || verdict=FAIL
   say "$verdict  no-op re-run within 1.3x of psql -c 'select 1': ${ratio}x ($ms ms)"
+  noop_ratio=$ratio
+  sm=""
+  [[ -z ${times[sql-migrate:apply]:-} ]] ||
+    sm=$(awk -v a="$(median "${times[sql-migrate:apply]}")" -v b="$psql_apply" 'BEGIN{printf "%.2f", a / b}')
   if [[ $SHAPE == large ]]; then
     for key in schema-upgrade:apply su-lint:noop; do
       [[ -n ${rss[$key]:-} ]] || continue
@@ -425,6 +474,10 @@ if [[ -n ${times[schema-upgrade:apply]:-} ]]; then
       say "$verdict  $key peak RSS under 150 MB: $mb MB"
     done
   fi
+  # One line for bench/suite.sh to collect.
+  lint_mb=""
+  [[ -z ${rss[su-lint:noop]:-} ]] || lint_mb=$(awk -v k="$(maximum "${rss[su-lint:noop]}")" 'BEGIN{printf "%.1f", k / 1024}')
+  say "RESULT shape=$SHAPE n=$N repeats=$REPEATS psql_s=$psql_apply su_s=$(median "${times[schema-upgrade:apply]}") apply_ratio=$(awk -v a="$(median "${times[schema-upgrade:apply]}")" -v b="$psql_apply" 'BEGIN{printf "%.2f", a / b}') cpu_ratio=$cpu_ratio sqlmigrate_ratio=${sm:-n/a} noop_ms=$ms select1_ms=$(awk -v c="$c" 'BEGIN{printf "%.1f", c * 1000}') noop_ratio=$noop_ratio su_rss_mb=$(awk -v k="$(maximum "${rss[schema-upgrade:apply]}")" 'BEGIN{printf "%.1f", k / 1024}') psql_rss_mb=$(awk -v k="$(maximum "${rss[psql:apply]}")" 'BEGIN{printf "%.1f", k / 1024}') lint_rss_mb=${lint_mb:-n/a} load=$(tr ' ' '\n' <<<"$load_samples" | grep . | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
 else
   say "(schema-upgrade not run: no PASS/FAIL lines)"
 fi

@@ -6,7 +6,7 @@ import json
 import shutil
 import unittest
 
-from emulator import Emulator
+from emulator import Emulator, LineReader
 
 JOB = """apiVersion: batch/v1
 kind: Job
@@ -136,9 +136,17 @@ class JobTest(unittest.TestCase):
         self.k("wait", "--for=condition=complete", "job/running", "--timeout=60s")
 
     def test_ttl_after_finished_deletes_job_and_pods(self):
+        # A watch from before the Job exists: on a loaded machine the TTL may pass before a later
+        # `kubectl wait --for=condition=complete` would start.
+        w = self.emu.kubectl_bg("get", "jobs", "-w", "--output-watch-events", "-o",
+                                "jsonpath={.type} {.object.metadata.name} {.object.status.conditions[*].type}{\"\\n\"}")
+        self.addCleanup(self.emu.close_bg, w)
+        lines = LineReader(w)
+        self.job("marker", "registry.local/migrate:v2")
+        lines.wait_for(lambda l: l.startswith("ADDED marker"))   # the watch is up
         self.job("short", "registry.local/migrate:v2", extra="ttlSecondsAfterFinished: 1")
-        self.k("wait", "--for=condition=complete", "job/short", "--timeout=60s")
-        self.k("wait", "--for=delete", "job/short", "--timeout=60s")
+        lines.wait_for(lambda l: l.startswith("MODIFIED short") and l.endswith(" Complete"))
+        lines.wait_for(lambda l: l.startswith("DELETED short"))
         self.k("wait", "--for=delete", "pods", "-l", "job-name=short", "--timeout=60s")
         self.assertEqual(self.get("pods", "-l", "job-name=short")["items"], [])
 

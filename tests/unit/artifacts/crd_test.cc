@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <regex>
 #include <set>
 
@@ -82,6 +83,32 @@ TEST(Crd, StructuralCheckCatchesNonStructuralNodes) {
     CheckStructural(YAML::Load(schema), "s", &errors);
     EXPECT_NE(Join(errors).find(expected), std::string::npos) << schema << "\nwanted: " << expected << "\ngot:\n" << Join(errors);
   }
+}
+
+// The CRD's comments point readers at source files (e.g. the spec it mirrors): each one named
+// must exist (it named reconcilers/manifest/spec.h long after the spec moved to api/spec.h).
+TEST(Crd, CommentsNameFilesThatExist) {
+  bool ok = false;
+  const std::string text = ReadFileText(SourceDir() + "/" + kCrdRel, &ok);
+  ASSERT_TRUE(ok);
+  const std::regex path(R"(([A-Za-z0-9_.-]+/)+[A-Za-z0-9_-]+\.(h|cc|py|md|sh))");
+  std::vector<std::string> missing;
+  int named = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    size_t hash = line.find('#');
+    if (hash == std::string::npos || line.find_first_not_of(' ') != hash) continue;  // comment lines only
+    for (std::sregex_iterator it(line.begin(), line.end(), path), e; it != e; ++it) {
+      ++named;
+      if (!std::filesystem::exists(SourceDir() + "/" + it->str())) missing.push_back(it->str());
+    }
+  }
+  EXPECT_GT(named, 0) << "the header comment names the spec it mirrors";
+  EXPECT_TRUE(missing.empty()) << "the CRD's comments name files that do not exist:\n" << Join(missing);
 }
 
 // Every field api/spec.h supports, as YAML paths. The CRD must have exactly

@@ -774,8 +774,14 @@ def main():
             rules = [kubelet_sim.parse_flag(r) for r in opts.image_behavior]
         except (ValueError, re.error) as e:
             ap.error(str(e))
+        def mint(user):  # a service account token for a pod (RBAC-checked, like --identity)
+            tok = base64.b32encode(os.urandom(20)).decode().lower()
+            server.identities[tok] = user
+            return tok
+        cluster = {"mint": mint, "revoke": lambda tok: server.identities.pop(tok, None),
+                   "ca": os.path.join(opts.dir, "ca.crt"), "port": port}
         server.controllers = controllers.build(store, opts.kubelet, rules, opts.crash_backoff,
-                                               instance="%d-%d" % (os.getpid(), port)).start()
+                                               instance="%d-%d" % (os.getpid(), port), cluster=cluster).start()
     print("kubeapi ready port=%d kubeconfig=%s" % (port, os.path.join(opts.dir, "kubeconfig")), flush=True)
     server.serve_forever(poll_interval=0.2)
     if server.controllers is not None:

@@ -16,7 +16,10 @@
 #     per key or items), hostPath, persistentVolumeClaim (a folder per claim under the
 #     emulator's run folder); volumeMounts with readOnly and subPath; workingDir;
 #     securityContext.runAsUser/runAsGroup;
-#   - the termination message file (a host file mounted at terminationMessagePath).
+#   - the termination message file (a host file mounted at terminationMessagePath);
+#   - in-cluster API access: KUBERNETES_SERVICE_HOST/PORT and, unless automountServiceAccountToken
+#     is false (pod or ServiceAccount), /var/run/secrets/kubernetes.io/serviceaccount with a token
+#     the emulator authorizes by RBAC as system:serviceaccount:<ns>:<name> (revoked with the pod).
 # Readiness: running, or, with a readinessProbe, its exec command (`podman exec`), httpGet or
 # tcpSocket against 127.0.0.1 passing (initialDelaySeconds honoured, period at most 1 s).
 # The exit code comes from `podman wait` (a thread per container, which wakes the controller
@@ -56,7 +59,11 @@ class PodmanContainer:
 
 
 class PodmanRuntime:
-    def __init__(self, instance):
+    def __init__(self, instance, cluster=None):
+        # cluster: {"mint": f(user) -> bearer token, "ca": path of ca.crt, "port": API port}, for
+        # the in-cluster service account files and KUBERNETES_SERVICE_* variables.
+        self.cluster = cluster
+        self.tokens = {}   # pod uid -> token
         self.instance = "kubeemu-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", instance or str(os.getpid()))
         self.root = tempfile.mkdtemp(prefix=self.instance + "-")
         self.manager = None
@@ -162,6 +169,38 @@ class PodmanRuntime:
                 out[name] = d
         return out
 
+    def _service_account(self, api, pod):
+        """(mount args, env) of the in-cluster API access: the files of the pod's service account
+        at /var/run/secrets/kubernetes.io/serviceaccount (a token RBAC-checked as
+        system:serviceaccount:<ns>:<name>, ca.crt, namespace) unless automountServiceAccountToken
+        is false, and KUBERNETES_SERVICE_HOST/PORT."""
+        if not self.cluster:
+            return [], {}
+        port = str(self.cluster["port"])
+        env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": port,
+               "KUBERNETES_SERVICE_PORT_HTTPS": port, "KUBERNETES_PORT": "tcp://127.0.0.1:" + port}
+        spec, ns = pod["spec"], pod["metadata"]["namespace"]
+        sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        auto = spec.get("automountServiceAccountToken")
+        if auto is None:
+            sa_obj = api.get("", "serviceaccounts", ns, sa)
+            auto = (sa_obj or {}).get("automountServiceAccountToken", True)
+        if auto is False:
+            return [], env
+        uid = pod["metadata"]["uid"]
+        d = os.path.join(self.root, "pods", uid, "serviceaccount")
+        if uid not in self.tokens:
+            self.tokens[uid] = self.cluster["mint"]("system:serviceaccount:%s:%s" % (ns, sa))
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "token"), "w") as f:
+                f.write(self.tokens[uid])
+            with open(os.path.join(d, "namespace"), "w") as f:
+                f.write(ns)
+            shutil.copyfile(self.cluster["ca"], os.path.join(d, "ca.crt"))
+            for n in ("token", "namespace", "ca.crt"):
+                os.chmod(os.path.join(d, n), 0o644)
+        return ["-v", d + ":/var/run/secrets/kubernetes.io/serviceaccount:ro"], env
+
     # -- the runtime interface ----------------------------------------------------------------------
     def start(self, pod, cspec, ctx):
         api = ctx["api"]
@@ -170,7 +209,8 @@ class PodmanRuntime:
         if insp.returncode != 0:
             raise StartError("ErrImagePull", 'rpc error: code = NotFound desc = failed to pull and unpack image "%s": '
                              'image not present locally (the podman kubelet pulls nothing: build or load it first)' % image)
-        env = self._env(api, pod, cspec)
+        sa_args, env = self._service_account(api, pod)
+        env.update(self._env(api, pod, cspec))
         vols = self._volumes(api, pod)
         with self.lock:
             self.counter += 1
@@ -191,7 +231,7 @@ class PodmanRuntime:
         args = ["run", "-d", "--name", name, "--network", "host", "--label", "%s=%s" % (LABEL, self.instance),
                 "--label", "kubeemu.pod=%s/%s" % (pod["metadata"]["namespace"], pod["metadata"]["name"]),
                 "--env-file", envfile, "--hostname", pod["spec"].get("hostname") or pod["metadata"]["name"],
-                "-v", "%s:%s" % (h.term_file, cspec.get("terminationMessagePath") or "/dev/termination-log")]
+                "-v", "%s:%s" % (h.term_file, cspec.get("terminationMessagePath") or "/dev/termination-log")] + sa_args
         for m in cspec.get("volumeMounts") or []:
             src = vols.get(m.get("name"))
             if src is None:
@@ -305,6 +345,9 @@ class PodmanRuntime:
         shutil.rmtree(os.path.join(self.root, "containers", h.name), ignore_errors=True)
 
     def pod_gone(self, uid):
+        tok = self.tokens.pop(uid, None)
+        if tok and self.cluster and self.cluster.get("revoke"):
+            self.cluster["revoke"](tok)
         shutil.rmtree(os.path.join(self.root, "pods", uid), ignore_errors=True)
 
     def shutdown(self):

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import unittest
 
 from emulator import SOURCE_DIR, Emulator, LineReader
@@ -145,6 +146,40 @@ class PodmanKubeletTest(unittest.TestCase):
         self.assertEqual((term["exitCode"], term["reason"], term["message"]), (4, "Error", "no schema\n"))
         self.assertEqual(self.k("logs", "job/steps").stdout, "one\ntwo\nhello from %s\n" % p["metadata"]["name"])
         self.assertEqual(self.k("logs", p["metadata"]["name"], "-c", "first").stdout, "")
+
+    def test_service_account_files_and_a_token_checked_by_rbac(self):
+        self.k("create", "serviceaccount", "migrator")
+        self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "pod-reader"},
+                    "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]})
+        self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "migrator"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pod-reader"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "migrator", "namespace": "default"}]})
+        sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+        script = ("cat %s/namespace; echo; echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; cat %s/token; echo; "
+                  "grep -c 'BEGIN CERTIFICATE' %s/ca.crt") % (sa, sa, sa)
+        for name, extra in (("whoami", {}), ("nomount", {"automountServiceAccountToken": False})):
+            job = self.job(name, KRATOS, [])
+            c = job["spec"]["template"]["spec"]["containers"][0]
+            c["command"], c["args"] = ["/bin/sh", "-c", script if name == "whoami" else
+                                       "test -e %s/token && echo mounted || echo none; echo $KUBERNETES_SERVICE_HOST" % sa], []
+            job["spec"]["template"]["spec"].update(dict(extra, serviceAccountName="migrator"))
+            self.apply(job)
+            self.k("wait", "--for=condition=complete", "job/" + name, "--timeout=120s")
+        ns, hostport, token, certs = self.k("logs", "job/whoami").stdout.splitlines()
+        self.assertEqual((ns, hostport, certs), ("default", "127.0.0.1:%d" % self.emu.port, "1"))
+        self.assertEqual(self.k("logs", "job/nomount").stdout, "none\n127.0.0.1\n")
+        # The token is the service account's identity, authorized by RBAC.
+        pods = self.k("--token", token, "get", "pods", "-o", "name").stdout
+        self.assertIn("pod/whoami-", pods)
+        denied = self.k("--token", token, "delete", "job", "whoami", check=False)
+        self.assertNotEqual(denied.returncode, 0)
+        self.assertIn('User "system:serviceaccount:default:migrator" cannot delete resource "jobs"', denied.stderr)
+        # Deleting the pod revokes its token (the kubelet forgets the pod in its next pass).
+        self.k("delete", "job", "whoami")
+        self.k("wait", "--for=delete", "pods", "-l", "job-name=whoami", "--timeout=60s")
+        deadline = time.monotonic() + 60
+        while self.k("--token", token, "get", "pods", check=False).returncode == 0:
+            self.assertLess(time.monotonic(), deadline, "the token still works after its pod is gone")
 
 
 if __name__ == "__main__":

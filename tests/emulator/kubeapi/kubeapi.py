@@ -246,6 +246,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(e.code, e.status())
 
     def _body(self):
+        """The request body, read once per request (later calls return it again)."""
+        if self._raw_body is not None:
+            return self._raw_body
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -257,7 +260,25 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 raw += self.rfile.read(size)
                 self.rfile.readline()
+        self._raw_body = raw
         return raw
+
+    def parse_request(self):
+        self._raw_body = None  # a new request on this connection: its body is not read yet
+        self._parsed = False   # until its headers are: send_response must not read a body then
+        self._parsed = super().parse_request()
+        return self._parsed
+
+    def send_response(self, code, message=None):
+        # Every answer first consumes the request's body, also when the request is refused before
+        # the handler read it (401, 405, 415, a 404 path...): left unread on a kept-alive
+        # connection, it would be parsed as the next request line (501 for the next request).
+        if getattr(self, "_parsed", False):
+            try:
+                self._body()
+            except (ValueError, OSError):
+                self.close_connection = True
+        super().send_response(code, message)
 
     def _json_body(self, raw, allow_yaml=False):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()

@@ -36,12 +36,17 @@ inline constexpr const char kBackedUp[] = "BackedUp";
 inline constexpr const char kMigrated[] = "Migrated";
 inline constexpr const char kBumped[] = "Bumped";
 inline constexpr const char kImagePulled[] = "ImagePulled";
+// GitOps bumped first: the workload's rollout is held while migrations run, then resumed.
+inline constexpr const char kRolloutHeld[] = "RolloutHeld";
+inline constexpr const char kRolloutResumed[] = "RolloutResumed";
 
 // Waiting for something outside (not an error): Ready=False, Stalled=False.
 inline constexpr const char kDryRun[] = "DryRun";
 inline constexpr const char kAwaitingApproval[] = "AwaitingApproval";
 inline constexpr const char kOutsideMaintenanceWindow[] = "OutsideMaintenanceWindow";
 inline constexpr const char kPlanChanged[] = "PlanChanged";
+// A rollout that runs on its own (Kubernetes) is still progressing: looked at again shortly.
+inline constexpr const char kRolloutInProgress[] = "RolloutInProgress";
 
 // Transient: retried with backoff; past retries.limit Stalled=True with kRetriesExhausted.
 inline constexpr const char kRetriesExhausted[] = "RetriesExhausted";
@@ -95,7 +100,8 @@ inline constexpr const char* kAll[] = {
     kVerifyUnavailable, kStatusUnreadable, kInvalidDatabaseSource, kInvalidMigrations, kInvalidWindow,
     kWorkloadInvalid, kChecksumDrift, kLintErrors, kDowngradeRefused, kDigestPinned, kBumpRefused,
     kBackupFailed, kMigrationFailed, kBumpFailed, kRolloutFailed, kVerifyFailed, kImageRolledBack,
-    kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec};
+    kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec, kRolloutHeld, kRolloutResumed,
+    kRolloutInProgress};
 }  // namespace reasons
 
 }  // namespace su

@@ -63,6 +63,10 @@ struct ResourceStatus {
   // or the workload cannot be reached they keep their last observed values; this says how old.
   std::string observed_at;
   std::string previous_image;      // image before our bump (for rollbackImage)
+  // GitOps bumped first: the workload's rollout setting before we held it (a WorkloadRuntime
+  // RolloutSetting token, e.g. "paused=false"), recorded before the hold and cleared once it is
+  // given back. Non-empty: we hold the rollout, and a restarted controller must release it.
+  std::string rollout_hold;
   std::string plan_hash;
   std::vector<std::string> pending;  // pending versions
   std::vector<AppliedRecord> applied;  // applied by us for this spec, oldest first; the last

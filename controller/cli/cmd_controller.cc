@@ -4,7 +4,8 @@
 //   --manifests DIR  a folder of manifests (inotify + periodic resync); status in --state-dir files
 //   --kubernetes     SchemaUpgrade objects through the API (informer); status in the status
 //                    subresource; Kubernetes Events. dsnFrom.env/file resolve in the controller's
-//                    own environment and file system, migrations.path on its file system.
+//                    own environment and file system, migrations.path on its file system;
+//                    Deployment / StatefulSet workloads through the Kubernetes runtime.
 // This file only parses flags and builds the mode's parts; the loop is controller_run.h.
 //
 // Retries: the reconciler persists attempts and next retry time in status, and returns
@@ -35,6 +36,7 @@
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/database/session_pool.h"
+#include "reconcilers/runtimes/kubernetes/kube_workload.h"
 
 namespace su {
 namespace {
@@ -69,13 +71,15 @@ std::vector<FlagSpec> ControllerFlags() {
           {"help", 'h', false, false, "show this help"}};
 }
 
-// What --kubernetes cannot do before the Kubernetes runtime (issue 9): refused as InvalidSpec.
+// What --kubernetes cannot do: refused as InvalidSpec. Deployments and StatefulSets are bumped by
+// the Kubernetes runtime (reconcilers/runtimes/kubernetes/); a compose service is the Podman mode's.
 Status AdmitForKubernetes(const SchemaUpgrade& su) {
   const std::string where = su.source_file + ": ";
-  if (!su.workload.kind.empty()) {
-    return Status::Invalid(where + "spec.workload: bumping a " + su.workload.kind +
-                           " arrives with the Kubernetes runtime (issue 9); today --kubernetes migrates the "
-                           "database only: remove spec.workload, or run the bump with the Podman mode");
+  if (!su.workload.kind.empty() && su.workload.kind != "Deployment" && su.workload.kind != "StatefulSet") {
+    return Status::Invalid(where + "spec.workload.kind: " + su.workload.kind +
+                           " is a Podman compose service, which --kubernetes cannot bump: name a Deployment or "
+                           "StatefulSet in the SchemaUpgrade's namespace, or run this resource with the Podman "
+                           "mode (controller --manifests)");
   }
   if (su.migrations.engine == "ory") {
     return Status::Invalid(where + "spec.migrations.engine: ory runs the target image's migrator, which needs the "
@@ -221,6 +225,7 @@ int CmdController(const Args& args) {
   std::unique_ptr<kube::KubeStatusStore> kube_store;
   std::unique_ptr<kube::KubeEventRecorder> kube_events;
   std::unique_ptr<SecretResolver> secrets;
+  std::unique_ptr<WorkloadRuntime> kube_workloads;
   // Without --leader-elect this replica always leads (the Podman mode, or one Kubernetes replica).
   std::unique_ptr<LeaderElector> elector;
   // Events go to the log in both modes, and to the API in Kubernetes mode.
@@ -284,6 +289,14 @@ int CmdController(const Args& args) {
 
     secrets = NewLocalSecretResolver({LocalFileSystem(), nullptr, kSecretKeyRefNotYet});
     env->deps.secrets = secrets.get();
+    // Deployments and StatefulSets: the image patched in the pod template, the rollout watched as
+    // `kubectl rollout status` does (reconcilers/runtimes/kubernetes/kube_workload.h).
+    kube_workloads = NewKubeWorkloadRuntime({api.get(), env->deps.clock});
+    env->deps.workloads = kube_workloads.get();
+    env->deps.verify = [](WorkloadRuntime* rt, const WorkloadRef& w, const std::string& image,
+                          std::chrono::milliseconds settle, Clock* clock) {
+      return VerifyRollout(rt, w, image, settle, clock);
+    };
     parts.admit = AdmitForKubernetes;
     kube::KubeStatusStore* store = kube_store.get();
     parts.on_removed = [store](const std::string& key) { store->Forget(key); };

@@ -28,6 +28,11 @@ std::string EngineAuditSchema(const SchemaUpgrade& su);
 // Identifies the spec a status belongs to: the spec hash plus the olympus.io/retry annotation.
 std::string SpecToken(const SchemaUpgrade& su);
 
+// How soon a pass looks again at a rollout in progress (the Verifier said kGated).
+inline constexpr std::chrono::milliseconds kRolloutRecheck{5000};
+// How long onFailure rollbackImage waits for the rollout of the old image (Verifier kGated).
+inline constexpr std::chrono::milliseconds kRollbackRolloutWait{600000};
+
 class Pass {
  public:
   Pass(ReconcilerDeps& deps, const SchemaUpgrade& su, const ReconcileOptions& options)
@@ -136,6 +141,14 @@ class Pass {
 
   bool NeedsRollout();
 
+  // GitOps bumped first (pass_hold.cc): when the workload already declares the target image while
+  // migrations are pending, its rollout is held (WorkloadRuntime::HoldRollout) before the backup
+  // and the first migration; the setting it had is recorded in status.rolloutHold first, so a
+  // controller killed while holding releases it on a later pass. ReleaseRollout gives the setting
+  // back once nothing is pending (before the bump and verify); a failed migration keeps it held.
+  StepOutcome HoldRollout();
+  StepOutcome ReleaseRollout();
+
   StepOutcome Bump();
 
   StepOutcome Verify();
@@ -146,6 +159,11 @@ class Pass {
   StepOutcome OnFailure(const Status& failure, const std::string& reason);
 
   std::string RollbackImage();
+
+  // After rollbackImage: waits (at most kRollbackRolloutWait, stopping on shutdown) for the old
+  // image's rollout where it runs on its own (the Verifier says kGated while it progresses);
+  // returns how it ended, to append to failureAction ("" when it came up at once).
+  std::string RollbackRollout();
 
   // onFailure restoreBackup (pass_restore.cc): refuses over writes made since the backup unless
   // policy.restoreBackup.allowDataLoss, takes its locks under the policy's lock_timeout with the

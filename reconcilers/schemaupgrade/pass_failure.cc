@@ -30,6 +30,12 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
       break;
     }
   }
+  if (!st_.rollout_hold.empty()) {
+    // GitOps bumped first and the upgrade failed: new pods must not start against this schema.
+    action += "; the rollout of " + su_.workload.kind + " " + su_.workload.name +
+              " stays held (it declares the new image, whose migrations did not all apply): fix and retry "
+              "(olympus.io/retry), and the controller resumes it afterwards";
+  }
   st_.failure_action = Scrub(action);
   st_.attempts++;
   Audit("on-failure", "succeeded", std::string(OnFailureName(su_.policy.on_failure)) + ": " + action,
@@ -50,7 +56,20 @@ std::string Pass::RollbackImage() {
   st_.image = st_.previous_image;
   Audit("rollback-image", "succeeded", target_image_ + " -> " + st_.previous_image);
   Event(event_type::kWarning, reasons::kImageRolledBack, "image restored to " + st_.previous_image);
-  return "rollbackImage: image restored to " + st_.previous_image;
+  return "rollbackImage: image restored to " + st_.previous_image + RollbackRollout();
+}
+
+std::string Pass::RollbackRollout() {
+  if (!d_.verify) return "";
+  const auto start = d_.clock->MonotonicNow();
+  for (;;) {
+    Status v = d_.verify(d_.workloads, su_.workload, st_.previous_image, su_.policy.verify_settle, d_.clock);
+    if (v.ok()) return "";
+    if (v.code() != Code::kGated) return ", but it did not come up: " + v.message();
+    if ((d_.cancelled && d_.cancelled()) || d_.clock->MonotonicNow() - start >= kRollbackRolloutWait) {
+      return ", and its rollout had not finished when the controller stopped waiting: " + v.message();
+    }
+  }
 }
 
 // Pass::RestoreBackup is in pass_restore.cc.

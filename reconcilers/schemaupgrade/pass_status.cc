@@ -24,11 +24,11 @@ ReconcileOutcome Pass::Run() {
     out_.terminal = true;  // the caller only wanted the plan
     return Finish(StepOutcome::Succeeded());
   }
-  for (auto step : {&Pass::FetchImage, &Pass::Lock, &Pass::Backup, &Pass::Migrate}) {
+  for (auto step : {&Pass::FetchImage, &Pass::Lock, &Pass::HoldRollout, &Pass::Backup, &Pass::Migrate}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);  // recorded under the lock
   }
   lock_.reset();  // bump and verify need no migration lock
-  for (auto step : {&Pass::Bump, &Pass::Verify}) {
+  for (auto step : {&Pass::ReleaseRollout, &Pass::Bump, &Pass::Verify}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
   }
   Succeed();
@@ -54,6 +54,7 @@ StepOutcome Pass::LoadStatus() {
     fresh.current_version = st_.current_version;
     fresh.image = st_.image;
     fresh.observed_at = st_.observed_at;
+    fresh.rollout_hold = st_.rollout_hold;  // a rollout we hold is still held: it must be released
     st_ = fresh;
     st_.spec_hash = token;
   }
@@ -222,7 +223,9 @@ std::chrono::milliseconds Pass::RecordRetry(const StepOutcome& o) {
 void Pass::RecordWaiting(const StepOutcome& o) {
   const std::string& reason = o.reason;
   const std::string& message = o.message;
-  st_.phase = Phase::kWaiting;
+  // A rollout still progressing (Kubernetes) is the verify step under way, not a hold-up: GitOps
+  // health reads the Verifying phase as Progressing, Waiting as Suspended.
+  st_.phase = reason == reasons::kRolloutInProgress ? Phase::kVerifying : Phase::kWaiting;
   st_.message = message;
   auto now = d_.clock->Now();
   const bool reconciling = !su_.policy.dry_run;

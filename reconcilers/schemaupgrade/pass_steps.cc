@@ -321,7 +321,10 @@ StepOutcome Pass::Migrate() {
   if (d_.cancelled && d_.cancelled()) return StepOutcome::RetryAfter(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
   const bool starting = st_.start_version.empty();
   SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
-                                  plan_.state.pending.back().version);
+                                  plan_.state.pending.back().version +
+                                  (st_.rollout_hold.empty() ? std::string()
+                                                            : " (the rollout of " + su_.workload.name +
+                                                                  " to " + target_image_ + " is held until then)"));
   if (!lock_) {  // Lock() takes it before the backup; this is a guard, not a path
     auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
     if (!lock.ok()) return StepOutcome::RetryAfter(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
@@ -583,6 +586,10 @@ StepOutcome Pass::Verify() {
   CrashPoint("after-verify");
   // The workload could not be observed (podman unreachable): not a verdict on the new version.
   if (s.code() == Code::kUnavailable) return StepOutcome::RetryAfter(s, reasons::kVerifyUnavailable);
+  // A rollout that runs on its own (Kubernetes) is still progressing: look again shortly.
+  if (s.code() == Code::kGated) return StepOutcome::Waiting(reasons::kRolloutInProgress, s.message(), kRolloutRecheck);
+  // Someone changed the workload's image meanwhile: re-plan from what it declares now.
+  if (s.code() == Code::kConflict) return StepOutcome::RetryAfter(s, reasons::kWorkloadChanged);
   if (!s.ok()) return OnFailure(s, reasons::kVerifyFailed);
   return StepOutcome::Succeeded();
 }

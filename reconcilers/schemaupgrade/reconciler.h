@@ -50,7 +50,11 @@ using Connector = std::function<Result<std::unique_ptr<Database>>(const std::str
 using EngineFactory =
     std::function<Result<std::unique_ptr<Engine>>(const SchemaUpgrade& su, const std::string& dsn,
                                                   const std::string& target_image)>;
-// Checks that the workload runs `image` and stays up for `settle`; the error says why not.
+// Checks that the workload runs `image` and stays up for `settle`; the error says why not. For a
+// rollout that runs on its own (Kubernetes) and is still progressing, kGated ("in progress: ...")
+// after a bounded wait: the pass waits (RolloutInProgress) and looks again. kUnavailable: the
+// workload could not be observed (retried); kConflict: it now declares another image (retried,
+// re-planned); anything else is the verdict that the new version failed (onFailure).
 using Verifier = std::function<Status(WorkloadRuntime* rt, const WorkloadRef& w, const std::string& image,
                                       std::chrono::milliseconds settle, Clock* clock)>;
 

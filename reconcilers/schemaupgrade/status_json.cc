@@ -37,6 +37,7 @@ std::string StatusToJson(const ResourceStatus& s) {
   o["image"] = Str(s.image);
   o["observedAt"] = Str(s.observed_at);
   o["previousImage"] = Str(s.previous_image);
+  o["rolloutHold"] = Str(s.rollout_hold);
   value plan = value::object();
   plan["hash"] = Str(s.plan_hash);
   value pending = value::array(s.pending.size());
@@ -125,6 +126,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.image = GetStr(o, "image");
   s.observed_at = GetStr(o, "observedAt");
   s.previous_image = GetStr(o, "previousImage");
+  s.rollout_hold = GetStr(o, "rolloutHold");
   if (o.has_field("plan")) {
     const value& plan = o.at("plan");
     s.plan_hash = GetStr(plan, "hash");

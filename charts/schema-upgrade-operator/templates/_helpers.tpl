@@ -46,6 +46,15 @@ ClusterRole or, with watchNamespaces, by a Role in each namespace. */}}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets"]
+  verbs: ["get", "patch"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+- apiGroups: [""]
+  resources: ["pods/log"]
+  verbs: ["get"]
 {{- end }}
 
 {{/* The Lease rules (leader election), in the release namespace only. */}}

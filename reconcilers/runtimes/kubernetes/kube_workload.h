@@ -18,9 +18,9 @@
 //   PreflightBump     the workload and container exist (kNotFound / kInvalidArgument naming them);
 //                     nothing is changed. The image is pulled by the nodes: present is reported true.
 //   Hold/Release      Deployment spec.paused (true while held); StatefulSet
-//                     spec.updateStrategy.rollingUpdate.partition (= spec.replicas while held).
-// Errors: kNotFound (the workload is gone), kInvalidArgument (no such container, not a
-// RollingUpdate StatefulSet for a hold), kUnavailable (the API cannot be reached, 409/429/5xx),
+//                     spec.updateStrategy.rollingUpdate.partition (= spec.replicas while held); an
+//                     OnDelete StatefulSet rolls nothing out by itself: its setting is "" (no hold).
+// Errors: kNotFound (the workload is gone), kInvalidArgument (no such container), kUnavailable (the API cannot be reached, 409/429/5xx),
 // kFailed (401/403: credentials or RBAC).
 #pragma once
 

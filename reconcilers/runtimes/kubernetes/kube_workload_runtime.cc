@@ -143,7 +143,7 @@ class KubeWorkloadRuntime : public WorkloadRuntime {
   Result<std::string> RolloutSetting(const WorkloadRef& w) override {
     SU_ASSIGN_OR_RETURN(Workload got, Read(w));
     if (w.kind == "Deployment") return std::string(Bool(got.obj, {"spec", "paused"}) ? "paused=true" : "paused=false");
-    SU_RETURN_IF_ERROR(CheckRollingUpdate(w, got.obj));
+    if (OnDelete(got.obj)) return std::string();  // its pods change only when deleted: nothing to hold
     const value* part = At(got.obj, {"spec", "updateStrategy", "rollingUpdate", "partition"});
     return "partition=" + (part && part->is_number() ? std::to_string(part->as_number().to_int64()) : std::string());
   }
@@ -155,7 +155,7 @@ class KubeWorkloadRuntime : public WorkloadRuntime {
       if (Bool(got.obj, {"spec", "paused"})) return Status::Ok();
       patch = R"({"spec":{"paused":true}})";
     } else {
-      SU_RETURN_IF_ERROR(CheckRollingUpdate(w, got.obj));
+      if (OnDelete(got.obj)) return Status::Ok();
       const int64_t replicas = Int(got.obj, {"spec", "replicas"}, 1);
       // Pods with an ordinal >= partition are updated: partition = replicas updates none.
       if (Int(got.obj, {"spec", "updateStrategy", "rollingUpdate", "partition"}, -1) >= replicas) return Status::Ok();
@@ -223,14 +223,7 @@ class KubeWorkloadRuntime : public WorkloadRuntime {
                                               "with " + to + ": the next attempt reads it again");
   }
 
-  Status CheckRollingUpdate(const WorkloadRef& w, const value& obj) {
-    std::string type = Str(obj, {"spec", "updateStrategy", "type"});
-    if (!type.empty() && type != "RollingUpdate") {
-      return Status::Invalid(Describe(w) + " uses updateStrategy " + type +
-                             ": its rollout cannot be held with a partition; use RollingUpdate");
-    }
-    return Status::Ok();
-  }
+  static bool OnDelete(const value& obj) { return Str(obj, {"spec", "updateStrategy", "type"}) == "OnDelete"; }
 
   Status BadSetting(const WorkloadRef& w, const std::string& setting) {
     return Status::Invalid(Describe(w) + ": status.rolloutHold \"" + setting +

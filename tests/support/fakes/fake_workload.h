@@ -64,6 +64,7 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
     if (!SameImage(declared, image)) {
       return Status::Error(Code::kConflict, "declares " + declared + ", not " + image + "; nothing started");
     }
+    if (held) return Status::Ok();  // accepted, but nothing rolls out while held
     running_image = declared;
     running = true;
     return Status::Ok();
@@ -78,6 +79,34 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
     return ws;
   }
   Result<std::string> Logs(const WorkloadRef&, int) override { return std::string("fake log line\n"); }
+
+  // Holding a rollout (GitOps bumped first), when can_hold: `paused` is the setting the workload
+  // has now ("paused=<held>", as a Deployment); HoldRollout pauses, ReleaseRollout restores the
+  // token it is given. While held, Rollout starts nothing (a paused Deployment rolls nothing out).
+  bool can_hold = false;
+  bool held = false;
+  int setting_reads = 0;
+  std::deque<Status> hold_errors;              // per HoldRollout call
+  std::vector<std::string> release_calls;      // settings passed to ReleaseRollout
+  std::function<void()> on_hold;               // runs at the start of each HoldRollout
+  bool CanHoldRollout(const WorkloadRef&) override { return can_hold; }
+  Result<std::string> RolloutSetting(const WorkloadRef&) override {
+    ++setting_reads;
+    return std::string(held ? "paused=true" : "paused=false");
+  }
+  Status HoldRollout(const WorkloadRef&) override {
+    if (on_hold) on_hold();
+    if (journal) journal->push_back("hold");
+    if (Status s = Pop(hold_errors); !s.ok()) return s;
+    held = true;
+    return Status::Ok();
+  }
+  Status ReleaseRollout(const WorkloadRef&, const std::string& setting) override {
+    release_calls.push_back(setting);
+    if (journal) journal->push_back("release:" + setting);
+    held = setting == "paused=true";
+    return Status::Ok();
+  }
   Result<BumpPreflight> PreflightBump(const WorkloadRef&, const std::string& target, bool fetch) override {
     preflight_calls.push_back(target + (fetch ? " fetch" : ""));
     if (Status s = Pop(preflight_errors); !s.ok()) return s;

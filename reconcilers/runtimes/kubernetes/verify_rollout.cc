@@ -4,6 +4,10 @@
 
 namespace su {
 
+namespace {
+constexpr size_t kMaxLogBytes = 8192;
+}  // namespace
+
 Status VerifyRollout(WorkloadRuntime* runtime, const WorkloadRef& w, const std::string& image,
                      std::chrono::milliseconds settle, Clock* clock, const RolloutVerifyOptions& options) {
   const std::string what = w.kind + " " + (w.ns.empty() ? "" : w.ns + "/") + w.name;
@@ -25,7 +29,12 @@ Status VerifyRollout(WorkloadRuntime* runtime, const WorkloadRef& w, const std::
     }
     if (ws->rollout == "failed") {
       std::string logs;
-      if (auto l = runtime->Logs(w, options.log_lines); l.ok() && !l->empty()) logs = "\nlast log lines:\n" + *l;
+      if (auto l = runtime->Logs(w, options.log_lines); l.ok() && !l->empty()) {
+        // Status messages are bounded (a condition's message: 32 KiB): keep the end, where the crash is.
+        std::string text = *l;
+        if (text.size() > kMaxLogBytes) text = "...\n" + text.substr(text.size() - kMaxLogBytes);
+        logs = "\nlast log lines:\n" + text;
+      }
       return Status::Failed("the rollout of " + image + " to " + what + " failed: " + ws->detail + logs +
                             "\nWhat to do: look at the pods (kubectl describe pod, kubectl logs --previous), fix the "
                             "image or its configuration, then set a new targetVersion or retry (olympus.io/retry)");

@@ -1,5 +1,5 @@
-// The Kubernetes WorkloadRuntime against the API server emulator. The emulator runs no controllers:
-// each test writes the Deployment / StatefulSet / Pod status through the /status subresource the
+// The Kubernetes WorkloadRuntime against the API server emulator, started with --no-controllers
+// (it still defaults workloads as the API server does): each test writes the Deployment / StatefulSet / Pod status through the /status subresource the
 // way the workload's controller and the kubelet would, and checks what the runtime makes of it.
 #include <gtest/gtest.h>
 
@@ -38,7 +38,8 @@ std::string WorkloadJson(const std::string& kind, const std::string& name, const
 class RuntimeKubeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    emu_ = new KubeEmulator();
+    // No controllers: each test writes the workload status itself, deterministically.
+    emu_ = new KubeEmulator({"--no-controllers"});
     emu_->Start();
   }
   static void TearDownTestSuite() {
@@ -292,7 +293,8 @@ TEST_F(RuntimeKubeTest, StatefulSetRolloutFollowsRevisionsAndHonoursAPartition) 
   SetStatus("StatefulSet", "db", R"({"readyReplicas":2})");
   auto ws = rt_->Observe(w);
   EXPECT_EQ(ws->rollout, "progressing");
-  EXPECT_NE(ws->detail.find("rolling update to complete 1 pods at revision db-2"), std::string::npos) << ws->detail;
+  // The API server defaults rollingUpdate.partition to 0, so kubectl's partitioned rule decides.
+  EXPECT_NE(ws->detail.find("1 out of 2 new pods have been updated"), std::string::npos) << ws->detail;
   SetStatus("StatefulSet", "db", R"({"updatedReplicas":2,"currentReplicas":2,"currentRevision":"db-2"})");
   EXPECT_EQ(rt_->Observe(w)->rollout, "complete");
 
@@ -317,7 +319,8 @@ TEST_F(RuntimeKubeTest, AStatefulSetPodStuckPastTheDeadlineFailsTheRollout) {
             R"({"name":"kratos","ready":false,"restartCount":3,"state":{"waiting":{"reason":"CrashLoopBackOff","message":"back-off"}}})");
   auto ws = rt_->Observe(w);
   EXPECT_EQ(ws->rollout, "progressing") << ws->detail;  // created just now: within the deadline
-  clock_.Advance(std::chrono::seconds(301));
+  // The fake clock started with the test; the pod was created (by the emulator's clock) a moment later.
+  clock_.Advance(std::chrono::seconds(300 + 120));
   ws = rt_->Observe(w);
   EXPECT_EQ(ws->rollout, "failed") << ws->detail;
   EXPECT_NE(ws->detail.find("pod stuck-1 has waited"), std::string::npos) << ws->detail;
@@ -363,12 +366,19 @@ TEST_F(RuntimeKubeTest, HoldAndReleaseAStatefulSetRolloutRestoringTheUsersPartit
 
   Create("StatefulSet", "nopart");
   WorkloadRef n = Ref("StatefulSet", "nopart");
-  auto none = rt_->RolloutSetting(n);
-  EXPECT_EQ(*none, "partition=");
+  auto zero = rt_->RolloutSetting(n);  // defaulted by the API server
+  EXPECT_EQ(*zero, "partition=0");
   ASSERT_TRUE(rt_->HoldRollout(n).ok());
-  ASSERT_TRUE(rt_->ReleaseRollout(n, *none).ok());
+  EXPECT_EQ(Get("StatefulSet", "nopart").at("spec").at("updateStrategy").at("rollingUpdate").at("partition").as_integer(), 2);
+  ASSERT_TRUE(rt_->ReleaseRollout(n, *zero).ok());
+  EXPECT_EQ(Get("StatefulSet", "nopart").at("spec").at("updateStrategy").at("rollingUpdate").at("partition").as_integer(), 0);
+  // Without a partition (a setting recorded before the API server defaulted one): removed again.
+  ASSERT_TRUE(rt_->HoldRollout(n).ok());
+  ASSERT_TRUE(rt_->ReleaseRollout(n, "partition=").ok());
   value us = Get("StatefulSet", "nopart").at("spec").at("updateStrategy");
-  EXPECT_FALSE(us.has_field("rollingUpdate") && us.at("rollingUpdate").has_field("partition")) << us.serialize();
+  EXPECT_TRUE(!us.has_field("rollingUpdate") || !us.at("rollingUpdate").has_field("partition") ||
+              us.at("rollingUpdate").at("partition").as_integer() == 0)
+      << us.serialize();
 }
 
 }  // namespace

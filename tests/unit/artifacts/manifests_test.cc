@@ -118,11 +118,17 @@ TEST(Rbac, ClusterRoleIsLeastPrivilege) {
         }
   }
   // Exactly what the code calls (tests/integration/deploy/test_rbac_calls.py reads the calls from
-  // the sources; this pins the reviewed result). Part 2 adds Jobs, Deployments and Secrets.
+  // the sources; this pins the reviewed result). Part 2 adds Jobs and Secrets.
   const std::map<std::string, std::set<std::string>> expected = {
       {"olympus.io/schemaupgrades", {"get", "list", "watch"}},
       {"olympus.io/schemaupgrades/status", {"patch"}},
       {"events.k8s.io/events", {"create", "patch"}},
+      // The workload bump (reconcilers/runtimes/kubernetes/): read, patch the image (and the hold).
+      {"apps/deployments", {"get", "patch"}},
+      {"apps/statefulsets", {"get", "patch"}},
+      // A failed rollout names its pods and quotes their logs.
+      {"/pods", {"list"}},
+      {"/pods/log", {"get"}},
   };
   EXPECT_EQ(grants, expected);
 }

@@ -56,10 +56,14 @@ def apply(t, obj):
             ru.setdefault("maxSurge", "25%")
         spec.setdefault("progressDeadlineSeconds", 600)
     elif t.kind == "StatefulSet" and t.group == "apps" and isinstance(spec, dict):
+        # SetDefaults_StatefulSet: an unset type becomes RollingUpdate with rollingUpdate {} ; a
+        # rollingUpdate that is there gets partition 0 (an explicit type alone gets none).
         us = spec.setdefault("updateStrategy", {})
-        us.setdefault("type", "RollingUpdate")
-        if us["type"] == "RollingUpdate":
-            us.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+        if not us.get("type"):
+            us["type"] = "RollingUpdate"
+            us.setdefault("rollingUpdate", {})
+        if us["type"] == "RollingUpdate" and isinstance(us.get("rollingUpdate"), dict):
+            us["rollingUpdate"].setdefault("partition", 0)
         spec.setdefault("podManagementPolicy", "OrderedReady")
         spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
     elif t.kind == "Job" and t.group == "batch" and isinstance(spec, dict):

@@ -754,12 +754,15 @@ def main():
                     help="an RBAC-checked identity (e.g. sa=system:serviceaccount:ns:name): DIR/token-NAME, DIR/kubeconfig-NAME")
     ap.add_argument("--verbose", action="store_true", help="log every request on stderr")
     ap.add_argument("--no-controllers", action="store_true", help="run no controllers and no kubelet (a bare API server)")
+    ap.add_argument("--controllers", action="store_true", help="run the controllers and kubelet (the default; says so explicitly)")
     ap.add_argument("--kubelet", choices=("simulated", "podman"), default="simulated",
                     help="how pods run: simulated (image rules) or as podman containers")
     ap.add_argument("--image-behavior", action="append", default=[], metavar="REGEX=BEHAVIOR[:EXITCODE]",
                     help="simulated kubelet: images matching REGEX are ready|never-ready|exit|crash|missing|run")
     ap.add_argument("--crash-backoff", type=float, default=0.5, help="first crash-loop/image-pull back-off in seconds")
     opts = ap.parse_args()
+    if opts.controllers and opts.no_controllers:
+        ap.error("--controllers and --no-controllers exclude each other")
     os.makedirs(opts.dir, exist_ok=True)
     make_credentials(opts.dir)
     token = open(os.path.join(opts.dir, "token")).read().strip()

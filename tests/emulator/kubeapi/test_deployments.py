@@ -246,5 +246,25 @@ spec:
         self.assertIn("`selector` does not match template `labels`", r.stderr)
 
 
+class NoControllersTest(unittest.TestCase):
+    def test_no_controllers_is_a_bare_api_server(self):
+        # For tests that write workload status themselves (KubeEmulator({"--no-controllers"})):
+        # no controller races them.
+        emu = Emulator("--no-controllers").start()
+        self.addCleanup(emu.cleanup)
+        emu.kubectl("apply", "-f", "-", input=DEPLOY % {"name": "web", "replicas": 1, "image": "x:1", "extra": ""})
+        emu.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n")
+        emu.kubectl("patch", "deployment", "web", "--subresource=status", "--type=merge", "-p", '{"status":{"replicas":7}}')
+        self.assertEqual(json.loads(emu.kubectl("get", "deployment", "web", "-o", "json").stdout)["status"], {"replicas": 7})
+        self.assertEqual(json.loads(emu.kubectl("get", "rs", "-o", "json").stdout)["items"], [])
+        self.assertNotIn("status", json.loads(emu.kubectl("get", "pod", "p", "-o", "json").stdout))
+        r = emu.kubectl("logs", "p", check=False)
+        self.assertIn("this emulator runs no kubelet (started with --no-controllers)", r.stderr)
+        bad = Emulator("--no-controllers", "--controllers")
+        self.addCleanup(bad.cleanup)
+        with self.assertRaises(RuntimeError):
+            bad.start()
+
+
 if __name__ == "__main__":
     unittest.main()

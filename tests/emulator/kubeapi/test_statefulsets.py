@@ -127,6 +127,14 @@ class StatefulSetTest(unittest.TestCase):
         self.assertEqual(sorted(self.pods()), ["db-0"])
         self.k("wait", "--for=jsonpath={.status.replicas}=1", "statefulset/db", "--timeout=60s")
 
+    def test_update_strategy_defaults_as_the_api_server(self):
+        self.sts(name="plain")
+        self.sts(name="typed", extra="updateStrategy: {type: RollingUpdate}")
+        self.assertEqual(self.get("statefulset", "plain")["spec"]["updateStrategy"],
+                         {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+        self.assertEqual(self.get("statefulset", "typed")["spec"]["updateStrategy"], {"type": "RollingUpdate"})
+        self.assertIn("statefulset rolling update complete 3 pods at revision typed-", self.status("typed").stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -95,6 +95,8 @@ struct SchemaUpgrade {
   std::string name;
   std::string namespace_ = "default";
   long long generation = 1;
+  // metadata.uid in Kubernetes mode (owner references of migration Jobs); "" for manifest files.
+  std::string uid;
   std::map<std::string, std::string> annotations;
   std::map<std::string, std::string> labels;
   // spec

@@ -3,9 +3,11 @@
 // and statements). Two sources of desired state:
 //   --manifests DIR  a folder of manifests (inotify + periodic resync); status in --state-dir files
 //   --kubernetes     SchemaUpgrade objects through the API (informer); status in the status
-//                    subresource; Kubernetes Events. dsnFrom.env/file resolve in the controller's
-//                    own environment and file system, migrations.path on its file system;
-//                    Deployment / StatefulSet workloads through the Kubernetes runtime.
+//                    subresource; Kubernetes Events. dsnFrom.secretKeyRef reads the Secret in the
+//                    resource's namespace; dsnFrom.env/file resolve in the controller's own
+//                    environment and file system, migrations.path on its file system;
+//                    Deployment / StatefulSet workloads through the Kubernetes runtime; the ory
+//                    engine's migrator runs as Jobs (kube_engines.h).
 // This file only parses flags and builds the mode's parts; the loop is controller_run.h.
 //
 // Retries: the reconciler persists attempts and next retry time in status, and returns
@@ -21,9 +23,11 @@
 #include "controller/cli/commands.h"
 #include "controller/cli/controller_run.h"
 #include "controller/cli/flags.h"
+#include "controller/cli/kube_engines.h"
 #include "controller/kubernetes/informer_source.h"
 #include "controller/kubernetes/instrumented_api.h"
 #include "controller/kubernetes/kube_event_recorder.h"
+#include "controller/kubernetes/kube_secret_resolver.h"
 #include "controller/kubernetes/kube_status_store.h"
 #include "controller/kubernetes/lease_elector.h"
 #include "controller/runtime/folder_source.h"
@@ -55,6 +59,10 @@ std::vector<FlagSpec> ControllerFlags() {
           {"leader-election-lease-duration", 0, true, false, "how long standbys wait before taking an unrenewed lease (default 15s)"},
           {"leader-election-renew-deadline", 0, true, false, "how long the leader retries renewing before it gives up (default 10s)"},
           {"leader-election-retry-period", 0, true, false, "pause between lease attempts (default 2s)"},
+          {"migration-job-ttl", 0, true, false,
+           "ttlSecondsAfterFinished of migration Jobs (--kubernetes): how long a failed Job and its logs stay (default 1h)"},
+          {"migration-job-deadline", 0, true, false,
+           "activeDeadlineSeconds of migration Jobs (--kubernetes): a migrator running longer fails (default 1h)"},
           {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
           {"state-dir", 0, true, false, "status (Podman mode) and backups (default $SU_STATE_DIR or ./.state)"},
           {"workers", 0, true, false, "resources reconciled at once (default 2)"},
@@ -81,10 +89,10 @@ Status AdmitForKubernetes(const SchemaUpgrade& su) {
                            "StatefulSet in the SchemaUpgrade's namespace, or run this resource with the Podman "
                            "mode (controller --manifests)");
   }
-  if (su.migrations.engine == "ory") {
-    return Status::Invalid(where + "spec.migrations.engine: ory runs the target image's migrator, which needs the "
-                           "Kubernetes runtime (issue 9, a migration Job); use the sql or drizzle engine with "
-                           "migrations.path until then");
+  if (su.migrations.engine == "ory" && su.dsn.kind != DsnSource::Kind::kSecretKeyRef) {
+    return Status::Invalid(where + "spec.database.dsnFrom: engine ory runs the target image's migrator as a Job, "
+                           "whose pod reads the DSN from a Secret (never written into the Job): use "
+                           "dsnFrom.secretKeyRef {name, key} instead of dsnFrom.env or dsnFrom.file");
   }
   return Status::Ok();
 }
@@ -116,7 +124,8 @@ int CmdController(const Args& args) {
     return ReportError("controller", Status::Invalid("--manifests and --kubernetes are mutually exclusive: choose one source"));
   }
   if (!kube_mode) {
-    for (const char* f : {"kubeconfig", "context", "namespace", "kube-api-qps", "kube-api-burst", "leader-elect"}) {
+    for (const char* f : {"kubeconfig", "context", "namespace", "kube-api-qps", "kube-api-burst", "leader-elect",
+                          "migration-job-ttl", "migration-job-deadline"}) {
       if (flags->Has(f)) {
         return ReportError("controller", Status::Invalid(std::string("--") + f + " needs --kubernetes"));
       }
@@ -146,6 +155,14 @@ int CmdController(const Args& args) {
   if (workers < 1 || workers > 64) return ReportError("controller", Status::Invalid("--workers must be 1..64"));
   auto resync = ParseDuration(flags->Get("resync", "5m"));
   if (!resync.ok()) return ReportError("controller", resync.status().WithContext("--resync"));
+  auto job_ttl = ParseDuration(flags->Get("migration-job-ttl", "1h"));
+  if (!job_ttl.ok()) return ReportError("controller", job_ttl.status().WithContext("--migration-job-ttl"));
+  auto job_deadline = ParseDuration(flags->Get("migration-job-deadline", "1h"));
+  if (!job_deadline.ok()) return ReportError("controller", job_deadline.status().WithContext("--migration-job-deadline"));
+  if (job_ttl->count() < 0 || job_deadline->count() < 1000) {
+    return ReportError("controller", Status::Invalid("--migration-job-deadline must be at least 1s and "
+                                                     "--migration-job-ttl not negative"));
+  }
   double qps = 5, burst = 10;
   if (flags->Has("kube-api-qps")) {
     auto v = ParsePositive("kube-api-qps", flags->Get("kube-api-qps"));
@@ -287,7 +304,8 @@ int CmdController(const Args& args) {
     metrics.SetGaugeFunc("kube_events_dropped", {}, [ke] { return ke->stats().dropped; });
     events.to.push_back(ke);
 
-    secrets = NewLocalSecretResolver({LocalFileSystem(), nullptr, kSecretKeyRefNotYet});
+    // dsnFrom.secretKeyRef from the Secret in the resource's namespace; env and file locally.
+    secrets = kube::NewKubeSecretResolver(api.get(), {LocalFileSystem(), nullptr, ""});
     env->deps.secrets = secrets.get();
     // Deployments and StatefulSets: the image patched in the pod template, the rollout watched as
     // `kubectl rollout status` does (reconcilers/runtimes/kubernetes/kube_workload.h).
@@ -298,6 +316,12 @@ int CmdController(const Args& args) {
       return VerifyRollout(rt, w, image, settle, clock);
     };
     parts.admit = AdmitForKubernetes;
+    KubeEngineSettings ks_engines;
+    ks_engines.api = api.get();
+    ks_engines.fs = LocalFileSystem();
+    ks_engines.job_ttl = std::chrono::duration_cast<std::chrono::seconds>(*job_ttl);
+    ks_engines.job_deadline = std::chrono::duration_cast<std::chrono::seconds>(*job_deadline);
+    env->deps.make_engine = KubeEngineFactory(ks_engines);
     kube::KubeStatusStore* store = kube_store.get();
     parts.on_removed = [store](const std::string& key) { store->Forget(key); };
     source = std::move(ks);

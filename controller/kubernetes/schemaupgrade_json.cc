@@ -22,6 +22,7 @@ SourcedResource DecodeSchemaUpgrade(const std::string& json, const std::string& 
     return out;
   }
   su->generation = out.generation;
+  su->uid = meta->uid;
   out.resource = std::move(su).value();
   return out;
 }

@@ -1,7 +1,8 @@
 // The edges to where services run. ContainerRuntime runs one-off containers (migrations with the
 // target image); WorkloadRuntime reads and changes a long-running workload's image (bump), rolls it
 // out and observes it (verify). Podman implements both (runtimes/podman/); Kubernetes implements
-// WorkloadRuntime for Deployments and StatefulSets (runtimes/kubernetes/).
+// WorkloadRuntime for Deployments and StatefulSets and ContainerRuntime as migration Jobs
+// (runtimes/kubernetes/).
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,14 @@ struct ContainerRunSpec {
   // Environment for the container. Values are handed to the runtime through its own process
   // environment and referenced by name only (`podman run --env NAME`), so they never appear in argv.
   std::map<std::string, std::string> env;
+  // Environment from Secrets, by reference only (Kubernetes: env valueFrom.secretKeyRef in the
+  // Job's pod, so the value never enters the Job object). Runtimes that cannot read Secrets
+  // (Podman) refuse a spec that has any (kInvalidArgument).
+  struct SecretKeyRef {
+    std::string name;  // the Secret, in the namespace the container runs in
+    std::string key;
+  };
+  std::map<std::string, SecretKeyRef> env_from_secret;
   std::string network = "host";
   std::string name;                           // container name; empty: generated
   std::chrono::milliseconds timeout{0};

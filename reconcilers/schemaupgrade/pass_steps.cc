@@ -105,7 +105,11 @@ StepOutcome Pass::CheckStalledOrBackoff() {
   const Condition* stalled = FindCondition(st_, condition::kStalled);
   // RetriesExhausted never stops retrying (a transient cause goes away by itself); a status
   // written as Failed/RetriesExhausted by an older version is therefore retried too.
-  if (st_.phase == Phase::kFailed && stalled && stalled->status == condition_status::kTrue && stalled->reason != reasons::kRetriesExhausted) {
+  // InvalidDatabaseSource is looked at again on every pass (a resync or a watch event, never a
+  // hot loop: it requeues nothing): the Secret, variable or file it names may exist by now, and
+  // looking costs no connection while it does not.
+  if (st_.phase == Phase::kFailed && stalled && stalled->status == condition_status::kTrue &&
+      stalled->reason != reasons::kRetriesExhausted && stalled->reason != reasons::kInvalidDatabaseSource) {
     return StepOutcome::Failed(Status::Failed(st_.last_error), stalled->reason);
   }
   Clock::TimePoint at;
@@ -137,7 +141,11 @@ StepOutcome Pass::Observe() {
   } else {
     dsn = NewLocalSecretResolver({d_.fs, d_.getenv, ""})->ResolveDsn(su_);
   }
-  if (!dsn.ok()) return StepOutcome::Failed(dsn.status(), reasons::kInvalidDatabaseSource);
+  if (!dsn.ok()) {
+    // The source cannot be read right now (the API server is unreachable): retried with backoff.
+    if (dsn.status().code() == Code::kUnavailable) return StepOutcome::RetryAfter(dsn.status(), reasons::kInvalidDatabaseSource);
+    return StepOutcome::Failed(dsn.status(), reasons::kInvalidDatabaseSource);
+  }
   dsn_ = *dsn;
   auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
   if (!db.ok()) {

@@ -102,6 +102,10 @@ Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::s
     o.up_command = m.command;
     o.status_command = m.status_command;
     o.dsn = dsn;
+    if (su.dsn.kind == DsnSource::Kind::kSecretKeyRef) {
+      o.dsn_secret_name = su.dsn.secret_name;
+      o.dsn_secret_key = su.dsn.secret_key;
+    }
     return NewOryEngine(rt, std::move(o));
   }
   return Status::Invalid(where + ": spec.migrations.engine \"" + m.engine + "\" is not one of ory, drizzle, sql");

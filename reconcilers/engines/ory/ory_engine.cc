@@ -352,7 +352,11 @@ class OryEngine : public Engine {
     } else {
       spec.args = command;
     }
-    spec.env[o_.dsn_env] = o_.dsn;
+    if (!o_.dsn_secret_name.empty()) {
+      spec.env_from_secret[o_.dsn_env] = {o_.dsn_secret_name, o_.dsn_secret_key};
+    } else {
+      spec.env[o_.dsn_env] = o_.dsn;
+    }
     spec.network = o_.network;
     spec.timeout = o_.run_timeout;
     return spec;

@@ -22,7 +22,8 @@
 //    and been removed (--rm). The container runtime removes a leftover only once it has finished
 //    (exited): one that exists but is not running *yet* (created by the killed controller's podman
 //    client, which lives on and starts it a moment later) counts as running.
-//  - The DSN goes to the container only through the environment (dsn_env, e.g. DSN), never argv;
+//  - The DSN goes to the container only through the environment (dsn_env, e.g. DSN), never argv,
+//    or as a reference to its Secret (dsn_secret_name/key: a Kubernetes Job's secretKeyRef);
 //    it is registered as a secret and every output line quoted in an error passes through Scrub().
 //  - Durations per version are measured between the migrator's "Applying migration <version>"
 //    lines when it prints them; otherwise 0 (the run's total is in the container's audit row).
@@ -46,6 +47,11 @@ struct OryEngineOptions {
   std::vector<std::string> status_command;  // empty: DefaultOryStatusCommand(up_command)
   std::string dsn_env = "DSN";              // environment variable the migrator reads (-e)
   std::string dsn;
+  // When set (Kubernetes: dsnFrom.secretKeyRef), the migrator reads the DSN from this Secret
+  // (ContainerRunSpec::env_from_secret) and `dsn` (which the engine still uses to read the
+  // history) is never handed to the container runtime.
+  std::string dsn_secret_name;
+  std::string dsn_secret_key;
   std::string history_table = "schema_migration";
   std::string audit_schema = "public";
   std::string network = "host";

@@ -159,6 +159,11 @@ class PodmanContainerRuntime : public ContainerRuntime {
 Result<std::vector<std::string>> BuildRunArgv(const ContainerRunSpec& spec, const PodmanConfig& config,
                                               const std::string& container_name) {
   if (spec.image.empty()) return Status::Invalid("podman run: empty image");
+  if (!spec.env_from_secret.empty()) {
+    return Status::Invalid("podman run: environment variable " + spec.env_from_secret.begin()->first +
+                           " is to come from Kubernetes Secret " + spec.env_from_secret.begin()->second.name +
+                           ", which podman cannot read; use dsnFrom.env or dsnFrom.file in the Podman mode");
+  }
   std::vector<std::string> argv = {config.podman, "run", "--rm"};
   if (!spec.network.empty()) argv.insert(argv.end(), {"--network", spec.network});
   if (!config.pull.empty()) argv.insert(argv.end(), {"--pull", config.pull});

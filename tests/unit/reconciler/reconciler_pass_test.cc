@@ -331,6 +331,40 @@ TEST_F(ReconcilerPassTest, MissingDsnVariableFailsWithoutConnecting) {
   EXPECT_NE(Stored().last_error.find("NOT_SET_ANYWHERE"), std::string::npos);
 }
 
+// A missing Secret / variable is Stalled, requeues nothing (no hot loop), and the next pass (a
+// resync or a watch event) looks again: once the source exists, the upgrade goes on.
+TEST_F(ReconcilerPassTest, StalledDatabaseSourceIsLookedAtAgainOnTheNextPass) {
+  su_.dsn.env = "SET_LATER";
+  auto out = Run();
+  EXPECT_EQ(out.result.code(), Code::kInvalidArgument);
+  EXPECT_EQ(out.requeue_after.count(), 0) << "a stalled source must not be hot-looped";
+  EXPECT_EQ(Cond(Stored(), "Stalled"), "True/InvalidDatabaseSource");
+  EXPECT_EQ(db_.connects(), 0);
+
+  su_.dsn.env = "KRATOS_DSN";  // the same spec hash: only the world changed (the source exists now)
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(world_.applies, 1);
+  EXPECT_EQ(Cond(Stored(), "Stalled"), "False/Succeeded");
+}
+
+TEST_F(ReconcilerPassTest, UnreachableDatabaseSourceIsRetriedWithBackoff) {
+  struct Unreachable : SecretResolver {
+    Result<std::string> ResolveDsn(const SchemaUpgrade&) override {
+      return Status::Error(Code::kUnavailable, "reading Secret ciam/kratos-db: connection refused");
+    }
+  } resolver;
+  Reconciler r([&] {
+    ReconcilerDeps d = Deps();
+    d.secrets = &resolver;
+    return d;
+  }());
+  auto out = r.Reconcile(su_, {});
+  EXPECT_EQ(out.kind, OutcomeKind::kRetryAfter);
+  EXPECT_GT(out.requeue_after.count(), 0);
+  EXPECT_EQ(Cond(Stored(), "Stalled"), "False/InvalidDatabaseSource");
+}
+
 TEST_F(ReconcilerPassTest, BlockedSessionsAreRecordedAndAWatchCancelIsRetried) {
   use_watch_ = true;
   world_.during_apply = [&](Database*, const RunContext&) {

@@ -1,0 +1,23 @@
+// The engine factory of `controller --kubernetes`: sql and drizzle as everywhere; ory runs the
+// target image's migrator as Kubernetes Jobs (runtimes/kubernetes/kube_job.h) through a Job
+// runtime bound to the resource (its namespace, uid and workload), which the engine owns.
+#pragma once
+
+#include <chrono>
+
+#include "kube/api.h"
+#include "reconcilers/base/fs.h"
+#include "reconcilers/schemaupgrade/reconciler.h"
+
+namespace su {
+
+struct KubeEngineSettings {
+  kube::KubeApi* api = nullptr;  // not owned
+  FileSystem* fs = nullptr;
+  std::chrono::seconds job_ttl{3600};        // --migration-job-ttl
+  std::chrono::seconds job_deadline{3600};   // --migration-job-deadline
+};
+
+EngineFactory KubeEngineFactory(KubeEngineSettings settings);
+
+}  // namespace su

@@ -233,5 +233,42 @@ TEST_F(KubernetesE2E, MigratesReportsAndFollowsSpecEditsThroughAnApiServerRestar
   ExpectNoSecret("the controller's log", ReadAll(proc_.log_path()));
 }
 
+// dsnFrom.secretKeyRef: a missing Secret is Stalled with a message naming it and the key (and no
+// hot loop); once `kubectl create secret` makes it, the next resync migrates. The DSN never shows.
+TEST_F(KubernetesE2E, SecretKeyRefIsStalledUntilTheSecretExistsThenMigrates) {
+  StartController();
+  if (HasFatalFailure()) return;
+  std::string path = work_.Path("secret-app.yaml");
+  std::ofstream(path) << "apiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: secret-app\n"
+                         "  namespace: default\nspec:\n  service: secret-app\n  targetVersion: v1\n  database:\n"
+                         "    dsnFrom:\n      secretKeyRef: {name: app-db, key: dsn}\n  migrations:\n    engine: sql\n"
+                         "    path: " << work_.Path("m1") << "\n";
+  emu_.Kubectl({"apply", "-f", path});
+  emu_.Kubectl({"wait", "--for=condition=Stalled", "su/secret-app", "--timeout=180s"});
+  std::string obj = Json("su/secret-app");
+  EXPECT_NE(obj.find("Secret default/app-db does not exist"), std::string::npos) << obj;
+  EXPECT_NE(obj.find("\"reason\": \"InvalidDatabaseSource\""), std::string::npos) << obj;
+
+  // A Secret without the key: the message names the key and lists the keys it has.
+  emu_.Kubectl({"create", "secret", "generic", "app-db", "--from-literal=user=app"});
+  emu_.Kubectl({"annotate", "su", "secret-app", "olympus.io/retry=1", "--overwrite"});
+  auto deadline = std::chrono::steady_clock::now() + 180s;
+  while (Json("su/secret-app").find("has no key dsn (its keys: user)") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << Json("su/secret-app") << proc_.LogTail();
+    std::this_thread::sleep_for(100ms);  // polling interval of the condition above
+  }
+
+  // The key arrives; no annotation: the resync (20s here) looks again and the upgrade goes on.
+  emu_.Kubectl({"delete", "secret", "app-db"});
+  emu_.Kubectl({"create", "secret", "generic", "app-db", "--from-literal=dsn=" + dsn_});
+  WaitReady("secret-app");
+  EXPECT_EQ(Applied(), (std::map<std::string, int>{{kVersions[0], 1}}));
+
+  ExpectNoSecret("status", Json("su"));
+  ExpectNoSecret("events", emu_.Kubectl({"get", "events", "-o", "json"}));
+  StopController();
+  ExpectNoSecret("the controller's log", ReadAll(proc_.log_path()));
+}
+
 }  // namespace
 }  // namespace su::testing

@@ -45,6 +45,14 @@ void SetCondition(ResourceStatus* s, const std::string& type, const std::string&
   s->conditions.push_back({type, status, reason, message, generation, FormatTime(now)});
 }
 
+bool SameStatusContent(const ResourceStatus& a, const ResourceStatus& b) {
+  ResourceStatus x = a;
+  x.updated_at = b.updated_at;
+  x.observed_at = b.observed_at;
+  x.resource = b.resource;  // the key's, not content (the Kubernetes store does not keep it)
+  return x == b;
+}
+
 const Condition* FindCondition(const ResourceStatus& s, const std::string& type) {
   for (const auto& c : s.conditions) {
     if (c.type == type) return &c;

@@ -24,6 +24,7 @@ struct Condition {
   std::string message; // a sentence a person can act on
   long long observed_generation = 0;
   std::string last_transition_time;
+  bool operator==(const Condition&) const = default;
 };
 
 struct AppliedRecord {
@@ -31,6 +32,7 @@ struct AppliedRecord {
   std::string name;
   long long duration_ms = 0;
   std::string applied_at;
+  bool operator==(const AppliedRecord&) const = default;
 };
 
 struct BackupRecord {
@@ -41,6 +43,7 @@ struct BackupRecord {
   std::string snapshot;   // pg_current_snapshot() just before the dump: what "written since" means
   long long rows_written_since = -1;  // set when restoreBackup checked: rows inserted/updated since
                                       // the backup by others (-1: not checked)
+  bool operator==(const BackupRecord&) const = default;
 };
 
 struct BlockedSession {
@@ -48,6 +51,7 @@ struct BlockedSession {
   std::string application_name;
   long long waiting_ms = 0;
   std::string query;
+  bool operator==(const BlockedSession&) const = default;
 };
 
 struct ResourceStatus {
@@ -59,8 +63,10 @@ struct ResourceStatus {
   std::string current_version;     // highest applied migration, as last observed
   std::string target_version;
   std::string image;               // declared image, as last observed
-  // When current_version and image were last read from the world (RFC 3339). While the database
-  // or the workload cannot be reached they keep their last observed values; this says how old.
+  // When current_version and image were last read from the world by a pass that wrote status
+  // (RFC 3339). A pass that finds everything as status already says writes nothing, so this does
+  // not move while nothing changes: the values have held since at least then. While the database
+  // or the workload cannot be reached they keep their last observed values (docs/status.md).
   std::string observed_at;
   std::string previous_image;      // image before our bump (for rollbackImage)
   // GitOps bumped first: the workload's rollout setting before we held it (a WorkloadRuntime
@@ -81,8 +87,15 @@ struct ResourceStatus {
   std::optional<BackupRecord> backup;
   std::vector<BlockedSession> blocked_sessions;
   std::vector<Condition> conditions;
+  // When the content last changed (the last write). Not rewritten by a pass that changes nothing.
   std::string updated_at;
+  bool operator==(const ResourceStatus&) const = default;
 };
+
+// Equal but for the timestamps a pass sets every time it looks (updated_at, observed_at) and the
+// resource name (the key's; the Kubernetes store does not keep it): a
+// status that differs from the stored one only there is not written again.
+bool SameStatusContent(const ResourceStatus& a, const ResourceStatus& b);
 
 inline constexpr size_t kMaxAppliedInStatus = 100;
 

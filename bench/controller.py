@@ -302,11 +302,16 @@ def run(binary, n, work, server, source):
         d0 = m.value(txt, "schema_upgrade_reconcile_duration_seconds_sum")
         a0 = api_requests(txt)
         e0 = proc_cpu(epid) if epid else 0.0
+        r0 = m.value(txt, "schema_upgrade_db_round_trips")
         time.sleep(window)
         txt = m.text()
         c1, p1, w1 = proc_cpu(proc.pid), m.value(txt, "schema_upgrade_reconcile_duration_seconds_count"), time.monotonic()
         d1 = m.value(txt, "schema_upgrade_reconcile_duration_seconds_sum")
         e1 = proc_cpu(epid) if epid else 0.0
+        r1 = m.value(txt, "schema_upgrade_db_round_trips")
+        # The round trips' metric is counted by the controller's libpq side (0 before it existed).
+        out["trips_per_pass"] = (r1 - r0) / (p1 - p0) if p1 > p0 else float("nan")
+        out["series"] = sum(1 for l in txt.splitlines() if l and not l.startswith("#"))
         out["idle_cpu_pct"] = 100.0 * (c1 - c0) / (w1 - w0)
         out["passes"] = p1 - p0
         out["cpu_per_pass_ms"] = 1000.0 * (c1 - c0) / (p1 - p0) if p1 > p0 else float("nan")
@@ -319,8 +324,12 @@ def run(binary, n, work, server, source):
         out["mem"] = proc_mem(proc.pid)
         if epid:
             out["emu_mem"] = proc_mem(epid)
-        out["sessions"] = int(server.sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'schema-upgrade%'"))
+        try:
+            out["sessions"] = int(server.sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'schema-upgrade%'"))
+        except subprocess.CalledProcessError as e:  # e.g. a loaded machine's connect timeout: keep the rest
+            log("counting sessions failed: %s" % (e.stderr or "").strip())
+            out["sessions"] = -1
         out["metrics_bytes"] = len(txt)
         # Edits: one while the queue is quiet, one while a resync round fills it.
         edits = []
@@ -391,10 +400,12 @@ def main():
             mem = r["mem"]
             print("resources %d: created in %.1f s; start->all Succeeded %.1f s (%.1f s CPU); idle: %.1f%% of a core, "
                   "%d passes in the window, %.2f ms CPU and %.2f ms wall per no-op pass; RSS %.1f MB (anon %.1f, "
-                  "file %.1f, peak %.1f); PostgreSQL sessions at idle %d; /metrics %d KB"
+                  "file %.1f, peak %.1f); PostgreSQL sessions at idle %d; /metrics %d KB (%d series); %.2f "
+                  "database round trips per pass"
                   % (n, r["create_s"], r["startup_s"], r["startup_cpu_s"], r["idle_cpu_pct"], r["passes"],
                      r["cpu_per_pass_ms"], r["wall_per_pass_ms"], mem.get("VmRSS", 0), mem.get("RssAnon", 0),
-                     mem.get("RssFile", 0), mem.get("VmHWM", 0), r["sessions"], r["metrics_bytes"] // 1024))
+                     mem.get("RssFile", 0), mem.get("VmHWM", 0), r["sessions"], r["metrics_bytes"] // 1024,
+                     r["series"], r["trips_per_pass"]))
             if "emu_cpu_pct" in r:
                 em = r["emu_mem"]
                 print("resources %d: emulator (python3): %.1f s CPU during start-up; idle: %.1f%% of a core, %.2f ms "

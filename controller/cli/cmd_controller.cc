@@ -41,6 +41,7 @@
 #include "reconcilers/base/log.h"
 #include "reconcilers/database/session_pool.h"
 #include "reconcilers/runtimes/kubernetes/kube_workload.h"
+#include "reconcilers/schemaupgrade/observation_cache.h"
 
 namespace su {
 namespace {
@@ -74,7 +75,14 @@ std::vector<FlagSpec> ControllerFlags() {
            "close a pooled PostgreSQL session unused for this long (default 10m)"},
           {"max-idle-connections", 0, true, false,
            "idle pooled PostgreSQL sessions kept over all databases (default 32)"},
+          {"full-observe-every", 0, true, false,
+           "re-read a resource's migration history and files in full at least this often; between, a pass "
+           "over a resource at its target that finds nothing changed costs one round trip (default 10m; 0: "
+           "every pass reads in full)"},
           {"metrics-addr", 0, true, false, "serve /metrics, /healthz, /readyz on HOST:PORT (default: off)"},
+          {"metrics-per-resource", 0, false, false,
+           "also export phase{resource,phase}, one series per resource (default: off; resources{phase} "
+           "counts them)"},
           {"health-addr", 0, true, false, "serve /healthz and /readyz on another HOST:PORT (default: off)"},
           {"help", 'h', false, false, "show this help"}};
 }
@@ -205,6 +213,10 @@ int CmdController(const Args& args) {
     return ReportError("controller", Status::Invalid("--connection-idle-timeout must be longer than 0"));
   }
 
+  auto full_observe = ParseDuration(flags->Get("full-observe-every", "10m"));
+  if (!full_observe.ok()) return ReportError("controller", full_observe.status().WithContext("--full-observe-every"));
+  if (full_observe->count() < 0) return ReportError("controller", Status::Invalid("--full-observe-every must not be negative"));
+
   auto signal = ShutdownSignal::Install();
   if (!signal.ok()) return ReportError("controller", signal.status());
   ShutdownSignal* stop = signal->get();
@@ -222,11 +234,30 @@ int CmdController(const Args& args) {
   metrics.Describe("db_sessions", "PostgreSQL sessions held by the controller's pool, by state (idle, in_use).");
   metrics.SetGaugeFunc("db_sessions", {{"state", "idle"}}, [&pool] { return pool.Stats().idle; });
   metrics.SetGaugeFunc("db_sessions", {{"state", "in_use"}}, [&pool] { return pool.Stats().in_use; });
+  // A pass at target that finds nothing changed since the last one costs one round trip.
+  std::optional<ObservationCache> observations;
+  if (full_observe->count() > 0) {
+    observations.emplace(*full_observe);
+    env->deps.observations = &*observations;
+    ObservationCache* oc = &*observations;
+    metrics.Describe("observation_cache_hits", "Passes that re-used the last observation (nothing changed) since start.");
+    metrics.Describe("observation_cache_misses", "Passes that read the history and folder in full since start.");
+    metrics.SetGaugeFunc("observation_cache_hits", {}, [oc] { return static_cast<double>(oc->hits()); });
+    metrics.SetGaugeFunc("observation_cache_misses", {}, [oc] { return static_cast<double>(oc->misses()); });
+  }
+  metrics.Describe("db_round_trips", "Round trips to PostgreSQL made by this process since start.");
+  metrics.SetGaugeFunc("db_round_trips", {}, [] { return static_cast<double>(PostgresRoundTrips()); });
   metrics.Describe("blocked_sessions", "Sessions blocked behind a running migration, by resource.");
   metrics.Describe("blocked_session_longest_wait_seconds", "Longest wait of a session blocked behind a migration.");
   env->deps.on_blocked = [&metrics](const std::string& key, const std::vector<BlockedSession>& blocked) {
     long long longest = 0;
     for (const auto& b : blocked) longest = std::max(longest, b.waiting_ms);
+    // Series only while something is blocked (bounded by the migrations running at once).
+    if (blocked.empty()) {
+      metrics.RemoveSeries("blocked_sessions", {{"resource", key}});
+      metrics.RemoveSeries("blocked_session_longest_wait_seconds", {{"resource", key}});
+      return;
+    }
     metrics.SetGauge("blocked_sessions", {{"resource", key}}, static_cast<double>(blocked.size()));
     metrics.SetGauge("blocked_session_longest_wait_seconds", {{"resource", key}}, longest / 1000.0);
   };
@@ -236,6 +267,7 @@ int CmdController(const Args& args) {
   parts.metrics = &metrics;
   parts.stop = stop;
   parts.workers = workers;
+  parts.per_resource_metrics = flags->Has("metrics-per-resource");
   LogEventRecorder log_events;
   std::unique_ptr<ResourceSource> source;
   std::unique_ptr<kube::InstrumentedKubeApi> api;

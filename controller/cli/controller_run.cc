@@ -27,30 +27,43 @@ int RunController(ControllerParts& p) {
   // Shutdown or a lost lease: no new step starts, the statement in flight is cancelled (leadership.h).
   env.deps.cancelled = LeadershipCancelled(elector, p.stop->Token());
   ExportLeaderMetrics(&metrics, elector);
-  metrics.Describe("phase", "1 for the current phase of each resource (the only series of that resource).");
+  metrics.Describe("resources", "Resources by the phase of their last pass (every phase listed, 0 when none).");
   metrics.Describe("reconcile_results_total",
                    "Reconcile passes by how they ended: succeeded, waiting, retrying, failed, invalid.");
+  if (p.per_resource_metrics) {
+    metrics.Describe("phase", "1 for the current phase of each resource (the only series of that resource).");
+  }
   Reconciler reconciler(env.deps);
-  // phase{resource,phase} has one series per resource, its current phase (nine per resource would
-  // be 90,000 series at 10,000 resources); a pass that leaves the phase as it was touches nothing.
+  // Bounded by default: resources{phase} counts resources per phase (nine series whatever their
+  // number). phase{resource,phase} (one series per resource, its current phase) only with
+  // --metrics-per-resource; a pass that leaves the phase as it was touches nothing.
   std::mutex phase_mu;
   std::map<std::string, Phase> phase_shown;  // guarded by phase_mu
   auto phase_series = [](const std::string& key, Phase ph) -> MetricLabels {
     return {{"resource", key}, {"phase", PhaseName(ph)}};
   };
+  for (Phase ph : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
+                   Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+    metrics.SetGauge("resources", {{"phase", PhaseName(ph)}}, 0);
+  }
   auto ShowPhase = [&](const std::string& key, Phase ph) {
     std::lock_guard<std::mutex> l(phase_mu);
     auto [it, added] = phase_shown.emplace(key, ph);
     if (!added && it->second == ph) return;
-    if (!added) metrics.RemoveSeries("phase", phase_series(key, it->second));
+    if (!added) {
+      metrics.AddGauge("resources", {{"phase", PhaseName(it->second)}}, -1);
+      if (p.per_resource_metrics) metrics.RemoveSeries("phase", phase_series(key, it->second));
+    }
     it->second = ph;
-    metrics.SetGauge("phase", phase_series(key, ph), 1);
+    metrics.AddGauge("resources", {{"phase", PhaseName(ph)}}, 1);
+    if (p.per_resource_metrics) metrics.SetGauge("phase", phase_series(key, ph), 1);
   };
   auto ForgetPhase = [&](const std::string& key) {
     std::lock_guard<std::mutex> l(phase_mu);
     auto it = phase_shown.find(key);
     if (it == phase_shown.end()) return;
-    metrics.RemoveSeries("phase", phase_series(key, it->second));
+    metrics.AddGauge("resources", {{"phase", PhaseName(it->second)}}, -1);
+    if (p.per_resource_metrics) metrics.RemoveSeries("phase", phase_series(key, it->second));
     phase_shown.erase(it);
   };
 
@@ -63,7 +76,7 @@ int RunController(ControllerParts& p) {
       LogWarn("resource.invalid", {{"resource", key}, {"generation", std::to_string(generation)},
                                    {"error", Scrub(why.message())}});
     }
-    metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", "invalid"}});
+    metrics.IncCounter("reconcile_results_total", {{"result", "invalid"}});
     return ReconcileResult{};
   };
 
@@ -80,14 +93,15 @@ int RunController(ControllerParts& p) {
         if (p.admit) {
           if (Status a = p.admit(su); !a.ok()) return invalid(key, got->generation, a);
         }
-        if (auto seeded = SeedStatus(store, key, su.generation, clock); !seeded.ok()) {
-          LogError("status.save_failed", {{"resource", key}, {"error", seeded.status().ToString()}});
-        }
-        auto out = reconciler.Reconcile(su);
+        // A resource seen for the first time gets its Pending status before the pass connects
+        // (the pass seeds it: one status read per pass).
+        ReconcileOptions ropt;
+        ropt.seed_status = true;
+        auto out = reconciler.Reconcile(su, ropt);
         ShowPhase(key, out.status.phase);
         // The manager's reconciles_total counts callback outcomes, and this callback never fails
         // (the reconciler owns retries); this counter says how the pass itself ended.
-        metrics.IncCounter("reconcile_results_total", {{"resource", key}, {"result", OutcomeKindName(out.kind)}});
+        metrics.IncCounter("reconcile_results_total", {{"result", OutcomeKindName(out.kind)}});
         ReconcileResult r;
         r.requeue_after = out.requeue_after;
         return r;
@@ -101,6 +115,7 @@ int RunController(ControllerParts& p) {
     LogInfo("resource.removed", {{"resource", key}});
     manager.Remove(key);
     ForgetPhase(key);
+    if (env.deps.observations) env.deps.observations->Drop(key);
     if (p.on_removed) p.on_removed(key);
   };
   if (Status s = p.source->Start(handler); !s.ok()) {

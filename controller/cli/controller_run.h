@@ -3,7 +3,7 @@
 //   source -> handler (changed: Enqueue, resynced: Resync, removed: Remove) -> the Manager's workers
 //   -> per key: the source's object; one that fails validation (or `admit`) goes Stalled
 //      (ReportInvalidSpec) and nothing runs; otherwise the status is seeded when there is none
-//      (SeedStatus) and the reconciler runs one pass.
+//      (the pass seeds it: ReconcileOptions::seed_status) and the reconciler runs one pass.
 // The workers start once this replica leads (always, without leader election); the source starts
 // at once so its cache is warm. Ends on SIGTERM/SIGINT (0) or when leadership is lost (1: the
 // Deployment restarts the replica); steps in flight abandon first (a lost lease cancels the
@@ -31,6 +31,9 @@ struct ControllerParts {
   Metrics* metrics = nullptr;
   ShutdownSignal* stop = nullptr;
   int workers = 2;
+  // phase{resource,phase}: one /metrics series per resource (--metrics-per-resource). Off: only
+  // bounded families (resources{phase}, reconcile_results_total{result}).
+  bool per_resource_metrics = false;
   // Mode-specific refusal of a valid resource (Kubernetes mode: what needs the part-2 runtime);
   // an error is reported as InvalidSpec. May be empty.
   std::function<Status(const SchemaUpgrade&)> admit;

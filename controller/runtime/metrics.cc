@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 
 namespace su {
 namespace {
@@ -65,90 +64,118 @@ void Metrics::Describe(const std::string& name, const std::string& help) {
   help_[name] = help;
 }
 
-Metrics::Family& Metrics::FamilyLocked(const std::string& name, Kind kind) {
+Metrics::Family* Metrics::GetFamily(const std::string& name, Kind kind) {
+  std::lock_guard<std::mutex> l(mu_);
   auto [it, inserted] = families_.try_emplace(name);
   // The first use fixes the kind; a later mismatched use still records into the same family
   // rather than producing two families with one name, which Prometheus would reject.
-  if (inserted) it->second.kind = kind;
-  return it->second;
+  if (inserted) {
+    it->second = std::make_unique<Family>();
+    it->second->kind = kind;
+  }
+  return it->second.get();
 }
 
-const Metrics::Series* Metrics::FindLocked(const std::string& name, const MetricLabels& labels) const {
+Metrics::Family* Metrics::FindFamily(const std::string& name) const {
+  std::lock_guard<std::mutex> l(mu_);
   auto f = families_.find(name);
-  if (f == families_.end()) return nullptr;
-  auto s = f->second.series.find(LabelKey(labels));
-  return s == f->second.series.end() ? nullptr : &s->second;
+  return f == families_.end() ? nullptr : f->second.get();
 }
 
 void Metrics::IncCounter(const std::string& name, const MetricLabels& labels, double delta) {
   if (delta < 0) return;
-  std::lock_guard<std::mutex> l(mu_);
-  FamilyLocked(name, Kind::kCounter).series[LabelKey(labels)].value += delta;
+  std::string key = LabelKey(labels);
+  Family* f = GetFamily(name, Kind::kCounter);
+  std::lock_guard<std::mutex> l(f->mu);
+  f->series[key].value += delta;
 }
 
 void Metrics::SetGauge(const std::string& name, const MetricLabels& labels, double value) {
-  std::lock_guard<std::mutex> l(mu_);
-  Series& s = FamilyLocked(name, Kind::kGauge).series[LabelKey(labels)];
+  std::string key = LabelKey(labels);
+  Family* f = GetFamily(name, Kind::kGauge);
+  std::lock_guard<std::mutex> l(f->mu);
+  Series& s = f->series[key];
   s.fn = nullptr;
   s.value = value;
 }
 
 void Metrics::AddGauge(const std::string& name, const MetricLabels& labels, double delta) {
-  std::lock_guard<std::mutex> l(mu_);
-  FamilyLocked(name, Kind::kGauge).series[LabelKey(labels)].value += delta;
+  std::string key = LabelKey(labels);
+  Family* f = GetFamily(name, Kind::kGauge);
+  std::lock_guard<std::mutex> l(f->mu);
+  f->series[key].value += delta;
 }
 
 void Metrics::RemoveSeries(const std::string& name, const MetricLabels& labels) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto f = families_.find(name);
-  if (f != families_.end()) f->second.series.erase(LabelKey(labels));
+  Family* f = FindFamily(name);
+  if (!f) return;
+  std::string key = LabelKey(labels);
+  std::lock_guard<std::mutex> l(f->mu);
+  f->series.erase(key);
 }
 
 void Metrics::SetGaugeFunc(const std::string& name, const MetricLabels& labels, std::function<double()> fn) {
-  std::lock_guard<std::mutex> l(mu_);
-  FamilyLocked(name, Kind::kGauge).series[LabelKey(labels)].fn = std::move(fn);
+  std::string key = LabelKey(labels);
+  Family* f = GetFamily(name, Kind::kGauge);
+  std::lock_guard<std::mutex> l(f->mu);
+  f->series[key].fn = std::move(fn);
 }
 
 void Metrics::Observe(const std::string& name, const MetricLabels& labels, double value) {
-  std::lock_guard<std::mutex> l(mu_);
-  Series& s = FamilyLocked(name, Kind::kSummary).series[LabelKey(labels)];
+  std::string key = LabelKey(labels);
+  Family* f = GetFamily(name, Kind::kSummary);
+  std::lock_guard<std::mutex> l(f->mu);
+  Series& s = f->series[key];
   s.value += value;
   s.count += 1;
 }
 
 double Metrics::Value(const std::string& name, const MetricLabels& labels) const {
-  std::lock_guard<std::mutex> l(mu_);
-  const Series* s = FindLocked(name, labels);
-  if (!s) return 0;
-  if (s->fn) return s->fn();
-  return families_.at(name).kind == Kind::kSummary ? s->count : s->value;
+  Family* f = FindFamily(name);
+  if (!f) return 0;
+  std::lock_guard<std::mutex> l(f->mu);
+  auto s = f->series.find(LabelKey(labels));
+  if (s == f->series.end()) return 0;
+  if (s->second.fn) return s->second.fn();
+  return f->kind == Kind::kSummary ? s->second.count : s->second.value;
 }
 
 double Metrics::Sum(const std::string& name, const MetricLabels& labels) const {
-  std::lock_guard<std::mutex> l(mu_);
-  const Series* s = FindLocked(name, labels);
-  return s ? s->value : 0;
+  Family* f = FindFamily(name);
+  if (!f) return 0;
+  std::lock_guard<std::mutex> l(f->mu);
+  auto s = f->series.find(LabelKey(labels));
+  return s == f->series.end() ? 0 : s->second.value;
 }
 
 std::string Metrics::Render() const {
-  std::lock_guard<std::mutex> l(mu_);
-  std::ostringstream out;
-  for (const auto& [name, family] : families_) {
+  // The list of families under the registry's lock, then each family under its own.
+  std::vector<std::pair<std::string, const Family*>> families;
+  std::map<std::string, std::string> help;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    families.reserve(families_.size());
+    for (const auto& [name, f] : families_) families.emplace_back(name, f.get());
+    help = help_;
+  }
+  std::string out;
+  for (const auto& [name, family] : families) {
     const std::string full = prefix_ + name;
-    auto h = help_.find(name);
-    if (h != help_.end()) out << "# HELP " << full << " " << EscapeHelp(h->second) << "\n";
-    const char* type = family.kind == Kind::kCounter ? "counter" : family.kind == Kind::kGauge ? "gauge" : "summary";
-    out << "# TYPE " << full << " " << type << "\n";
-    for (const auto& [labels, s] : family.series) {
-      if (family.kind == Kind::kSummary) {
-        out << full << "_sum" << labels << " " << FormatValue(s.value) << "\n";
-        out << full << "_count" << labels << " " << FormatValue(s.count) << "\n";
+    auto h = help.find(name);
+    if (h != help.end()) out += "# HELP " + full + " " + EscapeHelp(h->second) + "\n";
+    const char* type = family->kind == Kind::kCounter ? "counter" : family->kind == Kind::kGauge ? "gauge" : "summary";
+    out += "# TYPE " + full + " " + type + "\n";
+    std::lock_guard<std::mutex> l(family->mu);
+    for (const auto& [labels, s] : family->series) {
+      if (family->kind == Kind::kSummary) {
+        out.append(full).append("_sum").append(labels).append(" ").append(FormatValue(s.value)).append("\n");
+        out.append(full).append("_count").append(labels).append(" ").append(FormatValue(s.count)).append("\n");
       } else {
-        out << full << labels << " " << FormatValue(s.fn ? s.fn() : s.value) << "\n";
+        out.append(full).append(labels).append(" ").append(FormatValue(s.fn ? s.fn() : s.value)).append("\n");
       }
     }
   }
-  return out.str();
+  return out;
 }
 
 }  // namespace su

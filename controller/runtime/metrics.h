@@ -1,10 +1,14 @@
 // Metrics: a small thread-safe registry of counters, gauges and summaries (sum/count) with labels,
 // rendered in the Prometheus text exposition format (version 0.0.4). Serving it over HTTP is
 // http_endpoints' job; this file knows nothing about sockets.
+// Locking: the registry's lock guards only the list of families (held for O(families)); each
+// family has its own lock over its series. Render() takes one family's lock at a time, so a big
+// family (per-resource series) never holds up updates of the others while it renders.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -39,7 +43,7 @@ class Metrics {
   void AddGauge(const std::string& name, const MetricLabels& labels, double delta);
   // Drops one series (e.g. the phase a resource left), so it is no longer rendered.
   void RemoveSeries(const std::string& name, const MetricLabels& labels);
-  // A gauge read at render time (e.g. a queue's length). fn runs under the registry's lock: it must
+  // A gauge read at render time (e.g. a queue's length). fn runs under its family's lock: it must
   // not call back into this registry.
   void SetGaugeFunc(const std::string& name, const MetricLabels& labels, std::function<double()> fn);
   // Adds one observation to a summary: renders <name>_sum and <name>_count.
@@ -62,15 +66,17 @@ class Metrics {
   };
   struct Family {
     Kind kind = Kind::kCounter;
-    std::string help;
-    std::map<std::string, Series> series;  // keyed by rendered label set, e.g. {a="1",b="2"}
+    mutable std::mutex mu;
+    std::map<std::string, Series> series;  // guarded by mu; keyed by rendered label set, e.g. {a="1",b="2"}
   };
-  Family& FamilyLocked(const std::string& name, Kind kind);
-  const Series* FindLocked(const std::string& name, const MetricLabels& labels) const;
+  // The family of name, created with kind when new; families are never removed, so the pointer
+  // stays valid for the registry's life.
+  Family* GetFamily(const std::string& name, Kind kind);
+  Family* FindFamily(const std::string& name) const;
 
   const std::string prefix_;
-  mutable std::mutex mu_;
-  std::map<std::string, Family> families_;
+  mutable std::mutex mu_;  // guards families_ and help_ (the maps, not the series)
+  std::map<std::string, std::unique_ptr<Family>> families_;
   std::map<std::string, std::string> help_;
 };
 

@@ -83,7 +83,23 @@ class Database {
 
   // The session's transaction state now (no round trip).
   virtual TxState TransactionState() { return TxState::kUnknown; }
+
+  // Query(sql, params) with application_name set to `app` first, in ONE round trip where the
+  // session can (PostgreSQL: a libpq pipeline of set_config and sql, one implicit transaction, so
+  // the name is set only when sql succeeds; sql must then be a statement that may run in a
+  // transaction block). The default: two round trips.
+  virtual Result<QueryResult> QueryAs(const std::string& app, const std::string& sql,
+                                      const std::vector<SqlValue>& params = {}) {
+    auto named = Query("SELECT set_config('application_name', $1, false)", {app});
+    if (!named.ok()) return named.status();
+    return Query(sql, params);
+  }
 };
+
+// Round trips to PostgreSQL servers made by this process's sessions so far (every Query,
+// ExecScript, ExecBatch and QueryAs counts one; connecting is not counted). For tests and
+// /metrics: what a reconcile pass costs the database.
+long long PostgresRoundTrips();
 
 // Opens a session. application_name is set so pg_stat_activity shows who holds a lock.
 // Errors never contain the DSN or password; kUnavailable when the server cannot be reached;

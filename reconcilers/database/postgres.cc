@@ -2,6 +2,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -52,6 +53,31 @@ Status ErrorFrom(PGresult* res, PGconn* conn, long long pos_offset = 0) {
   return s;
 }
 
+std::atomic<long long> g_round_trips{0};
+
+QueryResult ToQueryResult(PGresult* res) {
+  QueryResult out;
+  int nf = PQnfields(res);
+  int nt = PQntuples(res);
+  for (int c = 0; c < nf; ++c) out.columns.emplace_back(PQfname(res, c));
+  out.rows.reserve(nt);
+  for (int r = 0; r < nt; ++r) {
+    SqlRow row;
+    row.reserve(nf);
+    for (int c = 0; c < nf; ++c) {
+      if (PQgetisnull(res, r, c)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(res, r, c), PQgetlength(res, r, c)));
+      }
+    }
+    out.rows.push_back(std::move(row));
+  }
+  const char* aff = PQcmdTuples(res);
+  if (aff && *aff) out.affected = std::stoll(aff);
+  return out;
+}
+
 class PostgresDatabase : public Database {
  public:
   explicit PostgresDatabase(PgConn conn) : conn_(std::move(conn)), cancel_(PQgetCancel(conn_.get())) {
@@ -63,33 +89,57 @@ class PostgresDatabase : public Database {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    ++g_round_trips;
     PgResult res(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
                               values.data(), nullptr, nullptr, 0));
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorFrom(res.get(), conn_.get());
-    QueryResult out;
-    int nf = PQnfields(res.get());
-    int nt = PQntuples(res.get());
-    for (int c = 0; c < nf; ++c) out.columns.emplace_back(PQfname(res.get(), c));
-    out.rows.reserve(nt);
-    for (int r = 0; r < nt; ++r) {
-      SqlRow row;
-      row.reserve(nf);
-      for (int c = 0; c < nf; ++c) {
-        if (PQgetisnull(res.get(), r, c)) {
-          row.emplace_back(std::nullopt);
-        } else {
-          row.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
-        }
-      }
-      out.rows.push_back(std::move(row));
+    return ToQueryResult(res.get());
+  }
+
+  Result<QueryResult> QueryAs(const std::string& app, const std::string& sql,
+                              const std::vector<SqlValue>& params) override {
+    if (PQpipelineStatus(conn_.get()) != PQ_PIPELINE_OFF || !PQenterPipelineMode(conn_.get())) {
+      return Database::QueryAs(app, sql, params);
     }
-    const char* aff = PQcmdTuples(res.get());
-    if (aff && *aff) out.affected = std::stoll(aff);
-    return out;
+    ++g_round_trips;
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    const char* name[] = {app.c_str()};
+    bool sent = PQsendQueryParams(conn_.get(), "SELECT set_config('application_name', $1, false)", 1, nullptr, name,
+                                  nullptr, nullptr, 0) &&
+                PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                                  nullptr, nullptr, 0) &&
+                PQpipelineSync(conn_.get());
+    // Results: set_config's, NULL, sql's, NULL, then the sync. Read them all (also after an error)
+    // so the connection leaves pipeline mode idle.
+    std::vector<PgResult> results;
+    int ends = 0;
+    while (sent) {
+      PGresult* r = PQgetResult(conn_.get());
+      if (!r) {
+        if (++ends > 2 || PQstatus(conn_.get()) == CONNECTION_BAD) break;
+        continue;
+      }
+      if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      results.emplace_back(r);
+    }
+    (void)PQexitPipelineMode(conn_.get());
+    if (!sent || results.empty()) return ErrorFrom(nullptr, conn_.get());
+    ExecStatusType named = PQresultStatus(results[0].get());
+    if (named != PGRES_TUPLES_OK) return ErrorFrom(results[0].get(), conn_.get());
+    if (results.size() < 2) return ErrorFrom(nullptr, conn_.get());
+    ExecStatusType st = PQresultStatus(results[1].get());
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorFrom(results[1].get(), conn_.get());
+    return ToQueryResult(results[1].get());
   }
 
   Status ExecScript(const std::string& sql) override {
+    ++g_round_trips;
     // PQexec returns only the last result; on error it stops at the failing statement.
     PgResult res(PQexec(conn_.get(), sql.c_str()));
     ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
@@ -117,6 +167,7 @@ class PostgresDatabase : public Database {
       sql.append(statements[i]);
       for (char c : statements[i]) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     }
+    ++g_round_trips;
     if (!PQsendQuery(conn_.get(), sql.c_str())) return ErrorFrom(nullptr, conn_.get());
     sql = std::string();  // libpq has its own copy in its output buffer now
     // Every result must be read (and the connection is idle again only after the last one).
@@ -275,6 +326,8 @@ Status ValidateDsn(const std::string& raw_dsn) {
   }
   return Status::Ok();
 }
+
+long long PostgresRoundTrips() { return g_round_trips.load(); }
 
 Result<std::unique_ptr<Database>> ConnectPostgres(const std::string& raw_dsn, const std::string& application_name,
                                                   std::chrono::seconds connect_timeout) {

@@ -2,7 +2,10 @@
 // reset and closed outside it (network I/O never runs under the lock).
 #include "reconcilers/database/session_pool.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -56,8 +59,9 @@ struct SessionPool::State {
     freed.notify_all();  // waiters may wait for another DSN
   }
 
-  // Takes a leased session back: reset and kept when clean, else closed.
-  void Return(const std::string& dsn, std::unique_ptr<Database> db, bool clean) {
+  // Takes a leased session back: kept when clean (reset first when the lease may have left
+  // session state or a name behind: needs_reset), else closed.
+  void Return(const std::string& dsn, std::unique_ptr<Database> db, bool clean, bool needs_reset) {
     const char* why = nullptr;  // why it is closed instead of kept
     if (!clean) {
       why = "cancelled, or failed inside a transaction";
@@ -72,7 +76,7 @@ struct SessionPool::State {
     // DISCARD ALL's parts (DISCARD ALL itself refuses to run in the implicit transaction of a
     // multi-statement string), then the idle session is named for what it is in pg_stat_activity:
     // one round trip. The transaction state check above keeps it out of an open transaction.
-    if (!why && !(db->ExecScript(kResetScript).ok() && db->TransactionState() == TxState::kIdle)) {
+    if (!why && needs_reset && !(db->ExecScript(kResetScript).ok() && db->TransactionState() == TxState::kIdle)) {
       why = "reset failed";
     }
     if (why) {
@@ -153,23 +157,91 @@ struct SessionPool::State {
 
 namespace {
 
-// A leased session: forwards to the real one, remembers what makes it unfit for reuse, and
-// returns it to the pool when destroyed.
+// True when sql (one statement the tool itself wrote) cannot leave anything in the session after
+// it ends outside a transaction: a plain SELECT / WITH / INSERT / UPDATE / DELETE that calls no
+// function keeping session state (advisory locks, settings, sequences' currval, notifications)
+// and names no temporary object. Conservative: anything else counts as leaving state.
+bool LeavesNoSessionState(const std::string& sql) {
+  size_t i = sql.find_first_not_of(" \t\r\n(");
+  if (i == std::string::npos) return false;
+  std::string head;
+  for (; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i) {
+    head += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i])));
+  }
+  if (head != "select" && head != "with" && head != "insert" && head != "update" && head != "delete") return false;
+  std::string lower(sql.size(), ' ');
+  std::transform(sql.begin(), sql.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* word : {"advisory", "set_config", "nextval", "setval", "currval", "notify", "listen", "temp",
+                           "dblink", "prepare", "declare"}) {
+    if (lower.find(word) != std::string::npos) return false;
+  }
+  return true;
+}
+
+// A leased session: forwards to the real one, remembers what makes it unfit for reuse (or in need
+// of a reset), names the session for its user before the first statement that can leave anything
+// behind, and returns it to the pool when destroyed.
 class PooledSession : public Database {
  public:
-  PooledSession(std::shared_ptr<SessionPool::State> pool, std::string dsn, std::unique_ptr<Database> db)
-      : pool_(std::move(pool)), dsn_(std::move(dsn)), db_(std::move(db)) {}
-  ~PooledSession() override { pool_->Return(dsn_, std::move(db_), !cancelled_ && !failed_in_transaction_); }
+  // named: the session already carries app's name (just opened with it).
+  PooledSession(std::shared_ptr<SessionPool::State> pool, std::string dsn, std::string app, std::unique_ptr<Database> db,
+                bool named)
+      : pool_(std::move(pool)), dsn_(std::move(dsn)), app_(std::move(app)), db_(std::move(db)), named_(named),
+        reused_(!named) {}
+  ~PooledSession() override {
+    pool_->Return(dsn_, std::move(db_), !cancelled_ && !failed_in_transaction_, dirty_ || named_);
+  }
 
   Result<QueryResult> Query(const std::string& sql, const std::vector<SqlValue>& params) override {
-    auto r = db_->Query(sql, params);
-    if (!r.ok()) NoteError();
-    return r;
+    return First([&] {
+      if (!LeavesNoSessionState(sql)) {
+        dirty_ = true;
+        if (!named_) {
+          // Named in the same round trip (a pipeline) when sql may run in a transaction block.
+          auto r = IsSelect(sql) ? db_->QueryAs(app_, sql, params) : NameThen([&] { return db_->Query(sql, params); });
+          if (r.ok()) named_ = true;
+          return r;
+        }
+      }
+      return db_->Query(sql, params);
+    });
   }
   Status ExecScript(const std::string& sql) override {
-    Status s = db_->ExecScript(sql);
+    auto r = First([&]() -> Result<QueryResult> {
+      dirty_ = true;
+      return NameThen([&]() -> Result<QueryResult> {
+        Status s = db_->ExecScript(sql);
+        if (!s.ok()) return s;
+        return QueryResult{};
+      });
+    });
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  Status ExecBatch(const std::vector<std::string_view>& statements, int* failed) override {
+    dirty_ = true;
+    started_ = true;
+    if (!named_) {
+      auto n = db_->Query("SELECT set_config('application_name', $1, false)", {app_});
+      if (!n.ok()) {
+        NoteError();
+        if (failed) *failed = -1;
+        return n.status();
+      }
+      named_ = true;
+    }
+    Status s = db_->ExecBatch(statements, failed);
     if (!s.ok()) NoteError();
     return s;
+  }
+  Result<QueryResult> QueryAs(const std::string& app, const std::string& sql,
+                              const std::vector<SqlValue>& params) override {
+    dirty_ = true;
+    auto r = First([&] { return db_->QueryAs(app, sql, params); });
+    if (r.ok()) {
+      app_ = app;
+      named_ = true;
+    }
+    return r;
   }
   int BackendPid() override { return db_->BackendPid(); }
   Status Cancel() override {
@@ -180,15 +252,65 @@ class PooledSession : public Database {
   TxState TransactionState() override { return db_->TransactionState(); }
 
  private:
+  static bool IsSelect(const std::string& sql) {
+    size_t i = sql.find_first_not_of(" \t\r\n(");
+    if (i == std::string::npos) return false;
+    auto kw = [&](const char* w) {
+      size_t n = std::strlen(w);
+      if (sql.size() - i < n) return false;
+      for (size_t k = 0; k < n; ++k) {
+        if (std::tolower(static_cast<unsigned char>(sql[i + k])) != w[k]) return false;
+      }
+      return true;
+    };
+    return kw("select") || kw("with");
+  }
+
+  // Names the session (a round trip of its own) when it is not yet, then runs f.
+  Result<QueryResult> NameThen(const std::function<Result<QueryResult>()>& f) {
+    if (!named_) {
+      auto n = db_->Query("SELECT set_config('application_name', $1, false)", {app_});
+      if (!n.ok()) return n.status();
+      named_ = true;
+    }
+    return f();
+  }
+
+  // Runs the lease's statement f; the first statement on a reused session that finds the
+  // connection gone (a backend killed without a goodbye, a network cut: Healthy() could not see
+  // it) is re-run once on a new session, so callers never see a dead pooled session.
+  Result<QueryResult> First(const std::function<Result<QueryResult>()>& f) {
+    const bool first = !started_;
+    started_ = true;
+    auto r = f();
+    if (!r.ok() && first && reused_ && r.status().code() == Code::kUnavailable && !db_->Healthy()) {
+      auto fresh = pool_->options.open(dsn_, app_);
+      if (fresh.ok()) {
+        LogInfo("db_pool.session_replaced", {{"reason", "connection lost before the lease's first statement"}});
+        db_ = std::move(fresh).value();
+        named_ = true;
+        reused_ = false;
+        r = f();
+      }
+    }
+    if (!r.ok()) NoteError();
+    return r;
+  }
+
   void NoteError() {
     if (db_->TransactionState() != TxState::kIdle) failed_in_transaction_ = true;
   }
 
   std::shared_ptr<SessionPool::State> pool_;
   const std::string dsn_;
+  std::string app_;
   std::unique_ptr<Database> db_;
   std::atomic<bool> cancelled_{false};  // Cancel() may come from another thread
   bool failed_in_transaction_ = false;
+  bool named_;           // application_name is app_ (else the idle name: reset on return)
+  bool reused_;          // taken from the idle list (not opened for this lease)
+  bool started_ = false; // a statement ran on this lease
+  bool dirty_ = false;   // a statement that may leave session state ran: reset on return
 };
 
 }  // namespace
@@ -230,17 +352,17 @@ Result<std::unique_ptr<Database>> SessionPool::Acquire(const std::string& dsn, c
       b.idle.pop_back();
       --s.idle_count;
       l.unlock();
-      // Healthy() reads a terminated backend's goodbye without a round trip; naming the session
-      // for its new user is the round trip that proves the rest.
-      bool alive = db->Healthy() &&
-                   db->Query("SELECT set_config('application_name', $1, false)", {app}).ok() &&
-                   db->TransactionState() == TxState::kIdle;
+      // Healthy() reads a terminated backend's goodbye without a round trip (a connection lost
+      // without one is replaced at the lease's first statement). The session is named for its
+      // new user with the first statement that can leave something behind, in the same round
+      // trip: a lease that only reads costs no round trip of the pool's.
+      bool alive = db->Healthy() && db->TransactionState() == TxState::kIdle;
       if (alive) {
         {
           std::lock_guard<std::mutex> g(s.mu);
           ++s.reused_total;
         }
-        return std::unique_ptr<Database>(new PooledSession(state_, dsn, std::move(db)));
+        return std::unique_ptr<Database>(new PooledSession(state_, dsn, app, std::move(db), /*named=*/false));
       }
       db.reset();
       {
@@ -264,7 +386,7 @@ Result<std::unique_ptr<Database>> SessionPool::Acquire(const std::string& dsn, c
         std::lock_guard<std::mutex> g(s.mu);
         ++s.opened_total;
       }
-      return std::unique_ptr<Database>(new PooledSession(state_, dsn, std::move(db).value()));
+      return std::unique_ptr<Database>(new PooledSession(state_, dsn, app, std::move(db).value(), /*named=*/true));
     }
     if (!logged_wait) {
       LogInfo("db_pool.waiting", {{"application_name", app},

@@ -6,17 +6,23 @@
 //   - Acquire(dsn, app) hands out a session as a Database whose destruction returns it (RAII). It
 //     is an idle session of that DSN when there is a healthy one (most recently used first), else
 //     a new one while fewer than max_per_database are open, else Acquire waits for a return.
-//   - A reused session is named for its new user (application_name = app, one round trip that
-//     also proves the session alive); one that fails it, or whose backend is gone (terminated,
-//     server restarted: seen without a round trip, see Database::Healthy), is closed and the next
-//     one tried, then a new one opened: callers never see a dead pooled session.
+//   - A reused session costs no round trip of the pool's when the lease only reads: its dead
+//     backend (terminated, server restarted) is seen without one (Database::Healthy) and a
+//     connection lost silently is replaced at the lease's first statement, which is re-run once
+//     on a new session: callers never see a dead pooled session. The session is named for its
+//     user (application_name = app) before the first statement that can leave anything behind
+//     (advisory locks, settings, scripts; see LeavesNoSessionState in the .cc), in the same round
+//     trip when that statement is a SELECT (a libpq pipeline); a lease that only reads (the
+//     observation of a resource at its target) runs under the idle name.
 //   - Returned sessions are reused only when they are clean: connected, transaction state idle,
 //     no error while a transaction was open, never Cancel()led (a cancel request can arrive late
-//     and hit the next user's statement). Anything else is closed. A clean session is reset as by
-//     DISCARD ALL (and named kIdleSessionName) before it goes back, in one round trip: settings (lock_timeout,
+//     and hit the next user's statement). Anything else is closed. A clean session that ran
+//     something that can leave state, or carries a user's name, is reset as by DISCARD ALL (and
+//     named kIdleSessionName) before it goes back, in one round trip: settings (lock_timeout,
 //     statement_timeout, search_path, role, application_name...), temporary tables, prepared
 //     statements, LISTENs and session advisory locks never outlive the lease. No lock survives
-//     a return, including a MigrationLock still held by mistake.
+//     a return, including a MigrationLock still held by mistake. A lease that only read goes
+//     back as it is (nothing to reset): no round trip.
 //   - Sessions idle for longer than idle_timeout are closed by the pool's own thread, and the one
 //     idle the longest is closed when more than max_idle_total are idle over all databases.
 //   - Sessions a pass opens besides its own (the blocked-session watch, cancel requests) are not

@@ -213,6 +213,15 @@ class Engine {
   virtual ~Engine() = default;
   virtual std::string name() const = 0;
   virtual Result<EngineState> Observe(Database* db) = 0;
+  // For a cheap re-observation (the controller's ObservationCache): SQL of a scalar subquery
+  // whose value changes whenever what Observe reads from the database changes (versions, names,
+  // checksums, times), so a caller can ride it along another query; it fails (42P01) when the
+  // history does not exist. "" when the engine has none: every pass observes fully.
+  virtual std::string HistoryMarkSql() const { return ""; }
+  // A stamp of the migration source that changes whenever Observe's reading of it could (files
+  // added, removed, renamed or changed: sizes, inodes, times), taken without reading any file.
+  // "" when it cannot be told that cheaply.
+  virtual Result<std::string> SourceStamp() { return std::string(); }
   virtual RunReport Apply(Database* db, const RunContext& ctx) = 0;
   // Rolls back exactly `versions` (applied migrations, in the order given: newest applied first),
   // checking that every one has a down migration (and, with ctx.approved, that its down file is

@@ -181,6 +181,9 @@ class Pass {
   ReconcileOptions opt_;
   Clock::TimePoint now_;
   ResourceStatus st_;
+  // The status as stored (loaded, or last saved by this pass): Save() writes only when st_ differs
+  // from it in more than the timestamps (SameStatusContent).
+  std::optional<ResourceStatus> stored_;
   ReconcileOutcome out_;
   std::string dsn_;
   std::unique_ptr<Database> db_;

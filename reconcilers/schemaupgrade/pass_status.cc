@@ -6,6 +6,7 @@
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/audit_log.h"
+#include "reconcilers/schemaupgrade/status_seed.h"
 
 namespace su::reconcile_internal {
 
@@ -42,7 +43,21 @@ StepOutcome Pass::LoadStatus() {
     no_save_ = true;  // keep the unreadable file for the operator to inspect
     return StepOutcome::Failed(loaded.status(), reasons::kStatusUnreadable);
   }
-  if (loaded->has_value()) st_ = **loaded;
+  if (loaded->has_value()) {
+    st_ = **loaded;
+    stored_ = st_;
+  } else if (opt_.seed_status && !opt_.dry_run) {
+    // Seen for the first time: Pending at once, so nobody sees a resource without status while
+    // this pass connects (status_seed.h).
+    st_ = PendingStatus(su_.Key(), su_.generation, d_.clock->Now());
+    Status s = d_.store->Save(su_.Key(), st_);
+    if (s.ok()) {
+      stored_ = st_;
+    } else {
+      LogError("status.save_failed", {{"resource", su_.Key()}, {"error", s.ToString()}});
+      if (out_.save_error.ok()) out_.save_error = s;
+    }
+  }
   std::string token = SpecToken(su_);
   if (st_.spec_hash != token) {
     // A new spec (or an explicit retry): start over, keeping only what describes the world (the
@@ -69,13 +84,22 @@ StepOutcome Pass::LoadStatus() {
 }
 
 void Pass::Save() {
+  if (stored_ && SameStatusContent(st_, *stored_)) {
+    // Nothing but the timestamps would change: no write (no fsync in folder mode, no PATCH in
+    // Kubernetes mode). The timestamps keep their stored meaning: the last change.
+    st_.updated_at = stored_->updated_at;
+    st_.observed_at = stored_->observed_at;
+    return;
+  }
   st_.updated_at = FormatTime(d_.clock->Now());
   if (opt_.dry_run || no_save_) return;
   Status s = d_.store->Save(su_.Key(), st_);
   if (!s.ok()) {
     LogError("status.save_failed", {{"resource", su_.Key()}, {"error", s.ToString()}});
     if (out_.save_error.ok()) out_.save_error = s;
+    return;
   }
+  stored_ = st_;
 }
 
 void Pass::SetPhase(Phase p, const std::string& message) {
@@ -95,6 +119,9 @@ void Pass::Event(const std::string& type, const std::string& reason, const std::
 }
 
 ReconcileOutcome Pass::Finish(StepOutcome o) {
+  // Only a pass that found the resource at its target and changed nothing leaves its observation
+  // for the next one; a failure or a change means: read everything again.
+  if (d_.observations && (o.kind != OutcomeKind::kSucceeded || changed_)) d_.observations->Drop(su_.Key());
   Report(Record(std::move(o)));
   out_.status = st_;
   return out_;
@@ -190,7 +217,7 @@ std::chrono::milliseconds Pass::RecordRetry(const StepOutcome& o) {
   st_.message = reason + ": " + st_.last_error + " (" + tries + ")";
   if (at_target) {
     st_.message = su_.service + " was at " + su_.target_version + " when last observed" +
-                  (st_.observed_at.empty() ? "" : " (" + st_.observed_at + ")") + "; " + st_.message;
+                  (st_.observed_at.empty() ? "" : " (so since " + st_.observed_at + ")") + "; " + st_.message;
     SetCondition(&st_, condition::kReady, condition_status::kUnknown, reason, st_.message, su_.generation, now);
   } else {
     SetCondition(&st_, condition::kReady, condition_status::kFalse, reason, st_.message, su_.generation, now);

@@ -10,6 +10,7 @@
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/base/sha256.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/database/backup_files.h"
@@ -157,19 +158,6 @@ StepOutcome Pass::Observe() {
     return StepOutcome::RetryAfter(db.status(), reasons::kDatabaseUnavailable);
   }
   db_ = std::move(db).value();
-  // Rows left "running" by a killed run are closed on every pass, not only when there is work:
-  // the killed run's work may have been finished by a leftover migrator. The same round trip
-  // reads the database's identity (a pass at target costs this and the engine's history read);
-  // when it fails (no audit table yet, pg_control_system() not allowed) each is done on its own.
-  if (!opt_.dry_run) {
-    auto r = db_->Query("WITH marked AS (" + AuditLog(db_.get()).MarkInterruptedSql() + " RETURNING 1) " +
-                        kIdentitySql);
-    if (r.ok() && !r->rows.empty()) {
-      db_identity_ = r->Get(0, 0) + "/" + r->Get(0, 1);
-    } else {
-      (void)AuditLog(db_.get()).MarkInterrupted();
-    }
-  }
 
   if (d_.workloads && !su_.workload.kind.empty()) {
     auto declared = d_.workloads->DeclaredImage(su_.workload);
@@ -185,13 +173,49 @@ StepOutcome Pass::Observe() {
   auto engine = d_.make_engine(su_, dsn_, target_image_);
   if (!engine.ok()) return StepOutcome::Failed(engine.status(), reasons::kInvalidMigrations);
   engine_ = std::move(engine).value();
-  auto state = engine_->Observe(db_.get());
+
+  // The source's stamp is taken before anything is read, so a change while this pass reads is
+  // seen by the next one.
+  std::string source_stamp;
+  const std::string mark_sql = d_.observations ? engine_->HistoryMarkSql() : "";
+  if (!mark_sql.empty()) {
+    auto stamp = engine_->SourceStamp();
+    if (stamp.ok()) source_stamp = *stamp;
+  }
+  // Rows left "running" by a killed run are closed on every pass, not only when there is work:
+  // the killed run's work may have been finished by a leftover migrator. The same round trip
+  // reads the database's identity and, for the observation cache, the history's mark: a pass at
+  // target with nothing changed costs this one round trip. When it fails (no audit or history
+  // table yet, pg_control_system() not allowed) each is done on its own.
+  std::string history_mark;
+  if (!opt_.dry_run) {
+    const std::string head = "WITH marked AS (" + AuditLog(db_.get()).MarkInterruptedSql() + " RETURNING 1) " +
+                             kIdentitySql;
+    auto r = db_->Query(source_stamp.empty() ? head : head + ", " + mark_sql);
+    if (!r.ok() && !source_stamp.empty()) r = db_->Query(head);
+    if (r.ok() && !r->rows.empty()) {
+      db_identity_ = r->Get(0, 0) + "/" + r->Get(0, 1);
+      if (r->columns.size() > 2) history_mark = r->Get(0, 2);
+    } else {
+      (void)AuditLog(db_.get()).MarkInterrupted();
+    }
+  }
+
+  std::string digest, shared;
+  std::optional<EngineState> cached;
+  if (!history_mark.empty() && !db_identity_.empty()) {
+    shared = Sha256Hex(source_stamp + "|" + history_mark + "|" + db_identity_);
+    digest = Sha256Hex(SpecToken(su_) + "|" + shared);
+    if (auto hit = d_.observations->Find(su_.Key(), digest)) cached = *hit;
+  }
+  Result<EngineState> state = cached ? Result<EngineState>(std::move(*cached)) : engine_->Observe(db_.get());
   if (!state.ok()) {
     if (Transient(state.status())) return StepOutcome::RetryAfter(state.status(), reasons::kObserveFailed);
     // The ory engine plans with the target image itself: an image that cannot be had is that.
     if (su_.migrations.engine == "ory" && state.status().code() == Code::kNotFound) return ImageUnavailable(state.status());
     return StepOutcome::Failed(state.status(), reasons::kInvalidMigrations);
   }
+  if (!cached && !digest.empty()) d_.observations->Put(su_.Key(), digest, shared, *state);
   if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
   UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
   return StepOutcome::Succeeded();

@@ -36,6 +36,7 @@
 #include "reconcilers/database/restore.h"
 #include "reconcilers/engines/engine.h"
 #include "reconcilers/runtimes/runtime.h"
+#include "reconcilers/schemaupgrade/observation_cache.h"
 #include "reconcilers/schemaupgrade/outcome.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/secret_resolver.h"
@@ -124,6 +125,9 @@ struct ReconcilerDeps {
   // A notable event for a resource (Kubernetes Event / log line): type Normal|Warning.
   std::function<void(const std::string& key, const std::string& type, const std::string& reason,
                      const std::string& message)> on_event;
+  // What the last pass of each resource at its target observed (observation_cache.h): a pass
+  // that finds nothing changed costs one round trip. null: every pass observes fully (apply, plan).
+  ObservationCache* observations = nullptr;
   // Sessions blocked behind a running migration, at every watch poll (metrics). May be empty.
   std::function<void(const std::string& key, const std::vector<BlockedSession>& blocked)> on_blocked;
 };
@@ -131,6 +135,9 @@ struct ReconcilerDeps {
 struct ReconcileOptions {
   bool force = false;      // ignore a pending backoff and a Stalled failure (an explicit "try again")
   bool dry_run = false;    // plan and report only, whatever the policy says; status is not saved
+  // A resource with no stored status gets the Pending status (status_seed.h) saved before the
+  // pass connects anywhere (the controller: nobody sees a resource without status meanwhile).
+  bool seed_status = false;
 };
 
 struct ReconcileOutcome {

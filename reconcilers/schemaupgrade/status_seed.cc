@@ -5,20 +5,23 @@
 
 namespace su {
 
-Result<bool> SeedStatus(StatusStore* store, const std::string& key, long long generation, Clock* clock) {
-  SU_ASSIGN_OR_RETURN(auto stored, store->Load(key));
-  if (stored.has_value()) return false;
+ResourceStatus PendingStatus(const std::string& key, long long generation, Clock::TimePoint now) {
   ResourceStatus s;
   s.resource = key;
   s.observed_generation = generation;
   s.phase = Phase::kPending;
   s.message = "reconciling generation " + std::to_string(generation);
-  auto now = clock->Now();
   SetCondition(&s, condition::kReady, condition_status::kFalse, reasons::kPending, s.message, generation, now);
   SetCondition(&s, condition::kReconciling, condition_status::kTrue, reasons::kPending, s.message, generation, now);
   SetCondition(&s, condition::kStalled, condition_status::kFalse, reasons::kPending, "", generation, now);
   s.updated_at = FormatTime(now);
-  SU_RETURN_IF_ERROR(store->Save(key, s));
+  return s;
+}
+
+Result<bool> SeedStatus(StatusStore* store, const std::string& key, long long generation, Clock* clock) {
+  SU_ASSIGN_OR_RETURN(auto stored, store->Load(key));
+  if (stored.has_value()) return false;
+  SU_RETURN_IF_ERROR(store->Save(key, PendingStatus(key, generation, clock->Now())));
   return true;
 }
 

@@ -19,6 +19,9 @@ namespace su {
 
 inline constexpr const char* kReasonInvalidSpec = reasons::kInvalidSpec;
 
+// The Pending status of a resource seen for the first time.
+ResourceStatus PendingStatus(const std::string& key, long long generation, Clock::TimePoint now);
+
 // Writes the Pending status when nothing is stored for key. Returns whether it wrote.
 Result<bool> SeedStatus(StatusStore* store, const std::string& key, long long generation, Clock* clock);
 

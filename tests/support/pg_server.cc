@@ -101,7 +101,7 @@ std::string PgServer::BinDir() {
   return e ? e : "/usr/lib/postgresql/15/bin";
 }
 
-PgServer::PgServer() {
+PgServer::PgServer(std::vector<std::string> settings) : settings_(std::move(settings)) {
   char tmpl[] = "/tmp/su-pg-XXXXXX";
   if (!mkdtemp(tmpl)) Die("mkdtemp failed");
   root_ = tmpl;
@@ -128,10 +128,14 @@ PgServer::PgServer() {
 }
 
 void PgServer::Launch() {
-  pid_ = Spawn({BinDir() + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k", root_, "-c",
-                "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c",
-                "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB"},
-               root_ + "/server.log", true);
+  std::vector<std::string> argv = {BinDir() + "/postgres", "-D", data_dir_, "-p", std::to_string(port_), "-k", root_,
+                                   "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                                   "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=64MB"};
+  for (const auto& s : settings_) {
+    argv.push_back("-c");
+    argv.push_back(s);
+  }
+  pid_ = Spawn(argv, root_ + "/server.log", true);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     auto db = ConnectPostgres(Dsn(), "pg-server-probe", std::chrono::seconds(2));

@@ -10,13 +10,16 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace su::testing {
 
 class PgServer {
  public:
   // Starts a server; aborts the test binary (with a message) when it cannot.
-  PgServer();
+  PgServer() : PgServer(std::vector<std::string>{}) {}
+  // With more server settings ("name=value", passed as -c), e.g. shared_preload_libraries.
+  explicit PgServer(std::vector<std::string> settings);
   ~PgServer();
   PgServer(const PgServer&) = delete;
 
@@ -50,6 +53,7 @@ class PgServer {
  private:
   void Launch();
   void Shutdown();
+  std::vector<std::string> settings_;
   std::string root_;
   std::string data_dir_;
   std::string password_;

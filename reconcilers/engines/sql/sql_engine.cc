@@ -124,6 +124,30 @@ class SqlEngine : public Engine {
 
   RunReport Apply(Database* db, const RunContext& ctx) override { return WithVersion(db, ApplyPending(db, ctx)); }
 
+  std::string HistoryMarkSql() const override {
+    SqlHistory h(nullptr, schema_);
+    // Every column ReadApplied reads, of every row, in one value.
+    return "(SELECT count(*)::text || ':' || coalesce(md5(string_agg(m.version || '/' || coalesce(c.name, '') || '/' "
+           "|| coalesce(c.checksum, '') || '/' || coalesce(c.applied_at::text, ''), ',' ORDER BY m.version)), '') "
+           "FROM " + h.MigrationTable() + " m LEFT JOIN " + h.ChecksumTable() + " c ON c.version = m.version)";
+  }
+
+  Result<std::string> SourceStamp() override {
+    SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> files, ListSqlFolder(fs_, folder_));
+    std::string stamp;
+    for (const auto& f : files) {
+      for (const std::string* path : {&f.up_path, &f.down_path}) {
+        if (path->empty()) continue;
+        auto st = fs_->Stat(*path);
+        if (!st.ok()) return std::string();  // no stamps here (fakes): no cheap observation
+        stamp += *path + "|" + std::to_string(st->device) + "|" + std::to_string(st->inode) + "|" +
+                 std::to_string(st->size) + "|" + std::to_string(st->mtime_ns) + "|" + std::to_string(st->ctime_ns) +
+                 (f.up_autocommit ? "|a" : "") + "\n";
+      }
+    }
+    return Sha256Hex(stamp);
+  }
+
   RunReport ApplyPending(Database* db, const RunContext& ctx) {
     RunReport report;
     SqlHistory history(db, schema_);

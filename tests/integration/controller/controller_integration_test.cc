@@ -226,7 +226,8 @@ TEST(ControllerIntegrationTest, ServesMetricsHealthAndReadiness) {
   w.WriteManifestFile("metered.yaml", w.Manifest("metered", "v1"));
   int port = FreeTcpPort();
   ASSERT_GT(port, 0);
-  w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
+  w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port),
+           "--metrics-per-resource"});
   std::string why;
   ASSERT_TRUE(w.WaitForLog("controller.started", &why)) << why;
   HttpReply healthz = HttpGet(port, "/healthz");
@@ -279,7 +280,8 @@ TEST(ControllerIntegrationTest, PhaseGaugeFollowsTheCurrentPhase) {
   w.WriteManifestFile("fixed.yaml", w.Manifest("fixed", "v1"));
   int port = FreeTcpPort();
   ASSERT_GT(port, 0);
-  w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
+  w.Start({"--workers", "1", "--resync", "10m", "--metrics-addr", "127.0.0.1:" + std::to_string(port),
+           "--metrics-per-resource"});
   std::string why;
   ASSERT_TRUE(w.WaitFor("fixed", [](const ResourceStatus& s) { return s.phase == Phase::kFailed; }, &why)) << why;
   EXPECT_EQ(w.Sql1("fixed", "SELECT to_regclass('public.things') IS NULL"), "t") << "the failed file was rolled back";

@@ -49,7 +49,7 @@ TEST(ControllerPoolTest, ResyncPassesReuseOneBackendInsteadOfConnectingEachTime)
   w.Start({"--workers", "2", "--resync", "1s", "--metrics-addr", "127.0.0.1:" + std::to_string(port)});
   std::string why;
   ASSERT_TRUE(w.WaitSucceeded("reused", "v1", &why)) << why;
-  const std::string passes = "schema_upgrade_reconcile_results_total{resource=\"ctrl/reused\",result=\"succeeded\"}";
+  const std::string passes = "schema_upgrade_reconcile_results_total{result=\"succeeded\"}";
   ASSERT_TRUE(WaitUntil([&] { return MetricValue(port, passes) >= 1; })) << w.Log();
   std::string pid = w.Sql1("reused", "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE " + kPassSessions);
   ASSERT_FALSE(pid.empty()) << "no pooled session is kept between passes\n" << w.Log();

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -34,6 +37,43 @@ TEST(MetricsTest, RendersPrometheusTextFormat) {
             "# TYPE schema_upgrade_reconciles_total counter\n"
             "schema_upgrade_reconciles_total{result=\"error\"} 1\n"
             "schema_upgrade_reconciles_total{result=\"success\"} 2\n");
+}
+
+// Issue 10: rendering used to hold the registry's one lock for every series: while a family of
+// 10,000 per-resource series rendered, every pass's counter update waited. Now a family renders
+// under its own lock: an update of another family goes through while one is still rendering
+// (here a gauge function that blocks until the update has happened).
+TEST(MetricsTest, AnUpdateOfAnotherFamilyIsNotHeldUpByARenderInProgress) {
+  Metrics m("");
+  std::mutex mu;
+  std::condition_variable cv;
+  bool rendering = false, updated = false;
+  m.SetGaugeFunc("big", {{"resource", "a"}}, [&] {
+    std::unique_lock<std::mutex> l(mu);
+    rendering = true;
+    cv.notify_all();
+    // Bounded: a registry that holds one lock while rendering never lets the update through.
+    cv.wait_for(l, std::chrono::seconds(10), [&] { return updated; });
+    return 1.0;
+  });
+  std::string out;
+  std::thread render([&] { out = m.Render(); });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return rendering; }));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  m.IncCounter("reconcile_results_total", {{"result", "succeeded"}});
+  auto waited = std::chrono::steady_clock::now() - t0;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    updated = true;
+  }
+  cv.notify_all();
+  render.join();
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "the update waited for the render";
+  EXPECT_EQ(m.Value("reconcile_results_total", {{"result", "succeeded"}}), 1);
+  EXPECT_NE(out.find("big{resource=\"a\"} 1"), std::string::npos) << out;
 }
 
 TEST(MetricsTest, LabelOrderDoesNotSplitASeries) {

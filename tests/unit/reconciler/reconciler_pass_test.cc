@@ -141,6 +141,81 @@ TEST_F(ReconcilerPassTest, ConvergedPassKeepsReadyTransitionTimeAndEmitsNoEvent)
   EXPECT_EQ(EventsWithReason("Succeeded"), 1);
 }
 
+// Counts the writes that reach the store under it (a fsync in folder mode, a PATCH in Kubernetes).
+class CountingStore : public StatusStore {
+ public:
+  explicit CountingStore(StatusStore* inner) : inner_(inner) {}
+  Result<std::optional<ResourceStatus>> Load(const std::string& key) override { return inner_->Load(key); }
+  Status Save(const std::string& key, const ResourceStatus& status) override {
+    ++saves;
+    return inner_->Save(key, status);
+  }
+  Result<std::map<std::string, ResourceStatus>> List() override { return inner_->List(); }
+  int saves = 0;
+
+ private:
+  StatusStore* inner_;
+};
+
+// Issue 10: a resync of a resource at its target used to write status on every pass (a new
+// observedAt and updatedAt), an fsync per resource per resync in folder mode and a PATCH in
+// Kubernetes mode. A pass that changes nothing but those timestamps writes nothing; updatedAt
+// is the time of the last change, observedAt of the last observation that changed status, and
+// Ready's lastTransitionTime moves only on a transition (docs/status.md).
+TEST_F(ReconcilerPassTest, ConvergedPassesWriteNoStatusWhenOnlyTimestampsWouldChange) {
+  ASSERT_TRUE(Run().result.ok());
+  clock_.Advance(seconds(20));
+  ASSERT_TRUE(Run().result.ok());  // observes the image the first pass bumped to
+  ResourceStatus converged = Stored();
+  CountingStore counting(store_.get());
+  auto Pass = [&] {
+    ReconcilerDeps d = Deps();
+    d.store = &counting;
+    return Reconciler(d).Reconcile(su_);
+  };
+
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(seconds(20));
+    auto out = Pass();
+    ASSERT_TRUE(out.result.ok()) << out.result.ToString();
+    EXPECT_EQ(out.status.updated_at, converged.updated_at)
+        << "the outcome reports the stored status\n" << StatusToJson(converged) << "\n" << StatusToJson(Stored());
+  }
+
+  EXPECT_EQ(counting.saves, 0) << "no status write for a pass that changed nothing";
+  ResourceStatus after = Stored();
+  EXPECT_EQ(after.updated_at, converged.updated_at);
+  EXPECT_EQ(after.observed_at, converged.observed_at);
+  EXPECT_EQ(FindCondition(after, "Ready")->last_transition_time,
+            FindCondition(converged, "Ready")->last_transition_time);
+
+  // A real change is written at once, with both timestamps of that pass.
+  clock_.Advance(seconds(20));
+  world_.applied.push_back({"20240301000001", "by-hand", "sum-x", "2024-03-01T00:00:00Z"});
+  ASSERT_TRUE(Pass().result.ok());
+  EXPECT_EQ(counting.saves, 1);
+  ResourceStatus changed = Stored();
+  EXPECT_EQ(changed.current_version, "20240301000001");
+  EXPECT_EQ(changed.updated_at, FormatTime(clock_.Now()));
+  EXPECT_EQ(changed.observed_at, FormatTime(clock_.Now()));
+  EXPECT_EQ(FindCondition(changed, "Ready")->last_transition_time,
+            FindCondition(converged, "Ready")->last_transition_time) << "still Ready: no transition";
+}
+
+// The controller seeds a first-seen resource's Pending status inside the pass (one status read
+// per pass instead of two), before anything connects.
+TEST_F(ReconcilerPassTest, SeedStatusWritesPendingBeforeThePassConnects) {
+  db_.connect_results.push_back(Status::Error(Code::kUnavailable, "connection refused"));
+  ReconcileOptions o;
+  o.seed_status = true;
+  CountingStore counting(store_.get());
+  ReconcilerDeps d = Deps();
+  d.store = &counting;
+  auto out = Reconciler(d).Reconcile(su_, o);
+  EXPECT_FALSE(out.result.ok());
+  EXPECT_EQ(counting.saves, 2) << "the seed, then the retry";
+}
+
 TEST_F(ReconcilerPassTest, ResumesWithBumpOnlyWhenAPassStoppedAfterMigrating) {
   // SIGTERM arrives right after the migration: the pass stops before touching the image.
   cancelled_ = [this] { return world_.applies > 0; };

@@ -1,0 +1,58 @@
+// ObservationCache: what the last pass over each resource at its target observed, so the next
+// pass costs one database round trip (issue 10) instead of re-reading the history and the folder.
+//
+// A pass looks an entry up by a digest of everything its observation depends on: the spec (its
+// SpecToken), the migration source's stamp (Engine::SourceStamp: names, inodes, sizes and times
+// of the files, no reads), the history's mark (Engine::HistoryMarkSql, read in the same round
+// trip as the database's identity) and that identity. Any change to one of them misses; so do
+// entries whose last full read is older than full_every (the slow cadence that also catches an
+// edit no stamp shows). Only states with nothing pending are kept (a resource at its target:
+// the pending files' texts are never held here). A pass that fails, or that changed anything,
+// drops its entry (Reconciler::Pass). States equal across resources (many resources, one
+// database and folder) are shared. Thread-safe; one entry per resource key (about 100 bytes).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "reconcilers/base/clock.h"
+#include "reconcilers/engines/engine.h"
+
+namespace su {
+
+class ObservationCache {
+ public:
+  explicit ObservationCache(std::chrono::milliseconds full_every = std::chrono::minutes(10), Clock* clock = RealClock())
+      : full_every_(full_every), clock_(clock) {}
+
+  // The state cached for key under digest, unless absent, of another digest, or due for a full read.
+  std::shared_ptr<const EngineState> Find(const std::string& key, const std::string& digest);
+  // Caches state (ignored when something is pending) for key under digest; a full read now.
+  // Resources whose states come from the same source, history and database (same `shared`,
+  // a digest of those) share one copy.
+  void Put(const std::string& key, const std::string& digest, const std::string& shared, const EngineState& state);
+  void Drop(const std::string& key);
+
+  size_t size() const;
+  long long hits() const;    // Find calls answered from the cache
+  long long misses() const;  // Find calls that were not
+
+ private:
+  struct Entry {
+    std::string digest;
+    std::shared_ptr<const EngineState> state;
+    Clock::MonoTimePoint full_at;
+  };
+  const std::chrono::milliseconds full_every_;
+  Clock* clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;                        // guarded by mu_
+  std::map<std::string, std::weak_ptr<const EngineState>> shared_;  // guarded by mu_: by `shared`
+  long long hits_ = 0, misses_ = 0;                             // guarded by mu_
+};
+
+}  // namespace su

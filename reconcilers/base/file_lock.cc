@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -19,14 +20,24 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// One mutex per folder ever locked by this process (a handful: never erased, so a waiter's
+// The in-process lock of one folder: a flag under a mutex, waited for on a condition variable with
+// a deadline. Not std::timed_mutex: its try_lock_until(steady_clock) is pthread_mutex_clocklock,
+// which ThreadSanitizer (GCC 12) does not intercept, so it saw every unlock as an "unlock of an
+// unlocked mutex" and none of the ordering the lock gives (make tsan).
+struct FolderGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool held = false;  // guarded by mu
+};
+
+// One gate per folder ever locked by this process (a handful: never erased, so a waiter's
 // shared_ptr and the map always agree).
-std::shared_ptr<std::timed_mutex> FolderMutex(const std::string& folder) {
+std::shared_ptr<FolderGate> FolderMutex(const std::string& folder) {
   static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<std::timed_mutex>> by_folder;
+  static std::map<std::string, std::shared_ptr<FolderGate>> by_folder;
   std::lock_guard<std::mutex> g(mu);
   auto& slot = by_folder[folder];
-  if (!slot) slot = std::make_shared<std::timed_mutex>();
+  if (!slot) slot = std::make_shared<FolderGate>();
   return slot;
 }
 
@@ -47,14 +58,20 @@ std::string Seconds(std::chrono::milliseconds d) {
 
 struct FileLock::Held {
   std::string folder;
-  std::shared_ptr<std::timed_mutex> mu;  // locked while held
-  int fd = -1;                           // flock'ed while held
+  std::shared_ptr<FolderGate> gate;  // held while held
+  int fd = -1;                       // flock'ed while held
   ~Held() {
     if (fd >= 0) {
       ::flock(fd, LOCK_UN);
       ::close(fd);
     }
-    if (mu) mu->unlock();
+    if (gate) {
+      {
+        std::lock_guard<std::mutex> l(gate->mu);
+        gate->held = false;
+      }
+      gate->cv.notify_one();
+    }
   }
 };
 
@@ -68,14 +85,18 @@ const std::string& FileLock::folder() const { return held_->folder; }
 Result<FileLock> FileLock::Acquire(const std::string& path, std::chrono::milliseconds wait) {
   const auto deadline = SteadyClock::now() + wait;
   std::string folder = FolderOf(path);
-  std::shared_ptr<std::timed_mutex> mu = FolderMutex(folder);
-  if (!mu->try_lock_until(deadline)) {
-    return Status::Error(Code::kTimeout, path + ": another worker of this process kept editing files in " + folder +
-                                             " for more than " + Seconds(wait) + "; will try again");
+  std::shared_ptr<FolderGate> gate = FolderMutex(folder);
+  {
+    std::unique_lock<std::mutex> l(gate->mu);
+    if (!gate->cv.wait_until(l, deadline, [&] { return !gate->held; })) {
+      return Status::Error(Code::kTimeout, path + ": another worker of this process kept editing files in " + folder +
+                                               " for more than " + Seconds(wait) + "; will try again");
+    }
+    gate->held = true;
   }
   auto held = std::make_unique<Held>();
   held->folder = folder;
-  held->mu = std::move(mu);  // from here on, ~Held unlocks it
+  held->gate = std::move(gate);  // from here on, ~Held releases it
   held->fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (held->fd < 0) {
     return Status::Io(folder + ": cannot open the folder to lock it for editing " + path + ": " + std::strerror(errno));

@@ -5,6 +5,7 @@
 // back to pending. The world outlives the engines made from it and counts every call.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <string>
@@ -44,7 +45,10 @@ struct FakeEngineWorld {
   std::vector<std::string>* journal = nullptr;  // "apply", "rollback:<to>" appended when set
 
   int observes = 0;
-  int applies = 0;
+  // Atomic: tests stop a pass "right after migrating" with a `cancelled` callback that reads it,
+  // and the reconciler polls `cancelled` from its stopper thread while Apply runs (a data race
+  // under ThreadSanitizer when it was a plain int).
+  std::atomic<int> applies{0};
   int rollbacks = 0;
   std::vector<std::string> rollback_to;
   std::vector<RunContext> apply_contexts;

@@ -74,7 +74,7 @@ test-stress: deps build
 # ThreadSanitizer: the tests whose code runs on several threads (work queue, manager, reconciler
 # with fakes, windows evaluated beside process spawning, compose edits, the informer, leader
 # election), in their own build dir with -fsanitize=thread; only their targets are built. Any
-# report fails the run (halt_on_error). tests/tsan.supp silences uninstrumented third-party libraries only.
+# report fails the run (halt_on_error). tests/tsan.supp is empty (it says why); .ci/run calls this after make test.
 TSAN_BUILD ?= build-tsan
 TSAN_TESTS = base_test manager_test reconciler_test podman_test kube_test leader_election_test kubernetes_controller_test
 TSAN_LAUNCHER = $(shell command -v ccache >/dev/null 2>&1 && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

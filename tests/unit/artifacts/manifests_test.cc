@@ -118,7 +118,7 @@ TEST(Rbac, ClusterRoleIsLeastPrivilege) {
         }
   }
   // Exactly what the code calls (tests/integration/deploy/test_rbac_calls.py reads the calls from
-  // the sources; this pins the reviewed result). Part 2 adds Jobs and Secrets.
+  // the sources; this pins the reviewed result).
   const std::map<std::string, std::set<std::string>> expected = {
       {"olympus.io/schemaupgrades", {"get", "list", "watch"}},
       {"olympus.io/schemaupgrades/status", {"patch"}},
@@ -129,6 +129,11 @@ TEST(Rbac, ClusterRoleIsLeastPrivilege) {
       // A failed rollout names its pods and quotes their logs.
       {"/pods", {"list"}},
       {"/pods/log", {"get"}},
+      // dsnFrom.secretKeyRef (controller/kubernetes/kube_secret_resolver.cc).
+      {"/secrets", {"get"}},
+      // Migration Jobs (reconcilers/runtimes/kubernetes/job_runtime.cc): adopted by name, a finished
+      // one deleted before a retry recreates it.
+      {"batch/jobs", {"create", "delete", "get"}},
   };
   EXPECT_EQ(grants, expected);
 }

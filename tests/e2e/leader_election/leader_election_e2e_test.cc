@@ -287,8 +287,10 @@ TEST_F(LeaderElectionE2E, KillNineOfTheLeaderMidMigrationTheStandbyTakesOverAfte
   EXPECT_EQ(b->Log().find("event=phase "), std::string::npos) << "the standby reconciled:\n" << b->Log();
   EXPECT_NE(a->Log().find("event=phase "), std::string::npos);
   EXPECT_TRUE(WaitUntil([&] { return LeaderGauge(a) == 1 && LeaderGauge(b) == 0; }, 30s)) << Why();
-  EXPECT_EQ(HttpGet(b->metrics_port, "/readyz").first, 200);
-  EXPECT_EQ(HttpGet(a->metrics_port, "/readyz").first, 200);
+  // Readiness is a condition the replicas reach (their first list may still be in flight on a
+  // loaded machine): wait for it, never assume it.
+  EXPECT_TRUE(WaitUntil([&] { return HttpGet(b->metrics_port, "/readyz").first == 200; }, 60s)) << Why();
+  EXPECT_TRUE(WaitUntil([&] { return HttpGet(a->metrics_port, "/readyz").first == 200; }, 60s)) << Why();
 
   a->proc->Signal(SIGKILL);
   ASSERT_TRUE(a->proc->Wait(30s).has_value());

@@ -29,6 +29,10 @@ struct GroupVersionResource {
 // one and build the ResourcePath from it (docs/kubernetes.md, "RBAC"), so the test can read the call.
 inline const GroupVersionResource kSchemaUpgrades{"olympus.io", "v1alpha1", "schemaupgrades", true};
 
+// Percent-encodes everything but RFC 3986 unreserved characters: for path segments (names are
+// DNS-1123, so this is a safety net against a '/' or '?' smuggled in) and query values.
+std::string PercentEncode(const std::string& s);
+
 // Where a call goes. name empty: the collection. ns empty on a namespaced resource: all namespaces
 // (list/watch only). subresource: "status", ...
 struct ResourcePath {

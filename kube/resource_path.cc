@@ -4,11 +4,8 @@
 #include "kube/api.h"
 
 namespace su::kube {
-namespace {
 
-// Percent-encodes everything but RFC 3986 unreserved characters (names are DNS-1123, so this is a
-// safety net against a '/' or '?' smuggled into a path).
-std::string Escape(const std::string& s) {
+std::string PercentEncode(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
@@ -22,13 +19,11 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
 std::string ResourcePath::Url() const {
   std::string u = gvr.group.empty() ? "/api/" + gvr.version : "/apis/" + gvr.group + "/" + gvr.version;
-  if (gvr.namespaced && !ns.empty()) u += "/namespaces/" + Escape(ns);
+  if (gvr.namespaced && !ns.empty()) u += "/namespaces/" + PercentEncode(ns);
   u += "/" + gvr.resource;
-  if (!name.empty()) u += "/" + Escape(name);
+  if (!name.empty()) u += "/" + PercentEncode(name);
   if (!subresource.empty()) u += "/" + subresource;
   return u;
 }

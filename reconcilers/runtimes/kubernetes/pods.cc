@@ -13,20 +13,6 @@ namespace {
 const std::set<std::string> kStuck = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
                                       "CreateContainerConfigError", "CreateContainerError"};
 
-std::string PercentEncode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      char b[4];
-      snprintf(b, sizeof b, "%%%02X", c);
-      out += b;
-    }
-  }
-  return out;
-}
-
 // The image `container` of pod runs (its spec).
 std::string PodImage(const value& pod, const std::string& container) {
   const value* cs = At(pod, {"spec", "containers"});
@@ -129,7 +115,7 @@ Result<std::vector<PodProblem>> PodLister::Problems(const value& workload, const
 std::string PodLister::PodLog(const std::string& ns, const std::string& pod, const std::string& container, int lines,
                               bool previous) {
   kube::ResourcePath log{kPods, ns, pod, "log"};
-  log.query = "container=" + PercentEncode(container) + "&tailLines=" + std::to_string(lines) +
+  log.query = "container=" + kube::PercentEncode(container) + "&tailLines=" + std::to_string(lines) +
               (previous ? "&previous=true" : "");
   auto r = api_->Get(log);
   if (!r.ok()) return "(no logs: " + r.error().message + ")\n";

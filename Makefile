@@ -8,6 +8,8 @@
 #               the binary only; ccache is used when installed)
 #   make bench  the apply benchmarks against psql and sql-migrate, every size in one run (bench/README.md)
 #   make bench-controller  the controller with 1000 and 10,000 resources (bench/README.md)
+#   make image  the controller's container image from build/schema-upgrade, no registry or base image
+#               needed (images/build-local.sh: localhost/schema-upgrade:<version> and :dev)
 #   make install  build/schema-upgrade and the kubectl plugin symlink into $(PREFIX)/bin
 BUILD ?= build
 MAKEFLAGS += --no-print-directory
@@ -20,7 +22,7 @@ DEMO_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyam
   libhowardhinnant-date-dev
 DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes git curl jq lua5.1
 
-.PHONY: all build bin deps deps-demo test test-stress tsan unit integration demo bench bench-controller clean install
+.PHONY: all build bin image deps deps-demo test test-stress tsan unit integration demo bench bench-controller clean install
 PREFIX ?= /usr/local
 
 
@@ -62,6 +64,10 @@ build: $(BUILD)/CMakeCache.txt
 # The schema-upgrade binary alone.
 bin: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target schema-upgrade
+
+# The controller image, built locally from the binary (`podman import` of a root filesystem).
+image: bin
+	SU_BINARY=$(abspath $(BUILD))/schema-upgrade ./images/build-local.sh
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 1800

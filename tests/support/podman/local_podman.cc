@@ -1,6 +1,7 @@
 // Test-only podman runner (see local_podman.h).
 #include "tests/support/podman/local_podman.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -54,6 +55,24 @@ Status BuildFixtureImages() {
   if (!r.ok()) return r.status();
   if (!r->Succeeded()) return Status::Failed("build.sh failed:\n" + r->Tail(30));
   return Status::Ok();
+}
+
+Result<std::string> BuildControllerImage() {
+  ProcessSpec p;
+  p.argv = {"bash", SourceDir() + "/images/build-local.sh"};
+  p.env["CONTAINERS_CONF"] = TestContainersConf();
+  p.timeout = std::chrono::seconds(600);
+  auto r = PosixProcessRunner()->Run(p);
+  if (!r.ok()) return r.status();
+  if (!r->Succeeded()) return Status::Failed("images/build-local.sh failed:\n" + r->Tail(30));
+  std::string out = r->out;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  auto nl = out.rfind('\n');
+  std::string image = nl == std::string::npos ? out : out.substr(nl + 1);
+  if (image.rfind("localhost/schema-upgrade:", 0) != 0) {
+    return Status::Failed("images/build-local.sh printed no image reference:\n" + r->Tail(30));
+  }
+  return image;
 }
 
 }  // namespace su::testing

@@ -1,6 +1,7 @@
 // LocalPodman: a minimal test-only ContainerRuntime (`podman run --rm`, env by name only) so the ory
 // integration test does not depend on the real PodmanContainerRuntime's progress. Also builds the
-// fixture images with tests/fixtures/images/build.sh (idempotent).
+// fixture images with tests/fixtures/images/build.sh (idempotent), and the controller's own image with
+// images/build-local.sh.
 #pragma once
 
 #include <string>
@@ -20,5 +21,10 @@ std::string TestContainersConf();
 
 // Runs build.sh; fails with its output when it fails.
 Status BuildFixtureImages();
+
+// Builds (or finds up to date) the controller image from $SU_BINARY with images/build-local.sh and
+// returns its reference, localhost/schema-upgrade:<version>. Idempotent and serialised by the
+// script's flock, so tests may call it from every SetUp.
+Result<std::string> BuildControllerImage();
 
 }  // namespace su::testing

@@ -1,11 +1,14 @@
 # kube-apiserver's defaulting (and the few validations the controllers rely on) for the workload
-# kinds the emulator's controllers run: Deployment, StatefulSet, ReplicaSet, Job and Pod, after
+# kinds the emulator's controllers run: Deployment, StatefulSet, ReplicaSet, Job and Pod (and a
+# Secret's stringData merged into data, as the server decodes it), after
 # k8s.io/kubernetes/pkg/apis/{apps,batch,core}/v1/defaults.go. Applied on create and on every
 # write to the main resource (as the real server defaults each decoded object), never to status.
 # Only fields a controller or kubectl reads are defaulted: replicas, strategies, history limits,
 # progressDeadlineSeconds, the Job's selector and labels, and in pod specs restartPolicy,
 # terminationGracePeriodSeconds, dnsPolicy, schedulerName and each container's
 # terminationMessagePath/terminationMessagePolicy/imagePullPolicy.
+import base64
+
 import schema as schemas
 
 
@@ -77,6 +80,16 @@ def apply(t, obj):
         _template(obj, restart_policy=None)
     elif t.kind == "Pod" and t.group == "" and isinstance(spec, dict):
         _pod_spec(spec)
+    elif t.kind == "Secret" and t.group == "":
+        # stringData is write-only: the API server merges it into data (base64, stringData wins)
+        # when it decodes the object (core/v1 conversion), and defaults the type to Opaque.
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            for k, v in string_data.items():
+                data[k] = base64.b64encode(str(v).encode("utf-8")).decode("ascii")
+            obj["data"] = data
+        obj.setdefault("type", "Opaque")
 
 
 def job_selector(obj):

@@ -12,16 +12,20 @@
 #     Secret, ConfigMap or key is CreateContainerConfigError worded as the kubelet words it
 #     (`secret "x" not found`, `couldn't find key k in Secret ns/x`); values go to podman in a
 #     0600 --env-file, never on a command line;
-#   - volumes: emptyDir (a folder per pod, removed with it), secret and configMap (files written
+#   - volumes: emptyDir (a folder per pod, removed with it; mode 0777, or owned by the pod's
+#     fsGroup with setgid, which is added to the container's groups), secret and configMap (files written
 #     per key or items), hostPath, persistentVolumeClaim (a folder per claim under the
 #     emulator's run folder); volumeMounts with readOnly and subPath; workingDir;
-#     securityContext.runAsUser/runAsGroup;
+#     securityContext.runAsUser/runAsGroup, fsGroup, readOnlyRootFilesystem (podman --read-only);
 #   - the termination message file (a host file mounted at terminationMessagePath);
 #   - in-cluster API access: KUBERNETES_SERVICE_HOST/PORT and, unless automountServiceAccountToken
 #     is false (pod or ServiceAccount), /var/run/secrets/kubernetes.io/serviceaccount with a token
 #     the emulator authorizes by RBAC as system:serviceaccount:<ns>:<name> (revoked with the pod).
 # Readiness: running, or, with a readinessProbe, its exec command (`podman exec`), httpGet or
-# tcpSocket against 127.0.0.1 passing (initialDelaySeconds honoured, period at most 1 s).
+# tcpSocket against 127.0.0.1 passing (initialDelaySeconds honoured, period at most 1 s; a port
+# may be a number or the name of one of the container's ports). A livenessProbe of the same kinds
+# that fails failureThreshold (default 3) times in a row kills the container (`podman kill`, exit
+# 137), which the kubelet restarts as its restartPolicy says.
 # The exit code comes from `podman wait` (a thread per container, which wakes the controller
 # loop); logs are `podman logs` (stdout and stderr together).
 import base64
@@ -145,6 +149,12 @@ class PodmanRuntime:
             if "emptyDir" in v:
                 out[name] = os.path.join(pdir, "empty", name)
                 os.makedirs(out[name], exist_ok=True)
+                # As the kubelet makes them: world-writable, and with an fsGroup owned by that group
+                # with the setgid bit (so a non-root container can write its state there).
+                fs_group = (pod["spec"].get("securityContext") or {}).get("fsGroup")
+                if fs_group is not None:
+                    os.chown(out[name], -1, int(fs_group))
+                os.chmod(out[name], 0o2777 if fs_group is not None else 0o777)
             elif "hostPath" in v:
                 out[name] = v["hostPath"].get("path")
             elif "persistentVolumeClaim" in v:
@@ -248,6 +258,11 @@ class PodmanRuntime:
         gid = sc.get("runAsGroup", psc.get("runAsGroup"))
         if uid is not None:
             args += ["--user", "%d%s" % (uid, ":%d" % gid if gid is not None else "")]
+        fs_group = psc.get("fsGroup")
+        if fs_group is not None:
+            args += ["--group-add", str(int(fs_group))]
+        if sc.get("readOnlyRootFilesystem"):
+            args += ["--read-only"]  # podman still mounts tmpfs on /tmp, /var/tmp and /run
         command = [expand(a, env) for a in cspec.get("command") or []]
         cargs = [expand(a, env) for a in cspec.get("args") or []]
         if command:
@@ -265,9 +280,12 @@ class PodmanRuntime:
         threading.Thread(target=self._wait, args=(h,), daemon=True).start()
         probe = cspec.get("readinessProbe")
         if probe and not ctx["init"]:
-            threading.Thread(target=self._probe, args=(h, probe), daemon=True).start()
+            threading.Thread(target=self._probe, args=(h, probe, cspec), daemon=True).start()
         else:
             h.ready = True
+        live = cspec.get("livenessProbe")
+        if live and not ctx["init"]:
+            threading.Thread(target=self._liveness, args=(h, live, cspec), daemon=True).start()
         return h
 
     def _kick(self):
@@ -287,25 +305,47 @@ class PodmanRuntime:
         h.stop.set()
         self._kick()
 
-    def _probe(self, h, probe):
+    @staticmethod
+    def _check(h, probe, cspec):
+        """One run of a probe: True when it passes."""
+        timeout = max(2.0, float(probe.get("timeoutSeconds", 1)))
+        try:
+            if probe.get("exec"):
+                return _run(["exec", h.id, *probe["exec"].get("command", [])], timeout=30).returncode == 0
+            if probe.get("tcpSocket"):
+                with socket.create_connection(("127.0.0.1", probe_port(cspec, probe["tcpSocket"].get("port"))), timeout=timeout):
+                    return True
+            if probe.get("httpGet"):
+                g = probe["httpGet"]
+                url = "http://127.0.0.1:%d%s" % (probe_port(cspec, g.get("port")), g.get("path", "/"))
+                with urllib.request.urlopen(url, timeout=timeout) as resp:
+                    return 200 <= resp.status < 400
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return False
+        return False
+
+    def _liveness(self, h, probe, cspec):
+        delay = float(probe.get("initialDelaySeconds", 0))
+        period = min(1.0, float(probe.get("periodSeconds", 10)))
+        threshold = max(1, int(probe.get("failureThreshold", 3)))
+        failures = 0
+        if h.stop.wait(delay):
+            return
+        while not h.stop.is_set():
+            failures = 0 if self._check(h, probe, cspec) else failures + 1
+            if failures >= threshold and not h.stop.is_set():
+                sys.stderr.write("kubeapi: container %s failed its liveness probe %d times: killed\n" % (h.name, failures))
+                _run(["kill", h.id])
+                return
+            h.stop.wait(period)
+
+    def _probe(self, h, probe, cspec):
         delay = float(probe.get("initialDelaySeconds", 0))
         period = min(1.0, float(probe.get("periodSeconds", 10)))
         if h.stop.wait(delay):
             return
         while not h.stop.is_set():
-            ok = False
-            try:
-                if probe.get("exec"):
-                    ok = _run(["exec", h.id, *probe["exec"].get("command", [])], timeout=30).returncode == 0
-                elif probe.get("tcpSocket"):
-                    with socket.create_connection(("127.0.0.1", int(probe["tcpSocket"]["port"])), timeout=2):
-                        ok = True
-                elif probe.get("httpGet"):
-                    g = probe["httpGet"]
-                    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (int(g["port"]), g.get("path", "/")), timeout=2) as resp:
-                        ok = 200 <= resp.status < 400
-            except (OSError, ValueError, subprocess.SubprocessError):
-                ok = False
+            ok = self._check(h, probe, cspec)
             if ok != h.ready:
                 h.ready = ok
                 self._kick()
@@ -363,6 +403,17 @@ class PodmanRuntime:
             if r.returncode != 0:
                 sys.stderr.write("kubeapi: podman rm failed: %s\n" % r.stderr)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def probe_port(cspec, port):
+    """A probe's port: a number, or the name of one of the container's ports (as the kubelet
+    resolves `port: health`)."""
+    if isinstance(port, int) or (isinstance(port, str) and port.isdigit()):
+        return int(port)
+    for p in cspec.get("ports") or []:
+        if p.get("name") == port and p.get("containerPort") is not None:
+            return int(p["containerPort"])
+    raise ValueError("container %s has no port named %r" % (cspec.get("name"), port))
 
 
 def expand(s, env):

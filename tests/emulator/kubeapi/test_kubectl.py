@@ -292,6 +292,16 @@ class KubectlTest(unittest.TestCase):
         self.assertEqual(self.get("-n", "team-b", "secret", "db")["data"], {"dsn": "cG9zdGdyZXM6Ly94"})
         self.assertEqual(self.get("-n", "team-b", "sa", "bot")["metadata"]["namespace"], "team-b")
 
+    def test_secret_string_data_is_merged_into_data(self):
+        # As kube-apiserver decodes a Secret: stringData (write-only) into data, base64, winning
+        # over a data key of the same name; the type defaults to Opaque. Clients read data only.
+        self.k("apply", "-f", "-", input="apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+               "data: {dsn: b2xk, user: YXBw}\nstringData: {dsn: 'postgres://x'}\n")
+        s = self.get("secret", "db")
+        self.assertEqual(s["data"], {"dsn": "cG9zdGdyZXM6Ly94", "user": "YXBw"})
+        self.assertNotIn("stringData", s)
+        self.assertEqual(s["type"], "Opaque")
+
     def test_finalizers_hold_deletion(self):
         self.app()
         self.k("patch", "su", "app", "--type=merge", "-p", '{"metadata":{"finalizers":["olympus.io/cleanup"]}}')

@@ -147,6 +147,32 @@ class PodmanKubeletTest(unittest.TestCase):
         self.assertEqual(self.k("logs", "job/steps").stdout, "one\ntwo\nhello from %s\n" % p["metadata"]["name"])
         self.assertEqual(self.k("logs", p["metadata"]["name"], "-c", "first").stdout, "")
 
+    def test_probes_on_named_ports_liveness_restarts_fs_group_and_read_only_root(self):
+        # Readiness through a port's name (the PostgreSQL port, reachable on the host network);
+        # a liveness probe that always fails gets the container killed and restarted; the pod's
+        # fsGroup owns its emptyDir so a non-root user writes there; the root filesystem is
+        # read-only when the container says so.
+        pod_spec = {"securityContext": {"runAsUser": 4242, "fsGroup": 4343},
+                    "volumes": [{"name": "state", "emptyDir": {}}],
+                    "containers": [{"name": "app", "image": KRATOS, "command": ["/bin/sh", "-c"],
+                                    "args": ["touch /state/ok && echo state-ok; touch /rootfs-write 2>/dev/null || echo rootfs-ro; "
+                                             "exec sleep 100000"],
+                                    "ports": [{"name": "pg", "containerPort": self.pg.port}],
+                                    "securityContext": {"readOnlyRootFilesystem": True},
+                                    "volumeMounts": [{"name": "state", "mountPath": "/state"}],
+                                    "readinessProbe": {"tcpSocket": {"port": "pg"}, "periodSeconds": 1}}]}
+        self.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ready"}, "spec": pod_spec})
+        self.k("wait", "--for=condition=Ready", "pod/ready", "--timeout=120s")
+        self.assertEqual(self.k("logs", "ready").stdout, "state-ok\nrootfs-ro\n")
+        live = json.loads(json.dumps(pod_spec))
+        live["containers"][0]["livenessProbe"] = {"exec": {"command": ["/bin/sh", "-c", "exit 1"]},
+                                                  "periodSeconds": 1, "failureThreshold": 2}
+        self.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unlive"}, "spec": live})
+        self.k("wait", "--for=jsonpath={.status.containerStatuses[0].restartCount}=1", "pod/unlive", "--timeout=120s")
+        [cs] = self.get("pod", "unlive")["status"]["containerStatuses"]
+        self.assertEqual(cs["lastState"]["terminated"]["exitCode"], 137)
+        self.assertEqual(self.get("pod", "ready")["status"]["containerStatuses"][0]["restartCount"], 0)
+
     def test_service_account_files_and_a_token_checked_by_rbac(self):
         self.k("create", "serviceaccount", "migrator")
         self.apply({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "pod-reader"},

@@ -8,7 +8,9 @@
 // reaches Ready against a real PostgreSQL (DSN from a Secret, Deployment bumped and rolled out);
 // removing one rule the operator needs from manifests/rbac.yaml's ClusterRole turns into a
 // Forbidden error in the SchemaUpgrade's status naming the permission. So the RBAC is sufficient,
-// and each rule is checked rather than waved through.
+// and each rule is checked rather than waved through. The same install through the Helm chart
+// (charts/schema-upgrade-operator, the real helm) becomes Ready and brings a SchemaUpgrade to Ready
+// with the chart's own RBAC.
 //
 // What the test changes in manifests/ (a kustomize overlay over the folder, nothing else): the image
 // (the local one), the metrics and health ports (every emulated pod shares the host's network, so
@@ -93,15 +95,23 @@ class ControllerPodE2E : public ::testing::Test {
     std::ofstream(work_.Path(rel)) << text;
   }
 
-  // The overlay: manifests/ as they are but for image, ports and the migrations ConfigMap volume.
-  void InstallFromManifests() {
+  void WriteMigrations() {
+    Write("overlay/m/20240101000001_items.up.sql", "CREATE TABLE items (id int PRIMARY KEY, name text);\n");
+    Write("overlay/m/20240101000002_items_name.up.sql", "CREATE INDEX items_name ON items (name);\n");
+  }
+  void PickPorts() {
     metrics_port_ = FreeTcpPort();
     health_port_ = FreeTcpPort();
     ASSERT_GT(metrics_port_, 0);
     ASSERT_GT(health_port_, 0);
     ASSERT_NE(metrics_port_, health_port_);
-    Write("overlay/m/20240101000001_items.up.sql", "CREATE TABLE items (id int PRIMARY KEY, name text);\n");
-    Write("overlay/m/20240101000002_items_name.up.sql", "CREATE INDEX items_name ON items (name);\n");
+  }
+
+  // The overlay: manifests/ as they are but for image, ports and the migrations ConfigMap volume.
+  void InstallFromManifests() {
+    PickPorts();
+    if (HasFatalFailure()) return;
+    WriteMigrations();
     std::string manifests = fs::relative(fs::absolute(SourceDir() + "/manifests"), work_.Path("overlay")).string();
     auto colon = image_.rfind(':');
     std::string m = std::to_string(metrics_port_), h = std::to_string(health_port_);
@@ -128,13 +138,46 @@ class ControllerPodE2E : public ::testing::Test {
     emu_.Kubectl({"wait", "--for=condition=Established", "crd/schemaupgrades.olympus.io", "--timeout=60s"});
   }
 
-  void ExpectControllerReady() {
-    auto [code, out] = TryKubectl({"-n", kNs, "rollout", "status", "deployment/schema-upgrade", "--timeout=240s"});
+  // The chart (charts/schema-upgrade-operator) with the real helm: values for the image, the ports
+  // and the migrations volume; the chart's own RBAC (a ClusterRole by default).
+  void InstallWithHelm() {
+    PickPorts();
+    if (HasFatalFailure()) return;
+    WriteMigrations();
+    ProcessSpec probe;
+    probe.argv = {"helm", "version", "--short"};
+    auto have = PosixProcessRunner()->Run(probe);
+    if (!have.ok() || !have->Succeeded()) {
+      ProcessSpec install;
+      install.argv = {"sh", SourceDir() + "/tests/support/install-helm.sh"};
+      auto r = PosixProcessRunner()->Run(install);
+      ASSERT_TRUE(r.ok() && r->Succeeded()) << "helm is missing and tests/support/install-helm.sh failed";
+    }
+    auto colon = image_.rfind(':');
+    std::string m = std::to_string(metrics_port_), h = std::to_string(health_port_);
+    Write("values.yaml", "image: {repository: " + image_.substr(0, colon) + ", tag: '" + image_.substr(colon + 1) +
+                             "'}\nhealth: {port: " + h + "}\nmetrics: {port: " + m + ", service: {port: " + m +
+                             "}}\nextraVolumes: [{name: migrations, configMap: {name: app-migrations}}]\n"
+                             "extraVolumeMounts: [{name: migrations, mountPath: /migrations/app, readOnly: true}]\n");
+    emu_.Kubectl({"create", "namespace", kNs});
+    emu_.Kubectl({"-n", kNs, "create", "configmap", "app-migrations", "--from-file=" + work_.Path("overlay/m")});
+    ProcessSpec helm;
+    helm.argv = {"helm", "install", "schema-upgrade-operator", SourceDir() + "/charts/schema-upgrade-operator",
+                 "--namespace", kNs, "--kubeconfig", emu_.Kubeconfig(), "-f", work_.Path("values.yaml")};
+    helm.env["HOME"] = work_.Path("home");  // helm's cache and config stay in the test's folder
+    helm.timeout = 300s;
+    auto r = PosixProcessRunner()->Run(helm);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->exit_code, 0) << r->Tail(30);
+  }
+
+  void ExpectControllerReady(const std::string& deployment = "schema-upgrade") {
+    auto [code, out] = TryKubectl({"-n", kNs, "rollout", "status", "deployment/" + deployment, "--timeout=240s"});
     ASSERT_EQ(code, 0) << out << "\npods:\n" << TryKubectl({"-n", kNs, "get", "pods", "-o", "yaml"}).second
                        << "\ncontroller logs:\n" << ControllerLogs();
     emu_.Kubectl({"-n", kNs, "wait", "--for=condition=Ready", "pod", "-l", kControllerPods, "--timeout=120s"});
     EXPECT_EQ(Get({"-n", kNs, "pods", "-l", kControllerPods}, "{.items[0].spec.containers[0].image}"), image_);
-    EXPECT_EQ(Get({"-n", kNs, "pods", "-l", kControllerPods}, "{.items[0].spec.serviceAccountName}"), "schema-upgrade");
+    EXPECT_EQ(Get({"-n", kNs, "pods", "-l", kControllerPods}, "{.items[0].spec.serviceAccountName}"), deployment);
   }
 
   // A Deployment of kAppV1 (pods that sleep), its DSN Secret, and a SchemaUpgrade to v1.1.0.
@@ -231,6 +274,21 @@ TEST_F(ControllerPodE2E, InstalledFromManifestsItsProbesPassItsRbacSufficesAndIs
   EXPECT_EQ(Get({"-n", kNs, "pods", "-l", kControllerPods},
                 "{.items[0].status.conditions[?(@.type==\"Ready\")].status}"),
             "True");
+}
+
+TEST_F(ControllerPodE2E, InstalledWithTheHelmChartItsProbesPassAndItsRbacSuffices) {
+  if (HasFatalFailure()) return;
+  InstallWithHelm();
+  if (HasFatalFailure()) return;
+  ExpectControllerReady("schema-upgrade-operator");
+  if (HasFatalFailure()) return;
+  ApplyApp("shop");
+  auto [code, out] = TryKubectl({"wait", "--for=condition=Ready", "su/shop", "--timeout=240s"});
+  ASSERT_EQ(code, 0) << out << "\n" << TryKubectl({"get", "su", "shop", "-o", "yaml"}).second
+                     << "\ncontroller logs:\n" << ControllerLogs();
+  EXPECT_EQ(Applied(), 2);
+  EXPECT_EQ(Get({"deployment/shop"}, "{.spec.template.spec.containers[0].image}"), kAppV2);
+  EXPECT_EQ(Get({"-n", kNs, "pods", "-l", kControllerPods}, "{.items[0].status.containerStatuses[0].restartCount}"), "0");
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 // every request it makes is checked by RBAC as system:serviceaccount:schema-upgrade-system:
 // schema-upgrade). Shows: the pod becomes Ready through its probes (httpGet on the named port
 // `health`) and is never restarted by its liveness probe; a SchemaUpgrade applied with kubectl
-// reaches Ready against a real PostgreSQL (DSN from a Secret, Deployment bumped and rolled out);
+// reaches Ready against a real PostgreSQL (DSN from a Secret, Deployment bumped and rolled out), and
+// so does a Kratos one with the ory engine (migration Jobs of the target image created, read and
+// deleted by the pod; the new Kratos serves on the migrated schema);
 // removing one rule the operator needs from manifests/rbac.yaml's ClusterRole turns into a
 // Forbidden error in the SchemaUpgrade's status naming the permission. So the RBAC is sufficient,
 // and each rule is checked rather than waved through. The same install through the Helm chart
@@ -24,6 +26,7 @@
 #include <fstream>
 #include <functional>
 #include <thread>
+#include <tuple>
 
 #include "reconcilers/base/process.h"
 #include "reconcilers/database/database.h"
@@ -45,6 +48,10 @@ constexpr const char* kControllerPods = "app.kubernetes.io/component=controller"
 // pods only sleep (the schema check is not what this test is about).
 constexpr const char* kAppV1 = "localhost/olympus/athena:v1.0.0";
 constexpr const char* kAppV2 = "localhost/olympus/athena:v1.1.0";
+// The stand-in Kratos: `serve` refuses a schema that lacks its version's migrations, and `migrate sql
+// up -e --yes` (the ory engine's Job) applies them.
+constexpr const char* kKratosV1 = "localhost/oryd/kratos:v1.1.0";
+constexpr const char* kKratosV2 = "localhost/oryd/kratos:v1.2.0";
 
 std::string SourceDir() {
   const char* s = getenv("SU_SOURCE_DIR");
@@ -202,6 +209,41 @@ class ControllerPodE2E : public ::testing::Test {
     emu_.Kubectl({"apply", "-f", work_.Path(name + "-su.yaml")});
   }
 
+  // Kratos at v1.1.0, migrated and serving, and a SchemaUpgrade (engine ory: migration Jobs of the
+  // target image) to v1.2.0.
+  void ApplyKratos() {
+    kratos_dsn_ = pg_.CreateDatabase("ctrlpod_kratos");
+    LocalPodman podman;
+    ContainerRunSpec setup;
+    setup.image = kKratosV1;
+    setup.args = {"migrate", "sql", "up", "-e", "--yes"};
+    setup.env["DSN"] = kratos_dsn_;
+    setup.timeout = 120s;
+    auto ran = podman.RunOnce(setup);
+    ASSERT_TRUE(ran.ok() && ran->Succeeded()) << (ran.ok() ? ran->Tail() : ran.status().ToString());
+    Write("kratos.yaml",
+          "apiVersion: v1\nkind: Secret\nmetadata:\n  name: kratos-db\n  namespace: default\n"
+          "stringData:\n  dsn: '" + kratos_dsn_ + "'\n---\n"
+          "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kratos\n  namespace: default\nspec:\n"
+          "  replicas: 1\n  selector:\n    matchLabels: {app: kratos}\n  template:\n    metadata:\n"
+          "      labels: {app: kratos}\n    spec:\n      containers:\n        - name: kratos\n          image: " +
+          std::string(kKratosV1) + "\n          env:\n            - name: DSN\n              valueFrom:\n"
+          "                secretKeyRef: {name: kratos-db, key: dsn}\n"
+          "---\napiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: kratos\n  namespace: default\n"
+          "spec:\n  service: kratos\n  targetVersion: v1.2.0\n  image: " + kKratosV2 +
+          "\n  workload:\n    kind: Deployment\n    name: kratos\n    container: kratos\n"
+          "  database:\n    dsnFrom:\n      secretKeyRef: {name: kratos-db, key: dsn}\n"
+          "  migrations:\n    engine: ory\n  policy:\n    lockTimeout: 5s\n"
+          "    retries:\n      backoff: {initial: 1s, max: 2s}\n    verify: {settle: 1s}\n");
+    emu_.Kubectl({"apply", "-f", work_.Path("kratos.yaml")});
+  }
+  int KratosApplied() {
+    auto db = ConnectPostgres(kratos_dsn_, "e2e");
+    if (!db.ok()) return -1;
+    auto r = (*db)->Query("SELECT count(*) FROM schema_migration");
+    return r.ok() && !r->rows.empty() ? std::stoi(r->Get(0, 0)) : -1;
+  }
+
   int Applied() {
     auto db = ConnectPostgres(dsn_, "e2e");
     if (!db.ok()) return -1;
@@ -214,6 +256,7 @@ class ControllerPodE2E : public ::testing::Test {
   KubeEmulator emu_{{"--kubelet", "podman"}};
   std::string image_;
   std::string dsn_;
+  std::string kratos_dsn_;
   int metrics_port_ = 0;
   int health_port_ = 0;
 };
@@ -241,6 +284,22 @@ TEST_F(ControllerPodE2E, InstalledFromManifestsItsProbesPassItsRbacSufficesAndIs
   std::string pod = Get({"-n", kNs, "pods", "-l", kControllerPods}, "{.items[0].metadata.name}");
   EXPECT_NE(TryKubectl({"-n", kNs, "get", "leases", "-o", "jsonpath={.items[*].spec.holderIdentity}"}).second.find(pod),
             std::string::npos);
+
+  // The ory engine: the controller creates migration Jobs of the target image (the Job's pod gets
+  // the DSN from the Secret), reads their pods and logs, deletes them, bumps, and the new Kratos
+  // serves on the migrated schema.
+  ApplyKratos();
+  if (HasFatalFailure()) return;
+  int before = KratosApplied();
+  std::tie(code, out) = TryKubectl({"wait", "--for=condition=Ready", "su/kratos", "--timeout=300s"});
+  ASSERT_EQ(code, 0) << out << "\n" << TryKubectl({"get", "su", "kratos", "-o", "yaml"}).second
+                     << "\ncontroller logs:\n" << ControllerLogs();
+  EXPECT_GT(KratosApplied(), before);
+  EXPECT_EQ(Get({"deployment/kratos"}, "{.spec.template.spec.containers[0].image}"), kKratosV2);
+  emu_.Kubectl({"rollout", "status", "deployment/kratos", "--timeout=120s"});
+  EXPECT_NE(TryKubectl({"logs", "deployment/kratos"}).second.find("serving"), std::string::npos);
+  events = TryKubectl({"get", "events", "-n", "default"}).second;
+  EXPECT_NE(events.find("Migrated"), std::string::npos) << events;
 
   // Take `get secrets` away from the ClusterRole: a new SchemaUpgrade is refused with the API
   // server's Forbidden, and the status says which permission to grant.

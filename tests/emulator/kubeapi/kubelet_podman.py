@@ -24,8 +24,8 @@
 # Readiness: running, or, with a readinessProbe, its exec command (`podman exec`), httpGet or
 # tcpSocket against 127.0.0.1 passing (initialDelaySeconds honoured, period at most 1 s; a port
 # may be a number or the name of one of the container's ports). A livenessProbe of the same kinds
-# that fails failureThreshold (default 3) times in a row kills the container (`podman kill`, exit
-# 137), which the kubelet restarts as its restartPolicy says.
+# that fails failureThreshold (default 3) times in a row, periodSeconds apart, kills the container
+# (`podman kill`, exit 137), which the kubelet restarts as its restartPolicy says.
 # The exit code comes from `podman wait` (a thread per container, which wakes the controller
 # loop); logs are `podman logs` (stdout and stderr together).
 import base64
@@ -325,8 +325,10 @@ class PodmanRuntime:
         return False
 
     def _liveness(self, h, probe, cspec):
+        # The real period (not capped like readiness's): a slow answer on a loaded machine must not
+        # kill a healthy container sooner than a kubelet would.
         delay = float(probe.get("initialDelaySeconds", 0))
-        period = min(1.0, float(probe.get("periodSeconds", 10)))
+        period = float(probe.get("periodSeconds", 10))
         threshold = max(1, int(probe.get("failureThreshold", 3)))
         failures = 0
         if h.stop.wait(delay):

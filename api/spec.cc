@@ -63,6 +63,12 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   c.Add("migrations.statusCommand", su.migrations.status_command);
   c.Add("migrations.path", su.migrations.path);
   c.Add("migrations.schema", su.migrations.schema);
+  // Only when not the default: existing specs keep their hash.
+  if (su.migrations.source != kMigrationSourceController) {
+    c.Add("migrations.source", su.migrations.source);
+    c.Add("migrations.configMapRef.name", su.migrations.config_map_name);
+    c.Add("migrations.configMapRef.keys", su.migrations.config_map_keys);
+  }
   const PolicySpec& p = su.policy;
   c.Add("dryRun", p.dry_run);
   c.Add("approval.required", p.approval_required);

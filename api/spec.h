@@ -35,6 +35,10 @@ struct WorkloadRef {
   std::string ns;
 };
 
+inline constexpr const char* kMigrationSourceController = "controller";
+inline constexpr const char* kMigrationSourceImage = "image";
+inline constexpr const char* kMigrationSourceConfigMap = "configMap";
+
 struct MigrationsSpec {
   std::string engine;                        // ory | drizzle | sql
   // ory: argv passed to the target image's entrypoint; default [migrate, sql, up, -e, --yes].
@@ -42,7 +46,13 @@ struct MigrationsSpec {
   // ory: status argv; empty (the default): the ory engine derives it from command
   // (DefaultOryStatusCommand: "up" -> "status", keeping only -e and --config).
   std::vector<std::string> status_command;
-  std::string path;                          // drizzle / sql: folder (resolved against manifest folder)
+  // drizzle / sql: where the files come from (kMigrationSource*). controller: path is a folder on
+  // the controller's file system (resolved against the manifest's folder); image: path is an
+  // absolute folder inside the target image; configMap: the data keys of config_map_name.
+  std::string source = "controller";
+  std::string path;                          // drizzle / sql: folder (controller / image source)
+  std::string config_map_name;               // source configMap: configMapRef.name (same namespace)
+  std::vector<std::string> config_map_keys;  // configMapRef.keys: only these keys (empty: all)
   std::string schema;                        // sql: schema of the history tables (default: public);
                                              // drizzle: migrations schema (empty: drizzle's default)
 };

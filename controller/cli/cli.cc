@@ -72,6 +72,7 @@ int Dispatch(const std::vector<std::string>& words) {
   if (cmd == "rollback") return CmdRollback(args);
   if (cmd == "approve") return CmdApprove(args);
   if (cmd == "controller") return CmdController(args);
+  if (cmd == "__print-folder") return CmdPrintFolder(args);
   std::fprintf(stderr, "schema-upgrade: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }

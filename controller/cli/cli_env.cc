@@ -9,6 +9,7 @@
 #include "reconcilers/engines/factory/factory.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/runtimes/podman/podman.h"
+#include "reconcilers/runtimes/podman/podman_folder_reader.h"
 #include "reconcilers/runtimes/podman/verify.h"
 #include "reconcilers/schemaupgrade/lock_watch.h"
 
@@ -36,8 +37,11 @@ std::unique_ptr<CliEnv> MakeCliEnv(const CliEnvOptions& o) {
   d.store = env->store.get();
   d.connect = [](const std::string& dsn, const std::string& app) { return ConnectPostgres(dsn, app); };
   ContainerRuntime* rt = env->containers.get();
-  d.make_engine = [fs, rt](const SchemaUpgrade& su, const std::string& dsn, const std::string& image) {
-    return MakeEngine(su, dsn, image, fs, rt);
+  // migrations.source image: copied out of the target image (podman cp), remembered per image.
+  env->folders = NewCachingFolderReader(NewPodmanFolderReader(PosixProcessRunner(), podman));
+  MigrationFolderReader* folders = env->folders.get();
+  d.make_engine = [fs, rt, folders](const SchemaUpgrade& su, const std::string& dsn, const std::string& image) {
+    return MakeEngineForSource(su, dsn, image, fs, rt, folders);
   };
   d.workloads = env->workloads.get();
   d.verify = [](WorkloadRuntime* w, const WorkloadRef& ref, const std::string& image, std::chrono::milliseconds settle,

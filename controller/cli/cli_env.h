@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/spec.h"
+#include "reconcilers/runtimes/migration_folder.h"
 #include "reconcilers/runtimes/runtime.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 #include "reconcilers/schemaupgrade/status_store.h"
@@ -25,6 +26,7 @@ struct CliEnv {
   std::unique_ptr<StatusStore> store;
   std::unique_ptr<BackupTool> backup;
   std::unique_ptr<ContainerRuntime> containers;
+  std::unique_ptr<MigrationFolderReader> folders;  // migrations.source image (Podman: podman cp)
   std::unique_ptr<WorkloadRuntime> workloads;
   ReconcilerDeps deps;
 };

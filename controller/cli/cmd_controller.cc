@@ -40,6 +40,7 @@
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/database/session_pool.h"
+#include "reconcilers/runtimes/kubernetes/kube_folder_reader.h"
 #include "reconcilers/runtimes/kubernetes/kube_workload.h"
 #include "reconcilers/schemaupgrade/observation_cache.h"
 
@@ -64,6 +65,9 @@ std::vector<FlagSpec> ControllerFlags() {
            "ttlSecondsAfterFinished of migration Jobs (--kubernetes): how long a failed Job and its logs stay (default 1h)"},
           {"migration-job-deadline", 0, true, false,
            "activeDeadlineSeconds of migration Jobs (--kubernetes): a migrator running longer fails (default 1h)"},
+          {"controller-image", 0, true, false,
+           "this controller's own image (--kubernetes), run by the Jobs that read migrations.source image "
+           "(default $SU_CONTROLLER_IMAGE, else the image of this pod's container when $POD_NAME is set)"},
           {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
           {"state-dir", 0, true, false, "status (Podman mode) and backups (default $SU_STATE_DIR or ./.state)"},
           {"workers", 0, true, false, "resources reconciled at once (default 2)"},
@@ -105,6 +109,23 @@ Status AdmitForKubernetes(const SchemaUpgrade& su) {
   return Status::Ok();
 }
 
+// --controller-image, else $SU_CONTROLLER_IMAGE, else the image of this pod's schema-upgrade
+// container ($POD_NAME / $POD_NAMESPACE from the downward API; the first container when none is
+// named so). "" when none is known: source image then says which flag to set.
+std::string ControllerImage(kube::KubeApi* api, const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* e = std::getenv("SU_CONTROLLER_IMAGE"); e && *e) return e;
+  const char* pod = std::getenv("POD_NAME");
+  const char* ns = std::getenv("POD_NAMESPACE");
+  if (!pod || !*pod || !ns || !*ns) return "";
+  std::string image = OwnPodImage(api, ns, pod);
+  if (image.empty()) {
+    LogWarn("controller.image_unknown", {{"pod", std::string(ns) + "/" + pod},
+                                         {"hint", "set --controller-image for migrations.source image"}});
+  }
+  return image;
+}
+
 Result<double> ParsePositive(const std::string& flag, const std::string& value) {
   char* end = nullptr;
   double v = std::strtod(value.c_str(), &end);
@@ -133,7 +154,7 @@ int CmdController(const Args& args) {
   }
   if (!kube_mode) {
     for (const char* f : {"kubeconfig", "context", "namespace", "kube-api-qps", "kube-api-burst", "leader-elect",
-                          "migration-job-ttl", "migration-job-deadline"}) {
+                          "migration-job-ttl", "migration-job-deadline", "controller-image"}) {
       if (flags->Has(f)) {
         return ReportError("controller", Status::Invalid(std::string("--") + f + " needs --kubernetes"));
       }
@@ -353,6 +374,7 @@ int CmdController(const Args& args) {
     ks_engines.fs = LocalFileSystem();
     ks_engines.job_ttl = std::chrono::duration_cast<std::chrono::seconds>(*job_ttl);
     ks_engines.job_deadline = std::chrono::duration_cast<std::chrono::seconds>(*job_deadline);
+    ks_engines.controller_image = ControllerImage(api.get(), flags->Get("controller-image"));
     env->deps.make_engine = KubeEngineFactory(ks_engines);
     kube::KubeStatusStore* store = kube_store.get();
     parts.on_removed = [store](const std::string& key) { store->Forget(key); };

@@ -17,6 +17,8 @@ int CmdLint(const Args& args);
 int CmdRollback(const Args& args);
 int CmdApprove(const Args& args);
 int CmdController(const Args& args);
+// Hidden: the folder-reading Job's command (cmd_print_folder.cc).
+int CmdPrintFolder(const Args& args);
 
 // Prints "error: <message>" (scrubbed) and a hint line to stderr; returns ExitCodeFor(status).
 int ReportError(const std::string& command, const class Status& status);

@@ -1,9 +1,11 @@
 // Kubernetes engine factory (see kube_engines.h).
 #include "controller/cli/kube_engines.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "reconcilers/engines/factory/factory.h"
+#include "reconcilers/runtimes/kubernetes/kube_folder_reader.h"
 #include "reconcilers/runtimes/kubernetes/kube_job.h"
 
 namespace su {
@@ -32,9 +34,15 @@ class OwningEngine : public Engine {
 }  // namespace
 
 EngineFactory KubeEngineFactory(KubeEngineSettings s) {
-  return [s](const SchemaUpgrade& su, const std::string& dsn, const std::string& image)
+  KubeFolderReaderOptions ro;
+  ro.api = s.api;
+  ro.controller_image = s.controller_image;
+  ro.job_ttl = s.job_ttl;
+  ro.job_deadline = std::min(s.job_deadline, std::chrono::seconds(600));  // copying a folder is quick
+  std::shared_ptr<MigrationFolderReader> reader = NewCachingFolderReader(NewKubeFolderReader(ro));
+  return [s, reader](const SchemaUpgrade& su, const std::string& dsn, const std::string& image)
              -> Result<std::unique_ptr<Engine>> {
-    if (su.migrations.engine != "ory") return MakeEngine(su, dsn, image, s.fs, nullptr);
+    if (su.migrations.engine != "ory") return MakeEngineForSource(su, dsn, image, s.fs, nullptr, reader.get());
     KubeJobOptions o;
     o.api = s.api;
     o.ns = su.namespace_;

@@ -1,6 +1,8 @@
-// The engine factory of `controller --kubernetes`: sql and drizzle as everywhere; ory runs the
-// target image's migrator as Kubernetes Jobs (runtimes/kubernetes/kube_job.h) through a Job
-// runtime bound to the resource (its namespace, uid and workload), which the engine owns.
+// The engine factory of `controller --kubernetes`: sql and drizzle as everywhere, their files from
+// spec.migrations.source (controller: the local folder; image: a folder-reading Job of the
+// controller's image, remembered per image; configMap: the ConfigMap; kube_folder_reader.h); ory
+// runs the target image's migrator as Kubernetes Jobs (runtimes/kubernetes/kube_job.h) through a
+// Job runtime bound to the resource (its namespace, uid and workload), which the engine owns.
 #pragma once
 
 #include <chrono>
@@ -16,6 +18,7 @@ struct KubeEngineSettings {
   FileSystem* fs = nullptr;
   std::chrono::seconds job_ttl{3600};        // --migration-job-ttl
   std::chrono::seconds job_deadline{3600};   // --migration-job-deadline
+  std::string controller_image;              // --controller-image: runs __print-folder for source image
 };
 
 EngineFactory KubeEngineFactory(KubeEngineSettings settings);

@@ -46,6 +46,15 @@ bool IsDns1123Subdomain(const std::string& s) {
   }
 }
 
+// A ConfigMap data key: [-._a-zA-Z0-9]+, at most 253 characters, not "." or "..".
+bool IsConfigMapKey(const std::string& s) {
+  if (s.empty() || s.size() > 253 || s == "." || s == "..") return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
 bool IsEnvName(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s) {
@@ -309,7 +318,8 @@ class DocumentParser {
   }
 
   void ParseMigrations(MapReader& spec, SchemaUpgrade* su) {
-    MapReader m = spec.Map("migrations", {"engine", "command", "statusCommand", "path", "schema"});
+    MapReader m = spec.Map("migrations", {"engine", "command", "statusCommand", "path", "schema", "source",
+                                          "configMapRef"});
     MigrationsSpec& ms = su->migrations;
     const std::string engines = "one of ory, drizzle, sql";
     if (!m.present()) {
@@ -328,18 +338,73 @@ class DocumentParser {
     m.StringList("statusCommand", &ms.status_command);
     m.String("path", &ms.path);
     m.String("schema", &ms.schema);
+    const std::string sources = "one of controller (path is a folder on the controller's file system), image (path "
+                                "is a folder inside the target image), configMap (the files are configMapRef's keys)";
+    if (m.String("source", &ms.source)) {
+      if (ms.source != kMigrationSourceController && ms.source != kMigrationSourceImage &&
+          ms.source != kMigrationSourceConfigMap) {
+        m.Error("source", Q(ms.source) + " is not a source; expected " + sources);
+        ms.source = kMigrationSourceController;
+      }
+    }
+    MapReader cm = m.Map("configMapRef", {"name", "keys"});
+    if (cm.present()) {
+      if (cm.String("name", &ms.config_map_name)) {
+        if (!IsDns1123Subdomain(ms.config_map_name)) {
+          cm.Error("name", Q(ms.config_map_name) + " is not a ConfigMap name; expected a DNS-1123 subdomain "
+                           "(lower-case letters, digits, '-' and '.')");
+        }
+      } else if (!cm.Has("name")) {
+        cm.Required("name", "the ConfigMap's name, in the SchemaUpgrade's namespace");
+      }
+      if (cm.StringList("keys", &ms.config_map_keys)) {
+        for (const auto& k : ms.config_map_keys) {
+          if (!IsConfigMapKey(k)) {
+            cm.Error("keys", Q(k) + " is not a ConfigMap key; expected letters, digits, '-', '_' and '.'");
+            break;
+          }
+        }
+      }
+    }
     if (ms.engine == "ory") {
       if (ms.command.empty() && !m.Has("command")) ms.command = {"migrate", "sql", "up", "-e", "--yes"};
       if (m.Has("path")) m.Error("path", "is only used by engines sql and drizzle; expected it left out for ory (its migrations are inside the image)");
       if (m.Has("schema")) m.Error("schema", "is only used by engines sql and drizzle; expected it left out for ory");
+      if (m.Has("source")) m.Error("source", "is only used by engines sql and drizzle; expected it left out for ory (it runs the target image's own migrator)");
+      if (m.Has("configMapRef")) m.Error("configMapRef", "is only used by engines sql and drizzle with source configMap; expected it left out for ory");
     } else if (!ms.engine.empty()) {
       for (const char* f : {"command", "statusCommand"}) {
         if (m.Has(f)) m.Error(f, std::string("is only used by engine ory; expected it left out for ") + ms.engine);
       }
-      if (!ms.path.empty()) {
-        ms.path = Resolve(ms.path);
-      } else if (!m.Has("path")) {
-        m.Required("path", "the migrations folder for engine " + ms.engine + ", e.g. migrations/");
+      if (ms.source == kMigrationSourceConfigMap) {
+        if (m.Has("path")) {
+          m.Error("path", "is not used with source configMap (the files are the ConfigMap's keys); expected it left "
+                          "out, or source controller / image");
+        }
+        if (!m.Has("configMapRef")) {
+          m.Required("configMapRef", "{name: <ConfigMap>} holding the migration files (source configMap)");
+        }
+      } else {
+        if (m.Has("configMapRef")) {
+          m.Error("configMapRef", "is only used with source configMap; expected source: configMap, or no "
+                                  "configMapRef");
+        }
+        if (!ms.path.empty()) {
+          if (ms.source == kMigrationSourceImage) {
+            // A folder inside the image: never resolved against the manifest's folder.
+            if (ms.path[0] != '/') {
+              m.Error("path", Q(ms.path) + " is relative; with source image it is a folder inside the target "
+                              "image: expected an absolute path, e.g. /app/drizzle");
+            }
+          } else {
+            ms.path = Resolve(ms.path);
+          }
+        } else if (!m.Has("path")) {
+          m.Required("path", ms.source == kMigrationSourceImage
+                                 ? "the migrations folder inside the target image for engine " + ms.engine +
+                                       ", e.g. /app/drizzle"
+                                 : "the migrations folder for engine " + ms.engine + ", e.g. migrations/");
+        }
       }
       if (ms.engine == "sql" && ms.schema.empty()) ms.schema = "public";
     }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,17 @@ struct ContainerRunSpec {
     std::string key;
   };
   std::map<std::string, SecretKeyRef> env_from_secret;
+  // Kubernetes only: before the container starts, an init container of `image` copies the folder
+  // `path` of that image into an emptyDir mounted in the container at `mount` (`sh -c 'cp -R'`:
+  // the image needs sh and cp). The container is then not the app's: it inherits the workload's
+  // pod settings but not its container's env, mounts or resources (the init container takes the
+  // container's securityContext and imagePullPolicy). Runtimes without init containers refuse it.
+  struct FolderFromImage {
+    std::string image;
+    std::string path;
+    std::string mount;
+  };
+  std::optional<FolderFromImage> folder_from_image;
   std::string network = "host";
   std::string name;                           // container name; empty: generated
   std::chrono::milliseconds timeout{0};

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "reconcilers/base/file_cache.h"
+#include "reconcilers/base/memory_fs.h"
 
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 #include "reconcilers/engines/ory/ory_engine.h"
@@ -68,6 +69,32 @@ class LintingEngine : public Engine {
   bool sets_lock_timeout_;
 };
 
+// An engine over an in-memory folder: owns the file system view it reads (declared first: it
+// outlives the engine) and the folder.
+class FolderEngine : public Engine {
+ public:
+  FolderEngine(std::shared_ptr<const MigrationFolder> folder, std::unique_ptr<FileSystem> fs)
+      : folder_(std::move(folder)), fs_(std::move(fs)) {}
+  void set_inner(std::unique_ptr<Engine> inner) { inner_ = std::move(inner); }
+  FileSystem* fs() { return fs_.get(); }
+  std::string name() const override { return inner_->name(); }
+  Result<EngineState> Observe(Database* db) override { return inner_->Observe(db); }
+  std::string HistoryMarkSql() const override { return inner_->HistoryMarkSql(); }
+  Result<std::string> SourceStamp() override { return inner_->SourceStamp(); }
+  RunReport Apply(Database* db, const RunContext& ctx) override { return inner_->Apply(db, ctx); }
+  RunReport Rollback(Database* db, const std::string& to, const RunContext& ctx) override {
+    return inner_->Rollback(db, to, ctx);
+  }
+  RunReport RollbackVersions(Database* db, const std::vector<std::string>& versions, const RunContext& ctx) override {
+    return inner_->RollbackVersions(db, versions, ctx);
+  }
+
+ private:
+  std::shared_ptr<const MigrationFolder> folder_;
+  std::unique_ptr<FileSystem> fs_;
+  std::unique_ptr<Engine> inner_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::string& dsn,
@@ -109,6 +136,49 @@ Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::s
     return NewOryEngine(rt, std::move(o));
   }
   return Status::Invalid(where + ": spec.migrations.engine \"" + m.engine + "\" is not one of ory, drizzle, sql");
+}
+
+Result<std::unique_ptr<Engine>> MakeEngineFromFolder(const SchemaUpgrade& su,
+                                                     std::shared_ptr<const MigrationFolder> folder) {
+  if (su.migrations.engine != "sql" && su.migrations.engine != "drizzle") {
+    return Status::Invalid((su.source_file.empty() ? su.Key() : su.source_file) +
+                           ": spec.migrations.source is only for engines sql and drizzle");
+  }
+  auto owner = std::make_unique<FolderEngine>(folder, NewMemoryFileSystem(folder->origin, folder->files));
+  SchemaUpgrade view = su;
+  view.migrations.path = folder->origin;
+  view.migrations.source = kMigrationSourceController;
+  SU_ASSIGN_OR_RETURN(std::unique_ptr<Engine> inner, MakeEngine(view, "", "", owner->fs(), nullptr));
+  owner->set_inner(std::move(inner));
+  return std::unique_ptr<Engine>(std::move(owner));
+}
+
+Result<std::unique_ptr<Engine>> MakeEngineForSource(const SchemaUpgrade& su, const std::string& dsn,
+                                                    const std::string& target_image, FileSystem* fs,
+                                                    ContainerRuntime* rt, MigrationFolderReader* reader) {
+  const auto& m = su.migrations;
+  if (m.engine == "ory" || m.source.empty() || m.source == kMigrationSourceController) {
+    return MakeEngine(su, dsn, target_image, fs, rt);
+  }
+  const std::string where = su.source_file.empty() ? su.Key() : su.source_file;
+  if (!reader) {
+    return Status::Invalid(where + ": spec.migrations.source " + m.source + " cannot be read here; use source "
+                           "controller with a local folder");
+  }
+  std::shared_ptr<const MigrationFolder> folder;
+  if (m.source == kMigrationSourceImage) {
+    if (target_image.empty()) {
+      return Status::Invalid(where + ": spec.migrations.source image reads the target image, but there is none: "
+                                     "set spec.image or spec.workload");
+    }
+    SU_ASSIGN_OR_RETURN(folder, reader->FromImage(su, target_image));
+  } else if (m.source == kMigrationSourceConfigMap) {
+    SU_ASSIGN_OR_RETURN(folder, reader->FromConfigMap(su));
+  } else {
+    return Status::Invalid(where + ": spec.migrations.source \"" + m.source +
+                           "\" is not one of controller, image, configMap");
+  }
+  return MakeEngineFromFolder(su, std::move(folder));
 }
 
 }  // namespace su

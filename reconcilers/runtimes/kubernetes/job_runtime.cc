@@ -221,6 +221,22 @@ class KubeJobRuntime : public ContainerRuntime {
     const value* cs = pod.is_null() ? nullptr : MigrateStatus(pod);
     std::string message = cs ? Str(*cs, {"state", "terminated", "message"}) : "";
     if (log.empty() && !message.empty()) log = message;  // the termination message: last log lines
+    if (finished != "Complete" && !pod.is_null()) {
+      // An init container that failed (the folder copy): the main container never ran; its words
+      // are the init container's.
+      if (const value* ics = At(pod, {"status", "initContainerStatuses"}); ics && ics->is_array()) {
+        for (const auto& ic : ics->as_array()) {
+          const int64_t ic_code = kube_runtime::Int(ic, {"state", "terminated", "exitCode"}, 0);
+          if (ic_code == 0) continue;
+          const std::string ic_name = Str(ic, {"name"});
+          auto ic_log = api_->Get(kube::ResourcePath{kJobPods, o_.ns, pod_name, "log", "container=" + ic_name});
+          std::string text = ic_log.ok() ? *ic_log : Str(ic, {"state", "terminated", "message"});
+          log += "init container " + ic_name + " exited " + std::to_string(ic_code) + (text.empty() ? "" : ": ") + text;
+          if (!log.empty() && log.back() != '\n') log += '\n';
+          break;
+        }
+      }
+    }
     if (spec.on_output) Feed(spec, log, &fed);
     r.out = log;
     const int64_t code = cs ? kube_runtime::Int(*cs, {"state", "terminated", "exitCode"}, -1) : -1;

@@ -57,6 +57,10 @@ std::string MigrationJobName(const KubeJobOptions& o, const ContainerRunSpec& sp
   what += "\n";
   for (const auto& [k, ref] : spec.env_from_secret) what += k + "=" + ref.name + "/" + ref.key + '\0';
   for (const auto& [k, v] : spec.env) what += k + '\0';  // names only: the hash must not depend on a secret
+  if (spec.folder_from_image) {
+    what += "\nfolder\n" + spec.folder_from_image->image + '\0' + spec.folder_from_image->path + '\0' +
+            spec.folder_from_image->mount;
+  }
   std::string base = DnsLabelPart(o.name, 40);
   return "su-" + (base.empty() ? std::string("migrate") : base) + "-" + Sha256Hex(what).substr(0, 10);
 }
@@ -72,6 +76,7 @@ Result<std::string> BuildMigrationJob(const KubeJobOptions& o, const ContainerRu
   if (spec.image.empty()) return Status::Invalid("migration Job for " + o.ns + "/" + o.name + ": empty image");
   value pod = value::object();
   value app = value::object();  // the workload's named container
+  value init_src = value::object();  // what the folder-copying init container takes from it
   if (!workload_json.empty()) {
     SU_ASSIGN_OR_RETURN(value w, kube_runtime::Parse(workload_json, o.workload.kind + " " + o.workload.name));
     std::string describe = o.workload.kind + " " + o.ns + "/" + o.workload.name;
@@ -83,6 +88,13 @@ Result<std::string> BuildMigrationJob(const KubeJobOptions& o, const ContainerRu
         CopyField(*tmpl, &pod, f);
       }
       app = tmpl->at("containers").as_array().at(at.index);
+      if (spec.folder_from_image) {
+        // The container is the controller's image, not the app's: only the init container (the
+        // app's image) runs as the app's container does.
+        for (const char* f : {"securityContext", "imagePullPolicy"}) CopyField(app, &init_src, f);
+        app = value::object();
+        pod["automountServiceAccountToken"] = value::boolean(false);  // reading a folder needs no API
+      }
       // The volumes the container mounts (config files, CA bundles), nothing else of the pod's.
       std::set<std::string> mounted;
       if (const value* mounts = At(app, {"volumeMounts"}); mounts && mounts->is_array()) {
@@ -164,6 +176,57 @@ Result<std::string> BuildMigrationJob(const KubeJobOptions& o, const ContainerRu
   value containers = value::array();
   containers[0] = c;
   pod["containers"] = containers;
+  if (spec.folder_from_image) {
+    const auto& ff = *spec.folder_from_image;
+    if (ff.image.empty() || ff.path.empty() || ff.path[0] != '/' || ff.mount.empty() || ff.mount[0] != '/') {
+      return Status::Invalid("migration Job for " + o.ns + "/" + o.name + ": the folder to copy needs an image and "
+                             "absolute paths (got image \"" + ff.image + "\", path \"" + ff.path + "\")");
+    }
+    value mount = value::object();
+    mount["name"] = value::string(kJobFolderVolume);
+    mount["mountPath"] = value::string(ff.mount);
+    value mounts = value::array();
+    mounts[0] = mount;
+    value init = value::object();
+    init["name"] = value::string(kJobCopyContainer);
+    init["image"] = value::string(ff.image);
+    // sh and cp of the image itself (busybox, Debian, Alpine and UBI images have both); "$0" is
+    // the folder, never spliced into the script.
+    value cmd = value::array();
+    cmd[0] = value::string("sh");
+    cmd[1] = value::string("-c");
+    cmd[2] = value::string("cp -R \"$0\"/. \"$1\"/");
+    cmd[3] = value::string(ff.path);
+    cmd[4] = value::string(ff.mount);
+    init["command"] = cmd;
+    init["volumeMounts"] = mounts;
+    CopyField(init_src, &init, "imagePullPolicy");
+    init["terminationMessagePolicy"] = value::string("FallbackToLogsOnError");
+    value isc = init_src.has_field("securityContext") && init_src.at("securityContext").is_object()
+                    ? init_src.at("securityContext")
+                    : value::object();
+    if (!isc.has_field("allowPrivilegeEscalation")) isc["allowPrivilegeEscalation"] = value::boolean(false);
+    if (!isc.has_field("capabilities")) {
+      value icaps = value::object();
+      value drop = value::array();
+      drop[0] = value::string("ALL");
+      icaps["drop"] = drop;
+      isc["capabilities"] = icaps;
+    }
+    init["securityContext"] = isc;
+    value inits = value::array();
+    inits[0] = init;
+    pod["initContainers"] = inits;
+    pod["containers"][0]["volumeMounts"] = mounts;
+    value empty = value::object();
+    empty["sizeLimit"] = value::string("64Mi");
+    value vol = value::object();
+    vol["name"] = value::string(kJobFolderVolume);
+    vol["emptyDir"] = empty;
+    value vols = value::array();
+    vols[0] = vol;
+    pod["volumes"] = vols;
+  }
   pod["restartPolicy"] = value::string("Never");
 
   std::vector<std::string> argv = spec.entrypoint;

@@ -62,6 +62,9 @@ inline constexpr const char* kJobManagedBy = "schema-upgrade-operator";
 inline constexpr const char* kJobResourceLabel = "olympus.io/schemaupgrade";
 inline constexpr const char* kJobResourceUidLabel = "olympus.io/schemaupgrade-uid";
 inline constexpr const char* kJobContainer = "migrate";
+// ContainerRunSpec::folder_from_image: the init container that copies the folder, and its emptyDir.
+inline constexpr const char* kJobCopyContainer = "copy-folder";
+inline constexpr const char* kJobFolderVolume = "folder";
 
 struct KubeJobOptions {
   kube::KubeApi* api = nullptr;  // required; not owned

@@ -48,6 +48,10 @@ class PodmanContainerRuntime : public ContainerRuntime {
       : runner_(runner), config_(std::move(config)) {}
 
   Result<ProcessResult> RunOnce(const ContainerRunSpec& spec) override {
+    if (spec.folder_from_image) {
+      return Status::Invalid("podman run: a folder copied in from another image (an init container) is for "
+                             "Kubernetes Jobs; the Podman mode reads such folders with podman cp");
+    }
     auto r = RunOnceNamed(spec);
     // A fixed name still taken by a container that has *finished* is a leftover of a killed caller
     // (its client died before --rm could act): remove it and run. Anything else stays an error (the

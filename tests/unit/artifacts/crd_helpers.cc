@@ -71,13 +71,19 @@ std::vector<std::string> CelEquivalentErrors(const YAML::Node& spec) {
     errors.push_back("onFailure restoreBackup needs a backup");
   if (engine == "ory" && !At(spec, {"workload"}).IsDefined() && !At(spec, {"image"}).IsDefined())
     errors.push_back("engine ory needs an image (no workload to derive it from)");
-  if (engine != "ory" && !At(spec, {"migrations", "path"}).IsDefined())
+  const YAML::Node source_node = At(spec, {"migrations", "source"});
+  const bool config_map = source_node.IsDefined() && source_node.as<std::string>() == "configMap";
+  const bool has_path = At(spec, {"migrations", "path"}).IsDefined();
+  const bool has_ref = At(spec, {"migrations", "configMapRef"}).IsDefined();
+  if (engine != "ory" && !has_path && !config_map)
     errors.push_back("migrations.path required for " + engine);
+  if (config_map != has_ref) errors.push_back("source configMap and configMapRef go together");
+  if (config_map && has_path) errors.push_back("path not used with source configMap");
   if (engine != "ory" &&
       (At(spec, {"migrations", "command"}).IsDefined() || At(spec, {"migrations", "statusCommand"}).IsDefined()))
     errors.push_back("command/statusCommand only for ory");
-  if (engine == "ory" && (At(spec, {"migrations", "path"}).IsDefined() || At(spec, {"migrations", "schema"}).IsDefined()))
-    errors.push_back("path/schema only for drizzle and sql");
+  if (engine == "ory" && (has_path || At(spec, {"migrations", "schema"}).IsDefined() || source_node.IsDefined() || has_ref))
+    errors.push_back("path/schema/source/configMapRef only for drizzle and sql");
   const YAML::Node kind = At(spec, {"workload", "kind"});
   if (kind.IsDefined()) {
     const bool compose = kind.as<std::string>() == "ComposeService";

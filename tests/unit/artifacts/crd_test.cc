@@ -122,7 +122,8 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.database.dsnFrom.env", "spec.database.dsnFrom.file", "spec.database.dsnFrom.secretKeyRef.name",
       "spec.database.dsnFrom.secretKeyRef.key",
       "spec.migrations.engine", "spec.migrations.command[]", "spec.migrations.statusCommand[]",
-      "spec.migrations.path", "spec.migrations.schema",
+      "spec.migrations.path", "spec.migrations.schema", "spec.migrations.source",
+      "spec.migrations.configMapRef.name", "spec.migrations.configMapRef.keys[]",
       "spec.policy.dryRun", "spec.policy.approval.required", "spec.policy.approval.planHash",
       "spec.policy.backup.enabled", "spec.policy.backup.dir", "spec.policy.backup.retention",
       "spec.policy.restoreBackup.allowDataLoss",
@@ -161,6 +162,8 @@ TEST(Crd, StatusHasWhatTheControllerReports) {
 
 TEST(Crd, EnumsAreExactlyTheSupportedValues) {
   EXPECT_EQ(Strings(SchemaAt("spec.migrations.engine")["enum"]), (std::vector<std::string>{"ory", "drizzle", "sql"}));
+  EXPECT_EQ(Strings(SchemaAt("spec.migrations.source")["enum"]),
+            (std::vector<std::string>{"controller", "image", "configMap"}));
   EXPECT_EQ(Strings(SchemaAt("spec.policy.onFailure")["enum"]),
             (std::vector<std::string>{"halt", "rollbackImage", "restoreBackup", "runDown"}));
   EXPECT_EQ(Strings(SchemaAt("spec.workload.kind")["enum"]),
@@ -224,9 +227,12 @@ TEST(Crd, CelRulesAreTheOnesMirroredInTests) {
       {"spec.workload", "self.kind != 'ComposeService' || (has(self.composeFile) && !has(self.container))"},
       {"spec.database.dsnFrom",
        "(has(self.env) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.secretKeyRef) ? 1 : 0) == 1"},
-      {"spec.migrations", "self.engine == 'ory' || has(self.path)"},
+      {"spec.migrations", "self.engine == 'ory' || has(self.path) || (has(self.source) && self.source == 'configMap')"},
       {"spec.migrations", "self.engine == 'ory' || (!has(self.command) && !has(self.statusCommand))"},
-      {"spec.migrations", "self.engine != 'ory' || (!has(self.path) && !has(self.schema))"},
+      {"spec.migrations",
+       "self.engine != 'ory' || (!has(self.path) && !has(self.schema) && !has(self.source) && !has(self.configMapRef))"},
+      {"spec.migrations", "(has(self.source) && self.source == 'configMap') == has(self.configMapRef)"},
+      {"spec.migrations", "!has(self.source) || self.source != 'configMap' || !has(self.path)"},
       {"spec.policy",
        "!has(self.onFailure) || self.onFailure != 'restoreBackup' || (has(self.backup) && "
        "has(self.backup.enabled) && self.backup.enabled)"},
@@ -253,6 +259,11 @@ TEST(Crd, CelMirrorRejectsWhatTheRulesReject) {
       "{database: {dsnFrom: {env: DSN}}, migrations: {engine: sql, path: m}, policy: {onFailure: runDown,"
       " maintenanceWindow: {start: '22:00', end: '05:00'}, retries: {backoff: {initial: 1s, max: 1m}}}}");
   EXPECT_TRUE(CelEquivalentErrors(good).empty()) << CelEquivalentErrors(good)[0];
+  for (const char* ok : {"{database: {dsnFrom: {env: A}}, migrations: {engine: drizzle, source: image, path: /app/d}}",
+                         "{database: {dsnFrom: {env: A}}, migrations: {engine: sql, source: configMap, "
+                         "configMapRef: {name: c}}}"}) {
+    EXPECT_TRUE(CelEquivalentErrors(YAML::Load(ok)).empty()) << ok << "\n" << Join(CelEquivalentErrors(YAML::Load(ok)));
+  }
   const std::string ok_ory = "database: {dsnFrom: {env: A}}, migrations: {engine: ory}, image: 'x:1'";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"{database: {dsnFrom: {env: A, file: /b}}, migrations: {engine: ory}, image: 'x:1'}", "exactly one"},
@@ -264,6 +275,11 @@ TEST(Crd, CelMirrorRejectsWhatTheRulesReject) {
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql}}", "path required"},
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql, path: m, command: [x]}}", "only for ory"},
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: ory, schema: s}, image: 'x:1'}", "only for drizzle and sql"},
+      {"{database: {dsnFrom: {env: A}}, migrations: {engine: ory, source: image}, image: 'x:1'}", "only for drizzle and sql"},
+      {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql, source: configMap}}", "go together"},
+      {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql, path: m, configMapRef: {name: c}}}", "go together"},
+      {"{database: {dsnFrom: {env: A}}, migrations: {engine: sql, source: configMap, path: m, configMapRef: {name: c}}}",
+       "path not used"},
       {"{" + ok_ory + ", workload: {kind: Deployment, name: a, composeFile: c.yml}}", "only for ComposeService"},
       {"{" + ok_ory + ", workload: {kind: ComposeService, name: a}}", "needs composeFile"},
       {"{" + ok_ory + ", workload: {kind: ComposeService, name: a, composeFile: c, container: x}}", "not container"},

@@ -131,6 +131,8 @@ TEST(Rbac, ClusterRoleIsLeastPrivilege) {
       {"/pods/log", {"get"}},
       // dsnFrom.secretKeyRef (controller/kubernetes/kube_secret_resolver.cc).
       {"/secrets", {"get"}},
+      // spec.migrations.source configMap (reconcilers/runtimes/kubernetes/folder_reader.cc).
+      {"/configmaps", {"get"}},
       // Migration Jobs (reconcilers/runtimes/kubernetes/job_runtime.cc): adopted by name, a finished
       // one deleted before a retry recreates it.
       {"batch/jobs", {"create", "delete", "get"}},

@@ -616,3 +616,53 @@ TEST(ExamplesTest, KubernetesExampleManifestsParse) {
 
 }  // namespace
 }  // namespace su
+
+namespace su {
+namespace {
+
+// spec.migrations.source: image keeps path as a folder inside the image (never resolved against
+// the manifest's folder); configMap takes configMapRef instead of path; ory takes neither.
+TEST(ManifestMigrationsSourceTest, DefaultIsControllerAndImagePathStaysAsWritten) {
+  EXPECT_EQ(ParseOne(kMinimal).migrations.source, "controller");
+  SchemaUpgrade su = ParseOne(Replace(kMinimal, "    path: migrations\n", "    source: image\n    path: /app/drizzle\n"));
+  EXPECT_EQ(su.migrations.source, "image");
+  EXPECT_EQ(su.migrations.path, "/app/drizzle");
+  SchemaUpgrade cm = ParseOne(Replace(kMinimal, "    path: migrations\n",
+                                      "    source: configMap\n    configMapRef: {name: app-migrations, keys: [a.sql]}\n"));
+  EXPECT_EQ(cm.migrations.source, "configMap");
+  EXPECT_EQ(cm.migrations.config_map_name, "app-migrations");
+  EXPECT_EQ(cm.migrations.config_map_keys, std::vector<std::string>{"a.sql"});
+}
+
+TEST(ManifestMigrationsSourceTest, SourceChangesTheSpecHashOnlyWhenNotDefault) {
+  SchemaUpgrade a = ParseOne(kMinimal);
+  SchemaUpgrade b = ParseOne(Replace(kMinimal, "    path: migrations\n", "    source: controller\n    path: migrations\n"));
+  EXPECT_EQ(ComputeSpecHash(a), ComputeSpecHash(b));
+  SchemaUpgrade c = ParseOne(Replace(kMinimal, "    path: migrations\n", "    source: image\n    path: /migrations\n"));
+  EXPECT_NE(ComputeSpecHash(a), ComputeSpecHash(c));
+}
+
+TEST(ManifestMigrationsSourceTest, BadSourcesNameTheField) {
+  auto with = [](const std::string& lines) { return Replace(kMinimal, "    path: migrations\n", lines); };
+  EXPECT_HAS(ErrorOf(with("    source: volume\n    path: m\n")), "m.yaml:11: spec.migrations.source: \"volume\" is not a source");
+  EXPECT_HAS(ErrorOf(with("    source: image\n    path: migrations\n")),
+             "spec.migrations.path: \"migrations\" is relative; with source image");
+  EXPECT_HAS(ErrorOf(with("    source: image\n")), "spec.migrations.path");
+  EXPECT_HAS(ErrorOf(with("    source: configMap\n")), "spec.migrations.configMapRef");
+  EXPECT_HAS(ErrorOf(with("    source: configMap\n    path: m\n    configMapRef: {name: x}\n")),
+             "spec.migrations.path: is not used with source configMap");
+  EXPECT_HAS(ErrorOf(with("    path: m\n    configMapRef: {name: x}\n")),
+             "spec.migrations.configMapRef: is only used with source configMap");
+  EXPECT_HAS(ErrorOf(with("    source: configMap\n    configMapRef: {name: Bad_Name}\n")),
+             "spec.migrations.configMapRef.name: \"Bad_Name\" is not a ConfigMap name");
+  EXPECT_HAS(ErrorOf(with("    source: configMap\n    configMapRef: {name: x, keys: [meta/_journal.json]}\n")),
+             "spec.migrations.configMapRef.keys: \"meta/_journal.json\" is not a ConfigMap key");
+  EXPECT_HAS(ErrorOf(with("    source: configMap\n    configMapRef: {keys: [a.sql]}\n")),
+             "spec.migrations.configMapRef.name");
+  const std::string ory = Replace(Replace(kMinimal, "engine: sql", "engine: ory"), "    path: migrations\n",
+                                  "    source: image\n") + "  image: 'x:1'\n";
+  EXPECT_HAS(ErrorOf(ory), "spec.migrations.source: is only used by engines sql and drizzle");
+}
+
+}  // namespace
+}  // namespace su

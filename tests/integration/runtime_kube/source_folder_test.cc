@@ -297,5 +297,18 @@ TEST_F(SourceFolderTest, ConfigMapOverTheLimitIsAnErrorWithItsSize) {
   EXPECT_NE(f.status().message().find("1126422 bytes"), std::string::npos) << f.status().message();
 }
 
+// The default of --controller-image inside a pod: its own container named "controller", found
+// with a list by field selector (the RBAC has list on pods, not get).
+TEST_F(SourceFolderTest, ControllerImageDefaultsToThePodsOwnControllerContainer) {
+  value pod = value::parse(R"({"apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "schema-upgrade-abc", "namespace": "default"},
+    "spec": {"containers": [{"name": "proxy", "image": "envoy:1"},
+                            {"name": "controller", "image": "localhost/schema-upgrade:dev"}]}})");
+  auto made = api_->Create(kube::ResourcePath{{"", "v1", "pods", true}, "default"}, pod.serialize());
+  ASSERT_TRUE(made.ok()) << made.error().Describe();
+  EXPECT_EQ(OwnPodImage(api_.get(), "default", "schema-upgrade-abc"), "localhost/schema-upgrade:dev");
+  EXPECT_EQ(OwnPodImage(api_.get(), "default", "no-such-pod"), "");
+}
+
 }  // namespace
 }  // namespace su

@@ -142,10 +142,12 @@ class Pass {
   bool NeedsRollout();
 
   // GitOps bumped first (pass_hold.cc): when the workload already declares the target image while
-  // migrations are pending, its rollout is held (WorkloadRuntime::HoldRollout) before the backup
-  // and the first migration; the setting it had is recorded in status.rolloutHold first, so a
-  // controller killed while holding releases it on a later pass. ReleaseRollout gives the setting
-  // back once nothing is pending (before the bump and verify); a failed migration keeps it held.
+  // migrations are pending, its rollout is held (WorkloadRuntime::HoldRollout) right after
+  // pre-flight, before the gates (an upgrade waiting for approval or a window holds it meanwhile),
+  // and asserted again under the migration lock (the plan observed there may differ); at most once
+  // per pass. The setting it had is recorded in status.rolloutHold first, so a controller killed
+  // while holding releases it on a later pass. ReleaseRollout gives the setting back once nothing
+  // is pending (before the bump and verify); a failed migration keeps it held.
   StepOutcome HoldRollout();
   StepOutcome ReleaseRollout();
 
@@ -197,6 +199,7 @@ class Pass {
   bool image_present_ = false;  // and found the image in local storage
   bool no_save_ = false;  // the stored status could not be read: do not overwrite it
   bool changed_ = false;  // this pass applied, bumped or rolled out something
+  bool hold_asserted_ = false;  // HoldRollout held the rollout in this pass
   std::mutex blocked_mu_;
   std::vector<BlockedSession> blocked_;
 };

@@ -1,7 +1,8 @@
 // Pass: GitOps bumped first. When the workload already declares the target image while migrations
 // are pending (a GitOps sync or a person changed it before the migrations ran), new pods would start
 // against the old schema: the rollout is held (a Deployment paused, a StatefulSet partitioned) from
-// before the backup until nothing is pending, then the user's setting is given back (see pass.h).
+// before the gates (so also while an approval or a maintenance window keeps the migrations waiting)
+// until nothing is pending, then the user's setting is given back (see pass.h).
 // Crash safety: the setting is recorded in status.rolloutHold before the hold is made, so a pass
 // killed between the two re-asserts the hold (idempotent) and a later pass releases it; a new spec
 // keeps the record (LoadStatus).
@@ -39,11 +40,13 @@ StepOutcome Pass::HoldRollout() {
                                    " migration(s) are pending: holding its rollout until they are applied");
     CrashPoint("before-hold-rollout");  // recorded, not held yet: the next pass holds it
   }
+  if (hold_asserted_) return StepOutcome::Succeeded();  // held earlier in this pass
   Status s = d_.workloads->HoldRollout(su_.workload);
   if (!s.ok()) {
     if (Transient(s)) return StepOutcome::RetryAfter(s, reasons::kWorkloadUnavailable);
     return StepOutcome::Failed(s, reasons::kWorkloadInvalid);
   }
+  hold_asserted_ = true;
   CrashPoint("after-hold-rollout");
   if (!already) {
     changed_ = true;

@@ -18,9 +18,16 @@ ReconcileOutcome Pass::Run() {
     out_.status = st_;
     return out_;
   }
-  for (auto step : {&Pass::Observe, &Pass::Preflight, &Pass::Gates}) {
+  for (auto step : {&Pass::Observe, &Pass::Preflight}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
   }
+  // GitOps bumped first: the rollout is held before any gate (approval, maintenance window, drift,
+  // lint) can keep the migrations waiting, for new pods must not meet the old schema meanwhile. A
+  // dry run changes nothing, a hold included.
+  if (!opt_.dry_run && !su_.policy.dry_run) {
+    if (StepOutcome o = HoldRollout(); !o.ok()) return Finish(o);
+  }
+  if (StepOutcome o = Gates(); !o.ok()) return Finish(o);
   if (opt_.dry_run) {
     out_.terminal = true;  // the caller only wanted the plan
     return Finish(StepOutcome::Succeeded());

@@ -173,6 +173,67 @@ TEST_F(ReconcilerRolloutTest, ARuntimeThatCannotHoldMigratesAsBefore) {
   EXPECT_EQ(EventsWithReason("RolloutHeld"), 0);
 }
 
+// Regression (fixed; was Pass::Run holding the rollout only after the gates and the migration lock): a
+// GitOps-first bump while the upgrade waits for an approval or a maintenance window was not held,
+// so the new pods crash-looped against the old schema (the e2e's "schema mismatch") for as long as
+// the gate stayed shut. The hold comes right after pre-flight now, before any gate can keep the
+// migrations waiting; the gate still decides when they run.
+TEST_F(ReconcilerRolloutTest, AnUpgradeWaitingForApprovalHoldsAGitOpsFirstRollout) {
+  GitOpsBumpedFirst();
+  su_.policy.approval_required = true;
+  auto waiting = Run();
+  EXPECT_EQ(waiting.result.code(), Code::kGated) << waiting.result.ToString();
+  EXPECT_TRUE(rt_.held) << "new pods must not start against the old schema while the upgrade waits";
+  EXPECT_EQ(world_.applies, 0) << "the gate still holds the migrations";
+  EXPECT_EQ(EventsWithReason("RolloutHeld"), 1);
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kWaiting);
+  EXPECT_EQ(Cond(st, "Ready"), "False/AwaitingApproval");
+  EXPECT_EQ(st.rollout_hold, "paused=false");
+
+  // Waiting again: the hold is asserted once per pass, the setting read once, one Event in all.
+  Run();
+  EXPECT_EQ(rt_.setting_reads, 1);
+  EXPECT_EQ(EventsWithReason("RolloutHeld"), 1);
+
+  ASSERT_TRUE(waiting.plan.has_value());
+  su_.policy.approved_plan_hash = waiting.plan->hash;
+  auto out = Run();
+  EXPECT_EQ(out.kind, OutcomeKind::kSucceeded) << out.result.ToString();
+  EXPECT_LT(Index("apply"), Index("release:paused=false"));
+  EXPECT_FALSE(rt_.held);
+  EXPECT_EQ(EventsWithReason("RolloutResumed"), 1);
+}
+
+TEST_F(ReconcilerRolloutTest, AClosedMaintenanceWindowHoldsAGitOpsFirstRolloutUntilItOpens) {
+  GitOpsBumpedFirst();
+  su_.policy.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}};  // now: Monday 10:00 UTC
+  auto out = Run();
+  EXPECT_EQ(out.result.code(), Code::kGated) << out.result.ToString();
+  EXPECT_TRUE(rt_.held);
+  EXPECT_EQ(world_.applies, 0);
+  EXPECT_EQ(Cond(Stored(), "Ready"), "False/OutsideMaintenanceWindow");
+  clock_.Advance(std::chrono::hours(16));
+  out = Run();
+  EXPECT_EQ(out.kind, OutcomeKind::kSucceeded) << out.result.ToString();
+  EXPECT_EQ(rt_.release_calls, std::vector<std::string>{"paused=false"});
+  EXPECT_FALSE(rt_.held);
+}
+
+TEST_F(ReconcilerRolloutTest, ADryRunHoldsNothing) {
+  GitOpsBumpedFirst();
+  su_.policy.dry_run = true;
+  auto out = Run();
+  EXPECT_EQ(out.result.code(), Code::kGated) << out.result.ToString();
+  EXPECT_FALSE(rt_.held) << "a dry run changes nothing";
+  EXPECT_EQ(Index("hold"), journal_.size());
+  ReconcileOptions plan_only;
+  plan_only.dry_run = true;
+  su_.policy.dry_run = false;
+  Run(plan_only);
+  EXPECT_FALSE(rt_.held) << "plan changes nothing";
+}
+
 TEST_F(ReconcilerRolloutTest, NothingPendingHoldsNothing) {
   GitOpsBumpedFirst();
   world_.pending.clear();

@@ -137,8 +137,8 @@ class OlympusE2E : public ::testing::Test {
                      600s);
     ASSERT_TRUE(built.ok() && built->Succeeded())
         << "tests/fixtures/images/build.sh: " << (built.ok() ? built->Tail() : built.status().ToString());
-    // Crash-looping pods restart after 0.5 s, 1 s, 2 s ... (at most 8 s), as the kubelet's 10 s..5 min.
-    emu_ = new KubeEmulator({"--kubelet", "podman", "--crash-backoff", "0.5"});
+    // Crash-looping pods restart after 0.3 s, 0.6 s, 1.2 s ... (at most 4.8 s): the kubelet's 10 s..5 min.
+    emu_ = new KubeEmulator({"--kubelet", "podman", "--crash-backoff", "0.3"});
     emu_->Start();
     if (::testing::Test::HasFatalFailure()) return;
     emu_->Kubectl({"apply", "-k", SourceDir() + "/crds"});
@@ -195,11 +195,11 @@ class OlympusE2E : public ::testing::Test {
   // with podman, the drizzle engine applies the old folder), and the Secret <key>-db holding its DSN
   // (created from a 0600 file, as the example's README says: the DSN never in an argv).
   void Bootstrap(std::vector<Service*> services) {
-    std::map<std::string, std::string> env = {{"SU_LOG_LEVEL", "warn"}};
+    std::vector<std::map<std::string, std::string>> envs;
     for (Service* s : services) {
       s->dsn = pg_.CreateDatabase(s->key);
       const std::string var = "BOOT_" + s->key;
-      env[var] = s->dsn;
+      envs.push_back({{"SU_LOG_LEVEL", "warn"}, {var, s->dsn}});
       std::ostringstream m;
       m << "apiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: " << s->key
         << "\n  namespace: boot-" << getpid() << "-" << ns_ << "\nspec:\n  targetVersion: " << s->old_version
@@ -209,13 +209,26 @@ class OlympusE2E : public ::testing::Test {
       } else {
         m << "    engine: ory\n  image: " << s->OldImage() << "\n";
       }
-      work_.Write("bootstrap/" + s->key + ".yaml", m.str());
+      work_.Write("bootstrap/" + s->key + "/" + s->key + ".yaml", m.str());
       std::string dsn_file = work_.Write("secrets/" + s->key + "-dsn", s->dsn);
       fs::permissions(dsn_file, fs::perms::owner_read | fs::perms::owner_write);
       Kubectl({"create", "secret", "generic", s->key + "-db", "--from-file=dsn=" + dsn_file});
     }
-    CliResult r = RunCli({"apply", "-q", "-f", work_.Path("bootstrap"), "--state-dir", work_.Path("bootstrap-state")}, env);
-    ASSERT_EQ(r.exit_code, 0) << "bootstrap apply:\n" << r.out << r.err;
+    // One `apply` per service, side by side (each runs its own migrator containers).
+    std::vector<CliResult> results(services.size());
+    std::vector<std::thread> runs;
+    for (size_t i = 0; i < services.size(); ++i) {
+      runs.emplace_back([&, i] {
+        const std::string dir = work_.Path("bootstrap/" + services[i]->key);
+        results[i] = RunCli({"apply", "-q", "-f", dir, "--state-dir", dir + "-state"}, envs[i]);
+      });
+    }
+    for (auto& t : runs) t.join();
+    for (size_t i = 0; i < services.size(); ++i) {
+      EXPECT_EQ(results[i].exit_code, 0) << "bootstrap apply of " << services[i]->key << ":\n"
+                                         << results[i].out << results[i].err;
+    }
+    ASSERT_FALSE(HasFailure());
   }
 
   // The controller as an operator runs it, scoped to this case's namespace, with a short TTL for
@@ -224,7 +237,7 @@ class OlympusE2E : public ::testing::Test {
   void StartController() {
     std::vector<std::string> argv = {"env", "-C", Fixtures(""), CliBinary(), "controller", "--kubernetes",
                                      "--kubeconfig", emu_->Kubeconfig(), "--namespace", ns_,
-                                     "--state-dir", work_.Path("state"), "--resync", "20s",
+                                     "--state-dir", work_.Path("state"), "--resync", "2m",
                                      "--migration-job-ttl", "5s", "--kube-api-qps", "50", "--kube-api-burst", "100"};
     ASSERT_TRUE(controller_.Start(argv, {{"KUBECONFIG", kUnsetEnv}, {"SU_LOG_LEVEL", "info"}},
                                   work_.Path("controller.log")));

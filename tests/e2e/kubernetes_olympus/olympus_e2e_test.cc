@@ -346,7 +346,9 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
   if (HasFatalFailure()) return;
   Watch(&job_watch_, "jobs", {"jobs"},
         "{.metadata.name} {.spec.ttlSecondsAfterFinished} {.spec.template.spec.containers[0].image} "
-        "{.spec.template.spec.securityContext.runAsUser} {.status.succeeded}{\"\\n\"}");
+        "{.spec.template.spec.securityContext.runAsUser} "
+        "{.spec.template.spec.containers[0].env[?(@.name==\"DSN\")].valueFrom.secretKeyRef.name} "
+        "{.status.succeeded}{\"\\n\"}");
   if (HasFatalFailure()) return;
   Kubectl({"apply", "-f", Examples("upgrades/")});
   Kubectl({"wait", "--for=condition=Ready", "su", "--all", "--timeout=400s"});
@@ -390,7 +392,9 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
     EXPECT_TRUE(k || h);
     kratos_jobs += k;
     hydra_jobs += h;
-    EXPECT_NE(line.find(" 5 " + (k ? kratos.NewImage() : hydra.NewImage()) + " 65534 "), std::string::npos);
+    // TTL 5 s, the target image, the Deployment's runAsUser, the DSN from the workload's Secret.
+    EXPECT_NE(line.find(" 5 " + (k ? kratos.NewImage() + " 65534 kratos-db " : hydra.NewImage() + " 65534 hydra-db ")),
+              std::string::npos);
     EXPECT_EQ(line.substr(line.rfind(' ') + 1), "1") << "every Job succeeded";
   }
   // migrate sql status, migrate sql up, and status again after it.
@@ -437,7 +441,7 @@ TEST_F(OlympusE2E, AKratosImageAheadOfItsSchemaFailsWithoutTheOperatorAndIsHeldW
   // The rollout does not complete: one updated replica, never available; the old pod still serves.
   EXPECT_EQ(Get("deployment/kratos", "{.status.replicas} {.status.updatedReplicas} {.status.availableReplicas}"), "2 1 1");
   EXPECT_NE(Get("deployment/kratos", "{.status.conditions[?(@.type==\"Progressing\")].reason}"), "NewReplicaSetAvailable");
-  auto status = KubectlMayFail({"rollout", "status", "deployment/kratos", "--timeout=3s"});
+  auto status = KubectlMayFail({"rollout", "status", "deployment/kratos", "--timeout=5s"});
   EXPECT_NE(status.exit_code, 0) << status.out;
   EXPECT_NE(status.out.find("1 old replicas are pending termination"), std::string::npos) << status.out << status.err;
   EXPECT_EQ(Get("pod/" + old_pod, "{.spec.containers[0].image} {.status.containerStatuses[0].ready}"),

@@ -21,6 +21,9 @@ const expected = {
   'manifests/examples/kratos.yaml': [{ depName: 'oryd/kratos', currentValue: 'v1.2.0', image: true }],
   'manifests/examples/hydra.yaml': [{ depName: 'oryd/hydra', currentValue: 'v2.2.0', image: true }],
   'manifests/examples/athena.yaml': [{ depName: 'ghcr.io/example/athena', currentValue: 'v0.9.0', image: false }],
+  'examples/kubernetes/olympus/upgrades/kratos.yaml': [{ depName: 'oryd/kratos', currentValue: 'v1.2.0', image: false }],
+  'examples/kubernetes/olympus/upgrades/hydra.yaml': [{ depName: 'oryd/hydra', currentValue: 'v2.3.0', image: false }],
+  'examples/kubernetes/olympus/upgrades/athena.yaml': [{ depName: 'olympus/athena', currentValue: 'v1.1.0', image: false }],
 };
 
 // Renovate's managerFilePatterns: "/regex/" is a regular expression, anything else a glob (we

@@ -38,6 +38,7 @@
 #include "tests/support/cli_runner.h"
 #include "tests/support/kube/kube_emulator.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/podman/local_podman.h"
 #include "tests/support/temp_dir.h"
 
 namespace su::testing {
@@ -143,6 +144,9 @@ class OlympusE2E : public ::testing::Test {
     if (::testing::Test::HasFatalFailure()) return;
     emu_->Kubectl({"apply", "-k", SourceDir() + "/crds"});
     emu_->Kubectl({"wait", "--for=condition=Established", "crd/schemaupgrades.olympus.io", "--timeout=60s"});
+    auto image = BuildControllerImage();
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    controller_image_ = *image;
   }
   static void TearDownTestSuite() {
     delete emu_;  // SIGTERM: the emulator removes exactly the containers it started
@@ -232,11 +236,12 @@ class OlympusE2E : public ::testing::Test {
   }
 
   // The controller as an operator runs it, scoped to this case's namespace, with a short TTL for
-  // finished migration Jobs. Its working directory is tests/fixtures/images: Athena's SchemaUpgrade
-  // names its Drizzle folder relative to it (migrations.source: controller).
+  // finished migration Jobs and its own image (built locally from the binary under test) for the
+  // Job that reads Athena's migrations out of its image (migrations.source: image).
   void StartController() {
-    std::vector<std::string> argv = {"env", "-C", Fixtures(""), CliBinary(), "controller", "--kubernetes",
+    std::vector<std::string> argv = {CliBinary(), "controller", "--kubernetes",
                                      "--kubeconfig", emu_->Kubeconfig(), "--namespace", ns_,
+                                     "--controller-image", controller_image_,
                                      "--state-dir", work_.Path("state"), "--resync", "2m",
                                      "--migration-job-ttl", "5s", "--kube-api-qps", "50", "--kube-api-burst", "100"};
     ASSERT_TRUE(controller_.Start(argv, {{"KUBECONFIG", kUnsetEnv}, {"SU_LOG_LEVEL", "info"}},
@@ -321,6 +326,7 @@ class OlympusE2E : public ::testing::Test {
   }
 
   static KubeEmulator* emu_;
+  static std::string controller_image_;
   PgServer& pg_ = PgServer::Shared();
   TempDir work_;
   std::string ns_;
@@ -329,6 +335,7 @@ class OlympusE2E : public ::testing::Test {
 };
 
 KubeEmulator* OlympusE2E::emu_ = nullptr;
+std::string OlympusE2E::controller_image_;
 
 TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
   Service kratos = Kratos(), hydra = Hydra(), athena = Athena();
@@ -345,7 +352,8 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
   StartController();
   if (HasFatalFailure()) return;
   Watch(&job_watch_, "jobs", {"jobs"},
-        "{.metadata.name} {.spec.ttlSecondsAfterFinished} {.spec.template.spec.containers[0].image} "
+        "{.metadata.name} {.spec.ttlSecondsAfterFinished} {.spec.template.spec.initContainers[0].image}>"
+        "{.spec.template.spec.containers[0].image} "
         "{.spec.template.spec.securityContext.runAsUser} "
         "{.spec.template.spec.containers[0].env[?(@.name==\"DSN\")].valueFrom.secretKeyRef.name} "
         "{.status.succeeded}{\"\\n\"}");
@@ -375,7 +383,8 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
   EXPECT_EQ(DrizzleRows(Fixtures("athena/v1.1.0")).size(), 4u);
 
   // The migrators ran as Jobs of the target images, inheriting the workload's pod security context,
-  // with the short TTL. Once the controller stopped (a converged ory resource still runs its status
+  // with the short TTL; Athena's folder was read by a Job of its target image (init container) and
+  // the controller's image. Once the controller stopped (a converged ory resource still runs its status
   // command as a Job on a resync), none is left: a succeeded Job is deleted as soon as the
   // controller read it, one finishing after the controller stopped by its TTL; their pods with them.
   StopController();
@@ -385,21 +394,30 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
   });
   std::map<std::string, std::string> jobs;  // name -> its last watched line
   for (const auto& l : WatchLines(&job_watch_)) jobs[l.substr(0, l.find(' '))] = l;
-  int kratos_jobs = 0, hydra_jobs = 0;
+  int kratos_jobs = 0, hydra_jobs = 0, athena_jobs = 0;
   for (const auto& [name, line] : jobs) {
     SCOPED_TRACE(line);
     bool k = name.rfind("su-kratos-", 0) == 0, h = name.rfind("su-hydra-", 0) == 0;
-    EXPECT_TRUE(k || h);
+    bool a = name.rfind("su-athena-", 0) == 0;
+    EXPECT_TRUE(k || h || a);
     kratos_jobs += k;
     hydra_jobs += h;
-    // TTL 5 s, the target image, the Deployment's runAsUser, the DSN from the workload's Secret.
-    EXPECT_NE(line.find(" 5 " + (k ? kratos.NewImage() + " 65534 kratos-db " : hydra.NewImage() + " 65534 hydra-db ")),
-              std::string::npos);
+    athena_jobs += a;
+    if (a) {
+      // The folder read: no DSN at all.
+      EXPECT_NE(line.find(" 5 " + athena.NewImage() + ">" + controller_image_ + " "), std::string::npos);
+      EXPECT_EQ(line.find("athena-db"), std::string::npos);
+    } else {
+      // TTL 5 s, the target image, the Deployment's runAsUser, the DSN from the workload's Secret.
+      EXPECT_NE(line.find(" 5 >" + (k ? kratos.NewImage() + " 65534 kratos-db " : hydra.NewImage() + " 65534 hydra-db ")),
+                std::string::npos);
+    }
     EXPECT_EQ(line.substr(line.rfind(' ') + 1), "1") << "every Job succeeded";
   }
   // migrate sql status, migrate sql up, and status again after it.
   EXPECT_GE(kratos_jobs, 2);
   EXPECT_GE(hydra_jobs, 2);
+  EXPECT_EQ(athena_jobs, 1) << "the folder is read once per target image";
 
   // The DSN's password is in no Event, status or controller log line.
   std::string all = Kubectl({"get", "events,schemaupgrades", "-o", "json"}) + ReadAll(controller_.log_path());

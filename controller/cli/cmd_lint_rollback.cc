@@ -12,6 +12,7 @@
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/factory/factory.h"
 #include "reconcilers/manifest/manifest.h"
+#include "reconcilers/runtimes/migration_folder.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/sqltext/lint.h"
 #include "reconcilers/sqltext/lint_report.h"
@@ -98,6 +99,23 @@ int CmdLint(const Args& args) {
   for (const auto& p : flags->positional()) {
     auto files = LintTargets(fs, p);
     if (!files.ok()) return ReportError("lint", files.status());
+    if (fs->IsDir(p)) {
+      // A folder meant for migrations.source configMap must fit one ConfigMap: say so before
+      // `kubectl create configmap` (or a silent partial copy) does.
+      size_t bytes = 0;
+      for (const std::string& rel : {std::string("meta/_journal.json")}) {
+        if (auto t = fs->ReadFile(JoinPath(p, rel)); t.ok()) bytes += rel.size() + t->size();
+      }
+      for (const auto& f : *files) {
+        if (auto t = fs->ReadFile(f); t.ok()) bytes += BaseName(f).size() + t->size();
+      }
+      if (bytes > kConfigMapLimitBytes) {
+        std::fprintf(stderr,
+                     "note: %s: %zu bytes of migration files, more than one ConfigMap holds (%zu bytes, 1 MiB): "
+                     "spec.migrations.source configMap cannot carry this folder; use source image or controller\n",
+                     p.c_str(), bytes, kConfigMapLimitBytes);
+      }
+    }
     for (const auto& f : *files) {
       auto text = fs->ReadFile(f);
       if (!text.ok()) return ReportError("lint", text.status());

@@ -78,7 +78,16 @@ class FolderEngine : public Engine {
   void set_inner(std::unique_ptr<Engine> inner) { inner_ = std::move(inner); }
   FileSystem* fs() { return fs_.get(); }
   std::string name() const override { return inner_->name(); }
-  Result<EngineState> Observe(Database* db) override { return inner_->Observe(db); }
+  Result<EngineState> Observe(Database* db) override {
+    auto st = inner_->Observe(db);
+    if (st.ok()) {
+      // plan and status say where the files came from (the pending files' paths start with it too).
+      st->notes.push_back("migration files read from " + folder_->origin + " (spec.migrations.source): " +
+                          std::to_string(folder_->files.size()) + " file(s), " + std::to_string(folder_->bytes) +
+                          " bytes");
+    }
+    return st;
+  }
   std::string HistoryMarkSql() const override { return inner_->HistoryMarkSql(); }
   Result<std::string> SourceStamp() override { return inner_->SourceStamp(); }
   RunReport Apply(Database* db, const RunContext& ctx) override { return inner_->Apply(db, ctx); }

@@ -86,6 +86,10 @@ TEST(PodmanFolderTest, ImageSourceMigratesExactlyTheTargetsRowsAndLeavesNoContai
   ASSERT_TRUE(st.ok()) << st.status().ToString();
   ASSERT_EQ(st->pending.size(), 4u);
   EXPECT_EQ(st->pending[0].file, "image:localhost/olympus/athena:v1.1.0:/migrations/0000_init_tenants_users.sql");
+  ASSERT_FALSE(st->notes.empty());
+  EXPECT_EQ(st->notes.back().rfind("migration files read from image:localhost/olympus/athena:v1.1.0:/migrations "
+                                   "(spec.migrations.source): 5 file(s)", 0), 0u)
+      << st->notes.back();
   RunReport rep = (*engine)->Apply(db->get(), RunContext{});
   ASSERT_TRUE(rep.status.ok()) << rep.status.ToString();
   EXPECT_EQ(Rows(db->get()), expected);

@@ -297,6 +297,27 @@ TEST_F(SourceFolderTest, ConfigMapOverTheLimitIsAnErrorWithItsSize) {
   EXPECT_NE(f.status().message().find("1126422 bytes"), std::string::npos) << f.status().message();
 }
 
+// `schema-upgrade lint DIR` says when a folder would not fit one ConfigMap (and not when it fits).
+TEST(LintConfigMapLimitTest, LintSaysWhenAFolderIsTooBigForAConfigMap) {
+  su::testing::TempDir dir;
+  std::string big = "SELECT 1;\n";
+  while (big.size() < 1100 * 1024) big += "-- a long comment line to make the file big enough for the test\n";
+  std::ofstream(dir.Path("0001_big.up.sql")) << big;
+  const char* bin = std::getenv("SU_BINARY");
+  ASSERT_TRUE(bin);
+  for (bool too_big : {true, false}) {
+    if (!too_big) std::ofstream(dir.Path("0001_big.up.sql")) << "SELECT 1;\n";
+    ProcessSpec p;
+    p.argv = {bin, "lint", dir.path()};
+    p.timeout = std::chrono::minutes(1);
+    auto r = PosixProcessRunner()->Run(p);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 0) << r->err;
+    EXPECT_EQ(r->err.find("more than one ConfigMap holds") != std::string::npos, too_big) << r->err;
+    if (too_big) EXPECT_NE(r->err.find(dir.path()), std::string::npos) << r->err;
+  }
+}
+
 // The default of --controller-image inside a pod: its own container named "controller", found
 // with a list by field selector (the RBAC has list on pods, not get).
 TEST_F(SourceFolderTest, ControllerImageDefaultsToThePodsOwnControllerContainer) {

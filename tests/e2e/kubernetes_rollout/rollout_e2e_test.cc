@@ -51,11 +51,12 @@ class RolloutE2E : public ::testing::Test {
     EXPECT_TRUE(end.has_value()) << "controller did not stop on SIGTERM\n" << proc_.LogTail();
   }
 
-  void StartController() {
+  void StartController(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {Env("SU_BINARY", "schema-upgrade"), "controller", "--kubernetes",
                                      "--kubeconfig", emu_.Kubeconfig(), "--namespace", "default",
                                      "--state-dir", work_.Path("state"), "--resync", "20s",
                                      "--kube-api-qps", "50", "--kube-api-burst", "100"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(proc_.Start(argv, {{"APP_DSN", dsn_}, {"KUBECONFIG", kUnsetEnv}}, work_.Path("controller.log")));
   }
 
@@ -185,6 +186,50 @@ TEST_F(RolloutE2E, GitOpsBumpedFirstIsHeldWhileMigratingThenResumed) {
   std::string events = Events();
   EXPECT_NE(events.find("RolloutResumed"), std::string::npos) << events;
   EXPECT_EQ(Get("su/crm", "{.status.previousImage}"), "") << "nothing was bumped by the controller";
+}
+
+// Athena's way: the drizzle folder ships inside the target image (spec.migrations.source image).
+// The controller reads it with a Job (init container of athena:v1.1.0, container of the controller
+// image, whose simulated run prints what the real `__print-folder` prints for the fixture's folder),
+// migrates, bumps, and is Ready; drizzle.__drizzle_migrations holds the target's four rows.
+TEST_F(RolloutE2E, DrizzleMigrationsReadFromTheTargetImageThenBumped) {
+  const std::string folder = Env("SU_SOURCE_DIR", ".") + std::string("/tests/fixtures/images/athena/v1.1.0");
+  BackgroundProcess print;
+  ASSERT_TRUE(print.Start({Env("SU_BINARY", "schema-upgrade"), "__print-folder", "--engine", "drizzle", folder}, {},
+                          work_.Path("print.out")));
+  auto printed = print.Wait(60s);
+  ASSERT_TRUE(printed.has_value() && printed->exit_code == 0) << print.LogTail();
+  std::ifstream in(work_.Path("print.out"));
+  const std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string escaped;
+  for (char c : out) {
+    if (c == '"' || c == '\\') escaped += '\\';
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    escaped += c;
+  }
+  Rules(R"({"rules":[{"image":"mig-source-e2e/schema-upgrade","behavior":"exit","exitCode":0,"log":")" + escaped +
+        R"("}]})");
+  Deploy("athena", "localhost/olympus/athena:v1.0.0");
+  StartController({"--controller-image", "localhost/mig-source-e2e/schema-upgrade:e2e"});
+  if (HasFatalFailure()) return;
+  std::string path = work_.Path("athena-su.yaml");
+  std::ofstream(path) << "apiVersion: olympus.io/v1alpha1\nkind: SchemaUpgrade\nmetadata:\n  name: athena\n"
+                      << "  namespace: default\nspec:\n  targetVersion: v1.1.0\n  workload:\n    kind: Deployment\n"
+                      << "    name: athena\n    container: app\n  database:\n    dsnFrom:\n      env: APP_DSN\n"
+                      << "  migrations:\n    engine: drizzle\n    source: image\n    path: /migrations\n"
+                      << "  policy:\n    verify: {settle: 1s}\n";
+  emu_.Kubectl({"apply", "-f", path});
+  emu_.Kubectl({"wait", "--for=condition=Ready", "su/athena", "--timeout=180s"});
+  EXPECT_EQ(Get("deployment/athena", "{.spec.template.spec.containers[1].image}"), "localhost/olympus/athena:v1.1.0");
+  auto db = ConnectPostgres(dsn_, "e2e");
+  ASSERT_TRUE(db.ok());
+  auto r = (*db)->Query("SELECT count(*) FROM drizzle.__drizzle_migrations");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->Get(0, 0), "4");
+  EXPECT_NE(proc_.LogTail(1 << 22).find("migrations.read_image"), std::string::npos) << proc_.LogTail();
 }
 
 }  // namespace

@@ -45,6 +45,9 @@ inline constexpr const char kDryRun[] = "DryRun";
 inline constexpr const char kAwaitingApproval[] = "AwaitingApproval";
 inline constexpr const char kOutsideMaintenanceWindow[] = "OutsideMaintenanceWindow";
 inline constexpr const char kPlanChanged[] = "PlanChanged";
+// spec.dependsOn names a SchemaUpgrade that is not Ready at its current target yet (or does not
+// exist): looked at again shortly.
+inline constexpr const char kWaitingForDependency[] = "WaitingForDependency";
 // A rollout that runs on its own (Kubernetes) is still progressing: looked at again shortly.
 inline constexpr const char kRolloutInProgress[] = "RolloutInProgress";
 
@@ -90,6 +93,9 @@ inline constexpr const char kBackupRetention[] = "BackupRetention";
 inline constexpr const char kPending[] = "Pending";
 // The object passed the CRD schema but not our validation: nothing runs until it is fixed.
 inline constexpr const char kInvalidSpec[] = "InvalidSpec";
+// spec.dependsOn closes a cycle among the SchemaUpgrades the controller sees (every member is
+// told, naming the cycle); looked at again on every pass, since another member's edit breaks it.
+inline constexpr const char kDependencyCycle[] = "DependencyCycle";
 
 // Every reason above, for tests and documentation.
 inline constexpr const char* kAll[] = {
@@ -101,7 +107,7 @@ inline constexpr const char* kAll[] = {
     kWorkloadInvalid, kChecksumDrift, kLintErrors, kDowngradeRefused, kDigestPinned, kBumpRefused,
     kBackupFailed, kMigrationFailed, kBumpFailed, kRolloutFailed, kVerifyFailed, kImageRolledBack,
     kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec, kRolloutHeld, kRolloutResumed,
-    kRolloutInProgress};
+    kRolloutInProgress, kWaitingForDependency, kDependencyCycle};
 }  // namespace reasons
 
 }  // namespace su

@@ -57,6 +57,13 @@ struct MigrationsSpec {
                                              // drizzle: migrations schema (empty: drizzle's default)
 };
 
+// spec.dependsOn[i]: another SchemaUpgrade of the same namespace that must be Ready at its own
+// current target before this one starts work (reconcilers/schemaupgrade/dependencies.h).
+struct DependencyRef {
+  std::string name;  // metadata.name of the other SchemaUpgrade (a DNS-1123 label)
+  bool operator==(const DependencyRef&) const = default;
+};
+
 struct MaintenanceWindow {
   std::string start;      // "HH:MM"
   std::string end;        // "HH:MM"; end < start wraps past midnight
@@ -117,6 +124,7 @@ struct SchemaUpgrade {
   DsnSource dsn;
   MigrationsSpec migrations;
   PolicySpec policy;
+  std::vector<DependencyRef> depends_on;  // spec.dependsOn, in the order given (no duplicates, no self)
   // sha256 hex of the canonical spec (ComputeSpecHash): changes exactly when the desired state
   // changes, so the reconciler can tell a new spec from a retry even without a generation.
   std::string spec_hash;

@@ -13,6 +13,7 @@
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/offline/offline_plan.h"
+#include "reconcilers/schemaupgrade/dependencies.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/plan_markdown.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
@@ -138,6 +139,11 @@ int CmdPlan(const Args& args) {
   if (!resources.ok()) return ReportError("plan", resources.status());
   if (flags->Has("from")) return PlanFrom(flags->Get("from"), *resources, output, flags->Get("ory-migrations-path"));
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), false});
+  // spec.dependsOn: the other SchemaUpgrades are those of the given manifests (all of them, also
+  // when --name picks one); their readiness is their status in the state dir.
+  auto known = LoadResources(flags->GetAll("file"), "");
+  StaticResourceLookup lookup(known.ok() ? *known : *resources);
+  env->deps.resources = &lookup;
   Reconciler reconciler(env->deps);
   int code = 0;
   std::vector<std::string> jsons;
@@ -198,6 +204,13 @@ int CmdApply(const Args& args) {
   auto resources = LoadResources(flags->GetAll("file"), flags->Get("name"));
   if (!resources.ok()) return ReportError("apply", resources.status());
   auto env = MakeCliEnv({flags->Get("state-dir"), flags->Get("compose"), !flags->Has("quiet")});
+  // spec.dependsOn: dependencies among the given manifests are applied first; the others are
+  // looked up among all the given manifests (also when --name picks one), their readiness in the
+  // state dir.
+  auto known = LoadResources(flags->GetAll("file"), "");
+  StaticResourceLookup lookup(known.ok() ? *known : *resources);
+  env->deps.resources = &lookup;
+  *resources = OrderByDependencies(std::move(*resources));
   if (!dry_run) {
     // Status must be storable before anything changes: a state dir that is a file, or cannot be
     // created, is bad input found now, not after the migrations ran.

@@ -10,9 +10,63 @@
 #include "controller/runtime/manager.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
+#include "reconcilers/schemaupgrade/dependencies.h"
 #include "reconcilers/schemaupgrade/status_seed.h"
 
 namespace su {
+namespace {
+
+// spec.dependsOn reads the other resources' desired state from the same source the workers use
+// (the manifests folder or the informer's cache); their status comes from the status store.
+class SourceLookup : public ResourceLookup {
+ public:
+  explicit SourceLookup(ResourceSource* source) : source_(source) {}
+  std::optional<SchemaUpgrade> Find(const std::string& key) override {
+    auto got = source_->Get(key);
+    if (!got || !got->resource.ok()) return std::nullopt;
+    return *got->resource;
+  }
+
+ private:
+  ResourceSource* source_;
+};
+
+// Who depends on whom, as last seen by a pass (only resources with spec.dependsOn are kept): a
+// change or a finished pass of a resource queues its dependents, so a dependent waiting for it
+// (or stalled on a cycle through it) is looked at again promptly, not only at its next requeue.
+class DependentsIndex {
+ public:
+  void Set(const SchemaUpgrade& su) {
+    std::vector<std::string> deps;
+    for (const auto& d : su.depends_on) deps.push_back(DependencyKey(su, d));
+    std::lock_guard<std::mutex> l(mu_);
+    if (deps.empty()) {
+      deps_of_.erase(su.Key());
+    } else {
+      deps_of_[su.Key()] = std::move(deps);
+    }
+  }
+  void Forget(const std::string& key) {
+    std::lock_guard<std::mutex> l(mu_);
+    deps_of_.erase(key);
+  }
+  std::vector<std::string> DependentsOf(const std::string& key) const {
+    std::vector<std::string> out;
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [k, deps] : deps_of_) {
+      for (const auto& d : deps) {
+        if (d == key) out.push_back(k);
+      }
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> deps_of_;  // guarded by mu_
+};
+
+}  // namespace
 
 int RunController(ControllerParts& p) {
   CliEnv& env = *p.env;
@@ -33,6 +87,10 @@ int RunController(ControllerParts& p) {
   if (p.per_resource_metrics) {
     metrics.Describe("phase", "1 for the current phase of each resource (the only series of that resource).");
   }
+  SourceLookup lookup(p.source);
+  DependentsIndex dependents;
+  Manager* manager_ptr = nullptr;  // set once the manager exists; workers start after that
+  env.deps.resources = &lookup;
   Reconciler reconciler(env.deps);
   // Bounded by default: resources{phase} counts resources per phase (nine series whatever their
   // number). phase{resource,phase} (one series per resource, its current phase) only with
@@ -89,6 +147,7 @@ int RunController(ControllerParts& p) {
         if (!got) return ReconcileResult{};  // gone from the source; status stays as the record
         if (!got->resource.ok()) return invalid(key, got->generation, got->resource.status());
         SchemaUpgrade su = *got->resource;
+        dependents.Set(su);
         ApplyCliDefaults(env, &su);
         if (p.admit) {
           if (Status a = p.admit(su); !a.ok()) return invalid(key, got->generation, a);
@@ -102,18 +161,29 @@ int RunController(ControllerParts& p) {
         // The manager's reconciles_total counts callback outcomes, and this callback never fails
         // (the reconciler owns retries); this counter says how the pass itself ended.
         metrics.IncCounter("reconcile_results_total", {{"result", OutcomeKindName(out.kind)}});
+        // Ready (or at least converged for this pass): whoever waits for it looks again now.
+        if (out.kind == OutcomeKind::kSucceeded) {
+          for (const auto& d : dependents.DependentsOf(key)) manager_ptr->Enqueue(d);
+        }
         ReconcileResult r;
         r.requeue_after = out.requeue_after;
         return r;
       },
       mopt);
+  manager_ptr = &manager;
 
   ResourceHandler handler;
-  handler.changed = [&](const std::string& key) { manager.Enqueue(key); };
+  handler.changed = [&](const std::string& key) {
+    manager.Enqueue(key);
+    // A dependency edited, created or deleted: its dependents' wait (or cycle) may be over.
+    for (const auto& d : dependents.DependentsOf(key)) manager.Enqueue(d);
+  };
   handler.resynced = [&](const std::string& key) { manager.Resync(key); };
   handler.removed = [&](const std::string& key) {
     LogInfo("resource.removed", {{"resource", key}});
     manager.Remove(key);
+    for (const auto& d : dependents.DependentsOf(key)) manager.Enqueue(d);
+    dependents.Forget(key);
     ForgetPhase(key);
     if (env.deps.observations) env.deps.observations->Drop(key);
     if (p.on_removed) p.on_removed(key);

@@ -166,7 +166,7 @@ class DocumentParser {
     ParseMetadata(meta, &su);
 
     MapReader spec = top.Map("spec", {"service", "targetVersion", "image", "workload", "database",
-                                      "migrations", "policy"});
+                                      "migrations", "policy", "dependsOn"});
     if (!top.Has("spec")) {
       top.Required("spec", "a mapping with targetVersion, database and migrations");
     } else {
@@ -225,7 +225,39 @@ class DocumentParser {
     ParseDatabase(spec, su);
     ParseMigrations(spec, su);
     ParsePolicy(spec, su);
+    ParseDependsOn(spec, su);
     CrossCheck(spec, su);
+  }
+
+  // spec.dependsOn: [{name: kratos}, ...]: SchemaUpgrades of the same namespace. A name listed
+  // twice or naming this resource itself is an error here; cycles through other resources are
+  // found by the reconciler, which sees them all (reconcilers/schemaupgrade/dependencies.h).
+  void ParseDependsOn(MapReader& spec, SchemaUpgrade* su) {
+    std::vector<MapReader> items = spec.MapList("dependsOn", {"name"});
+    for (size_t i = 0; i < items.size(); ++i) {
+      MapReader& item = items[i];
+      DependencyRef dep;
+      if (!item.String("name", &dep.name)) {
+        if (!item.Has("name")) item.Required("name", "the name of another SchemaUpgrade in this namespace, e.g. kratos");
+        continue;
+      }
+      if (!IsDns1123Label(dep.name)) {
+        item.Error("name", Q(dep.name) + " is not a SchemaUpgrade name; expected a DNS-1123 label such as kratos");
+        continue;
+      }
+      if (dep.name == su->name) {
+        item.Error("name", Q(dep.name) + " is this SchemaUpgrade itself; an upgrade cannot wait for itself: "
+                           "expected the name of another SchemaUpgrade, or remove the entry");
+        continue;
+      }
+      bool dup = false;
+      for (const auto& d : su->depends_on) dup |= d.name == dep.name;
+      if (dup) {
+        item.Error("name", Q(dep.name) + " is listed twice in spec.dependsOn; expected each dependency once");
+        continue;
+      }
+      su->depends_on.push_back(std::move(dep));
+    }
   }
 
   void ParseWorkload(MapReader& spec, SchemaUpgrade* su) {

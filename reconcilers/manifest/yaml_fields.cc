@@ -245,6 +245,27 @@ bool MapReader::StringMap(const std::string& key, std::map<std::string, std::str
   return ok;
 }
 
+std::vector<MapReader> MapReader::MapList(const std::string& key, const std::vector<std::string>& known) {
+  std::vector<MapReader> out;
+  const Entry* e = Find(key);
+  if (!e) return out;
+  if (!e->value.IsSequence()) {
+    TypeError(key, "a list of mappings, e.g. [{name: kratos}]", e->value);
+    return out;
+  }
+  for (size_t i = 0; i < e->value.size(); ++i) {
+    const YAML::Node item = e->value[i];
+    std::string p = Path(key) + "[" + std::to_string(i) + "]";
+    int line = LineOf(item) ? LineOf(item) : e->line;
+    if (!item.IsMap()) {
+      errs_->Add(line, p, "is " + DescribeNode(item) + "; expected a mapping with fields " + Join(known));
+      continue;
+    }
+    out.emplace_back(errs_, item, p, line, known);
+  }
+  return out;
+}
+
 MapReader MapReader::Map(const std::string& key, std::vector<std::string> known,
                          std::vector<std::string> ignored) {
   const Entry* e = Find(key);

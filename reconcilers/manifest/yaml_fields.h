@@ -62,6 +62,9 @@ class MapReader {
   bool StringList(const std::string& key, std::vector<std::string>* out);
   // A mapping of string to string (labels, annotations).
   bool StringMap(const std::string& key, std::map<std::string, std::string>* out);
+  // A YAML sequence of mappings (e.g. dependsOn: [{name: kratos}]), one reader per item with the
+  // path "key[i]". Not a sequence, or an item that is not a mapping: reported, and left out.
+  std::vector<MapReader> MapList(const std::string& key, const std::vector<std::string>& known);
   // A nested mapping; absent or of the wrong type gives an empty (not present) reader.
   MapReader Map(const std::string& key, std::vector<std::string> known,
                 std::vector<std::string> ignored = {});

@@ -30,6 +30,8 @@ std::string SpecToken(const SchemaUpgrade& su);
 
 // How soon a pass looks again at a rollout in progress (the Verifier said kGated).
 inline constexpr std::chrono::milliseconds kRolloutRecheck{5000};
+// How soon a pass waiting for spec.dependsOn looks again (a requeue, never a loop inside the pass).
+inline constexpr std::chrono::milliseconds kDependencyRecheck{5000};
 // How long onFailure rollbackImage waits for the rollout of the old image (Verifier kGated).
 inline constexpr std::chrono::milliseconds kRollbackRolloutWait{600000};
 
@@ -92,6 +94,14 @@ class Pass {
   bool ResumesApprovedPlan() const;
 
   StepOutcome CheckStalledOrBackoff();
+
+  // spec.dependsOn (dependencies.h). CheckDependencyCycle runs before anything connects: a cycle
+  // through this resource is a validation error (Failed, DependencyCycle, naming the cycle),
+  // looked at again on every pass since an edit of another member breaks it. WaitForDependencies
+  // (a gate) records each dependency in the plan, and waits (WaitingForDependency, requeued after
+  // kDependencyRecheck) until every one is Ready at its current target.
+  StepOutcome CheckDependencyCycle();
+  StepOutcome WaitForDependencies();
 
   StepOutcome Observe();
 

@@ -18,7 +18,7 @@ ReconcileOutcome Pass::Run() {
     out_.status = st_;
     return out_;
   }
-  for (auto step : {&Pass::Observe, &Pass::Preflight}) {
+  for (auto step : {&Pass::CheckDependencyCycle, &Pass::Observe, &Pass::Preflight}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
   }
   // GitOps bumped first: the rollout is held before any gate (approval, maintenance window, drift,

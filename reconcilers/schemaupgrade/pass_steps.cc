@@ -106,11 +106,13 @@ StepOutcome Pass::CheckStalledOrBackoff() {
   const Condition* stalled = FindCondition(st_, condition::kStalled);
   // RetriesExhausted never stops retrying (a transient cause goes away by itself); a status
   // written as Failed/RetriesExhausted by an older version is therefore retried too.
+  // DependencyCycle too: another member's edit breaks the cycle without touching this spec.
   // InvalidDatabaseSource is looked at again on every pass (a resync or a watch event, never a
   // hot loop: it requeues nothing): the Secret, variable or file it names may exist by now, and
   // looking costs no connection while it does not.
   if (st_.phase == Phase::kFailed && stalled && stalled->status == condition_status::kTrue &&
-      stalled->reason != reasons::kRetriesExhausted && stalled->reason != reasons::kInvalidDatabaseSource) {
+      stalled->reason != reasons::kRetriesExhausted && stalled->reason != reasons::kInvalidDatabaseSource &&
+      stalled->reason != reasons::kDependencyCycle) {
     return StepOutcome::Failed(Status::Failed(st_.last_error), stalled->reason);
   }
   Clock::TimePoint at;
@@ -231,7 +233,37 @@ void Pass::UsePlan(const Plan& plan) {
   for (const auto& m : plan_.state.pending) st_.pending.push_back(m.version);
 }
 
+StepOutcome Pass::CheckDependencyCycle() {
+  if (su_.depends_on.empty()) return StepOutcome::Succeeded();
+  std::vector<std::string> cycle = FindDependencyCycle(su_, d_.resources);
+  if (cycle.empty()) return StepOutcome::Succeeded();
+  return StepOutcome::Failed(
+      Status::Invalid(SourceOf(su_) + ": spec.dependsOn: dependency cycle " + FormatCycle(cycle) +
+                      ": none of these upgrades can ever start; remove one of the dependsOn entries of the cycle"),
+      reasons::kDependencyCycle);
+}
+
+StepOutcome Pass::WaitForDependencies() {
+  if (su_.depends_on.empty()) return StepOutcome::Succeeded();
+  std::string waiting;
+  for (size_t i = 0; i < plan_.dependencies.size(); ++i) {
+    const DependencyState& d = plan_.dependencies[i];
+    if (d.satisfied) continue;
+    std::string what = d.exists ? "SchemaUpgrade " + d.key + " to be Ready at its target " + d.target + " (now: " +
+                                      d.detail + ")"
+                                : "SchemaUpgrade " + d.key + " (spec.dependsOn[" + std::to_string(i) +
+                                      "].name), which does not exist; create it, or remove the entry";
+    waiting += (waiting.empty() ? "" : "; and for ") + what;
+  }
+  if (waiting.empty()) return StepOutcome::Succeeded();
+  return StepOutcome::Waiting(reasons::kWaitingForDependency, "waiting for " + waiting + "; nothing was changed",
+                              kDependencyRecheck);
+}
+
 StepOutcome Pass::Gates() {
+  // Recorded for `plan` even when there is nothing to do.
+  plan_.dependencies = EvaluateDependencies(su_, d_.resources, d_.store);
+  if (out_.plan) out_.plan->dependencies = plan_.dependencies;
   if (plan_.HasUnacceptedDrift()) {
     std::string v;
     for (const auto& d : plan_.state.drift) {
@@ -266,6 +298,7 @@ StepOutcome Pass::Gates() {
                 std::chrono::milliseconds(0));
   }
   if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
+  if (StepOutcome o = WaitForDependencies(); !o.ok()) return o;
   auto closed = WindowClosedUntil();
   if (!closed.ok()) return StepOutcome::Failed(closed.status(), reasons::kInvalidWindow);
   if (*closed) return WaitForWindow(**closed, "");

@@ -22,6 +22,13 @@ int Plan::LintErrors() const {
   return n;
 }
 
+bool Plan::DependenciesSatisfied() const {
+  for (const auto& d : dependencies) {
+    if (!d.satisfied) return false;
+  }
+  return true;
+}
+
 std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_image) {
   if (!su.image.empty()) return su.image;
   if (declared_image.empty()) return "";
@@ -180,6 +187,14 @@ std::string RenderPlanText(const Plan& p) {
     for (const auto& f : p.findings) {
       o << "  " << f.file << ":" << f.line << ": " << LintSeverityName(f.severity) << " [" << f.rule << "] "
         << f.message << "\n      fix: " << f.suggestion << "\n";
+    }
+  }
+  if (!p.dependencies.empty()) {
+    o << "\nDepends on:\n";
+    for (const auto& d : p.dependencies) {
+      o << "  " << (d.satisfied ? "ok      " : "waiting ") << d.key;
+      if (!d.target.empty()) o << " at " << d.target;
+      o << ": " << d.detail << "\n";
     }
   }
   if (!p.refused.empty()) o << "\nREFUSED: apply will change nothing: " << p.refused << "\n";

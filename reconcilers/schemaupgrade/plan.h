@@ -19,6 +19,15 @@ struct PlanStep {
   std::string description;  // a sentence
 };
 
+// One spec.dependsOn entry as this pass found it (dependencies.h).
+struct DependencyState {
+  std::string key;          // "namespace/name" of the SchemaUpgrade waited for
+  bool exists = false;      // the controller sees it (and it passes validation)
+  std::string target;       // its spec.targetVersion ("" when it does not exist)
+  bool satisfied = false;   // Ready at that target
+  std::string detail;       // where it is, e.g. "Ready at v1.2.0", "Migrating, at v1.1.0"
+};
+
 struct Plan {
   std::string resource;          // namespace/name
   std::string service;
@@ -37,9 +46,12 @@ struct Plan {
   std::vector<std::string> preflight;  // sentences: how the bump edits the workload, the image
   std::string refused;                 // non-empty: apply refuses before changing anything, because
   std::string hash;              // 16 hex chars
+  // spec.dependsOn as found by this pass (not hashed: an approval does not depend on them).
+  std::vector<DependencyState> dependencies;
   bool UpToDate() const { return steps.empty(); }
   bool HasUnacceptedDrift() const;
   int LintErrors() const;
+  bool DependenciesSatisfied() const;
 };
 
 // The image to run: spec.image, else the declared image's repository with tag targetVersion.

@@ -106,6 +106,18 @@ std::string RenderPlanJson(const Plan& p) {
     steps[i] = s;
   }
   o["steps"] = steps;
+  value deps = value::array(p.dependencies.size());
+  for (size_t i = 0; i < p.dependencies.size(); ++i) {
+    const auto& d = p.dependencies[i];
+    value v = value::object();
+    v["resource"] = Str(d.key);
+    v["exists"] = value::boolean(d.exists);
+    v["targetVersion"] = Str(d.target);
+    v["satisfied"] = value::boolean(d.satisfied);
+    v["detail"] = Str(d.detail);
+    deps[i] = v;
+  }
+  o["dependsOn"] = deps;
   return o.serialize() + "\n";
 }
 

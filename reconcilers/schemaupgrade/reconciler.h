@@ -36,6 +36,7 @@
 #include "reconcilers/database/restore.h"
 #include "reconcilers/engines/engine.h"
 #include "reconcilers/runtimes/runtime.h"
+#include "reconcilers/schemaupgrade/dependencies.h"
 #include "reconcilers/schemaupgrade/observation_cache.h"
 #include "reconcilers/schemaupgrade/outcome.h"
 #include "reconcilers/schemaupgrade/plan.h"
@@ -128,6 +129,9 @@ struct ReconcilerDeps {
   // What the last pass of each resource at its target observed (observation_cache.h): a pass
   // that finds nothing changed costs one round trip. null: every pass observes fully (apply, plan).
   ObservationCache* observations = nullptr;
+  // The other SchemaUpgrades (their desired state), for spec.dependsOn: their readiness is read
+  // from `store`. null: none is known (a resource with dependsOn waits for ever).
+  ResourceLookup* resources = nullptr;
   // Sessions blocked behind a running migration, at every watch poll (metrics). May be empty.
   std::function<void(const std::string& key, const std::vector<BlockedSession>& blocked)> on_blocked;
 };

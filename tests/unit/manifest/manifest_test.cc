@@ -664,5 +664,45 @@ TEST(ManifestMigrationsSourceTest, BadSourcesNameTheField) {
   EXPECT_HAS(ErrorOf(ory), "spec.migrations.source: is only used by engines sql and drizzle");
 }
 
+// kMinimal plus a dependsOn section whose lines start at 13.
+std::string WithDependsOn(const std::string& lines) { return kMinimal + "  dependsOn:\n" + lines; }
+
+TEST(ManifestDependsOnTest, ParsesNamesInOrderAndHashesThemOnlyWhenSet) {
+  SchemaUpgrade su = ParseOne(WithDependsOn("    - name: kratos\n    - {name: hydra}\n"));
+  ASSERT_EQ(su.depends_on.size(), 2u);
+  EXPECT_EQ(su.depends_on[0].name, "kratos");
+  EXPECT_EQ(su.depends_on[1].name, "hydra");
+  EXPECT_TRUE(ParseOne(kMinimal).depends_on.empty());
+  // Existing specs keep their hash (and approvals); adding a dependency changes it.
+  EXPECT_EQ(ComputeSpecHash(ParseOne(kMinimal + "  dependsOn: []\n")), ComputeSpecHash(ParseOne(kMinimal)));
+  EXPECT_NE(su.spec_hash, ParseOne(kMinimal).spec_hash);
+}
+
+TEST(ManifestDependsOnTest, SelfReferenceIsRefusedNamingTheField) {
+  EXPECT_HAS(ErrorOf(WithDependsOn("    - name: kratos\n    - name: app\n")),
+             "m.yaml:14: spec.dependsOn[1].name: \"app\" is this SchemaUpgrade itself");
+}
+
+TEST(ManifestDependsOnTest, BadEntriesNameTheirIndex) {
+  EXPECT_HAS(ErrorOf(WithDependsOn("    - name: kratos\n    - name: kratos\n")),
+             "m.yaml:14: spec.dependsOn[1].name: \"kratos\" is listed twice");
+  EXPECT_HAS(ErrorOf(WithDependsOn("    - name: Kratos_DB\n")),
+             "m.yaml:13: spec.dependsOn[0].name: \"Kratos_DB\" is not a SchemaUpgrade name");
+  EXPECT_HAS(ErrorOf(WithDependsOn("    - kratos\n")), "m.yaml:13: spec.dependsOn[0]: is ");
+  EXPECT_HAS(ErrorOf(WithDependsOn("    - {nme: kratos}\n")), "spec.dependsOn[0].nme: unknown field; did you mean name?");
+  EXPECT_HAS(ErrorOf(WithDependsOn("    - {}\n")), "spec.dependsOn[0].name: is required");
+  EXPECT_HAS(ErrorOf(kMinimal + "  dependsOn: kratos\n"), "m.yaml:12: spec.dependsOn: is ");
+}
+
+TEST(ManifestDependsOnTest, KubernetesObjectsAreParsedByTheSameRules) {
+  const std::string obj =
+      R"({"apiVersion":"olympus.io/v1alpha1","kind":"SchemaUpgrade","metadata":{"name":"athena","namespace":"ciam"},)"
+      R"("spec":{"targetVersion":"v2","database":{"dsnFrom":{"env":"A"}},"migrations":{"engine":"sql","path":"m"},)"
+      R"("dependsOn":[{"name":"kratos"},{"name":"athena"}]}})";
+  auto r = ParseResourceObject(obj, "SchemaUpgrade ciam/athena", "/base");
+  ASSERT_FALSE(r.ok());
+  EXPECT_HAS(r.status().message(), "SchemaUpgrade ciam/athena: spec.dependsOn[1].name: \"athena\" is this SchemaUpgrade itself");
+}
+
 }  // namespace
 }  // namespace su

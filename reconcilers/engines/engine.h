@@ -164,6 +164,10 @@ struct RunReport {
   int failed_statement_line = 0;
   std::string failed_statement;    // summary
   bool plan_changed = false;       // stopped before any change: the pending set differs from ctx.approved
+  // The failure (status kFailed) is retried with policy.retries' backoff up to retries.limit
+  // times in a row before it is permanent (a migration Job on Kubernetes; see
+  // ContainerRuntime::RetriesFailedRuns). False: permanent at once.
+  bool retry_with_backoff = false;
   // The database's version after the run (success or failure), read back from the history table;
   // unset when the engine does not say or could not read it. "" means nothing is applied.
   std::optional<std::string> current_version;

@@ -58,6 +58,11 @@ class ContainerRuntime {
   // result, not an error; errors are for "could not run at all" (kNotFound image, kUnavailable).
   virtual Result<ProcessResult> RunOnce(const ContainerRunSpec& spec) = 0;
   virtual Result<bool> ImageExists(const std::string& image) = 0;
+  // True when a run that exited non-zero deserves retries with the policy's backoff before the
+  // failure counts as permanent: a Kubernetes Job (its pod may fail for the cluster's reasons:
+  // eviction, preemption, OOM, a database Service not ready yet; the Job has backoffLimit 0 because
+  // the controller owns the retries). False for podman (a failed migrator is the migration's fault).
+  virtual bool RetriesFailedRuns() const { return false; }
 };
 
 struct WorkloadStatus {

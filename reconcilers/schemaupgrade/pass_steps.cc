@@ -559,6 +559,17 @@ StepOutcome Pass::Migrate() {
   }
   if (Transient(report.status)) return StepOutcome::RetryAfter(report.status, reasons::kMigrationRetryable);
   if (report.status.code() == Code::kGated) return StepOutcome::Failed(report.status, reasons::kChecksumDrift);
+  if (report.retry_with_backoff) {
+    // A migration Job that failed (Kubernetes): retried with the policy's backoff, like a Job's
+    // backoffLimit, up to retries.limit times in a row; the next failure is permanent.
+    const int limit = su_.policy.retries.limit;
+    if (st_.attempts < limit) return StepOutcome::RetryAfter(report.status, reasons::kMigrationRetryable);
+    return OnFailure(Status::Error(report.status.code(),
+                                   "failed " + std::to_string(st_.attempts + 1) + " times in a row (policy.retries.limit " +
+                                       std::to_string(limit) + " retries spent), now permanent: " +
+                                       report.status.message()),
+                     reasons::kMigrationFailed);
+  }
   return OnFailure(report.status, reasons::kMigrationFailed);
 }
 

@@ -138,6 +138,7 @@ Result<std::unique_ptr<Engine>> MakeEngine(const SchemaUpgrade& su, const std::s
     o.up_command = m.command;
     o.status_command = m.status_command;
     o.dsn = dsn;
+    o.retry_failed_runs = rt->RetriesFailedRuns();
     if (su.dsn.kind == DsnSource::Kind::kSecretKeyRef) {
       o.dsn_secret_name = su.dsn.secret_name;
       o.dsn_secret_key = su.dsn.secret_key;

@@ -277,13 +277,19 @@ class OryEngine : public Engine {
       std::string code = run->timed_out ? "timed out"
                          : run->exit_code >= 0 ? "exited with code " + std::to_string(run->exit_code)
                                                : "was killed by signal " + std::to_string(run->term_signal);
-      rep.status = Status::Failed(
-          "migration container " + o_.image + " (" + FormatArgv(o_.up_command) + ") " + code + where + " after adding " +
-          std::to_string(added.size()) + " of " + std::to_string(expected.size()) +
-          " pending migration(s); each applied migration is committed. Fix the cause, then ask for a new attempt (a failed "
-          "migration is not retried on its own: the controller tries again when the spec changes, when the "
-          "olympus.io/retry annotation gets a new value, or on `schema-upgrade apply`)" +
-          (tail.empty() ? std::string() : ". Last output:\n" + tail));
+      rep.retry_with_backoff = o_.retry_failed_runs && !run->timed_out;
+      const char* next =
+          rep.retry_with_backoff
+              ? "; each applied migration is committed. It is retried with policy.retries' backoff up to "
+                "retries.limit times in a row, then the failure is permanent (fix the cause, then a new "
+                "olympus.io/retry annotation value or a spec change tries again)"
+              : "; each applied migration is committed. Fix the cause, then ask for a new attempt (a failed "
+                "migration is not retried on its own: the controller tries again when the spec changes, when the "
+                "olympus.io/retry annotation gets a new value, or on `schema-upgrade apply`)";
+      rep.status = Status::Failed("migration container " + o_.image + " (" + FormatArgv(o_.up_command) + ") " + code +
+                                  where + " after adding " + std::to_string(added.size()) + " of " +
+                                  std::to_string(expected.size()) + " pending migration(s)" + next +
+                                  (tail.empty() ? std::string() : ". Last output:\n" + tail));
     } else if (!after.ok()) {
       rep.status = after.status().WithContext("the migration container succeeded, but reading the history failed");
     }

@@ -14,6 +14,8 @@
 //    Audit: one row for the container run (written before it starts, so a crash leaves it
 //    "running" for MarkInterrupted; finished with the last output lines on failure), then one row
 //    per added version, and one "failed" row for the version it stopped at when that is known.
+//    A failed run is permanent (kFailed) unless retry_failed_runs (the runtime's RetriesFailedRuns:
+//    Kubernetes Jobs) marks it RunReport::retry_with_backoff, and it did not time out.
 //  - The migration container is named OryMigrationContainerName(ctx.resource) (podman generates one
 //    when ctx.resource is empty). A controller killed while it runs leaves it running (podman does
 //    not tie it to its client's life); the restarted controller's Apply then finds the name taken
@@ -56,6 +58,10 @@ struct OryEngineOptions {
   std::string audit_schema = "public";
   std::string network = "host";
   std::chrono::milliseconds run_timeout{0};  // 0: none (cancellation still applies)
+  // A migrator that exits non-zero (not one that timed out) is reported with
+  // RunReport::retry_with_backoff: the reconciler retries it with the policy's backoff up to
+  // retries.limit times before it is permanent (Kubernetes Jobs). False: permanent at once.
+  bool retry_failed_runs = false;
 };
 
 // The migration container's name for a resource (namespace/name): "su-migrate-<name>-<hash8>",

@@ -63,6 +63,7 @@ class KubeJobRuntime : public ContainerRuntime {
   }
 
   Result<bool> ImageExists(const std::string&) override { return true; }  // the nodes pull it
+  bool RetriesFailedRuns() const override { return true; }  // backoffLimit 0: the controller retries
 
   Result<ProcessResult> RunOnce(const ContainerRunSpec& spec) override {
     const std::string name = MigrationJobName(o_, spec);

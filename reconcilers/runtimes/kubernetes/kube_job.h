@@ -34,7 +34,8 @@
 // and stderr are one stream in Kubernetes, returned in `out`); DeadlineExceeded is timed_out. A
 // Job that succeeded is deleted at once (nothing to read); a failed one stays and its name is
 // added to the output ("job ns/name: kubectl logs ...") so status and the Warning Event point at
-// it.
+// it. RetriesFailedRuns() is true: a failed Job is retried by the reconciler with the policy's
+// backoff (retries.limit times in a row, then permanent), each retry under the same name as above.
 // Errors: kInvalidArgument (plain env values, bad spec), kNotFound (the pod could not start within
 // start_grace: image not pullable, its Secret or key missing: ErrImagePull, ImagePullBackOff,
 // InvalidImageName, CreateContainerConfigError; the Job is deleted: it ran nothing), kFailed (a Job

@@ -307,6 +307,40 @@ TEST_F(OryEngineTest, FailedRunReportsOutputPartialVersionsAndNoSecret) {
   EXPECT_EQ(audit[3].status, "failed");
 }
 
+// With retry_failed_runs (Kubernetes Jobs) a migrator that exited non-zero is reported for retries
+// with backoff and says so; one that timed out (the Job's deadline) is permanent at once, as is any
+// failure without the option (Podman).
+TEST_F(OryEngineTest, FailedRunIsRetryableOnlyWithRetryFailedRunsAndNotWhenItTimedOut) {
+  UpAppliesThenExits(0, 1);
+  auto rep = MakeEngine()->Apply(db_.get(), RunContext{});
+  ASSERT_EQ(rep.status.code(), Code::kFailed);
+  EXPECT_FALSE(rep.retry_with_backoff);
+
+  OryEngineOptions o;
+  o.image = "localhost/oryd/kratos:v1.2.0";
+  o.up_command = {"kratos", "migrate", "sql", "up", "-e", "--yes"};
+  o.dsn = dsn_;
+  o.retry_failed_runs = true;
+  rep = NewOryEngine(&rt_, o)->Apply(db_.get(), RunContext{});
+  ASSERT_EQ(rep.status.code(), Code::kFailed);
+  EXPECT_TRUE(rep.retry_with_backoff);
+  const std::string& msg = rep.status.message();
+  EXPECT_NE(msg.find("retried with policy.retries' backoff up to retries.limit times"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not exist"), std::string::npos) << "the last output is quoted: " << msg;
+
+  rt_.on_up = [](const ContainerRunSpec&) -> Result<ProcessResult> {
+    ProcessResult r;
+    r.exit_code = -1;
+    r.term_signal = 9;
+    r.timed_out = true;
+    return r;
+  };
+  rep = NewOryEngine(&rt_, o)->Apply(db_.get(), RunContext{});
+  ASSERT_EQ(rep.status.code(), Code::kFailed);
+  EXPECT_NE(rep.status.message().find("timed out"), std::string::npos) << rep.status.message();
+  EXPECT_FALSE(rep.retry_with_backoff) << "a run past its deadline would time out again";
+}
+
 TEST_F(OryEngineTest, ApplyRunsTheMigratorEvenWhenTheStatusCommandFails) {
   rt_.on_status = [](const ContainerRunSpec&) -> Result<ProcessResult> {
     ProcessResult r;

@@ -209,6 +209,71 @@ TEST_F(ReconcilerFailureTest, PermanentMigrationFailureHaltsStallsAndWaitsForARe
   EXPECT_EQ(rt_.set_calls, std::vector<std::string>{kNewImage});
 }
 
+// A migration Job that failed (Kubernetes: RunReport::retry_with_backoff) is retried with the
+// policy's backoff up to retries.limit times in a row, then it is permanent (onFailure, Failed).
+TEST_F(ReconcilerFailureTest, FailedMigrationJobIsRetriedWithBackoffThenPermanentAfterRetriesLimit) {
+  su_.policy.retries.limit = 2;
+  RunReport job_failed = Failed(Status::Failed("migration container kratos:v2 exited with code 1. Last output:\n"
+                                               "migration 20240201000002 (backfill) failed and was rolled back"));
+  job_failed.retry_with_backoff = true;
+  world_.apply_script = {job_failed, job_failed, job_failed};
+  auto t0 = clock_.Now();
+
+  auto out = Run();
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(out.requeue_after, seconds(5));
+  ResourceStatus st = Stored();
+  EXPECT_NE(st.phase, Phase::kFailed);
+  EXPECT_EQ(st.attempts, 1);
+  EXPECT_EQ(st.next_retry_at, FormatTime(t0 + seconds(5)));
+  EXPECT_EQ(Cond(st, "Reconciling"), "True/MigrationRetryable");
+  EXPECT_EQ(Cond(st, "Stalled"), "False/MigrationRetryable");
+  EXPECT_NE(st.last_error.find("failed and was rolled back"), std::string::npos) << st.last_error;
+  EXPECT_EQ(EventsWithReason("MigrationRetryable"), 1);
+  EXPECT_TRUE(st.failure_action.empty()) << "onFailure waits until the failure is permanent";
+
+  clock_.Advance(seconds(5));
+  out = Run();
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(out.requeue_after, seconds(10)) << "the backoff doubles";
+  EXPECT_EQ(Stored().attempts, 2);
+  EXPECT_EQ(world_.applies, 2);
+
+  clock_.Advance(seconds(10));
+  out = Run();
+  EXPECT_TRUE(out.terminal);
+  EXPECT_EQ(world_.applies, 3);
+  st = Stored();
+  EXPECT_EQ(st.phase, Phase::kFailed);
+  EXPECT_EQ(Cond(st, "Stalled"), "True/MigrationFailed");
+  EXPECT_NE(st.last_error.find("failed 3 times in a row (policy.retries.limit 2"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("failed and was rolled back"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.failure_action.rfind("halt", 0), 0u) << st.failure_action;
+  EXPECT_EQ(EventsWithReason("MigrationFailed"), 1);
+  EXPECT_TRUE(rt_.set_calls.empty()) << "no bump after a failed migration";
+
+  // Halted: nothing runs again until someone asks.
+  clock_.Advance(seconds(86400));
+  out = Run();
+  EXPECT_TRUE(out.terminal);
+  EXPECT_EQ(world_.applies, 3);
+}
+
+TEST_F(ReconcilerFailureTest, FailedMigrationJobThatSucceedsOnRetryConverges) {
+  RunReport job_failed = Failed(Status::Failed("migration container kratos:v2 exited with code 137 (OOMKilled)"));
+  job_failed.retry_with_backoff = true;
+  world_.apply_script = {job_failed};
+  auto out = Run();
+  EXPECT_FALSE(out.terminal);
+  EXPECT_EQ(Stored().attempts, 1);
+  clock_.Advance(out.requeue_after);
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+  EXPECT_EQ(Stored().attempts, 0);
+  EXPECT_EQ(EventsWithReason("MigrationFailed"), 0);
+}
+
 TEST_F(ReconcilerFailureTest, ForceRetriesAStalledFailure) {
   world_.apply_script = {Failed(SqlError())};
   ASSERT_TRUE(Run().terminal);

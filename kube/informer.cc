@@ -125,17 +125,17 @@ Informer::Events Informer::Replace(const std::string& ns, const std::vector<std:
   Events out;
   std::set<std::string> seen;
   std::lock_guard<std::mutex> l(mu_);
-  for (const auto& item : items) {
-    auto m = ParseObjectMeta(item);
+  for (std::string item : items) {
+    auto m = options_.trim_metadata ? ParseObjectMetaTrimmed(&item) : ParseObjectMeta(item);
     if (!m.ok()) continue;
     std::string key = m->Key();
     seen.insert(key);
     auto it = cache_.find(key);
     if (it == cache_.end()) {
-      cache_[key] = Entry{item, m->resource_version};
+      cache_[key] = Entry{std::move(item), m->resource_version};
       out.emplace_back(InformerEvent::kAdd, key);
     } else if (it->second.resource_version != m->resource_version) {
-      it->second = Entry{item, m->resource_version};
+      it->second = Entry{std::move(item), m->resource_version};
       out.emplace_back(InformerEvent::kUpdate, key);
     }
   }
@@ -159,7 +159,8 @@ Informer::Events Informer::Apply(const WatchEvent& ev, std::string* rv) {
     if (!b.empty()) *rv = b;
     return out;
   }
-  auto m = ParseObjectMeta(ev.object);
+  std::string object = ev.object;
+  auto m = options_.trim_metadata ? ParseObjectMetaTrimmed(&object) : ParseObjectMeta(object);
   if (!m.ok()) return out;
   if (!m->resource_version.empty()) *rv = m->resource_version;
   std::string key = m->Key();
@@ -169,10 +170,10 @@ Informer::Events Informer::Apply(const WatchEvent& ev, std::string* rv) {
   } else if (ev.type == "ADDED" || ev.type == "MODIFIED") {
     auto it = cache_.find(key);
     if (it == cache_.end()) {
-      cache_[key] = Entry{ev.object, m->resource_version};
+      cache_[key] = Entry{std::move(object), m->resource_version};
       out.emplace_back(InformerEvent::kAdd, key);
     } else if (it->second.resource_version != m->resource_version) {
-      it->second = Entry{ev.object, m->resource_version};
+      it->second = Entry{std::move(object), m->resource_version};
       out.emplace_back(InformerEvent::kUpdate, key);
     }
   }

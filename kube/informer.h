@@ -36,6 +36,9 @@ struct InformerOptions {
   std::chrono::milliseconds backoff_initial{800};
   std::chrono::milliseconds backoff_max{30000};
   int watch_timeout_seconds = 0;  // 0: a random 5-10 minutes per watch, as client-go
+  // Cache objects without metadata.managedFields and kubectl's last-applied annotation
+  // (ParseObjectMetaTrimmed): no reader of the cache needs them, and they are most of its memory.
+  bool trim_metadata = true;
 };
 
 class Informer {

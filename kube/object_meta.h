@@ -22,6 +22,11 @@ struct ObjectMeta {
 
 // kInvalidArgument when json is not an object or has no metadata.name.
 Result<ObjectMeta> ParseObjectMeta(const std::string& json);
+// ParseObjectMeta, and *json loses what no reader of a cached object uses but every object carries:
+// metadata.managedFields and the kubectl.kubernetes.io/last-applied-configuration annotation (as
+// controller-runtime's TransformStripManagedFields; together often more than half an object's
+// bytes). *json is rewritten only when it held either; unchanged on error.
+Result<ObjectMeta> ParseObjectMetaTrimmed(std::string* json);
 // metadata.resourceVersion alone (a watch BOOKMARK carries nothing else); "" when absent or not JSON.
 std::string ParseResourceVersion(const std::string& json);
 

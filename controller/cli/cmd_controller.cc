@@ -12,6 +12,7 @@
 //
 // Retries: the reconciler persists attempts and next retry time in status, and returns
 // requeue_after; the manager's own error backoff is therefore not used for reconcile results.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -147,6 +148,12 @@ int CmdController(const Args& args) {
                 FlagsHelp(specs).c_str());
     return 0;
   }
+  // A long-running process with a few threads: two malloc arenas instead of one per thread (glibc
+  // makes up to 8 per core; each keeps its own free memory), unless MALLOC_ARENA_MAX says otherwise;
+  // and cpprestsdk's I/O pool at 4 threads, not 40 (every blocking wait is on our own threads).
+  // Together about 3 MB of RSS with 1000 SchemaUpgrades watched (bench/README.md).
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  SizeHttpThreadPool(4);
   const bool kube_mode = flags->Has("kubernetes");
   std::string dir = flags->Get("manifests");
   if (kube_mode && !dir.empty()) {

@@ -89,17 +89,28 @@ Result<std::optional<ResourceStatus>> KubeStatusStore::Decode(const std::string&
 
 Result<std::optional<ResourceStatus>> KubeStatusStore::Load(const std::string& key) {
   std::optional<std::string> obj = o_.cached ? o_.cached(key) : std::nullopt;
-  std::string uid;
+  std::string uid, rv;
   if (obj) {
     auto meta = ParseObjectMeta(*obj);
-    if (meta.ok()) uid = meta->uid;
+    if (meta.ok()) {
+      uid = meta->uid;
+      rv = meta->resource_version;
+    }
   }
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = written_.find(key);
     if (it != written_.end()) {
-      if (!obj || it->second.uid == uid) return Decode(key, it->second.status_json);
-      written_.erase(it);  // a new object under the same name
+      if (obj && it->second.uid != uid) {
+        written_.erase(it);  // a new object under the same name
+      } else if (obj && !rv.empty() && rv == it->second.resource_version) {
+        // The cache carries our write: drop the copy (a status per object is most of this
+        // store's memory) and read the cache from now on.
+        std::string().swap(it->second.status_json);
+        it->second.caught_up = true;
+      } else if (!it->second.caught_up) {
+        return Decode(key, it->second.status_json);
+      }
     }
   }
   if (!obj) return std::optional<ResourceStatus>();
@@ -120,9 +131,15 @@ bool KubeStatusStore::Unchanged(const std::string& key, const std::string& want,
   if (it == written_.end() || it->second.uid != meta->uid) return false;
   if (o_.now() - it->second.at >= refresh) return false;
   // The cache carries what we wrote (not a hand edit, not a lagging older status) and it differs
-  // from the new status in the timestamps only.
+  // from the new status in the timestamps only. Once caught up, "carries what we wrote" is the
+  // cache still being at the resourceVersion our write made.
   std::string in_cache = StatusOf(*cached);
-  if (!SameButTimestamps(in_cache, it->second.status_json) || !SameButTimestamps(in_cache, want)) return false;
+  if (it->second.caught_up) {
+    if (meta->resource_version != it->second.resource_version) return false;
+  } else if (!SameButTimestamps(in_cache, it->second.status_json)) {
+    return false;
+  }
+  if (!SameButTimestamps(in_cache, want)) return false;
   ++unchanged_;
   return true;
 }
@@ -135,19 +152,22 @@ Status KubeStatusStore::Save(const std::string& key, const ResourceStatus& statu
 
   // The base the patch is computed against: what we last wrote, else the cache, else a GET.
   std::string base_status, rv, uid;
-  bool have = false;
+  bool have = false, written_before = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto it = written_.find(key);
     if (it != written_.end()) {
-      base_status = it->second.status_json;
-      rv = it->second.resource_version;
-      uid = it->second.uid;
-      have = true;
+      written_before = true;
+      if (!it->second.caught_up) {  // else the cache holds it: the base comes from the cache below
+        base_status = it->second.status_json;
+        rv = it->second.resource_version;
+        uid = it->second.uid;
+        have = true;
+      }
     }
   }
   std::optional<std::string> cached = o_.cached ? o_.cached(key) : std::nullopt;
-  if (have && Unchanged(key, want, cached)) return Status::Ok();
+  if (written_before && Unchanged(key, want, cached)) return Status::Ok();
   if (cached) {
     auto meta = ParseObjectMeta(*cached);
     if (meta.ok() && (!have || meta->uid != uid)) {
@@ -177,7 +197,8 @@ Status KubeStatusStore::Save(const std::string& key, const ResourceStatus& statu
     if (r.ok()) {
       auto meta = ParseObjectMeta(*r);
       std::lock_guard<std::mutex> l(mu_);
-      written_[key] = {meta.ok() ? meta->uid : uid, meta.ok() ? meta->resource_version : "", StatusOf(*r), o_.now()};
+      written_[key] = {meta.ok() ? meta->uid : uid, meta.ok() ? meta->resource_version : "", StatusOf(*r), o_.now(),
+                       false};
       return Status::Ok();
     }
     if (!r.error().IsConflict() || attempt >= o_.conflict_retries) {

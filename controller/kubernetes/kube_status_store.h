@@ -2,8 +2,9 @@
 // subresource of each SchemaUpgrade.
 //  - Load reads the informer's cache, overlaid with the last status this store wrote for the same
 //    object (uid): the cache lags our own writes by one watch event, and a pass must start from what
-//    the previous pass saved. This controller is the only writer of status (one leader); a status
-//    edited by hand is seen once the controller restarts or the object is re-created.
+//    the previous pass saved. Once the cache is seen at the resourceVersion our write made, the
+//    store drops its copy and reads the cache (one copy of each status in memory, not two), so a
+//    status edited by hand after that is what Load returns (and the next Save writes over it).
 //  - Save is a JSON merge patch of `status` only (never spec) on the status subresource, carrying
 //    metadata.resourceVersion as a precondition so the fields it removes (null) are computed
 //    against what is really stored; on 409 Conflict it re-reads the object (GET) and retries.
@@ -66,8 +67,11 @@ class KubeStatusStore : public StatusStore {
   struct Written {
     std::string uid;
     std::string resource_version;
-    std::string status_json;  // as the server answered it (pruned to the CRD schema)
+    std::string status_json;  // as the server answered it (pruned to the CRD schema); "" once caught_up
     std::chrono::steady_clock::time_point at;  // when it was written
+    // The informer's cache was seen at resource_version (it holds this write): status_json is
+    // dropped and the cache is read instead, so a watched object's status is kept once, not twice.
+    bool caught_up = false;
   };
   // True when the status `want` (JSON) need not be sent for key: see the header comment.
   bool Unchanged(const std::string& key, const std::string& want, const std::optional<std::string>& cached);

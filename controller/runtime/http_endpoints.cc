@@ -3,6 +3,7 @@
 #include "controller/runtime/http_endpoints.h"
 
 #include <cpprest/http_listener.h>
+#include <pplx/threadpool.h>
 
 #include <mutex>
 
@@ -104,6 +105,15 @@ Result<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(HttpEndpointsOptions
   }
   SU_RETURN_IF_ERROR(e->Open());
   return std::unique_ptr<HttpEndpoints>(std::move(e));
+}
+
+bool SizeHttpThreadPool(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+    return true;
+  } catch (const std::exception&) {
+    return false;  // the pool already exists
+  }
 }
 
 }  // namespace su

@@ -3,6 +3,7 @@
 // cpprestsdk stays inside http_endpoints.cc.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,5 +31,10 @@ class HttpEndpoints {
   // The address served, e.g. http://127.0.0.1:8080
   virtual std::string Url() const = 0;
 };
+
+// Sizes cpprestsdk's process-wide thread pool (40 threads by default), which runs the HTTP client's
+// and server's I/O completions. The controller's own threads do every blocking wait, so a few pool
+// threads suffice. Effective only before the first HTTP use; false (and no change) after it.
+bool SizeHttpThreadPool(size_t threads);
 
 }  // namespace su

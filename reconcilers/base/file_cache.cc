@@ -1,7 +1,9 @@
 // MigrationFileCache (see file_cache.h).
 #include "reconcilers/base/file_cache.h"
 
+#include <charconv>
 #include <cstdio>
+#include <string_view>
 
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/base/text_check.h"
@@ -24,6 +26,7 @@ Result<std::shared_ptr<const MigrationText>> MigrationFileCache::Load(FileSystem
       e.checksum = text->checksum;
       e.text = text;
       e.verified = std::chrono::steady_clock::now();
+      ++changes_;
     }
   }
   return std::shared_ptr<const MigrationText>(std::move(text));
@@ -58,44 +61,76 @@ Result<std::string> MigrationFileCache::Checksum(FileSystem* fs, const std::stri
 void MigrationFileCache::Clear() {
   std::lock_guard<std::mutex> l(mu_);
   entries_.clear();
+  saved_.clear();
 }
 
 // One entry per line: "v1 <checksum> <device> <inode> <size> <mtime_ns> <ctime_ns> <verified
 // unix ms> <path>" (the path last: it may hold spaces; paths with a newline are not saved).
+namespace {
+
+// Parses one unsigned/signed decimal field followed by a space at s[pos]; advances pos past it.
+template <typename T>
+bool TakeNumber(std::string_view s, size_t& pos, T& out) {
+  auto [end, ec] = std::from_chars(s.data() + pos, s.data() + s.size(), out);
+  if (ec != std::errc() || end == s.data() + pos || end == s.data() + s.size() || *end != ' ') return false;
+  pos = static_cast<size_t>(end - s.data()) + 1;
+  return true;
+}
+
+bool IsHexDigest(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void MigrationFileCache::LoadChecksums(FileSystem* fs, const std::string& file) {
   auto text = fs->ReadFile(file);
   if (!text.ok()) return;
   const auto now_wall = std::chrono::system_clock::now();
   const auto now_steady = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> l(mu_);
+  std::string_view all(*text);
   size_t pos = 0;
-  while (pos < text->size()) {
-    size_t nl = text->find('\n', pos);
-    if (nl == std::string::npos) nl = text->size();
-    std::string line = text->substr(pos, nl - pos);
+  while (pos < all.size()) {
+    size_t nl = all.find('\n', pos);
+    if (nl == std::string_view::npos) nl = all.size();
+    std::string_view line = all.substr(pos, nl - pos);
     pos = nl + 1;
-    char checksum[65] = {0};
+    // Parsed by hand (no sscanf, no copy of the line): 5000 lines are read on every apply.
+    if (line.size() < 3 + 64 + 1 || line.substr(0, 3) != "v1 " || line[3 + 64] != ' ') continue;
+    std::string_view checksum = line.substr(3, 64);
+    if (!IsHexDigest(checksum)) continue;
+    size_t at = 3 + 64 + 1;
     unsigned long long dev = 0, ino = 0, size = 0;
     long long mtime = 0, ctime = 0, verified_ms = 0;
-    int used = 0;
-    if (std::sscanf(line.c_str(), "v1 %64s %llu %llu %llu %lld %lld %lld %n", checksum, &dev, &ino, &size, &mtime,
-                    &ctime, &verified_ms, &used) != 7 ||
-        used <= 0 || static_cast<size_t>(used) >= line.size() || std::string(checksum).size() != 64) {
+    if (!TakeNumber(line, at, dev) || !TakeNumber(line, at, ino) || !TakeNumber(line, at, size) ||
+        !TakeNumber(line, at, mtime) || !TakeNumber(line, at, ctime) || !TakeNumber(line, at, verified_ms) ||
+        at >= line.size()) {
       continue;
     }
     Entry e;
     e.stamp = FileStamp{dev, ino, size, mtime, ctime};
-    e.checksum = checksum;
+    e.checksum = std::string(checksum);
     auto age = now_wall - std::chrono::system_clock::time_point(std::chrono::milliseconds(verified_ms));
     if (age < std::chrono::steady_clock::duration::zero()) continue;  // from the future: distrust it
     e.verified = now_steady - std::chrono::duration_cast<std::chrono::steady_clock::duration>(age);
-    Key key{fs, line.substr(static_cast<size_t>(used))};
-    auto it = entries_.find(key);
-    if (it == entries_.end()) entries_.emplace(std::move(key), std::move(e));
+    Key key{fs, std::string(line.substr(at))};
+    entries_.try_emplace(std::move(key), std::move(e));
   }
+  saved_[fs] = Saved{file, changes_};
 }
 
 Status MigrationFileCache::SaveChecksums(FileSystem* fs, const std::string& file) {
+  {
+    // Nothing learnt since this file was loaded (a no-op apply): the file on disk is already right.
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = saved_.find(fs);
+    if (it != saved_.end() && it->second.file == file && it->second.changes == changes_) return Status::Ok();
+  }
   const auto now_wall = std::chrono::system_clock::now();
   const auto now_steady = std::chrono::steady_clock::now();
   std::string out;
@@ -113,7 +148,10 @@ Status MigrationFileCache::SaveChecksums(FileSystem* fs, const std::string& file
       out += head + key.second + "\n";
     }
   }
-  return fs->WriteFileAtomic(file, out);
+  SU_RETURN_IF_ERROR(fs->WriteFileAtomic(file, out));
+  std::lock_guard<std::mutex> l(mu_);
+  saved_[fs] = Saved{file, changes_};
+  return Status::Ok();
 }
 
 MigrationFileCache* SharedMigrationFileCache() {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,7 +45,8 @@ class MigrationFileCache {
   // process (`apply`) starts from the last run's checksums: an unchanged applied file is then
   // only stat'ed, not read and hashed. An entry keeps its age (full_check_every still applies).
   // Load: a missing or unreadable file, or a malformed line, is ignored (the cache starts
-  // empty: it is only ever a shortcut); Save writes atomically.
+  // empty: it is only ever a shortcut); Save writes atomically, and not at all when no file was
+  // read and hashed since that file was loaded or saved (a no-op apply rewrites nothing).
   void LoadChecksums(FileSystem* fs, const std::string& file);
   Status SaveChecksums(FileSystem* fs, const std::string& file);
 
@@ -63,6 +65,14 @@ class MigrationFileCache {
   std::chrono::seconds full_check_every_;
   std::mutex mu_;
   std::map<Key, Entry> entries_;  // guarded by mu_
+  // Counts entries (re)learnt by Load; saved_ holds, per file system, the checksums file last
+  // loaded or saved and changes_ at that moment. Both guarded by mu_.
+  struct Saved {
+    std::string file;
+    std::uint64_t changes = 0;
+  };
+  std::uint64_t changes_ = 0;
+  std::map<const FileSystem*, Saved> saved_;
 };
 
 // The process-wide cache the engines use (the controller runs many passes in one process).

@@ -127,6 +127,23 @@ class LocalFs : public FileSystem {
     return names;
   }
 
+  Result<std::vector<DirEntry>> ListDirEntries(const std::string& dir) override {
+    std::error_code ec;
+    std::vector<DirEntry> out;
+    stdfs::directory_iterator it(dir, ec);
+    if (ec) {
+      Code c = ec == std::errc::no_such_file_or_directory ? Code::kNotFound : Code::kIo;
+      return Status::Error(c, dir + ": cannot list: " + ec.message());
+    }
+    for (const auto& e : it) {
+      std::error_code type_ec;
+      // The type the listing returned (d_type); a stat only for symlinks and unknown types.
+      out.push_back(DirEntry{e.path().filename().string(), e.is_directory(type_ec)});
+    }
+    std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+    return out;
+  }
+
   bool Exists(const std::string& path) override {
     std::error_code ec;
     return stdfs::exists(path, ec);
@@ -177,6 +194,17 @@ class LocalFs : public FileSystem {
 };
 
 }  // namespace
+
+Result<std::vector<DirEntry>> FileSystem::ListDirEntries(const std::string& dir) {
+  SU_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  std::vector<DirEntry> out;
+  out.reserve(names.size());
+  for (auto& name : names) {
+    bool is_dir = IsDir(JoinPath(dir, name));
+    out.push_back(DirEntry{std::move(name), is_dir});
+  }
+  return out;
+}
 
 FileSystem* LocalFileSystem() {
   static LocalFs fs;

@@ -25,6 +25,12 @@ struct FileStamp {
   bool operator==(const FileStamp&) const = default;
 };
 
+// One entry of a directory listing.
+struct DirEntry {
+  std::string name;     // the name, not the path
+  bool is_dir = false;  // a directory (symlinks followed)
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
@@ -37,6 +43,9 @@ class FileSystem {
   virtual Status WriteFileAtomic(const std::string& path, const std::string& content) = 0;
   // Names (not paths) of the entries of dir, sorted. kNotFound if dir does not exist.
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;
+  // ListDir with each entry's type. The default asks IsDir per entry; the real file system takes
+  // the type from the listing itself (no stat per entry, which a no-op pass over 5000 files feels).
+  virtual Result<std::vector<DirEntry>> ListDirEntries(const std::string& dir);
   virtual bool Exists(const std::string& path) = 0;
   virtual bool IsDir(const std::string& path) = 0;
   virtual Status MakeDirs(const std::string& path) = 0;

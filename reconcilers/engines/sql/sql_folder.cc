@@ -34,10 +34,17 @@ Status BadName(const std::string& file, const std::string& why) {
 
 }  // namespace
 
-int CompareVersions(const std::string& a, const std::string& b) {
-  std::string x = StripLeadingZeros(a), y = StripLeadingZeros(b);
+int CompareVersions(std::string_view a, std::string_view b) {
+  // Allocation-free: a no-op pass compares every applied and every file version.
+  auto strip = [](std::string_view v) {
+    size_t i = 0;
+    while (i + 1 < v.size() && v[i] == '0') ++i;
+    return v.substr(i);
+  };
+  std::string_view x = strip(a), y = strip(b);
   if (x.size() != y.size()) return x.size() < y.size() ? -1 : 1;
-  return x.compare(y) < 0 ? -1 : (x.compare(y) > 0 ? 1 : 0);
+  int c = x.compare(y);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
 }
 
 Result<SqlFileName> ParseSqlFileName(const std::string& file) {
@@ -103,8 +110,8 @@ Result<SqlFileName> ParseSqlFileName(const std::string& file) {
 }
 
 Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::string& folder) {
-  auto names = fs->ListDir(folder);
-  if (!names.ok()) return names.status().WithContext("reading the sql migrations folder");
+  auto entries = fs->ListDirEntries(folder);
+  if (!entries.ok()) return entries.status().WithContext("reading the sql migrations folder");
 
   struct Side {
     std::string file;  // chosen file name for this direction
@@ -114,14 +121,21 @@ Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::s
     SqlMigrationFile m;
     Side up, down;
   };
-  // Keyed by the version without leading zeros, so "001" and "1" collide as they should.
-  std::map<std::string, Pair> by_version;
-  for (const auto& file : *names) {
+  // Keyed by the version without leading zeros, so "001" and "1" collide as they should; ordered
+  // numerically (shorter first, then by digits), which is CompareVersions' order: no sort after.
+  struct NumericOrder {
+    bool operator()(const std::string& a, const std::string& b) const {
+      return a.size() != b.size() ? a.size() < b.size() : a < b;
+    }
+  };
+  std::map<std::string, Pair, NumericOrder> by_version;
+  for (const auto& entry : *entries) {
+    const std::string& file = entry.name;
     auto parsed = ParseSqlFileName(file);
     if (!parsed.ok()) return parsed.status().WithContext(folder);
     if (parsed->skipped) continue;
     std::string path = JoinPath(folder, file);
-    if (fs->IsDir(path)) {
+    if (entry.is_dir) {
       return Status::Invalid(path + ": is a directory named like a migration file; expected a regular file "
                                     "(rename or remove the directory)");
     }
@@ -165,8 +179,6 @@ Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::s
     }
     out.push_back(std::move(p.m));
   }
-  std::sort(out.begin(), out.end(),
-            [](const SqlMigrationFile& a, const SqlMigrationFile& b) { return CompareVersions(a.version, b.version) < 0; });
   return out;
 }
 

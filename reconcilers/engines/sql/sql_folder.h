@@ -22,6 +22,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reconcilers/base/fs.h"
@@ -55,7 +56,7 @@ struct SqlFileName {
 Result<SqlFileName> ParseSqlFileName(const std::string& file);
 
 // <0, 0, >0 like strcmp, comparing two digit strings as numbers of any length.
-int CompareVersions(const std::string& a, const std::string& b);
+int CompareVersions(std::string_view a, std::string_view b);
 
 // Lists folder, validates, reads the up files and returns the migrations in version order.
 // kNotFound when the folder does not exist.

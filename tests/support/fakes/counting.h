@@ -28,6 +28,9 @@ class CountingFileSystem : public FileSystem {
     return inner_->WriteFileAtomic(path, content);
   }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override { return inner_->ListDir(dir); }
+  Result<std::vector<DirEntry>> ListDirEntries(const std::string& dir) override {
+    return inner_->ListDirEntries(dir);
+  }
   bool Exists(const std::string& path) override { return inner_->Exists(path); }
   bool IsDir(const std::string& path) override { return inner_->IsDir(path); }
   Status MakeDirs(const std::string& path) override { return inner_->MakeDirs(path); }

@@ -98,5 +98,31 @@ TEST(MigrationFileCacheTest, ChecksumsSurviveAProcessThroughTheStateFile) {
   EXPECT_EQ(*damaged.Checksum(&fs, b), Sha256Hex("SELECT 2;\n"));
 }
 
+// A no-op apply learns nothing new: its Save leaves the state file alone (5000 lines rewritten on
+// every run otherwise). Once a file was read and hashed again, Save writes.
+TEST(MigrationFileCacheTest, SaveWritesOnlyWhenSomethingWasLearntSinceTheLoad) {
+  TempDir dir;
+  const std::string a = dir.Write("1_a.up.sql", "SELECT 1;\n");
+  const std::string state = dir.Path("file-checksums");
+  {
+    MigrationFileCache first;
+    ASSERT_TRUE(first.Checksum(LocalFileSystem(), a).ok());
+    ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
+  }
+  MigrationFileCache next;
+  next.LoadChecksums(LocalFileSystem(), state);
+  ASSERT_TRUE(next.Checksum(LocalFileSystem(), a).ok());  // unchanged: from the loaded entry
+  dir.Write("file-checksums", "marker\n");                // what a write would replace
+  ASSERT_TRUE(next.SaveChecksums(LocalFileSystem(), state).ok());
+  EXPECT_EQ(*LocalFileSystem()->ReadFile(state), "marker\n") << "a no-op run rewrote the state file";
+
+  dir.Write("1_a.up.sql", "SELECT 2;\n");
+  EXPECT_EQ(*next.Checksum(LocalFileSystem(), a), Sha256Hex("SELECT 2;\n"));
+  ASSERT_TRUE(next.SaveChecksums(LocalFileSystem(), state).ok());
+  auto saved = LocalFileSystem()->ReadFile(state);
+  ASSERT_TRUE(saved.ok());
+  EXPECT_NE(saved->find(Sha256Hex("SELECT 2;\n")), std::string::npos) << *saved;
+}
+
 }  // namespace
 }  // namespace su

@@ -91,6 +91,42 @@ TEST(InformerUnitTest, DroppedConnectionResumesFromTheLastBookmark) {
   EXPECT_EQ(ev.seen(), (std::vector<std::string>{"add n/z"}));
 }
 
+// A listed or watched object is cached without managedFields and kubectl's last-applied
+// annotation (most of an object's bytes); everything else, other annotations included, is kept.
+TEST(InformerUnitTest, CachesObjectsWithoutManagedFieldsOrLastAppliedConfiguration) {
+  auto object = [](const std::string& rv, const std::string& target) {
+    return R"({"metadata":{"namespace":"n","name":"a","resourceVersion":")" + rv +
+           R"(","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"big\":1}","team":"iam"},)"
+           R"("managedFields":[{"manager":"kubectl","operation":"Apply","fieldsV1":{"f:spec":{}}}]},)"
+           R"("spec":{"targetVersion":")" + target + R"("}})";
+  };
+  FakeKubeApi api;
+  api.AddList(ListResult{"1", {object("1", "v1")}});
+  api.AddWatch({{{"MODIFIED", object("2", "v2")}}, true});
+  Events ev;
+  Informer inf(&api, Fast(), ev.Handler());
+  inf.Start();
+  ASSERT_TRUE(Eventually([&] { return inf.ResourceVersions()["n/a"] == "2"; }));
+  inf.Stop();
+  auto cached = inf.Get("n/a");
+  ASSERT_TRUE(cached.has_value());
+  EXPECT_EQ(cached->find("managedFields"), std::string::npos) << *cached;
+  EXPECT_EQ(cached->find("last-applied-configuration"), std::string::npos) << *cached;
+  EXPECT_NE(cached->find(R"("team":"iam")"), std::string::npos) << *cached;
+  EXPECT_NE(cached->find(R"("targetVersion":"v2")"), std::string::npos) << *cached;
+
+  // Opted out: the object as the server sent it.
+  FakeKubeApi raw_api;
+  raw_api.AddList(ListResult{"1", {object("1", "v1")}});
+  InformerOptions keep = Fast();
+  keep.trim_metadata = false;
+  Informer raw(&raw_api, keep, ev.Handler());
+  raw.Start();
+  ASSERT_TRUE(raw.WaitForSync(std::chrono::seconds(30)));
+  EXPECT_EQ(raw.Get("n/a"), object("1", "v1"));
+  raw.Stop();
+}
+
 TEST(InformerUnitTest, FailedListBacksOffThenSyncs) {
   FakeKubeApi api;
   api.AddList(ApiErrorFromResponse(503, "", "list", "/x"));

@@ -129,6 +129,42 @@ TEST(KubeStatusStore, LoadPrefersOurLastWriteOverALaggingCache) {
   EXPECT_FALSE(third->has_value());
 }
 
+// Once the cache holds our write (its resourceVersion), the store drops its own copy of the status:
+// Load reads the cache, a timestamp-only Save still sends nothing, the next real Save patches against
+// the cache's resourceVersion, and a later hand edit in the cache is what Load sees.
+TEST(KubeStatusStore, OnceTheCacheHoldsOurWriteItIsReadFromTheCache) {
+  Fixture f;
+  const ResourceStatus done = St(Phase::kSucceeded, "at target");
+  const std::string written = Served(Stamped(done, "2026-12-01T10:00:00Z"));
+  f.cache = Obj("10");
+  f.api.AddWrite(Obj("11", written));
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:00:00Z")).ok());
+  f.cache = Obj("11", written);
+  auto loaded = f.store->Load("shop/app");  // caught up: from now on the cache is the copy
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->message, "at target");
+
+  f.now += std::chrono::minutes(5);
+  ASSERT_TRUE(f.store->Save("shop/app", Stamped(done, "2026-12-01T10:05:00Z")).ok());
+  EXPECT_EQ(f.api.calls().size(), 1u) << "a timestamp-only change was sent";
+
+  f.api.AddWrite(Obj("12", Served(St(Phase::kFailed, "broke"))));
+  ASSERT_TRUE(f.store->Save("shop/app", St(Phase::kFailed, "broke")).ok());
+  ASSERT_EQ(f.api.calls().size(), 2u);
+  EXPECT_EQ(value::parse(f.api.calls()[1].body).at("metadata").at("resourceVersion").as_string(), "11");
+  f.cache = Obj("12", Served(St(Phase::kFailed, "broke")));
+  ASSERT_TRUE(f.store->Load("shop/app").ok());  // caught up again
+
+  f.cache = Obj("13", R"({"phase":"Pending","message":"edited by hand"})");
+  auto edited = f.store->Load("shop/app");
+  ASSERT_TRUE(edited.ok() && edited->has_value());
+  EXPECT_EQ((*edited)->message, "edited by hand");
+  // ... and a timestamp-only Save of our status is not skipped over the edit.
+  f.api.AddWrite(Obj("14", Served(St(Phase::kFailed, "broke"))));
+  ASSERT_TRUE(f.store->Save("shop/app", St(Phase::kFailed, "broke")).ok());
+  EXPECT_EQ(f.api.calls().size(), 3u);
+}
+
 TEST(KubeStatusStore, AnObjectWithoutStatusHasNone) {
   Fixture f;
   f.cache = Obj("10", "{}");

@@ -76,6 +76,10 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   c.Add("backup.dir", p.backup_dir);
   // Fields added later enter the hash only when set, so existing specs keep their hash.
   if (p.backup_retention > 0) c.Add("backup.retention", static_cast<long long>(p.backup_retention));
+  if (!p.backup_pvc_claim.empty()) {
+    c.Add("backup.pvc.claimName", p.backup_pvc_claim);
+    c.Add("backup.pvc.subPath", p.backup_pvc_sub_path);
+  }
   if (p.restore_allow_data_loss) c.Add("restoreBackup.allowDataLoss", p.restore_allow_data_loss);
   c.Add("window", p.window.has_value());
   if (p.window) {

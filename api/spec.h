@@ -86,6 +86,10 @@ struct PolicySpec {
   bool backup_enabled = false;
   std::string backup_dir;                  // default: <state dir>/backups
   int backup_retention = 0;                // backup.retention: keep this resource's newest N; 0: all
+  // backup.pvc (Kubernetes mode): the PersistentVolumeClaim the backup Job writes to, and the
+  // folder inside it ("" : its root). Empty claim: no claim (the Podman mode's backup.dir).
+  std::string backup_pvc_claim;
+  std::string backup_pvc_sub_path;
   bool restore_allow_data_loss = false;    // restoreBackup.allowDataLoss: restore even over writes
                                            // made since the backup (they are lost)
   std::optional<MaintenanceWindow> window;

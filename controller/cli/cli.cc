@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "controller/cli/backup_job.h"
 #include "controller/cli/commands.h"
 #include "controller/cli/kubectl_plugin.h"
 #include "reconcilers/base/log.h"
@@ -73,6 +74,7 @@ int Dispatch(const std::vector<std::string>& words) {
   if (cmd == "approve") return CmdApprove(args);
   if (cmd == "controller") return CmdController(args);
   if (cmd == "__print-folder") return CmdPrintFolder(args);
+  if (cmd == "backup-job") return CmdBackupJob(args);  // hidden: the Kubernetes backup Jobs run it
   std::fprintf(stderr, "schema-upgrade: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return 2;
 }

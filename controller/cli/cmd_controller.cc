@@ -24,6 +24,8 @@
 #include "controller/cli/commands.h"
 #include "controller/cli/controller_run.h"
 #include "controller/cli/flags.h"
+#include "controller/cli/kube_admit.h"
+#include "controller/cli/kube_backup.h"
 #include "controller/cli/kube_engines.h"
 #include "controller/kubernetes/informer_source.h"
 #include "controller/kubernetes/instrumented_api.h"
@@ -68,7 +70,8 @@ std::vector<FlagSpec> ControllerFlags() {
            "activeDeadlineSeconds of migration Jobs (--kubernetes): a migrator running longer fails (default 1h)"},
           {"controller-image", 0, true, false,
            "this controller's own image (--kubernetes), run by the Jobs that read migrations.source image "
-           "(default $SU_CONTROLLER_IMAGE, else the image of this pod's container when $POD_NAME is set)"},
+           "and by the backup and restore Jobs of policy.backup (default $SU_CONTROLLER_IMAGE, else the "
+           "image of this pod's container when $POD_NAME is set)"},
           {"compose", 0, true, false, "compose file for ComposeService workloads that name none"},
           {"state-dir", 0, true, false, "status (Podman mode) and backups (default $SU_STATE_DIR or ./.state)"},
           {"workers", 0, true, false, "resources reconciled at once (default 2)"},
@@ -90,24 +93,6 @@ std::vector<FlagSpec> ControllerFlags() {
            "counts them)"},
           {"health-addr", 0, true, false, "serve /healthz and /readyz on another HOST:PORT (default: off)"},
           {"help", 'h', false, false, "show this help"}};
-}
-
-// What --kubernetes cannot do: refused as InvalidSpec. Deployments and StatefulSets are bumped by
-// the Kubernetes runtime (reconcilers/runtimes/kubernetes/); a compose service is the Podman mode's.
-Status AdmitForKubernetes(const SchemaUpgrade& su) {
-  const std::string where = su.source_file + ": ";
-  if (!su.workload.kind.empty() && su.workload.kind != "Deployment" && su.workload.kind != "StatefulSet") {
-    return Status::Invalid(where + "spec.workload.kind: " + su.workload.kind +
-                           " is a Podman compose service, which --kubernetes cannot bump: name a Deployment or "
-                           "StatefulSet in the SchemaUpgrade's namespace, or run this resource with the Podman "
-                           "mode (controller --manifests)");
-  }
-  if (su.migrations.engine == "ory" && su.dsn.kind != DsnSource::Kind::kSecretKeyRef) {
-    return Status::Invalid(where + "spec.database.dsnFrom: engine ory runs the target image's migrator as a Job, "
-                           "whose pod reads the DSN from a Secret (never written into the Job): use "
-                           "dsnFrom.secretKeyRef {name, key} instead of dsnFrom.env or dsnFrom.file");
-  }
-  return Status::Ok();
 }
 
 // --controller-image, else $SU_CONTROLLER_IMAGE, else the image of this pod's schema-upgrade
@@ -383,6 +368,14 @@ int CmdController(const Args& args) {
     ks_engines.job_deadline = std::chrono::duration_cast<std::chrono::seconds>(*job_deadline);
     ks_engines.controller_image = ControllerImage(api.get(), flags->Get("controller-image"));
     env->deps.make_engine = KubeEngineFactory(ks_engines);
+    // policy.backup: pg_dump / restore as Jobs of this image writing to the resource's claim.
+    KubeBackupSettings kb;
+    kb.api = api.get();
+    kb.clock = env->deps.clock;
+    kb.image = ks_engines.controller_image;
+    kb.job_ttl = ks_engines.job_ttl;
+    kb.job_deadline = ks_engines.job_deadline;
+    env->deps.make_backup = KubeBackupFactory(kb);
     kube::KubeStatusStore* store = kube_store.get();
     parts.on_removed = [store](const std::string& key) { store->Forget(key); };
     source = std::move(ks);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "reconcilers/base/process.h"
 #include "reconcilers/base/result.h"
@@ -23,6 +24,9 @@ std::string PgTool(const std::string& bin_dir, const std::string& name);
 struct BackupFile {
   std::string path;
   long long size_bytes = 0;
+  // Older backups of the resource the tool removed itself (tools that prune where the caller
+  // cannot; see BackupTool::RemoteFolder), as paths of the same form as `path`.
+  std::vector<std::string> pruned;
 };
 
 // pg_dump -Fc of the whole database into path (written to a file of its own, path.XXXXXX.partial,

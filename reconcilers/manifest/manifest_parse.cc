@@ -442,6 +442,34 @@ class DocumentParser {
     }
   }
 
+  // policy.backup.pvc {claimName, subPath}: where the Kubernetes backup Job writes.
+  void ParseBackupClaim(MapReader& bk, PolicySpec* pol) {
+    MapReader pvc = bk.Map("pvc", {"claimName", "subPath"});
+    if (!pvc.present()) return;
+    if (pvc.String("claimName", &pol->backup_pvc_claim)) {
+      if (!IsDns1123Subdomain(pol->backup_pvc_claim)) {
+        pvc.Error("claimName", Q(pol->backup_pvc_claim) + " is not a PersistentVolumeClaim name; expected a "
+                               "DNS-1123 subdomain such as db-backups");
+        pol->backup_pvc_claim.clear();
+      }
+    } else {
+      pvc.Required("claimName", "the PersistentVolumeClaim the backups are written to, e.g. db-backups");
+    }
+    if (pvc.String("subPath", &pol->backup_pvc_sub_path)) {
+      const std::string& sp = pol->backup_pvc_sub_path;
+      bool dotdot = sp == ".." || sp.rfind("../", 0) == 0 || sp.find("/../") != std::string::npos ||
+                    (sp.size() >= 3 && sp.compare(sp.size() - 3, 3, "/..") == 0);
+      if (sp.empty() || sp.front() == '/' || dotdot || sp.find('\0') != std::string::npos) {
+        pvc.Error("subPath", Q(sp) + " is not a relative folder inside the claim; expected e.g. backups/kratos "
+                             "(no leading /, no ..)");
+        pol->backup_pvc_sub_path.clear();
+      }
+      while (!pol->backup_pvc_sub_path.empty() && pol->backup_pvc_sub_path.back() == '/') {
+        pol->backup_pvc_sub_path.pop_back();
+      }
+    }
+  }
+
   void ParsePolicy(MapReader& spec, SchemaUpgrade* su) {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
@@ -452,7 +480,7 @@ class DocumentParser {
     MapReader ap = p.Map("approval", {"required", "planHash"});
     ap.Bool("required", &pol.approval_required);
     ap.String("planHash", &pol.approved_plan_hash);
-    MapReader bk = p.Map("backup", {"enabled", "dir", "retention"});
+    MapReader bk = p.Map("backup", {"enabled", "dir", "retention", "pvc"});
     bk.Bool("enabled", &pol.backup_enabled);
     if (bk.String("dir", &pol.backup_dir)) pol.backup_dir = Resolve(pol.backup_dir);
     long long retention = 0;
@@ -465,6 +493,7 @@ class DocumentParser {
         pol.backup_retention = static_cast<int>(retention);
       }
     }
+    ParseBackupClaim(bk, &pol);
     ParseWindow(p, &pol);
     // Both go to PostgreSQL (SET lock_timeout / statement_timeout), which takes at most INT_MAX ms.
     for (auto [key, out, guc] : {std::tuple{"lockTimeout", &pol.lock_timeout, "lock_timeout"},

@@ -44,6 +44,16 @@ struct ContainerRunSpec {
     std::string mount;
   };
   std::optional<FolderFromImage> folder_from_image;
+  // PersistentVolumeClaims mounted into the container (Kubernetes: a persistentVolumeClaim volume
+  // and a volumeMount; the backup Job's claim). Runtimes without claims (Podman) refuse a spec
+  // that has any (kInvalidArgument).
+  struct ClaimMount {
+    std::string claim;       // the PersistentVolumeClaim, in the namespace the container runs in
+    std::string sub_path;    // folder inside the claim mounted; "" : its root
+    std::string mount_path;  // where the container sees it
+    bool read_only = false;
+  };
+  std::vector<ClaimMount> claim_mounts;
   std::string network = "host";
   std::string name;                           // container name; empty: generated
   std::chrono::milliseconds timeout{0};

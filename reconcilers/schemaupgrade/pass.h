@@ -181,6 +181,9 @@ class Pass {
   // policy.restoreBackup.allowDataLoss, takes its locks under the policy's lock_timeout with the
   // blocked-session watch on, retried until policy.lockWait, and says what it waited for.
   std::string RestoreBackup();
+  // The backup tool of this resource: d_.make_backup's (made once per pass) or d_.backup; an error
+  // when none is configured or the factory refuses the resource.
+  Result<BackupTool*> Tool();
 
   std::string RunDown();
 
@@ -200,6 +203,7 @@ class Pass {
   std::string dsn_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<BackupTool> backup_tool_;  // from d_.make_backup, made on first use
   std::optional<MigrationLock> lock_;  // held from Lock() to the end of Migrate(); after db_: released first
   std::string declared_image_;
   std::string target_image_;

@@ -115,7 +115,9 @@ class RestoreSessionWatch {
 }  // namespace
 
 std::string Pass::RestoreBackup() {
-  if (!st_.backup || !d_.backup) return "restoreBackup: no backup was taken for this upgrade, nothing restored";
+  if (!st_.backup) return "restoreBackup: no backup was taken for this upgrade, nothing restored";
+  auto tool = Tool();
+  if (!tool.ok()) return "restoreBackup: " + tool.status().ToString() + "; nothing restored";
   const std::string path = st_.backup->path;
   RestoreOptions opt;
   opt.lock_timeout = su_.policy.lock_timeout;
@@ -143,7 +145,7 @@ std::string Pass::RestoreBackup() {
                                     if (!s.ok() && watch_required) cancel();  // never restore unwatched
                                     return s;
                                   });
-      r = d_.backup->Restore(dsn_, path, opt);
+      r = (*tool)->Restore(dsn_, path, opt);
       session.Stop();
       if (!session.waited_for().empty()) waited_for = session.waited_for();
       if (!session.watch_error().ok()) {

@@ -325,24 +325,41 @@ StepOutcome Pass::Lock() {
   return Gates();
 }
 
+Result<BackupTool*> Pass::Tool() {
+  if (d_.make_backup) {
+    if (!backup_tool_) {
+      SU_ASSIGN_OR_RETURN(backup_tool_, d_.make_backup(su_));
+    }
+    return backup_tool_.get();
+  }
+  if (!d_.backup) return Status::Invalid("backups are enabled but no backup tool is configured");
+  return d_.backup;
+}
+
 StepOutcome Pass::Backup() {
   if (plan_.state.pending.empty() || !su_.policy.backup_enabled) return StepOutcome::Succeeded();
+  auto tool = Tool();
+  if (!tool.ok()) return StepOutcome::Failed(tool.status(), reasons::kBackupFailed);
+  const std::string remote = (*tool)->RemoteFolder();
   // One backup per upgrade: a pass resuming a started upgrade (whose remaining plan has another
-  // hash) keeps the pre-upgrade backup rather than taking a mid-upgrade one.
-  if (st_.backup && d_.fs->Exists(st_.backup->path) &&
+  // hash) keeps the pre-upgrade backup rather than taking a mid-upgrade one. A remote file cannot
+  // be looked at from here: its record is trusted (the tool wrote it and reported its size).
+  if (st_.backup && (remote.empty() ? d_.fs->Exists(st_.backup->path) : st_.backup->path.rfind(remote + "/", 0) == 0) &&
       (st_.backup->plan_hash == plan_.hash || !st_.start_version.empty())) {
     return StepOutcome::Succeeded();
   }
-  if (!d_.backup) return StepOutcome::Failed(Status::Invalid("backups are enabled but no backup tool is configured"), reasons::kBackupFailed);
   // The gates may have passed a while ago (pre-flight, a slow pass): the window must still be open.
   auto closed = WindowClosedUntil();
   if (!closed.ok()) return StepOutcome::Failed(closed.status(), reasons::kInvalidWindow);
   if (*closed) return WaitForWindow(**closed, "the window closed before the backup started; ");
-  SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating");
+  SetPhase(Phase::kBackingUp, "taking a pg_dump backup before migrating" +
+                                  (remote.empty() ? std::string() : " (a Job writing to " + remote + ")"));
   CrashPoint("before-backup");
-  std::string dir = su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
-  Status mk = d_.fs->MakePrivateDirs(dir);  // a dump is the whole database: 0700, files 0600
-  if (!mk.ok()) return StepOutcome::Failed(mk, reasons::kBackupFailed);
+  std::string dir = !remote.empty() ? remote : su_.policy.backup_dir.empty() ? d_.default_backup_dir : su_.policy.backup_dir;
+  if (remote.empty()) {
+    Status mk = d_.fs->MakePrivateDirs(dir);  // a dump is the whole database: 0700, files 0600
+    if (!mk.ok()) return StepOutcome::Failed(mk, reasons::kBackupFailed);
+  }
   std::string stamp = FormatTime(d_.clock->Now());
   for (auto& c : stamp) if (c == ':') c = '-';
   std::string path = JoinPath(dir, BackupPrefix(su_.namespace_, su_.name) + plan_.hash + "_" + stamp + ".dump");
@@ -350,7 +367,7 @@ StepOutcome Pass::Backup() {
   auto snap = db_->Query("SELECT pg_current_snapshot()::text");
   if (!snap.ok()) return StepOutcome::RetryAfter(snap.status(), reasons::kDatabaseUnavailable);
   std::string snapshot = snap->rows.empty() ? "" : snap->Get(0, 0);
-  auto b = d_.backup->Backup(dsn_, path);
+  auto b = (*tool)->Backup(dsn_, path);
   if (!b.ok()) {
     Audit("backup", "failed", path, b.status().ToString());
     if (Transient(b.status())) return StepOutcome::RetryAfter(b.status(), reasons::kBackupFailed);
@@ -361,7 +378,11 @@ StepOutcome Pass::Backup() {
   Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
   Event(event_type::kNormal, reasons::kBackedUp, "backup written to " + b->path);
   Save();
-  PruneOldBackups(dir);
+  if (remote.empty()) {
+    PruneOldBackups(dir);
+  } else {
+    for (const auto& p : b->pruned) Audit("backup-pruned", "succeeded", p);
+  }
   return StepOutcome::Succeeded();
 }
 

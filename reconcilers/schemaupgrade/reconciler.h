@@ -67,9 +67,17 @@ class BackupTool {
   // Restores path (see restore.h); a report with restored == false: refused, nothing changed.
   virtual Result<RestoreReport> Restore(const std::string& dsn, const std::string& path,
                                         const RestoreOptions& options) = 0;
+  // Where the tool keeps this resource's backups when it decides that itself, somewhere the
+  // controller's file system does not reach (a Kubernetes claim: "pvc://<claim>/<subPath>"). The
+  // pass then writes backups there, does not create the folder or look for a recorded file on its
+  // own file system, and leaves retention to the tool (Backup prunes; BackupFile::pruned).
+  // "" (local tools): the policy's folder on the controller's file system.
+  virtual std::string RemoteFolder() const { return ""; }
 };
 // pg_dump / pg_restore through runner.
 std::unique_ptr<BackupTool> NewPgBackupTool(ProcessRunner* runner);
+// A backup tool bound to one resource (Kubernetes: Jobs in its namespace mounting its claim).
+using BackupToolFactory = std::function<Result<std::unique_ptr<BackupTool>>(const SchemaUpgrade& su)>;
 
 // Watches for sessions blocked behind the migration while it runs (see lock_watch.h).
 class MigrationWatch {
@@ -116,6 +124,8 @@ struct ReconcilerDeps {
   WorkloadRuntime* workloads = nullptr;  // null: no bump or verify (migrations only)
   Verifier verify;                // required when workloads is set
   BackupTool* backup = nullptr;   // required when a policy enables backups
+  // Set: each pass that backs up or restores takes its tool from here instead of `backup`.
+  BackupToolFactory make_backup;
   WatchFactory watch;             // may be empty: no blocked-session watch
   // Where DSNs come from. null: dsnFrom.env/file through fs and getenv (NewLocalSecretResolver).
   SecretResolver* secrets = nullptr;

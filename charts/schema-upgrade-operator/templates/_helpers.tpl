@@ -64,6 +64,9 @@ ClusterRole or, with watchNamespaces, by a Role in each namespace. */}}
 - apiGroups: [""]
   resources: ["pods/log"]
   verbs: ["get"]
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get"]
 {{- end }}
 
 {{/* The Lease rules (leader election), in the release namespace only. */}}

@@ -61,6 +61,9 @@ std::string MigrationJobName(const KubeJobOptions& o, const ContainerRunSpec& sp
     what += "\nfolder\n" + spec.folder_from_image->image + '\0' + spec.folder_from_image->path + '\0' +
             spec.folder_from_image->mount;
   }
+  for (const auto& m : spec.claim_mounts) {
+    what += "claim:" + m.claim + "/" + m.sub_path + ":" + m.mount_path + (m.read_only ? ":ro" : "") + '\0';
+  }
   std::string base = DnsLabelPart(o.name, 40);
   return "su-" + (base.empty() ? std::string("migrate") : base) + "-" + Sha256Hex(what).substr(0, 10);
 }
@@ -148,6 +151,35 @@ Result<std::string> BuildMigrationJob(const KubeJobOptions& o, const ContainerRu
   for (const char* f : {"envFrom", "volumeMounts", "resources", "imagePullPolicy", "securityContext"}) {
     CopyField(app, &c, f);
   }
+  // The claims the run needs (the backup Job's PersistentVolumeClaim), as volumes "claim-<i>".
+  if (!spec.claim_mounts.empty()) {
+    value mounts = c.has_field("volumeMounts") && c.at("volumeMounts").is_array() ? c.at("volumeMounts") : value::array();
+    value vols = pod.has_field("volumes") && pod.at("volumes").is_array() ? pod.at("volumes") : value::array();
+    size_t nm = mounts.as_array().size(), nv = vols.as_array().size();
+    for (size_t i = 0; i < spec.claim_mounts.size(); ++i) {
+      const auto& m = spec.claim_mounts[i];
+      if (m.claim.empty() || m.mount_path.empty() || m.mount_path.front() != '/') {
+        return Status::Invalid("Job for " + o.ns + "/" + o.name + ": claim mount " + std::to_string(i) +
+                               " needs a claim name and an absolute mount path");
+      }
+      const std::string vname = "claim-" + std::to_string(i);
+      value src = value::object();
+      src["claimName"] = value::string(m.claim);
+      if (m.read_only) src["readOnly"] = value::boolean(true);
+      value vol = value::object();
+      vol["name"] = value::string(vname);
+      vol["persistentVolumeClaim"] = src;
+      vols[nv++] = vol;
+      value mount = value::object();
+      mount["name"] = value::string(vname);
+      mount["mountPath"] = value::string(m.mount_path);
+      if (!m.sub_path.empty()) mount["subPath"] = value::string(m.sub_path);
+      if (m.read_only) mount["readOnly"] = value::boolean(true);
+      mounts[nm++] = mount;
+    }
+    c["volumeMounts"] = mounts;
+    pod["volumes"] = vols;
+  }
   c["terminationMessagePolicy"] = value::string("FallbackToLogsOnError");
 
   // Restricted Pod Security where the template is silent.
@@ -156,6 +188,7 @@ Result<std::string> BuildMigrationJob(const KubeJobOptions& o, const ContainerRu
   value csc = c.has_field("securityContext") && c.at("securityContext").is_object() ? c.at("securityContext")
                                                                                     : value::object();
   if (!psc.has_field("runAsNonRoot") && !csc.has_field("runAsNonRoot")) psc["runAsNonRoot"] = value::boolean(true);
+  if (o.fs_group >= 0 && !psc.has_field("fsGroup")) psc["fsGroup"] = value::number(o.fs_group);
   if (!psc.has_field("seccompProfile") && !csc.has_field("seccompProfile")) {
     value prof = value::object();
     prof["type"] = value::string("RuntimeDefault");

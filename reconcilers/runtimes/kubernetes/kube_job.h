@@ -24,6 +24,9 @@
 //                ALL. What the template says explicitly wins (the migrator runs as the app runs).
 //   secrets      ContainerRunSpec::env_from_secret become env valueFrom.secretKeyRef. A spec with
 //                plain env values is refused (kInvalidArgument): the Job would carry them.
+//   claims       ContainerRunSpec::claim_mounts become persistentVolumeClaim volumes "claim-<i>" and
+//                their volumeMounts (subPath, readOnly); KubeJobOptions::fs_group sets the pod's
+//                fsGroup (where the template is silent) so a non-root image can write to the claim.
 //
 // RunOnce: GET the Job by name. Running: adopt it and wait. Finished (an earlier attempt's, whose
 // result was read or lost with a killed controller): deleted first (precondition on its uid), then
@@ -45,6 +48,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -83,6 +87,9 @@ struct KubeJobOptions {
   // A pod waiting this long in ErrImagePull / ImagePullBackOff / CreateContainerConfigError fails
   // the run (the Job is deleted: it ran nothing).
   std::chrono::seconds start_grace{120};
+  // The pod's securityContext.fsGroup when the template sets none (-1: not set). Backup Jobs set it
+  // so the claim is group-writable for whatever non-root user the image runs as.
+  int64_t fs_group = -1;
 };
 
 // "su-<name>-<hash10>": a DNS-1123 label of at most 54 characters.

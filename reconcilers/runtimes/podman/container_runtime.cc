@@ -163,6 +163,10 @@ class PodmanContainerRuntime : public ContainerRuntime {
 Result<std::vector<std::string>> BuildRunArgv(const ContainerRunSpec& spec, const PodmanConfig& config,
                                               const std::string& container_name) {
   if (spec.image.empty()) return Status::Invalid("podman run: empty image");
+  if (!spec.claim_mounts.empty()) {
+    return Status::Invalid("podman run: PersistentVolumeClaim " + spec.claim_mounts.front().claim +
+                           " cannot be mounted by the Podman runtime (Kubernetes only)");
+  }
   if (!spec.env_from_secret.empty()) {
     return Status::Invalid("podman run: environment variable " + spec.env_from_secret.begin()->first +
                            " is to come from Kubernetes Secret " + spec.env_from_secret.begin()->second.name +

@@ -136,6 +136,8 @@ TEST(Rbac, ClusterRoleIsLeastPrivilege) {
       // Migration Jobs (reconcilers/runtimes/kubernetes/job_runtime.cc): adopted by name, a finished
       // one deleted before a retry recreates it.
       {"batch/jobs", {"create", "delete", "get"}},
+      // Backups on Kubernetes (controller/cli/kube_backup.cc): the claim read before its Job.
+      {"/persistentvolumeclaims", {"get"}},
   };
   EXPECT_EQ(grants, expected);
 }

@@ -86,7 +86,8 @@ class Manager:
                     self.requeue_after(1.0)
 
 
-def build(store, kubelet_kind="simulated", image_rules=None, crash_backoff=0.5, instance=None, cluster=None):
+def build(store, kubelet_kind="simulated", image_rules=None, crash_backoff=0.5, instance=None, cluster=None,
+          claims_dir=None):
     """The controller manager with every controller and the chosen kubelet."""
     import deployment
     import gc_controller
@@ -96,7 +97,7 @@ def build(store, kubelet_kind="simulated", image_rules=None, crash_backoff=0.5, 
     import statefulset
     if kubelet_kind == "podman":
         import kubelet_podman
-        runtime = kubelet_podman.PodmanRuntime(instance, cluster)
+        runtime = kubelet_podman.PodmanRuntime(instance, cluster, claims_dir)
     else:
         import kubelet_sim
         runtime = kubelet_sim.SimRuntime(image_rules)

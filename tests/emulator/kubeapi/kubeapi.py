@@ -805,7 +805,8 @@ def main():
         cluster = {"mint": mint, "revoke": lambda tok: server.identities.pop(tok, None),
                    "ca": os.path.join(opts.dir, "ca.crt"), "port": port}
         server.controllers = controllers.build(store, opts.kubelet, rules, opts.crash_backoff,
-                                               instance="%d-%d" % (os.getpid(), port), cluster=cluster).start()
+                                               instance="%d-%d" % (os.getpid(), port), cluster=cluster,
+                                               claims_dir=os.path.join(opts.dir, "claims")).start()
     print("kubeapi ready port=%d kubeconfig=%s" % (port, os.path.join(opts.dir, "kubeconfig")), flush=True)
     server.serve_forever(poll_interval=0.2)
     if server.controllers is not None:

@@ -14,8 +14,9 @@
 #     0600 --env-file, never on a command line;
 #   - volumes: emptyDir (a folder per pod, removed with it; mode 0777, or owned by the pod's
 #     fsGroup with setgid, which is added to the container's groups), secret and configMap (files written
-#     per key or items), hostPath, persistentVolumeClaim (a folder per claim under the
-#     emulator's run folder); volumeMounts with readOnly and subPath; workingDir;
+#     per key or items), hostPath, persistentVolumeClaim (a folder per claim,
+#     <--dir>/claims/<namespace>/<claim>, kept after the emulator stops so a test can read what a
+#     pod wrote to it); volumeMounts with readOnly and subPath; workingDir;
 #     securityContext.runAsUser/runAsGroup, fsGroup, readOnlyRootFilesystem (podman --read-only);
 #   - the termination message file (a host file mounted at terminationMessagePath);
 #   - in-cluster API access: KUBERNETES_SERVICE_HOST/PORT and, unless automountServiceAccountToken
@@ -63,13 +64,15 @@ class PodmanContainer:
 
 
 class PodmanRuntime:
-    def __init__(self, instance, cluster=None):
+    def __init__(self, instance, cluster=None, claims_dir=None):
         # cluster: {"mint": f(user) -> bearer token, "ca": path of ca.crt, "port": API port}, for
         # the in-cluster service account files and KUBERNETES_SERVICE_* variables.
         self.cluster = cluster
         self.tokens = {}   # pod uid -> token
         self.instance = "kubeemu-" + re.sub(r"[^a-zA-Z0-9_.-]", "-", instance or str(os.getpid()))
         self.root = tempfile.mkdtemp(prefix=self.instance + "-")
+        # persistentVolumeClaim volumes: a folder per claim (bound to nothing else), outliving pods.
+        self.claims = claims_dir or os.path.join(self.root, "claims")
         self.manager = None
         self.lock = threading.Lock()
         self.containers = []
@@ -158,7 +161,7 @@ class PodmanRuntime:
             elif "hostPath" in v:
                 out[name] = v["hostPath"].get("path")
             elif "persistentVolumeClaim" in v:
-                out[name] = os.path.join(self.root, "claims", ns, v["persistentVolumeClaim"].get("claimName", ""))
+                out[name] = os.path.join(self.claims, ns, v["persistentVolumeClaim"].get("claimName", ""))
                 os.makedirs(out[name], exist_ok=True)
             elif "secret" in v or "configMap" in v:
                 kind = "Secret" if "secret" in v else "ConfigMap"

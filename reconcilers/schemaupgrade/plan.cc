@@ -90,7 +90,12 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
 
   if (!state.pending.empty()) {
     if (su.policy.backup_enabled) {
-      p.steps.push_back({"backup", "Back up the database with pg_dump -Fc before changing anything."});
+      // Kubernetes: where the Job writes (the step text is in the plan hash: an approval covers it).
+      const std::string claim = su.policy.backup_pvc_claim.empty()
+                                    ? ""
+                                    : " (a Job writing to PersistentVolumeClaim " + su.policy.backup_pvc_claim +
+                                          (su.policy.backup_pvc_sub_path.empty() ? "" : ", folder " + su.policy.backup_pvc_sub_path) + ")";
+      p.steps.push_back({"backup", "Back up the database with pg_dump -Fc" + claim + " before changing anything."});
     }
     std::string first = state.pending.front().version, last = state.pending.back().version;
     p.steps.push_back({"migrate", "Apply " + std::to_string(state.pending.size()) + " " + su.migrations.engine +

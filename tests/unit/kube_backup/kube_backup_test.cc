@@ -11,6 +11,7 @@
 #include "controller/cli/kube_backup.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/runtimes/kubernetes/kube_job.h"
+#include "reconcilers/schemaupgrade/plan.h"
 #include "tests/support/fakes/fake_kube_api.h"
 
 namespace su {
@@ -60,6 +61,25 @@ TEST(KubeBackupSpec, RefusesBadClaimFields) {
   auto bad_name = Parse(Manifest("{enabled: true, pvc: {claimName: Not_A_Name}}"));
   ASSERT_FALSE(bad_name.ok());
   EXPECT_NE(bad_name.status().message().find("claimName"), std::string::npos);
+}
+
+// The plan says where the backup goes; the step text is in the plan hash, so an approval given
+// for one claim does not cover another.
+TEST(KubeBackupSpec, PlanNamesTheClaimAndItsHashCoversIt) {
+  auto su = Parse(Manifest("{enabled: true, pvc: {claimName: db-backups, subPath: ciam/kratos}}"));
+  auto other = Parse(Manifest("{enabled: true, pvc: {claimName: elsewhere}}"));
+  ASSERT_TRUE(su.ok() && other.ok());
+  EngineState state;
+  PendingMigration m;
+  m.version = "20240101000001";
+  m.name = "init";
+  state.pending.push_back(m);
+  Plan p = BuildPlan(*su, state, "localhost/oryd/kratos:v1.1.0", "localhost/oryd/kratos:v1.2.0");
+  ASSERT_FALSE(p.steps.empty());
+  EXPECT_EQ(p.steps[0].kind, "backup");
+  EXPECT_NE(p.steps[0].description.find("PersistentVolumeClaim db-backups, folder ciam/kratos"), std::string::npos)
+      << p.steps[0].description;
+  EXPECT_NE(p.hash, BuildPlan(*other, state, "localhost/oryd/kratos:v1.1.0", "localhost/oryd/kratos:v1.2.0").hash);
 }
 
 TEST(KubeBackupAdmit, BackupWithoutClaimIsInvalidNamingTheField) {

@@ -375,6 +375,8 @@ int CmdController(const Args& args) {
     kb.image = ks_engines.controller_image;
     kb.job_ttl = ks_engines.job_ttl;
     kb.job_deadline = ks_engines.job_deadline;
+    ReconcilerDeps* deps = &env->deps;  // its cancelled is set when the loop starts
+    kb.cancelled = [deps] { return deps->cancelled && deps->cancelled(); };
     env->deps.make_backup = KubeBackupFactory(kb);
     kube::KubeStatusStore* store = kube_store.get();
     parts.on_removed = [store](const std::string& key) { store->Forget(key); };

@@ -98,7 +98,8 @@ class KubeBackupTool : public BackupTool {
 
   // Runs the Job and reads its result line; a Job that ended without one failed before the tool
   // ran (image without the binary, pod killed): its last log lines say why.
-  Result<BackupJobResult> Run(const ContainerRunSpec& run, const std::string& what) {
+  Result<BackupJobResult> Run(ContainerRunSpec run, const std::string& what) {
+    run.cancelled = s_.cancelled;
     auto pr = jobs_->RunOnce(run);
     if (!pr.ok()) return pr.status().WithContext(what + " Job");
     auto r = ParseBackupJobResult(pr->out);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "kube/api.h"
@@ -28,6 +29,9 @@ struct KubeBackupSettings {
   std::chrono::seconds job_ttl{3600};
   std::chrono::seconds job_deadline{3600};
   std::chrono::milliseconds poll_interval{1000};
+  // Stop waiting for a Job (shutdown, lost lease): kCancelled; the Job runs on, and a restore
+  // (same arguments, same Job name) is adopted by the next run. Empty: never.
+  std::function<bool()> cancelled;
 };
 
 // "pvc://<claim>[/<subPath>]" for the resource's policy.

@@ -243,6 +243,24 @@ TEST(KubeBackupTool, MissingClaimIsNotFoundNamingTheClaim) {
   EXPECT_EQ(api.Count("create"), 0);
 }
 
+// A controller stopping (SIGTERM, lost lease) stops waiting for the Job and says so (retried).
+TEST(KubeBackupTool, StopsWaitingWhenCancelled) {
+  auto su = Parse(Manifest("{enabled: true, pvc: {claimName: db-backups}}"));
+  ASSERT_TRUE(su.ok());
+  testing::FakeKubeApi api;
+  api.AddWrite(std::string(R"({"metadata":{"name":"db-backups"}})"));
+  api.AddWrite(kube::ApiErrorFromResponse(404, "", "get", "jobs"));
+  api.AddWrite(std::string(R"({"metadata":{"uid":"j1","name":"x"}})"));
+  KubeBackupSettings s;
+  s.api = &api;
+  s.image = "img:1";
+  s.cancelled = [] { return true; };
+  auto tool = KubeBackupFactory(s)(*su);
+  ASSERT_TRUE(tool.ok());
+  auto b = (*tool)->Backup(kDsn, "pvc://db-backups/f.dump");
+  EXPECT_EQ(b.status().code(), Code::kCancelled) << b.status().ToString();
+}
+
 TEST(BackupJobResult, RoundTripsAndTakesTheLastLine) {
   BackupJobResult r;
   r.file = "/backup/a.dump";

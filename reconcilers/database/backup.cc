@@ -82,7 +82,7 @@ Result<BackupFile> PgDump(ProcessRunner* runner, const std::string& dsn, const s
   struct stat st{};
   stat(path.c_str(), &st);
   LogInfo("backup.done", {{"path", path}, {"bytes", std::to_string(st.st_size)}});
-  return BackupFile{path, static_cast<long long>(st.st_size)};
+  return BackupFile{path, static_cast<long long>(st.st_size), {}};
 }
 
 }  // namespace su

@@ -163,6 +163,12 @@ class PodmanRuntime:
             elif "persistentVolumeClaim" in v:
                 out[name] = os.path.join(self.claims, ns, v["persistentVolumeClaim"].get("claimName", ""))
                 os.makedirs(out[name], exist_ok=True)
+                # fsGroup on a volume that supports ownership management (most block and disk
+                # volumes): the kubelet gives the volume's root to that group, group-writable, setgid.
+                fs_group = (pod["spec"].get("securityContext") or {}).get("fsGroup")
+                if fs_group is not None:
+                    os.chown(out[name], -1, int(fs_group))
+                    os.chmod(out[name], os.stat(out[name]).st_mode & 0o777 | 0o2070)
             elif "secret" in v or "configMap" in v:
                 kind = "Secret" if "secret" in v else "ConfigMap"
                 src = v["secret"] if kind == "Secret" else v["configMap"]

@@ -119,6 +119,11 @@ TEST(KubeBackupTest, DumpJobWritesToTheClaimAndRestoreJobBringsADroppedTableBack
   ASSERT_EQ(stat(host.c_str(), &st), 0) << host << " is not on the claim";
   EXPECT_EQ(st.st_size, b->size_bytes);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // fsGroup 65532 made the claim writable for the image's non-root user, as a kubelet does.
+  struct stat claim_st {};
+  ASSERT_EQ(stat((emu.dir() + "/claims/default/db-backups").c_str(), &claim_st), 0);
+  EXPECT_EQ(claim_st.st_gid, 65532u);
+  EXPECT_EQ(claim_st.st_mode & 02070, 02070u);
   auto listed = Sh({su::testing::PgServer::BinDir() + "/pg_restore", "-l", host});
   ASSERT_EQ(listed.exit_code, 0) << listed.Tail();
   EXPECT_NE(listed.out.find("TABLE public orders"), std::string::npos) << listed.out;

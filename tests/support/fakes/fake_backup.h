@@ -37,7 +37,7 @@ class FakeBackupTool : public BackupTool {
       if (!s.ok()) return s;
     }
     SU_RETURN_IF_ERROR(fs_->WriteFileAtomic(path, "PGDMP fake"));
-    return BackupFile{path, 10};
+    return BackupFile{path, 10, {}};
   }
   Result<RestoreReport> Restore(const std::string& dsn, const std::string& path,
                                 const RestoreOptions& options) override {

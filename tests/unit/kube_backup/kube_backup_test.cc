@@ -29,6 +29,13 @@ std::string Manifest(const std::string& backup, const std::string& dsn_from = "s
          "  policy:\n    backup: " + backup + "\n";
 }
 
+KubeBackupSettings Settings(kube::KubeApi* api, const std::string& image) {
+  KubeBackupSettings s;
+  s.api = api;
+  s.image = image;
+  return s;
+}
+
 Result<SchemaUpgrade> Parse(const std::string& text) {
   auto all = ParseManifests(text, "kratos.yaml", "/tmp");
   if (!all.ok()) return all.status();
@@ -107,15 +114,15 @@ TEST(KubeBackupFactory, RefusesWithoutClaimOrImage) {
   auto su = Parse(Manifest("{enabled: true}"));
   ASSERT_TRUE(su.ok());
   testing::FakeKubeApi api;
-  auto tool = KubeBackupFactory({&api, nullptr, "localhost/su:1"})(*su);
+  auto tool = KubeBackupFactory(Settings(&api, "localhost/su:1"))(*su);
   ASSERT_FALSE(tool.ok());
   EXPECT_NE(tool.status().message().find("spec.policy.backup.pvc"), std::string::npos);
   auto with = Parse(Manifest("{enabled: true, pvc: {claimName: db-backups}}"));
   ASSERT_TRUE(with.ok());
-  auto no_image = KubeBackupFactory({&api, nullptr, ""})(*with);
+  auto no_image = KubeBackupFactory(Settings(&api, ""))(*with);
   ASSERT_FALSE(no_image.ok());
   EXPECT_NE(no_image.status().message().find("--controller-image"), std::string::npos);
-  EXPECT_TRUE(KubeBackupFactory({&api, nullptr, "localhost/su:1"})(*with).ok());
+  EXPECT_TRUE(KubeBackupFactory(Settings(&api, "localhost/su:1"))(*with).ok());
   EXPECT_EQ(api.calls().size(), 0u);  // nothing touched the cluster
 }
 
@@ -235,7 +242,7 @@ TEST(KubeBackupTool, MissingClaimIsNotFoundNamingTheClaim) {
   auto su = Parse(Manifest("{enabled: true, pvc: {claimName: db-backups}}"));
   ASSERT_TRUE(su.ok());
   testing::FakeKubeApi api;  // every GET answers 404
-  auto tool = KubeBackupFactory({&api, nullptr, "img:1"})(*su);
+  auto tool = KubeBackupFactory(Settings(&api, "img:1"))(*su);
   ASSERT_TRUE(tool.ok());
   auto b = (*tool)->Backup(kDsn, "pvc://db-backups/f.dump");
   ASSERT_EQ(b.status().code(), Code::kNotFound);

@@ -126,6 +126,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.migrations.configMapRef.name", "spec.migrations.configMapRef.keys[]",
       "spec.policy.dryRun", "spec.policy.approval.required", "spec.policy.approval.planHash",
       "spec.policy.backup.enabled", "spec.policy.backup.dir", "spec.policy.backup.retention",
+      "spec.policy.backup.pvc.claimName", "spec.policy.backup.pvc.subPath",
       "spec.policy.restoreBackup.allowDataLoss",
       "spec.policy.maintenanceWindow.start", "spec.policy.maintenanceWindow.end",
       "spec.policy.maintenanceWindow.timeZone", "spec.policy.maintenanceWindow.days[]",

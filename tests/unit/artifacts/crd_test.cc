@@ -135,6 +135,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.onFailure", "spec.policy.acceptDrift[]", "spec.policy.failOnLintErrors",
       "spec.policy.allowDowngrade",
       "spec.policy.blockedSessionLimit", "spec.policy.lockWatchAfter", "spec.policy.verify.settle",
+      "spec.dependsOn[].name",
   };
   std::vector<std::string> leaves;
   LeafPaths(RootSchema()["properties"]["spec"], "spec", &leaves);

@@ -232,7 +232,14 @@ TEST(ControllerIntegrationTest, ServesMetricsHealthAndReadiness) {
   ASSERT_TRUE(w.WaitForLog("controller.started", &why)) << why;
   HttpReply healthz = HttpGet(port, "/healthz");
   EXPECT_EQ(healthz.code, 200) << healthz.body;
+  // Ready once the first scan of the folder is done, which a loaded machine may not have reached
+  // when the start is logged: wait for it (bounded), never assume it.
   HttpReply readyz = HttpGet(port, "/readyz");
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       readyz.code != 200 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    readyz = HttpGet(port, "/readyz");
+  }
   EXPECT_EQ(readyz.code, 200) << readyz.body;
   EXPECT_EQ(HttpGet(port, "/no-such-page").code, 404);
 

@@ -21,6 +21,7 @@ struct DsnSource {
   std::string file;         // kFile: path (resolved against the manifest's folder)
   std::string secret_name;  // kSecretKeyRef
   std::string secret_key;
+  bool operator==(const DsnSource&) const = default;
 };
 
 // kind empty: the resource names no workload (plan/apply migrations only, no image bump).
@@ -33,6 +34,7 @@ struct WorkloadRef {
   // Deployment / StatefulSet: the namespace (the SchemaUpgrade's own; set by ApplyCliDefaults, not
   // part of the spec or its hash).
   std::string ns;
+  bool operator==(const WorkloadRef&) const = default;
 };
 
 inline constexpr const char* kMigrationSourceController = "controller";
@@ -55,6 +57,7 @@ struct MigrationsSpec {
   std::vector<std::string> config_map_keys;  // configMapRef.keys: only these keys (empty: all)
   std::string schema;                        // sql: schema of the history tables (default: public);
                                              // drizzle: migrations schema (empty: drizzle's default)
+  bool operator==(const MigrationsSpec&) const = default;
 };
 
 // spec.dependsOn[i]: another SchemaUpgrade of the same namespace that must be Ready at its own
@@ -69,12 +72,14 @@ struct MaintenanceWindow {
   std::string end;        // "HH:MM"; end < start wraps past midnight
   std::string time_zone;  // IANA name, default UTC
   std::vector<std::string> days;  // optional: Mon..Sun; empty = every day
+  bool operator==(const MaintenanceWindow&) const = default;
 };
 
 struct RetryPolicy {
   int limit = 10;
   std::chrono::milliseconds initial_backoff{5000};
   std::chrono::milliseconds max_backoff{600000};
+  bool operator==(const RetryPolicy&) const = default;
 };
 
 enum class OnFailure { kHalt, kRollbackImage, kRestoreBackup, kRunDown };
@@ -109,6 +114,7 @@ struct PolicySpec {
   // refused unless this is set: then the image is changed and the database left as it is (the
   // operator rolled the schema back, or knows the older version runs on the newer schema).
   bool allow_downgrade = false;
+  bool operator==(const PolicySpec&) const = default;
 };
 
 struct SchemaUpgrade {
@@ -138,6 +144,7 @@ struct SchemaUpgrade {
 
   // "namespace/name": the key of this resource in queues, state and audit rows.
   std::string Key() const { return namespace_ + "/" + name; }
+  bool operator==(const SchemaUpgrade&) const = default;
 };
 
 const char* OnFailureName(OnFailure f);

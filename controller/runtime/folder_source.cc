@@ -3,6 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
+#include "api/spec_pack.h"
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/manifest/manifest.h"
@@ -16,48 +19,57 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
   // Stat before reading: an edit during the read changes the stamp, so it is read again next time.
   struct stat sb {};
   const bool stat_ok = ::stat(path.c_str(), &sb) == 0;
-  auto seen = seen_.find(path);
-  if (!force && stat_ok && seen != seen_.end() && seen->second.ino == sb.st_ino &&
-      seen->second.size == sb.st_size && seen->second.mtime_sec == sb.st_mtim.tv_sec &&
-      seen->second.mtime_nsec == sb.st_mtim.tv_nsec) {
-    const auto& keys = files_[path];
-    present->insert(present->end(), keys.begin(), keys.end());
-    return Status::Ok();
+  auto file = files_.find(path);
+  if (!force && stat_ok && file != files_.end() && file->second.stamped) {
+    const FileStamp& st = file->second.stamp;
+    if (st.ino == sb.st_ino && st.size == sb.st_size && st.mtime_sec == sb.st_mtim.tv_sec &&
+        st.mtime_nsec == sb.st_mtim.tv_nsec) {
+      present->insert(present->end(), file->second.keys.begin(), file->second.keys.end());
+      return Status::Ok();
+    }
   }
-  seen_.erase(path);
-  std::set<std::string> before = files_[path];
+  if (file != files_.end()) file->second.stamped = false;
   if (!fs->Exists(path)) {
-    for (const auto& k : before) {
+    if (file == files_.end()) return Status::Ok();
+    for (const auto& k : file->second.keys) {
       resources_.erase(k);
-      owner_.erase(k);
       gone->push_back(k);
     }
-    files_.erase(path);
+    files_.erase(file);
     return Status::Ok();
   }
   auto loaded = LoadManifestFile(fs, path);
   if (!loaded.ok()) return loaded.status();
-  std::set<std::string> now;
+  // Refuse a key another file defines before changing anything: the file keeps its last good parse.
+  for (const auto& su : *loaded) {
+    auto owner = resources_.find(su.Key());
+    if (owner != resources_.end() && *owner->second.file != path) {
+      return Status::Invalid(path + ": SchemaUpgrade " + su.Key() + " is already defined in " +
+                             *owner->second.file);
+    }
+  }
+  if (file == files_.end()) file = files_.emplace(path, FileEntry{}).first;
+  const std::string* file_key = &file->first;
+  std::vector<std::string> now;
+  now.reserve(loaded->size());
   for (auto& su : *loaded) {
     std::string key = su.Key();
-    auto owner = owner_.find(key);
-    if (owner != owner_.end() && owner->second != path && files_[owner->second].count(key)) {
-      return Status::Invalid(path + ": SchemaUpgrade " + key + " is already defined in " + owner->second);
-    }
-    owner_[key] = path;
-    now.insert(key);
-    resources_[key] = std::move(su);
+    resources_.insert_or_assign(key, ResourceEntry{file_key, PackSpec(su)});
     present->push_back(key);
+    now.push_back(std::move(key));
   }
-  for (const auto& k : before) {
-    if (!now.count(k)) {
+  for (const auto& k : file->second.keys) {
+    if (std::find(now.begin(), now.end(), k) == now.end()) {
       resources_.erase(k);
-      owner_.erase(k);
       gone->push_back(k);
     }
   }
-  files_[path] = now;
-  if (stat_ok) seen_[path] = FileStamp{sb.st_ino, sb.st_size, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec};
+  file->second.keys = std::move(now);
+  file->second.keys.shrink_to_fit();
+  if (stat_ok) {
+    file->second.stamp = FileStamp{sb.st_ino, sb.st_size, sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec};
+    file->second.stamped = true;
+  }
   return Status::Ok();
 }
 
@@ -122,7 +134,9 @@ std::optional<SourcedResource> FolderSource::Get(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = resources_.find(key);
   if (it == resources_.end()) return std::nullopt;
-  return SourcedResource{key, it->second.generation, it->second};
+  SchemaUpgrade su = UnpackSpec(it->second.spec);
+  long long generation = su.generation;
+  return SourcedResource{key, generation, std::move(su)};
 }
 
 }  // namespace su

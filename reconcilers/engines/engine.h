@@ -106,7 +106,9 @@ struct EngineState {
 };
 
 struct Progress {
-  enum class Event { kMigrationStart, kStatement, kMigrationDone, kRetry };
+  // kBackfill: after each committed batch of a backfill (sql engine, docs/backfill.md), and while
+  // it is throttled (message says why).
+  enum class Event { kMigrationStart, kStatement, kMigrationDone, kRetry, kBackfill };
   Event event = Event::kMigrationStart;
   std::string version;
   std::string name;
@@ -115,7 +117,15 @@ struct Progress {
   int statement_index = 0;   // 1-based
   int statements_total = 0;
   long long elapsed_ms = 0;
-  std::string message;       // for kRetry: why
+  std::string message;       // for kRetry: why; for kBackfill: why it is throttled ("" when not)
+  // Backfills (kBackfill): rows done (over every run), the table's estimated rows, this run's rate
+  // and the estimated seconds left (0 when unknown), the next batch's size and the last key done.
+  long long rows_done = 0;
+  long long rows_total = 0;
+  double rows_per_second = 0;
+  long long eta_seconds = 0;
+  long long batch_size = 0;
+  std::string last_key;
 };
 
 struct RunContext {

@@ -89,12 +89,17 @@ Result<Directives> ParseDirectives(std::string_view text) {
         }
         // "-- schema-upgrades ..." or similar: not ours.
       } else {
-        if (!in_header) {
+        std::string_view words = TrimLeft(after.substr(1));
+        if (words.starts_with("lint-ignore")) {
+          // `-- schema-upgrade: lint-ignore a,b` belongs to lint (lint.h), which reads it anywhere
+          // in the file; it is not a directive of the migration.
+        } else if (!in_header) {
           return Status::Invalid(LineError(line, "a schema-upgrade directive must come before the first SQL "
                                                  "statement of the file (move it to the top)"));
+        } else {
+          Status s = ParseWords(TrimRight(after.substr(1)), line, &out);
+          if (!s.ok()) return s;
         }
-        Status s = ParseWords(TrimRight(after.substr(1)), line, &out);
-        if (!s.ok()) return s;
       }
     } else if (in_header) {
       if (in_block_comment) {

@@ -10,6 +10,7 @@
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/base/text_check.h"
 #include "reconcilers/database/audit_log.h"
+#include "reconcilers/engines/sql/sql_backfill.h"
 #include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/engines/sql/sql_history.h"
 #include "reconcilers/engines/sql/sql_prepare.h"
@@ -80,7 +81,10 @@ Status FailureStatus(const PreparedMigration& m, const FileRunOutcome& o, const 
            " (line " + std::to_string(o.failed_line) + ": " + o.failed_summary + ")";
   }
   msg += ": " + s.message() + ". ";
-  if (!m.no_transaction) {
+  if (m.backfill) {
+    msg += "The batch in flight was rolled back; the batches before it stay committed with their progress, and "
+           "the next run resumes after the last committed key (no row is done twice). ";
+  } else if (!m.no_transaction) {
     msg += "It was rolled back: nothing of it is applied and its history row is unchanged. ";
   } else {
     msg += "The file runs without a transaction: " + std::to_string(o.statements_applied) +
@@ -399,7 +403,8 @@ class SqlEngine : public Engine {
       return std::vector<std::string>{
           record_sql, audit->SucceededSql(e, in_transaction ? std::nullopt : std::optional<long long>(elapsed_ms))};
     };
-    FileRunOutcome o = RunMigrationFile(db, m, ctx, p, step);
+    FileRunOutcome o = m.backfill ? RunBackfill(db, m, schema_, down ? m.version + ".down" : m.version, ctx, p, step)
+                                  : RunMigrationFile(db, m, ctx, p, step);
     if (o.status.ok()) {
       report->steps.push_back(AppliedStep{m.version, m.name, o.duration_ms, o.statements_applied});
       LogInfo(down ? "sql_migration_rolled_back" : "sql_migration_applied",

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/sqltext/directive.h"
 
 namespace su {
 namespace {
@@ -94,6 +95,25 @@ std::string ConcurrentIndexName(std::string_view statement) {
 
 namespace {
 
+// Every `-- schema-upgrade:` directive key the sql engine knows, in one list (docs/backfill.md;
+// the phase helper adds its keys here too). Backfill's knobs are refused without `backfill`.
+Status CheckSqlDirectives(const Directives& d) {
+  Status s = CheckDirectiveKeys(d, {"no-transaction", "phase", "backfill", "table", "key", "batch", "min-batch",
+                                    "max-batch", "batch-time", "pause", "max-lag", "adaptive"});
+  if (!s.ok() || d.Find("backfill")) return s;
+  for (const Directive& item : d.items) {
+    for (std::string_view k : {"table", "key", "batch", "min-batch", "max-batch", "batch-time", "pause", "max-lag",
+                               "adaptive"}) {
+      if (item.key == k) {
+        return Status::Invalid("line " + std::to_string(item.line) + ": directive '" + item.key +
+                               "' belongs to a backfill: add the word 'backfill' (-- schema-upgrade: backfill table=... "
+                               "key=...)");
+      }
+    }
+  }
+  return s;
+}
+
 Result<PreparedMigration> Prepare(const std::string& version, const std::string& name, const std::string& file,
                                   std::shared_ptr<const std::string> source, std::string checksum, bool autocommit) {
   PreparedMigration m;
@@ -102,10 +122,21 @@ Result<PreparedMigration> Prepare(const std::string& version, const std::string&
   m.file = file;
   m.checksum = std::move(checksum);
   m.no_transaction = autocommit || HasNoTransactionMarker(*source);
+  auto directives = ParseDirectives(*source);
+  if (directives.ok()) {
+    Status known = CheckSqlDirectives(*directives);
+    if (!known.ok()) directives = known;
+  }
+  if (!directives.ok()) return Status::Invalid(file + ": " + directives.status().message());
   auto split = SplitStatementRefs(*source);
   if (!split.ok()) return Status::Invalid(file + ": " + split.status().message());
   m.statements = std::move(split).value();
   m.source = std::move(source);
+  if (directives->Find("backfill")) {
+    auto spec = ParseBackfill(file, *directives, m.statements);
+    if (!spec.ok()) return spec.status();
+    m.backfill = std::move(spec).value();
+  }
   for (const auto& st : m.statements) {
     if (!m.no_transaction && IsTransactionControl(st.text)) {
       return Status::Invalid(file + ":" + std::to_string(st.line) + ": '" + SummarizeStatement(st.text, 40) +

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "reconcilers/base/file_cache.h"
 #include "reconcilers/base/result.h"
+#include "reconcilers/engines/sql/sql_backfill.h"
 #include "reconcilers/sqltext/statement.h"
 
 namespace su {
@@ -27,6 +29,8 @@ struct PreparedMigration {
   // Index names as written in the file (possibly quoted or schema-qualified, fit for to_regclass)
   // of every CREATE [UNIQUE] INDEX CONCURRENTLY <name> statement.
   std::vector<std::string> concurrent_indexes;
+  // Set for a `-- schema-upgrade: backfill ...` file: it runs in batches (sql_backfill.h).
+  std::optional<BackfillSpec> backfill;
 };
 
 // Splits and checks a file. Errors (kInvalidArgument) name the file and line: a split error, or a

@@ -26,6 +26,19 @@ TEST(Directive, ReadsKeyValuesAndBareWordsFromTheHeader) {
   EXPECT_EQ(d->Find("nope"), nullptr);
 }
 
+TEST(Directive, LintIgnoreCommentsBelongToLintAnywhereInTheFile) {
+  // lint.h reads `-- schema-upgrade: lint-ignore a,b` anywhere; files written for it keep working.
+  auto d = ParseDirectives(
+      "-- schema-upgrade: lint-ignore add-column-default\n"
+      "-- schema-upgrade: phase=contract\n"
+      "ALTER TABLE t ADD COLUMN c int;\n"
+      "-- schema-upgrade: lint-ignore drop-column, rename-column\n"
+      "ALTER TABLE t DROP COLUMN b;\n");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  ASSERT_EQ(d->items.size(), 1u);
+  EXPECT_EQ(d->items[0].key, "phase");
+}
+
 TEST(Directive, AFileWithoutDirectivesHasNone) {
   auto d = ParseDirectives("CREATE TABLE t (id int);\n-- a comment after\n");
   ASSERT_TRUE(d.ok());

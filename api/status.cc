@@ -97,6 +97,12 @@ std::string RenderStatusText(const ResourceStatus& s) {
   for (const auto& b : s.blocked_sessions) {
     o << "  blocked:     pid " << b.pid << " (" << b.application_name << ") waiting " << b.waiting_ms << " ms\n";
   }
+  if (s.backfill) {
+    o << "  backfill:    " << s.backfill->version << " " << s.backfill->rows_done << " of ~" << s.backfill->rows_total
+      << " rows, " << s.backfill->rows_per_second << " rows/s";
+    if (s.backfill->eta_seconds > 0) o << ", about " << s.backfill->eta_seconds << " s left";
+    o << " (" << s.backfill->updated_at << ")\n";
+  }
   for (const auto& c : s.conditions) {
     o << "  condition:   " << c.type << "=" << c.status << " " << c.reason << (c.message.empty() ? "" : ": " + c.message)
       << "\n";

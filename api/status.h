@@ -54,6 +54,18 @@ struct BlockedSession {
   bool operator==(const BlockedSession&) const = default;
 };
 
+// A backfill migration under way (sql engine, docs/backfill.md): set while the migrate step runs
+// one, refreshed at most every 10 s, cleared when the step ends.
+struct BackfillProgress {
+  std::string version;
+  long long rows_done = 0;        // over every run of this backfill
+  long long rows_total = 0;       // the table's estimated rows
+  long long rows_per_second = 0;  // this run's rate
+  long long eta_seconds = 0;      // 0 when unknown
+  std::string updated_at;
+  bool operator==(const BackfillProgress&) const = default;
+};
+
 struct ResourceStatus {
   std::string resource;            // namespace/name
   long long observed_generation = 0;
@@ -86,6 +98,7 @@ struct ResourceStatus {
   std::string approved_plan;       // approved plan hash this spec's work started under (survives resumes)
   std::optional<BackupRecord> backup;
   std::vector<BlockedSession> blocked_sessions;
+  std::optional<BackfillProgress> backfill;
   std::vector<Condition> conditions;
   // When the content last changed (the last write). Not rewritten by a pass that changes nothing.
   std::string updated_at;

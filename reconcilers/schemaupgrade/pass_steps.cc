@@ -455,7 +455,22 @@ StepOutcome Pass::Migrate() {
   };
   std::unique_ptr<MigrationWatch> watch;
   if (d_.watch) watch = d_.watch(dsn_);
-  ctx.on_progress = [this, w = watch.get()](const Progress& p) {
+  // A backfill's progress reaches status at most every 10 s (a status write is a PATCH or an fsync).
+  std::optional<Clock::MonoTimePoint> backfill_saved;
+  ctx.on_progress = [this, w = watch.get(), &backfill_saved](const Progress& p) {
+    if (p.event == Progress::Event::kBackfill) {
+      st_.backfill = BackfillProgress{p.version,
+                                      p.rows_done,
+                                      p.rows_total,
+                                      static_cast<long long>(p.rows_per_second),
+                                      p.eta_seconds,
+                                      FormatTime(d_.clock->Now())};
+      const auto now = d_.clock->MonotonicNow();
+      if (!backfill_saved || now - *backfill_saved >= std::chrono::seconds(10)) {
+        backfill_saved = now;
+        Save();
+      }
+    }
     // The lazy watch opens its session only when a statement runs longer than policy.lockWatchAfter.
     if (w && p.event == Progress::Event::kStatement) w->StatementStarted();
     if (w && (p.event == Progress::Event::kMigrationDone || p.event == Progress::Event::kRetry)) w->StatementsDone();
@@ -542,6 +557,7 @@ StepOutcome Pass::Migrate() {
     std::lock_guard<std::mutex> l(blocked_mu_);
     st_.blocked_sessions = blocked_;
   }
+  st_.backfill.reset();  // progress lives in the database; status shows it only while one runs
   if (d_.on_blocked) d_.on_blocked(su_.Key(), {});
   out_.migrations_applied += static_cast<int>(report.steps.size());
   for (const auto& s : report.steps) {

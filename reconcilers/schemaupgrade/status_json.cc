@@ -83,6 +83,16 @@ std::string StatusToJson(const ResourceStatus& s) {
     blocked[i] = b;
   }
   o["blockedSessions"] = blocked;
+  if (s.backfill) {
+    value b = value::object();
+    b["version"] = Str(s.backfill->version);
+    b["rowsDone"] = value::number(static_cast<int64_t>(s.backfill->rows_done));
+    b["rowsTotal"] = value::number(static_cast<int64_t>(s.backfill->rows_total));
+    b["rowsPerSecond"] = value::number(static_cast<int64_t>(s.backfill->rows_per_second));
+    b["etaSeconds"] = value::number(static_cast<int64_t>(s.backfill->eta_seconds));
+    b["updatedAt"] = Str(s.backfill->updated_at);
+    o["backfill"] = b;
+  }
   value conds = value::array(s.conditions.size());
   for (size_t i = 0; i < s.conditions.size(); ++i) {
     const auto& c = s.conditions[i];
@@ -152,6 +162,11 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
     const value& b = o.at("backup");
     s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash"),
                             GetStr(b, "snapshot"), b.has_field("rowsWrittenSince") ? GetNum(b, "rowsWrittenSince") : -1};
+  }
+  if (o.has_field("backfill") && o.at("backfill").is_object()) {
+    const value& b = o.at("backfill");
+    s.backfill = BackfillProgress{GetStr(b, "version"), GetNum(b, "rowsDone"), GetNum(b, "rowsTotal"),
+                                  GetNum(b, "rowsPerSecond"), GetNum(b, "etaSeconds"), GetStr(b, "updatedAt")};
   }
   if (o.has_field("blockedSessions") && o.at("blockedSessions").is_array()) {
     for (const auto& v : o.at("blockedSessions").as_array()) {

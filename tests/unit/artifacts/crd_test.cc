@@ -153,7 +153,7 @@ TEST(Crd, StatusHasWhatTheControllerReports) {
                         "status.plan.drift[0].version", "status.applied[0].version", "status.applied[0].name",
                         "status.applied[0].durationMs", "status.applied[0].appliedAt", "status.attempts",
                         "status.lastError", "status.nextRetryAt", "status.backup.path", "status.backup.sizeBytes",
-                        "status.backup.takenAt", "status.blockedSessions[0].pid", "status.conditions[0].type"}) {
+                        "status.backup.takenAt", "status.blockedSessions[0].pid", "status.backfill.rowsDone", "status.conditions[0].type"}) {
     SCOPED_TRACE(p);
     SchemaAt(p);
   }

@@ -34,6 +34,7 @@ ResourceStatus FullStatus() {
   s.failure_action = "rollbackImage";
   s.backup = BackupRecord{"/var/lib/schema-upgrade/backups/x.dump", 1 << 20, "2024-05-01T01:59:00Z", "deadbeef"};
   s.blocked_sessions = {{4242, "app", 3000, "SELECT ..."}};
+  s.backfill = BackfillProgress{"20240101000000000000", 1000, 5000000, 9000, 554, "2024-05-01T02:00:00Z"};
   s.conditions = {{"Ready", "True", "Succeeded", "Upgraded.", 3, "2024-05-01T02:00:00Z"},
                   {"Reconciling", "False", "Succeeded", "", 3, "2024-05-01T02:00:00Z"}};
   s.updated_at = "2024-05-01T02:00:01Z";

@@ -97,6 +97,36 @@ TEST_F(ReconcilerPassTest, MigrationsRunUnderTheSessionAdvisoryLockOnTheSameSess
   EXPECT_EQ(db_.CountContaining("pg_advisory_unlock"), 1);
 }
 
+TEST_F(ReconcilerPassTest, ABackfillsProgressIsInStatusWhileItRunsAtMostEveryTenSeconds) {
+  std::vector<std::optional<BackfillProgress>> seen;  // status as stored after each batch
+  world_.during_apply = [&](Database*, const RunContext& ctx) {
+    Progress p;
+    p.event = Progress::Event::kBackfill;
+    p.version = "20240101000002";
+    p.rows_total = 1000000;
+    for (int batch = 1; batch <= 4; ++batch) {
+      p.rows_done = batch * 1000;
+      p.rows_per_second = 500;
+      p.eta_seconds = (1000000 - p.rows_done) / 500;
+      ctx.on_progress(p);
+      seen.push_back(Stored().backfill);
+      clock_.Advance(std::chrono::seconds(4));
+    }
+  };
+  ASSERT_TRUE(Run().result.ok());
+  ASSERT_EQ(seen.size(), 4u);
+  // Saved at the first batch, not again until 10 s later (batch 4 at 12 s).
+  ASSERT_TRUE(seen[0].has_value());
+  EXPECT_EQ(seen[0]->version, "20240101000002");
+  EXPECT_EQ(seen[0]->rows_done, 1000);
+  EXPECT_EQ(seen[0]->rows_total, 1000000);
+  EXPECT_EQ(seen[0]->eta_seconds, 1998);
+  EXPECT_EQ(seen[2]->rows_done, 1000);
+  EXPECT_EQ(seen[3]->rows_done, 4000);
+  EXPECT_EQ(seen[3]->rows_per_second, 500);
+  EXPECT_FALSE(Stored().backfill.has_value()) << "cleared when the migrate step ends";
+}
+
 TEST_F(ReconcilerPassTest, SecondPassOnConvergedWorldDoesNothing) {
   ASSERT_TRUE(Run().result.ok());
   int applies = world_.applies;

@@ -38,6 +38,7 @@ ResourceStatus Full() {
   s.failure_action = "rollbackImage: image restored to localhost/oryd/kratos:v1.1.0";
   s.backup = BackupRecord{"/state/backups/ciam_kratos_x.dump", 123456789012LL, "2026-03-02T09:59:00Z", "fedcba9876543210"};
   s.blocked_sessions = {{77, "checkout-api", 12000, "UPDATE identities SET x = 1"}};
+  s.backfill = BackfillProgress{"20240201000003", 250000, 1000000, 8012, 94, "2026-03-02T10:00:02Z"};
   s.conditions = {{"Ready", "False", "Verifying", "checking", 7, "2026-03-02T10:00:00Z"},
                   {"Stalled", "False", "Verifying", "", 6, "2026-03-01T10:00:00Z"}};
   s.updated_at = "2026-03-02T10:00:03Z";
@@ -108,6 +109,8 @@ TEST(StatusJsonTest, RoundTripsEveryField) {
   EXPECT_EQ(back.blocked_sessions[0].application_name, "checkout-api");
   EXPECT_EQ(back.blocked_sessions[0].waiting_ms, 12000);
   EXPECT_EQ(back.blocked_sessions[0].query, "UPDATE identities SET x = 1");
+  ASSERT_TRUE(back.backfill.has_value());
+  EXPECT_EQ(*back.backfill, *s.backfill);
   ASSERT_EQ(back.conditions.size(), 2u);
   EXPECT_EQ(back.conditions[1].type, "Stalled");
   EXPECT_EQ(back.conditions[1].status, "False");
@@ -139,6 +142,7 @@ TEST(StatusJsonTest, AbsentBackupStaysAbsentAndEmptyStatusRoundTrips) {
   std::string err;
   ASSERT_TRUE(StatusFromJson(StatusToJson(s), &back, &err)) << err;
   EXPECT_FALSE(back.backup.has_value());
+  EXPECT_FALSE(back.backfill.has_value());
   EXPECT_EQ(back.phase, Phase::kPending);
   EXPECT_TRUE(back.conditions.empty());
 }

@@ -96,6 +96,14 @@ inline constexpr const char kInvalidSpec[] = "InvalidSpec";
 // spec.dependsOn closes a cycle among the SchemaUpgrades the controller sees (every member is
 // told, naming the cycle); looked at again on every pass, since another member's edit breaks it.
 inline constexpr const char kDependencyCycle[] = "DependencyCycle";
+// Upgrade paths (docs/upgrade-paths.md): the jump from the running version to the target passes
+// a spec.upgradePath release and policy.stepThrough is not set (refused before any change, naming
+// the path to take); a release of the path was reached and verified under stepThrough (event);
+// policy.onFailure rollback could undo neither by down files nor by a backup (refused up front).
+inline constexpr const char kUpgradePathRequired[] = "UpgradePathRequired";
+inline constexpr const char kSteppedThrough[] = "SteppedThrough";
+inline constexpr const char kRollbackImpossible[] = "RollbackImpossible";
+inline constexpr const char kSchemaRolledBack[] = "SchemaRolledBack";
 
 // Every reason above, for tests and documentation.
 inline constexpr const char* kAll[] = {
@@ -107,7 +115,8 @@ inline constexpr const char* kAll[] = {
     kWorkloadInvalid, kChecksumDrift, kLintErrors, kDowngradeRefused, kDigestPinned, kBumpRefused,
     kBackupFailed, kMigrationFailed, kBumpFailed, kRolloutFailed, kVerifyFailed, kImageRolledBack,
     kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec, kRolloutHeld, kRolloutResumed,
-    kRolloutInProgress, kWaitingForDependency, kDependencyCycle};
+    kRolloutInProgress, kWaitingForDependency, kDependencyCycle, kUpgradePathRequired, kSteppedThrough,
+    kRollbackImpossible, kSchemaRolledBack};
 }  // namespace reasons
 
 }  // namespace su

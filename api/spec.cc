@@ -38,6 +38,7 @@ const char* OnFailureName(OnFailure f) {
     case OnFailure::kRollbackImage: return "rollbackImage";
     case OnFailure::kRestoreBackup: return "restoreBackup";
     case OnFailure::kRunDown: return "runDown";
+    case OnFailure::kRollback: return "rollback";
   }
   return "halt";
 }
@@ -107,6 +108,12 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
     for (const auto& d : su.depends_on) names.push_back(d.name);
     c.Add("dependsOn", names);
   }
+  if (!su.upgrade_path.empty()) {  // only when set: older spec hashes stay valid
+    std::vector<std::string> path;
+    for (const auto& e : su.upgrade_path) path.push_back(e.version + "@" + e.migrations_up_to);
+    c.Add("upgradePath", path);
+  }
+  if (p.step_through) c.Add("stepThrough", true);
   return Sha256Hex(c.text());
 }
 

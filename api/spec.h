@@ -1,5 +1,7 @@
 // SchemaUpgrade: the plain-struct form of the resource, as the reconciler sees it. No YAML or
 // JSON types here: parsers (manifest.h for YAML files; later the Kubernetes adapter) fill these.
+// Adding a field to any struct here: add it to VisitSpec in api/spec_pack.cc too (the folder
+// source holds specs packed; a field left out there is lost between the manifest and the pass).
 #pragma once
 
 #include <chrono>
@@ -67,6 +69,17 @@ struct DependencyRef {
   bool operator==(const DependencyRef&) const = default;
 };
 
+// spec.upgradePath[i]: a release an upgrade must not jump over (docs/upgrade-paths.md).
+struct UpgradePathEntry {
+  std::string version;  // an image tag, e.g. v1.1.0
+  // sql / drizzle with migrations.source controller: the last migration version this release
+  // needs (policy.stepThrough applies the folder's migrations up to it, and no further, before
+  // bumping to this release). "": not stated (image and ory sources: the release's image carries
+  // its own migrations).
+  std::string migrations_up_to;
+  bool operator==(const UpgradePathEntry&) const = default;
+};
+
 struct MaintenanceWindow {
   std::string start;      // "HH:MM"
   std::string end;        // "HH:MM"; end < start wraps past midnight
@@ -82,7 +95,9 @@ struct RetryPolicy {
   bool operator==(const RetryPolicy&) const = default;
 };
 
-enum class OnFailure { kHalt, kRollbackImage, kRestoreBackup, kRunDown };
+// kRollback: the image back first (as kRollbackImage), then the schema back to the pre-upgrade
+// version (down migrations when every applied one has a down file, else the pre-upgrade backup).
+enum class OnFailure { kHalt, kRollbackImage, kRestoreBackup, kRunDown, kRollback };
 
 struct PolicySpec {
   bool dry_run = false;
@@ -114,6 +129,9 @@ struct PolicySpec {
   // refused unless this is set: then the image is changed and the database left as it is (the
   // operator rolled the schema back, or knows the older version runs on the newer schema).
   bool allow_downgrade = false;
+  // spec.upgradePath: walk the listed releases between the running version and the target one by
+  // one (migrate, bump, verify each) instead of refusing the jump (docs/upgrade-paths.md).
+  bool step_through = false;
   bool operator==(const PolicySpec&) const = default;
 };
 
@@ -135,6 +153,7 @@ struct SchemaUpgrade {
   MigrationsSpec migrations;
   PolicySpec policy;
   std::vector<DependencyRef> depends_on;  // spec.dependsOn, in the order given (no duplicates, no self)
+  std::vector<UpgradePathEntry> upgrade_path;  // spec.upgradePath, ascending versions, no duplicates
   // sha256 hex of the canonical spec (ComputeSpecHash): changes exactly when the desired state
   // changes, so the reconciler can tell a new spec from a retry even without a generation.
   std::string spec_hash;

@@ -11,8 +11,9 @@ namespace {
 
 // The sizes the field list below was written for (x86-64, libstdc++). A new field changes them:
 // add it to VisitSpec (and to spec_pack_test's "every field set" spec), then update the number.
+// A bool can hide in padding without changing a size: spec.h asks for VisitSpec in its comment.
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-static_assert(sizeof(SchemaUpgrade) == 1360, "a SchemaUpgrade field was added or removed: update VisitSpec");
+static_assert(sizeof(SchemaUpgrade) == 1384, "a SchemaUpgrade field was added or removed: update VisitSpec");
 static_assert(sizeof(PolicySpec) == 408, "a PolicySpec field was added or removed: update VisitSpec");
 static_assert(sizeof(MigrationsSpec) == 232, "a MigrationsSpec field was added or removed: update VisitSpec");
 static_assert(sizeof(WorkloadRef) == 192, "a WorkloadRef field was added or removed: update VisitSpec");
@@ -20,6 +21,7 @@ static_assert(sizeof(DsnSource) == 136, "a DsnSource field was added or removed:
 static_assert(sizeof(MaintenanceWindow) == 120, "a MaintenanceWindow field was added or removed: update VisitSpec");
 static_assert(sizeof(RetryPolicy) == 24, "a RetryPolicy field was added or removed: update VisitSpec");
 static_assert(sizeof(DependencyRef) == 32, "a DependencyRef field was added or removed: update VisitSpec");
+static_assert(sizeof(UpgradePathEntry) == 64, "an UpgradePathEntry field was added or removed: update VisitSpec");
 #endif
 
 // Every field of a SchemaUpgrade, in the packed order. S is SchemaUpgrade or const SchemaUpgrade.
@@ -40,8 +42,8 @@ void VisitSpec(S& su, F& f) {
   f(p.window), f(p.lock_timeout), f(p.statement_timeout), f(p.lock_wait), f(p.retries.limit);
   f(p.retries.initial_backoff), f(p.retries.max_backoff), f(p.on_failure), f(p.accept_drift);
   f(p.fail_on_lint_errors), f(p.blocked_session_limit), f(p.lock_watch_after), f(p.verify_settle);
-  f(p.allow_downgrade);
-  f(su.depends_on), f(su.spec_hash), f(su.source_file), f(su.source_line);
+  f(p.allow_downgrade), f(p.step_through);
+  f(su.depends_on), f(su.upgrade_path), f(su.spec_hash), f(su.source_file), f(su.source_line);
 }
 
 class Packer {
@@ -74,6 +76,10 @@ class Packer {
   void operator()(const std::vector<DependencyRef>& v) {
     Varint(v.size());
     for (const auto& d : v) (*this)(d.name);
+  }
+  void operator()(const std::vector<UpgradePathEntry>& v) {
+    Varint(v.size());
+    for (const auto& e : v) (*this)(e.version), (*this)(e.migrations_up_to);
   }
 
  private:
@@ -134,6 +140,10 @@ class Unpacker {
   void operator()(std::vector<DependencyRef>& v) {
     v.resize(Varint());
     for (auto& d : v) (*this)(d.name);
+  }
+  void operator()(std::vector<UpgradePathEntry>& v) {
+    v.resize(Varint());
+    for (auto& e : v) (*this)(e.version), (*this)(e.migrations_up_to);
   }
   bool done() const { return pos_ == in_.size(); }
 

@@ -96,6 +96,13 @@ struct ResourceStatus {
   std::string failure_action;      // what onFailure did, if anything
   std::string start_version;       // database version before this spec's first migration (runDown target)
   std::string approved_plan;       // approved plan hash this spec's work started under (survives resumes)
+  // Upgrade paths (policy.stepThrough, docs/upgrade-paths.md): the spec.upgradePath release this
+  // spec's work is at now ("" : none, or the target itself), and the releases reached and verified
+  // so far, in order. start_image: the image before this spec's first bump (onFailure rollback
+  // puts it back; previous_image is the one before the latest bump).
+  std::string path_step;
+  std::vector<std::string> path_done;
+  std::string start_image;
   std::optional<BackupRecord> backup;
   std::vector<BlockedSession> blocked_sessions;
   std::optional<BackfillProgress> backfill;

@@ -156,6 +156,10 @@ struct RunContext {
   // status stops the run there, before that migration changes anything, and becomes the run's
   // status (e.g. the maintenance window closed). May be empty.
   std::function<Status(const std::string& version)> before_migration;
+  // Upgrade paths (policy.stepThrough, docs/upgrade-paths.md): Apply() applies only the pending
+  // migrations whose version is not newer than this (VersionLess); the newer ones stay pending for
+  // a later step, and are not compared with `approved`. "": every pending migration.
+  std::string up_to;
 };
 
 struct AppliedStep {
@@ -220,6 +224,11 @@ inline bool VersionLess(const std::string& a, const std::string& b) {
     return x.size() != y.size() ? x.size() < y.size() : x < y;
   }
   return a < b;
+}
+
+// True when `version` is past ctx.up_to and must stay pending in this run (see RunContext::up_to).
+inline bool BeyondUpTo(const std::string& version, const RunContext& ctx) {
+  return !ctx.up_to.empty() && VersionLess(ctx.up_to, version);
 }
 
 class Engine {

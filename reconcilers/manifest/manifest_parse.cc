@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/depthguard.h>
 
+#include "api/upgrade_path.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/manifest/manifest.h"
@@ -166,7 +167,7 @@ class DocumentParser {
     ParseMetadata(meta, &su);
 
     MapReader spec = top.Map("spec", {"service", "targetVersion", "image", "workload", "database",
-                                      "migrations", "policy", "dependsOn"});
+                                      "migrations", "policy", "dependsOn", "upgradePath"});
     if (!top.Has("spec")) {
       top.Required("spec", "a mapping with targetVersion, database and migrations");
     } else {
@@ -226,7 +227,63 @@ class DocumentParser {
     ParseMigrations(spec, su);
     ParsePolicy(spec, su);
     ParseDependsOn(spec, su);
+    ParseUpgradePath(spec, su);
     CrossCheck(spec, su);
+  }
+
+  // spec.upgradePath: [{version: v1.1.0, migrationsUpTo: "3"}, ...]: releases an upgrade must not
+  // jump over (docs/upgrade-paths.md), in ascending order (CompareReleaseVersions), no duplicates.
+  // With policy.stepThrough and a folder on the controller (sql / drizzle), each entry says which
+  // migrations its release needs (migrationsUpTo): the folder alone cannot tell.
+  void ParseUpgradePath(MapReader& spec, SchemaUpgrade* su) {
+    std::vector<MapReader> items = spec.MapList("upgradePath", {"version", "migrationsUpTo"});
+    const bool needs_up_to = su->policy.step_through && su->migrations.engine != "ory" &&
+                             su->migrations.source == kMigrationSourceController;
+    for (size_t i = 0; i < items.size(); ++i) {
+      MapReader& item = items[i];
+      UpgradePathEntry e;
+      if (!item.String("version", &e.version)) {
+        if (!item.Has("version")) item.Required("version", "a release that must not be skipped, e.g. v1.1.0");
+        continue;
+      }
+      if (!IsImageTag(e.version)) {
+        item.Error("version", Q(e.version) + " is not a valid version; expected an image tag such as v1.1.0");
+        continue;
+      }
+      if (item.String("migrationsUpTo", &e.migrations_up_to) && e.migrations_up_to.empty()) {
+        item.Error("migrationsUpTo", "is empty; expected the last migration version release " + e.version + " needs");
+      } else if (needs_up_to && !item.Has("migrationsUpTo")) {
+        item.Required("migrationsUpTo", "the last migration version release " + e.version +
+                                            " needs: policy.stepThrough applies the controller's folder up to it "
+                                            "before bumping to " + e.version);
+      }
+      if (!su->upgrade_path.empty()) {
+        const UpgradePathEntry& prev = su->upgrade_path.back();
+        int c = CompareReleaseVersions(prev.version, e.version);
+        if (c == 0) {
+          item.Error("version", Q(e.version) + " is listed twice in spec.upgradePath; expected each release once");
+          continue;
+        }
+        if (c > 0) {
+          item.Error("version", Q(e.version) + " comes after " + Q(prev.version) +
+                                    " but is older; expected spec.upgradePath in ascending order");
+          continue;
+        }
+        if (!e.migrations_up_to.empty() && !prev.migrations_up_to.empty() &&
+            CompareReleaseVersions(e.migrations_up_to, prev.migrations_up_to) < 0) {
+          item.Error("migrationsUpTo", Q(e.migrations_up_to) + " is older than " + Q(prev.migrations_up_to) +
+                                           " of the earlier release " + prev.version +
+                                           "; expected migration versions that grow along the path");
+          continue;
+        }
+      }
+      su->upgrade_path.push_back(std::move(e));
+    }
+    if (su->policy.step_through && items.empty()) {
+      errs_->Add(spec.KeyLine("policy"), "spec.policy.stepThrough",
+                 "is true but spec.upgradePath lists no release to step through; expected spec.upgradePath, "
+                 "or remove policy.stepThrough");
+    }
   }
 
   // spec.dependsOn: [{name: kratos}, ...]: SchemaUpgrades of the same namespace. A name listed
@@ -474,7 +531,7 @@ class DocumentParser {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
                                       "restoreBackup", "acceptDrift", "failOnLintErrors", "blockedSessionLimit",
-                                      "lockWatchAfter", "verify", "allowDowngrade"});
+                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
@@ -530,7 +587,8 @@ class DocumentParser {
       else if (on_failure == "rollbackImage") pol.on_failure = OnFailure::kRollbackImage;
       else if (on_failure == "restoreBackup") pol.on_failure = OnFailure::kRestoreBackup;
       else if (on_failure == "runDown") pol.on_failure = OnFailure::kRunDown;
-      else p.Error("onFailure", Q(on_failure) + " is not a failure policy; expected one of halt, rollbackImage, restoreBackup, runDown");
+      else if (on_failure == "rollback") pol.on_failure = OnFailure::kRollback;
+      else p.Error("onFailure", Q(on_failure) + " is not a failure policy; expected one of halt, rollbackImage, restoreBackup, runDown, rollback");
     }
     MapReader rb = p.Map("restoreBackup", {"allowDataLoss"});
     rb.Bool("allowDataLoss", &pol.restore_allow_data_loss);
@@ -545,6 +603,7 @@ class DocumentParser {
     p.StringList("acceptDrift", &pol.accept_drift);
     p.Bool("failOnLintErrors", &pol.fail_on_lint_errors);
     p.Bool("allowDowngrade", &pol.allow_downgrade);
+    p.Bool("stepThrough", &pol.step_through);
     p.Duration("blockedSessionLimit", &pol.blocked_session_limit);
     if (p.Duration("lockWatchAfter", &pol.lock_watch_after) && pol.lock_watch_after > std::chrono::minutes(10)) {
       p.Error("lockWatchAfter", "is longer than 10m; the watch would miss most blocking; expected a short duration "
@@ -604,6 +663,11 @@ class DocumentParser {
     }
     if (pol.on_failure == OnFailure::kRestoreBackup && !pol.backup_enabled) {
       p_error("restoreBackup needs a backup; expected policy.backup.enabled: true");
+    }
+    if (pol.on_failure == OnFailure::kRollback && !pol.backup_enabled && !su->migrations.engine.empty() &&
+        su->migrations.engine != "sql") {
+      p_error("rollback puts the schema back from the pre-upgrade backup for engine " + su->migrations.engine +
+              " (only engine sql has down files); expected policy.backup.enabled: true");
     }
     if (pol.on_failure == OnFailure::kRollbackImage && su->workload.kind.empty() && !spec.Has("workload")) {
       p_error("rollbackImage needs a workload whose image was bumped; expected spec.workload, or halt");

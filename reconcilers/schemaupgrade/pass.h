@@ -16,6 +16,7 @@
 #include "api/conditions.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/schemaupgrade/outcome.h"
+#include "reconcilers/schemaupgrade/path_step.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
 
@@ -37,8 +38,13 @@ inline constexpr std::chrono::milliseconds kRollbackRolloutWait{600000};
 
 class Pass {
  public:
-  Pass(ReconcilerDeps& deps, const SchemaUpgrade& su, const ReconcileOptions& options)
-      : d_(deps), su_(su), opt_(options), now_(deps.clock->Now()) {}
+  // path: the upgrade-path step this pass walks (su is then StepSpec's, path->final_target the
+  // spec's own target); null or !stepping: su's target itself.
+  Pass(ReconcilerDeps& deps, const SchemaUpgrade& su, const ReconcileOptions& options,
+       const PathStepChoice* path = nullptr)
+      : d_(deps), su_(su), opt_(options), now_(deps.clock->Now()),
+        path_(path ? *path : PathStepChoice{}),
+        final_target_(path && path->stepping ? path->final_target : su.target_version) {}
 
   ReconcileOutcome Run();
 
@@ -167,6 +173,13 @@ class Pass {
 
   void Succeed();
 
+  // policy.stepThrough (path_step.h): the step's release is migrated, bumped and verified: recorded
+  // in status.upgradePath.done, the audit log and an event; the pass reports it in
+  // out_.path_step_reached so the caller runs the next step at once.
+  void StepReached();
+  // Records the start of a step (status.upgradePath.step, an audit row) before its first change.
+  void StartStep();
+
   // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
   StepOutcome OnFailure(const Status& failure, const std::string& reason);
 
@@ -185,7 +198,15 @@ class Pass {
   // when none is configured or the factory refuses the resource.
   Result<BackupTool*> Tool();
 
-  std::string RunDown();
+  // nothing_done (may be null): set when the down migrations were refused before any ran (a
+  // missing down file): the caller may restore a backup instead.
+  std::string RunDown(bool* nothing_done = nullptr);
+
+  // onFailure rollback: the image back to the one before this upgrade (RollbackImage), then the
+  // schema back to the pre-upgrade version (RunDown when every applied migration has a down file,
+  // else RestoreBackup), in that order; the schema is left alone when the image could not be
+  // restored. Each step in the audit log; the sentence for status.failureAction.
+  std::string Rollback();
 
   // Writes a controller audit row (backup, bump, restore...); best effort, never fails the pass.
   void Audit(const std::string& direction, const std::string& status, const std::string& detail,
@@ -195,6 +216,8 @@ class Pass {
   const SchemaUpgrade& su_;
   ReconcileOptions opt_;
   Clock::TimePoint now_;
+  PathStepChoice path_;        // stepping: su_ is aimed at path_.step
+  std::string final_target_;   // spec.targetVersion (status.targetVersion)
   ResourceStatus st_;
   // The status as stored (loaded, or last saved by this pass): Save() writes only when st_ differs
   // from it in more than the timestamps (SameStatusContent).

@@ -29,6 +29,9 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
       action = RunDown() + (img.empty() ? "" : "; " + img);
       break;
     }
+    case OnFailure::kRollback:
+      action = Rollback();
+      break;
   }
   if (!st_.rollout_hold.empty()) {
     // GitOps bumped first and the upgrade failed: new pods must not start against this schema.
@@ -45,9 +48,9 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
 
 std::string Pass::RollbackImage() {
   if (!d_.workloads || st_.previous_image.empty() || SameImage(declared_image_, st_.previous_image)) {
-    return su_.policy.on_failure == OnFailure::kRollbackImage ? "rollbackImage: the image was not changed, "
-                                                                "nothing to roll back"
-                                                              : "";
+    return su_.policy.on_failure == OnFailure::kRollbackImage || su_.policy.on_failure == OnFailure::kRollback
+               ? "rollbackImage: the image was not changed, nothing to roll back"
+               : "";
   }
   Status s = d_.workloads->SetDeclaredImage(su_.workload, declared_image_, st_.previous_image);
   if (s.ok()) s = d_.workloads->Rollout(su_.workload, st_.previous_image);
@@ -78,7 +81,43 @@ std::string Pass::RollbackRollout() {
 // since the upgrade started, newest application first (an out-of-order file is undone in its
 // place, not by version order). Status follows the database after every step, also when a down
 // file fails.
-std::string Pass::RunDown() {
+std::string Pass::Rollback() {
+  // 1. The image: back to the one before this upgrade (before its first bump: an upgrade path's
+  // steps bumped several times), so no instance of the new version meets the old schema.
+  if (!st_.start_image.empty()) st_.previous_image = st_.start_image;
+  Audit("rollback", "started", "onFailure rollback: image back to " +
+                                   (st_.previous_image.empty() ? std::string("(unchanged)") : st_.previous_image) +
+                                   ", then the schema back to " + (st_.start_version.empty() ? "(unchanged)" : st_.start_version));
+  std::string img = RollbackImage();
+  if (img.find("FAILED") != std::string::npos) {
+    const std::string msg = "rollback: " + img + "; the schema was left as it is (the new version may still run "
+                            "against it): restore the image by hand, then run `schema-upgrade rollback`";
+    Audit("rollback", "failed", msg);
+    return msg;
+  }
+  // 2. The schema: what this upgrade applied, undone. Nothing applied yet (it failed before its
+  // first migration): nothing to undo.
+  if (st_.start_version.empty()) {
+    Audit("rollback", "succeeded", "no migration of this upgrade had started; the schema was not touched");
+    return "rollback: " + img + "; then the schema: no migration of this upgrade had run, nothing to undo";
+  }
+  std::string schema;
+  bool nothing_done = false;
+  if (su_.migrations.engine == "sql") schema = RunDown(&nothing_done);
+  if (su_.migrations.engine != "sql" || (nothing_done && st_.backup)) {
+    const std::string why = su_.migrations.engine == "sql"
+                                ? " (down migrations refused: " + schema + ")"
+                                : " (engine " + su_.migrations.engine + " has no down migrations)";
+    schema = RestoreBackup() + why;
+  }
+  const bool ok = schema.find("FAILED") == std::string::npos && schema.find("REFUSED") == std::string::npos &&
+                  schema.find("nothing restored") == std::string::npos;
+  Audit("rollback", ok ? "succeeded" : "failed", "schema: " + schema);
+  if (ok) Event(event_type::kWarning, reasons::kSchemaRolledBack, "schema rolled back: " + schema);
+  return "rollback: " + img + "; then the schema: " + schema;
+}
+
+std::string Pass::RunDown(bool* nothing_done) {
   RunContext ctx;
   ctx.resource = su_.Key();
   ctx.actor = CurrentActor();
@@ -120,6 +159,7 @@ std::string Pass::RunDown() {
   }
   std::string at = "the database is at " + (st_.current_version.empty() ? std::string("(nothing applied)") : st_.current_version);
   std::string what = std::to_string(r.steps.size()) + " migration(s) rolled back" + (undone.empty() ? "" : " (" + undone + ")");
+  if (nothing_done) *nothing_done = !r.status.ok() && r.steps.empty();
   if (!r.status.ok()) {
     return "runDown FAILED after " + what + ": " + r.status.ToString() + "; " + at +
            ". Fix the down file, or roll back by hand (schema-upgrade rollback), then retry";

@@ -32,12 +32,17 @@ ReconcileOutcome Pass::Run() {
     out_.terminal = true;  // the caller only wanted the plan
     return Finish(StepOutcome::Succeeded());
   }
+  if (path_.stepping) StartStep();
   for (auto step : {&Pass::FetchImage, &Pass::Lock, &Pass::HoldRollout, &Pass::Backup, &Pass::Migrate}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);  // recorded under the lock
   }
   lock_.reset();  // bump and verify need no migration lock
   for (auto step : {&Pass::ReleaseRollout, &Pass::Bump, &Pass::Verify}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
+  }
+  if (path_.stepping) {
+    StepReached();
+    return Finish(StepOutcome::Succeeded());
   }
   Succeed();
   return Finish(StepOutcome::Succeeded());
@@ -86,7 +91,7 @@ StepOutcome Pass::LoadStatus() {
   }
   st_.resource = su_.Key();
   st_.observed_generation = su_.generation;
-  st_.target_version = su_.target_version;
+  st_.target_version = final_target_;  // a path step's pass too: the spec's target
   return StepOutcome::Succeeded();
 }
 

@@ -175,6 +175,8 @@ StepOutcome Pass::Observe() {
   auto engine = d_.make_engine(su_, dsn_, target_image_);
   if (!engine.ok()) return StepOutcome::Failed(engine.status(), reasons::kInvalidMigrations);
   engine_ = std::move(engine).value();
+  // An upgrade-path step from a folder on the controller: only the migrations its release needs.
+  if (path_.stepping) engine_ = CapPendingAt(std::move(engine_), path_.step.migrations_up_to);
 
   // The source's stamp is taken before anything is read, so a change while this pass reads is
   // seen by the next one.
@@ -660,6 +662,7 @@ StepOutcome Pass::Bump() {
   if (!SameImage(declared_image_, target_image_)) {
     if (d_.cancelled && d_.cancelled()) return StepOutcome::RetryAfter(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
     st_.previous_image = declared_image_;
+    if (st_.start_image.empty()) st_.start_image = declared_image_;  // onFailure rollback's target
     SetPhase(Phase::kBumping, "changing the image from " + declared_image_ + " to " + target_image_);
     CrashPoint("before-set-image");
     // From what this pass read: if someone changed the image since, the bump is re-planned, not forced.
@@ -707,9 +710,40 @@ StepOutcome Pass::Verify() {
   return StepOutcome::Succeeded();
 }
 
+void Pass::StartStep() {
+  if (st_.path_step == path_.step.version) return;  // resumed: recorded by an earlier pass
+  st_.path_step = path_.step.version;
+  std::string rest;
+  for (const auto& v : path_.after) rest += " -> " + v;
+  Audit("path-step", "started",
+        "policy.stepThrough: " + path_.running + " -> " + path_.step.version + rest +
+            (path_.step.migrations_up_to.empty() ? "" : " (migrations up to " + path_.step.migrations_up_to + ")"));
+  Save();
+}
+
+void Pass::StepReached() {
+  st_.path_done.push_back(path_.step.version);
+  st_.path_step.clear();
+  std::string rest;
+  for (const auto& v : path_.after) rest += (rest.empty() ? "" : " -> ") + v;
+  st_.message = su_.service + " at " + path_.step.version + " (upgrade path release, verified; database version " +
+                (st_.current_version.empty() ? "(empty)" : st_.current_version) + "); next: " + rest;
+  st_.last_error.clear();
+  st_.next_retry_at.clear();
+  st_.attempts = 0;
+  SetCondition(&st_, condition::kReconciling, condition_status::kTrue, reasons::kSteppedThrough, st_.message,
+               su_.generation, d_.clock->Now());
+  Audit("path-step", "succeeded", path_.step.version + " migrated, bumped and verified; next: " + rest);
+  Event(event_type::kNormal, reasons::kSteppedThrough, st_.message);
+  Save();
+  out_.path_step_reached = path_.step.version;
+}
+
 void Pass::Succeed() {
   st_.phase = Phase::kSucceeded;
   st_.start_version.clear();  // the next upgrade of this spec starts from here
+  st_.start_image.clear();
+  st_.path_step.clear();
   st_.approved_plan.clear();  // and needs its own approval
   st_.last_error.clear();
   st_.failure_action.clear();

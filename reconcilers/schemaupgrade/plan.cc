@@ -5,7 +5,9 @@
 #include <sstream>
 
 #include "reconcilers/base/sha256.h"
+#include "api/upgrade_path.h"
 #include "reconcilers/runtimes/image_ref.h"
+#include "reconcilers/schemaupgrade/path_step.h"
 
 namespace su {
 
@@ -69,6 +71,27 @@ std::string PlanRefusal(const SchemaUpgrade& su, const Plan& p) {
            (cur.registry.empty() ? "" : cur.registry + "/") + cur.path +
            "@sha256:<digest of " + su.target_version + ">), or remove the pin from the workload";
   }
+  if (p.path_skip) {
+    std::vector<UpgradePathEntry> skipped;
+    for (const auto& v : p.path_skipped) skipped.push_back({v, ""});
+    const std::string running = RunningRelease(p.current_image);
+    return "upgrade path: " + running + " -> " + su.target_version + " would skip " + Join(p.path_skipped) +
+           ", which spec.upgradePath says must not be skipped. Take the path " +
+           DescribePath(running, skipped, su.target_version) + ": set spec.targetVersion to " + p.path_skipped.front() +
+           " first and move on from there, or set spec.policy.stepThrough: true to walk it (migrate, bump, verify "
+           "each release)";
+  }
+  if (p.rollback_impossible) {
+    std::vector<std::string> no_down;
+    for (const auto& m : p.state.pending) {
+      if (!m.has_down) no_down.push_back(m.version + "_" + m.name);
+    }
+    return "policy.onFailure rollback could not put the schema back if this upgrade failed: " +
+           (su.migrations.engine == "sql" ? "migration(s) " + Join(no_down) + " have no .down.sql file"
+                                          : "engine " + su.migrations.engine + " has no down migrations") +
+           " and policy.backup.enabled is false. Add the down file(s), or enable backups, or choose another "
+           "policy.onFailure";
+  }
   return "";
 }
 
@@ -112,6 +135,14 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
     p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});
   }
 
+  for (const auto& e : SkippedReleases(UpgradePathFor(su, ParseImageRef(current_image).path),
+                                       RunningRelease(current_image), su.target_version)) {
+    p.path_skipped.push_back(e.version);
+  }
+  p.path_skip = !p.path_skipped.empty() && !p.steps.empty();
+  if (su.policy.on_failure == OnFailure::kRollback && !su.policy.backup_enabled) {
+    for (const auto& m : state.pending) p.rollback_impossible |= !m.has_down || su.migrations.engine != "sql";
+  }
   p.refused = PlanRefusal(su, p);
 
   // What the hash covers (docs/policies.md, "What the plan hash covers"): everything that decides

@@ -45,6 +45,11 @@ struct Plan {
   bool downgrade = false;              // the database is ahead of the target
   std::vector<std::string> preflight;  // sentences: how the bump edits the workload, the image
   std::string refused;                 // non-empty: apply refuses before changing anything, because
+  // Upgrade paths (docs/upgrade-paths.md): the spec.upgradePath releases between the running one
+  // and the target (not hashed: the steps and images are). Which refusal `refused` is:
+  std::vector<std::string> path_skipped;
+  bool path_skip = false;              // the jump passes path_skipped without policy.stepThrough
+  bool rollback_impossible = false;    // onFailure rollback could undo the schema neither way
   std::string hash;              // 16 hex chars
   // spec.dependsOn as found by this pass (not hashed: an approval does not depend on them).
   std::vector<DependencyState> dependencies;

@@ -23,6 +23,18 @@ StepOutcome Pass::Preflight() {
     code = Code::kGated;
   } else if (HasDigest(declared_image_) && !HasDigest(target_image_)) {
     reason = reasons::kDigestPinned;
+  } else if (plan_.path_skip) {
+    reason = reasons::kUpgradePathRequired;
+    code = Code::kGated;
+    // Under stepThrough the pass was aimed at the next release: a jump here means the workload's
+    // version changed after that choice. Nothing changed; the next pass chooses again.
+    if (su_.policy.step_through) {
+      return StepOutcome::RetryAfter(Status::Error(Code::kConflict, plan_.refused + "; nothing was changed"),
+                                     reasons::kWorkloadChanged);
+    }
+  } else if (plan_.rollback_impossible) {
+    reason = reasons::kRollbackImpossible;
+    code = Code::kGated;
   }
   if (bump && plan_.refused.empty()) {
     auto pf = d_.workloads->PreflightBump(su_.workload, target_image_, /*fetch=*/false);
@@ -42,6 +54,15 @@ StepOutcome Pass::Preflight() {
   if (plan_.downgrade && su_.policy.allow_downgrade && !plan_.steps.empty()) {
     plan_.preflight.push_back("downgrade allowed by spec.policy.allowDowngrade: the database stays ahead of " +
                               su_.target_version);
+  }
+  if (path_.stepping) {
+    std::string rest;
+    for (const auto& v : path_.after) rest += " -> " + v;
+    plan_.preflight.push_back("upgrade path (policy.stepThrough): this step goes " + path_.running + " -> " +
+                              path_.step.version + (path_.step.migrations_up_to.empty()
+                                                        ? ""
+                                                        : " (migrations up to " + path_.step.migrations_up_to + ")") +
+                              "; then" + rest + ", each migrated, bumped and verified in turn");
   }
   out_.plan = plan_;
   if (plan_.refused.empty()) return StepOutcome::Succeeded();

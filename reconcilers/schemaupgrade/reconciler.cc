@@ -44,8 +44,33 @@ std::string SpecToken(const SchemaUpgrade& su) {
 Reconciler::Reconciler(ReconcilerDeps deps) : deps_(std::move(deps)) {}
 
 ReconcileOutcome Reconciler::Reconcile(const SchemaUpgrade& su, const ReconcileOptions& options) {
-  reconcile_internal::Pass pass(deps_, su, options);
-  return pass.Run();
+  if (!su.policy.step_through || su.upgrade_path.empty()) {
+    reconcile_internal::Pass pass(deps_, su, options);
+    return pass.Run();
+  }
+  // policy.stepThrough: one pass per release of the path, each chosen from the world (the
+  // workload's declared tag and this spec's status; path_step.h), until a pass stops or reaches
+  // the target. A read that fails here leaves the choice to the pass, which refuses a jump.
+  ReconcileOutcome out;
+  for (size_t i = 0; i <= su.upgrade_path.size() + 1; ++i) {
+    std::string declared;
+    if (deps_.workloads && !su.workload.kind.empty()) {
+      auto d = deps_.workloads->DeclaredImage(su.workload);
+      if (d.ok()) declared = *d;
+    }
+    std::optional<ResourceStatus> st;
+    if (auto loaded = deps_.store->Load(su.Key()); loaded.ok()) st = *loaded;
+    PathStepChoice c = ChoosePathStep(su, declared, st ? &*st : nullptr, reconcile_internal::SpecToken(su));
+    if (!c.stepping) {
+      reconcile_internal::Pass pass(deps_, su, options, &c);
+      return pass.Run();
+    }
+    SchemaUpgrade step = StepSpec(su, c.step);
+    reconcile_internal::Pass pass(deps_, step, options, &c);
+    out = pass.Run();
+    if (out.path_step_reached.empty() || options.dry_run) return out;
+  }
+  return out;
 }
 
 namespace {

@@ -166,6 +166,9 @@ struct ReconcileOutcome {
   bool terminal = false;                  // nothing more will happen until the spec changes
   std::optional<Plan> plan;               // the plan of this pass, when observation got that far
   int migrations_applied = 0;             // migrations this pass applied (status.applied spans passes)
+  // policy.stepThrough: the spec.upgradePath release this pass reached and verified (not the
+  // target): Reconcile runs the next step at once ("" otherwise).
+  std::string path_step_reached;
   // The first status save of this pass that failed (state dir not a folder, disk full, read-only):
   // the stored status is stale, which a one-shot run must report as a failure.
   Status save_error;

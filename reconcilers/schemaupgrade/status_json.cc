@@ -61,6 +61,16 @@ std::string StatusToJson(const ResourceStatus& s) {
   o["failureAction"] = Str(s.failure_action);
   o["startVersion"] = Str(s.start_version);
   o["approvedPlan"] = Str(s.approved_plan);
+  // Upgrade paths: only when set (statuses of upgrades without a path stay as they were).
+  if (!s.path_step.empty() || !s.path_done.empty()) {
+    value path = value::object();
+    path["step"] = Str(s.path_step);
+    value done = value::array(s.path_done.size());
+    for (size_t i = 0; i < s.path_done.size(); ++i) done[i] = Str(s.path_done[i]);
+    path["done"] = done;
+    o["upgradePath"] = path;
+  }
+  if (!s.start_image.empty()) o["startImage"] = Str(s.start_image);
   if (s.backup) {
     value b = value::object();
     b["path"] = Str(s.backup->path);
@@ -158,6 +168,16 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.failure_action = GetStr(o, "failureAction");
   s.start_version = GetStr(o, "startVersion");
   s.approved_plan = GetStr(o, "approvedPlan");
+  if (o.has_field("upgradePath") && o.at("upgradePath").is_object()) {
+    const value& path = o.at("upgradePath");
+    s.path_step = GetStr(path, "step");
+    if (path.has_field("done") && path.at("done").is_array()) {
+      for (const auto& v : path.at("done").as_array()) {
+        if (v.is_string()) s.path_done.push_back(v.as_string());
+      }
+    }
+  }
+  s.start_image = GetStr(o, "startImage");
   if (o.has_field("backup") && o.at("backup").is_object()) {
     const value& b = o.at("backup");
     s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash"),

@@ -40,6 +40,17 @@ class DrizzleEngine : public Engine {
     auto rows = ReadRows(db, /*may_be_missing=*/false);
     if (!rows.ok()) return Fail(rep, rows.status());
     DrizzlePlan plan = PlanDrizzle(*f, *rows, ctx.accept_drift);
+    if (!ctx.up_to.empty()) {  // an upgrade-path step: the later journal entries wait for a later step
+      DrizzlePlan kept = plan;
+      kept.pending.clear();
+      kept.state.pending.clear();
+      for (size_t k = 0; k < plan.pending.size(); ++k) {
+        if (BeyondUpTo(plan.state.pending[k].version, ctx)) continue;
+        kept.pending.push_back(plan.pending[k]);
+        kept.state.pending.push_back(plan.state.pending[k]);
+      }
+      plan = std::move(kept);
+    }
     for (const auto& note : plan.state.notes) LogWarn("drizzle_note", {{"folder", folder_}, {"note", note}});
 
     auto drift = UnacceptedDrift(plan.state);

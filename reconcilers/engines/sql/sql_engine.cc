@@ -167,6 +167,18 @@ class SqlEngine : public Engine {
       return report;
     }
     Snapshot& snap = *loaded;
+    if (!ctx.up_to.empty()) {  // an upgrade-path step: the newer files wait for a later step
+      Snapshot kept;
+      for (size_t i = 0; i < snap.pending.size(); ++i) {
+        if (BeyondUpTo(snap.state.pending[i].version, ctx)) continue;
+        kept.state.pending.push_back(std::move(snap.state.pending[i]));
+        kept.pending.push_back(std::move(snap.pending[i]));
+        kept.invalid_indexes.push_back(std::move(snap.invalid_indexes[i]));
+      }
+      snap.state.pending = std::move(kept.state.pending);
+      snap.pending = std::move(kept.pending);
+      snap.invalid_indexes = std::move(kept.invalid_indexes);
+    }
 
     // What is pending now, under the lock, must be what passed the gates (no file added or edited
     // since the plan was made).

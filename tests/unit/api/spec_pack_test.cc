@@ -55,7 +55,9 @@ SchemaUpgrade EveryFieldSet() {
   p.lock_watch_after = std::chrono::milliseconds(0);
   p.verify_settle = std::chrono::milliseconds(1);
   p.allow_downgrade = true;
+  p.step_through = true;
   s.depends_on = {{"hydra"}, {"athena"}};
+  s.upgrade_path = {{"v1.1.0", "0042"}, {"v1.2.0", ""}};
   s.spec_hash = std::string(64, 'f');
   s.source_file = "/srv/manifests/kratos.yaml";
   s.source_line = 12;

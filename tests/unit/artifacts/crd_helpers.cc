@@ -69,6 +69,12 @@ std::vector<std::string> CelEquivalentErrors(const YAML::Node& spec) {
   const YAML::Node backup_enabled = At(spec, {"policy", "backup", "enabled"});
   if (on_failure == "restoreBackup" && !(backup_enabled.IsDefined() && backup_enabled.as<bool>()))
     errors.push_back("onFailure restoreBackup needs a backup");
+  if (on_failure == "rollback" && engine != "sql" && !(backup_enabled.IsDefined() && backup_enabled.as<bool>()))
+    errors.push_back("onFailure rollback needs a backup for engines other than sql");
+  const YAML::Node step_through = At(spec, {"policy", "stepThrough"});
+  const YAML::Node upgrade_path = At(spec, {"upgradePath"});
+  if (step_through.IsDefined() && step_through.as<bool>() && !(upgrade_path.IsDefined() && upgrade_path.size() > 0))
+    errors.push_back("stepThrough needs spec.upgradePath");
   if (engine == "ory" && !At(spec, {"workload"}).IsDefined() && !At(spec, {"image"}).IsDefined())
     errors.push_back("engine ory needs an image (no workload to derive it from)");
   const YAML::Node source_node = At(spec, {"migrations", "source"});

@@ -135,7 +135,8 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.onFailure", "spec.policy.acceptDrift[]", "spec.policy.failOnLintErrors",
       "spec.policy.allowDowngrade",
       "spec.policy.blockedSessionLimit", "spec.policy.lockWatchAfter", "spec.policy.verify.settle",
-      "spec.dependsOn[].name",
+      "spec.dependsOn[].name", "spec.upgradePath[].version", "spec.upgradePath[].migrationsUpTo",
+      "spec.policy.stepThrough",
   };
   std::vector<std::string> leaves;
   LeafPaths(RootSchema()["properties"]["spec"], "spec", &leaves);
@@ -167,7 +168,7 @@ TEST(Crd, EnumsAreExactlyTheSupportedValues) {
   EXPECT_EQ(Strings(SchemaAt("spec.migrations.source")["enum"]),
             (std::vector<std::string>{"controller", "image", "configMap"}));
   EXPECT_EQ(Strings(SchemaAt("spec.policy.onFailure")["enum"]),
-            (std::vector<std::string>{"halt", "rollbackImage", "restoreBackup", "runDown"}));
+            (std::vector<std::string>{"halt", "rollbackImage", "restoreBackup", "runDown", "rollback"}));
   EXPECT_EQ(Strings(SchemaAt("spec.workload.kind")["enum"]),
             (std::vector<std::string>{"Deployment", "StatefulSet", "ComposeService"}));
   EXPECT_EQ(Strings(SchemaAt("status.phase")["enum"]),
@@ -224,6 +225,13 @@ TEST(Crd, CelRulesAreTheOnesMirroredInTests) {
       {"spec",
        "!has(self.policy) || !has(self.policy.onFailure) || self.policy.onFailure != 'rollbackImage' || "
        "has(self.workload)"},
+      {"spec",
+       "!has(self.policy) || !has(self.policy.onFailure) || self.policy.onFailure != 'rollback' || "
+       "self.migrations.engine == 'sql' || (has(self.policy.backup) && has(self.policy.backup.enabled) && "
+       "self.policy.backup.enabled)"},
+      {"spec",
+       "!has(self.policy) || !has(self.policy.stepThrough) || !self.policy.stepThrough || (has(self.upgradePath) && "
+       "size(self.upgradePath) > 0)"},
       {"spec", "self.migrations.engine != 'ory' || has(self.workload) || has(self.image)"},
       {"spec.workload", "self.kind == 'ComposeService' || (!has(self.composeFile) && !has(self.service))"},
       {"spec.workload", "self.kind != 'ComposeService' || (has(self.composeFile) && !has(self.container))"},
@@ -286,6 +294,9 @@ TEST(Crd, CelMirrorRejectsWhatTheRulesReject) {
       {"{" + ok_ory + ", workload: {kind: ComposeService, name: a}}", "needs composeFile"},
       {"{" + ok_ory + ", workload: {kind: ComposeService, name: a, composeFile: c, container: x}}", "not container"},
       {"{" + ok_ory + ", policy: {onFailure: restoreBackup}}", "restoreBackup needs a backup"},
+      {"{" + ok_ory + ", policy: {onFailure: rollback}}", "rollback needs a backup"},
+      {"{" + ok_ory + ", policy: {stepThrough: true}}", "stepThrough needs spec.upgradePath"},
+      {"{" + ok_ory + ", upgradePath: [], policy: {stepThrough: true}}", "stepThrough needs spec.upgradePath"},
       {"{" + ok_ory + ", policy: {maintenanceWindow: {start: '02:00', end: '02:00'}}}", "end equals start"},
       {"{" + ok_ory + ", policy: {retries: {backoff: {initial: 20m}}}}", "initial is longer than max"},
       {"{" + ok_ory + ", policy: {retries: {backoff: {initial: 1s, max: 500ms}}}}", "initial is longer than max"},

@@ -704,5 +704,43 @@ TEST(ManifestDependsOnTest, KubernetesObjectsAreParsedByTheSameRules) {
   EXPECT_HAS(r.status().message(), "SchemaUpgrade ciam/athena: spec.dependsOn[1].name: \"athena\" is this SchemaUpgrade itself");
 }
 
+// kMinimal plus an upgradePath section whose lines start at 13.
+std::string WithPath(const std::string& lines) { return kMinimal + "  upgradePath:\n" + lines; }
+
+TEST(ManifestUpgradePathTest, ParsesReleasesAndStepThroughAndHashesThemOnlyWhenSet) {
+  SchemaUpgrade su = ParseOne(WithPath("    - {version: v1.1.0, migrationsUpTo: \"3\"}\n    - version: v1.5.0\n"));
+  ASSERT_EQ(su.upgrade_path.size(), 2u);
+  EXPECT_EQ(su.upgrade_path[0].version, "v1.1.0");
+  EXPECT_EQ(su.upgrade_path[0].migrations_up_to, "3");
+  EXPECT_EQ(su.upgrade_path[1].migrations_up_to, "");
+  EXPECT_FALSE(su.policy.step_through);
+  EXPECT_EQ(ComputeSpecHash(ParseOne(kMinimal + "  upgradePath: []\n")), ComputeSpecHash(ParseOne(kMinimal)));
+  EXPECT_NE(su.spec_hash, ParseOne(kMinimal).spec_hash);
+  SchemaUpgrade step = ParseOne(WithPath("    - {version: v1.1.0, migrationsUpTo: \"3\"}\n") +
+                                "  policy: {stepThrough: true, onFailure: rollback}\n");
+  EXPECT_TRUE(step.policy.step_through);
+  EXPECT_EQ(step.policy.on_failure, OnFailure::kRollback);
+}
+
+TEST(ManifestUpgradePathTest, BadEntriesNameTheirIndexAndField) {
+  EXPECT_HAS(ErrorOf(WithPath("    - version: v1.5.0\n    - version: v1.1.0\n")),
+             "m.yaml:14: spec.upgradePath[1].version: \"v1.1.0\" comes after \"v1.5.0\" but is older");
+  EXPECT_HAS(ErrorOf(WithPath("    - version: v1.5.0\n    - version: 1.5.0\n")), "is listed twice");
+  EXPECT_HAS(ErrorOf(WithPath("    - {versoin: v1.1.0}\n")),
+             "spec.upgradePath[0].versoin: unknown field; did you mean version?");
+  EXPECT_HAS(ErrorOf(WithPath("    - {version: 'v1 1'}\n")), "spec.upgradePath[0].version: \"v1 1\" is not a valid version");
+  EXPECT_HAS(ErrorOf(WithPath("    - {version: v1, migrationsUpTo: \"9\"}\n    - {version: v2, migrationsUpTo: \"3\"}\n")),
+             "spec.upgradePath[1].migrationsUpTo: \"3\" is older than \"9\"");
+  EXPECT_HAS(ErrorOf(kMinimal + "  policy: {stepTrough: true}\n"), "spec.policy.stepTrough: unknown field; did you mean stepThrough?");
+}
+
+TEST(ManifestUpgradePathTest, StepThroughFromAControllerFolderNeedsEachReleasesMigrations) {
+  EXPECT_HAS(ErrorOf(WithPath("    - version: v1.1.0\n") + "  policy: {stepThrough: true}\n"),
+             "spec.upgradePath[0].migrationsUpTo: is required");
+  EXPECT_HAS(ErrorOf(kMinimal + "  policy: {stepThrough: true}\n"),
+             "spec.policy.stepThrough: is true but spec.upgradePath lists no release");
+  EXPECT_HAS(ErrorOf(kMinimal + "  policy: {onFailure: rollbak}\n"), "rollback");
+}
+
 }  // namespace
 }  // namespace su

@@ -1,0 +1,278 @@
+// Upgrade paths and onFailure rollback in the reconciler, with fakes: a jump over a
+// spec.upgradePath release is refused before any change, naming the path; policy.stepThrough
+// walks each release (migrate up to its migrations, bump, verify) in order, resumes a step killed
+// between bump and verify without applying anything twice; onFailure rollback puts the image back
+// first, then the schema (down migrations, or the backup when the engine has none), and is refused
+// up front when neither can undo the schema. Also the pure helpers of api/upgrade_path.h.
+#include <gtest/gtest.h>
+
+#include "api/upgrade_path.h"
+#include "reconcilers/schemaupgrade/dependencies.h"
+#include "reconcilers/schemaupgrade/path_step.h"
+#include "tests/unit/reconciler/reconciler_fixture.h"
+
+namespace su::testing {
+namespace {
+
+#define EXPECT_HAS(haystack, needle) \
+  EXPECT_NE((haystack).find(needle), std::string::npos) << "missing: " << (needle) << "\nin: " << (haystack)
+
+constexpr const char* kMidImage = "localhost/oryd/kratos:v1.1.5";
+
+TEST(UpgradePath, ReleaseVersionsOrderNumericallyWithPreReleasesFirst) {
+  EXPECT_LT(CompareReleaseVersions("v1.9.0", "v1.10.0"), 0);
+  EXPECT_GT(CompareReleaseVersions("v2.0.0", "v1.99.99"), 0);
+  EXPECT_EQ(CompareReleaseVersions("v1.2.0", "1.2.0"), 0);
+  EXPECT_LT(CompareReleaseVersions("v1.2.0-rc.1", "v1.2.0"), 0);
+  EXPECT_LT(CompareReleaseVersions("v1.2.0-rc.2", "v1.2.0-rc.10"), 0);
+  EXPECT_LT(CompareReleaseVersions("20240201000002", "20240201000010"), 0);
+  EXPECT_LT(CompareReleaseVersions("0002_roles", "0010_audit"), 0);
+}
+
+TEST(UpgradePath, SkippedReleasesAreTheOnesStrictlyBetween) {
+  std::vector<UpgradePathEntry> path = {{"v1.1.0", ""}, {"v1.5.0", "7"}, {"v2.0.0", ""}};
+  auto versions = [](const std::vector<UpgradePathEntry>& v) {
+    std::vector<std::string> out;
+    for (const auto& e : v) out.push_back(e.version);
+    return out;
+  };
+  EXPECT_EQ(versions(SkippedReleases(path, "v1.0.0", "v2.1.0")), (std::vector<std::string>{"v1.1.0", "v1.5.0", "v2.0.0"}));
+  EXPECT_EQ(versions(SkippedReleases(path, "v1.1.0", "v2.0.0")), (std::vector<std::string>{"v1.5.0"}));
+  EXPECT_TRUE(SkippedReleases(path, "v1.5.0", "v1.9.0").empty());
+  EXPECT_TRUE(SkippedReleases(path, "", "v2.1.0").empty()) << "no workload: nothing to compare";
+  EXPECT_TRUE(SkippedReleases(path, "latest", "v2.1.0").empty()) << "not a release";
+  EXPECT_TRUE(SkippedReleases(path, "v2.1.0", "v1.0.0").empty()) << "a downgrade is another check's";
+  EXPECT_EQ(DescribePath("v1.0.0", SkippedReleases(path, "v1.0.0", "v1.6.0"), "v1.6.0"),
+            "v1.0.0 -> v1.1.0 -> v1.5.0 -> v1.6.0");
+}
+
+TEST(UpgradePath, StepSpecRetagsSpecImageAndKeepsTheSpecHash) {
+  SchemaUpgrade su;
+  su.target_version = "v1.2.0";
+  su.image = "quay.io:443/oryd/kratos:v1.2.0";
+  su.spec_hash = "h";
+  SchemaUpgrade s = StepSpec(su, {"v1.1.5", ""});
+  EXPECT_EQ(s.target_version, "v1.1.5");
+  EXPECT_EQ(s.image, "quay.io:443/oryd/kratos:v1.1.5");
+  EXPECT_EQ(s.spec_hash, "h");
+}
+
+class ReconcilerPathTest : public ReconcilerFixture {
+ protected:
+  void SetUp() override {
+    ReconcilerFixture::SetUp();
+    // v1.1.0 -> v1.2.0 passes v1.1.5, whose release needs the folder up to 20240201000002.
+    su_.upgrade_path = {{"v1.1.5", "20240201000002"}};
+  }
+};
+
+TEST_F(ReconcilerPathTest, AJumpOverAPathReleaseIsRefusedBeforeAnyChangeNamingThePath) {
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(out.reason, "UpgradePathRequired");
+  EXPECT_TRUE(out.terminal);
+  ExpectWorldUntouched();
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kFailed);
+  EXPECT_EQ(Cond(st, "Stalled"), "True/UpgradePathRequired");
+  EXPECT_HAS(st.last_error, "v1.1.0 -> v1.2.0 would skip v1.1.5");
+  EXPECT_HAS(st.last_error, "Take the path v1.1.0 -> v1.1.5 -> v1.2.0");
+  EXPECT_HAS(st.last_error, "spec.policy.stepThrough: true");
+  EXPECT_HAS(st.last_error, "nothing was changed");
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_EQ(out.plan->path_skipped, (std::vector<std::string>{"v1.1.5"}));
+}
+
+TEST_F(ReconcilerPathTest, AnUpgradeFromThePathReleaseOnIsNotRefused) {
+  rt_.declared = kMidImage;
+  rt_.running_image = kMidImage;
+  auto out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+}
+
+TEST_F(ReconcilerPathTest, StepThroughMigratesBumpsAndVerifiesEachReleaseInOrder) {
+  su_.policy.step_through = true;
+
+  auto out = Run();
+
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_TRUE(out.terminal);
+  EXPECT_EQ(journal_, (std::vector<std::string>{"apply", "set-image:" + std::string(kMidImage), "rollout", "verify",
+                                                "apply", "set-image:" + std::string(kNewImage), "rollout", "verify"}));
+  ASSERT_EQ(world_.apply_contexts.size(), 2u);
+  EXPECT_EQ(world_.apply_contexts[0].up_to, "20240201000002") << "step 1 applies only its release's migrations";
+  EXPECT_EQ(world_.apply_contexts[1].up_to, "") << "the target applies the rest";
+  EXPECT_EQ(verified_images_, (std::vector<std::string>{kMidImage, kNewImage}));
+  EXPECT_EQ(engine_images_.front(), kMidImage) << "an image source reads the step's own image";
+  ASSERT_EQ(world_.applied.size(), 4u);  // each migration once
+  EXPECT_TRUE(world_.pending.empty());
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kSucceeded);
+  EXPECT_EQ(st.target_version, "v1.2.0");
+  EXPECT_EQ(st.path_done, (std::vector<std::string>{"v1.1.5"}));
+  EXPECT_EQ(st.path_step, "");
+  ASSERT_EQ(st.applied.size(), 3u);
+  EXPECT_EQ(AuditRecords("path-step"), 2);  // started, succeeded
+  EXPECT_EQ(EventsWithReason("SteppedThrough"), 1);
+}
+
+TEST_F(ReconcilerPathTest, PlanOfAStepThroughShowsTheFirstStepOnly) {
+  su_.policy.step_through = true;
+  ReconcileOptions dry;
+  dry.dry_run = true;
+  auto out = Run(dry);
+  ASSERT_TRUE(out.plan.has_value());
+  EXPECT_EQ(out.plan->target_version, "v1.1.5");
+  EXPECT_EQ(out.plan->state.pending.size(), 2u) << "the step's migrations, not the folder's";
+  std::string pre;
+  for (const auto& p : out.plan->preflight) pre += p + "\n";
+  EXPECT_HAS(pre, "this step goes v1.1.0 -> v1.1.5 (migrations up to 20240201000002); then -> v1.2.0");
+  ExpectWorldUntouched();
+}
+
+TEST_F(ReconcilerPathTest, AStepKilledBetweenBumpAndVerifyIsVerifiedOnResumeAndNothingRunsTwice) {
+  su_.policy.step_through = true;
+  // The dead pass had migrated step 1 and bumped the workload to v1.1.5, not verified it.
+  world_.MarkApplied(2);
+  rt_.declared = kMidImage;
+  rt_.running_image = kMidImage;
+  ResourceStatus snapshot;
+  snapshot.resource = su_.Key();
+  snapshot.spec_hash = StatusSpecToken(su_);
+  snapshot.phase = Phase::kBumping;
+  snapshot.path_step = "v1.1.5";
+  snapshot.start_version = "20240101000001";
+  snapshot.start_image = kOldImage;
+  snapshot.previous_image = kOldImage;
+  ReplaceStoreWith(snapshot);
+
+  auto out = Run();
+
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(verified_images_, (std::vector<std::string>{kMidImage, kNewImage})) << "v1.1.5 is verified first";
+  EXPECT_EQ(journal_, (std::vector<std::string>{"verify", "apply", "set-image:" + std::string(kNewImage), "rollout",
+                                                "verify"}));
+  ASSERT_EQ(world_.apply_contexts.size(), 1u) << "step 1 had nothing left to apply";
+  EXPECT_EQ(world_.applied.size(), 4u);
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.phase, Phase::kSucceeded);
+  EXPECT_EQ(st.path_done, (std::vector<std::string>{"v1.1.5"}));
+}
+
+TEST_F(ReconcilerPathTest, AStepKilledAfterMigratingBumpsWithoutMigratingAgain) {
+  su_.policy.step_through = true;
+  world_.MarkApplied(2);  // step 1's migrations applied, the image not bumped yet
+  ResourceStatus snapshot;
+  snapshot.resource = su_.Key();
+  snapshot.spec_hash = StatusSpecToken(su_);
+  snapshot.phase = Phase::kMigrating;
+  snapshot.path_step = "v1.1.5";
+  snapshot.start_version = "20240101000001";
+  ReplaceStoreWith(snapshot);
+
+  auto out = Run();
+
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(journal_, (std::vector<std::string>{"set-image:" + std::string(kMidImage), "rollout", "verify", "apply",
+                                                "set-image:" + std::string(kNewImage), "rollout", "verify"}));
+  EXPECT_EQ(world_.applied.size(), 4u);
+}
+
+TEST_F(ReconcilerPathTest, AFailedStepStopsThePathThere) {
+  su_.policy.step_through = true;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(out.reason, "VerifyFailed");
+  EXPECT_EQ(journal_, (std::vector<std::string>{"apply", "set-image:" + std::string(kMidImage), "rollout", "verify"}));
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.path_step, "v1.1.5");
+  EXPECT_TRUE(st.path_done.empty());
+  EXPECT_EQ(st.target_version, "v1.2.0");
+}
+
+class ReconcilerRollbackTest : public ReconcilerFixture {};
+
+TEST_F(ReconcilerRollbackTest, RollbackPutsTheImageBackFirstThenTheSchemaByDownMigrations) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1 (schema mismatch)")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(out.reason, "VerifyFailed");
+  EXPECT_EQ(journal_, (std::vector<std::string>{"apply", "set-image:" + std::string(kNewImage), "rollout", "verify",
+                                                "set-image:" + std::string(kOldImage), "rollout", "verify",
+                                                "rollback:20240101000001"}))
+      << "image back (and up) first, then the schema";
+  EXPECT_EQ(rt_.declared, kOldImage);
+  EXPECT_EQ(world_.applied.size(), 1u);
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "rollback: rollbackImage: image restored to " + std::string(kOldImage));
+  EXPECT_HAS(st.failure_action, "then the schema: runDown: 3 migration(s) rolled back");
+  EXPECT_EQ(st.current_version, "20240101000001");
+  EXPECT_EQ(AuditRecords("rollback"), 2);  // started, succeeded
+  EXPECT_EQ(AuditRecords("rollback-image"), 1);
+  EXPECT_EQ(EventsWithReason("SchemaRolledBack"), 1);
+}
+
+TEST_F(ReconcilerRollbackTest, RollbackRestoresTheBackupWhenTheEngineHasNoDownMigrations) {
+  su_.migrations.engine = "ory";
+  su_.policy.backup_enabled = true;
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  ASSERT_EQ(backup_.backup_paths.size(), 1u);
+  EXPECT_EQ(journal_, (std::vector<std::string>{"backup", "apply", "set-image:" + std::string(kNewImage), "rollout",
+                                                "verify", "set-image:" + std::string(kOldImage), "rollout", "verify",
+                                                "restore:" + backup_.backup_paths[0]}));
+  EXPECT_EQ(world_.rollbacks, 0);
+  EXPECT_HAS(Stored().failure_action, "then the schema: restoreBackup: database restored from");
+}
+
+TEST_F(ReconcilerRollbackTest, RollbackThatCanUndoTheSchemaNeitherWayIsRefusedUpFront) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  world_.pending[1].has_down = false;
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(out.reason, "RollbackImpossible");
+  ExpectWorldUntouched();
+  EXPECT_HAS(Stored().last_error, "migration(s) 20240201000002_sessions have no .down.sql file");
+  EXPECT_HAS(Stored().last_error, "policy.backup.enabled is false");
+}
+
+TEST_F(ReconcilerRollbackTest, RollbackWithABackupNeedsNoDownFiles) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  su_.policy.backup_enabled = true;
+  world_.pending[1].has_down = false;
+  auto out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+}
+
+TEST_F(ReconcilerRollbackTest, RollbackAfterAStepThroughPutsThePreUpgradeImageBack) {
+  su_.upgrade_path = {{"v1.1.5", "20240201000002"}};
+  su_.policy.step_through = true;
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Ok(), Status::Failed("ciam-kratos exited with code 1")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rt_.set_calls, (std::vector<std::string>{kMidImage, kNewImage, kOldImage}))
+      << "back to the image before the upgrade, not the step's";
+  EXPECT_EQ(world_.rollback_to, (std::vector<std::string>{"20240101000001"})) << "the schema before the upgrade";
+  EXPECT_EQ(world_.applied.size(), 1u);
+  EXPECT_EQ(journal_.back(), "rollback:20240101000001");
+}
+
+}  // namespace
+}  // namespace su::testing

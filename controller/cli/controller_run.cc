@@ -8,6 +8,7 @@
 
 #include "controller/runtime/leadership.h"
 #include "controller/runtime/manager.h"
+#include "controller/runtime/memory_trim.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/schemaupgrade/dependencies.h"
@@ -138,6 +139,7 @@ int RunController(ControllerParts& p) {
     return ReconcileResult{};
   };
 
+  MemoryTrimmer trimmer;  // after a pass, at most every 30 s: the start-up burst's free pages go back
   ManagerOptions mopt;
   mopt.workers = p.workers;
   mopt.metrics = &metrics;
@@ -165,6 +167,7 @@ int RunController(ControllerParts& p) {
         if (out.kind == OutcomeKind::kSucceeded) {
           for (const auto& d : dependents.DependentsOf(key)) manager_ptr->Enqueue(d);
         }
+        trimmer.MaybeTrim();
         ReconcileResult r;
         r.requeue_after = out.requeue_after;
         return r;

@@ -24,6 +24,20 @@ static_assert(sizeof(DependencyRef) == 32, "a DependencyRef field was added or r
 static_assert(sizeof(UpgradePathEntry) == 64, "an UpgradePathEntry field was added or removed: update VisitSpec");
 #endif
 
+// A sha256 hex digest (spec_hash): packed as its 32 bytes when it is one, else as a string.
+template <class Str>
+struct HexDigest {
+  Str& s;
+};
+template <class Str>
+HexDigest(Str&) -> HexDigest<Str>;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 // Every field of a SchemaUpgrade, in the packed order. S is SchemaUpgrade or const SchemaUpgrade.
 template <class S, class F>
 void VisitSpec(S& su, F& f) {
@@ -43,7 +57,7 @@ void VisitSpec(S& su, F& f) {
   f(p.retries.initial_backoff), f(p.retries.max_backoff), f(p.on_failure), f(p.accept_drift);
   f(p.fail_on_lint_errors), f(p.blocked_session_limit), f(p.lock_watch_after), f(p.verify_settle);
   f(p.allow_downgrade), f(p.step_through);
-  f(su.depends_on), f(su.upgrade_path), f(su.spec_hash), f(su.source_file), f(su.source_line);
+  f(su.depends_on), f(su.upgrade_path), f(HexDigest{su.spec_hash}), f(su.source_file), f(su.source_line);
 }
 
 class Packer {
@@ -80,6 +94,13 @@ class Packer {
   void operator()(const std::vector<UpgradePathEntry>& v) {
     Varint(v.size());
     for (const auto& e : v) (*this)(e.version), (*this)(e.migrations_up_to);
+  }
+  void operator()(HexDigest<const std::string> h) {
+    bool raw = h.s.size() == 64;
+    for (char c : h.s) raw = raw && HexValue(c) >= 0;
+    (*this)(raw);
+    if (!raw) return (*this)(h.s);
+    for (size_t i = 0; i < 64; i += 2) out_->push_back(static_cast<char>(HexValue(h.s[i]) * 16 + HexValue(h.s[i + 1])));
   }
 
  private:
@@ -144,6 +165,20 @@ class Unpacker {
   void operator()(std::vector<UpgradePathEntry>& v) {
     v.resize(Varint());
     for (auto& e : v) (*this)(e.version), (*this)(e.migrations_up_to);
+  }
+  void operator()(HexDigest<std::string> h) {
+    bool raw = false;
+    (*this)(raw);
+    if (!raw) return (*this)(h.s);
+    Need(32);
+    static const char kHex[] = "0123456789abcdef";
+    h.s.resize(64);
+    for (size_t i = 0; i < 32; ++i) {
+      unsigned char b = static_cast<unsigned char>(in_[pos_ + i]);
+      h.s[2 * i] = kHex[b >> 4];
+      h.s[2 * i + 1] = kHex[b & 15];
+    }
+    pos_ += 32;
   }
   bool done() const { return pos_ == in_.size(); }
 

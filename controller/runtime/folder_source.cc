@@ -54,6 +54,7 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
   now.reserve(loaded->size());
   for (auto& su : *loaded) {
     std::string key = su.Key();
+    su.source_file.clear();  // the file's name is the entry's key: not held twice
     resources_.insert_or_assign(key, ResourceEntry{file_key, PackSpec(su)});
     present->push_back(key);
     now.push_back(std::move(key));
@@ -135,6 +136,7 @@ std::optional<SourcedResource> FolderSource::Get(const std::string& key) {
   auto it = resources_.find(key);
   if (it == resources_.end()) return std::nullopt;
   SchemaUpgrade su = UnpackSpec(it->second.spec);
+  su.source_file = *it->second.file;
   long long generation = su.generation;
   return SourcedResource{key, generation, std::move(su)};
 }

@@ -58,7 +58,7 @@ SchemaUpgrade EveryFieldSet() {
   p.step_through = true;
   s.depends_on = {{"hydra"}, {"athena"}};
   s.upgrade_path = {{"v1.1.0", "0042"}, {"v1.2.0", ""}};
-  s.spec_hash = std::string(64, 'f');
+  s.spec_hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
   s.source_file = "/srv/manifests/kratos.yaml";
   s.source_line = 12;
   return s;
@@ -84,6 +84,14 @@ TEST(SpecPack, TheDefaultSpecSurvivesToo) {
   SchemaUpgrade w = EveryFieldSet();
   w.policy.window.reset();  // an absent optional is not an empty one
   EXPECT_TRUE(UnpackSpec(PackSpec(w)) == w);
+}
+
+TEST(SpecPack, ASpecHashThatIsNotHexSurvivesToo) {
+  SchemaUpgrade s = EveryFieldSet();
+  for (const std::string& h : std::vector<std::string>{"", "short", std::string(64, 'F'), std::string(63, 'a') + "g"}) {
+    s.spec_hash = h;
+    EXPECT_EQ(UnpackSpec(PackSpec(s)).spec_hash, h);
+  }
 }
 
 TEST(SpecPack, IsMuchSmallerThanTheStruct) {

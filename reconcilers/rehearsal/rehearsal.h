@@ -1,0 +1,87 @@
+// Rehearsal: runs a plan's pending migrations on a scratch copy of the database (scratch_database.h)
+// through the same engine, and reports per migration: duration, the statements with their rows and
+// durations, the locks each statement took (sampled from pg_locks for the migration's backend from
+// a second session, while it runs and right after each statement) and how long they were held,
+// the sizes of the tables involved, and the error. The copy is dropped before Rehearse returns,
+// on success and on failure. The real database is only read (by pg_dump, or as a TEMPLATE).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "reconcilers/engines/engine.h"
+#include "reconcilers/rehearsal/scratch_database.h"
+
+namespace su {
+
+struct RehearsedLock {
+  std::string relation;   // schema.name (the copy's), or "(dropped, oid N)"
+  std::string mode;       // e.g. AccessExclusiveLock
+  int statement = 0;      // 1-based statement of the migration that first held it
+  long long held_ms = 0;  // from that statement's start to the first sample without it (upper bound)
+  bool waited = false;    // seen not granted at least once
+};
+
+struct RehearsedStatement {
+  int index = 0;            // 1-based within the migration
+  std::string summary;      // SummarizeStatement()
+  long long duration_ms = 0;
+  long long rows = -1;      // rows affected (INSERT/UPDATE/DELETE) or returned; -1: not known
+  std::string error;        // non-empty when it failed
+};
+
+struct RehearsedTable {
+  std::string name;         // schema.name
+  long long rows = 0;       // pg_class.reltuples on the copy after the rehearsal (estimate; -1: never analyzed)
+  long long bytes = 0;      // pg_total_relation_size on the copy after the rehearsal
+};
+
+struct RehearsedMigration {
+  std::string version;
+  std::string name;
+  long long duration_ms = 0;
+  bool ok = false;
+  std::string error;        // the engine's message when this migration failed
+  std::vector<RehearsedStatement> statements;
+  std::vector<RehearsedLock> locks;
+  std::vector<RehearsedTable> tables;
+};
+
+struct RehearsalReport {
+  bool ran = false;                 // false: not attempted (see skipped)
+  std::string skipped;              // why it was not run (e.g. the ory engine)
+  bool ok = false;                  // every pending migration applied on the copy
+  std::string copy_method;          // template | dump-restore
+  std::string template_skipped;     // why TEMPLATE was not used
+  std::string scratch_database;     // the copy's name (dropped by now)
+  long long copy_ms = 0;
+  long long total_ms = 0;           // migrations only
+  std::vector<RehearsedMigration> migrations;
+  // The failure: a migration that failed, or the copy/connection that could not be made.
+  std::string error;
+  std::string failed_version;
+  int failed_statement = 0;         // 1-based, 0 when not statement-specific
+  std::string failed_summary;
+  bool dropped = false;             // the copy was dropped
+  std::string drop_error;
+};
+
+struct RehearsalOptions {
+  ScratchOptions scratch;
+  std::chrono::milliseconds sample_interval{10};
+};
+
+// Copies the database behind source_dsn, applies what `engine` finds pending there (with
+// ctx.approved, exactly the planned migrations), reports, drops the copy. Never returns an error:
+// a failure is in the report (ok == false, error). ctx.on_progress / on_session are chained.
+RehearsalReport Rehearse(Engine* engine, const std::string& source_dsn, const RehearsalOptions& options,
+                         const RunContext& ctx);
+
+// One line: "rehearsal ok on a copy (template, 120 ms): 3 migration(s) in 45 ms, longest lock
+// AccessExclusiveLock on public.users 12 ms" or the failure.
+std::string RehearsalSummary(const RehearsalReport& r);
+// Plain-text and markdown sections for `plan --rehearse`.
+std::string RenderRehearsalText(const RehearsalReport& r);
+std::string RenderRehearsalMarkdown(const RehearsalReport& r);
+
+}  // namespace su

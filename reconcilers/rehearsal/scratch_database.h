@@ -1,0 +1,70 @@
+// ScratchDatabase: a throwaway copy of a database on the same server, for rehearsing migrations.
+// The copy is named su_rehearse_<12 hex of sha256(resource)>: derived from the resource (a rerun
+// finds and drops a copy a killed run left) and under a prefix no user database is expected to
+// use. The copy is made by CREATE DATABASE ... TEMPLATE when nobody else is connected to the
+// source (checked in pg_stat_activity; other users' sessions are never terminated), else by
+// pg_dump -Fc | pg_restore into an empty scratch database. Dropped by the destructor (or Drop()),
+// through an admin session on the server's maintenance database, never on the source.
+// DSNs and passwords never appear in errors.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "reconcilers/base/process.h"
+#include "reconcilers/base/result.h"
+#include "reconcilers/database/database.h"
+
+namespace su {
+
+// "su_rehearse_" + 12 hex chars of sha256(resource).
+std::string ScratchDatabaseName(const std::string& resource);
+inline constexpr const char* kScratchDatabasePrefix = "su_rehearse_";
+
+// The same connection with dbname replaced, as a keyword DSN (values quoted). kInvalidArgument
+// when the DSN cannot be parsed (the message never quotes it).
+Result<std::string> DsnWithDatabase(const std::string& dsn, const std::string& dbname);
+
+enum class CopyMethod { kTemplate, kDumpRestore };
+const char* CopyMethodName(CopyMethod m);
+
+struct ScratchOptions {
+  std::string resource;          // namespace/name: names the copy
+  std::string maintenance_db = "postgres";  // where the admin session connects
+  ProcessRunner* runner = nullptr;          // for pg_dump / pg_restore (default: PosixProcessRunner)
+  std::string bin_dir;                      // of pg_dump / pg_restore / psql ("" = $SU_PG_BINDIR or PATH)
+  std::string temp_dir;                     // for the dump file ("" = $TMPDIR or /tmp)
+  bool allow_template = true;               // false: always dump and restore
+};
+
+class ScratchDatabase {
+ public:
+  // Drops a leftover copy of this resource (a killed run's), then copies the source.
+  static Result<std::unique_ptr<ScratchDatabase>> Create(const std::string& source_dsn, const ScratchOptions& options);
+  ~ScratchDatabase();
+  ScratchDatabase(const ScratchDatabase&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& dsn() const { return dsn_; }  // keyword DSN of the copy (holds the password)
+  CopyMethod method() const { return method_; }
+  // Why the TEMPLATE copy was not used ("" when it was), e.g. "2 other session(s) on the source".
+  const std::string& template_skipped() const { return template_skipped_; }
+  long long copy_ms() const { return copy_ms_; }
+  // Drops the copy now (every session of ours on it must be closed). Idempotent.
+  Status Drop();
+
+ private:
+  ScratchDatabase() = default;
+  std::unique_ptr<Database> admin_;
+  std::string name_, dsn_, template_skipped_;
+  CopyMethod method_ = CopyMethod::kTemplate;
+  long long copy_ms_ = 0;
+  bool dropped_ = false;
+};
+
+// Drops the resource's scratch copy if one exists (a killed run's). Ok when there is none;
+// an error when it exists and cannot be dropped (e.g. another rehearsal of the same resource is
+// connected to it: it is not terminated).
+Status DropLeftoverScratch(Database* admin, const std::string& name);
+
+}  // namespace su

@@ -83,6 +83,8 @@ inline constexpr const char kMigrationFailed[] = "MigrationFailed";
 inline constexpr const char kBumpFailed[] = "BumpFailed";
 inline constexpr const char kRolloutFailed[] = "RolloutFailed";  // also transient (retried) when the runtime says so
 inline constexpr const char kVerifyFailed[] = "VerifyFailed";
+// The rehearsal on a copy (policy.rehearse) failed: the real database was not touched.
+inline constexpr const char kRehearsalFailed[] = "RehearsalFailed";
 
 // What policy.onFailure did, and warnings that never stop an upgrade (events only).
 inline constexpr const char kImageRolledBack[] = "ImageRolledBack";
@@ -116,7 +118,7 @@ inline constexpr const char* kAll[] = {
     kBackupFailed, kMigrationFailed, kBumpFailed, kRolloutFailed, kVerifyFailed, kImageRolledBack,
     kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec, kRolloutHeld, kRolloutResumed,
     kRolloutInProgress, kWaitingForDependency, kDependencyCycle, kUpgradePathRequired, kSteppedThrough,
-    kRollbackImpossible, kSchemaRolledBack};
+    kRollbackImpossible, kSchemaRolledBack, kRehearsalFailed};
 }  // namespace reasons
 
 }  // namespace su

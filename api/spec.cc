@@ -103,6 +103,7 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   // Only when changed: older spec hashes stay valid (it shapes when the watch connects, not what runs).
   if (p.lock_watch_after != std::chrono::milliseconds(1000)) c.Add("lockWatchAfter", p.lock_watch_after);
   if (p.allow_downgrade) c.Add("allowDowngrade", true);  // only when set: older spec hashes stay valid
+  if (p.rehearse) c.Add("rehearse", true);                // only when set: older spec hashes stay valid
   if (!su.depends_on.empty()) {  // only when set: older spec hashes stay valid
     std::vector<std::string> names;
     for (const auto& d : su.depends_on) names.push_back(d.name);

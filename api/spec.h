@@ -132,6 +132,9 @@ struct PolicySpec {
   // spec.upgradePath: walk the listed releases between the running version and the target one by
   // one (migrate, bump, verify each) instead of refusing the jump (docs/upgrade-paths.md).
   bool step_through = false;
+  // Rehearse the pending migrations on a scratch copy of the database first (a gate after the
+  // others, before the backup and any change); a failing rehearsal fails the upgrade (RehearsalFailed).
+  bool rehearse = false;
   bool operator==(const PolicySpec&) const = default;
 };
 

@@ -56,7 +56,7 @@ void VisitSpec(S& su, F& f) {
   f(p.window), f(p.lock_timeout), f(p.statement_timeout), f(p.lock_wait), f(p.retries.limit);
   f(p.retries.initial_backoff), f(p.retries.max_backoff), f(p.on_failure), f(p.accept_drift);
   f(p.fail_on_lint_errors), f(p.blocked_session_limit), f(p.lock_watch_after), f(p.verify_settle);
-  f(p.allow_downgrade), f(p.step_through);
+  f(p.allow_downgrade), f(p.step_through), f(p.rehearse);
   f(su.depends_on), f(su.upgrade_path), f(HexDigest{su.spec_hash}), f(su.source_file), f(su.source_line);
 }
 

@@ -89,6 +89,7 @@ std::string RenderStatusText(const ResourceStatus& s) {
   o << "  attempts:    " << s.attempts << "\n";
   if (!s.last_error.empty()) o << "  last error:  " << s.last_error << "\n";
   if (!s.failure_action.empty()) o << "  on failure:  " << s.failure_action << "\n";
+  if (!s.rehearsal.empty()) o << "  rehearsal:   " << s.rehearsal << "\n";
   if (!s.next_retry_at.empty()) o << "  next retry:  " << s.next_retry_at << "\n";
   if (s.backup) o << "  backup:      " << s.backup->path << " (" << s.backup->size_bytes << " bytes, " << s.backup->taken_at << ")\n";
   if (s.backup && s.backup->rows_written_since >= 0) {

@@ -95,6 +95,8 @@ struct ResourceStatus {
   std::string next_retry_at;
   std::string failure_action;      // what onFailure did, if anything
   std::string start_version;       // database version before this spec's first migration (runDown target)
+  // The last rehearsal on a copy (policy.rehearse): "<plan hash>: <RehearsalSummary>".
+  std::string rehearsal;
   std::string approved_plan;       // approved plan hash this spec's work started under (survives resumes)
   // Upgrade paths (policy.stepThrough, docs/upgrade-paths.md): the spec.upgradePath release this
   // spec's work is at now ("" : none, or the target itself), and the releases reached and verified

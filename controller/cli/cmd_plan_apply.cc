@@ -12,6 +12,7 @@
 #include "reconcilers/base/file_cache.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
+#include "api/conditions.h"
 #include "reconcilers/offline/offline_plan.h"
 #include "reconcilers/schemaupgrade/dependencies.h"
 #include "reconcilers/schemaupgrade/plan.h"
@@ -112,6 +113,9 @@ int CmdPlan(const Args& args) {
                    "without any database"});
   specs.push_back({"ory-migrations-path", 0, true, false,
                    "offline, engine ory: where the images keep their popx files (default /migrations)"});
+  specs.push_back({"rehearse", 0, false, false,
+                   "also run the pending migrations on a scratch copy of the database (dropped afterwards) and "
+                   "report durations, locks, rows and table sizes; exit 1 when the rehearsal fails"});
   auto flags = Flags::Parse("plan", args, specs);
   if (!flags.ok()) return ReportError("plan", flags.status());
   if (flags->Has("help")) {
@@ -128,6 +132,10 @@ int CmdPlan(const Args& args) {
   }
   if (flags->Has("ory-migrations-path") && !flags->Has("from")) {
     return ReportError("plan", Status::Invalid("--ory-migrations-path is for offline plans: add --from REF"));
+  }
+  const bool rehearse = flags->Has("rehearse") && flags->Get("rehearse") == "true";
+  if (rehearse && flags->Has("from")) {
+    return ReportError("plan", Status::Invalid("--rehearse needs the database and --from plans without it: drop one"));
   }
   for (const char* f : {"state-dir", "compose"}) {
     if (flags->Has("from") && flags->Has(f)) {
@@ -151,11 +159,14 @@ int CmdPlan(const Args& args) {
     ApplyCliDefaults(*env, &su);
     ReconcileOptions opt;
     opt.dry_run = true;
+    opt.rehearse = rehearse;
     auto out = reconciler.Reconcile(su, opt);
     if (!out.plan) {
       code = Worst(code, ReportError("plan", out.result.WithContext(su.Key())));
       continue;
     }
+    // A failed rehearsal: the plan (with the rehearsal's report) is printed, and the exit says so.
+    if (rehearse && out.reason == reasons::kRehearsalFailed) code = Worst(code, 1);
     if (output == "json") {
       jsons.push_back(RenderPlanJson(*out.plan));
     } else if (output == "markdown") {

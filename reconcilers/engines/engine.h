@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,6 +104,10 @@ struct EngineState {
   std::vector<std::string> notes;          // anything else worth telling (e.g. an invalid index)
   std::string current_version;             // highest applied, empty if none
   std::string latest_version;              // highest available, empty if none
+  // Live row estimates (pg_class.reltuples, 0 when never analyzed) of the existing tables the
+  // pending migrations' lint findings name; filled by the caller (AddLiveTableRows), not by
+  // Observe. Empty: not known (offline). Ranks findings; a table listed here exists now.
+  std::map<std::string, long long> table_rows;
 };
 
 struct Progress {

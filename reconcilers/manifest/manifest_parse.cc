@@ -531,7 +531,7 @@ class DocumentParser {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
                                       "restoreBackup", "acceptDrift", "failOnLintErrors", "blockedSessionLimit",
-                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough"});
+                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough", "rehearse"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
@@ -604,6 +604,7 @@ class DocumentParser {
     p.Bool("failOnLintErrors", &pol.fail_on_lint_errors);
     p.Bool("allowDowngrade", &pol.allow_downgrade);
     p.Bool("stepThrough", &pol.step_through);
+    p.Bool("rehearse", &pol.rehearse);
     p.Duration("blockedSessionLimit", &pol.blocked_session_limit);
     if (p.Duration("lockWatchAfter", &pol.lock_watch_after) && pol.lock_watch_after > std::chrono::minutes(10)) {
       p.Error("lockWatchAfter", "is longer than 10m; the watch would miss most blocking; expected a short duration "

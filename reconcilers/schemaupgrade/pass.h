@@ -111,6 +111,9 @@ class Pass {
 
   StepOutcome Observe();
 
+  // Live row estimates of the tables lint findings name (lint_live.h), for ranking; best effort.
+  void LiveLintFacts(EngineState& state);
+
   // Records the plan of a (re-)observation in status: database version, pending, observedAt.
   void UsePlan(const Plan& plan);
 
@@ -127,6 +130,10 @@ class Pass {
   StepOutcome ImageUnavailable(const Status& why);
 
   StepOutcome Gates();
+
+  // policy.rehearse / `plan --rehearse` (pass_rehearse.cc): the pending migrations on a scratch
+  // copy, after the gates, before the backup; Failed (RehearsalFailed) when the rehearsal fails.
+  StepOutcome Rehearse();
 
   // Takes the migration lock when there is something to migrate, before the backup, and observes
   // again under it: a run that waited for the lock sees what the holder did (nothing left to do,

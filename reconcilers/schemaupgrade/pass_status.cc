@@ -29,11 +29,14 @@ ReconcileOutcome Pass::Run() {
   }
   if (StepOutcome o = Gates(); !o.ok()) return Finish(o);
   if (opt_.dry_run) {
+    if (opt_.rehearse) {
+      if (StepOutcome o = Rehearse(); !o.ok()) return Finish(o);
+    }
     out_.terminal = true;  // the caller only wanted the plan
     return Finish(StepOutcome::Succeeded());
   }
   if (path_.stepping) StartStep();
-  for (auto step : {&Pass::FetchImage, &Pass::Lock, &Pass::HoldRollout, &Pass::Backup, &Pass::Migrate}) {
+  for (auto step : {&Pass::FetchImage, &Pass::Rehearse, &Pass::Lock, &Pass::HoldRollout, &Pass::Backup, &Pass::Migrate}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);  // recorded under the lock
   }
   lock_.reset();  // bump and verify need no migration lock

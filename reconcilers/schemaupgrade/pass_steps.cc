@@ -1,5 +1,6 @@
 // Pass: the steps of a reconcile pass: observe, gates, backup, migrate, bump, verify, succeed
 // (see pass.h and reconciler.h).
+#include "reconcilers/schemaupgrade/lint_live.h"
 #include "reconcilers/schemaupgrade/pass.h"
 
 #include <cstdlib>
@@ -219,10 +220,17 @@ StepOutcome Pass::Observe() {
     if (su_.migrations.engine == "ory" && state.status().code() == Code::kNotFound) return ImageUnavailable(state.status());
     return StepOutcome::Failed(state.status(), reasons::kInvalidMigrations);
   }
+  if (!cached) LiveLintFacts(*state);
   if (!cached && !digest.empty()) d_.observations->Put(su_.Key(), digest, shared, *state);
   if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
   UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
   return StepOutcome::Succeeded();
+}
+
+void Pass::LiveLintFacts(EngineState& state) {
+  Status s = AddLiveTableRows(db_.get(), state);
+  // Only the ranking of findings depends on it: a plan without it is still right.
+  if (!s.ok()) LogWarn("lint.live_facts_unavailable", {{"resource", su_.Key()}, {"error", s.message()}});
 }
 
 void Pass::UsePlan(const Plan& plan) {
@@ -317,6 +325,7 @@ StepOutcome Pass::Lock() {
     if (Transient(state.status())) return StepOutcome::RetryAfter(state.status(), reasons::kObserveFailed);
     return StepOutcome::Failed(state.status(), reasons::kInvalidMigrations);
   }
+  LiveLintFacts(*state);
   Plan now = BuildPlan(su_, *state, declared_image_, target_image_, db_identity_);
   if (now.hash == plan_.hash) return StepOutcome::Succeeded();
   LogInfo("plan.changed_under_lock", {{"resource", su_.Key()}, {"was", plan_.hash}, {"now", now.hash},

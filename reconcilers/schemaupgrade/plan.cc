@@ -2,10 +2,12 @@
 #include "reconcilers/schemaupgrade/plan.h"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "reconcilers/base/sha256.h"
 #include "api/upgrade_path.h"
+#include "reconcilers/sqltext/lint_plan.h"
 #include "reconcilers/runtimes/image_ref.h"
 #include "reconcilers/schemaupgrade/path_step.h"
 
@@ -109,7 +111,18 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
   p.current_image = current_image;
   p.target_image = target_image;
   p.state = state;
-  for (const auto& m : state.pending) p.findings.insert(p.findings.end(), m.findings.begin(), m.findings.end());
+  // Findings about tables an earlier pending migration creates are dropped (new and empty when
+  // the later one runs), unless the table exists now (CREATE TABLE IF NOT EXISTS); the rest are
+  // ranked by the live table's rows (lint_plan.h).
+  std::set<std::string> created;
+  for (auto& m : p.state.pending) {
+    DropFindingsOnCreatedTables(m.findings, created);
+    RankFindings(m.findings, state.table_rows);
+    p.findings.insert(p.findings.end(), m.findings.begin(), m.findings.end());
+    for (std::string_view s : m.statements) AddCreatedTables(s, created);
+    for (const auto& [table, rows] : state.table_rows) created.erase(table);
+  }
+  RankFindings(p.findings, state.table_rows);
 
   if (!state.pending.empty()) {
     if (su.policy.backup_enabled) {
@@ -222,7 +235,9 @@ std::string RenderPlanText(const Plan& p) {
     o << "\nLint: " << p.findings.size() << " finding(s)\n";
     for (const auto& f : p.findings) {
       o << "  " << f.file << ":" << f.line << ": " << LintSeverityName(f.severity) << " [" << f.rule << "] "
-        << f.message << "\n      fix: " << f.suggestion << "\n";
+        << f.message;
+      if (f.table_rows >= 0) o << " (table " << f.table << ": ~" << f.table_rows << " rows now)";
+      o << "\n      fix: " << f.suggestion << "\n";
     }
   }
   if (!p.dependencies.empty()) {
@@ -233,6 +248,7 @@ std::string RenderPlanText(const Plan& p) {
       o << ": " << d.detail << "\n";
     }
   }
+  if (p.rehearsal) o << RenderRehearsalText(*p.rehearsal);
   if (!p.refused.empty()) o << "\nREFUSED: apply will change nothing: " << p.refused << "\n";
   o << "\nSteps:\n";
   if (p.steps.empty()) o << "  (none: up to date)\n";

@@ -6,11 +6,13 @@
 // not carry over to a changed one or to another database. It is a content hash, not a signature.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/spec.h"
 #include "reconcilers/engines/engine.h"
+#include "reconcilers/rehearsal/rehearsal.h"
 
 namespace su {
 
@@ -53,6 +55,8 @@ struct Plan {
   std::string hash;              // 16 hex chars
   // spec.dependsOn as found by this pass (not hashed: an approval does not depend on them).
   std::vector<DependencyState> dependencies;
+  // The rehearsal on a copy (`plan --rehearse`, policy.rehearse), when one ran this pass (not hashed).
+  std::optional<RehearsalReport> rehearsal;
   bool UpToDate() const { return steps.empty(); }
   bool HasUnacceptedDrift() const;
   int LintErrors() const;

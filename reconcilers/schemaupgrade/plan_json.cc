@@ -27,6 +27,82 @@ value Finding(const LintFinding& f) {
   o["message"] = Str(f.message);
   o["suggestion"] = Str(f.suggestion);
   o["statement"] = Str(f.statement);
+  if (!f.table.empty()) o["table"] = Str(f.table);
+  if (f.table_rows >= 0) o["tableRows"] = value::number(static_cast<int64_t>(f.table_rows));
+  return o;
+}
+
+value Num(long long n) { return value::number(static_cast<int64_t>(n)); }
+
+value Rehearsal(const RehearsalReport& r) {
+  value o = value::object();
+  o["ran"] = value::boolean(r.ran);
+  if (!r.ran) {
+    o["skipped"] = Str(r.skipped);
+    return o;
+  }
+  o["ok"] = value::boolean(r.ok);
+  o["summary"] = Str(RehearsalSummary(r));
+  o["copyMethod"] = Str(r.copy_method);
+  o["templateSkipped"] = Str(r.template_skipped);
+  o["scratchDatabase"] = Str(r.scratch_database);
+  o["copyMs"] = Num(r.copy_ms);
+  o["totalMs"] = Num(r.total_ms);
+  o["dropped"] = value::boolean(r.dropped);
+  if (!r.drop_error.empty()) o["dropError"] = Str(r.drop_error);
+  if (!r.ok) {
+    value f = value::object();
+    f["error"] = Str(r.error);
+    f["version"] = Str(r.failed_version);
+    f["statement"] = value::number(r.failed_statement);
+    f["summary"] = Str(r.failed_summary);
+    o["failure"] = f;
+  }
+  value ms = value::array(r.migrations.size());
+  for (size_t i = 0; i < r.migrations.size(); ++i) {
+    const RehearsedMigration& m = r.migrations[i];
+    value v = value::object();
+    v["version"] = Str(m.version);
+    v["name"] = Str(m.name);
+    v["ok"] = value::boolean(m.ok);
+    v["durationMs"] = Num(m.duration_ms);
+    if (!m.error.empty()) v["error"] = Str(m.error);
+    value sts = value::array(m.statements.size());
+    for (size_t k = 0; k < m.statements.size(); ++k) {
+      const RehearsedStatement& s = m.statements[k];
+      value x = value::object();
+      x["index"] = value::number(s.index);
+      x["summary"] = Str(s.summary);
+      x["durationMs"] = Num(s.duration_ms);
+      if (s.rows >= 0) x["rows"] = Num(s.rows);
+      if (!s.error.empty()) x["error"] = Str(s.error);
+      sts[k] = x;
+    }
+    v["statements"] = sts;
+    value locks = value::array(m.locks.size());
+    for (size_t k = 0; k < m.locks.size(); ++k) {
+      const RehearsedLock& l = m.locks[k];
+      value x = value::object();
+      x["relation"] = Str(l.relation);
+      x["mode"] = Str(l.mode);
+      x["statement"] = value::number(l.statement);
+      x["heldMs"] = Num(l.held_ms);
+      x["waited"] = value::boolean(l.waited);
+      locks[k] = x;
+    }
+    v["locks"] = locks;
+    value tables = value::array(m.tables.size());
+    for (size_t k = 0; k < m.tables.size(); ++k) {
+      value x = value::object();
+      x["name"] = Str(m.tables[k].name);
+      x["rows"] = Num(m.tables[k].rows);
+      x["bytes"] = Num(m.tables[k].bytes);
+      tables[k] = x;
+    }
+    v["tables"] = tables;
+    ms[i] = v;
+  }
+  o["migrations"] = ms;
   return o;
 }
 
@@ -118,6 +194,7 @@ std::string RenderPlanJson(const Plan& p) {
     deps[i] = v;
   }
   o["dependsOn"] = deps;
+  if (p.rehearsal) o["rehearsal"] = Rehearsal(*p.rehearsal);
   return o.serialize() + "\n";
 }
 

@@ -168,7 +168,8 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
       const PendingMigration* m = MigrationOf(p, f);
       out << "- " << (f.severity == LintSeverity::kError ? "❌ **error**" : "⚠️ **warning**") << " `" << f.rule
           << "` at `" << BaseNameOf(f.file) << ":" << f.line << "`"
-          << (m ? " (migration `" + m->version + "`)" : "") << ": " << Cell(f.message) << "\n";
+          << (m ? " (migration `" + m->version + "`)" : "") << ": " << Cell(f.message)
+          << (f.table_rows >= 0 ? " (`" + f.table + "`: ~" + std::to_string(f.table_rows) + " rows now)" : "") << "\n";
       if (!f.statement.empty()) out << "\n" << CodeBlock("sql", Trimmed(f.statement) + "\n", "  ") << "\n";
       out << "  **Fix:** " << Cell(f.suggestion) << "\n";
     }
@@ -228,6 +229,8 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
     for (const auto& f : p.preflight) out << "- " << Cell(f) << "\n";
     out << "\n";
   }
+
+  if (p.rehearsal) out << RenderRehearsalMarkdown(*p.rehearsal) << "\n";
 
   out << "#### Steps\n\n";
   if (p.steps.empty()) out << "Nothing to do: up to date.\n";

@@ -144,11 +144,15 @@ struct ReconcilerDeps {
   ResourceLookup* resources = nullptr;
   // Sessions blocked behind a running migration, at every watch poll (metrics). May be empty.
   std::function<void(const std::string& key, const std::vector<BlockedSession>& blocked)> on_blocked;
+  // The rehearsal on a copy (policy.rehearse, `plan --rehearse`). Empty: Rehearse() of
+  // reconcilers/rehearsal (tests put a fake here).
+  std::function<RehearsalReport(Engine*, const std::string& dsn, const RehearsalOptions&, const RunContext&)> rehearse;
 };
 
 struct ReconcileOptions {
   bool force = false;      // ignore a pending backoff and a Stalled failure (an explicit "try again")
   bool dry_run = false;    // plan and report only, whatever the policy says; status is not saved
+  bool rehearse = false;   // with dry_run: also rehearse the plan on a scratch copy (`plan --rehearse`)
   // A resource with no stored status gets the Pending status (status_seed.h) saved before the
   // pass connects anywhere (the controller: nobody sees a resource without status meanwhile).
   bool seed_status = false;

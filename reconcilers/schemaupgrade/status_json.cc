@@ -71,6 +71,7 @@ std::string StatusToJson(const ResourceStatus& s) {
     o["upgradePath"] = path;
   }
   if (!s.start_image.empty()) o["startImage"] = Str(s.start_image);
+  if (!s.rehearsal.empty()) o["rehearsal"] = Str(s.rehearsal);
   if (s.backup) {
     value b = value::object();
     b["path"] = Str(s.backup->path);
@@ -178,6 +179,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
     }
   }
   s.start_image = GetStr(o, "startImage");
+  s.rehearsal = GetStr(o, "rehearsal");
   if (o.has_field("backup") && o.at("backup").is_object()) {
     const value& b = o.at("backup");
     s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash"),

@@ -176,7 +176,7 @@ class Linter {
       c.Kw("ONLY");
       std::string table = c.Name();
       if (!Created(table)) {
-        Emit("lock-table", st.line, "table " + Quoted(table));
+        Emit("lock-table", st.line, "table " + Quoted(table), table);
         TouchExisting(st.line);
       }
     } else if (c.Kw("TRUNCATE")) {
@@ -201,7 +201,8 @@ class Linter {
  private:
   bool Created(const std::string& table) const { return state_.created_tables.count(table) > 0; }
 
-  void Emit(std::string_view rule_id, int line, const std::string& subject) {
+  // table: the table the finding is about, as PostgreSQL resolves its name ("" when none).
+  void Emit(std::string_view rule_id, int line, const std::string& subject, const std::string& table = "") {
     if (disabled_.count(std::string(rule_id))) return;
     const sqltext::LintRule* rule = sqltext::FindLintRule(rule_id);
     if (rule == nullptr) return;
@@ -213,6 +214,7 @@ class Linter {
     f.message = subject + ": " + std::string(rule->description);
     f.suggestion = std::string(rule->suggestion);
     f.statement = SummarizeStatement(st_->text);
+    f.table = table;
     findings_.push_back(std::move(f));
   }
 
@@ -272,7 +274,7 @@ class Linter {
       return;
     }
     if (Created(table)) return;
-    Emit("create-index-without-concurrently", st_->line, "index on existing table " + Quoted(table));
+    Emit("create-index-without-concurrently", st_->line, "index on existing table " + Quoted(table), table);
     TouchExisting(st_->line);
   }
 
@@ -284,7 +286,7 @@ class Linter {
         std::string name = Cursor(part).Name();
         if (!name.empty() && !Created(name)) existing.push_back(name);
       }
-      for (const auto& name : existing) Emit("drop-table", st_->line, "table " + Quoted(name));
+      for (const auto& name : existing) Emit("drop-table", st_->line, "table " + Quoted(name), name);
       if (!existing.empty()) TouchExisting(st_->line);
     } else if (c.Kw("INDEX")) {
       if (c.Kw("CONCURRENTLY")) {
@@ -389,7 +391,7 @@ class Linter {
     if (table.empty() || Created(table)) return;
     if (HasTopLevelKeyword(t, "WHERE", c.pos())) return;
     Emit(is_delete ? "delete-without-where" : "update-without-where", t[verb].line,
-         std::string(is_delete ? "DELETE FROM " : "UPDATE ") + Quoted(table) + " without WHERE");
+         std::string(is_delete ? "DELETE FROM " : "UPDATE ") + Quoted(table) + " without WHERE", table);
   }
 
   void AlterTable(Cursor c) {
@@ -423,10 +425,10 @@ class Linter {
       if (!existing) return;
       if (c.Kws({"SET", "NOT", "NULL"})) {
         if (!state_.validated_not_null.count({table, column})) {
-          Emit("set-not-null", line, "column " + Quoted(column) + " of " + Quoted(table));
+          Emit("set-not-null", line, "column " + Quoted(column) + " of " + Quoted(table), table);
         }
       } else if (c.Kws({"SET", "DATA", "TYPE"}) || c.Kw("TYPE")) {
-        Emit("alter-column-type", line, "column " + Quoted(column) + " of " + Quoted(table));
+        Emit("alter-column-type", line, "column " + Quoted(column) + " of " + Quoted(table), table);
       }
       return;
     }
@@ -436,7 +438,7 @@ class Linter {
       c.Kws({"IF", "EXISTS"});
       std::string column = c.Name();
       if (existing && !column.empty()) {
-        Emit("drop-column", line, "column " + Quoted(column) + " of " + Quoted(table));
+        Emit("drop-column", line, "column " + Quoted(column) + " of " + Quoted(table), table);
       }
       return;
     }
@@ -448,13 +450,13 @@ class Linter {
     if (c.Kw("RENAME")) {
       if (c.At("CONSTRAINT") || !existing) return;
       if (c.Kw("TO")) {
-        Emit("rename-table", line, "table " + Quoted(table) + " renamed to " + Quoted(c.Name()));
+        Emit("rename-table", line, "table " + Quoted(table) + " renamed to " + Quoted(c.Name()), table);
         return;
       }
       c.Kw("COLUMN");
       std::string from = c.Name();
       if (c.Kw("TO")) {
-        Emit("rename-column", line, "column " + Quoted(from) + " of " + Quoted(table) + " renamed to " + Quoted(c.Name()));
+        Emit("rename-column", line, "column " + Quoted(from) + " of " + Quoted(table) + " renamed to " + Quoted(c.Name()), table);
       }
       return;
     }
@@ -482,19 +484,19 @@ class Linter {
         }
       }
       if (existing && !not_valid) {
-        Emit("add-constraint-not-valid", line, "CHECK constraint on " + Quoted(table) + " without NOT VALID");
+        Emit("add-constraint-not-valid", line, "CHECK constraint on " + Quoted(table) + " without NOT VALID", table);
       }
       return;
     }
     if (c.Kws({"FOREIGN", "KEY"})) {
       if (existing && !not_valid) {
-        Emit("add-constraint-not-valid", line, "FOREIGN KEY on " + Quoted(table) + " without NOT VALID");
+        Emit("add-constraint-not-valid", line, "FOREIGN KEY on " + Quoted(table) + " without NOT VALID", table);
       }
       return;
     }
     bool index_backed = c.Kw("UNIQUE") || c.Kws({"PRIMARY", "KEY"}) || c.Kw("EXCLUDE");
     if (index_backed && existing && !HasKeywordSeq(rest, {"USING", "INDEX"})) {
-      Emit("add-unique-constraint", line, "constraint on " + Quoted(table) + " builds its index in place");
+      Emit("add-unique-constraint", line, "constraint on " + Quoted(table) + " builds its index in place", table);
     }
   }
 
@@ -518,12 +520,12 @@ class Linter {
         rewrite = true;
       }
     }
-    if (rewrite) Emit("add-column-volatile-default", line, subject);
+    if (rewrite) Emit("add-column-volatile-default", line, subject, table);
     if (HasTopLevelKeyword(def, "REFERENCES") || HasTopLevelKeyword(def, "CHECK")) {
-      Emit("add-constraint-not-valid", line, subject + " adds a constraint that is validated at once");
+      Emit("add-constraint-not-valid", line, subject + " adds a constraint that is validated at once", table);
     }
     if (HasTopLevelKeyword(def, "UNIQUE") || HasKeywordSeq(def, {"PRIMARY", "KEY"})) {
-      Emit("add-unique-constraint", line, subject + " builds a unique index in place");
+      Emit("add-unique-constraint", line, subject + " builds a unique index in place", table);
     }
   }
 

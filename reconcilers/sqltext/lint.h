@@ -20,6 +20,10 @@ struct LintFinding {
   std::string message;     // what is wrong and why it hurts in production
   std::string suggestion;  // the safe alternative
   std::string statement;   // SummarizeStatement() of the offending statement
+  std::string table;       // the table it is about (unqualified, as PostgreSQL folds it); "" when none
+  // The live table's row estimate (pg_class.reltuples) when the plan was made; -1 when unknown
+  // (no database, a table that does not exist yet, or never analyzed). Set by RankFindings.
+  long long table_rows = -1;
 };
 
 struct LintOptions {

@@ -56,6 +56,7 @@ SchemaUpgrade EveryFieldSet() {
   p.verify_settle = std::chrono::milliseconds(1);
   p.allow_downgrade = true;
   p.step_through = true;
+  p.rehearse = true;
   s.depends_on = {{"hydra"}, {"athena"}};
   s.upgrade_path = {{"v1.1.0", "0042"}, {"v1.2.0", ""}};
   s.spec_hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

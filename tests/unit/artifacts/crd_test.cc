@@ -133,7 +133,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.lockTimeout", "spec.policy.statementTimeout", "spec.policy.lockWait",
       "spec.policy.retries.limit", "spec.policy.retries.backoff.initial", "spec.policy.retries.backoff.max",
       "spec.policy.onFailure", "spec.policy.acceptDrift[]", "spec.policy.failOnLintErrors",
-      "spec.policy.allowDowngrade",
+      "spec.policy.allowDowngrade", "spec.policy.rehearse",
       "spec.policy.blockedSessionLimit", "spec.policy.lockWatchAfter", "spec.policy.verify.settle",
       "spec.dependsOn[].name", "spec.upgradePath[].version", "spec.upgradePath[].migrationsUpTo",
       "spec.policy.stepThrough",

@@ -312,6 +312,13 @@ TEST(ManifestParseTest, LockWatchAfterDefaultsToOneSecondAndIsBounded) {
              "m.yaml:13: spec.policy.lockWatchAfter: is longer than 10m");
   // The default leaves the spec hash (and with it approvals) as it was; another value changes it.
   EXPECT_EQ(ComputeSpecHash(ParseOne(WithPolicy("    lockWatchAfter: 1s\n"))), ComputeSpecHash(ParseOne(kMinimal)));
+  // policy.rehearse: a bool, in the spec hash only when set.
+  EXPECT_TRUE(ParseOne(WithPolicy("    rehearse: true\n")).policy.rehearse);
+  EXPECT_FALSE(ParseOne(kMinimal).policy.rehearse);
+  EXPECT_EQ(ComputeSpecHash(ParseOne(WithPolicy("    rehearse: false\n"))), ComputeSpecHash(ParseOne(kMinimal)));
+  EXPECT_NE(ComputeSpecHash(ParseOne(WithPolicy("    rehearse: true\n"))), ComputeSpecHash(ParseOne(kMinimal)));
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearse: yes please\n")), "spec.policy.rehearse");
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehears: true\n")), "m.yaml:13: spec.policy.rehears: unknown field; did you mean rehearse?");
   EXPECT_NE(ComputeSpecHash(ParseOne(WithPolicy("    lockWatchAfter: 2s\n"))), ComputeSpecHash(ParseOne(kMinimal)));
 }
 

@@ -50,6 +50,14 @@ inline constexpr const char kPlanChanged[] = "PlanChanged";
 inline constexpr const char kWaitingForDependency[] = "WaitingForDependency";
 // A rollout that runs on its own (Kubernetes) is still progressing: looked at again shortly.
 inline constexpr const char kRolloutInProgress[] = "RolloutInProgress";
+// Expand/contract (docs/expand-contract.md): the contract migrations wait for policy.contract.after
+// (phase Soaking, requeued when it ends), for their own approval, or for the last instance of the
+// old version to go.
+inline constexpr const char kContractSoaking[] = "ContractSoaking";
+inline constexpr const char kAwaitingContractApproval[] = "AwaitingContractApproval";
+inline constexpr const char kOldVersionRunning[] = "OldVersionRunning";
+// Event: the contract migrations ran.
+inline constexpr const char kContracted[] = "Contracted";
 
 // Transient: retried with backoff; past retries.limit Stalled=True with kRetriesExhausted.
 inline constexpr const char kRetriesExhausted[] = "RetriesExhausted";
@@ -106,6 +114,9 @@ inline constexpr const char kUpgradePathRequired[] = "UpgradePathRequired";
 inline constexpr const char kSteppedThrough[] = "SteppedThrough";
 inline constexpr const char kRollbackImpossible[] = "RollbackImpossible";
 inline constexpr const char kSchemaRolledBack[] = "SchemaRolledBack";
+// A contract migration sorts before an expand migration of the same pending set (refused before
+// anything runs; the message says how to get out).
+inline constexpr const char kContractOrder[] = "ContractOrder";
 
 // Every reason above, for tests and documentation.
 inline constexpr const char* kAll[] = {
@@ -118,7 +129,8 @@ inline constexpr const char* kAll[] = {
     kBackupFailed, kMigrationFailed, kBumpFailed, kRolloutFailed, kVerifyFailed, kImageRolledBack,
     kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec, kRolloutHeld, kRolloutResumed,
     kRolloutInProgress, kWaitingForDependency, kDependencyCycle, kUpgradePathRequired, kSteppedThrough,
-    kRollbackImpossible, kSchemaRolledBack, kRehearsalFailed};
+    kRollbackImpossible, kSchemaRolledBack, kRehearsalFailed, kContractSoaking, kAwaitingContractApproval,
+    kOldVersionRunning, kContracted, kContractOrder};
 }  // namespace reasons
 
 }  // namespace su

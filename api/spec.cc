@@ -104,6 +104,9 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   if (p.lock_watch_after != std::chrono::milliseconds(1000)) c.Add("lockWatchAfter", p.lock_watch_after);
   if (p.allow_downgrade) c.Add("allowDowngrade", true);  // only when set: older spec hashes stay valid
   if (p.rehearse) c.Add("rehearse", true);                // only when set: older spec hashes stay valid
+  // Only when set: older spec hashes stay valid. The approved contract hash is not desired state.
+  if (p.contract_after.count() > 0) c.Add("contract.after", p.contract_after);
+  if (p.contract_approval_required) c.Add("contract.approvalRequired", true);
   if (!su.depends_on.empty()) {  // only when set: older spec hashes stay valid
     std::vector<std::string> names;
     for (const auto& d : su.depends_on) names.push_back(d.name);

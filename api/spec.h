@@ -135,6 +135,13 @@ struct PolicySpec {
   // Rehearse the pending migrations on a scratch copy of the database first (a gate after the
   // others, before the backup and any change); a failing rehearsal fails the upgrade (RehearsalFailed).
   bool rehearse = false;
+  // policy.contract (docs/expand-contract.md): contract migrations run this long after the new
+  // version was verified (the soak; 0: at once), and with contract_approval_required only once
+  // their own plan hash (Plan::contract_hash) is approved: policy.contract.planHash, else the
+  // annotation olympus.io/approve-contract (not part of the spec hash, like approval.planHash).
+  std::chrono::milliseconds contract_after{0};
+  bool contract_approval_required = false;
+  std::string contract_approved_hash;
   bool operator==(const PolicySpec&) const = default;
 };
 

@@ -16,13 +16,15 @@ const char* PhaseName(Phase p) {
     case Phase::kVerifying: return "Verifying";
     case Phase::kSucceeded: return "Succeeded";
     case Phase::kFailed: return "Failed";
+    case Phase::kExpanding: return "Expanding";
+    case Phase::kSoaking: return "Soaking";
+    case Phase::kContracting: return "Contracting";
   }
   return "Pending";
 }
 
 bool ParsePhase(const std::string& s, Phase* out) {
-  for (Phase p : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
-                  Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+  for (Phase p : kAllPhases) {
     if (s == PhaseName(p)) {
       *out = p;
       return true;
@@ -90,6 +92,7 @@ std::string RenderStatusText(const ResourceStatus& s) {
   if (!s.last_error.empty()) o << "  last error:  " << s.last_error << "\n";
   if (!s.failure_action.empty()) o << "  on failure:  " << s.failure_action << "\n";
   if (!s.rehearsal.empty()) o << "  rehearsal:   " << s.rehearsal << "\n";
+  if (!s.contract_after.empty()) o << "  contract at: " << s.contract_after << " (expand/contract: the soak ends)\n";
   if (!s.next_retry_at.empty()) o << "  next retry:  " << s.next_retry_at << "\n";
   if (s.backup) o << "  backup:      " << s.backup->path << " (" << s.backup->size_bytes << " bytes, " << s.backup->taken_at << ")\n";
   if (s.backup && s.backup->rows_written_since >= 0) {

@@ -12,7 +12,15 @@
 
 namespace su {
 
-enum class Phase { kPending, kWaiting, kPlanning, kBackingUp, kMigrating, kBumping, kVerifying, kSucceeded, kFailed };
+// Expand/contract upgrades (docs/expand-contract.md) go Expanding (their expand migrations;
+// plans without contract migrations keep Migrating), Bumping, Verifying, Soaking (waiting for
+// policy.contract.after), Contracting, Succeeded.
+enum class Phase { kPending, kWaiting, kPlanning, kBackingUp, kMigrating, kBumping, kVerifying, kSucceeded, kFailed,
+                   kExpanding, kSoaking, kContracting };
+// Every phase, in the order an upgrade passes them (for metrics and schema checks).
+inline constexpr Phase kAllPhases[] = {Phase::kPending,   Phase::kWaiting,  Phase::kPlanning,  Phase::kBackingUp,
+                                       Phase::kMigrating, Phase::kExpanding, Phase::kBumping,  Phase::kVerifying,
+                                       Phase::kSoaking,   Phase::kContracting, Phase::kSucceeded, Phase::kFailed};
 const char* PhaseName(Phase p);
 bool ParsePhase(const std::string& s, Phase* out);
 
@@ -105,6 +113,9 @@ struct ResourceStatus {
   std::string path_step;
   std::vector<std::string> path_done;
   std::string start_image;
+  // Expand/contract: when the contract migrations may run (RFC 3339): the verified bump plus
+  // policy.contract.after. Set when Verify succeeds with contract migrations pending; "" before.
+  std::string contract_after;
   std::optional<BackupRecord> backup;
   std::vector<BlockedSession> blocked_sessions;
   std::optional<BackfillProgress> backfill;

@@ -11,6 +11,7 @@
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/factory/factory.h"
+#include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/runtimes/migration_folder.h"
 #include "reconcilers/schemaupgrade/plan.h"
@@ -116,17 +117,32 @@ int CmdLint(const Args& args) {
                      p.c_str(), bytes, kConfigMapLimitBytes);
       }
     }
+    // Expand/contract: a folder with any contract migration pairs its expand files' destructive
+    // findings (PairExpandFindings); a bad directive is bad input like a bad file name.
+    bool phased = false;
+    std::vector<std::vector<LintFinding>> per_file;
+    std::vector<MigrationPhase> phases;
     for (const auto& f : *files) {
       auto text = fs->ReadFile(f);
       if (!text.ok()) return ReportError("lint", text.status());
       // A NUL byte would cut the file short at apply time, bad UTF-8 would fail mid-run: both are
       // bad input, found here first.
       if (Status t = CheckMigrationText(f, *text); !t.ok()) return ReportError("lint", t);
+      auto directives = ReadMigrationDirectives(f, *text);
+      if (!directives.ok()) return ReportError("lint", directives.status());
+      auto phase = MigrationPhaseOf(f, *directives);
+      if (!phase.ok()) return ReportError("lint", phase.status());
       LintOptions o = base;
       o.in_transaction = !HasNoTransactionMarker(*text);
       auto findings = LintSql(f, *text, o);
       if (!findings.ok()) return ReportError("lint", findings.status().WithContext(f));
-      all.insert(all.end(), findings->begin(), findings->end());
+      phased |= *phase == MigrationPhase::kContract;
+      phases.push_back(*phase);
+      per_file.push_back(std::move(findings).value());
+    }
+    for (size_t i = 0; i < per_file.size(); ++i) {
+      if (phased && fs->IsDir(p) && phases[i] == MigrationPhase::kExpand) PairExpandFindings(&per_file[i]);
+      all.insert(all.end(), per_file[i].begin(), per_file[i].end());
     }
   }
   int errors = 0;

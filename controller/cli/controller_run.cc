@@ -93,7 +93,7 @@ int RunController(ControllerParts& p) {
   Manager* manager_ptr = nullptr;  // set once the manager exists; workers start after that
   env.deps.resources = &lookup;
   Reconciler reconciler(env.deps);
-  // Bounded by default: resources{phase} counts resources per phase (nine series whatever their
+  // Bounded by default: resources{phase} counts resources per phase (twelve series whatever their
   // number). phase{resource,phase} (one series per resource, its current phase) only with
   // --metrics-per-resource; a pass that leaves the phase as it was touches nothing.
   std::mutex phase_mu;
@@ -101,8 +101,7 @@ int RunController(ControllerParts& p) {
   auto phase_series = [](const std::string& key, Phase ph) -> MetricLabels {
     return {{"resource", key}, {"phase", PhaseName(ph)}};
   };
-  for (Phase ph : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
-                   Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+  for (Phase ph : kAllPhases) {
     metrics.SetGauge("resources", {{"phase", PhaseName(ph)}}, 0);
   }
   auto ShowPhase = [&](const std::string& key, Phase ph) {

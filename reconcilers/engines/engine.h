@@ -64,6 +64,13 @@ class StatementList {
   std::shared_ptr<const Data> d_;
 };
 
+// Expand/contract (docs/expand-contract.md): an expand migration (the default) is backward
+// compatible and runs before the image bump; a contract migration (`-- schema-upgrade:
+// phase=contract` in the file's header) runs only once the new version is verified, no instance
+// of the old one remains, and policy.contract's soak and approval allow.
+enum class MigrationPhase { kExpand, kContract };
+inline const char* MigrationPhaseName(MigrationPhase p) { return p == MigrationPhase::kContract ? "contract" : "expand"; }
+
 struct PendingMigration {
   std::string version;
   std::string name;
@@ -75,7 +82,29 @@ struct PendingMigration {
   std::vector<std::string> summary;   // SummarizeStatement() of each statement
   StatementList statements;           // full text of each statement (empty for ory: inside the image)
   std::vector<LintFinding> findings;
+  MigrationPhase phase = MigrationPhase::kExpand;  // from the file's `phase=` directive
 };
+
+// How many of `pending` (in apply order) come before the first contract migration: what an
+// expand-only run applies.
+inline size_t ExpandPrefix(const std::vector<PendingMigration>& pending) {
+  size_t n = 0;
+  while (n < pending.size() && pending[n].phase == MigrationPhase::kExpand) ++n;
+  return n;
+}
+
+inline bool HasContractSteps(const std::vector<PendingMigration>& pending) {
+  return ExpandPrefix(pending) < pending.size();
+}
+
+// True when a contract migration comes before an expand migration in `pending` (apply order):
+// no run can keep both the phases and the version order (the plan refuses it).
+inline bool ContractBeforeExpand(const std::vector<PendingMigration>& pending) {
+  for (size_t i = ExpandPrefix(pending); i < pending.size(); ++i) {
+    if (pending[i].phase == MigrationPhase::kExpand) return true;
+  }
+  return false;
+}
 
 struct AppliedMigration {
   std::string version;
@@ -108,6 +137,10 @@ struct EngineState {
   // pending migrations' lint findings name; filled by the caller (AddLiveTableRows), not by
   // Observe. Empty: not known (offline). Ranks findings; a table listed here exists now.
   std::map<std::string, long long> table_rows;
+  // The source uses expand/contract phases: a pending migration is a contract one, or (as far as
+  // the engine looked: sql only when lint asked and a pending expand file has a destructive
+  // finding; drizzle always) an applied one was. The lint pairing keys on it (PairExpandFindings).
+  bool uses_phases = false;
 };
 
 struct Progress {
@@ -165,6 +198,10 @@ struct RunContext {
   // migrations whose version is not newer than this (VersionLess); the newer ones stay pending for
   // a later step, and are not compared with `approved`. "": every pending migration.
   std::string up_to;
+  // Expand phase of an expand/contract upgrade: apply the pending migrations before the first
+  // contract migration (ExpandPrefix) and stop there, successfully. CheckApproved still covers
+  // the whole pending set.
+  bool expand_only = false;
 };
 
 struct AppliedStep {

@@ -181,6 +181,10 @@ class DocumentParser {
     if (su.policy.approved_plan_hash.empty() && ann != su.annotations.end()) {
       su.policy.approved_plan_hash = ann->second;
     }
+    auto contract_ann = su.annotations.find("olympus.io/approve-contract");
+    if (su.policy.contract_approved_hash.empty() && contract_ann != su.annotations.end()) {
+      su.policy.contract_approved_hash = contract_ann->second;
+    }
     return su;
   }
 
@@ -531,7 +535,7 @@ class DocumentParser {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
                                       "restoreBackup", "acceptDrift", "failOnLintErrors", "blockedSessionLimit",
-                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough", "rehearse"});
+                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough", "rehearse", "contract"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
@@ -612,6 +616,13 @@ class DocumentParser {
     }
     MapReader vf = p.Map("verify", {"settle"});
     vf.Duration("settle", &pol.verify_settle);
+    MapReader ct = p.Map("contract", {"after", "approvalRequired", "planHash"});
+    if (ct.Duration("after", &pol.contract_after) && pol.contract_after > std::chrono::hours(24 * 90)) {
+      ct.Error("after", "is longer than 90 days (2160h); expected the soak before contract migrations run, "
+                        "e.g. 24h (0 runs them once the new version is verified)");
+    }
+    ct.Bool("approvalRequired", &pol.contract_approval_required);
+    ct.String("planHash", &pol.contract_approved_hash);
   }
 
   void ParseWindow(MapReader& p, PolicySpec* pol) {

@@ -54,9 +54,14 @@ Result<EngineState> SqlState(FileSystem* fs, const std::vector<SqlMigrationFile>
     if (st.latest_version.empty() || VersionLess(st.latest_version, u)) st.ahead.push_back(u);
   }
   for (const auto& f : files) {
+    // Expand/contract: the phase of every file (a bad directive refuses the folder, as apply would).
+    SU_ASSIGN_OR_RETURN(Directives d, ReadMigrationDirectives(f.up_path, f.up_sql));
+    SU_ASSIGN_OR_RETURN(MigrationPhase phase, MigrationPhaseOf(f.up_path, d));
+    st.uses_phases |= phase == MigrationPhase::kContract;
     if (applied.count(f.version)) continue;
     SU_ASSIGN_OR_RETURN(PreparedMigration m, PrepareMigration(f.version, f.name, f.up_path, f.up_sql, f.up_autocommit));
     PendingMigration p;
+    p.phase = phase;
     p.version = f.version;
     p.name = f.name;
     p.file = f.up_path;
@@ -83,6 +88,11 @@ Result<EngineState> SqlState(FileSystem* fs, const std::vector<SqlMigrationFile>
     }
     st.pending.push_back(std::move(p));
   }
+  if (st.uses_phases) {
+    for (auto& p : st.pending) {
+      if (p.phase == MigrationPhase::kExpand) PairExpandFindings(&p.findings);
+    }
+  }
   return st;
 }
 
@@ -101,6 +111,7 @@ Result<EngineState> DrizzleState(FileSystem* fs, const std::string& before_folde
     LintOptions o;  // drizzle runs every pending file in one transaction
     o.runner_sets_lock_timeout = su.policy.lock_timeout.count() > 0;
     SU_ASSIGN_OR_RETURN(m.findings, LintSql(m.file, text, o));
+    if (plan.state.uses_phases && m.phase == MigrationPhase::kExpand) PairExpandFindings(&m.findings);
   }
   return plan.state;
 }

@@ -126,6 +126,16 @@ class WorkloadRuntime {
   virtual Status Rollout(const WorkloadRef& w, const std::string& image) = 0;
   // What is running now.
   virtual Result<WorkloadStatus> Observe(const WorkloadRef& w) = 0;
+  // The images every running instance of the workload runs, one entry per instance (expand/
+  // contract: contract migrations wait until none runs the old image). Default: what Observe
+  // sees (Kubernetes: `running` only once the rollout is complete, which is what Verify proved;
+  // the old ReplicaSet's pods are gone then). Podman: every running container of the compose
+  // service, also ones started by hand or by `--scale`, not only the one Rollout manages.
+  virtual Result<std::vector<std::string>> RunningImages(const WorkloadRef& w) {
+    SU_ASSIGN_OR_RETURN(WorkloadStatus s, Observe(w));
+    if (!s.running) return std::vector<std::string>{};
+    return std::vector<std::string>{s.image};
+  }
   // Last lines of the workload's logs, for failure reports.
   virtual Result<std::string> Logs(const WorkloadRef& w, int lines) = 0;
   // Pre-flight of a bump to target, run before the first change of an upgrade: the edit of the

@@ -178,6 +178,18 @@ class Pass {
 
   StepOutcome Verify();
 
+  // Expand/contract (pass_contract.cc, docs/expand-contract.md): after Verify, the contract
+  // migrations of the plan run once no instance of the old image remains (OldInstances), the soak
+  // policy.contract.after since the verified bump (status.contractAfter) is over (else Waiting in
+  // phase Soaking, requeued at that time) and, with policy.contract.approvalRequired, the contract
+  // hash is approved. They run through Migrate() under the migration lock (phase Contracting).
+  // Succeeded at once for plans without contract migrations.
+  StepOutcome Contract();
+
+  // Instances of the workload that do not run the target image ("" when none), as the runtime
+  // sees them (WorkloadRuntime::RunningImages); an error when it cannot be asked.
+  Result<std::string> OldInstances();
+
   void Succeed();
 
   // policy.stepThrough (path_step.h): the step's release is migrated, bumped and verified: recorded
@@ -244,6 +256,7 @@ class Pass {
   bool no_save_ = false;  // the stored status could not be read: do not overwrite it
   bool changed_ = false;  // this pass applied, bumped or rolled out something
   bool hold_asserted_ = false;  // HoldRollout held the rollout in this pass
+  bool contract_run_ = false;   // Migrate() runs the contract migrations (Contract() set it)
   std::mutex blocked_mu_;
   std::vector<BlockedSession> blocked_;
 };

@@ -12,6 +12,33 @@ namespace su::reconcile_internal {
 // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
 StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
   std::string action;
+  if (PlanHasContractSteps(plan_)) {
+    // Expand/contract (docs/expand-contract.md): the expand migrations are backward compatible by
+    // design, so no policy undoes them; before the contract phase the old image comes back (when
+    // the policy restores anything), in the contract phase nothing is undone: the old version is
+    // gone and may not run on a schema some contract migrations already changed.
+    const std::string at = "the database stays at " + (st_.current_version.empty() ? std::string("(nothing applied)")
+                                                                                   : st_.current_version);
+    if (contract_run_) {
+      action = std::string(OnFailureName(su_.policy.on_failure)) + ": a contract migration failed (it rolled back " +
+               "in its own transaction); nothing was undone: " + su_.workload.name + " keeps running " +
+               declared_image_ + " (the old version is gone) and " + at + ". Fix the contract migration and retry " +
+               "(olympus.io/retry)";
+      if (su_.workload.kind.empty()) action = std::string(OnFailureName(su_.policy.on_failure)) +
+                                              ": a contract migration failed (rolled back in its own transaction); "
+                                              "nothing was undone; " + at;
+    } else if (su_.policy.on_failure == OnFailure::kHalt) {
+      action = "halt: nothing was undone (expand/contract upgrade: the contract migrations did not run; " + at + ")";
+    } else {
+      std::string img = RollbackImage();
+      action = (img.empty() ? std::string("the image was not changed") : img) + "; " +
+               (su_.policy.on_failure == OnFailure::kRollbackImage
+                    ? std::string()
+                    : std::string(OnFailureName(su_.policy.on_failure)) + " left the schema alone: ") +
+               "expand/contract upgrade: the expand migrations stay (backward compatible by design), the contract "
+               "migrations did not run; " + at;
+    }
+  } else {
   switch (su_.policy.on_failure) {
     case OnFailure::kHalt:
       action = "halt: nothing was undone";
@@ -32,6 +59,7 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
     case OnFailure::kRollback:
       action = Rollback();
       break;
+  }
   }
   if (!st_.rollout_hold.empty()) {
     // GitOps bumped first and the upgrade failed: new pods must not start against this schema.

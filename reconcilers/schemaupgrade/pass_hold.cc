@@ -21,7 +21,8 @@ std::string HowHeld(const WorkloadRef& w) {
 }  // namespace
 
 StepOutcome Pass::HoldRollout() {
-  if (!d_.workloads || su_.workload.kind.empty() || plan_.state.pending.empty()) return StepOutcome::Succeeded();
+  // Only expand migrations keep the new version waiting: contract migrations run after it.
+  if (!d_.workloads || su_.workload.kind.empty() || ExpandPrefix(plan_.state.pending) == 0) return StepOutcome::Succeeded();
   if (!d_.workloads->CanHoldRollout(su_.workload)) return StepOutcome::Succeeded();
   const bool bumped_first = !target_image_.empty() && SameImage(declared_image_, target_image_);
   if (!bumped_first && st_.rollout_hold.empty()) return StepOutcome::Succeeded();

@@ -40,7 +40,7 @@ ReconcileOutcome Pass::Run() {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);  // recorded under the lock
   }
   lock_.reset();  // bump and verify need no migration lock
-  for (auto step : {&Pass::ReleaseRollout, &Pass::Bump, &Pass::Verify}) {
+  for (auto step : {&Pass::ReleaseRollout, &Pass::Bump, &Pass::Verify, &Pass::Contract}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
   }
   if (path_.stepping) {
@@ -267,7 +267,10 @@ void Pass::RecordWaiting(const StepOutcome& o) {
   const std::string& message = o.message;
   // A rollout still progressing (Kubernetes) is the verify step under way, not a hold-up: GitOps
   // health reads the Verifying phase as Progressing, Waiting as Suspended.
-  st_.phase = reason == reasons::kRolloutInProgress ? Phase::kVerifying : Phase::kWaiting;
+  // Likewise the soak before contract migrations is the upgrade under way (phase Soaking).
+  st_.phase = reason == reasons::kRolloutInProgress ? Phase::kVerifying
+              : reason == reasons::kContractSoaking ? Phase::kSoaking
+                                                     : Phase::kWaiting;
   st_.message = message;
   auto now = d_.clock->Now();
   const bool reconciling = !su_.policy.dry_run;

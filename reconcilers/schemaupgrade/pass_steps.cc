@@ -415,13 +415,33 @@ void Pass::PruneOldBackups(const std::string& dir) {
 
 StepOutcome Pass::Migrate() {
   if (plan_.state.pending.empty()) return StepOutcome::Succeeded();
+  // Expand/contract: before the bump only the expand migrations run (Contract() runs the rest).
+  const bool phased = HasContractSteps(plan_.state.pending);
+  const bool expand_only = phased && !contract_run_;
+  const size_t expand = ExpandPrefix(plan_.state.pending);
+  if (expand_only && expand == 0) return StepOutcome::Succeeded();
   if (d_.cancelled && d_.cancelled()) return StepOutcome::RetryAfter(Status::Error(Code::kCancelled, "stopping"), reasons::kCancelled);
   const bool starting = st_.start_version.empty();
-  SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
-                                  plan_.state.pending.back().version +
-                                  (st_.rollout_hold.empty() ? std::string()
-                                                            : " (the rollout of " + su_.workload.name +
-                                                                  " to " + target_image_ + " is held until then)"));
+  const size_t count = expand_only ? expand : plan_.state.pending.size();
+  const std::string upto = plan_.state.pending[count - 1].version;
+  if (contract_run_) {
+    SetPhase(Phase::kContracting, "applying " + std::to_string(count) + " contract migration(s) up to " + upto +
+                                      "; no instance of the old version remains");
+  } else if (expand_only) {
+    SetPhase(Phase::kExpanding, "applying " + std::to_string(count) + " expand migration(s) up to " + upto +
+                                    " while the old version keeps serving; " +
+                                    std::to_string(plan_.state.pending.size() - count) +
+                                    " contract migration(s) follow once the new version is verified" +
+                                    (st_.rollout_hold.empty() ? std::string()
+                                                              : " (the rollout of " + su_.workload.name + " to " +
+                                                                    target_image_ + " is held until then)"));
+  } else {
+    SetPhase(Phase::kMigrating, "applying " + std::to_string(plan_.state.pending.size()) + " migration(s) up to " +
+                                    plan_.state.pending.back().version +
+                                    (st_.rollout_hold.empty() ? std::string()
+                                                              : " (the rollout of " + su_.workload.name +
+                                                                    " to " + target_image_ + " is held until then)"));
+  }
   if (!lock_) {  // Lock() takes it before the backup; this is a guard, not a path
     auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
     if (!lock.ok()) return StepOutcome::RetryAfter(lock.status(), lock.status().code() == Code::kLockBusy ? reasons::kLockBusy : reasons::kDatabaseUnavailable);
@@ -454,6 +474,7 @@ StepOutcome Pass::Migrate() {
   ctx.clock = d_.clock;
   // Apply exactly what passed the gates: the engine re-reads under the lock and stops if it differs.
   ctx.approved = plan_.state.pending;
+  ctx.expand_only = expand_only;
   // No migration starts outside the window, also when it closed during the backup or the previous one.
   std::optional<Clock::TimePoint> window_closed;  // set when it closed before a migration: when it opens
   ctx.before_migration = [&](const std::string&) -> Status {
@@ -582,7 +603,13 @@ StepOutcome Pass::Migrate() {
   ReobserveVersion();
   if (report.status.ok()) {
     st_.pending.clear();
-    Event(event_type::kNormal, reasons::kMigrated, std::to_string(report.steps.size()) + " migration(s) applied");
+    if (expand_only) {
+      // The contract migrations are still to come (status.pending lists them).
+      for (size_t i = count; i < plan_.state.pending.size(); ++i) st_.pending.push_back(plan_.state.pending[i].version);
+    }
+    Event(event_type::kNormal, contract_run_ ? reasons::kContracted : reasons::kMigrated,
+          std::to_string(report.steps.size()) + (contract_run_ ? " contract" : expand_only ? " expand" : "") +
+              " migration(s) applied");
     Save();
     return StepOutcome::Succeeded();
   }
@@ -705,6 +732,9 @@ StepOutcome Pass::Bump() {
 StepOutcome Pass::Verify() {
   if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return StepOutcome::Succeeded();
   if (!changed_ && st_.phase == Phase::kSucceeded) return StepOutcome::Succeeded();  // Bump() saw it running the target
+  // Expand/contract: verified already for this spec (the soak runs from then); Bump() saw it
+  // running the target, so it is not verified again on every pass of the soak.
+  if (!changed_ && !st_.contract_after.empty()) return StepOutcome::Succeeded();
   SetPhase(Phase::kVerifying, "checking that " + su_.workload.name + " runs " + target_image_ + " and stays up");
   CrashPoint("before-verify");
   Status s = d_.verify(d_.workloads, su_.workload, target_image_, su_.policy.verify_settle, d_.clock);
@@ -716,6 +746,11 @@ StepOutcome Pass::Verify() {
   // Someone changed the workload's image meanwhile: re-plan from what it declares now.
   if (s.code() == Code::kConflict) return StepOutcome::RetryAfter(s, reasons::kWorkloadChanged);
   if (!s.ok()) return OnFailure(s, reasons::kVerifyFailed);
+  if (HasContractSteps(plan_.state.pending)) {
+    // The soak before the contract migrations starts now (a re-verified bump starts it again).
+    st_.contract_after = FormatTime(d_.clock->Now() + su_.policy.contract_after);
+    Save();
+  }
   return StepOutcome::Succeeded();
 }
 
@@ -757,6 +792,7 @@ void Pass::Succeed() {
   st_.last_error.clear();
   st_.failure_action.clear();
   st_.next_retry_at.clear();
+  st_.contract_after.clear();
   st_.attempts = 0;
   st_.message = su_.service + " at " + su_.target_version + " (database version " +
                 (st_.current_version.empty() ? "(empty)" : st_.current_version) + ")";

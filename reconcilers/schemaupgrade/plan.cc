@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "reconcilers/base/duration.h"
 #include "reconcilers/base/sha256.h"
 #include "api/upgrade_path.h"
 #include "reconcilers/sqltext/lint_plan.h"
@@ -33,6 +34,8 @@ bool Plan::DependenciesSatisfied() const {
   return true;
 }
 
+bool PlanHasContractSteps(const Plan& plan) { return HasContractSteps(plan.state.pending); }
+
 std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_image) {
   if (!su.image.empty()) return su.image;
   if (declared_image.empty()) return "";
@@ -57,6 +60,20 @@ std::string Join(const std::vector<std::string>& v) {
 // What apply would refuse, from the spec and the observed state alone ("" when nothing).
 std::string PlanRefusal(const SchemaUpgrade& su, const Plan& p) {
   if (p.steps.empty()) return "";
+  // Every engine applies in version order (drizzle cannot even skip an entry): a contract
+  // migration before an expand one would run before the bump, while the old version serves.
+  const auto& pending = p.state.pending;
+  const size_t expand = ExpandPrefix(pending);
+  for (size_t i = expand; i < pending.size(); ++i) {
+    if (pending[i].phase != MigrationPhase::kExpand) continue;
+    const PendingMigration& c = pending[expand];
+    return "contract migration " + c.version + "_" + c.name + " (" + c.file + ") sorts before expand migration " +
+           pending[i].version + "_" + pending[i].name + ": expand migrations run before the image bump and contract "
+           "migrations after it, in version order, so this order cannot be kept. A contract step left from an earlier "
+           "target runs first: set spec.targetVersion back to the version that brought " + c.version +
+           " and let its contract phase finish, then raise it; or renumber the files so every contract migration "
+           "comes after the expand ones";
+  }
   if (p.downgrade && !su.policy.allow_downgrade) {
     return "downgrade refused: the database holds " + std::to_string(p.ahead.size()) +
            " migration(s) newer than anything target " + su.target_version + " knows (" + Join(p.ahead) +
@@ -133,10 +150,17 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
                                           (su.policy.backup_pvc_sub_path.empty() ? "" : ", folder " + su.policy.backup_pvc_sub_path) + ")";
       p.steps.push_back({"backup", "Back up the database with pg_dump -Fc" + claim + " before changing anything."});
     }
-    std::string first = state.pending.front().version, last = state.pending.back().version;
-    p.steps.push_back({"migrate", "Apply " + std::to_string(state.pending.size()) + " " + su.migrations.engine +
-                                      " migration(s) " + first + (first == last ? "" : " .. " + last) +
-                                      " under the migration lock."});
+    // Expand/contract: the migrate step is the expand group only; the contract group is a step
+    // of its own after verify. (Plans without contract migrations keep their step text and hash.)
+    const size_t expand = ExpandPrefix(state.pending);
+    const bool phased = expand < state.pending.size();
+    if (expand > 0) {
+      std::string first = state.pending.front().version, last = state.pending[expand - 1].version;
+      p.steps.push_back({"migrate", "Apply " + std::to_string(expand) + " " + su.migrations.engine +
+                                        (phased ? " expand" : "") + " migration(s) " + first +
+                                        (first == last ? "" : " .. " + last) + " under the migration lock." +
+                                        (phased ? " The old version keeps serving." : "")});
+    }
   }
   p.ahead = state.ahead;
   p.downgrade = !state.ahead.empty();
@@ -146,6 +170,26 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
                                    " to " + target_image +
                                    (p.downgrade ? ", leaving the database ahead of it (policy.allowDowngrade)." : ".")});
     p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});
+  }
+  if (HasContractSteps(state.pending)) {
+    const size_t expand = ExpandPrefix(state.pending);
+    const std::string first = state.pending[expand].version, last = state.pending.back().version;
+    std::string when = "Once " + (su.workload.kind.empty() ? std::string("the expand migrations ran")
+                                                           : su.workload.name + " is verified on " + target_image +
+                                                                 " and no instance of the old image remains");
+    if (su.policy.contract_after.count() > 0) when += ", after a soak of " + FormatDuration(su.policy.contract_after);
+    if (su.policy.contract_approval_required) when += ", and once the contract hash is approved";
+    p.steps.push_back({"contract", when + ": apply " + std::to_string(state.pending.size() - expand) + " " +
+                                       su.migrations.engine + " contract migration(s) " + first +
+                                       (first == last ? "" : " .. " + last) + " under the migration lock."});
+    std::ostringstream c;
+    c << "contract-v1\n" << p.resource << "\n" << p.engine << "\n" << target_image << "\n";
+    c << "database " << database_identity << "\n";
+    for (size_t i = expand; i < state.pending.size(); ++i) {
+      const auto& m = state.pending[i];
+      c << "contract " << m.version << " " << m.checksum << " down=" << m.down_checksum << "\n";
+    }
+    p.contract_hash = Sha256Hex(c.str()).substr(0, 16);
   }
 
   for (const auto& e : SkippedReleases(UpgradePathFor(su, ParseImageRef(current_image).path),
@@ -173,11 +217,15 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
     << " blockedSessionLimit=" << pol.blocked_session_limit.count() << " verifySettle=" << pol.verify_settle.count()
     << " retries=" << pol.retries.limit << " restoreAllowDataLoss=" << pol.restore_allow_data_loss
     << " allowDowngrade=" << pol.allow_downgrade << "\n";
+  // Only when set: the hashes of plans without them stay as they were.
+  if (pol.contract_after.count() > 0 || pol.contract_approval_required) {
+    h << "contract after=" << pol.contract_after.count() << " approval=" << pol.contract_approval_required << "\n";
+  }
   for (const auto& v : pol.accept_drift) h << "acceptDrift " << v << "\n";
   for (const auto& s : p.steps) h << "step " << s.kind << " " << s.description << "\n";
   for (const auto& m : state.pending) {
     h << "pending " << m.version << " " << m.checksum << " down=" << m.down_checksum << " notx=" << m.no_transaction
-      << "\n";
+      << (m.phase == MigrationPhase::kContract ? " contract" : "") << "\n";
   }
   for (const auto& d : state.drift) h << "drift " << d.version << " " << d.file_checksum << " " << d.accepted << "\n";
   p.hash = Sha256Hex(h.str()).substr(0, 16);
@@ -202,9 +250,17 @@ std::string RenderPlanText(const Plan& p) {
   }
   if (!p.database.empty()) o << "  database:         " << p.database << "\n";
   o << "  plan hash:        " << p.hash << "\n";
+  if (!p.contract_hash.empty()) o << "  contract hash:    " << p.contract_hash << "\n";
   o << "\nApplied: " << p.state.applied.size() << " migration(s)\n";
   o << "Pending: " << p.state.pending.size() << " migration(s)\n";
-  for (const auto& m : p.state.pending) {
+  const size_t expand = ExpandPrefix(p.state.pending);
+  for (size_t i = 0; i < p.state.pending.size(); ++i) {
+    const auto& m = p.state.pending[i];
+    if (PlanHasContractSteps(p) && i == 0 && expand > 0) o << "  Expand (before the image bump; the old version keeps serving):\n";
+    if (PlanHasContractSteps(p) && i == expand) {
+      o << "  Contract (after verify, once no instance of the old version remains; contract hash "
+        << p.contract_hash << "):\n";
+    }
     o << "  + " << m.version << " " << m.name << (m.no_transaction ? "  [no-transaction]" : "");
     if (!m.file.empty()) o << "  (" << m.summary.size() << " statement" << (m.summary.size() == 1 ? "" : "s") << ")";
     o << "\n";

@@ -53,6 +53,11 @@ struct Plan {
   bool path_skip = false;              // the jump passes path_skipped without policy.stepThrough
   bool rollback_impossible = false;    // onFailure rollback could undo the schema neither way
   std::string hash;              // 16 hex chars
+  // Expand/contract (docs/expand-contract.md): the hash of the contract migrations alone (16 hex
+  // chars; "" when the plan has none), what policy.contract.approvalRequired approves. It covers
+  // the database, the target image and each contract migration's up and down checksums, not the
+  // current version: the hash `plan` shows before the expand phase is still valid after it.
+  std::string contract_hash;
   // spec.dependsOn as found by this pass (not hashed: an approval does not depend on them).
   std::vector<DependencyState> dependencies;
   // The rehearsal on a copy (`plan --rehearse`, policy.rehearse), when one ran this pass (not hashed).
@@ -62,6 +67,12 @@ struct Plan {
   int LintErrors() const;
   bool DependenciesSatisfied() const;
 };
+
+// True when the plan's pending migrations include contract migrations: an expand/contract
+// upgrade, whose failures before the contract phase restore the image and leave the schema
+// (docs/expand-contract.md). For onFailure policies that would undo migrations (runDown,
+// restoreBackup, a combined rollback): with this true they must not undo the expand steps.
+bool PlanHasContractSteps(const Plan& plan);
 
 // The image to run: spec.image, else the declared image's repository with tag targetVersion.
 // Empty when there is no workload and no spec.image.

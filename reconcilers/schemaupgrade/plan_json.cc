@@ -149,9 +149,20 @@ std::string RenderPlanJson(const Plan& p) {
     v["transaction"] = value::boolean(!m.no_transaction);
     v["hasDown"] = value::boolean(m.has_down);
     v["statements"] = Strings(m.summary);
+    v["phase"] = Str(MigrationPhaseName(m.phase));
     pending[i] = v;
   }
   o["pending"] = pending;
+  if (PlanHasContractSteps(p)) {
+    // Expand/contract: the two groups, by version, and the hash a contract approval names.
+    std::vector<std::string> expand, contract;
+    for (const auto& m : p.state.pending) (m.phase == MigrationPhase::kContract ? contract : expand).push_back(m.version);
+    value groups = value::object();
+    groups["expand"] = Strings(expand);
+    groups["contract"] = Strings(contract);
+    o["phases"] = groups;
+    o["contractHash"] = Str(p.contract_hash);
+  }
   value drift = value::array(p.state.drift.size());
   for (size_t i = 0; i < p.state.drift.size(); ++i) {
     const auto& d = p.state.drift[i];

@@ -190,7 +190,17 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
     out << "No pending migrations.\n\n";
   } else {
     out << "#### Migrations (" << p.state.pending.size() << ")\n\n";
-    for (const auto& m : p.state.pending) {
+    const size_t expand = ExpandPrefix(p.state.pending);
+    for (size_t i = 0; i < p.state.pending.size(); ++i) {
+      const PendingMigration& m = p.state.pending[i];
+      if (PlanHasContractSteps(p) && i == 0 && expand > 0) {
+        out << "**Expand** (" << expand << ", before the image bump; the old version keeps serving)\n\n";
+      }
+      if (PlanHasContractSteps(p) && i == expand) {
+        out << "\n**Contract** (" << p.state.pending.size() - expand
+            << ", after verify, once no instance of the old version remains; contract hash `" << p.contract_hash
+            << "`)\n\n";
+      }
       if (InsideImage(m)) {
         // Ory: the SQL ships inside the image and its own migrator runs it.
         out << "- `" << m.version << "` " << Cell(m.name) << ": the statements live inside the image"

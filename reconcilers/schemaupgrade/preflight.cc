@@ -18,7 +18,9 @@ StepOutcome Pass::Preflight() {
               !SameImage(declared_image_, target_image_);
   std::string reason = reasons::kBumpRefused;
   Code code = Code::kInvalidArgument;
-  if (plan_.downgrade && !su_.policy.allow_downgrade) {
+  if (ContractBeforeExpand(plan_.state.pending)) {
+    reason = reasons::kContractOrder;
+  } else if (plan_.downgrade && !su_.policy.allow_downgrade) {
     reason = reasons::kDowngradeRefused;
     code = Code::kGated;
   } else if (HasDigest(declared_image_) && !HasDigest(target_image_)) {

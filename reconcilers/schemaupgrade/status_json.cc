@@ -38,6 +38,7 @@ std::string StatusToJson(const ResourceStatus& s) {
   o["observedAt"] = Str(s.observed_at);
   o["previousImage"] = Str(s.previous_image);
   o["rolloutHold"] = Str(s.rollout_hold);
+  if (!s.contract_after.empty()) o["contractAfter"] = Str(s.contract_after);
   value plan = value::object();
   plan["hash"] = Str(s.plan_hash);
   value pending = value::array(s.pending.size());
@@ -148,6 +149,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.observed_at = GetStr(o, "observedAt");
   s.previous_image = GetStr(o, "previousImage");
   s.rollout_hold = GetStr(o, "rolloutHold");
+  s.contract_after = GetStr(o, "contractAfter");
   if (o.has_field("plan")) {
     const value& plan = o.at("plan");
     s.plan_hash = GetStr(plan, "hash");

@@ -598,6 +598,22 @@ const char* LintSeverityName(LintSeverity s) {
   return "unknown";
 }
 
+bool IsDestructiveRule(std::string_view rule) {
+  return rule == "drop-column" || rule == "drop-table" || rule == "rename-column" || rule == "rename-table" ||
+         rule == "set-not-null";
+}
+
+void PairExpandFindings(std::vector<LintFinding>* findings) {
+  for (auto& f : *findings) {
+    if (!IsDestructiveRule(f.rule) || f.severity == LintSeverity::kError) continue;
+    f.severity = LintSeverity::kError;
+    f.message = "in an expand step (the folder uses phases): " + f.message +
+                "; expand steps run before the image bump, while the old version still serves";
+    f.suggestion = "move it to a contract step: a migration file whose header says `-- schema-upgrade: "
+                   "phase=contract` runs after the new version is verified and the old one is gone";
+  }
+}
+
 std::vector<std::pair<std::string, std::string>> LintRules() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& r : sqltext::AllLintRules()) out.emplace_back(std::string(r.id), std::string(r.description));

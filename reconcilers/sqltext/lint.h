@@ -48,6 +48,15 @@ Result<std::vector<LintFinding>> LintSql(const std::string& file, std::string_vi
 
 const char* LintSeverityName(LintSeverity s);
 
+// Expand/contract pairing (docs/expand-contract.md). In a folder that uses phases (any migration
+// marked `-- schema-upgrade: phase=contract`) an expand migration runs while the old version still
+// serves, so a destructive statement there (drop-column, drop-table, rename-column, rename-table,
+// set-not-null) breaks it: PairExpandFindings makes those findings errors with the fix "move it to a
+// contract step". Callers apply it to the findings of expand migrations of phased folders only;
+// folders without phase directives keep their findings as they were.
+bool IsDestructiveRule(std::string_view rule);
+void PairExpandFindings(std::vector<LintFinding>* findings);
+
 // All rule ids with a one-line description, for `schema-upgrade lint --rules` and docs.
 std::vector<std::pair<std::string, std::string>> LintRules();
 

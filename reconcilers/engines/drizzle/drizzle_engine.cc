@@ -77,7 +77,10 @@ class DrizzleEngine : public Engine {
     }
 
     std::vector<const DrizzleMigration*> batch;
-    for (size_t i : plan.pending) batch.push_back(&f->migrations[i]);
+    // The expand phase stops before the first contract migration (it runs after verify and soak).
+    const size_t count = ctx.expand_only ? ExpandPrefix(plan.state.pending) : plan.pending.size();
+    for (size_t k = 0; k < count; ++k) batch.push_back(&f->migrations[plan.pending[k]]);
+    if (batch.empty()) return rep;
     AuditLog audit(db, opt_.audit_schema);
     if (Status a = audit.Ensure(); !a.ok()) return Fail(rep, a);
     // Each migration's audit row is written in the batch's transaction with its history row (no

@@ -7,6 +7,7 @@
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/base/text_check.h"
 #include "reconcilers/engines/drizzle/node_utf8.h"
+#include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/sqltext/statement.h"
 
 namespace su {
@@ -103,10 +104,18 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
       DrizzleLoadMemo::File& kept = next.files[m.file];
       if (memo) {
         auto it = memo->files.find(m.file);
-        if (it != memo->files.end() && it->second.text == *text) kept.statements = std::move(it->second.statements);
+        if (it != memo->files.end() && it->second.text == *text) {
+          kept.statements = std::move(it->second.statements);
+          kept.phase = it->second.phase;
+        }
       }
       kept.text = *text;
       if (kept.statements.empty()) kept.statements = SplitDrizzleStatements(m.content);
+      if (!kept.phase) {
+        SU_ASSIGN_OR_RETURN(Directives d, ReadMigrationDirectives(m.file, m.content));
+        SU_ASSIGN_OR_RETURN(kept.phase, MigrationPhaseOf(m.file, d));
+      }
+      m.phase = *kept.phase;
       m.statements = kept.statements;
       f.migrations.push_back(std::move(m));
       continue;
@@ -120,6 +129,8 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
     m.content = NodeUtf8RoundTrip(*raw);
     m.hash = Sha256Hex(m.content);
     m.statements = SplitDrizzleStatements(m.content);
+    SU_ASSIGN_OR_RETURN(Directives d, ReadMigrationDirectives(m.file, m.content));
+    SU_ASSIGN_OR_RETURN(m.phase, MigrationPhaseOf(m.file, d));
     f.migrations.push_back(std::move(m));
   }
   if (memo) *memo = std::move(next);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/result.h"
 #include "reconcilers/engines/drizzle/journal.h"
+#include "reconcilers/engines/engine.h"
 
 namespace su {
 
@@ -30,6 +32,8 @@ struct DrizzleMigration {
   // Non-blank parts only: drizzle-orm also sends whitespace/comment-only parts, which PostgreSQL
   // answers as empty queries, so skipping them changes nothing in the database.
   std::vector<DrizzleStatement> statements;
+  // `-- schema-upgrade: phase=contract` in the file's leading comments (ReadMigrationDirectives).
+  MigrationPhase phase = MigrationPhase::kExpand;
   std::string Name() const;  // tag without a leading "<digits>_" (e.g. "add_sessions")
 };
 
@@ -49,6 +53,7 @@ struct DrizzleLoadMemo {
   struct File {
     std::shared_ptr<const MigrationText> text;
     std::vector<DrizzleStatement> statements;
+    std::optional<MigrationPhase> phase;
   };
   std::map<std::string, File> files;
 };

@@ -37,6 +37,7 @@ PendingMigration ToPending(const DrizzleMigration& m) {
   p.name = m.Name();
   p.file = m.file;
   p.checksum = m.hash;
+  p.phase = m.phase;  // PlanDrizzle sets EngineState::uses_phases from every journal entry
   std::vector<std::string> texts;
   texts.reserve(m.statements.size());
   for (const auto& st : m.statements) {
@@ -117,6 +118,7 @@ DrizzlePlan PlanDrizzle(const DrizzleFolder& folder, const std::vector<DrizzleHi
                          ", not later than the entry before it; drizzle-orm applies in journal order but skips "
                          "any entry whose when is not later than the newest applied one");
     prev_when = m.entry.when;
+    st.uses_phases |= m.phase == MigrationPhase::kContract;
     if (!plan.has_last || plan.last_created_at < m.entry.when) {
       plan.pending.push_back(i);
       st.pending.push_back(ToPending(m));

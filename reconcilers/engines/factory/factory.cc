@@ -46,6 +46,11 @@ class LintingEngine : public Engine {
       m.findings = l.findings;
       linted.emplace(m.file, std::move(l));
     }
+    if (st->uses_phases) {  // expand/contract: destructive statements belong in contract steps
+      for (auto& m : st->pending) {
+        if (m.phase == MigrationPhase::kExpand) PairExpandFindings(&m.findings);
+      }
+    }
     linted_ = std::move(linted);
     return st;
   }

@@ -222,7 +222,8 @@ class SqlEngine : public Engine {
       LogInfo("sql_drift_accepted", {{"version", d.version}, {"file", d.file}});
     }
 
-    const int total = static_cast<int>(snap.pending.size());
+    // The expand phase stops before the first contract migration (it runs after verify and soak).
+    const int total = static_cast<int>(ctx.expand_only ? ExpandPrefix(snap.state.pending) : snap.pending.size());
     for (int i = 0; i < total; ++i) {
       const PreparedMigration& m = snap.pending[i];
       if (ctx.cancelled && ctx.cancelled()) {
@@ -455,7 +456,39 @@ class SqlEngine : public Engine {
     std::optional<PreparedMigration> prepared;
     std::vector<std::string> summary;
     std::optional<std::vector<LintFinding>> findings;
+    MigrationPhase phase = MigrationPhase::kExpand;  // from the file's directives
   };
+
+  // Expand/contract lint pairing: whether the folder uses phases (a pending contract migration,
+  // else an applied one, read only when a pending expand file has a destructive finding, so a
+  // no-op pass reads nothing more), and if so the destructive findings of expand files are errors.
+  void MarkPhases(EngineState* st, const std::vector<SqlMigrationFile>& files,
+                  const std::map<std::string, bool>& is_applied, bool lint) {
+    bool phased = false, destructive = false;
+    for (const auto& p : st->pending) {
+      phased |= p.phase == MigrationPhase::kContract;
+      for (const auto& f : p.findings) destructive |= p.phase == MigrationPhase::kExpand && IsDestructiveRule(f.rule);
+    }
+    if (!phased && lint && destructive) {
+      for (const auto& f : files) {
+        if (!is_applied.count(f.version)) continue;
+        auto text = cache_->Text(fs_, f.up_path);
+        if (!text.ok() || (*text)->content.find("-- schema-upgrade") == std::string::npos) continue;
+        auto d = ReadMigrationDirectives(f.up_path, (*text)->content);
+        if (!d.ok()) continue;  // an applied file: its header no longer decides anything
+        auto phase = MigrationPhaseOf(f.up_path, *d);
+        if (phase.ok() && *phase == MigrationPhase::kContract) {
+          phased = true;
+          break;
+        }
+      }
+    }
+    st->uses_phases = phased;
+    if (!phased || !lint) return;
+    for (auto& p : st->pending) {
+      if (p.phase == MigrationPhase::kExpand) PairExpandFindings(&p.findings);
+    }
+  }
 
   Result<Snapshot> Load(Database* db, bool lint, const std::vector<std::string>& accept) {
     SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> files, ListSqlFolder(fs_, folder_));
@@ -503,6 +536,8 @@ class SqlEngine : public Engine {
       if (auto it = held_.find(f.up_path); it != held_.end() && it->second.text == text) h = std::move(it->second);
       h.text = text;
       if (!h.prepared) {
+        SU_ASSIGN_OR_RETURN(Directives directives, ReadMigrationDirectives(f.up_path, text->content));
+        SU_ASSIGN_OR_RETURN(h.phase, MigrationPhaseOf(f.up_path, directives));
         SU_ASSIGN_OR_RETURN(PreparedMigration prepared,
                             PrepareMigration(f.version, f.name, f.up_path, text, f.up_autocommit));
         h.summary.clear();
@@ -516,6 +551,7 @@ class SqlEngine : public Engine {
       p.file = f.up_path;
       p.checksum = m.checksum;
       p.no_transaction = m.no_transaction;
+      p.phase = h.phase;
       p.has_down = !f.down_path.empty();
       if (p.has_down) {
         // The down file can run as part of this upgrade (onFailure: runDown): the plan covers it.
@@ -551,6 +587,7 @@ class SqlEngine : public Engine {
     }
     // Files applied since (or gone) are let go: a finished run holds no file text.
     held_ = std::move(held);
+    MarkPhases(&st, files, is_applied, lint);
     return snap;
   }
 

@@ -182,6 +182,37 @@ Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::s
   return out;
 }
 
+Status CheckMigrationDirectiveKeys(const Directives& d) {
+  return CheckDirectiveKeys(d, {"phase", "no-transaction", "backfill", "table", "key", "batch", "min-batch",
+                                "max-batch", "batch-time", "pause", "max-lag", "adaptive"});
+}
+
+Result<Directives> ReadMigrationDirectives(const std::string& file, std::string_view text) {
+  // Cheap refusal first: almost no file has a directive.
+  if (text.find("-- schema-upgrade") == std::string_view::npos) return Directives{};
+  auto parsed = ParseDirectives(text);
+  if (!parsed.ok()) return parsed.status().WithContext(file);
+  Directives out;
+  int ignore_line = 0;
+  for (auto& d : parsed->items) {
+    // `-- schema-upgrade: lint-ignore rule-a,rule-b` is the linter's (lint.h): its words are rule ids.
+    if (d.key == "lint-ignore") ignore_line = d.line;
+    if (d.line == ignore_line) continue;
+    out.items.push_back(std::move(d));
+  }
+  if (Status s = CheckMigrationDirectiveKeys(out); !s.ok()) return s.WithContext(file);
+  return out;
+}
+
+Result<MigrationPhase> MigrationPhaseOf(const std::string& file, const Directives& d) {
+  const Directive* p = d.Find("phase");
+  if (!p || p->value == "expand") return MigrationPhase::kExpand;
+  if (p->value == "contract") return MigrationPhase::kContract;
+  return Status::Invalid(file + ": line " + std::to_string(p->line) + ": phase=" +
+                         (p->value.empty() ? std::string("(no value)") : p->value) +
+                         " is not a phase; write phase=expand (the default) or phase=contract");
+}
+
 Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::string& folder) {
   SU_ASSIGN_OR_RETURN(std::vector<SqlMigrationFile> out, ListSqlFolder(fs, folder));
   for (auto& m : out) {

@@ -27,6 +27,8 @@
 
 #include "reconcilers/base/fs.h"
 #include "reconcilers/base/result.h"
+#include "reconcilers/engines/engine.h"
+#include "reconcilers/sqltext/directive.h"
 
 namespace su {
 
@@ -64,5 +66,19 @@ Result<std::vector<SqlMigrationFile>> ReadSqlFolder(FileSystem* fs, const std::s
 // The same without reading any file (up_sql and checksum empty): names, pairing and order only.
 // The engine reads contents through MigrationFileCache (file_cache.h), once per run.
 Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::string& folder);
+
+// ---- Directives of a migration file (sql up files and drizzle files alike) ----
+// The `-- schema-upgrade: k=v` header of one migration file (directive.h), with every key
+// checked against the one list of known keys (CheckMigrationDirectiveKeys in sql_folder.cc: phase,
+// and the backfill keys). `lint-ignore` lines are the linter's and are left out. Errors are
+// kInvalidArgument "<file>: line N: ..." (the caller refuses the whole folder: nothing runs).
+Result<Directives> ReadMigrationDirectives(const std::string& file, std::string_view text);
+// Every key a migration file's directives may use, in one list: phase (expand/contract,
+// docs/expand-contract.md), no-transaction, and backfill's (docs/backfill.md). kInvalidArgument
+// naming the line and the unknown key.
+Status CheckMigrationDirectiveKeys(const Directives& d);
+// phase=expand (the default when absent) or phase=contract; anything else is kInvalidArgument
+// naming the file, the line and the allowed values.
+Result<MigrationPhase> MigrationPhaseOf(const std::string& file, const Directives& d);
 
 }  // namespace su

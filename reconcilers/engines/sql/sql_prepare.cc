@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/sqltext/directive.h"
 
 namespace su {
@@ -95,11 +96,10 @@ std::string ConcurrentIndexName(std::string_view statement) {
 
 namespace {
 
-// Every `-- schema-upgrade:` directive key the sql engine knows, in one list (docs/backfill.md;
-// the phase helper adds its keys here too). Backfill's knobs are refused without `backfill`.
+// The keys a migration file may use (CheckMigrationDirectiveKeys, sql_folder.h: the one list);
+// backfill's knobs are refused without `backfill`.
 Status CheckSqlDirectives(const Directives& d) {
-  Status s = CheckDirectiveKeys(d, {"no-transaction", "phase", "backfill", "table", "key", "batch", "min-batch",
-                                    "max-batch", "batch-time", "pause", "max-lag", "adaptive"});
+  Status s = CheckMigrationDirectiveKeys(d);
   if (!s.ok() || d.Find("backfill")) return s;
   for (const Directive& item : d.items) {
     for (std::string_view k : {"table", "key", "batch", "min-batch", "max-batch", "batch-time", "pause", "max-lag",

@@ -20,6 +20,7 @@ namespace su {
 namespace {
 
 std::string ServiceOf(const WorkloadRef& w) { return w.service.empty() ? w.name : w.service; }
+std::string ProjectName(const std::string& compose_file);
 
 class ComposeWorkloadRuntime : public WorkloadRuntime {
  public:
@@ -158,6 +159,36 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     SU_RETURN_IF_ERROR(CheckRef(w));
     SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
     return Inspect(name);
+  }
+
+  // Expand/contract: the container Rollout manages, plus every other running container podman-
+  // compose labelled as this service of this project (scaled copies, `podman-compose run`, one
+  // started again by hand). `podman ps --format json` is parsed here (JSON is YAML).
+  Result<std::vector<std::string>> RunningImages(const WorkloadRef& w) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
+    SU_ASSIGN_OR_RETURN(WorkloadStatus managed, Inspect(name));
+    std::vector<std::string> out;
+    if (managed.running) out.push_back(managed.image);
+    SU_ASSIGN_OR_RETURN(ProcessResult r, Podman({"ps", "--filter", "label=com.docker.compose.service=" + ServiceOf(w),
+                                                 "--format", "json"}));
+    if (!r.Succeeded()) return Status::Error(Code::kUnavailable, "podman ps: " + Scrub(r.Tail(5)));
+    const std::string project = ProjectName(w.compose_file);
+    try {
+      const YAML::Node list = YAML::Load(r.out.empty() ? "[]" : r.out);
+      for (const auto& c : list) {
+        std::string cname;
+        if (c["Names"] && c["Names"].IsSequence() && c["Names"].size() > 0) cname = c["Names"][0].as<std::string>("");
+        if (cname == name) continue;  // the managed one, above
+        const YAML::Node labels = c["Labels"];
+        std::string p = labels && labels["com.docker.compose.project"] ? labels["com.docker.compose.project"].as<std::string>("") : "";
+        if (p != project) continue;
+        out.push_back(c["Image"] ? c["Image"].as<std::string>("") : "");
+      }
+    } catch (const YAML::Exception& e) {
+      return Status::Error(Code::kUnavailable, "podman ps --format json: unreadable output: " + std::string(e.what()));
+    }
+    return out;
   }
 
   Result<std::string> Logs(const WorkloadRef& w, int lines) override {

@@ -15,6 +15,12 @@
 
 namespace su::testing {
 
+// A contract migration (expand/contract).
+inline PendingMigration AsContract(PendingMigration m) {
+  m.phase = MigrationPhase::kContract;
+  return m;
+}
+
 inline PendingMigration FakePending(const std::string& version, const std::string& name,
                                     const std::string& checksum = "") {
   PendingMigration m;
@@ -59,6 +65,7 @@ struct FakeEngineWorld {
     s.pending = pending;
     s.drift = drift;
     s.ahead = ahead;
+    for (const auto& m : pending) s.uses_phases |= m.phase == MigrationPhase::kContract;
     s.unknown = ahead;
     if (!applied.empty()) s.current_version = applied.back().version;
     s.latest_version = !pending.empty() ? pending.back().version : s.current_version;
@@ -98,7 +105,9 @@ class FakeEngine : public Engine {
       w_->apply_script.pop_front();
     }
     if (r.status.ok() && r.steps.empty()) {
-      for (const auto& m : w_->pending) {
+      const size_t n = ctx.expand_only ? ExpandPrefix(w_->pending) : w_->pending.size();
+      for (size_t i = 0; i < n; ++i) {
+        const auto& m = w_->pending[i];
         if (BeyondUpTo(m.version, ctx)) break;  // an upgrade-path step: the rest stays pending
         if (w_->before_each) w_->before_each(m.version);
         if (ctx.before_migration) {

@@ -80,6 +80,17 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
   }
   Result<std::string> Logs(const WorkloadRef&, int) override { return std::string("fake log line\n"); }
 
+  // Instances besides the one Observe reports (a container of the service started by hand, a
+  // scaled copy): RunningImages lists them after it.
+  std::vector<std::string> other_instances;
+  Result<std::vector<std::string>> RunningImages(const WorkloadRef& w) override {
+    SU_ASSIGN_OR_RETURN(WorkloadStatus s, Observe(w));
+    std::vector<std::string> out;
+    if (s.running) out.push_back(s.image);
+    out.insert(out.end(), other_instances.begin(), other_instances.end());
+    return out;
+  }
+
   // Holding a rollout (GitOps bumped first), when can_hold: `paused` is the setting the workload
   // has now ("paused=<held>", as a Deployment); HoldRollout pauses, ReleaseRollout restores the
   // token it is given. While held, Rollout starts nothing (a paused Deployment rolls nothing out).

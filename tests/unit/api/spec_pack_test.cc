@@ -57,6 +57,9 @@ SchemaUpgrade EveryFieldSet() {
   p.allow_downgrade = true;
   p.step_through = true;
   p.rehearse = true;
+  p.contract_after = std::chrono::hours(24);
+  p.contract_approval_required = true;
+  p.contract_approved_hash = "fedcba9876543210";
   s.depends_on = {{"hydra"}, {"athena"}};
   s.upgrade_path = {{"v1.1.0", "0042"}, {"v1.2.0", ""}};
   s.spec_hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

@@ -135,6 +135,7 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.onFailure", "spec.policy.acceptDrift[]", "spec.policy.failOnLintErrors",
       "spec.policy.allowDowngrade", "spec.policy.rehearse",
       "spec.policy.blockedSessionLimit", "spec.policy.lockWatchAfter", "spec.policy.verify.settle",
+      "spec.policy.contract.after", "spec.policy.contract.approvalRequired", "spec.policy.contract.planHash",
       "spec.dependsOn[].name", "spec.upgradePath[].version", "spec.upgradePath[].migrationsUpTo",
       "spec.policy.stepThrough",
   };
@@ -173,7 +174,7 @@ TEST(Crd, EnumsAreExactlyTheSupportedValues) {
             (std::vector<std::string>{"Deployment", "StatefulSet", "ComposeService"}));
   EXPECT_EQ(Strings(SchemaAt("status.phase")["enum"]),
             (std::vector<std::string>{"Pending", "Waiting", "Planning", "BackingUp", "Migrating", "Bumping",
-                                      "Verifying", "Succeeded", "Failed"}));
+                                      "Verifying", "Succeeded", "Failed", "Expanding", "Soaking", "Contracting"}));
   EXPECT_EQ(Strings(SchemaAt("status.conditions[0].status")["enum"]),
             (std::vector<std::string>{"True", "False", "Unknown"}));
 }

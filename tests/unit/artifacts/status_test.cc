@@ -32,6 +32,7 @@ ResourceStatus FullStatus() {
   s.applied = {{"20240101000000000000", "add_index", 1200, "2024-05-01T02:00:00Z"}};
   s.attempts = 1;
   s.failure_action = "rollbackImage";
+  s.contract_after = "2024-05-02T02:00:00Z";
   s.backup = BackupRecord{"/var/lib/schema-upgrade/backups/x.dump", 1 << 20, "2024-05-01T01:59:00Z", "deadbeef"};
   s.blocked_sessions = {{4242, "app", 3000, "SELECT ..."}};
   s.backfill = BackfillProgress{"20240101000000000000", 1000, 5000000, 9000, 554, "2024-05-01T02:00:00Z"};
@@ -64,8 +65,7 @@ TEST(StatusSchema, FreshStatusWithEmptyFieldsFitsTheCrd) {
 }
 
 TEST(StatusSchema, EveryPhaseIsInTheEnum) {
-  for (Phase p : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
-                  Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+  for (Phase p : kAllPhases) {
     ResourceStatus s = FullStatus();
     s.phase = p;
     ExpectFits(s);

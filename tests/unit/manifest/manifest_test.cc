@@ -426,6 +426,28 @@ TEST(ManifestParseTest, ApprovalAnnotationIsUsedUnlessTheSpecSetsAHash) {
   EXPECT_EQ(ParseOne(both).policy.approved_plan_hash, "fromspec");
 }
 
+TEST(ManifestParseTest, ContractPolicyParsesWithDidYouMeanAndItsOwnApprovalAnnotation) {
+  SchemaUpgrade su = ParseOne(WithPolicy("    contract:\n      after: 24h\n      approvalRequired: true\n"));
+  EXPECT_EQ(su.policy.contract_after, std::chrono::hours(24));
+  EXPECT_TRUE(su.policy.contract_approval_required);
+  EXPECT_EQ(ParseOne(kMinimal).policy.contract_after, milliseconds(0));
+  EXPECT_FALSE(ParseOne(kMinimal).policy.contract_approval_required);
+  EXPECT_HAS(ErrorOf(WithPolicy("    contract:\n      afterr: 1h\n")),
+             "spec.policy.contract.afterr: unknown field; did you mean after?");
+  EXPECT_HAS(ErrorOf(WithPolicy("    contract:\n      after: soon\n")), "spec.policy.contract.after: \"soon\" is not a duration");
+  EXPECT_HAS(ErrorOf(WithPolicy("    contract:\n      after: 2161h\n")), "spec.policy.contract.after: is longer than 90 days");
+  EXPECT_HAS(ErrorOf(WithPolicy("    contrakt: {after: 1h}\n")), "spec.policy.contrakt: unknown field; did you mean contract?");
+  // Set: part of the spec hash; default: existing specs keep theirs. The approval is not.
+  EXPECT_NE(su.spec_hash, ParseOne(kMinimal).spec_hash);
+  EXPECT_EQ(ParseOne(WithPolicy("    contract: {after: 0}\n")).spec_hash, ParseOne(kMinimal).spec_hash);
+  std::string annotated = Replace(kMinimal, "  name: app\n",
+                                  "  name: app\n  annotations: {olympus.io/approve-contract: c0ffee0123456789}\n");
+  EXPECT_EQ(ParseOne(annotated).policy.contract_approved_hash, "c0ffee0123456789");
+  EXPECT_EQ(ParseOne(annotated).spec_hash, ParseOne(kMinimal).spec_hash);
+  EXPECT_EQ(ParseOne(annotated + "  policy: {contract: {planHash: fromspec}}\n").policy.contract_approved_hash,
+            "fromspec");
+}
+
 TEST(ManifestParseTest, SpecHashFollowsTheSpecOnly) {
   const std::string h = ParseOne(kMinimal).spec_hash;
   EXPECT_EQ(ParseOne(kMinimal).spec_hash, h);

@@ -46,8 +46,7 @@ ResourceStatus Full() {
 }
 
 TEST(PhaseTest, NamesParseBack) {
-  for (Phase p : {Phase::kPending, Phase::kWaiting, Phase::kPlanning, Phase::kBackingUp, Phase::kMigrating,
-                  Phase::kBumping, Phase::kVerifying, Phase::kSucceeded, Phase::kFailed}) {
+  for (Phase p : kAllPhases) {
     Phase back = Phase::kPending;
     ASSERT_TRUE(ParsePhase(PhaseName(p), &back)) << PhaseName(p);
     EXPECT_EQ(back, p);

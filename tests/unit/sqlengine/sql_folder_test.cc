@@ -281,5 +281,37 @@ TEST_F(SqlFolderTest, EmptyFolderHasNoMigrations) {
   EXPECT_TRUE(r->empty());
 }
 
+TEST(MigrationDirectivesTest, PhaseDefaultsToExpandAndBadDirectivesNameFileAndLine) {
+  auto none = ReadMigrationDirectives("001_a.up.sql", "CREATE TABLE a (id int);\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*MigrationPhaseOf("001_a.up.sql", *none), MigrationPhase::kExpand);
+  auto c = ReadMigrationDirectives("002_b.up.sql", "-- drop it later\n-- schema-upgrade: phase=contract\nDROP TABLE a;\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*MigrationPhaseOf("002_b.up.sql", *c), MigrationPhase::kContract);
+  auto e = ReadMigrationDirectives("003_c.up.sql", "-- schema-upgrade: phase=expand\nSELECT 1;\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(*MigrationPhaseOf("003_c.up.sql", *e), MigrationPhase::kExpand);
+
+  auto bad = ReadMigrationDirectives("004_d.up.sql", "-- schema-upgrade: phase=later\nSELECT 1;\n");
+  ASSERT_TRUE(bad.ok());
+  auto phase = MigrationPhaseOf("004_d.up.sql", *bad);
+  ASSERT_FALSE(phase.ok());
+  EXPECT_EQ(phase.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(phase.status().message(),
+            "004_d.up.sql: line 1: phase=later is not a phase; write phase=expand (the default) or phase=contract");
+  auto unknown = ReadMigrationDirectives("005_e.up.sql", "\n-- schema-upgrade: phaze=contract\nSELECT 1;\n");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("005_e.up.sql: line 2: unknown schema-upgrade directive 'phaze'"),
+            std::string::npos)
+      << unknown.status().message();
+  auto late = ReadMigrationDirectives("006_f.up.sql", "SELECT 1;\n-- schema-upgrade: phase=contract\n");
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.status().message().find("006_f.up.sql: line 2:"), std::string::npos) << late.status().message();
+  // The linter's own lines are not directives of ours.
+  auto ignore = ReadMigrationDirectives("007_g.up.sql", "-- schema-upgrade: lint-ignore drop-table\nDROP TABLE a;\n");
+  ASSERT_TRUE(ignore.ok()) << ignore.status().ToString();
+  EXPECT_TRUE(ignore->empty());
+}
+
 }  // namespace
 }  // namespace su

@@ -409,3 +409,37 @@ TEST(LintRules, ListsEveryRuleOnceWithDescription) {
 
 }  // namespace
 }  // namespace su
+
+namespace su {
+namespace {
+
+TEST(LintPairingTest, DestructiveFindingsOfExpandStepsBecomeErrorsWithTheFix) {
+  auto f = LintSql("002_expand.up.sql",
+                   "ALTER TABLE users DROP COLUMN nick;\nALTER TABLE users RENAME COLUMN a TO b;\n"
+                   "ALTER TABLE users ALTER COLUMN mail SET NOT NULL;\nCREATE INDEX i ON users (mail);\n",
+                   LintOptions{});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  std::vector<LintFinding> paired = *f;
+  PairExpandFindings(&paired);
+  ASSERT_EQ(paired.size(), f->size());
+  int errors = 0;
+  for (size_t i = 0; i < paired.size(); ++i) {
+    if (IsDestructiveRule(paired[i].rule)) {
+      ++errors;
+      EXPECT_EQ(paired[i].severity, LintSeverity::kError) << paired[i].rule;
+      EXPECT_NE(paired[i].suggestion.find("move it to a contract step"), std::string::npos);
+      EXPECT_NE(paired[i].message.find("in an expand step"), std::string::npos);
+      EXPECT_EQ((*f)[i].severity, LintSeverity::kWarning) << "unpaired: today's warning";
+    } else {
+      EXPECT_EQ(paired[i].severity, (*f)[i].severity) << paired[i].rule << " is not destructive: unchanged";
+      EXPECT_EQ(paired[i].suggestion, (*f)[i].suggestion);
+    }
+  }
+  EXPECT_EQ(errors, 3) << "drop-column, rename-column, set-not-null";
+  EXPECT_TRUE(IsDestructiveRule("drop-table"));
+  EXPECT_TRUE(IsDestructiveRule("rename-table"));
+  EXPECT_FALSE(IsDestructiveRule("create-index-without-concurrently"));
+}
+
+}  // namespace
+}  // namespace su

@@ -146,6 +146,7 @@ TEST_F(ContractPodmanTest, OldVersionServesDuringExpandAndContractWaitsForVerify
   // During the expand phase the v1 container ran, answered, and read users.mail.
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], "002: " + repo_ + ":v1 true | pong | a@example.org");
+  during_migration_ = [](const Progress&) {};  // the contract drops users.mail: nothing to view then
   // Bumped and verified: v2 runs; the contract has not run (the column v1 read is still there).
   EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
   EXPECT_EQ(h_.Scalar("SELECT mail FROM users WHERE id = 1"), "a@example.org");

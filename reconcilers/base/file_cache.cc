@@ -94,6 +94,7 @@ void MigrationFileCache::LoadChecksums(FileSystem* fs, const std::string& file) 
   const auto now_steady = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> l(mu_);
   std::string_view all(*text);
+  entries_.reserve(entries_.size() + all.size() / 128);  // a line is ~150 bytes
   size_t pos = 0;
   while (pos < all.size()) {
     size_t nl = all.find('\n', pos);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "reconcilers/base/fs.h"
@@ -58,13 +59,19 @@ class MigrationFileCache {
     std::chrono::steady_clock::time_point verified;
   };
   using Key = std::pair<const FileSystem*, std::string>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const noexcept {
+      return std::hash<std::string>()(k.second) ^ (std::hash<const void*>()(k.first) << 1);
+    }
+  };
   // Reads, checks and hashes path; caches it when the stamp held still. stamp: taken before.
   Result<std::shared_ptr<const MigrationText>> Load(FileSystem* fs, const std::string& path,
                                                     const Result<FileStamp>& stamp);
 
   std::chrono::seconds full_check_every_;
   std::mutex mu_;
-  std::map<Key, Entry> entries_;  // guarded by mu_
+  // Hashed: an apply loads and looks up one entry per file of folders with thousands of them.
+  std::unordered_map<Key, Entry, KeyHash> entries_;  // guarded by mu_
   // Counts entries (re)learnt by Load; saved_ holds, per file system, the checksums file last
   // loaded or saved and changes_ at that moment. Both guarded by mu_.
   struct Saved {

@@ -115,7 +115,7 @@ class Pass {
   void LiveLintFacts(EngineState& state);
 
   // Records the plan of a (re-)observation in status: database version, pending, observedAt.
-  void UsePlan(const Plan& plan);
+  void UsePlan(Plan plan);
 
   // Pre-flight (preflight.cc): everything that can refuse the upgrade is checked before the
   // first change. Preflight() runs after Observe (also for `plan`): the plan's refusals (downgrade,

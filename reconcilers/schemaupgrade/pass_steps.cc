@@ -223,7 +223,7 @@ StepOutcome Pass::Observe() {
   if (!cached) LiveLintFacts(*state);
   if (!cached && !digest.empty()) d_.observations->Put(su_.Key(), digest, shared, *state);
   if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
-  UsePlan(BuildPlan(su_, *state, declared_image_, target_image_, db_identity_));
+  UsePlan(BuildPlan(su_, std::move(*state), declared_image_, target_image_, db_identity_));
   return StepOutcome::Succeeded();
 }
 
@@ -233,8 +233,8 @@ void Pass::LiveLintFacts(EngineState& state) {
   if (!s.ok()) LogWarn("lint.live_facts_unavailable", {{"resource", su_.Key()}, {"error", s.message()}});
 }
 
-void Pass::UsePlan(const Plan& plan) {
-  plan_ = plan;
+void Pass::UsePlan(Plan plan) {
+  plan_ = std::move(plan);
   out_.plan = plan_;
   st_.current_version = plan_.db_version;
   st_.observed_at = FormatTime(d_.clock->Now());
@@ -326,11 +326,11 @@ StepOutcome Pass::Lock() {
     return StepOutcome::Failed(state.status(), reasons::kInvalidMigrations);
   }
   LiveLintFacts(*state);
-  Plan now = BuildPlan(su_, *state, declared_image_, target_image_, db_identity_);
+  Plan now = BuildPlan(su_, std::move(*state), declared_image_, target_image_, db_identity_);
   if (now.hash == plan_.hash) return StepOutcome::Succeeded();
   LogInfo("plan.changed_under_lock", {{"resource", su_.Key()}, {"was", plan_.hash}, {"now", now.hash},
                                       {"pending", std::to_string(now.state.pending.size())}});
-  UsePlan(now);
+  UsePlan(std::move(now));
   // A new plan is checked and gated like the first one.
   if (StepOutcome o = Preflight(); !o.ok()) return o;
   return Gates();

@@ -116,7 +116,7 @@ std::string PlanRefusal(const SchemaUpgrade& su, const Plan& p) {
 
 }  // namespace
 
-Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
+Plan BuildPlan(const SchemaUpgrade& su, EngineState state, const std::string& current_image,
                const std::string& target_image, const std::string& database_identity) {
   Plan p;
   p.database = database_identity;
@@ -127,21 +127,21 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
   p.db_version = state.current_version;
   p.current_image = current_image;
   p.target_image = target_image;
-  p.state = state;
+  p.state = std::move(state);  // by value: a no-op at target holds thousands of applied rows
   // Findings about tables an earlier pending migration creates are dropped (new and empty when
   // the later one runs), unless the table exists now (CREATE TABLE IF NOT EXISTS); the rest are
   // ranked by the live table's rows (lint_plan.h).
   std::set<std::string> created;
   for (auto& m : p.state.pending) {
     DropFindingsOnCreatedTables(m.findings, created);
-    RankFindings(m.findings, state.table_rows);
+    RankFindings(m.findings, p.state.table_rows);
     p.findings.insert(p.findings.end(), m.findings.begin(), m.findings.end());
     for (std::string_view s : m.statements) AddCreatedTables(s, created);
-    for (const auto& [table, rows] : state.table_rows) created.erase(table);
+    for (const auto& [table, rows] : p.state.table_rows) created.erase(table);
   }
-  RankFindings(p.findings, state.table_rows);
+  RankFindings(p.findings, p.state.table_rows);
 
-  if (!state.pending.empty()) {
+  if (!p.state.pending.empty()) {
     if (su.policy.backup_enabled) {
       // Kubernetes: where the Job writes (the step text is in the plan hash: an approval covers it).
       const std::string claim = su.policy.backup_pvc_claim.empty()
@@ -152,18 +152,18 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
     }
     // Expand/contract: the migrate step is the expand group only; the contract group is a step
     // of its own after verify. (Plans without contract migrations keep their step text and hash.)
-    const size_t expand = ExpandPrefix(state.pending);
-    const bool phased = expand < state.pending.size();
+    const size_t expand = ExpandPrefix(p.state.pending);
+    const bool phased = expand < p.state.pending.size();
     if (expand > 0) {
-      std::string first = state.pending.front().version, last = state.pending[expand - 1].version;
+      std::string first = p.state.pending.front().version, last = p.state.pending[expand - 1].version;
       p.steps.push_back({"migrate", "Apply " + std::to_string(expand) + " " + su.migrations.engine +
                                         (phased ? " expand" : "") + " migration(s) " + first +
                                         (first == last ? "" : " .. " + last) + " under the migration lock." +
                                         (phased ? " The old version keeps serving." : "")});
     }
   }
-  p.ahead = state.ahead;
-  p.downgrade = !state.ahead.empty();
+  p.ahead = p.state.ahead;
+  p.downgrade = !p.state.ahead.empty();
   if (!target_image.empty() && !SameImage(current_image, target_image)) {
     p.steps.push_back({"bump", std::string(p.downgrade ? "DOWNGRADE: change " : "Change ") + su.workload.kind + " " +
                                    su.workload.name + " from " + (current_image.empty() ? "(none)" : current_image) +
@@ -171,22 +171,22 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
                                    (p.downgrade ? ", leaving the database ahead of it (policy.allowDowngrade)." : ".")});
     p.steps.push_back({"verify", "Check that " + su.workload.name + " runs " + target_image + " and stays up."});
   }
-  if (HasContractSteps(state.pending)) {
-    const size_t expand = ExpandPrefix(state.pending);
-    const std::string first = state.pending[expand].version, last = state.pending.back().version;
+  if (HasContractSteps(p.state.pending)) {
+    const size_t expand = ExpandPrefix(p.state.pending);
+    const std::string first = p.state.pending[expand].version, last = p.state.pending.back().version;
     std::string when = "Once " + (su.workload.kind.empty() ? std::string("the expand migrations ran")
                                                            : su.workload.name + " is verified on " + target_image +
                                                                  " and no instance of the old image remains");
     if (su.policy.contract_after.count() > 0) when += ", after a soak of " + FormatDuration(su.policy.contract_after);
     if (su.policy.contract_approval_required) when += ", and once the contract hash is approved";
-    p.steps.push_back({"contract", when + ": apply " + std::to_string(state.pending.size() - expand) + " " +
+    p.steps.push_back({"contract", when + ": apply " + std::to_string(p.state.pending.size() - expand) + " " +
                                        su.migrations.engine + " contract migration(s) " + first +
                                        (first == last ? "" : " .. " + last) + " under the migration lock."});
     std::ostringstream c;
     c << "contract-v1\n" << p.resource << "\n" << p.engine << "\n" << target_image << "\n";
     c << "database " << database_identity << "\n";
-    for (size_t i = expand; i < state.pending.size(); ++i) {
-      const auto& m = state.pending[i];
+    for (size_t i = expand; i < p.state.pending.size(); ++i) {
+      const auto& m = p.state.pending[i];
       c << "contract " << m.version << " " << m.checksum << " down=" << m.down_checksum << "\n";
     }
     p.contract_hash = Sha256Hex(c.str()).substr(0, 16);
@@ -198,7 +198,7 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
   }
   p.path_skip = !p.path_skipped.empty() && !p.steps.empty();
   if (su.policy.on_failure == OnFailure::kRollback && !su.policy.backup_enabled) {
-    for (const auto& m : state.pending) p.rollback_impossible |= !m.has_down || su.migrations.engine != "sql";
+    for (const auto& m : p.state.pending) p.rollback_impossible |= !m.has_down || su.migrations.engine != "sql";
   }
   p.refused = PlanRefusal(su, p);
 
@@ -210,7 +210,7 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
   std::ostringstream h;
   h << "v2\n" << p.resource << "\n" << p.engine << "\n" << p.target_version << "\n" << target_image << "\n";
   h << "database " << database_identity << "\n";
-  h << "at " << state.current_version << "\n";
+  h << "at " << p.state.current_version << "\n";
   h << "policy backup=" << pol.backup_enabled << " dir=" << pol.backup_dir
     << " onFailure=" << OnFailureName(pol.on_failure) << " lockTimeout=" << pol.lock_timeout.count()
     << " statementTimeout=" << pol.statement_timeout.count() << " lockWait=" << pol.lock_wait.count()
@@ -223,11 +223,11 @@ Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::str
   }
   for (const auto& v : pol.accept_drift) h << "acceptDrift " << v << "\n";
   for (const auto& s : p.steps) h << "step " << s.kind << " " << s.description << "\n";
-  for (const auto& m : state.pending) {
+  for (const auto& m : p.state.pending) {
     h << "pending " << m.version << " " << m.checksum << " down=" << m.down_checksum << " notx=" << m.no_transaction
       << (m.phase == MigrationPhase::kContract ? " contract" : "") << "\n";
   }
-  for (const auto& d : state.drift) h << "drift " << d.version << " " << d.file_checksum << " " << d.accepted << "\n";
+  for (const auto& d : p.state.drift) h << "drift " << d.version << " " << d.file_checksum << " " << d.accepted << "\n";
   p.hash = Sha256Hex(h.str()).substr(0, 16);
   return p;
 }

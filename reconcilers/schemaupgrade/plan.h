@@ -81,7 +81,7 @@ std::string TargetImage(const SchemaUpgrade& su, const std::string& declared_ima
 // database_identity: see DatabaseIdentity() in pass_steps.cc; part of the hash.
 // Sets the downgrade fields and refuses what can be refused from the spec and the observed state
 // alone: a downgrade without policy.allowDowngrade, a digest pin the target would drop.
-Plan BuildPlan(const SchemaUpgrade& su, const EngineState& state, const std::string& current_image,
+Plan BuildPlan(const SchemaUpgrade& su, EngineState state, const std::string& current_image,
                const std::string& target_image, const std::string& database_identity = "");
 
 // Renderings for `schema-upgrade plan --output text|markdown|json`.

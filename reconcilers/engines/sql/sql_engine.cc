@@ -4,6 +4,9 @@
 
 #include <map>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "reconcilers/base/file_cache.h"
 #include "reconcilers/base/log.h"
@@ -462,16 +465,18 @@ class SqlEngine : public Engine {
   // Expand/contract lint pairing: whether the folder uses phases (a pending contract migration,
   // else an applied one, read only when a pending expand file has a destructive finding, so a
   // no-op pass reads nothing more), and if so the destructive findings of expand files are errors.
-  void MarkPhases(EngineState* st, const std::vector<SqlMigrationFile>& files,
-                  const std::map<std::string, bool>& is_applied, bool lint) {
+  // is_applied: by index into files.
+  void MarkPhases(EngineState* st, const std::vector<SqlMigrationFile>& files, const std::vector<char>& is_applied,
+                  bool lint) {
     bool phased = false, destructive = false;
     for (const auto& p : st->pending) {
       phased |= p.phase == MigrationPhase::kContract;
       for (const auto& f : p.findings) destructive |= p.phase == MigrationPhase::kExpand && IsDestructiveRule(f.rule);
     }
     if (!phased && lint && destructive) {
-      for (const auto& f : files) {
-        if (!is_applied.count(f.version)) continue;
+      for (size_t i = 0; i < files.size(); ++i) {
+        const SqlMigrationFile& f = files[i];
+        if (!is_applied[i]) continue;
         auto text = cache_->Text(fs_, f.up_path);
         if (!text.ok() || (*text)->content.find("-- schema-upgrade") == std::string::npos) continue;
         auto d = ReadMigrationDirectives(f.up_path, (*text)->content);
@@ -497,23 +502,26 @@ class SqlEngine : public Engine {
 
     Snapshot snap;
     EngineState& st = snap.state;
-    std::map<std::string, const SqlMigrationFile*> by_version;
-    for (const auto& f : files) by_version[f.version] = &f;
-    std::map<std::string, bool> is_applied;
+    // Hashed, not ordered, and by index: a no-op over thousands of applied files walks these once.
+    std::unordered_map<std::string_view, size_t> by_version;
+    by_version.reserve(files.size());
+    for (size_t i = 0; i < files.size(); ++i) by_version[files[i].version] = i;
+    std::vector<char> is_applied(files.size(), 0);  // by index into files
     for (auto& a : applied) {
-      is_applied[a.version] = true;
       auto f = by_version.find(a.version);
       if (f == by_version.end()) {
         st.unknown.push_back(a.version);
       } else {
-        if (a.name.empty()) a.name = f->second->name;
+        const SqlMigrationFile& file = files[f->second];
+        is_applied[f->second] = 1;
+        if (a.name.empty()) a.name = file.name;
         // Applied files need only their checksum: read and hashed when their stamp changed.
-        SU_ASSIGN_OR_RETURN(std::string checksum, cache_->Checksum(fs_, f->second->up_path));
+        SU_ASSIGN_OR_RETURN(std::string checksum, cache_->Checksum(fs_, file.up_path));
         if (!a.checksum.empty() && a.checksum != checksum) {
           DriftedMigration d;
           d.version = a.version;
-          d.name = f->second->name;
-          d.file = f->second->up_path;
+          d.name = file.name;
+          d.file = file.up_path;
           d.recorded_checksum = a.checksum;
           d.file_checksum = checksum;
           d.accepted = Listed(accept, a.version);
@@ -529,8 +537,9 @@ class SqlEngine : public Engine {
     st.applied = std::move(applied);
 
     std::map<std::string, Held> held;
-    for (const auto& f : files) {
-      if (is_applied.count(f.version)) continue;
+    for (size_t i = 0; i < files.size(); ++i) {
+      const SqlMigrationFile& f = files[i];
+      if (is_applied[i]) continue;
       SU_ASSIGN_OR_RETURN(std::shared_ptr<const MigrationText> text, cache_->Text(fs_, f.up_path));
       Held h;
       if (auto it = held_.find(f.up_path); it != held_.end() && it->second.text == text) h = std::move(it->second);

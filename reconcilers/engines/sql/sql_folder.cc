@@ -2,7 +2,7 @@
 #include "reconcilers/engines/sql/sql_folder.h"
 
 #include <algorithm>
-#include <map>
+#include <string_view>
 
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/base/text_check.h"
@@ -18,12 +18,6 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '_' || c == '-';
-}
-
-std::string StripLeadingZeros(const std::string& v) {
-  size_t i = 0;
-  while (i + 1 < v.size() && v[i] == '0') ++i;
-  return v.substr(i);
 }
 
 Status BadName(const std::string& file, const std::string& why) {
@@ -113,71 +107,89 @@ Result<std::vector<SqlMigrationFile>> ListSqlFolder(FileSystem* fs, const std::s
   auto entries = fs->ListDirEntries(folder);
   if (!entries.ok()) return entries.status().WithContext("reading the sql migrations folder");
 
-  struct Side {
-    std::string file;  // chosen file name for this direction
-    bool postgres = false;
+  // A vector sorted once, not a map: a no-op apply lists thousands of files on every run.
+  struct Item {
+    SqlFileName parsed;
+    const DirEntry* entry;
+    size_t zeros = 0;  // leading zeros of the version, skipped: "001" and "1" collide as they should
+    // An offset, not a string_view: moving an Item moves a short (inline) version string.
+    std::string_view key() const { return std::string_view(parsed.version).substr(zeros); }
   };
-  struct Pair {
-    SqlMigrationFile m;
-    Side up, down;
-  };
-  // Keyed by the version without leading zeros, so "001" and "1" collide as they should; ordered
-  // numerically (shorter first, then by digits), which is CompareVersions' order: no sort after.
-  struct NumericOrder {
-    bool operator()(const std::string& a, const std::string& b) const {
-      return a.size() != b.size() ? a.size() < b.size() : a < b;
-    }
-  };
-  std::map<std::string, Pair, NumericOrder> by_version;
+  std::vector<Item> items;
+  items.reserve(entries->size());
   for (const auto& entry : *entries) {
-    const std::string& file = entry.name;
-    auto parsed = ParseSqlFileName(file);
+    auto parsed = ParseSqlFileName(entry.name);
     if (!parsed.ok()) return parsed.status().WithContext(folder);
     if (parsed->skipped) continue;
-    std::string path = JoinPath(folder, file);
     if (entry.is_dir) {
-      return Status::Invalid(path + ": is a directory named like a migration file; expected a regular file "
-                                    "(rename or remove the directory)");
+      return Status::Invalid(JoinPath(folder, entry.name) +
+                             ": is a directory named like a migration file; expected a regular file "
+                             "(rename or remove the directory)");
     }
-    Pair& p = by_version[StripLeadingZeros(parsed->version)];
-    Side& side = parsed->up ? p.up : p.down;
-    if (!side.file.empty()) {
-      if (side.postgres == parsed->postgres) {
-        return Status::Invalid(folder + ": duplicate migration version " + parsed->version + ": " + side.file +
-                               " and " + file +
-                               " (each version may have one .up.sql and one .down.sql, plus .postgres variants; "
-                               "renumber one of them)");
-      }
-      // popx: the .postgres file beats the dialect-less one of the same version and direction.
-      if (side.postgres) continue;
-    }
-    const Side& other = parsed->up ? p.down : p.up;
-    if (!other.file.empty() && (p.m.version != parsed->version || p.m.name != parsed->name)) {
-      return Status::Invalid(folder + ": " + other.file + " and " + file +
-                             " have the same version but different names (an up and its down file must share "
-                             "<version>_<name>)");
-    }
-    side.file = file;
-    side.postgres = parsed->postgres;
-    p.m.version = parsed->version;
-    p.m.name = parsed->name;
-    if (parsed->up) {
-      p.m.up_path = path;
-      p.m.up_autocommit = parsed->autocommit;
-    } else {
-      p.m.down_path = path;
-      p.m.down_autocommit = parsed->autocommit;
-    }
+    items.push_back(Item{std::move(*parsed), &entry});
   }
+  for (auto& it : items) {
+    const std::string& v = it.parsed.version;
+    while (it.zeros + 1 < v.size() && v[it.zeros] == '0') ++it.zeros;
+  }
+  // Numeric order (shorter first, then by digits), which is CompareVersions' order; stable, so the
+  // files of one version keep the listing's (name) order.
+  // Zero-padded versions are in that order already (the listing is sorted by name): checked first.
+  auto numeric = [](const Item& a, const Item& b) {
+    std::string_view x = a.key(), y = b.key();
+    return x.size() != y.size() ? x.size() < y.size() : x < y;
+  };
+  if (!std::is_sorted(items.begin(), items.end(), numeric)) std::stable_sort(items.begin(), items.end(), numeric);
 
+  struct Side {
+    const std::string* file = nullptr;  // chosen file name for this direction
+    bool postgres = false;
+  };
   std::vector<SqlMigrationFile> out;
-  out.reserve(by_version.size());
-  for (auto& [key, p] : by_version) {
-    if (p.up.file.empty()) {
-      return Status::Invalid(JoinPath(folder, p.down.file) + ": a down migration without its up migration (add " +
-                             p.m.version + "_" + p.m.name + ".up.sql or remove this file)");
+  out.reserve(items.size());
+  for (size_t g = 0; g < items.size();) {
+    size_t end = g;
+    while (end < items.size() && items[end].key() == items[g].key()) ++end;
+    SqlMigrationFile m;
+    Side up, down;
+    for (size_t k = g; k < end; ++k) {
+      const SqlFileName& parsed = items[k].parsed;
+      const std::string& file = items[k].entry->name;
+      Side& side = parsed.up ? up : down;
+      if (side.file != nullptr) {
+        if (side.postgres == parsed.postgres) {
+          return Status::Invalid(folder + ": duplicate migration version " + parsed.version + ": " + *side.file +
+                                 " and " + file +
+                                 " (each version may have one .up.sql and one .down.sql, plus .postgres variants; "
+                                 "renumber one of them)");
+        }
+        // popx: the .postgres file beats the dialect-less one of the same version and direction.
+        if (side.postgres) continue;
+      }
+      const Side& other = parsed.up ? down : up;
+      if (other.file != nullptr && (m.version != parsed.version || m.name != parsed.name)) {
+        return Status::Invalid(folder + ": " + *other.file + " and " + file +
+                               " have the same version but different names (an up and its down file must share "
+                               "<version>_<name>)");
+      }
+      side.file = &file;
+      side.postgres = parsed.postgres;
+      m.version = parsed.version;
+      m.name = parsed.name;
+      if (parsed.up) {
+        m.up_path = JoinPath(folder, file);
+        m.up_autocommit = parsed.autocommit;
+      } else {
+        m.down_path = JoinPath(folder, file);
+        m.down_autocommit = parsed.autocommit;
+      }
     }
-    out.push_back(std::move(p.m));
+    if (up.file == nullptr) {
+      return Status::Invalid(JoinPath(folder, *down.file) + ": a down migration without its up migration (add " +
+                             m.version + "_" + m.name + ".up.sql or remove this file)");
+    }
+    out.push_back(std::move(m));
+    g = end;
   }
   return out;
 }

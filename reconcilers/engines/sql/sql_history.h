@@ -37,7 +37,7 @@ class SqlHistory {
 
  private:
   Result<std::vector<AppliedMigration>> ReadAppliedSlow();
-  static std::vector<AppliedMigration> ToApplied(const QueryResult& rows);
+  static std::vector<AppliedMigration> ToApplied(QueryResult&& rows);
   Database* db_;
   std::string schema_;
 };

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "controller/runtime/leadership.h"
 #include "controller/runtime/manager.h"
@@ -97,7 +98,10 @@ int RunController(ControllerParts& p) {
   // number). phase{resource,phase} (one series per resource, its current phase) only with
   // --metrics-per-resource; a pass that leaves the phase as it was touches nothing.
   std::mutex phase_mu;
-  std::map<std::string, Phase> phase_shown;  // guarded by phase_mu
+  // By the key's 64-bit hash, not the key: ~40 bytes per resource instead of ~110 (10,000 of them
+  // in folder mode). Two keys sharing a hash (odds ~1e-11 at 10,000) would only skew the counts.
+  std::unordered_map<size_t, Phase> phase_shown;  // guarded by phase_mu
+  auto phase_key = [](const std::string& key) { return std::hash<std::string>()(key); };
   auto phase_series = [](const std::string& key, Phase ph) -> MetricLabels {
     return {{"resource", key}, {"phase", PhaseName(ph)}};
   };
@@ -106,7 +110,7 @@ int RunController(ControllerParts& p) {
   }
   auto ShowPhase = [&](const std::string& key, Phase ph) {
     std::lock_guard<std::mutex> l(phase_mu);
-    auto [it, added] = phase_shown.emplace(key, ph);
+    auto [it, added] = phase_shown.emplace(phase_key(key), ph);
     if (!added && it->second == ph) return;
     if (!added) {
       metrics.AddGauge("resources", {{"phase", PhaseName(it->second)}}, -1);
@@ -118,7 +122,7 @@ int RunController(ControllerParts& p) {
   };
   auto ForgetPhase = [&](const std::string& key) {
     std::lock_guard<std::mutex> l(phase_mu);
-    auto it = phase_shown.find(key);
+    auto it = phase_shown.find(phase_key(key));
     if (it == phase_shown.end()) return;
     metrics.AddGauge("resources", {{"phase", PhaseName(it->second)}}, -1);
     if (p.per_resource_metrics) metrics.RemoveSeries("phase", phase_series(key, it->second));

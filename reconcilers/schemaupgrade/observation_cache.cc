@@ -1,12 +1,31 @@
 // ObservationCache (see observation_cache.h).
 #include "reconcilers/schemaupgrade/observation_cache.h"
 
+#include "reconcilers/base/sha256.h"
+
 namespace su {
+
+ObservationCache::Digest ObservationCache::Compact(const std::string& digest) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  // Sha256Hex's output is 64 lowercase hex characters: the recursion ends there.
+  if (digest.size() != 64) return Compact(Sha256Hex(digest));
+  Digest out{};
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = nibble(digest[2 * i]), lo = nibble(digest[2 * i + 1]);
+    if (hi < 0 || lo < 0) return Compact(Sha256Hex(digest));
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return out;
+}
 
 std::shared_ptr<const EngineState> ObservationCache::Find(const std::string& key, const std::string& digest) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.digest != digest ||
+  if (it == entries_.end() || it->second.digest != Compact(digest) ||
       clock_->MonotonicNow() - it->second.full_at >= full_every_) {
     ++misses_;
     return nullptr;
@@ -31,7 +50,7 @@ void ObservationCache::Put(const std::string& key, const std::string& digest, co
     // Forget the shared states nobody holds any more (a history that moved on).
     for (auto i = shared_.begin(); i != shared_.end();) i = i->second.expired() ? shared_.erase(i) : std::next(i);
   }
-  entries_[key] = Entry{digest, std::move(s), clock_->MonotonicNow()};
+  entries_[key] = Entry{Compact(digest), std::move(s), clock_->MonotonicNow()};
 }
 
 void ObservationCache::Drop(const std::string& key) {

@@ -24,16 +24,16 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
     const FileStamp& st = file->second.stamp;
     if (st.ino == sb.st_ino && st.size == sb.st_size && st.mtime_sec == sb.st_mtim.tv_sec &&
         st.mtime_nsec == sb.st_mtim.tv_nsec) {
-      present->insert(present->end(), file->second.keys.begin(), file->second.keys.end());
+      for (const std::string* k : file->second.keys) present->push_back(*k);
       return Status::Ok();
     }
   }
   if (file != files_.end()) file->second.stamped = false;
   if (!fs->Exists(path)) {
     if (file == files_.end()) return Status::Ok();
-    for (const auto& k : file->second.keys) {
-      resources_.erase(k);
-      gone->push_back(k);
+    for (const std::string* k : file->second.keys) {
+      gone->push_back(*k);
+      resources_.erase(resources_.find(*k));  // by iterator: k points into the node erased
     }
     files_.erase(file);
     return Status::Ok();
@@ -50,19 +50,19 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
   }
   if (file == files_.end()) file = files_.emplace(path, FileEntry{}).first;
   const std::string* file_key = &file->first;
-  std::vector<std::string> now;
+  std::vector<const std::string*> now;
   now.reserve(loaded->size());
   for (auto& su : *loaded) {
     std::string key = su.Key();
     su.source_file.clear();  // the file's name is the entry's key: not held twice
-    resources_.insert_or_assign(key, ResourceEntry{file_key, PackSpec(su)});
-    present->push_back(key);
-    now.push_back(std::move(key));
+    auto it = resources_.insert_or_assign(key, ResourceEntry{file_key, PackSpec(su)}).first;
+    present->push_back(std::move(key));
+    now.push_back(&it->first);  // a key still defined keeps its node, so its pointer compares equal
   }
-  for (const auto& k : file->second.keys) {
+  for (const std::string* k : file->second.keys) {
     if (std::find(now.begin(), now.end(), k) == now.end()) {
-      resources_.erase(k);
-      gone->push_back(k);
+      gone->push_back(*k);
+      resources_.erase(resources_.find(*k));  // by iterator: k points into the node erased
     }
   }
   file->second.keys = std::move(now);

@@ -56,7 +56,9 @@ class FolderSource : public ResourceSource {
     long mtime_nsec;
   };
   struct FileEntry {
-    std::vector<std::string> keys;  // the resources it defines (as of its last good parse)
+    // The resources it defines (as of its last good parse): the keys of their resources_ nodes,
+    // not copies (std::map nodes do not move; an entry leaves resources_ only through its file).
+    std::vector<const std::string*> keys;
     FileStamp stamp{};
     bool stamped = false;  // stamp is valid: an unchanged file need not be parsed again
   };

@@ -106,6 +106,13 @@ struct BumpPreflight {
   bool pulled = false;         // this call pulled it
 };
 
+// One running instance of a workload (WorkloadRuntime::RunningInstances): the image it runs and
+// its name for messages (a container or pod name; empty when the runtime has none).
+struct RunningInstance {
+  std::string image;
+  std::string name;
+};
+
 class WorkloadRuntime {
  public:
   virtual ~WorkloadRuntime() = default;
@@ -126,15 +133,16 @@ class WorkloadRuntime {
   virtual Status Rollout(const WorkloadRef& w, const std::string& image) = 0;
   // What is running now.
   virtual Result<WorkloadStatus> Observe(const WorkloadRef& w) = 0;
-  // The images every running instance of the workload runs, one entry per instance (expand/
-  // contract: contract migrations wait until none runs the old image). Default: what Observe
-  // sees (Kubernetes: `running` only once the rollout is complete, which is what Verify proved;
-  // the old ReplicaSet's pods are gone then). Podman: every running container of the compose
-  // service, also ones started by hand or by `--scale`, not only the one Rollout manages.
-  virtual Result<std::vector<std::string>> RunningImages(const WorkloadRef& w) {
+  // Every running instance of the workload, one entry per instance, with the image it runs
+  // (expand/contract: contract migrations wait until none runs the old image). Default: what
+  // Observe sees, unnamed. Podman: every running container of the compose service, also ones
+  // started by hand or by `--scale`, not only the one Rollout manages. Kubernetes: every pod the
+  // workload's selector selects that has not terminated (an old ReplicaSet's pod still running,
+  // or being deleted and not yet stopped, counts), whatever the rollout status says.
+  virtual Result<std::vector<RunningInstance>> RunningInstances(const WorkloadRef& w) {
     SU_ASSIGN_OR_RETURN(WorkloadStatus s, Observe(w));
-    if (!s.running) return std::vector<std::string>{};
-    return std::vector<std::string>{s.image};
+    if (!s.running) return std::vector<RunningInstance>{};
+    return std::vector<RunningInstance>{{s.image, ""}};
   }
   // Last lines of the workload's logs, for failure reports.
   virtual Result<std::string> Logs(const WorkloadRef& w, int lines) = 0;

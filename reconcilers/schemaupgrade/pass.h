@@ -187,7 +187,7 @@ class Pass {
   StepOutcome Contract();
 
   // Instances of the workload that do not run the target image ("" when none), as the runtime
-  // sees them (WorkloadRuntime::RunningImages); an error when it cannot be asked.
+  // sees them (WorkloadRuntime::RunningInstances), naming them; an error when it cannot be asked.
   Result<std::string> OldInstances();
 
   void Succeed();

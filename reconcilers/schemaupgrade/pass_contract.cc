@@ -12,16 +12,21 @@ namespace su::reconcile_internal {
 
 Result<std::string> Pass::OldInstances() {
   if (!d_.workloads || su_.workload.kind.empty() || target_image_.empty()) return std::string();
-  SU_ASSIGN_OR_RETURN(std::vector<std::string> images, d_.workloads->RunningImages(su_.workload));
-  std::string old;
-  int n = 0;
-  for (const auto& image : images) {
-    if (SameImage(image, target_image_)) continue;
+  SU_ASSIGN_OR_RETURN(std::vector<RunningInstance> instances, d_.workloads->RunningInstances(su_.workload));
+  constexpr int kNamed = 5;  // instances named in the message
+  std::string old, names;
+  int n = 0, named = 0;
+  for (const auto& i : instances) {
+    if (SameImage(i.image, target_image_)) continue;
     ++n;
-    if (old.find(image) == std::string::npos) old += (old.empty() ? "" : ", ") + image;
+    if (old.find(i.image) == std::string::npos) old += (old.empty() ? "" : ", ") + i.image;
+    if (i.name.empty()) continue;
+    if (named++ < kNamed) names += (names.empty() ? "" : ", ") + i.name;
   }
   if (n == 0) return std::string();
-  return std::to_string(n) + " instance(s) of " + su_.workload.name + " still run " + old;
+  if (named > kNamed) names += " and " + std::to_string(named - kNamed) + " more";
+  return std::to_string(n) + " instance(s) of " + su_.workload.name + " still run " + old +
+         (names.empty() ? "" : " (" + names + ")");
 }
 
 StepOutcome Pass::Contract() {

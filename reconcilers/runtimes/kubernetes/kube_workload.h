@@ -13,6 +13,9 @@
 //   Observe           the rollout as `kubectl rollout status` judges it (EvaluateRollout below), plus
 //                     the pods of the new template that wait in CrashLoopBackOff, ImagePullBackOff,
 //                     ErrImagePull or CreateContainer*Error, named in WorkloadStatus::detail.
+//   RunningInstances  every pod the workload's spec.selector selects that has not terminated
+//                     (phase not Succeeded/Failed; being deleted but not yet stopped counts), with
+//                     the image the container runs in it (expand/contract's "old version gone").
 //   Logs              the last lines of those pods (pods/log, tailLines; the previous container of a
 //                     crash-looping one), else of the newest pod.
 //   PreflightBump     the workload and container exist (kNotFound / kInvalidArgument naming them);

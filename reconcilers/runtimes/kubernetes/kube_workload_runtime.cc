@@ -115,6 +115,25 @@ class KubeWorkloadRuntime : public WorkloadRuntime {
     return ws;
   }
 
+  // Expand/contract: every live pod of the workload's selector, not only the current template's
+  // and whatever the rollout status says: a complete rollout no longer counts a terminating pod
+  // of the old ReplicaSet, which may still serve (its grace period, a finalizer), nor a pod
+  // outside the ReplicaSets that the selector still matches.
+  Result<std::vector<RunningInstance>> RunningInstances(const WorkloadRef& w) override {
+    SU_RETURN_IF_ERROR(CheckRef(w));
+    auto got = api_->Get(WorkloadPath(w));
+    if (!got.ok() && got.error().IsNotFound()) return std::vector<RunningInstance>{};  // as Observe: nothing runs
+    if (!got.ok()) return got.status().WithContext("reading " + Describe(w));
+    SU_ASSIGN_OR_RETURN(value obj, Parse(*got, Describe(w)));
+    SU_ASSIGN_OR_RETURN(ContainerAt c, FindContainer(obj, w.container, Describe(w)));
+    PodLister pods(api_, clock_);
+    auto live = pods.Live(obj, w.ns, c.name);
+    if (!live.ok()) return live.status().WithContext(Describe(w));
+    std::vector<RunningInstance> out;
+    for (auto& p : *live) out.push_back({std::move(p.image), "pod " + p.pod});
+    return out;
+  }
+
   Result<std::string> Logs(const WorkloadRef& w, int lines) override {
     SU_ASSIGN_OR_RETURN(Workload got, Read(w));
     PodLister pods(api_, clock_);

@@ -112,6 +112,20 @@ Result<std::vector<PodProblem>> PodLister::Problems(const value& workload, const
   return out;
 }
 
+Result<std::vector<PodLister::LivePod>> PodLister::Live(const value& workload, const std::string& ns,
+                                                         const std::string& container) {
+  SU_ASSIGN_OR_RETURN(std::vector<value> pods, Pods(workload, ns, container, ""));
+  std::vector<LivePod> out;
+  // Pods() sorts newest first; the oldest (the old ReplicaSet's) are the ones worth naming first.
+  for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
+    const std::string phase = Str(*it, {"status", "phase"});
+    if (phase == "Succeeded" || phase == "Failed") continue;  // terminated: runs nothing
+    std::string image = PodImage(*it, container);
+    out.push_back({Str(*it, {"metadata", "name"}), image.empty() ? "(no container " + container + ")" : image});
+  }
+  return out;
+}
+
 std::string PodLister::PodLog(const std::string& ns, const std::string& pod, const std::string& container, int lines,
                               bool previous) {
   kube::ResourcePath log{kPods, ns, pod, "log"};

@@ -1,5 +1,6 @@
 // Internal to runtimes/kubernetes: the pods of a workload (by its spec.selector) that run its
-// current template (the named container's image), the ones that cannot start (waiting in
+// current template (the named container's image), the ones not terminated whatever they run, the
+// ones that cannot start (waiting in
 // CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError,
 // CreateContainerError, as kubectl's rollout status warns), and their last log lines (pods/log).
 #pragma once
@@ -37,6 +38,15 @@ class PodLister {
   // Pods of workload (in ns) whose `container` runs `image`, that wait for one of the reasons above.
   Result<std::vector<PodProblem>> Problems(const value& workload, const std::string& ns, const std::string& container,
                                            const std::string& image);
+  // Every pod the workload's selector selects that has not terminated (status.phase neither
+  // Succeeded nor Failed: Pending, Running, Unknown, also one with a deletionTimestamp whose
+  // containers have not stopped yet), with the image its `container` declares (spec; "(no
+  // container C)" when it has none), oldest first. Expand/contract's RunningInstances.
+  struct LivePod {
+    std::string pod;
+    std::string image;
+  };
+  Result<std::vector<LivePod>> Live(const value& workload, const std::string& ns, const std::string& container);
   // The last `lines` log lines of up to max problem pods (a crash-looping container's previous
   // run), else of the newest pod running image; each headed "--- pod NAME (container C):".
   Result<std::string> Logs(const value& workload, const std::string& ns, const std::string& container,

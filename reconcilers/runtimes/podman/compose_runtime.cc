@@ -164,12 +164,12 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
   // Expand/contract: the container Rollout manages, plus every other running container podman-
   // compose labelled as this service of this project (scaled copies, `podman-compose run`, one
   // started again by hand). `podman ps --format json` is parsed here (JSON is YAML).
-  Result<std::vector<std::string>> RunningImages(const WorkloadRef& w) override {
+  Result<std::vector<RunningInstance>> RunningInstances(const WorkloadRef& w) override {
     SU_RETURN_IF_ERROR(CheckRef(w));
     SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
     SU_ASSIGN_OR_RETURN(WorkloadStatus managed, Inspect(name));
-    std::vector<std::string> out;
-    if (managed.running) out.push_back(managed.image);
+    std::vector<RunningInstance> out;
+    if (managed.running) out.push_back({managed.image, name});
     SU_ASSIGN_OR_RETURN(ProcessResult r, Podman({"ps", "--filter", "label=com.docker.compose.service=" + ServiceOf(w),
                                                  "--format", "json"}));
     if (!r.Succeeded()) return Status::Error(Code::kUnavailable, "podman ps: " + Scrub(r.Tail(5)));
@@ -183,7 +183,7 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
         const YAML::Node labels = c["Labels"];
         std::string p = labels && labels["com.docker.compose.project"] ? labels["com.docker.compose.project"].as<std::string>("") : "";
         if (p != project) continue;
-        out.push_back(c["Image"] ? c["Image"].as<std::string>("") : "");
+        out.push_back({c["Image"] ? c["Image"].as<std::string>("") : "", cname});
       }
     } catch (const YAML::Exception& e) {
       return Status::Error(Code::kUnavailable, "podman ps --format json: unreadable output: " + std::string(e.what()));

@@ -5,8 +5,10 @@
 
 #include <cpprest/json.h>
 
+#include <algorithm>
 #include <functional>
 #include <utility>
+#include <vector>
 
 #include "kube/api.h"
 #include "reconcilers/runtimes/kubernetes/kube_workload.h"
@@ -96,6 +98,32 @@ class RuntimeKubeTest : public ::testing::Test {
     auto s = api_->Patch(kube::ResourcePath{kPod, "default", pod, "status"}, kube::PatchType::kMerge,
                          R"({"status":{"containerStatuses":[)" + container_status + "]}}");
     ASSERT_TRUE(s.ok()) << s.error().Describe();
+  }
+
+  // A pod of app in `phase` running `image`; with a finalizer when `hold` (deleting it then only
+  // marks it, as a pod in its grace period or held by a finalizer).
+  void CreatePodIn(const std::string& app, const std::string& pod, const std::string& image, const std::string& phase,
+                   bool hold = false) {
+    std::string body = R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + pod +
+                       R"(","namespace":"default",)" + (hold ? R"("finalizers":["e2e.olympus.io/hold"],)" : "") +
+                       R"("labels":{"app":")" + app + R"("}},"spec":{"containers":[{"name":"kratos","image":")" +
+                       image + R"("}]}})";
+    auto r = api_->Create(kube::ResourcePath{kPod, "default", "", ""}, body);
+    ASSERT_TRUE(r.ok()) << r.error().Describe();
+    auto s = api_->Patch(kube::ResourcePath{kPod, "default", pod, "status"}, kube::PatchType::kMerge,
+                         R"({"status":{"phase":")" + phase + R"("}})");
+    ASSERT_TRUE(s.ok()) << s.error().Describe();
+  }
+  // RunningInstances as "image name" strings, sorted.
+  std::vector<std::string> Instances(const WorkloadRef& w) {
+    auto r = rt_->RunningInstances(w);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    std::vector<std::string> out;
+    if (r.ok()) {
+      for (const auto& i : *r) out.push_back(i.image + " " + i.name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   static KubeEmulator* emu_;
@@ -248,6 +276,46 @@ TEST_F(RuntimeKubeTest, ObserveFollowsADeploymentRolloutAsKubectlRolloutStatus) 
   EXPECT_EQ(ws->rollout, "complete");
   EXPECT_TRUE(ws->running);
   EXPECT_EQ(ws->image, kNew);
+}
+
+// Expand/contract's "no instance of the old version left": every pod the selector selects that has
+// not terminated, whatever the rollout status says. A complete rollout no longer counts the old
+// ReplicaSet's pod that is being deleted but still runs (its grace period, here a finalizer).
+TEST_F(RuntimeKubeTest, RunningInstancesAreTheSelectorsLivePodsAlsoTerminatingOnes) {
+  Create("Deployment", "contract");
+  WorkloadRef w = Ref("Deployment", "contract");
+  ASSERT_TRUE(rt_->SetDeclaredImage(w, kOld, kNew).ok());
+  SetStatus("Deployment", "contract", R"({"observedGeneration":)" + std::to_string(Generation("Deployment", "contract")) +
+                                          R"(,"replicas":2,"updatedReplicas":2,"availableReplicas":2,"readyReplicas":2})");
+  CreatePodIn("contract", "contract-new-1", kNew, "Running");
+  CreatePodIn("contract", "contract-new-2", kNew, "Pending");
+  CreatePodIn("contract", "contract-old-1", kOld, "Running", /*hold=*/true);
+  auto del = api_->Delete(kube::ResourcePath{kPod, "default", "contract-old-1", ""});
+  ASSERT_TRUE(del.ok()) << del.error().Describe();
+  // Terminated pods run nothing; another app's pod is not selected.
+  CreatePodIn("contract", "contract-old-2", kOld, "Succeeded");
+  CreatePodIn("contract", "contract-old-3", kOld, "Failed");
+  CreatePodIn("other", "other-1", kOld, "Running");
+
+  auto ws = rt_->Observe(w);
+  ASSERT_TRUE(ws.ok()) << ws.status().ToString();
+  EXPECT_EQ(ws->rollout, "complete") << "the terminating pod is not counted by the rollout status";
+  EXPECT_EQ(Instances(w), (std::vector<std::string>{std::string(kOld) + " pod contract-old-1",
+                                                    std::string(kNew) + " pod contract-new-1",
+                                                    std::string(kNew) + " pod contract-new-2"}));
+
+  // Its finalizer removed, the old pod is gone: only the new image runs.
+  auto fin = api_->Patch(kube::ResourcePath{kPod, "default", "contract-old-1", ""}, kube::PatchType::kMerge,
+                         R"({"metadata":{"finalizers":null}})");
+  ASSERT_TRUE(fin.ok()) << fin.error().Describe();
+  EXPECT_EQ(Instances(w), (std::vector<std::string>{std::string(kNew) + " pod contract-new-1",
+                                                    std::string(kNew) + " pod contract-new-2"}));
+  // A workload that does not exist runs nothing (as Observe: exists = false).
+  EXPECT_TRUE(Instances(Ref("Deployment", "no-such")).empty());
+  // A container the workload does not have is an error naming it, as for the other calls.
+  auto bad = rt_->RunningInstances(Ref("Deployment", "contract", "nope"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("nope"), std::string::npos) << bad.status().ToString();
 }
 
 TEST_F(RuntimeKubeTest, ProgressDeadlineExceededFailsVerifyNamingTheCrashLoopingPods) {

@@ -81,15 +81,17 @@ class FakeWorkloadRuntime : public WorkloadRuntime {
   Result<std::string> Logs(const WorkloadRef&, int) override { return std::string("fake log line\n"); }
 
   // Instances besides the one Observe reports (a container of the service started by hand, a
-  // scaled copy): RunningImages lists them after it.
+  // scaled copy), by image: RunningInstances lists them after it, unnamed.
   std::vector<std::string> other_instances;
-  Result<std::vector<std::string>> RunningImages(const WorkloadRef& w) override {
+  Result<std::vector<RunningInstance>> RunningInstances(const WorkloadRef& w) override {
     SU_ASSIGN_OR_RETURN(WorkloadStatus s, Observe(w));
-    std::vector<std::string> out;
-    if (s.running) out.push_back(s.image);
-    out.insert(out.end(), other_instances.begin(), other_instances.end());
+    std::vector<RunningInstance> out;
+    if (s.running) out.push_back({s.image, ""});
+    for (const auto& image : other_instances) out.push_back({image, ""});
+    out.insert(out.end(), named_instances.begin(), named_instances.end());
     return out;
   }
+  std::vector<RunningInstance> named_instances;  // listed last (pods, containers with a name)
 
   // Holding a rollout (GitOps bumped first), when can_hold: `paused` is the setting the workload
   // has now ("paused=<held>", as a Deployment); HoldRollout pauses, ReleaseRollout restores the

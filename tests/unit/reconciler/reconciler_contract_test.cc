@@ -116,6 +116,21 @@ TEST_F(ReconcilerContractTest, AnOldInstanceStillRunningKeepsTheContractWaiting)
   EXPECT_TRUE(world_.pending.empty());
 }
 
+TEST_F(ReconcilerContractTest, TheOldInstancesAreNamedFiveAtMost) {
+  for (int i = 1; i <= 7; ++i) rt_.named_instances.push_back({kOldImage, "pod app-old-" + std::to_string(i)});
+  rt_.named_instances.push_back({kNewImage, "pod app-new-1"});  // runs the target: not named
+  auto out = Run();
+  EXPECT_EQ(out.kind, OutcomeKind::kWaiting);
+  EXPECT_EQ(out.reason, "OldVersionRunning");
+  const std::string& m = Stored().message;
+  EXPECT_NE(m.find("7 instance(s)"), std::string::npos) << m;
+  EXPECT_NE(m.find("(pod app-old-1, pod app-old-2, pod app-old-3, pod app-old-4, pod app-old-5 and 2 more)"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("app-new-1"), std::string::npos) << m;
+  EXPECT_EQ(PendingVersions(), std::vector<std::string>{"20240201000003"});
+}
+
 TEST_F(ReconcilerContractTest, TheContractWaitsForItsOwnApproval) {
   su_.policy.contract_approval_required = true;
   auto out = Run();

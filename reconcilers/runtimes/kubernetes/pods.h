@@ -1,8 +1,8 @@
 // Internal to runtimes/kubernetes: the pods of a workload (by its spec.selector) that run its
-// current template (the named container's image), the ones not terminated whatever they run, the
-// ones that cannot start (waiting in
+// current template (the named container's image), the ones that cannot start (waiting in
 // CrashLoopBackOff, ImagePullBackOff, ErrImagePull, CreateContainerConfigError,
-// CreateContainerError, as kubectl's rollout status warns), and their last log lines (pods/log).
+// CreateContainerError, as kubectl's rollout status warns), and their last log lines (pods/log);
+// and every pod not terminated, whatever it runs (expand/contract).
 #pragma once
 
 #include <chrono>

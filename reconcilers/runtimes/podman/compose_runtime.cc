@@ -169,7 +169,7 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
     SU_ASSIGN_OR_RETURN(std::string name, ComposeContainerName(fs_, w));
     SU_ASSIGN_OR_RETURN(WorkloadStatus managed, Inspect(name));
     std::vector<RunningInstance> out;
-    if (managed.running) out.push_back({managed.image, name});
+    if (managed.running) out.push_back({managed.image, "container " + name});
     SU_ASSIGN_OR_RETURN(ProcessResult r, Podman({"ps", "--filter", "label=com.docker.compose.service=" + ServiceOf(w),
                                                  "--format", "json"}));
     if (!r.Succeeded()) return Status::Error(Code::kUnavailable, "podman ps: " + Scrub(r.Tail(5)));
@@ -183,7 +183,7 @@ class ComposeWorkloadRuntime : public WorkloadRuntime {
         const YAML::Node labels = c["Labels"];
         std::string p = labels && labels["com.docker.compose.project"] ? labels["com.docker.compose.project"].as<std::string>("") : "";
         if (p != project) continue;
-        out.push_back({c["Image"] ? c["Image"].as<std::string>("") : "", cname});
+        out.push_back({c["Image"] ? c["Image"].as<std::string>("") : "", "container " + cname});
       }
     } catch (const YAML::Exception& e) {
       return Status::Error(Code::kUnavailable, "podman ps --format json: unreadable output: " + std::string(e.what()));

@@ -174,6 +174,7 @@ TEST_F(ContractPodmanTest, OldVersionServesDuringExpandAndContractWaitsForVerify
   out = h_.Reconcile(r, Su("v2"));
   EXPECT_EQ(out.kind, OutcomeKind::kWaiting) << out.result.ToString();
   EXPECT_EQ(out.reason, "OldVersionRunning");
+  EXPECT_NE(out.status.message.find("(container " + container_ + "-extra)"), std::string::npos) << out.status.message;
   EXPECT_EQ(h_.History(), (std::vector<std::string>{"001", "002"}));
   ASSERT_TRUE(Ok(Podman({"rm", "-f", "-t", "0", container_ + "-extra"})));
 

@@ -29,6 +29,13 @@ Status Classify(const Status& s, const RunContext& ctx) {
 
 }  // namespace
 
+std::string DrizzleHistoryInsert(const std::string& history_table, const DrizzleMigration& m) {
+  // Exactly drizzle-orm's row: its hash and its journal `when` (node-pg sends the number as its
+  // decimal text, which the bigint column parses as this literal does), id from the SERIAL.
+  return "insert into " + history_table + " (\"hash\", \"created_at\") values(" + QuoteLiteral(m.hash) + ", " +
+         QuoteLiteral(std::to_string(m.entry.when)) + ")";
+}
+
 DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_table,
                                    const std::vector<const DrizzleMigration*>& batch, const RunContext& ctx,
                                    const DrizzleRecordRows& extra) {
@@ -67,9 +74,6 @@ DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_tabl
     r.status = s.WithContext("recording " + batch[owner[i]]->entry.tag + " in " + history_table);
   };
 
-  // Exactly drizzle-orm's row: its hash and its journal `when` (node-pg sends the number as its
-  // decimal text, which the bigint column parses as this literal does), id from the SERIAL.
-  const std::string insert = "insert into " + history_table + " (\"hash\", \"created_at\") values(";
   for (int k = 0; k < total; ++k) {
     const DrizzleMigration& m = *batch[k];
     const auto start = clock->MonotonicNow();
@@ -113,7 +117,7 @@ DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_tabl
       ++r.statements_run[k];
     }
     r.duration_ms[k] = MsSince(clock, start);
-    prefix.push_back(insert + QuoteLiteral(m.hash) + ", " + QuoteLiteral(std::to_string(m.entry.when)) + ")");
+    prefix.push_back(DrizzleHistoryInsert(history_table, m));
     owner.push_back(k);
     if (extra) {
       for (std::string& row : extra(k, r.duration_ms[k])) {

@@ -30,6 +30,9 @@ struct DrizzleBatchResult {
 // a simple query). They commit with the migration or roll back with it.
 using DrizzleRecordRows = std::function<std::vector<std::string>(int k, long long duration_ms)>;
 
+// drizzle-orm's history row for m, as a complete statement: its hash and its journal `when`.
+std::string DrizzleHistoryInsert(const std::string& history_table, const DrizzleMigration& m);
+
 // history_table: quoted "schema"."table". batch: the pending migrations in order. extra: may be
 // empty.
 DrizzleBatchResult RunDrizzleBatch(Database* db, const std::string& history_table,

@@ -1,5 +1,6 @@
 // DrizzleEngine (see drizzle_engine.h): Observe reads; Apply = drift gate, drizzle-orm's DDL,
-// then the batch (history and audit rows inside its one transaction) with lock-timeout retries.
+// then the batch (history and audit rows inside its one transaction) with lock-timeout retries,
+// split into segments around backfill files (RunOneBackfill).
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include "reconcilers/engines/drizzle/drizzle_batch.h"
 #include "reconcilers/engines/drizzle/drizzle_folder.h"
 #include "reconcilers/engines/drizzle/drizzle_plan.h"
+#include "reconcilers/engines/sql/sql_backfill.h"
+#include "reconcilers/engines/sql/sql_runner.h"
 #include "reconcilers/sqltext/statement.h"
 
 namespace su {
@@ -88,43 +91,68 @@ class DrizzleEngine : public Engine {
     // of its own. A failed batch gets its rows after the rollback (FailBatch).
     std::vector<AuditEntry> entries;
     const std::string actor = ctx.actor.empty() ? CurrentActor() : ctx.actor;
-    for (const DrizzleMigration* m : batch) entries.push_back(EntryFor(*m, ctx, actor, batch.size()));
-    const DrizzleRecordRows audit_rows = [&](int k, long long duration_ms) {
-      return std::vector<std::string>{audit.SucceededSql(entries[k], duration_ms)};
-    };
+    for (const DrizzleMigration* m : batch) entries.push_back(EntryFor(*m, ctx, actor));
 
-    DrizzleBatchResult r = RunWithRetries(db, batch, ctx, audit_rows);
-    if (r.status.ok()) {
-      for (size_t k = 0; k < batch.size(); ++k) {
-        const DrizzleMigration& m = *batch[k];
-        rep.steps.push_back({m.entry.tag, m.Name(), r.duration_ms[k], r.statements_run[k]});
+    // The batch runs as segments: each run of ordinary migrations in one transaction (drizzle-orm's
+    // design), each backfill on its own in batches (docs/backfill.md). Files before a backfill are
+    // committed before it starts, files after it run once its history row is committed.
+    for (size_t k = 0; k < batch.size();) {
+      if (batch[k]->backfill) {
+        if (!RunOneBackfill(db, &audit, *batch[k], entries[k], ctx, static_cast<int>(k) + 1,
+                            static_cast<int>(batch.size()), &rep)) {
+          return rep;
+        }
+        ++k;
+        continue;
+      }
+      size_t end = k;
+      while (end < batch.size() && !batch[end]->backfill) ++end;
+      const std::vector<const DrizzleMigration*> part(batch.begin() + k, batch.begin() + end);
+      std::vector<AuditEntry> part_entries(entries.begin() + k, entries.begin() + end);
+      for (AuditEntry& e : part_entries) e.detail = "drizzle batch of " + std::to_string(part.size()) + " migration(s) in one transaction";
+      const DrizzleRecordRows audit_rows = [&](int i, long long duration_ms) {
+        return std::vector<std::string>{audit.SucceededSql(part_entries[i], duration_ms)};
+      };
+      DrizzleBatchResult r = RunWithRetries(db, part, ctx, audit_rows);
+      if (!r.status.ok()) return FailBatch(rep, &audit, part_entries, part, r);
+      for (size_t i = 0; i < part.size(); ++i) {
+        const DrizzleMigration& m = *part[i];
+        rep.steps.push_back({m.entry.tag, m.Name(), r.duration_ms[i], r.statements_run[i]});
         Progress p;
         p.event = Progress::Event::kMigrationDone;
         p.version = m.entry.tag;
         p.name = m.Name();
-        p.migration_index = static_cast<int>(k) + 1;
+        p.migration_index = static_cast<int>(k + i) + 1;
         p.migrations_total = static_cast<int>(batch.size());
-        p.statement_index = p.statements_total = r.statements_run[k];
-        p.elapsed_ms = r.duration_ms[k];
+        p.statement_index = p.statements_total = r.statements_run[i];
+        p.elapsed_ms = r.duration_ms[i];
         if (ctx.on_progress) ctx.on_progress(p);
-        LogInfo("drizzle_applied", {{"version", m.entry.tag}, {"statements", std::to_string(r.statements_run[k])},
-                                    {"duration_ms", std::to_string(r.duration_ms[k])}});
+        LogInfo("drizzle_applied", {{"version", m.entry.tag}, {"statements", std::to_string(r.statements_run[i])},
+                                    {"duration_ms", std::to_string(r.duration_ms[i])}});
       }
-      return rep;
+      k = end;
     }
-    return FailBatch(rep, &audit, entries, batch, r);
+    return rep;
   }
 
  private:
   std::string Table() const { return QuoteIdent(opt_.migrations_schema) + "." + QuoteIdent(opt_.migrations_table); }
+
+  // s with " The N migration(s) before it are applied." when earlier segments committed (a
+  // backfill splits the batch); code and SQLSTATE kept.
+  static Status WithAppliedBefore(const Status& s, const RunReport& rep) {
+    if (rep.steps.empty()) return s;
+    const std::string msg = s.message() + " The " + std::to_string(rep.steps.size()) +
+                            " migration(s) before it (up to " + rep.steps.back().version + ") are applied.";
+    return s.sqlstate().empty() ? Status::Error(s.code(), msg) : Status::Database(msg, s.sqlstate()).WithCode(s.code());
+  }
 
   static RunReport Fail(RunReport& rep, const Status& s) {
     rep.status = s;
     return rep;
   }
 
-  static AuditEntry EntryFor(const DrizzleMigration& m, const RunContext& ctx, const std::string& actor,
-                             size_t batch_size) {
+  static AuditEntry EntryFor(const DrizzleMigration& m, const RunContext& ctx, const std::string& actor) {
     AuditEntry e;
     e.resource = ctx.resource;
     e.engine = "drizzle";
@@ -134,7 +162,6 @@ class DrizzleEngine : public Engine {
     e.checksum = m.hash;
     e.statements_total = static_cast<int>(m.statements.size());
     e.actor = actor;
-    e.detail = "drizzle batch of " + std::to_string(batch_size) + " migration(s) in one transaction";
     return e;
   }
 
@@ -160,6 +187,49 @@ class DrizzleEngine : public Engine {
       rows.push_back(std::move(r));
     }
     return rows;
+  }
+
+  // A backfill file (m.backfill): the sql engine's runner, batch by batch, each batch committed
+  // with its progress row (in audit_schema); the last transaction writes drizzle-orm's history row
+  // and our audit row and drops the progress row, so drizzle-kit sees it applied exactly then.
+  // False (rep filled) on failure; the committed batches stay and the next run resumes after them.
+  bool RunOneBackfill(Database* db, AuditLog* audit, const DrizzleMigration& m, AuditEntry e, const RunContext& ctx,
+                      int index, int total, RunReport* rep) {
+    const PreparedMigration& pm = *m.backfill;
+    e.detail = "drizzle backfill in batches (one transaction per batch)";
+    e.statements_total = static_cast<int>(pm.statements.size());
+    Progress p;
+    p.version = m.entry.tag;
+    p.name = m.Name();
+    p.migration_index = index;
+    p.migrations_total = total;
+    RecordStep step;
+    step.sql = [&](bool, long long elapsed_ms) {
+      return std::vector<std::string>{DrizzleHistoryInsert(Table(), m), audit->SucceededSql(e, elapsed_ms)};
+    };
+    FileRunOutcome o = RunBackfill(db, pm, opt_.audit_schema, m.entry.tag, ctx, p, step);
+    if (o.status.ok()) {
+      rep->steps.push_back({m.entry.tag, m.Name(), o.duration_ms, o.statements_applied});
+      LogInfo("drizzle_applied", {{"version", m.entry.tag}, {"backfill", "true"},
+                                  {"duration_ms", std::to_string(o.duration_ms)}});
+      return true;
+    }
+    rep->status = FileFailureStatus("drizzle migration " + m.entry.tag, pm, o, ctx);
+    rep->status = WithAppliedBefore(rep->status, *rep);
+    rep->failed_version = m.entry.tag;
+    rep->failed_file = m.file;
+    rep->failed_statement_index = o.failed_index;
+    rep->failed_statement_line = o.failed_line;
+    rep->failed_statement = o.failed_summary;
+    const bool stopped = o.status.code() == Code::kCancelled && !IsStatementTimeout(o.status);
+    e.status = stopped ? "interrupted" : "failed";
+    e.statements_applied = o.statements_applied;
+    e.duration_ms = o.duration_ms;
+    e.error = o.status.message();
+    e.failing_statement = FailedStatementRef(o);
+    RecordAudit(audit, std::move(e));
+    LogError("drizzle_failed", {{"version", m.entry.tag}, {"error", rep->status.message()}});
+    return false;
   }
 
   DrizzleBatchResult RunWithRetries(Database* db, const std::vector<const DrizzleMigration*>& batch,
@@ -226,6 +296,7 @@ class DrizzleEngine : public Engine {
         "drizzle migration " + m.entry.tag + " failed at " + where + ": " + r.status.message() + rolled + next;
     rep.status = r.status.sqlstate().empty() ? Status::Error(r.status.code(), msg)
                                              : Status::Database(msg, r.status.sqlstate()).WithCode(r.status.code());
+    rep.status = WithAppliedBefore(rep.status, rep);
     const bool stopped = r.status.code() == Code::kCancelled;
     for (size_t i = 0; i < batch.size(); ++i) {
       AuditEntry e = entries[i];

@@ -6,6 +6,10 @@
 // and statement, SET LOCAL lock_timeout/statement_timeout, retry of the whole batch after a
 // lock timeout, cancellation between statements, audit rows (written in the batch's transaction:
 // one commit for the whole batch, as drizzle-orm), and drift detection.
+// A file declaring a backfill (`-- schema-upgrade: backfill table=... key=...`, docs/backfill.md)
+// splits the batch: the files before it commit in one transaction, it runs in batches through the
+// sql engine's RunBackfill (progress in <audit schema>.schema_upgrade_backfill, its history row
+// written in its last transaction), then the files after it in one more transaction.
 #pragma once
 
 #include <memory>

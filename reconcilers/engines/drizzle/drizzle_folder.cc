@@ -38,6 +38,21 @@ int FirstCodeLine(std::string_view part, int base_line) {
   return fallback ? fallback : base_line;
 }
 
+// A file with directives beyond phase= goes through the sql engine's checks (unknown keys, backfill
+// knobs without `backfill`, the backfill's fields and its one statement); a backfill file keeps the
+// result to run it. text: the file's text as drizzle-orm sees it (its checksum is the drizzle hash).
+Result<std::shared_ptr<const PreparedMigration>> PrepareIfDirected(const DrizzleMigration& m, const Directives& d,
+                                                                   std::shared_ptr<const MigrationText> text) {
+  bool beyond_phase = false;
+  for (const Directive& item : d.items) beyond_phase |= item.key != "phase";
+  if (!beyond_phase) return std::shared_ptr<const PreparedMigration>();
+  auto prepared = text ? PrepareMigration(m.entry.tag, m.Name(), m.file, std::move(text))
+                       : PrepareMigration(m.entry.tag, m.Name(), m.file, m.content);
+  if (!prepared.ok()) return prepared.status();
+  if (!prepared->backfill) return std::shared_ptr<const PreparedMigration>();
+  return std::make_shared<const PreparedMigration>(std::move(prepared).value());
+}
+
 int CountNewlines(std::string_view s) {
   int n = 0;
   for (char c : s) n += c == '\n';
@@ -107,6 +122,7 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
         if (it != memo->files.end() && it->second.text == *text) {
           kept.statements = std::move(it->second.statements);
           kept.phase = it->second.phase;
+          kept.backfill = it->second.backfill;
         }
       }
       kept.text = *text;
@@ -114,8 +130,10 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
       if (!kept.phase) {
         SU_ASSIGN_OR_RETURN(Directives d, ReadMigrationDirectives(m.file, m.content));
         SU_ASSIGN_OR_RETURN(kept.phase, MigrationPhaseOf(m.file, d));
+        SU_ASSIGN_OR_RETURN(kept.backfill, PrepareIfDirected(m, d, *text));
       }
       m.phase = *kept.phase;
+      m.backfill = kept.backfill;
       m.statements = kept.statements;
       f.migrations.push_back(std::move(m));
       continue;
@@ -131,6 +149,7 @@ Result<DrizzleFolder> LoadDrizzleFolder(FileSystem* fs, const std::string& folde
     m.statements = SplitDrizzleStatements(m.content);
     SU_ASSIGN_OR_RETURN(Directives d, ReadMigrationDirectives(m.file, m.content));
     SU_ASSIGN_OR_RETURN(m.phase, MigrationPhaseOf(m.file, d));
+    SU_ASSIGN_OR_RETURN(m.backfill, PrepareIfDirected(m, d, nullptr));
     f.migrations.push_back(std::move(m));
   }
   if (memo) *memo = std::move(next);

@@ -14,6 +14,7 @@
 #include "reconcilers/base/result.h"
 #include "reconcilers/engines/drizzle/journal.h"
 #include "reconcilers/engines/engine.h"
+#include "reconcilers/engines/sql/sql_prepare.h"
 
 namespace su {
 
@@ -34,6 +35,11 @@ struct DrizzleMigration {
   std::vector<DrizzleStatement> statements;
   // `-- schema-upgrade: phase=contract` in the file's leading comments (ReadMigrationDirectives).
   MigrationPhase phase = MigrationPhase::kExpand;
+  // Set for a file whose directives declare a backfill (`-- schema-upgrade: backfill table=...
+  // key=...`, docs/backfill.md): the file prepared and checked by the sql engine's
+  // PrepareMigration (one statement with $1/$2), run by RunBackfill in batches, not in the
+  // drizzle transaction. Also set (and so checked) for any file with a directive other than phase.
+  std::shared_ptr<const PreparedMigration> backfill;
   std::string Name() const;  // tag without a leading "<digits>_" (e.g. "add_sessions")
 };
 
@@ -54,13 +60,15 @@ struct DrizzleLoadMemo {
     std::shared_ptr<const MigrationText> text;
     std::vector<DrizzleStatement> statements;
     std::optional<MigrationPhase> phase;
+    std::shared_ptr<const PreparedMigration> backfill;
   };
   std::map<std::string, File> files;
 };
 
 // Reads folder/meta/_journal.json and every <tag>.sql it lists. Errors (kInvalidArgument)
 // name the journal or the missing file and the entry that lists it, or the file and byte offset
-// of a NUL byte or invalid UTF-8 (drizzle-orm would cut the file at a NUL and replace bad bytes
+// of a NUL byte or invalid UTF-8, or a bad directive (file, line, field: the checks of the sql
+// engine's PrepareMigration and ParseBackfill) (drizzle-orm would cut the file at a NUL and replace bad bytes
 // with U+FFFD inside the statements; we refuse both before anything runs).
 // With a cache, files are read and hashed through it; with a memo, a file whose text is the one
 // memoized is not split again (the memo is replaced by this load's files).

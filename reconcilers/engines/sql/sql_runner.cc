@@ -213,4 +213,52 @@ FileRunOutcome RunMigrationFile(Database* db, const PreparedMigration& m, const 
   }
 }
 
+std::string FailedStatementRef(const FileRunOutcome& o) {
+  if (o.failed_index == 0) return "";
+  return "statement " + std::to_string(o.failed_index) + " (line " + std::to_string(o.failed_line) +
+         "): " + o.failed_summary;
+}
+
+bool IsStatementTimeout(const Status& s) {
+  return s.code() == Code::kCancelled && s.sqlstate() == "57014" &&
+         s.message().find("statement timeout") != std::string::npos;
+}
+
+Status FileFailureStatus(const std::string& what, const PreparedMigration& m, const FileRunOutcome& o,
+                         const RunContext& ctx) {
+  const Status& s = o.status;
+  std::string msg = what + " (" + m.file + ") failed";
+  if (o.failed_index > 0) {
+    msg += " at statement " + std::to_string(o.failed_index) + " of " + std::to_string(m.statements.size()) +
+           " (line " + std::to_string(o.failed_line) + ": " + o.failed_summary + ")";
+  }
+  msg += ": " + s.message() + ". ";
+  if (m.backfill) {
+    msg += "The batch in flight was rolled back; the batches before it stay committed with their progress, and "
+           "the next run resumes after the last committed key (no row is done twice). ";
+  } else if (!m.no_transaction) {
+    msg += "It was rolled back: nothing of it is applied and its history row is unchanged. ";
+  } else {
+    msg += "The file runs without a transaction: " + std::to_string(o.statements_applied) +
+           " statement(s) before the failing one stay committed and no history row was written; the next run "
+           "starts the file again from the top, so keep its statements idempotent (IF NOT EXISTS). ";
+  }
+  if (s.code() == Code::kLockTimeout) {
+    msg += "It could not take its locks within lock_timeout " + Ms(ctx.lock_timeout) + " after " +
+           std::to_string(o.retries) +
+           " retries; find the blocking session in pg_stat_activity (long transactions), then run again.";
+  } else if (IsStatementTimeout(s)) {
+    msg += "It ran longer than statement_timeout " + Ms(ctx.statement_timeout) +
+           "; raise policy.statementTimeout or make the statement cheaper, then run again.";
+  } else if (s.code() == Code::kCancelled) {
+    msg += "It was stopped on request; run again to continue.";
+  } else if (s.code() == Code::kUnavailable) {
+    msg += "The database connection was lost; run again once the database is reachable.";
+  } else {
+    msg += "Fix the file (or the data it trips over) and run again.";
+  }
+  Status out = s.sqlstate().empty() ? Status::Error(s.code(), msg) : Status::Database(msg, s.sqlstate());
+  return out.WithCode(s.code());
+}
+
 }  // namespace su

@@ -52,4 +52,14 @@ struct RecordStep {
 FileRunOutcome RunMigrationFile(Database* db, const PreparedMigration& m, const RunContext& ctx, Progress progress,
                                 const RecordStep& record);
 
+// "statement N (line L): summary" of a failed file, empty when the failure is not a statement's.
+std::string FailedStatementRef(const FileRunOutcome& o);
+// A statement_timeout (SQLSTATE 57014 with the server's "statement timeout" text), not a cancel.
+bool IsStatementTimeout(const Status& s);
+// The status a person can act on after RunMigrationFile or RunBackfill failed: which file (what:
+// "migration 2026..._fill", "drizzle migration 0001_fill"), which statement, what state it left
+// (a backfill keeps its committed batches and resumes), what to do next. Keeps the code/SQLSTATE.
+Status FileFailureStatus(const std::string& what, const PreparedMigration& m, const FileRunOutcome& o,
+                         const RunContext& ctx);
+
 }  // namespace su

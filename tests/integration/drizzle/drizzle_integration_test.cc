@@ -18,6 +18,7 @@
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 #include "reconcilers/engines/drizzle/journal.h"
+#include "tests/integration/drizzle/drizzle_kit.h"
 #include "tests/support/pg_server.h"
 #include "tests/support/temp_dir.h"
 
@@ -28,12 +29,7 @@ namespace fs = std::filesystem;
 using testing::PgServer;
 using testing::TempDir;
 
-std::string SourceDir() {
-  const char* s = std::getenv("SU_SOURCE_DIR");
-  return s ? s : ".";
-}
-std::string NodeDir() { return SourceDir() + "/tests/fixtures/node"; }
-std::string AthenaDir() { return SourceDir() + "/tests/fixtures/drizzle/athena"; }
+std::string AthenaDir() { return testing::DrizzleSourceDir() + "/tests/fixtures/drizzle/athena"; }
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -44,15 +40,7 @@ std::string ReadAll(const std::string& path) {
 
 class DrizzleKit : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    if (fs::exists(NodeDir() + "/node_modules/.bin/drizzle-kit")) return;
-    ProcessSpec spec;
-    spec.argv = {"bash", NodeDir() + "/install.sh"};
-    spec.timeout = std::chrono::minutes(5);
-    auto r = PosixProcessRunner()->Run(spec);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ASSERT_TRUE(r->Succeeded()) << "tests/fixtures/node/install.sh (npm ci) failed:\n" << r->Tail(40);
-  }
+  static void SetUpTestSuite() { testing::InstallDrizzleKitIfMissing(); }
 
   static std::unique_ptr<Database> Connect(const std::string& dsn) {
     auto db = ConnectPostgres(dsn, "drizzle-test");
@@ -60,29 +48,8 @@ class DrizzleKit : public ::testing::Test {
     return db.ok() ? std::move(db).value() : nullptr;
   }
 
-  // `drizzle-kit migrate` of folder into the database of dsn.
-  static void KitMigrate(const std::string& dsn, const std::string& folder) {
-    ProcessSpec spec;
-    spec.argv = {NodeDir() + "/node_modules/.bin/drizzle-kit", "migrate", "--config", "drizzle.config.ts"};
-    spec.cwd = NodeDir();
-    spec.env = {{"DATABASE_URL", dsn}, {"DRIZZLE_OUT", folder}};
-    spec.timeout = std::chrono::minutes(2);
-    auto r = PosixProcessRunner()->Run(spec);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    ASSERT_TRUE(r->Succeeded()) << "drizzle-kit migrate failed:\n" << r->Tail(40);
-    EXPECT_EQ((r->out + r->err).find(PgServer::Shared().password()), std::string::npos);
-  }
-
-  // All history rows as "id|hash|created_at" lines.
-  static std::string HistoryRows(Database* db) {
-    auto q = db->Query("SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id");
-    EXPECT_TRUE(q.ok()) << q.status().ToString();
-    std::string out;
-    if (!q.ok()) return out;
-    for (size_t i = 0; i < q->rows.size(); ++i)
-      out += q->Get(i, 0) + "|" + q->Get(i, 1) + "|" + q->Get(i, 2, "NULL") + "\n";
-    return out;
-  }
+  static void KitMigrate(const std::string& dsn, const std::string& folder) { testing::KitMigrate(dsn, folder); }
+  static std::string HistoryRows(Database* db) { return testing::DrizzleHistoryRows(db); }
 
   // pg_dump --schema-only of the application and drizzle schemas (not our audit table).
   static std::string SchemaDump(const std::string& dsn) {

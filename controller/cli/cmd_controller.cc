@@ -36,6 +36,7 @@
 #include "controller/runtime/folder_source.h"
 #include "controller/runtime/http_endpoints.h"
 #include "controller/runtime/leadership.h"
+#include "controller/runtime/backfill_metrics.h"
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/signals.h"
 #include "kube/config.h"
@@ -273,6 +274,13 @@ int CmdController(const Args& args) {
     }
     metrics.SetGauge("blocked_sessions", {{"resource", key}}, static_cast<double>(blocked.size()));
     metrics.SetGauge("blocked_session_longest_wait_seconds", {{"resource", key}}, longest / 1000.0);
+  };
+
+  DescribeBackfillMetrics(&metrics);
+  env->deps.on_backfill = [&metrics](const std::string& key, const BackfillProgress* p) {
+    if (!p) return ShowBackfill(&metrics, key, nullptr);
+    const BackfillGauges g{p->rows_done, p->rows_total, static_cast<double>(p->rows_per_second)};
+    ShowBackfill(&metrics, key, &g);
   };
 
   ControllerParts parts;

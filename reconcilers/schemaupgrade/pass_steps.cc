@@ -489,7 +489,8 @@ StepOutcome Pass::Migrate() {
   if (d_.watch) watch = d_.watch(dsn_);
   // A backfill's progress reaches status at most every 10 s (a status write is a PATCH or an fsync).
   std::optional<Clock::MonoTimePoint> backfill_saved;
-  ctx.on_progress = [this, w = watch.get(), &backfill_saved](const Progress& p) {
+  bool backfill_shown = false;  // on_backfill was told of one: tell it when the step ends
+  ctx.on_progress = [this, w = watch.get(), &backfill_saved, &backfill_shown](const Progress& p) {
     if (p.event == Progress::Event::kBackfill) {
       st_.backfill = BackfillProgress{p.version,
                                       p.rows_done,
@@ -497,6 +498,10 @@ StepOutcome Pass::Migrate() {
                                       static_cast<long long>(p.rows_per_second),
                                       p.eta_seconds,
                                       FormatTime(d_.clock->Now())};
+      if (d_.on_backfill) {
+        backfill_shown = true;
+        d_.on_backfill(su_.Key(), &*st_.backfill);
+      }
       const auto now = d_.clock->MonotonicNow();
       if (!backfill_saved || now - *backfill_saved >= std::chrono::seconds(10)) {
         backfill_saved = now;
@@ -590,6 +595,7 @@ StepOutcome Pass::Migrate() {
     st_.blocked_sessions = blocked_;
   }
   st_.backfill.reset();  // progress lives in the database; status shows it only while one runs
+  if (backfill_shown) d_.on_backfill(su_.Key(), nullptr);
   if (d_.on_blocked) d_.on_blocked(su_.Key(), {});
   out_.migrations_applied += static_cast<int>(report.steps.size());
   for (const auto& s : report.steps) {

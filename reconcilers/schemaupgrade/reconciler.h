@@ -144,6 +144,9 @@ struct ReconcilerDeps {
   ResourceLookup* resources = nullptr;
   // Sessions blocked behind a running migration, at every watch poll (metrics). May be empty.
   std::function<void(const std::string& key, const std::vector<BlockedSession>& blocked)> on_blocked;
+  // A running backfill's progress after every batch (metrics); null progress once the migrate
+  // step that ran it ended (its series are removed). May be empty.
+  std::function<void(const std::string& key, const BackfillProgress* progress)> on_backfill;
   // The rehearsal on a copy (policy.rehearse, `plan --rehearse`). Empty: Rehearse() of
   // reconcilers/rehearsal (tests put a fake here).
   std::function<RehearsalReport(Engine*, const std::string& dsn, const RehearsalOptions&, const RunContext&)> rehearse;

@@ -12,6 +12,7 @@
 #include "reconcilers/database/audit_log.h"
 #include "reconcilers/engines/factory/factory.h"
 #include "reconcilers/engines/sql/sql_folder.h"
+#include "reconcilers/engines/sql/sql_prepare.h"
 #include "reconcilers/manifest/manifest.h"
 #include "reconcilers/runtimes/migration_folder.h"
 #include "reconcilers/schemaupgrade/plan.h"
@@ -132,6 +133,12 @@ int CmdLint(const Args& args) {
       if (!directives.ok()) return ReportError("lint", directives.status());
       auto phase = MigrationPhaseOf(f, *directives);
       if (!phase.ok()) return ReportError("lint", phase.status());
+      // A backfill's directive and statement get the checks plan and apply make (PrepareMigration:
+      // its fields, one statement using $1 and $2, knobs without `backfill`): bad input here too.
+      if (DirectivesBeyondPhase(*directives)) {
+        auto prepared = PrepareMigration(BaseName(f), "", f, *text);
+        if (!prepared.ok()) return ReportError("lint", prepared.status());
+      }
       LintOptions o = base;
       o.in_transaction = !HasNoTransactionMarker(*text);
       auto findings = LintSql(f, *text, o);

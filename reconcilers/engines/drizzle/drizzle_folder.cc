@@ -43,9 +43,7 @@ int FirstCodeLine(std::string_view part, int base_line) {
 // result to run it. text: the file's text as drizzle-orm sees it (its checksum is the drizzle hash).
 Result<std::shared_ptr<const PreparedMigration>> PrepareIfDirected(const DrizzleMigration& m, const Directives& d,
                                                                    std::shared_ptr<const MigrationText> text) {
-  bool beyond_phase = false;
-  for (const Directive& item : d.items) beyond_phase |= item.key != "phase";
-  if (!beyond_phase) return std::shared_ptr<const PreparedMigration>();
+  if (!DirectivesBeyondPhase(d)) return std::shared_ptr<const PreparedMigration>();
   auto prepared = text ? PrepareMigration(m.entry.tag, m.Name(), m.file, std::move(text))
                        : PrepareMigration(m.entry.tag, m.Name(), m.file, m.content);
   if (!prepared.ok()) return prepared.status();

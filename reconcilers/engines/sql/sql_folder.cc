@@ -216,6 +216,13 @@ Result<Directives> ReadMigrationDirectives(const std::string& file, std::string_
   return out;
 }
 
+bool DirectivesBeyondPhase(const Directives& d) {
+  for (const Directive& item : d.items) {
+    if (item.key != "phase") return true;
+  }
+  return false;
+}
+
 Result<MigrationPhase> MigrationPhaseOf(const std::string& file, const Directives& d) {
   const Directive* p = d.Find("phase");
   if (!p || p->value == "expand") return MigrationPhase::kExpand;

@@ -77,6 +77,9 @@ Result<Directives> ReadMigrationDirectives(const std::string& file, std::string_
 // docs/expand-contract.md), no-transaction, and backfill's (docs/backfill.md). kInvalidArgument
 // naming the line and the unknown key.
 Status CheckMigrationDirectiveKeys(const Directives& d);
+// True when d holds a key other than phase (no-transaction, backfill and its knobs): such a file
+// must go through PrepareMigration's checks (sql_prepare.h) wherever it is read (drizzle, lint).
+bool DirectivesBeyondPhase(const Directives& d);
 // phase=expand (the default when absent) or phase=contract; anything else is kInvalidArgument
 // naming the file, the line and the allowed values.
 Result<MigrationPhase> MigrationPhaseOf(const std::string& file, const Directives& d);

@@ -243,6 +243,44 @@ TEST_F(CliLintTest, DisableSkipsAnErrorRule) {
   EXPECT_FALSE(Contains(r.out, "drop-column")) << r.out;
 }
 
+// A backfill file (docs/backfill.md): its UPDATE is batched, so it is not "UPDATE without WHERE";
+// a bad directive gets the checks plan makes (the same function), as bad input naming the file,
+// the line and the field.
+TEST_F(CliLintTest, ABackfillFileIsCheckedAsPlanChecksItAndItsBatchedUpdateIsNotFlagged) {
+  dir_.Write("lint/0001_create.sql", "CREATE TABLE items (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0);\n");
+  const std::string fill = "lint/0002_fill.sql";
+  dir_.Write(fill, "-- schema-upgrade: backfill table=items key=id batch=500\n"
+                   "UPDATE items SET n = n + 1 WHERE id BETWEEN $1 AND $2;\n");
+  CliResult ok = Run({"lint", "--strict", Lint()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(ok.out, "0 finding(s), 0 error(s)\n");
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"-- schema-upgrade: backfill table=items key=id batch=lots\nUPDATE items SET n = 1 WHERE id BETWEEN $1 AND $2;\n",
+       "0002_fill.sql:1: backfill directive field 'batch' must be a positive whole number of rows (got 'lots')"},
+      {"-- schema-upgrade: backfill key=id\nUPDATE items SET n = 1 WHERE id BETWEEN $1 AND $2;\n",
+       "0002_fill.sql:1: backfill directive field 'table' is missing"},
+      {"-- schema-upgrade: backfill table=items key=id\n-- schema-upgrade: pause=soon\n"
+       "UPDATE items SET n = 1 WHERE id BETWEEN $1 AND $2;\n",
+       "0002_fill.sql:2: backfill directive field 'pause' must be a duration"},
+      {"-- schema-upgrade: backfill table=items key=id batchsize=5\nUPDATE items SET n = 1 WHERE id BETWEEN $1 AND $2;\n",
+       "batchsize"},
+      {"-- schema-upgrade: table=items key=id\nUPDATE items SET n = 1 WHERE id BETWEEN $1 AND $2;\n",
+       "directive 'table' belongs to a backfill"},
+      {"-- schema-upgrade: backfill table=items key=id\nUPDATE items SET n = 1 WHERE id BETWEEN $1 AND $2;\n"
+       "UPDATE items SET n = 0;\n",
+       "0002_fill.sql:1: a backfill file holds exactly one statement"},
+      {"-- schema-upgrade: backfill table=items key=id\nUPDATE items SET n = 1;\n",
+       "0002_fill.sql:2: the backfill statement must use $1"},
+  };
+  for (const auto& [text, expect] : bad) {
+    dir_.Write(fill, text);
+    CliResult r = Run({"lint", Lint()});
+    EXPECT_EQ(r.exit_code, 2) << text << "\n" << r.out << r.err;
+    EXPECT_TRUE(Contains(r.err, expect)) << text << "\n" << r.err;
+  }
+}
+
 TEST_F(CliLintTest, RulesListsEveryRuleWithItsDescription) {
   CliResult r = Run({"lint", "--rules"});
   EXPECT_EQ(r.exit_code, 0);

@@ -27,7 +27,15 @@ class DrizzleEngine : public Engine {
   Result<EngineState> Observe(Database* db) override {
     SU_ASSIGN_OR_RETURN(DrizzleFolder f, LoadDrizzleFolder(fs_, folder_, SharedMigrationFileCache(), &memo_));
     SU_ASSIGN_OR_RETURN(std::vector<DrizzleHistoryRow> rows, ReadRows(db, /*may_be_missing=*/true));
-    return PlanDrizzle(f, rows, {}).state;
+    DrizzlePlan plan = PlanDrizzle(f, rows, {});
+    for (size_t i : plan.pending) {
+      const DrizzleMigration& m = f.migrations[i];
+      if (!m.backfill) continue;
+      SU_ASSIGN_OR_RETURN(std::string note, DescribePendingBackfill(db, *m.backfill, opt_.audit_schema, m.entry.tag,
+                                                                    "drizzle migration " + m.entry.tag));
+      plan.state.notes.push_back(std::move(note));
+    }
+    return plan.state;
   }
 
   RunReport Apply(Database* db, const RunContext& ctx) override {

@@ -143,6 +143,31 @@ Result<std::vector<BackfillProgressRow>> ReadBackfillProgress(Database* db, cons
   return out;
 }
 
+Result<std::string> DescribePendingBackfill(Database* db, const PreparedMigration& m, const std::string& schema,
+                                            const std::string& progress_key, const std::string& label) {
+  const BackfillSpec& spec = *m.backfill;
+  std::string out = label + " is a backfill of " + spec.table + " by " + spec.key + " in batches of " +
+                    std::to_string(spec.knobs.batch) + (spec.knobs.adaptive ? " (adaptive)" : " (fixed)") +
+                    ", each its own transaction";
+  auto est = db->Query("SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass($1)",
+                       {QuoteQualified(spec.table)});
+  if (!est.ok()) return est.status().WithContext("estimating the size of " + spec.table);
+  if (est->rows.empty()) {
+    out += "; " + spec.table + " does not exist yet (an earlier migration of this plan creates it)";
+  } else if (const long long rows = std::stoll(est->Get(0, 0, "-1")); rows >= 0) {
+    out += "; ~" + std::to_string(rows) + " rows (planner estimate)";
+  } else {
+    out += "; rows unknown (the table was never analyzed)";
+  }
+  SU_ASSIGN_OR_RETURN(std::vector<BackfillProgressRow> progress, ReadBackfillProgress(db, schema));
+  for (const auto& r : progress) {
+    if (r.key != progress_key) continue;
+    out += "; an interrupted run did " + std::to_string(r.rows_done) + " rows in " + std::to_string(r.batches) +
+           " batches: it resumes after key " + r.last_key.value_or("(none)");
+  }
+  return out;
+}
+
 FileRunOutcome RunBackfill(Database* db, const PreparedMigration& m, const std::string& schema,
                            const std::string& progress_key, const RunContext& ctx, Progress progress,
                            const RecordStep& record) {

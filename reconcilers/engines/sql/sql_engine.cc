@@ -540,6 +540,11 @@ class SqlEngine : public Engine {
         st.notes.push_back("invalid index " + idx + " (left by a failed CREATE INDEX CONCURRENTLY in " + f.up_path +
                            ") will be dropped and rebuilt by the next apply");
       }
+      if (m.backfill) {
+        SU_ASSIGN_OR_RETURN(std::string note,
+                            DescribePendingBackfill(db, m, schema_, f.version, "migration " + f.version + "_" + f.name));
+        st.notes.push_back(std::move(note));
+      }
       st.pending.push_back(std::move(p));
       snap.pending.push_back(m);
       snap.invalid_indexes.push_back(std::move(invalid));

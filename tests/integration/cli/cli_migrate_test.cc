@@ -121,6 +121,33 @@ TEST_F(CliMigrateTest, PlanTextListsPendingStatementsLintAndHashAndChangesNothin
   EXPECT_FALSE(TableExists("users"));
 }
 
+// A pending backfill is shown as one (table, key, batch, size) and, after an interrupted run, with
+// the rows done and the key it resumes after (docs/backfill.md).
+TEST_F(CliMigrateTest, PlanShowsABackfillWithItsSizeAndWhereAnInterruptedRunResumes) {
+  WriteMigration(1, "items", "CREATE TABLE items (id bigint PRIMARY KEY, n int NOT NULL DEFAULT 0);\n"
+                             "INSERT INTO items (id) SELECT g FROM generate_series(1, 500) g;\nANALYZE items;\n");
+  WriteManifest();
+  CliResult first = Run({"apply", "-f", Manifest()});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  WriteMigration(2, "fill", "-- schema-upgrade: backfill table=items key=id batch=100 adaptive=false\n"
+                            "UPDATE items SET n = n + 1 WHERE id BETWEEN $1 AND $2;\n");
+  CliResult r = Run({"plan", "-f", Manifest()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string note = "Note: migration " + Ver(2) + "_fill is a backfill of items by id in batches of 100 "
+                           "(fixed), each its own transaction; ~500 rows (planner estimate)";
+  EXPECT_TRUE(Contains(r.out, note + "\n")) << r.out;
+  // An interrupted run (its progress row, as a killed apply leaves it): the plan says where it resumes.
+  ASSERT_TRUE(db_->ExecScript("CREATE TABLE schema_upgrade_backfill (key text PRIMARY KEY, checksum text NOT NULL, last_key "
+                   "text, rows_done bigint NOT NULL DEFAULT 0, batches bigint NOT NULL DEFAULT 0, started_at "
+                   "timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now()); "
+                   "INSERT INTO schema_upgrade_backfill (key, checksum, last_key, rows_done, batches) VALUES ('" +
+                   Ver(2) + "', 'x', '200', 200, 2)").ok());
+  CliResult again = Run({"plan", "-f", Manifest(), "-o", "json"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(Contains(again.out, "; an interrupted run did 200 rows in 2 batches: it resumes after key 200"))
+      << again.out;
+}
+
 TEST_F(CliMigrateTest, PlanTextShowsLintFindingsOnAnExistingTable) {
   WriteThreeFirstApplied();
   std::string before = SchemaDump();

@@ -153,6 +153,12 @@ TEST(DrizzleBackfillChild, ApplyOnce) {
 
 TEST_F(DrizzleBackfill, RunsInBatchesBetweenTheOtherFilesAndDrizzleKitAgreesAfterwards) {
   Folder(2500, "batch=300 pause=0");
+  auto planned = NewDrizzleEngine(LocalFileSystem(), dir_.path())->Observe(db_.get());
+  ASSERT_TRUE(planned.ok()) << planned.status().ToString();
+  ASSERT_EQ(planned->notes.size(), 1u);
+  EXPECT_EQ(planned->notes[0], "drizzle migration 0001_fill is a backfill of items by id in batches of 300 (adaptive), "
+                               "each its own transaction; items does not exist yet (an earlier migration of this plan "
+                               "creates it)");
   std::vector<Progress> batches;
   RunContext ctx;
   ctx.on_progress = [&](const Progress& p) {
@@ -208,6 +214,10 @@ TEST_F(DrizzleBackfill, ResumesAfterAKillAtTheLastCommittedKey) {
   ASSERT_TRUE(obs.ok()) << obs.status().ToString();
   ASSERT_EQ(obs->pending.size(), 2u);
   EXPECT_EQ(obs->pending[0].version, "0001_fill");
+  ASSERT_EQ(obs->notes.size(), 1u);
+  EXPECT_EQ(obs->notes[0], "drizzle migration 0001_fill is a backfill of items by id in batches of 100 (fixed), each "
+                           "its own transaction; rows unknown (the table was never analyzed); an interrupted run did "
+                           "300 rows in 3 batches: it resumes after key 900");
 
   long long first_progress_rows = -1;
   RunContext ctx;

@@ -167,6 +167,17 @@ TEST_F(SqlBackfillTest, ResumesAfterAKillAtTheLastCommittedKey) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM items WHERE n = 1"), "300");
   EXPECT_EQ(Scalar("SELECT max(id) FROM items WHERE n = 1"), "900");
   EXPECT_FALSE(Recorded());
+  // The plan says what is pending is a backfill, how big, and where it resumes (Observe: notes).
+  ASSERT_TRUE(db_->ExecScript("ANALYZE items").ok());
+  auto observed = NewSqlEngine(LocalFileSystem(), dir_.path())->Observe(db_.get());
+  ASSERT_TRUE(observed.ok()) << observed.status().ToString();
+  std::string notes;
+  for (const auto& n : observed->notes) notes += n + "\n";
+  EXPECT_NE(notes.find("migration " + std::string(kFillVersion) + "_fill is a backfill of items by id in batches of "
+                       "100 (fixed), each its own transaction; ~1000 rows (planner estimate); an interrupted run did "
+                       "300 rows in 3 batches: it resumes after key 900"),
+            std::string::npos)
+      << notes;
 
   int first_progress_rows = -1;
   RunContext ctx;

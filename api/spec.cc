@@ -104,6 +104,13 @@ std::string ComputeSpecHash(const SchemaUpgrade& su) {
   if (p.lock_watch_after != std::chrono::milliseconds(1000)) c.Add("lockWatchAfter", p.lock_watch_after);
   if (p.allow_downgrade) c.Add("allowDowngrade", true);  // only when set: older spec hashes stay valid
   if (p.rehearse) c.Add("rehearse", true);                // only when set: older spec hashes stay valid
+  if (p.rehearse_on_set) {                                 // only when set: older spec hashes stay valid
+    c.Add("rehearseOn.kind", static_cast<long long>(p.rehearse_on.kind));
+    c.Add("rehearseOn.env", p.rehearse_on.env);
+    c.Add("rehearseOn.file", p.rehearse_on.file);
+    c.Add("rehearseOn.secretName", p.rehearse_on.secret_name);
+    c.Add("rehearseOn.secretKey", p.rehearse_on.secret_key);
+  }
   // Only when set: older spec hashes stay valid. The approved contract hash is not desired state.
   if (p.contract_after.count() > 0) c.Add("contract.after", p.contract_after);
   if (p.contract_approval_required) c.Add("contract.approvalRequired", true);

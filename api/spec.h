@@ -135,6 +135,11 @@ struct PolicySpec {
   // Rehearse the pending migrations on a scratch copy of the database first (a gate after the
   // others, before the backup and any change); a failing rehearsal fails the upgrade (RehearsalFailed).
   bool rehearse = false;
+  // policy.rehearseOn.dsnFrom (docs/rehearsal.md): make the rehearsal's copy on this server (by
+  // pg_dump | pg_restore into a scratch database there) instead of the source's. The same
+  // sources as spec.database.dsnFrom; its database is where the admin session connects.
+  bool rehearse_on_set = false;
+  DsnSource rehearse_on;
   // policy.contract (docs/expand-contract.md): contract migrations run this long after the new
   // version was verified (the soak; 0: at once), and with contract_approval_required only once
   // their own plan hash (Plan::contract_hash) is approved: policy.contract.planHash, else the

@@ -13,8 +13,8 @@ namespace {
 // add it to VisitSpec (and to spec_pack_test's "every field set" spec), then update the number.
 // A bool can hide in padding without changing a size: spec.h asks for VisitSpec in its comment.
 #if defined(__x86_64__) && defined(__GLIBCXX__)
-static_assert(sizeof(SchemaUpgrade) == 1432, "a SchemaUpgrade field was added or removed: update VisitSpec");
-static_assert(sizeof(PolicySpec) == 456, "a PolicySpec field was added or removed: update VisitSpec");
+static_assert(sizeof(SchemaUpgrade) == 1568, "a SchemaUpgrade field was added or removed: update VisitSpec");
+static_assert(sizeof(PolicySpec) == 592, "a PolicySpec field was added or removed: update VisitSpec");
 static_assert(sizeof(MigrationsSpec) == 232, "a MigrationsSpec field was added or removed: update VisitSpec");
 static_assert(sizeof(WorkloadRef) == 192, "a WorkloadRef field was added or removed: update VisitSpec");
 static_assert(sizeof(DsnSource) == 136, "a DsnSource field was added or removed: update VisitSpec");
@@ -58,6 +58,8 @@ void VisitSpec(S& su, F& f) {
   f(p.fail_on_lint_errors), f(p.blocked_session_limit), f(p.lock_watch_after), f(p.verify_settle);
   f(p.allow_downgrade), f(p.step_through), f(p.rehearse), f(p.contract_after), f(p.contract_approval_required);
   f(p.contract_approved_hash);
+  f(p.rehearse_on_set), f(p.rehearse_on.kind), f(p.rehearse_on.env), f(p.rehearse_on.file);
+  f(p.rehearse_on.secret_name), f(p.rehearse_on.secret_key);
   f(su.depends_on), f(su.upgrade_path), f(HexDigest{su.spec_hash}), f(su.source_file), f(su.source_line);
 }
 

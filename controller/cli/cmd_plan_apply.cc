@@ -167,6 +167,11 @@ int CmdPlan(const Args& args) {
     }
     // A failed rehearsal: the plan (with the rehearsal's report) is printed, and the exit says so.
     if (rehearse && out.reason == reasons::kRehearsalFailed) code = Worst(code, 1);
+    // policy.rehearseOn's DSN source could not be read (the database's own would have left no plan):
+    // bad input, said and exit 2, the plan still printed.
+    if (rehearse && out.reason == reasons::kInvalidDatabaseSource) {
+      code = Worst(code, ReportError("plan", out.result.WithContext(su.Key())));
+    }
     if (output == "json") {
       jsons.push_back(RenderPlanJson(*out.plan));
     } else if (output == "markdown") {

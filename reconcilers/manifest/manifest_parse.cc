@@ -365,6 +365,11 @@ class DocumentParser {
 
   void ParseDatabase(MapReader& spec, SchemaUpgrade* su) {
     MapReader db = spec.Map("database", {"dsnFrom"});
+    ParseDsnFrom(db, &su->dsn);
+  }
+
+  // <parent>.dsnFrom: exactly one of env, file, secretKeyRef (spec.database, policy.rehearseOn).
+  void ParseDsnFrom(MapReader& db, DsnSource* out) {
     const std::string one_of = "exactly one of env: NAME, file: PATH, secretKeyRef: {name, key}";
     MapReader from = db.Map("dsnFrom", {"env", "file", "secretKeyRef"});
     if (!from.present()) {
@@ -380,7 +385,7 @@ class DocumentParser {
       errs_->Add(from.line(), db.Path("dsnFrom"), "sets " + std::to_string(n) + " sources; expected " + one_of);
       return;
     }
-    DsnSource& d = su->dsn;
+    DsnSource& d = *out;
     if (from.Has("env")) {
       d.kind = DsnSource::Kind::kEnv;
       std::string name;
@@ -535,7 +540,8 @@ class DocumentParser {
     MapReader p = spec.Map("policy", {"dryRun", "approval", "backup", "maintenanceWindow", "lockTimeout",
                                       "statementTimeout", "lockWait", "retries", "onFailure",
                                       "restoreBackup", "acceptDrift", "failOnLintErrors", "blockedSessionLimit",
-                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough", "rehearse", "contract"});
+                                      "lockWatchAfter", "verify", "allowDowngrade", "stepThrough", "rehearse", "contract",
+                                      "rehearseOn"});
     PolicySpec& pol = su->policy;
     p.Bool("dryRun", &pol.dry_run);
     MapReader ap = p.Map("approval", {"required", "planHash"});
@@ -609,6 +615,11 @@ class DocumentParser {
     p.Bool("allowDowngrade", &pol.allow_downgrade);
     p.Bool("stepThrough", &pol.step_through);
     p.Bool("rehearse", &pol.rehearse);
+    MapReader ro = p.Map("rehearseOn", {"dsnFrom"});
+    if (ro.present()) {
+      pol.rehearse_on_set = true;
+      ParseDsnFrom(ro, &pol.rehearse_on);
+    }
     p.Duration("blockedSessionLimit", &pol.blocked_session_limit);
     if (p.Duration("lockWatchAfter", &pol.lock_watch_after) && pol.lock_watch_after > std::chrono::minutes(10)) {
       p.Error("lockWatchAfter", "is longer than 10m; the watch would miss most blocking; expected a short duration "

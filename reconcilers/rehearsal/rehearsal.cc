@@ -66,6 +66,7 @@ RehearsalReport Rehearse(Engine* engine, const std::string& source_dsn, const Re
   }
   report.ran = true;
   report.scratch_database = ScratchDatabaseName(options.scratch.resource);
+  report.other_server = !options.scratch.server_dsn.empty();
   auto copy = ScratchDatabase::Create(source_dsn, options.scratch);
   if (!copy.ok()) {
     report.error = copy.status().message();

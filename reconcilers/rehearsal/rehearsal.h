@@ -54,6 +54,7 @@ struct RehearsalReport {
   std::string copy_method;          // template | dump-restore
   std::string template_skipped;     // why TEMPLATE was not used
   std::string scratch_database;     // the copy's name (dropped by now)
+  bool other_server = false;        // the copy was on the rehearsal server (policy.rehearseOn)
   long long copy_ms = 0;
   long long total_ms = 0;           // migrations only
   std::vector<RehearsedMigration> migrations;

@@ -51,7 +51,7 @@ std::string Failure(const RehearsalReport& r) {
 std::string RehearsalSummary(const RehearsalReport& r) {
   if (!r.ran) return "rehearsal skipped: " + r.skipped;
   if (!r.ok) return Failure(r);
-  std::string s = "rehearsal ok on a copy (" + r.copy_method + ", " + std::to_string(r.copy_ms) + " ms): " +
+  std::string s = std::string("rehearsal ok on a copy") + (r.other_server ? " on the rehearsal server" : "") + " (" + r.copy_method + ", " + std::to_string(r.copy_ms) + " ms): " +
                   std::to_string(r.migrations.size()) + " migration(s) in " + std::to_string(r.total_ms) + " ms";
   if (const RehearsedLock* l = Longest(r)) {
     s += ", longest lock " + l->mode + " on " + l->relation + " " + std::to_string(l->held_ms) + " ms";
@@ -63,7 +63,7 @@ std::string RenderRehearsalText(const RehearsalReport& r) {
   std::ostringstream o;
   o << "\nRehearsal: " << RehearsalSummary(r) << "\n";
   if (!r.ran) return o.str();
-  o << "  copy: " << r.scratch_database << " by " << (r.copy_method.empty() ? "(not made)" : r.copy_method);
+  o << "  copy: " << r.scratch_database << (r.other_server ? " on the rehearsal server (policy.rehearseOn)" : "") << " by " << (r.copy_method.empty() ? "(not made)" : r.copy_method);
   if (!r.template_skipped.empty()) o << " (TEMPLATE not used: " << r.template_skipped << ")";
   o << ", " << (r.dropped ? "dropped" : "NOT dropped: " + r.drop_error) << "\n";
   for (const auto& m : r.migrations) {

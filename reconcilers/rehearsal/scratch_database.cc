@@ -13,6 +13,7 @@
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/database/backup.h"
 #include "reconcilers/database/restore.h"
+#include "reconcilers/rehearsal/dump_versions.h"
 
 namespace su {
 
@@ -61,6 +62,42 @@ Result<std::string> SourceName(const std::string& dsn) {
   return Status::Invalid("the database DSN names no database: a rehearsal needs to know which one to copy");
 }
 
+// SHOW server_version_num on a session.
+Result<int> ServerVersionNum(Database* db) {
+  auto r = db->Query("SHOW server_version_num");
+  if (!r.ok()) return r.status();
+  return std::atoi(r->Get(0, 0, "0").c_str());
+}
+
+// The database the admin session uses on the rehearsal server: the DSN's, else postgres.
+Result<std::string> ServerMaintenanceDb(const std::string& server_dsn) {
+  auto env = DsnToPgEnv(LibpqDsn(server_dsn));
+  if (!env.ok()) return env.status().WithContext("policy.rehearseOn");
+  return (*env)["PGDATABASE"].empty() ? std::string("postgres") : (*env)["PGDATABASE"];
+}
+
+// Before a dump: pg_dump not older than the source, the target server not older than the source.
+Status CheckVersions(const std::string& source_dsn, const std::string& source, Database* target, bool other_server,
+                     ProcessRunner* runner, const std::string& bin_dir) {
+  int source_num = 0;
+  {
+    auto src = ConnectPostgres(source_dsn, "schema-upgrade-rehearsal");
+    if (!src.ok()) return src.status().WithContext("connecting to " + source + " to read its server version");
+    auto v = ServerVersionNum(src->get());
+    if (!v.ok()) return v.status().WithContext("reading the server version of " + source);
+    source_num = *v;
+  }
+  int target_num = 0;
+  if (other_server) {
+    auto v = ServerVersionNum(target);
+    if (!v.ok()) return v.status().WithContext("reading the rehearsal server's version");
+    target_num = *v;
+  }
+  auto dump_major = PgToolMajor(runner, bin_dir, "pg_dump");
+  if (!dump_major.ok()) return dump_major.status();
+  return CheckDumpVersions(*dump_major, source_num, target_num);
+}
+
 }  // namespace
 
 Status DropLeftoverScratch(Database* admin, const std::string& name) {
@@ -82,13 +119,23 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(const std::stri
   SU_ASSIGN_OR_RETURN(std::string source, SourceName(source_dsn));
   std::unique_ptr<ScratchDatabase> sd(new ScratchDatabase());
   sd->name_ = ScratchDatabaseName(options.resource);
-  if (source == sd->name_ || source == options.maintenance_db) {
+  sd->on_other_server_ = !options.server_dsn.empty();
+  const std::string& server = sd->on_other_server_ ? options.server_dsn : source_dsn;
+  std::string maintenance = options.maintenance_db;
+  if (sd->on_other_server_) {
+    SU_ASSIGN_OR_RETURN(maintenance, ServerMaintenanceDb(server));
+  }
+  if (source == sd->name_ || (!sd->on_other_server_ && source == maintenance)) {
     return Status::Invalid("cannot rehearse on database " + source + ": it is the rehearsal's own scratch or maintenance database");
   }
-  SU_ASSIGN_OR_RETURN(std::string admin_dsn, DsnWithDatabase(source_dsn, options.maintenance_db));
-  SU_ASSIGN_OR_RETURN(sd->dsn_, DsnWithDatabase(source_dsn, sd->name_));
+  SU_ASSIGN_OR_RETURN(std::string admin_dsn, DsnWithDatabase(server, maintenance));
+  SU_ASSIGN_OR_RETURN(sd->dsn_, DsnWithDatabase(server, sd->name_));
   auto admin = ConnectPostgres(admin_dsn, "schema-upgrade-rehearsal");
   if (!admin.ok()) {
+    if (sd->on_other_server_) {
+      return admin.status().WithContext("connecting to the rehearsal server (policy.rehearseOn, database " +
+                                        maintenance + ") to copy " + source);
+    }
     return admin.status().WithContext("connecting to the maintenance database " + options.maintenance_db +
                                       " to copy " + source + " for the rehearsal");
   }
@@ -97,7 +144,9 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(const std::stri
 
   const auto t0 = std::chrono::steady_clock::now();
   bool copied = false;
-  if (options.allow_template) {
+  if (sd->on_other_server_) {
+    sd->template_skipped_ = "the copy is on the rehearsal server (policy.rehearseOn), not the source's";
+  } else if (options.allow_template) {
     // TEMPLATE needs the source to itself; we only ever ask, never terminate anyone.
     auto others = sd->admin_->Query("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
                                     {source});
@@ -121,6 +170,8 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(const std::stri
   }
   if (!copied) {
     ProcessRunner* runner = options.runner ? options.runner : PosixProcessRunner();
+    SU_RETURN_IF_ERROR(CheckVersions(source_dsn, source, sd->admin_.get(), sd->on_other_server_, runner, options.bin_dir)
+                           .WithContext("copying " + source + " for the rehearsal"));
     const char* tmp = std::getenv("TMPDIR");
     std::string dir = !options.temp_dir.empty() ? options.temp_dir : (tmp && *tmp ? tmp : "/tmp");
     auto dump = PgDump(runner, source_dsn, dir + "/" + sd->name_ + ".dump", options.bin_dir);
@@ -137,6 +188,7 @@ Result<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(const std::stri
   }
   sd->copy_ms_ = MsSince(t0);
   LogInfo("rehearsal_copy_made", {{"database", sd->name_}, {"source", source}, {"method", CopyMethodName(sd->method_)},
+                                  {"server", sd->on_other_server_ ? "rehearseOn" : "source"},
                                   {"ms", std::to_string(sd->copy_ms_)}});
   return sd;
 }

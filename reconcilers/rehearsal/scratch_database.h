@@ -1,4 +1,7 @@
 // ScratchDatabase: a throwaway copy of a database on the same server, for rehearsing migrations.
+// The copy goes on the source's server, or on another server when options.server_dsn is set
+// (policy.rehearseOn): then always by pg_dump | pg_restore, after checking that pg_dump and the
+// target server are not older than the source (dump_versions.h).
 // The copy is named su_rehearse_<12 hex of sha256(resource)>: derived from the resource (a rerun
 // finds and drops a copy a killed run left) and under a prefix no user database is expected to
 // use. The copy is made by CREATE DATABASE ... TEMPLATE when nobody else is connected to the
@@ -35,6 +38,9 @@ struct ScratchOptions {
   std::string bin_dir;                      // of pg_dump / pg_restore / psql ("" = $SU_PG_BINDIR or PATH)
   std::string temp_dir;                     // for the dump file ("" = $TMPDIR or /tmp)
   bool allow_template = true;               // false: always dump and restore
+  // Non-empty: make the copy on this server instead of the source's (policy.rehearseOn). Its
+  // database (default postgres) is where the admin session connects; the role needs CREATEDB.
+  std::string server_dsn;
 };
 
 class ScratchDatabase {
@@ -47,6 +53,7 @@ class ScratchDatabase {
   const std::string& name() const { return name_; }
   const std::string& dsn() const { return dsn_; }  // keyword DSN of the copy (holds the password)
   CopyMethod method() const { return method_; }
+  bool on_other_server() const { return on_other_server_; }
   // Why the TEMPLATE copy was not used ("" when it was), e.g. "2 other session(s) on the source".
   const std::string& template_skipped() const { return template_skipped_; }
   long long copy_ms() const { return copy_ms_; }
@@ -60,6 +67,7 @@ class ScratchDatabase {
   CopyMethod method_ = CopyMethod::kTemplate;
   long long copy_ms_ = 0;
   bool dropped_ = false;
+  bool on_other_server_ = false;
 };
 
 // Drops the resource's scratch copy if one exists (a killed run's). Ok when there is none;

@@ -3,11 +3,26 @@
 // A rehearsal that fails stops the upgrade with its error (Failed, RehearsalFailed) before the
 // real database is touched. A plan already rehearsed successfully (status.rehearsal names its
 // hash) is not rehearsed again by later passes of the same upgrade; `plan --rehearse` always is.
+// policy.rehearseOn names another server for the copy: its DSN is resolved here, through the
+// same SecretResolver (and the same env / file / secretKeyRef forms) as spec.database's.
 #include "api/conditions.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/schemaupgrade/pass.h"
+#include "reconcilers/schemaupgrade/secret_resolver.h"
 
 namespace su::reconcile_internal {
+namespace {
+
+// The resolver's messages name spec.database.dsnFrom (the field it resolves); here it resolved
+// policy.rehearseOn.dsnFrom, so the message names that.
+Status RenameField(const Status& s) {
+  std::string m = s.message();
+  const std::string from = "spec.database.dsnFrom", to = "spec.policy.rehearseOn.dsnFrom";
+  for (size_t at = m.find(from); at != std::string::npos; at = m.find(from, at + to.size())) m.replace(at, from.size(), to);
+  return Status::Error(s.code(), m);
+}
+
+}  // namespace
 
 StepOutcome Pass::Rehearse() {
   if (!(opt_.rehearse || su_.policy.rehearse) || plan_.state.pending.empty()) return StepOutcome::Succeeded();
@@ -16,6 +31,18 @@ StepOutcome Pass::Rehearse() {
 
   RehearsalOptions o;
   o.scratch.resource = su_.Key();
+  if (su_.policy.rehearse_on_set) {
+    SchemaUpgrade where = su_;
+    where.dsn = su_.policy.rehearse_on;
+    Result<std::string> server = d_.secrets ? d_.secrets->ResolveDsn(where)
+                                            : NewLocalSecretResolver({d_.fs, d_.getenv, ""})->ResolveDsn(where);
+    if (!server.ok()) {
+      Status s = RenameField(server.status());
+      if (s.code() == Code::kUnavailable) return StepOutcome::RetryAfter(s, reasons::kInvalidDatabaseSource);
+      return StepOutcome::Failed(s, reasons::kInvalidDatabaseSource);
+    }
+    o.scratch.server_dsn = *server;
+  }
   RunContext ctx;
   ctx.resource = su_.Key();
   ctx.lock_timeout = su_.policy.lock_timeout;
@@ -40,7 +67,7 @@ StepOutcome Pass::Rehearse() {
   if (!r.ran || r.ok) return StepOutcome::Succeeded();  // skipped (ory): said in status and plan
   const std::string next = r.failed_version.empty()
                                ? "; nothing was changed on the real database. Fix what stopped the copy, then run again "
-                                 "(schema-upgrade apply --force, or the olympus.io/retry annotation)"
+                                 "(`schema-upgrade apply`, or a new value in the olympus.io/retry annotation)"
                                : "; nothing was changed on the real database. Fix the migration (see `schema-upgrade plan "
                                  "--rehearse`), then run again";
   return StepOutcome::Failed(Status::Error(Code::kFailed, summary + next), reasons::kRehearsalFailed);

@@ -46,6 +46,7 @@ value Rehearsal(const RehearsalReport& r) {
   o["copyMethod"] = Str(r.copy_method);
   o["templateSkipped"] = Str(r.template_skipped);
   o["scratchDatabase"] = Str(r.scratch_database);
+  o["server"] = Str(r.other_server ? "rehearseOn" : "source");
   o["copyMs"] = Num(r.copy_ms);
   o["totalMs"] = Num(r.total_ms);
   o["dropped"] = value::boolean(r.dropped);

@@ -2,7 +2,8 @@
 // PostgreSQL: the per-migration report (durations, locks with hold times, rows, table sizes) in
 // text, JSON and markdown; a failing migration caught on the copy (exit 1 naming the file and the
 // statement) with the real database untouched (schema byte for byte, history, no backup); the
-// scratch copy never left behind.
+// scratch copy never left behind; policy.rehearseOn puts the copy on a second server, whose
+// password appears in no output.
 #include <gtest/gtest.h>
 // cpprestsdk's U() macro clashes with gtest's template parameters; we do not need it.
 #define _TURN_OFF_PLATFORM_STRING
@@ -13,6 +14,7 @@
 
 #include "reconcilers/rehearsal/scratch_database.h"
 #include "tests/integration/cli/cli_fixture.h"
+#include "tests/support/pg_server.h"
 
 namespace su::testing {
 namespace {
@@ -214,6 +216,99 @@ TEST_F(CliRehearseTest, ApplyWithPolicyRehearseRefusesBeforeTheBackupWhenTheRehe
   EXPECT_EQ(History(), (std::vector<std::string>{Ver(1), Ver(2)}));
   EXPECT_EQ(Backups(), backups_before + 1);
   EXPECT_EQ(Copies(), "0");
+}
+
+// policy.rehearseOn: the copy goes on a second server (its DSN from a file, as spec.database's
+// can be); the report says where; no copy stays on either server; neither password is printed.
+class CliRehearseOnTest : public CliRehearseTest {
+ protected:
+  static PgServer& Other() {
+    static PgServer other;  // stopped and deleted at exit
+    return other;
+  }
+  std::string CopiesOnOther() {
+    auto db = ConnectPostgres(Other().Dsn(), "cli-test-observer");
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    if (!db.ok()) return "<no db>";
+    auto r = (*db)->Query("SELECT count(*) FROM pg_database WHERE datname LIKE 'su\\_rehearse\\_%'");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->Get(0, 0) : "<error>";
+  }
+  void ExpectNoOtherPassword(const CliResult& r) {
+    EXPECT_FALSE(Contains(r.out + r.err, Other().password())) << "the rehearsal server's password leaked:\n"
+                                                               << r.out << r.err;
+  }
+};
+
+TEST_F(CliRehearseOnTest, PlanRehearseCopiesOntoTheServerNamedInTheSpec) {
+  WriteUsersThenAlter();
+  dir_.Write("rehearsal.dsn", Other().Dsn() + "\n");
+  WriteManifest({"    rehearseOn:", "      dsnFrom: {file: rehearsal.dsn}"});
+  const std::string before = SchemaDump();
+
+  CliResult r = Run({"plan", "-f", Manifest(), "--rehearse"});
+
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "\nRehearsal: rehearsal ok on a copy on the rehearsal server (dump-restore, ")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "  copy: " + ScratchDatabaseName(kKey) +
+                                  " on the rehearsal server (policy.rehearseOn) by dump-restore")) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n      2\\. UPDATE users SET score = id \\* 2  \\d+ ms, 100 row\\(s\\)\n")))
+      << r.out;
+  ExpectNoOtherPassword(r);
+  CliResult j = Run({"plan", "-f", Manifest(), "--rehearse", "-o", "json"});
+  ASSERT_EQ(j.exit_code, 0) << j.out << j.err;
+  value v = ParseJson(j.out);
+  ASSERT_TRUE(v.is_object() && v.has_field("rehearsal")) << j.out;
+  EXPECT_EQ(v.at("rehearsal").at("server").as_string(), "rehearseOn");
+  ExpectNoOtherPassword(j);
+
+  EXPECT_EQ(CopiesOnOther(), "0");
+  EXPECT_EQ(Copies(), "0");
+  EXPECT_EQ(SchemaDump(), before);
+  EXPECT_EQ(History(), (std::vector<std::string>{Ver(1)}));
+}
+
+TEST_F(CliRehearseOnTest, ApplyWithRehearseOnRehearsesThereThenAppliesHere) {
+  WriteUsersThenBroken();
+  dir_.Write("rehearsal.dsn", Other().Dsn() + "\n");
+  WriteManifest({"    rehearse: true", "    rehearseOn: {dsnFrom: {file: rehearsal.dsn}}"});
+
+  CliResult bad = Run({"apply", "-f", Manifest()});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out << bad.err;
+  EXPECT_TRUE(Contains(bad.out + bad.err, "rehearsal FAILED at migration " + Ver(2) + " statement 2 (")) << bad.out << bad.err;
+  EXPECT_EQ(History(), (std::vector<std::string>{Ver(1)}));
+  ExpectNoOtherPassword(bad);
+  CliResult s = Run({"status", "--all", "-o", "json"});
+  ExpectNoOtherPassword(s);
+
+  WriteMigration(2, "broken", "ALTER TABLE users ADD COLUMN email text;\n");
+  CliResult ok = Run({"apply", "-f", Manifest()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(History(), (std::vector<std::string>{Ver(1), Ver(2)}));
+  ExpectNoOtherPassword(ok);
+  CliResult st = Run({"status", "--all"});
+  EXPECT_TRUE(Contains(st.out, "rehearsal ok on a copy on the rehearsal server")) << st.out;
+  ExpectNoOtherPassword(st);
+  EXPECT_EQ(CopiesOnOther(), "0");
+  EXPECT_EQ(Copies(), "0");
+}
+
+TEST_F(CliRehearseOnTest, AnUnsetRehearseOnVariableIsBadInputNamingTheFieldAndChangesNothing) {
+  WriteUsersThenAlter();
+  WriteManifest({"    rehearse: true", "    rehearseOn: {dsnFrom: {env: SU_CLI_NO_SUCH_REHEARSAL_DSN}}"});
+  const std::string before = SchemaDump();
+
+  CliResult p = Run({"plan", "-f", Manifest(), "--rehearse"});
+  CliResult a = Run({"apply", "-f", Manifest()});
+
+  for (const CliResult* r : {&p, &a}) {
+    EXPECT_EQ(r->exit_code, 2) << r->out << r->err;
+    EXPECT_TRUE(Contains(r->out + r->err, "spec.policy.rehearseOn.dsnFrom.env: environment variable "
+                                          "SU_CLI_NO_SUCH_REHEARSAL_DSN is not set or empty"))
+        << r->out << r->err;
+  }
+  EXPECT_EQ(SchemaDump(), before);
+  EXPECT_EQ(History(), (std::vector<std::string>{Ver(1)}));
 }
 
 }  // namespace

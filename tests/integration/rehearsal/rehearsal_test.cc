@@ -1,10 +1,18 @@
 // Rehearsal on a copy, on a real server: a failing migration is caught on the copy and the real
 // database stays as it was; locks, their hold times, rows and table sizes are reported; the copy
 // is dropped on success, on failure and when a killed run left one; both copy paths run
-// (TEMPLATE when nobody else is connected, pg_dump | pg_restore when someone is).
+// (TEMPLATE when nobody else is connected, pg_dump | pg_restore when someone is); a copy on a
+// second server (policy.rehearseOn) with neither server's password in the report or the logs;
+// a pg_dump older than the source is a clear error before anything is copied.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <mutex>
+
 #include "reconcilers/base/fs.h"
+#include "reconcilers/base/log.h"
+#include "reconcilers/rehearsal/dump_versions.h"
 #include "reconcilers/engines/sql/sql_engine.h"
 #include "reconcilers/rehearsal/rehearsal.h"
 #include "tests/support/pg_server.h"
@@ -46,12 +54,13 @@ class RehearsalTest : public ::testing::Test {
                                                 ScratchDatabaseName(resource_) + "'");
   }
 
-  RehearsalReport Run() {
+  RehearsalReport Run(const std::string& server_dsn = "", const std::string& bin_dir = PgServer::BinDir()) {
     auto engine = NewSqlEngine(LocalFileSystem(), dir_.path());
     RehearsalOptions o;
     o.scratch.resource = resource_;
-    o.scratch.bin_dir = PgServer::BinDir();
+    o.scratch.bin_dir = bin_dir;
     o.scratch.temp_dir = tmp_.path();
+    o.scratch.server_dsn = server_dsn;
     return Rehearse(engine.get(), dsn_, o, RunContext());
   }
 
@@ -174,6 +183,156 @@ TEST_F(RehearsalTest, ScratchNamesAreDerivedFromTheResourceAndQuotedDsnsKeepTheP
   if (!bad.ok()) {
     EXPECT_EQ(bad.status().message().find("secretpw"), std::string::npos);
   }
+}
+
+// A second throwaway server, the rehearsal server of these tests (started once: a start costs
+// an initdb), and every log line of the binary from then on (for the password checks).
+class RehearsalServerTest : public RehearsalTest {
+ protected:
+  static PgServer& Other() {
+    static PgServer other;  // stopped and deleted at exit
+    return other;
+  }
+  static std::vector<std::string>& Logs() {
+    static std::vector<std::string>* logs = [] {
+      auto* l = new std::vector<std::string>();
+      SetLogSink([l](const std::string& line) {
+        static std::mutex mu;
+        std::lock_guard<std::mutex> g(mu);
+        l->push_back(line);
+      });
+      return l;
+    }();
+    return *logs;
+  }
+  void SetUp() override {
+    RehearsalTest::SetUp();
+    Logs();
+  }
+  std::string ScratchOnOther() {
+    return Scalar(Other().Dsn(), "SELECT count(*) FROM pg_database WHERE datname = '" + ScratchDatabaseName(resource_) + "'");
+  }
+  // Neither server's password in the report's texts nor in any log line.
+  void ExpectNoPassword(const RehearsalReport& r) {
+    const std::string texts = RehearsalSummary(r) + RenderRehearsalText(r) + RenderRehearsalMarkdown(r) + r.error +
+                              r.drop_error + r.template_skipped;
+    for (const std::string& pw : {PgServer::Shared().password(), Other().password()}) {
+      ASSERT_FALSE(pw.empty());
+      EXPECT_EQ(texts.find(pw), std::string::npos) << "a password leaked into the report:\n" << texts;
+      for (const auto& l : Logs()) EXPECT_EQ(l.find(pw), std::string::npos) << "a password leaked into a log line: " << l;
+    }
+  }
+};
+
+TEST_F(RehearsalServerTest, CopiesOntoTheServerNamedInTheSpecRunsThereAndDropsTheCopyThere) {
+  dir_.Write("1_a.up.sql", "ALTER TABLE accounts ADD COLUMN a int;\nUPDATE accounts SET a = id;\n");
+
+  RehearsalReport r = Run(Other().Dsn());  // URL DSN naming the postgres database
+
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_TRUE(r.other_server);
+  EXPECT_EQ(r.copy_method, "dump-restore");
+  EXPECT_NE(r.template_skipped.find("policy.rehearseOn"), std::string::npos) << r.template_skipped;
+  ASSERT_EQ(r.migrations.size(), 1u);
+  ASSERT_EQ(r.migrations[0].statements.size(), 2u);
+  EXPECT_EQ(r.migrations[0].statements[1].rows, 1000) << "the source's rows came along to the other server";
+  bool exclusive = false;
+  for (const auto& l : r.migrations[0].locks) exclusive |= l.relation == "public.accounts" && l.mode == "AccessExclusiveLock";
+  EXPECT_TRUE(exclusive) << RenderRehearsalText(r);
+  EXPECT_TRUE(r.dropped);
+  EXPECT_NE(RehearsalSummary(r).find("rehearsal ok on a copy on the rehearsal server (dump-restore, "), std::string::npos)
+      << RehearsalSummary(r);
+  EXPECT_NE(RenderRehearsalText(r).find(" on the rehearsal server (policy.rehearseOn) by dump-restore"), std::string::npos);
+  // The copy was made on the other server and is gone from it; the source server never had one;
+  // the source is as it was.
+  EXPECT_EQ(ScratchOnOther(), "0");
+  EXPECT_EQ(ScratchExists(), "0");
+  EXPECT_EQ(Scalar(dsn_, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts' AND column_name = 'a'"),
+            "0");
+  bool logged = false;
+  for (const auto& l : Logs()) logged |= l.find("event=rehearsal_copy_made") != std::string::npos &&
+                                         l.find("server=rehearseOn") != std::string::npos;
+  EXPECT_TRUE(logged);
+  ExpectNoPassword(r);
+}
+
+TEST_F(RehearsalServerTest, AKeywordDsnNamingAnotherMaintenanceDatabaseIsUsedAsIs) {
+  Exec(Other().Dsn(), "DROP DATABASE IF EXISTS rehearsal_admin");
+  Exec(Other().Dsn(), "CREATE DATABASE rehearsal_admin");
+  dir_.Write("1_a.up.sql", "CREATE INDEX accounts_email ON accounts (email);\n");
+  RehearsalReport r = Run(Other().KeywordDsn("rehearsal_admin"));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(ScratchOnOther(), "0");
+  ExpectNoPassword(r);
+}
+
+TEST_F(RehearsalServerTest, AFailingMigrationOnTheOtherServerIsReportedAndTheCopyThereDropped) {
+  dir_.Write("1_a.up.sql", "ALTER TABLE accounts ADD COLUMN a int;\nALTER TABLE accounts ADD COLUMN id int;\n");
+  RehearsalReport r = Run(Other().Dsn());
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.failed_version, "1");
+  EXPECT_EQ(r.failed_statement, 2);
+  EXPECT_TRUE(r.dropped) << r.drop_error;
+  EXPECT_EQ(ScratchOnOther(), "0");
+  ExpectNoPassword(r);
+}
+
+TEST_F(RehearsalServerTest, AWrongPasswordForTheRehearsalServerSaysSoWithoutThePassword) {
+  dir_.Write("1_a.up.sql", "ALTER TABLE accounts ADD COLUMN a int;\n");
+  const std::string wrong = "NotTheRightPw4711";
+  std::string dsn = Other().Dsn();
+  const std::string pw = Other().password();
+  dsn.replace(dsn.find(pw), pw.size(), wrong);
+
+  RehearsalReport r = Run(dsn);
+
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("connecting to the rehearsal server (policy.rehearseOn, database postgres)"), std::string::npos)
+      << r.error;
+  EXPECT_NE(r.error.find("password authentication failed"), std::string::npos) << r.error;
+  const std::string all = RenderRehearsalText(r) + r.error;
+  EXPECT_EQ(all.find(wrong), std::string::npos) << all;
+  ExpectNoPassword(r);
+  EXPECT_EQ(ScratchOnOther(), "0");
+}
+
+// A pg_dump older than the source server: a clear error before any copy is made (on the other
+// server as on the source's own when the dump path is taken), not pg_dump's own abort half-way.
+TEST_F(RehearsalServerTest, APgDumpOlderThanTheSourceIsAClearErrorBeforeAnythingIsCopied) {
+  dir_.Write("1_a.up.sql", "ALTER TABLE accounts ADD COLUMN a int;\n");
+  TempDir bin;
+  const std::string fake = bin.Write("pg_dump", "#!/bin/sh\necho 'pg_dump (PostgreSQL) 13.16'\n");
+  ASSERT_EQ(::chmod(fake.c_str(), 0755), 0);
+
+  RehearsalReport r = Run(Other().Dsn(), bin.path());
+
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("pg_dump is version 13 but the source server runs PostgreSQL 15: pg_dump cannot dump a "
+                         "newer server; install pg_dump 15 or newer"),
+            std::string::npos)
+      << r.error;
+  EXPECT_TRUE(r.migrations.empty());
+  EXPECT_EQ(ScratchOnOther(), "0");
+  ExpectNoPassword(r);
+}
+
+TEST(DumpVersions, TheTargetMustNotBeOlderThanTheSourceNorPgDumpOlderThanEither) {
+  EXPECT_EQ(PgMajor(150014), 15);
+  EXPECT_EQ(PgMajor(100000), 10);
+  EXPECT_EQ(PgMajor(90624), 9);
+  EXPECT_TRUE(CheckDumpVersions(15, 150014, 0).ok());
+  EXPECT_TRUE(CheckDumpVersions(16, 150014, 160002).ok()) << "a newer target takes the dump";
+  EXPECT_TRUE(CheckDumpVersions(15, 150014, 150001).ok());
+  Status old_target = CheckDumpVersions(16, 160002, 140011);
+  EXPECT_EQ(old_target.code(), Code::kInvalidArgument);
+  EXPECT_NE(old_target.message().find("the rehearsal server runs PostgreSQL 14, older than the source's 16: a dump "
+                                      "restores only into the same or a newer major version; point "
+                                      "policy.rehearseOn at a PostgreSQL 16 (or newer) server"),
+            std::string::npos)
+      << old_target.message();
+  Status old_dump = CheckDumpVersions(14, 150014, 0);
+  EXPECT_EQ(old_dump.code(), Code::kInvalidArgument);
+  EXPECT_NE(old_dump.message().find("pg_dump is version 14 but the source server runs PostgreSQL 15"), std::string::npos);
 }
 
 }  // namespace

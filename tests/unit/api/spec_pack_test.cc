@@ -60,6 +60,8 @@ SchemaUpgrade EveryFieldSet() {
   p.contract_after = std::chrono::hours(24);
   p.contract_approval_required = true;
   p.contract_approved_hash = "fedcba9876543210";
+  p.rehearse_on_set = true;
+  p.rehearse_on = DsnSource{DsnSource::Kind::kFile, "REHEARSAL_DSN", "/run/rehearsal.dsn", "rehearsal-db", "dsn"};
   s.depends_on = {{"hydra"}, {"athena"}};
   s.upgrade_path = {{"v1.1.0", "0042"}, {"v1.2.0", ""}};
   s.spec_hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

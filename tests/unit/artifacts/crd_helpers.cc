@@ -59,6 +59,11 @@ std::vector<std::string> CelEquivalentErrors(const YAML::Node& spec) {
     const int sources = (dsn["env"] ? 1 : 0) + (dsn["file"] ? 1 : 0) + (dsn["secretKeyRef"] ? 1 : 0);
     if (sources != 1) errors.push_back("dsnFrom: exactly one of env, file, secretKeyRef");
   }
+  const YAML::Node rehearse_dsn = At(spec, {"policy", "rehearseOn", "dsnFrom"});
+  if (rehearse_dsn.IsDefined()) {
+    const int sources = (rehearse_dsn["env"] ? 1 : 0) + (rehearse_dsn["file"] ? 1 : 0) + (rehearse_dsn["secretKeyRef"] ? 1 : 0);
+    if (sources != 1) errors.push_back("rehearseOn.dsnFrom: exactly one of env, file, secretKeyRef");
+  }
   const YAML::Node engine_node = At(spec, {"migrations", "engine"});
   const std::string engine = engine_node.IsDefined() ? engine_node.as<std::string>() : "";
   const YAML::Node on_failure_node = At(spec, {"policy", "onFailure"});

@@ -138,6 +138,8 @@ TEST(Crd, SpecFieldsMatchSpecH) {
       "spec.policy.contract.after", "spec.policy.contract.approvalRequired", "spec.policy.contract.planHash",
       "spec.dependsOn[].name", "spec.upgradePath[].version", "spec.upgradePath[].migrationsUpTo",
       "spec.policy.stepThrough",
+      "spec.policy.rehearseOn.dsnFrom.env", "spec.policy.rehearseOn.dsnFrom.file",
+      "spec.policy.rehearseOn.dsnFrom.secretKeyRef.name", "spec.policy.rehearseOn.dsnFrom.secretKeyRef.key",
   };
   std::vector<std::string> leaves;
   LeafPaths(RootSchema()["properties"]["spec"], "spec", &leaves);
@@ -251,6 +253,8 @@ TEST(Crd, CelRulesAreTheOnesMirroredInTests) {
       {"spec.policy.retries.backoff",
        "(has(self.initial) ? duration(self.initial) : duration('5s')) <= (has(self.max) ? duration(self.max) : "
        "duration('10m'))"},
+      {"spec.policy.rehearseOn.dsnFrom",
+       "(has(self.env) ? 1 : 0) + (has(self.file) ? 1 : 0) + (has(self.secretKeyRef) ? 1 : 0) == 1"},
   };
   std::vector<std::pair<std::string, std::string>> actual;
   std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& s, const std::string& path) {
@@ -279,6 +283,8 @@ TEST(Crd, CelMirrorRejectsWhatTheRulesReject) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"{database: {dsnFrom: {env: A, file: /b}}, migrations: {engine: ory}, image: 'x:1'}", "exactly one"},
       {"{database: {dsnFrom: {}}, migrations: {engine: ory}, image: 'x:1'}", "exactly one"},
+      {"{" + ok_ory + ", policy: {rehearseOn: {dsnFrom: {env: A, file: /b}}}}", "rehearseOn.dsnFrom: exactly one"},
+      {"{" + ok_ory + ", policy: {rehearseOn: {dsnFrom: {}}}}", "rehearseOn.dsnFrom: exactly one"},
       {"{database: {dsnFrom: {env: A}}, migrations: {engine: drizzle, path: m}, policy: {onFailure: runDown}}",
        "runDown"},
       {"{" + ok_ory + ", policy: {onFailure: rollbackImage}}", "rollbackImage needs a workload"},

@@ -322,6 +322,43 @@ TEST(ManifestParseTest, LockWatchAfterDefaultsToOneSecondAndIsBounded) {
   EXPECT_NE(ComputeSpecHash(ParseOne(WithPolicy("    lockWatchAfter: 2s\n"))), ComputeSpecHash(ParseOne(kMinimal)));
 }
 
+TEST(ManifestParseTest, RehearseOnNamesTheRehearsalServerWithTheDatabaseDsnSources) {
+  EXPECT_FALSE(ParseOne(kMinimal).policy.rehearse_on_set);
+  SchemaUpgrade env = ParseOne(WithPolicy("    rehearseOn:\n      dsnFrom: {env: REHEARSAL_DSN}\n"));
+  EXPECT_TRUE(env.policy.rehearse_on_set);
+  EXPECT_EQ(env.policy.rehearse_on.kind, DsnSource::Kind::kEnv);
+  EXPECT_EQ(env.policy.rehearse_on.env, "REHEARSAL_DSN");
+  EXPECT_FALSE(env.policy.rehearse) << "rehearseOn says where, rehearse whether";
+  SchemaUpgrade file = ParseOne(WithPolicy("    rehearseOn: {dsnFrom: {file: secrets/rehearsal}}\n"));
+  EXPECT_EQ(file.policy.rehearse_on.kind, DsnSource::Kind::kFile);
+  EXPECT_EQ(file.policy.rehearse_on.file, "/base/secrets/rehearsal") << "resolved against the manifest's folder";
+  SchemaUpgrade secret = ParseOne(WithPolicy("    rehearseOn: {dsnFrom: {secretKeyRef: {name: scratch-db, key: dsn}}}\n"));
+  EXPECT_EQ(secret.policy.rehearse_on.kind, DsnSource::Kind::kSecretKeyRef);
+  EXPECT_EQ(secret.policy.rehearse_on.secret_name, "scratch-db");
+  EXPECT_EQ(secret.policy.rehearse_on.secret_key, "dsn");
+  // The database's own source is left alone.
+  EXPECT_EQ(env.dsn, ParseOne(kMinimal).dsn);
+
+  // In the spec hash only when set, and which source it names matters.
+  EXPECT_NE(ComputeSpecHash(env), ComputeSpecHash(ParseOne(kMinimal)));
+  EXPECT_NE(ComputeSpecHash(env), ComputeSpecHash(file));
+
+  // Errors name the field; a pasted DSN is never echoed.
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearseOnn: {dsnFrom: {env: X}}\n")),
+             "m.yaml:13: spec.policy.rehearseOnn: unknown field; did you mean rehearseOn?");
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearseOn: {dsnFrom: {evn: X}}\n")),
+             "spec.policy.rehearseOn.dsnFrom.evn: unknown field; did you mean env?");
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearseOn: {dsnFron: {env: X}}\n")),
+             "spec.policy.rehearseOn.dsnFron: unknown field; did you mean dsnFrom?");
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearseOn: {}\n")), "spec.policy.rehearseOn.dsnFrom");
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearseOn: {dsnFrom: {env: A, file: b}}\n")),
+             "spec.policy.rehearseOn.dsnFrom: sets 2 sources; expected exactly one of");
+  const std::string pasted = ErrorOf(WithPolicy("    rehearseOn: {dsnFrom: {env: \"postgres://u:hunter2x@db/x\"}}\n"));
+  EXPECT_HAS(pasted, "spec.policy.rehearseOn.dsnFrom.env: is not an environment variable name");
+  EXPECT_EQ(pasted.find("hunter2x"), std::string::npos) << pasted;
+  EXPECT_HAS(ErrorOf(WithPolicy("    rehearseOn: somewhere\n")), "spec.policy.rehearseOn");
+}
+
 TEST(ManifestErrorTest, DeeplyNestedYamlSaysSoWithTheFile) {
   std::string deep = kMinimal + "  service: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
   std::string e = ErrorOf(deep);

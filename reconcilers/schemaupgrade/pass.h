@@ -19,6 +19,7 @@
 #include "reconcilers/schemaupgrade/path_step.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
+#include "reconcilers/schemaupgrade/undo.h"
 
 namespace su::reconcile_internal {
 
@@ -202,7 +203,8 @@ class Pass {
   // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
   StepOutcome OnFailure(const Status& failure, const std::string& reason);
 
-  std::string RollbackImage();
+  // Each undo step returns what it did as a value (undo.h); .message is the failureAction sentence.
+  UndoOutcome RollbackImage();
 
   // After rollbackImage: waits (at most kRollbackRolloutWait, stopping on shutdown) for the old
   // image's rollout where it runs on its own (the Verifier says kGated while it progresses);
@@ -212,20 +214,21 @@ class Pass {
   // onFailure restoreBackup (pass_restore.cc): refuses over writes made since the backup unless
   // policy.restoreBackup.allowDataLoss, takes its locks under the policy's lock_timeout with the
   // blocked-session watch on, retried until policy.lockWait, and says what it waited for.
-  std::string RestoreBackup();
+  UndoOutcome RestoreBackup();
   // The backup tool of this resource: d_.make_backup's (made once per pass) or d_.backup; an error
   // when none is configured or the factory refuses the resource.
   Result<BackupTool*> Tool();
 
-  // nothing_done (may be null): set when the down migrations were refused before any ran (a
-  // missing down file): the caller may restore a backup instead.
-  std::string RunDown(bool* nothing_done = nullptr);
+  // kRefused (a missing down file, before any ran) or kFailed with changed_nothing: the caller
+  // may restore a backup instead.
+  UndoOutcome RunDown();
 
   // onFailure rollback: the image back to the one before this upgrade (RollbackImage), then the
   // schema back to the pre-upgrade version (RunDown when every applied migration has a down file,
   // else RestoreBackup), in that order; the schema is left alone when the image could not be
-  // restored. Each step in the audit log; the sentence for status.failureAction.
-  std::string Rollback();
+  // restored. Each step in the audit log; decided on the steps' UndoOutcome kinds, never on their
+  // sentences; .message is the sentence for status.failureAction.
+  CombinedRollback Rollback();
 
   // Writes a controller audit row (backup, bump, restore...); best effort, never fails the pass.
   void Audit(const std::string& direction, const std::string& status, const std::string& detail,

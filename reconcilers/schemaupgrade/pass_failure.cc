@@ -30,7 +30,7 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
     } else if (su_.policy.on_failure == OnFailure::kHalt) {
       action = "halt: nothing was undone (expand/contract upgrade: the contract migrations did not run; " + at + ")";
     } else {
-      std::string img = RollbackImage();
+      std::string img = RollbackImage().message;
       action = (img.empty() ? std::string("the image was not changed") : img) + "; " +
                (su_.policy.on_failure == OnFailure::kRollbackImage
                     ? std::string()
@@ -44,20 +44,20 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
       action = "halt: nothing was undone";
       break;
     case OnFailure::kRollbackImage:
-      action = RollbackImage();
+      action = RollbackImage().message;
       break;
     case OnFailure::kRestoreBackup: {
-      std::string img = RollbackImage();
-      action = RestoreBackup() + (img.empty() ? "" : "; " + img);
+      std::string img = RollbackImage().message;
+      action = RestoreBackup().message + (img.empty() ? "" : "; " + img);
       break;
     }
     case OnFailure::kRunDown: {
-      std::string img = RollbackImage();
-      action = RunDown() + (img.empty() ? "" : "; " + img);
+      std::string img = RollbackImage().message;
+      action = RunDown().message + (img.empty() ? "" : "; " + img);
       break;
     }
     case OnFailure::kRollback:
-      action = Rollback();
+      action = Rollback().message;
       break;
   }
   }
@@ -74,20 +74,28 @@ StepOutcome Pass::OnFailure(const Status& failure, const std::string& reason) {
   return StepOutcome::Failed(failure, reason);
 }
 
-std::string Pass::RollbackImage() {
+UndoOutcome Pass::RollbackImage() {
   if (!d_.workloads || st_.previous_image.empty() || SameImage(declared_image_, st_.previous_image)) {
-    return su_.policy.on_failure == OnFailure::kRollbackImage || su_.policy.on_failure == OnFailure::kRollback
-               ? "rollbackImage: the image was not changed, nothing to roll back"
-               : "";
+    return UndoOutcome::Done(UndoKind::kNothingToUndo,
+                             su_.policy.on_failure == OnFailure::kRollbackImage || su_.policy.on_failure == OnFailure::kRollback
+                                 ? "rollbackImage: the image was not changed, nothing to roll back"
+                                 : "");
   }
   Status s = d_.workloads->SetDeclaredImage(su_.workload, declared_image_, st_.previous_image);
+  const bool declared = s.ok();
   if (s.ok()) s = d_.workloads->Rollout(su_.workload, st_.previous_image);
-  if (!s.ok()) return "rollbackImage to " + st_.previous_image + " FAILED: " + s.ToString();
+  if (!s.ok()) {
+    return UndoOutcome::NotDone(UndoKind::kFailed, "rollbackImage to " + st_.previous_image + " FAILED: " + s.ToString(),
+                                s.ToString(), /*changed_nothing=*/!declared);
+  }
   declared_image_ = st_.previous_image;
   st_.image = st_.previous_image;
   Audit("rollback-image", "succeeded", target_image_ + " -> " + st_.previous_image);
   Event(event_type::kWarning, reasons::kImageRolledBack, "image restored to " + st_.previous_image);
-  return "rollbackImage: image restored to " + st_.previous_image + RollbackRollout();
+  const std::string rollout = RollbackRollout();
+  UndoOutcome o = UndoOutcome::Done(UndoKind::kImageRestored, "rollbackImage: image restored to " + st_.previous_image + rollout);
+  o.came_up = rollout.empty();
+  return o;
 }
 
 std::string Pass::RollbackRollout() {
@@ -105,47 +113,50 @@ std::string Pass::RollbackRollout() {
 
 // Pass::RestoreBackup is in pass_restore.cc.
 
-// Rolls back what this upgrade applied, by what it applied: the versions the audit log records
-// since the upgrade started, newest application first (an out-of-order file is undone in its
-// place, not by version order). Status follows the database after every step, also when a down
-// file fails.
-std::string Pass::Rollback() {
+// onFailure rollback: every decision below is taken on the steps' UndoOutcome kinds (undo.h).
+CombinedRollback Pass::Rollback() {
+  CombinedRollback r;
   // 1. The image: back to the one before this upgrade (before its first bump: an upgrade path's
   // steps bumped several times), so no instance of the new version meets the old schema.
   if (!st_.start_image.empty()) st_.previous_image = st_.start_image;
   Audit("rollback", "started", "onFailure rollback: image back to " +
                                    (st_.previous_image.empty() ? std::string("(unchanged)") : st_.previous_image) +
                                    ", then the schema back to " + (st_.start_version.empty() ? "(unchanged)" : st_.start_version));
-  std::string img = RollbackImage();
-  if (img.find("FAILED") != std::string::npos) {
-    const std::string msg = "rollback: " + img + "; the schema was left as it is (the new version may still run "
-                            "against it): restore the image by hand, then run `schema-upgrade rollback`";
-    Audit("rollback", "failed", msg);
-    return msg;
+  r.image = RollbackImage();
+  if (!r.image.ok()) {
+    // The new version may still be declared: the old schema under it would break it too.
+    r.message = "rollback: " + r.image.message + "; the schema was left as it is (the new version may still run "
+                "against it): restore the image by hand, then run `schema-upgrade rollback`";
+    Audit("rollback", "failed", r.message);
+    return r;
   }
   // 2. The schema: what this upgrade applied, undone. Nothing applied yet (it failed before its
   // first migration): nothing to undo.
+  r.schema_tried = true;
   if (st_.start_version.empty()) {
+    r.schema = UndoOutcome::Done(UndoKind::kNothingToUndo, "no migration of this upgrade had run, nothing to undo");
     Audit("rollback", "succeeded", "no migration of this upgrade had started; the schema was not touched");
-    return "rollback: " + img + "; then the schema: no migration of this upgrade had run, nothing to undo";
+    r.message = "rollback: " + r.image.message + "; then the schema: " + r.schema.message;
+    return r;
   }
-  std::string schema;
-  bool nothing_done = false;
-  if (su_.migrations.engine == "sql") schema = RunDown(&nothing_done);
-  if (su_.migrations.engine != "sql" || (nothing_done && st_.backup)) {
+  if (su_.migrations.engine == "sql") r.schema = RunDown();
+  // Down files first; the backup when there are none (other engines) or they changed nothing
+  // (refused before the first ran, or the first failed in its own transaction).
+  const bool down_changed_nothing = su_.migrations.engine == "sql" && !r.schema.ok() && r.schema.changed_nothing;
+  if (su_.migrations.engine != "sql" || (down_changed_nothing && st_.backup)) {
     const std::string why = su_.migrations.engine == "sql"
-                                ? " (down migrations refused: " + schema + ")"
+                                ? " (down migrations refused: " + r.schema.message + ")"
                                 : " (engine " + su_.migrations.engine + " has no down migrations)";
-    schema = RestoreBackup() + why;
+    r.schema = RestoreBackup();
+    r.schema.message += why;
   }
-  const bool ok = schema.find("FAILED") == std::string::npos && schema.find("REFUSED") == std::string::npos &&
-                  schema.find("nothing restored") == std::string::npos;
-  Audit("rollback", ok ? "succeeded" : "failed", "schema: " + schema);
-  if (ok) Event(event_type::kWarning, reasons::kSchemaRolledBack, "schema rolled back: " + schema);
-  return "rollback: " + img + "; then the schema: " + schema;
+  Audit("rollback", r.schema.ok() ? "succeeded" : "failed", "schema: " + r.schema.message);
+  if (r.schema.ok()) Event(event_type::kWarning, reasons::kSchemaRolledBack, "schema rolled back: " + r.schema.message);
+  r.message = "rollback: " + r.image.message + "; then the schema: " + r.schema.message;
+  return r;
 }
 
-std::string Pass::RunDown(bool* nothing_done) {
+UndoOutcome Pass::RunDown() {
   RunContext ctx;
   ctx.resource = su_.Key();
   ctx.actor = CurrentActor();
@@ -158,7 +169,10 @@ std::string Pass::RunDown(bool* nothing_done) {
   std::string to = !st_.start_version.empty() ? st_.start_version : (plan_.db_version.empty() ? "0" : plan_.db_version);
   // Hold the migration lock while the down migrations run (re-entrant if Migrate holds it).
   auto lock = MigrationLock::AcquireForDatabase(db_.get(), su_.policy.lock_wait, d_.clock);
-  if (!lock.ok()) return "runDown FAILED: " + lock.status().ToString();
+  if (!lock.ok()) {
+    return UndoOutcome::NotDone(UndoKind::kFailed, "runDown FAILED: " + lock.status().ToString(),
+                                lock.status().ToString(), /*changed_nothing=*/true);
+  }
   auto applied = AuditLog(db_.get(), EngineAuditSchema(su_)).UpgradeApplied(su_.Key());
   RunReport r;
   if (applied.ok()) {
@@ -167,8 +181,10 @@ std::string Pass::RunDown(bool* nothing_done) {
   } else if (applied.status().code() == Code::kNotFound) {
     r = engine_->Rollback(db_.get(), to, ctx);  // an upgrade started before the audit log marked starts
   } else {
-    return "runDown FAILED: could not read what this upgrade applied from the audit log: " +
-           applied.status().ToString() + "; nothing was rolled back";
+    return UndoOutcome::NotDone(UndoKind::kFailed,
+                                "runDown FAILED: could not read what this upgrade applied from the audit log: " +
+                                    applied.status().ToString() + "; nothing was rolled back",
+                                applied.status().ToString(), /*changed_nothing=*/true);
   }
   std::string undone;
   for (const auto& s : r.steps) {
@@ -187,12 +203,17 @@ std::string Pass::RunDown(bool* nothing_done) {
   }
   std::string at = "the database is at " + (st_.current_version.empty() ? std::string("(nothing applied)") : st_.current_version);
   std::string what = std::to_string(r.steps.size()) + " migration(s) rolled back" + (undone.empty() ? "" : " (" + undone + ")");
-  if (nothing_done) *nothing_done = !r.status.ok() && r.steps.empty();
   if (!r.status.ok()) {
-    return "runDown FAILED after " + what + ": " + r.status.ToString() + "; " + at +
-           ". Fix the down file, or roll back by hand (schema-upgrade rollback), then retry";
+    // A missing down file is refused before any runs (kInvalidArgument); a down file that fails
+    // rolls back in its own transaction, so a failure of the first one changed nothing either.
+    return UndoOutcome::NotDone(
+        r.steps.empty() && r.status.code() == Code::kInvalidArgument ? UndoKind::kRefused : UndoKind::kFailed,
+        "runDown FAILED after " + what + ": " + r.status.ToString() + "; " + at +
+            ". Fix the down file, or roll back by hand (schema-upgrade rollback), then retry",
+        r.status.ToString(), /*changed_nothing=*/r.steps.empty());
   }
-  return "runDown: " + what + "; " + at;
+  return UndoOutcome::Done(r.steps.empty() ? UndoKind::kNothingToUndo : UndoKind::kSchemaByDownFiles,
+                           "runDown: " + what + "; " + at);
 }
 
 }  // namespace su::reconcile_internal

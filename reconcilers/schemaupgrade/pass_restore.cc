@@ -114,10 +114,16 @@ class RestoreSessionWatch {
 
 }  // namespace
 
-std::string Pass::RestoreBackup() {
-  if (!st_.backup) return "restoreBackup: no backup was taken for this upgrade, nothing restored";
+UndoOutcome Pass::RestoreBackup() {
+  if (!st_.backup) {
+    return UndoOutcome::NotDone(UndoKind::kRefused, "restoreBackup: no backup was taken for this upgrade, nothing restored",
+                                "no backup was taken for this upgrade", /*changed_nothing=*/true);
+  }
   auto tool = Tool();
-  if (!tool.ok()) return "restoreBackup: " + tool.status().ToString() + "; nothing restored";
+  if (!tool.ok()) {
+    return UndoOutcome::NotDone(UndoKind::kFailed, "restoreBackup: " + tool.status().ToString() + "; nothing restored",
+                                tool.status().ToString(), /*changed_nothing=*/true);
+  }
   const std::string path = st_.backup->path;
   RestoreOptions opt;
   opt.lock_timeout = su_.policy.lock_timeout;
@@ -174,8 +180,12 @@ std::string Pass::RestoreBackup() {
     std::string after = tries > 1 ? " after " + std::to_string(tries) + " tries within policy.lockWait (" +
                                         FormatDuration(su_.policy.lock_wait) + ")"
                                   : "";
-    return "restoreBackup from " + path + " FAILED" + after + waits + ": " + r.status().ToString() +
-           "; nothing was restored: end the sessions it waited for, then run `schema-upgrade apply` to retry";
+    // The restore runs in one transaction (reconcilers/database/restore.h): a failure restores nothing.
+    return UndoOutcome::NotDone(UndoKind::kFailed,
+                                "restoreBackup from " + path + " FAILED" + after + waits + ": " + r.status().ToString() +
+                                    "; nothing was restored: end the sessions it waited for, then run `schema-upgrade "
+                                    "apply` to retry",
+                                r.status().ToString(), /*changed_nothing=*/true);
   }
   st_.backup->rows_written_since = r->writes_since;
   const std::string detail = r->writes_detail.empty() ? "" : " (" + r->writes_detail + ")";
@@ -187,14 +197,16 @@ std::string Pass::RestoreBackup() {
                       "apply` to restore anyway";
     Audit("restore", "refused", path, msg);
     Event(event_type::kWarning, reasons::kRestoreRefused, msg);
-    return msg;
+    return UndoOutcome::NotDone(UndoKind::kRefused, msg,
+                                std::to_string(r->writes_since) + " row(s) written since the backup",
+                                /*changed_nothing=*/true);
   }
   std::string lost = r->writes_since > 0 ? "; " + std::to_string(r->writes_since) +
                                                " row(s) written since the backup were lost (allowDataLoss)" + detail
                                          : "";
   Audit("restore", "succeeded", path);
   Event(event_type::kWarning, reasons::kBackupRestored, "database restored from " + path + lost + waits);
-  return "restoreBackup: database restored from " + path + lost + waits;
+  return UndoOutcome::Done(UndoKind::kSchemaByBackup, "restoreBackup: database restored from " + path + lost + waits);
 }
 
 }  // namespace su::reconcile_internal

@@ -195,7 +195,18 @@ TEST_F(ReconcilerPathTest, AFailedStepStopsThePathThere) {
   EXPECT_EQ(st.target_version, "v1.2.0");
 }
 
-class ReconcilerRollbackTest : public ReconcilerFixture {};
+class ReconcilerRollbackTest : public ReconcilerFixture {
+ protected:
+  // "<status> <detail>" of the last audit row the reconciler wrote with `direction`.
+  std::string LastAudit(const std::string& direction) const {
+    std::string last = "(none)";
+    for (const auto& st : db_.Statements()) {
+      if (st.sql.find("INSERT INTO \"public\".\"schema_upgrade_log\"") == std::string::npos) continue;
+      if (st.params.size() > 13 && st.params[4] == direction) last = st.params[6].value_or("") + " " + st.params[13].value_or("");
+    }
+    return last;
+  }
+};
 
 TEST_F(ReconcilerRollbackTest, RollbackPutsTheImageBackFirstThenTheSchemaByDownMigrations) {
   su_.policy.on_failure = OnFailure::kRollback;
@@ -235,6 +246,123 @@ TEST_F(ReconcilerRollbackTest, RollbackRestoresTheBackupWhenTheEngineHasNoDownMi
                                                 "restore:" + backup_.backup_paths[0]}));
   EXPECT_EQ(world_.rollbacks, 0);
   EXPECT_HAS(Stored().failure_action, "then the schema: restoreBackup: database restored from");
+}
+
+// Structured results (undo.h): the combined rollback decides from each step's outcome kind, not
+// from the words in its sentence. A sentence that merely contains "FAILED" (the old image's logs,
+// a backup folder's name) must not change what is done or how it is recorded.
+TEST_F(ReconcilerRollbackTest, RollbackUndoesTheSchemaEvenWhenTheOldImagesLogSaysFailed) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1"),
+                     Status::Failed("ciam-kratos: courier: SMTP connection FAILED, retrying")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rt_.declared, kOldImage);
+  EXPECT_EQ(journal_.back(), "rollback:20240101000001") << "the image is declared back: the schema follows it";
+  EXPECT_EQ(world_.applied.size(), 1u);
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "image restored to " + std::string(kOldImage) + ", but it did not come up");
+  EXPECT_HAS(st.failure_action, "then the schema: runDown: 3 migration(s) rolled back");
+  EXPECT_EQ(AuditRecords("rollback"), 2);
+  EXPECT_EQ(EventsWithReason("SchemaRolledBack"), 1);
+}
+
+TEST_F(ReconcilerRollbackTest, ARestoredBackupCountsAsSucceededWhateverItsPathSays) {
+  su_.migrations.engine = "ory";
+  su_.policy.backup_enabled = true;
+  su_.policy.backup_dir = "/srv/REFUSED-and-FAILED/backups";  // words only, in a folder name
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  ASSERT_EQ(backup_.restore_paths.size(), 1u);
+  EXPECT_HAS(Stored().failure_action, "then the schema: restoreBackup: database restored from /srv/REFUSED-and-FAILED");
+  EXPECT_EQ(EventsWithReason("SchemaRolledBack"), 1) << "a restore that succeeded is a rolled-back schema";
+  EXPECT_EQ(AuditRecords("rollback"), 2);
+  EXPECT_HAS(LastAudit("rollback"), "succeeded");
+}
+
+TEST_F(ReconcilerRollbackTest, ADownFileThatFailsPartWayStopsTheRollbackAndSaysSo) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  su_.policy.backup_enabled = true;  // not used: the down files already changed the database
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+  RunReport partial;
+  partial.steps.push_back({"20240201000003", "courier", 3, 1});
+  partial.status = Status::Error(Code::kDatabase, "20240201000002_sessions.down.sql: relation \"sessions\" does not exist");
+  world_.rollback_script.push_back(partial);
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rt_.declared, kOldImage) << "the image went back first";
+  EXPECT_TRUE(backup_.restore_paths.empty()) << "a partly undone schema is not overwritten by the backup";
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "rollback: rollbackImage: image restored to " + std::string(kOldImage));
+  EXPECT_HAS(st.failure_action, "then the schema: runDown FAILED after 1 migration(s) rolled back (20240201000003)");
+  EXPECT_HAS(st.failure_action, "relation \"sessions\" does not exist");
+  EXPECT_EQ(EventsWithReason("SchemaRolledBack"), 0);
+  EXPECT_HAS(LastAudit("rollback"), "failed");
+}
+
+TEST_F(ReconcilerRollbackTest, AFirstDownFileThatFailsChangedNothingSoTheBackupIsRestored) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  su_.policy.backup_enabled = true;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+  RunReport failed;
+  failed.status = Status::Error(Code::kDatabase, "20240201000003_courier.down.sql: syntax error at or near \"DROPP\"");
+  world_.rollback_script.push_back(failed);
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  ASSERT_EQ(backup_.restore_paths.size(), 1u) << "the down file rolled back in its own transaction: the backup next";
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "then the schema: restoreBackup: database restored from");
+  EXPECT_HAS(st.failure_action, "(down migrations refused: runDown FAILED after 0 migration(s) rolled back");
+  EXPECT_EQ(EventsWithReason("SchemaRolledBack"), 1);
+  EXPECT_HAS(LastAudit("rollback"), "succeeded");
+}
+
+TEST_F(ReconcilerRollbackTest, ABackupRestoreThatFailsLeavesTheSchemaAndSaysWhatToDo) {
+  su_.migrations.engine = "ory";
+  su_.policy.backup_enabled = true;
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+  backup_.restore_errors.push_back(Status::Error(Code::kDatabase, "must be owner of table identities"));
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rt_.declared, kOldImage);
+  ASSERT_EQ(backup_.restore_paths.size(), 1u);
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "then the schema: restoreBackup from ");
+  EXPECT_HAS(st.failure_action, " FAILED: ");
+  EXPECT_HAS(st.failure_action, "must be owner of table identities; nothing was restored");
+  EXPECT_HAS(st.failure_action, "(engine ory has no down migrations)");
+  EXPECT_EQ(EventsWithReason("SchemaRolledBack"), 0);
+  EXPECT_HAS(LastAudit("rollback"), "failed");
+}
+
+TEST_F(ReconcilerRollbackTest, AnImageThatCannotBePutBackLeavesTheSchemaAlone) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+  rt_.set_errors.push_back(Status::Ok());  // the bump
+  rt_.set_errors.push_back(Status::Io("docker-compose.yml: read-only file system"));
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(world_.rollbacks, 0) << "the new version would meet the old schema";
+  EXPECT_EQ(world_.applied.size(), 4u);
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "rollbackImage to " + std::string(kOldImage) + " FAILED");
+  EXPECT_HAS(st.failure_action, "the schema was left as it is");
+  EXPECT_HAS(LastAudit("rollback"), "failed");
 }
 
 TEST_F(ReconcilerRollbackTest, RollbackThatCanUndoTheSchemaNeitherWayIsRefusedUpFront) {

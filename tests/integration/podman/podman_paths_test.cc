@@ -264,5 +264,70 @@ TEST_F(PodmanPathsTest, CombinedRollbackPutsTheImageBackThenTheSchema) {
   EXPECT_HAS(st->failure_action, "then the schema: runDown: 2 migration(s) rolled back");
 }
 
+// The combined rollback's schema step decided on structured outcomes (undo.h): a down file that
+// fails part-way stops there (the backup is not restored over a partly undone schema) and the
+// audit log and status say so; a first down file that fails changed nothing (it ran in its own
+// transaction), so the pre-upgrade backup is restored instead.
+TEST_F(PodmanPathsTest, CombinedRollbackWhoseDownFileFailsPartWayStopsThereAndSaysSo) {
+  StartCompose("v1.2.0");
+  WriteMigration("20260101000001_accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n",
+                 "DROP TABLE account_typo;\n");
+  WriteMigration("20260101000002_roles", "CREATE TABLE roles (name text PRIMARY KEY);\n", "DROP TABLE roles;\n");
+  WriteManifest("v1.3.0", "  policy: {onFailure: rollback, verify: {settle: 1s}, backup: {enabled: true, dir: " +
+                              dir_.Path("backups") + "}}\n");
+
+  CliResult r = Apply();
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+
+  const std::string v120 = Image("v1.2.0"), v130 = Image("v1.3.0");
+  EXPECT_EQ(AuditTrail(),
+            "backup succeeded v1.3.0\n"
+            "up succeeded 20260101000001\n"
+            "up succeeded 20260101000002\n"
+            "bump succeeded v1.3.0 " + v120 + " -> " + v130 + "\n"
+            "rollback started v1.3.0\n"
+            "rollback-image succeeded v1.3.0 " + v130 + " -> " + v120 + "\n"
+            "down succeeded 20260101000002\n"
+            "down failed 20260101000001\n"
+            "rollback failed v1.3.0\n"
+            "on-failure succeeded v1.3.0\n");
+  EXPECT_EQ(Sql("SELECT version FROM schema_migration"), "20260101000001\n");
+  EXPECT_EQ(Sql("SELECT tablename FROM pg_tables WHERE tablename IN ('accounts', 'roles')"), "accounts\n")
+      << "roles undone, accounts kept, no restore over it";
+  EXPECT_HAS(RunningImage(), ":v1.2.0 true");
+  auto st = Status();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_HAS(st->failure_action, "rollback: rollbackImage: image restored to " + v120);
+  EXPECT_HAS(st->failure_action, "then the schema: runDown FAILED after 1 migration(s) rolled back (20260101000002)");
+  EXPECT_HAS(st->failure_action, "account_typo");
+  EXPECT_EQ(st->current_version, "20260101000001");
+}
+
+TEST_F(PodmanPathsTest, CombinedRollbackWhoseFirstDownFileFailsRestoresTheBackup) {
+  StartCompose("v1.2.0");
+  WriteMigration("20260101000001_accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n", "DROP TABLE accounts;\n");
+  ASSERT_TRUE(db_->ExecScript("CREATE TABLE kept (id int); INSERT INTO kept VALUES (7);").ok());
+  WriteMigration("20260101000002_roles", "CREATE TABLE roles (name text PRIMARY KEY);\n", "DROP TABLE role_typo;\n");
+  WriteManifest("v1.3.0", "  policy: {onFailure: rollback, verify: {settle: 1s}, backup: {enabled: true, dir: " +
+                              dir_.Path("backups") + "}}\n");
+
+  CliResult r = Apply();
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+
+  EXPECT_EQ(Sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('accounts', 'roles')"), "0\n");
+  EXPECT_EQ(Sql("SELECT id FROM kept"), "7\n") << "the database as it was before the upgrade";
+  EXPECT_HAS(RunningImage(), ":v1.2.0 true");
+  // The restore puts back the whole database, the audit table included: the rows written before
+  // it (the failed down file among them) are gone with it; what follows it is recorded.
+  EXPECT_EQ(AuditTrail(),
+            "restore succeeded v1.3.0\n"
+            "rollback succeeded v1.3.0\n"
+            "on-failure succeeded v1.3.0\n");
+  auto st = Status();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_HAS(st->failure_action, "then the schema: restoreBackup: database restored from " + dir_.Path("backups"));
+  EXPECT_HAS(st->failure_action, "(down migrations refused: runDown FAILED after 0 migration(s) rolled back");
+}
+
 }  // namespace
 }  // namespace su::testing

@@ -51,6 +51,9 @@ struct BackupRecord {
   std::string snapshot;   // pg_current_snapshot() just before the dump: what "written since" means
   long long rows_written_since = -1;  // set when restoreBackup checked: rows inserted/updated since
                                       // the backup by others (-1: not checked)
+  // The database version the backup holds ("0": an empty database; "": not recorded, a status
+  // written before this field): `schema-upgrade rollback --to` restores it only to that version.
+  std::string database_version;
   bool operator==(const BackupRecord&) const = default;
 };
 

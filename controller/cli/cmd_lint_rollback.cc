@@ -1,6 +1,7 @@
 // `lint` (static checks of migration files) and `rollback` (down migrations).
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "controller/cli/cli_env.h"
 #include "controller/cli/commands.h"
@@ -10,7 +11,9 @@
 #include "reconcilers/base/text_check.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
+#include "reconcilers/database/restore.h"
 #include "reconcilers/engines/factory/factory.h"
+#include "reconcilers/engines/sql/rollback_phases.h"
 #include "reconcilers/engines/sql/sql_folder.h"
 #include "reconcilers/engines/sql/sql_prepare.h"
 #include "reconcilers/manifest/manifest.h"
@@ -181,12 +184,25 @@ int CmdRollback(const Args& args) {
                                  {"name", 0, true, false, "only this SchemaUpgrade"},
                                  {"to", 0, true, false, "roll back every migration newer than this version"},
                                  {"dry-run", 0, false, false, "list what would be rolled back; change nothing"},
+                                 {"expand-too", 0, false, false,
+                                  "expand/contract: undo expand migrations even though the upgrade's contract "
+                                  "migrations have not run (the old version runs on the schema as it is)"},
+                                 {"state-dir", 0, true, false,
+                                  "where the status (and the pre-upgrade backup's record) is kept; default "
+                                  "$SU_STATE_DIR or ./.state"},
+                                 {"allow-data-loss", 0, false, false,
+                                  "when restoring the pre-upgrade backup: restore even over rows written since it"},
                                  {"help", 'h', false, false, "show this help"}};
   auto flags = Flags::Parse("rollback", args, specs);
   if (!flags.ok()) return ReportError("rollback", flags.status());
   if (flags->Has("help")) {
     std::printf("usage: schema-upgrade rollback -f M.yaml --to VERSION [flags]\n\nRuns .down.sql files newest "
-                "first, each in its own transaction; refuses before doing anything if one is missing.\n\n%s",
+                "first, each in its own transaction; refuses before doing anything if one is missing.\n"
+                "Expand/contract folders (docs/expand-contract.md): refuses to undo expand migrations while the "
+                "upgrade's contract migrations are pending (put the image back instead, or --expand-too); undoing "
+                "contract migrations says what data their down files cannot bring back, and restores the "
+                "pre-upgrade backup instead when a contract migration has no down file and --to is the version "
+                "the backup was taken at.\n\n%s",
                 FlagsHelp(specs).c_str());
     return 0;
   }
@@ -219,13 +235,125 @@ int CmdRollback(const Args& args) {
                 state->current_version.empty() ? "(empty)" : state->current_version.c_str());
     return 0;
   }
+  // Expand/contract (docs/expand-contract.md "Rolling back by hand"): decided before any change.
+  std::optional<PhasedRollback> phased;
+  if (su.migrations.engine == "sql" && su.migrations.source == kMigrationSourceController) {
+    auto p = PlanPhasedRollback(LocalFileSystem(), su.migrations.path, *state, to);
+    if (!p.ok()) return ReportError("rollback", p.status());
+    if (p->uses_phases) phased = std::move(p).value();
+  }
+  std::string restore_from;  // the pre-upgrade backup to restore instead of down files
+  std::string restore_snapshot;
+  if (phased) {
+    for (size_t i = 0; i < victims.size() && i < phased->victims.size(); ++i) {
+      victims[i] += phased->victims[i].phase == MigrationPhase::kContract ? " (contract)" : " (expand)";
+    }
+    if (phased->BetweenExpandAndContract() && !flags->Has("expand-too")) {
+      std::string undo, pending;
+      for (const auto& v : phased->victims) undo += (undo.empty() ? "" : ", ") + v.version + "_" + v.name;
+      for (const auto& c : phased->pending_contract) pending += (pending.empty() ? "" : ", ") + c;
+      return ReportError(
+          "rollback",
+          Status::Error(Code::kGated,
+                        su.Key() + ": the upgrade stopped between its phases: its contract migration(s) " + pending +
+                            " have not run, and the migration(s) to roll back (" + undo +
+                            ") are expand migrations, backward compatible by design: the old version runs on this "
+                            "schema as it is, and the new version, if it still runs, needs them. Put back only the "
+                            "image: set spec.targetVersion to the old version with spec.policy.allowDowngrade: true "
+                            "and run `schema-upgrade apply` (the database being ahead is allowed), and keep the "
+                            "schema. Once no instance of the new version runs, pass --expand-too to undo them "
+                            "anyway; nothing was changed"));
+    }
+    if (phased->UndoesContract()) {
+      std::printf("%s: data lost: contract migrations removed data that their down files cannot bring back "
+                  "(a down file recreates the shape, empty):\n", su.Key().c_str());
+      bool any = false;
+      for (const auto& v : phased->victims) {
+        for (const auto& l : v.losses) {
+          std::printf("  - %s_%s: %s\n", v.version.c_str(), v.name.c_str(), l.c_str());
+          any = true;
+        }
+      }
+      if (!any) std::printf("  (none found: no DROP TABLE, DROP COLUMN or TRUNCATE in them)\n");
+    }
+    if (auto missing = phased->ContractWithoutDown(); !missing.empty()) {
+      std::string names;
+      for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+      // Else the pre-upgrade backup: it holds the database exactly as it was at the version it
+      // was taken at, so it may stand in for the down files only when that is --to.
+      CliEnvOptions eo;
+      eo.state_dir = flags->Get("state-dir");
+      auto env = MakeCliEnv(eo);
+      auto st = env->store->Load(su.Key());
+      std::optional<ResourceStatus> status;
+      if (st.ok() && st->has_value()) status = **st;
+      const std::string at = status && status->backup ? status->backup->database_version : "";
+      const bool usable = status && status->backup && !status->backup->path.empty() && !at.empty() &&
+                          (to == "0" ? at == "0" : at != "0" && CompareVersions(at, to) == 0);
+      if (!usable) {
+        std::string why = !status ? "no status for " + su.Key() + " in " + env->state_dir + " (--state-dir)"
+                          : !status->backup ? "the last upgrade took no backup (policy.backup.enabled)"
+                          : at.empty() ? "the pre-upgrade backup " + status->backup->path +
+                                             " does not record the database version it holds (status.backup."
+                                             "databaseVersion: taken by an older schema-upgrade)"
+                                       : "the pre-upgrade backup " + status->backup->path + " was taken at " +
+                                             (at == "0" ? std::string("an empty database (0)") : at) +
+                                             ", not at --to " + to;
+        return ReportError("rollback",
+                           Status::Invalid("contract migration(s) " + names + " have no .down.sql file, and the "
+                                           "pre-upgrade backup cannot stand in for them: " + why +
+                                           ". Write the down file(s), or roll back to the version the backup was "
+                                           "taken at; nothing was changed"));
+      }
+      restore_from = status->backup->path;
+      restore_snapshot = status->backup->snapshot;
+      std::printf("%s: contract migration(s) %s have no .down.sql file: restoring the pre-upgrade backup %s "
+                  "instead (the database as it was at %s)\n",
+                  su.Key().c_str(), names.c_str(), restore_from.c_str(), to == "0" ? "(empty)" : to.c_str());
+    }
+  }
   if (flags->Has("dry-run")) {
+    if (!restore_from.empty()) {
+      std::printf("%s: would restore %s (rows written since it: refused unless --allow-data-loss)\n",
+                  su.Key().c_str(), restore_from.c_str());
+      return 0;
+    }
     std::printf("%s: would roll back %zu migration(s), newest first:\n", su.Key().c_str(), victims.size());
     for (const auto& v : victims) std::printf("  - %s\n", v.c_str());
     return 0;
   }
   auto lock = MigrationLock::AcquireForDatabase(db->get(), su.policy.lock_wait, RealClock());
   if (!lock.ok()) return ReportError("rollback", lock.status());
+  if (!restore_from.empty()) {
+    RestoreOptions ro;
+    ro.lock_timeout = su.policy.lock_timeout;
+    ro.backup_snapshot = restore_snapshot;
+    ro.allow_data_loss = flags->Has("allow-data-loss") || su.policy.restore_allow_data_loss;
+    auto rr = PgRestore(PosixProcessRunner(), *dsn, restore_from, ro);
+    AuditLog log(db->get());
+    if (!rr.ok()) return ReportError("rollback", rr.status().WithContext("restoring " + restore_from));
+    if (!rr->restored) {
+      return ReportError("rollback",
+                         Status::Error(Code::kGated, std::to_string(rr->writes_since) +
+                                                         " row(s) were written since the backup (" + rr->writes_detail +
+                                                         "): restoring would lose them; nothing was changed. Pass "
+                                                         "--allow-data-loss to restore anyway"));
+    }
+    AuditEntry e;
+    e.resource = su.Key();
+    e.engine = "controller";
+    e.version = to;
+    e.direction = "restore";
+    e.detail = "rollback --to " + to + ": " + restore_from;
+    (void)log.Ensure();
+    (void)log.Record(e);
+    std::printf("%s: restored %s; database at %s%s\n", su.Key().c_str(), restore_from.c_str(),
+                to == "0" ? "(empty)" : to.c_str(),
+                rr->writes_since > 0 ? ("; " + std::to_string(rr->writes_since) + " row(s) written since the backup "
+                                        "were lost (" + rr->writes_detail + ")").c_str()
+                                     : "");
+    return 0;
+  }
   AuditLog log(db->get());
   if (Status s = log.Ensure(); !s.ok()) return ReportError("rollback", s);
   RunContext ctx;

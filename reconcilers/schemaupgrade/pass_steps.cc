@@ -299,11 +299,26 @@ StepOutcome Pass::Gates() {
   }
   bool resumed_approval = ResumesApprovedPlan();
   if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash && !resumed_approval) {
+    // policy.stepThrough: each release of the path is its own plan, approved as it becomes current.
+    const bool on_path = path_.stepping || !st_.path_done.empty();
     std::string why = su_.policy.approved_plan_hash.empty()
                           ? "plan " + plan_.hash + " needs approval"
-                          : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
-                                plan_.hash + " (the plan changed)";
-    return StepOutcome::Waiting(reasons::kAwaitingApproval, why + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
+                      : on_path ? "plan " + plan_.hash + " of this step needs its own approval (the approved plan " +
+                                      su_.policy.approved_plan_hash + " is another step's, or changed)"
+                                : "the approved plan " + su_.policy.approved_plan_hash + " is not the current plan " +
+                                      plan_.hash + " (the plan changed)";
+    std::string step;
+    if (on_path) {
+      const std::string origin = !st_.start_image.empty() ? RunningRelease(st_.start_image) : path_.running;
+      std::string path = origin.empty() ? "" : origin + " -> ";
+      for (const auto& d : st_.path_done) path += d + " -> ";
+      const std::string current = path_.stepping ? path_.step.version : final_target_;
+      path += current;
+      for (const auto& a : path_.after) path += " -> " + a;
+      step = " (step " + current + " of the upgrade path " + path +
+             ": each release's plan needs its own approval once it is the current step)";
+    }
+    return StepOutcome::Waiting(reasons::kAwaitingApproval, why + step + ": review `schema-upgrade plan`, then run `schema-upgrade approve` or set "
                                           "spec.policy.approval.planHash: " + plan_.hash,
                 std::chrono::milliseconds(0));
   }
@@ -385,6 +400,7 @@ StepOutcome Pass::Backup() {
     return StepOutcome::Failed(b.status(), reasons::kBackupFailed);
   }
   st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash, snapshot};
+  st_.backup->database_version = plan_.db_version.empty() ? "0" : plan_.db_version;
   CrashPoint("after-backup");
   Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
   Event(event_type::kNormal, reasons::kBackedUp, "backup written to " + b->path);

@@ -83,6 +83,7 @@ std::string StatusToJson(const ResourceStatus& s) {
     if (s.backup->rows_written_since >= 0) {
       b["rowsWrittenSince"] = value::number(static_cast<int64_t>(s.backup->rows_written_since));
     }
+    if (!s.backup->database_version.empty()) b["databaseVersion"] = Str(s.backup->database_version);
     o["backup"] = b;
   }
   value blocked = value::array(s.blocked_sessions.size());
@@ -186,6 +187,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
     const value& b = o.at("backup");
     s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash"),
                             GetStr(b, "snapshot"), b.has_field("rowsWrittenSince") ? GetNum(b, "rowsWrittenSince") : -1};
+    s.backup->database_version = GetStr(b, "databaseVersion");
   }
   if (o.has_field("backfill") && o.at("backfill").is_object()) {
     const value& b = o.at("backfill");

@@ -132,6 +132,37 @@ TEST_F(ReconcilerPathTest, PlanOfAStepThroughShowsTheFirstStepOnly) {
   ExpectWorldUntouched();
 }
 
+TEST_F(ReconcilerPathTest, AnApprovalWaitNamesTheStepAndItsPlanHash) {
+  su_.policy.step_through = true;
+  su_.policy.approval_required = true;
+  ReconcileOptions dry;
+  dry.dry_run = true;
+  auto plan = Run(dry);
+  ASSERT_TRUE(plan.plan.has_value());
+  const std::string step1 = plan.plan->hash;
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kWaiting);
+  EXPECT_EQ(out.reason, "AwaitingApproval");
+  ExpectWorldUntouched();
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.message, "plan " + step1 + " needs approval (step v1.1.5 of the upgrade path v1.1.0 -> v1.1.5 -> "
+                         "v1.2.0: each release's plan needs its own approval once it is the current step)");
+  EXPECT_HAS(st.message, "spec.policy.approval.planHash: " + step1);
+
+  // Approved: step 1 runs, and the next release waits for its own approval, saying so.
+  su_.policy.approved_plan_hash = step1;
+  out = Run();
+  EXPECT_EQ(out.kind, OutcomeKind::kWaiting);
+  EXPECT_EQ(out.reason, "AwaitingApproval");
+  EXPECT_EQ(verified_images_, (std::vector<std::string>{kMidImage}));
+  st = Stored();
+  EXPECT_EQ(st.path_done, (std::vector<std::string>{"v1.1.5"}));
+  EXPECT_HAS(st.message, "of this step needs its own approval (the approved plan " + step1 + " is another step's");
+  EXPECT_HAS(st.message, "(step v1.2.0 of the upgrade path v1.1.0 -> v1.1.5 -> v1.2.0: each release's plan");
+}
+
 TEST_F(ReconcilerPathTest, AStepKilledBetweenBumpAndVerifyIsVerifiedOnResumeAndNothingRunsTwice) {
   su_.policy.step_through = true;
   // The dead pass had migrated step 1 and bumped the workload to v1.1.5, not verified it.
@@ -363,6 +394,25 @@ TEST_F(ReconcilerRollbackTest, AnImageThatCannotBePutBackLeavesTheSchemaAlone) {
   EXPECT_HAS(st.failure_action, "rollbackImage to " + std::string(kOldImage) + " FAILED");
   EXPECT_HAS(st.failure_action, "the schema was left as it is");
   EXPECT_HAS(LastAudit("rollback"), "failed");
+}
+
+TEST_F(ReconcilerRollbackTest, RollbackBetweenExpandAndContractPutsOnlyTheImageBack) {
+  su_.policy.on_failure = OnFailure::kRollback;
+  world_.pending[2] = AsContract(world_.pending[2]);
+  verify_results_ = {Status::Failed("ciam-kratos exited with code 1")};
+
+  auto out = Run();
+
+  EXPECT_EQ(out.kind, OutcomeKind::kFailed);
+  EXPECT_EQ(rt_.declared, kOldImage) << "the image back";
+  EXPECT_EQ(world_.rollbacks, 0) << "the expand migrations are backward compatible: kept";
+  EXPECT_TRUE(backup_.restore_paths.empty());
+  EXPECT_EQ(world_.applied.size(), 3u);
+  ResourceStatus st = Stored();
+  EXPECT_HAS(st.failure_action, "rollbackImage: image restored to " + std::string(kOldImage));
+  EXPECT_HAS(st.failure_action, "rollback left the schema alone: expand/contract upgrade");
+  EXPECT_HAS(st.failure_action, "the database stays at 20240201000002");
+  EXPECT_EQ(AuditRecords("rollback-image"), 1);
 }
 
 TEST_F(ReconcilerRollbackTest, RollbackThatCanUndoTheSchemaNeitherWayIsRefusedUpFront) {

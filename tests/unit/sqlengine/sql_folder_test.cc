@@ -1,6 +1,7 @@
 // Unit tests for the sql engine's folder reader: naming, numeric ordering, pairing and the errors
 // a user sees for a bad folder. An in-memory FileSystem stands in for the disk.
 #include "reconcilers/engines/sql/sql_folder.h"
+#include "reconcilers/engines/sql/rollback_phases.h"
 
 #include <gtest/gtest.h>
 
@@ -311,6 +312,80 @@ TEST(MigrationDirectivesTest, PhaseDefaultsToExpandAndBadDirectivesNameFileAndLi
   auto ignore = ReadMigrationDirectives("007_g.up.sql", "-- schema-upgrade: lint-ignore drop-table\nDROP TABLE a;\n");
   ASSERT_TRUE(ignore.ok()) << ignore.status().ToString();
   EXPECT_TRUE(ignore->empty());
+}
+
+}  // namespace
+}  // namespace su
+
+namespace su {
+namespace {
+
+// `rollback --to` on a phased folder (rollback_phases.h): phases, down files and data losses of
+// the migrations it would undo, and whether the upgrade stopped between its phases.
+class PhasedRollbackTest : public SqlFolderTest {
+ protected:
+  void SetUp() override {
+    SqlFolderTest::SetUp();
+    Add("001_users.up.sql", "CREATE TABLE users (id int, mail text);");
+    Add("001_users.down.sql", "DROP TABLE users;");
+    Add("002_email.up.sql", "ALTER TABLE users ADD COLUMN email text;");
+    Add("002_email.down.sql", "ALTER TABLE users DROP COLUMN email;");
+    Add("003_drop.up.sql",
+        "-- schema-upgrade: phase=contract\n-- schema-upgrade: lint-ignore drop-column, drop-table\n"
+        "ALTER TABLE users DROP COLUMN mail;\nDROP TABLE legacy;\nALTER TABLE users RENAME COLUMN email TO mail2;\n");
+  }
+  EngineState State(int applied) {
+    EngineState s;
+    const std::vector<std::pair<std::string, std::string>> all = {{"001", "users"}, {"002", "email"}, {"003", "drop"}};
+    for (int i = 0; i < 3; ++i) {
+      if (i < applied) {
+        s.applied.push_back({all[i].first, all[i].second, "", ""});
+      } else {
+        PendingMigration p;
+        p.version = all[i].first;
+        p.name = all[i].second;
+        s.pending.push_back(p);
+      }
+    }
+    return s;
+  }
+};
+
+TEST_F(PhasedRollbackTest, BetweenThePhasesOnlyExpandMigrationsWouldBeUndone) {
+  auto r = PlanPhasedRollback(&fs_, "/m", State(2), "001");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->uses_phases);
+  ASSERT_EQ(r->victims.size(), 1u);
+  EXPECT_EQ(r->victims[0].version, "002");
+  EXPECT_EQ(r->pending_contract, std::vector<std::string>{"003_drop"});
+  EXPECT_TRUE(r->BetweenExpandAndContract());
+  EXPECT_FALSE(r->UndoesContract());
+}
+
+TEST_F(PhasedRollbackTest, AfterTheContractItsLossesAreNamedEvenWhenLintIsSilenced) {
+  auto r = PlanPhasedRollback(&fs_, "/m", State(3), "0");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->victims.size(), 3u);
+  EXPECT_EQ(r->victims[0].version, "003") << "newest first";
+  EXPECT_EQ(r->victims[0].phase, MigrationPhase::kContract);
+  EXPECT_FALSE(r->victims[0].has_down);
+  EXPECT_TRUE(r->victims[1].has_down);
+  ASSERT_EQ(r->victims[0].losses.size(), 2u) << "drop column and drop table; a rename loses nothing";
+  EXPECT_NE(r->victims[0].losses[0].find("DROP COLUMN mail (line 3): that column's values"), std::string::npos)
+      << r->victims[0].losses[0];
+  EXPECT_NE(r->victims[0].losses[1].find("DROP TABLE legacy (line 4): that table's rows"), std::string::npos)
+      << r->victims[0].losses[1];
+  EXPECT_FALSE(r->BetweenExpandAndContract());
+  EXPECT_TRUE(r->UndoesContract());
+  EXPECT_EQ(r->ContractWithoutDown(), std::vector<std::string>{"003_drop"});
+}
+
+TEST_F(PhasedRollbackTest, ABadPhaseDirectiveIsBadInputNamingTheFile) {
+  Add("003_drop.up.sql", "-- schema-upgrade: phase=contrct\nSELECT 1;");
+  auto r = PlanPhasedRollback(&fs_, "/m", State(3), "0");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("003_drop.up.sql"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace

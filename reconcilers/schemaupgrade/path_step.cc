@@ -50,6 +50,12 @@ std::string RunningRelease(const std::string& declared_image) {
   return ImageTag(declared_image);
 }
 
+std::string RetagImage(const std::string& image, const std::string& tag) {
+  if (image.empty()) return "";
+  ImageRef r = ParseImageRef(image);
+  return (r.registry.empty() ? "" : r.registry + "/") + r.path + ":" + tag;
+}
+
 PathStepChoice ChoosePathStep(const SchemaUpgrade& su, const std::string& declared_image, const ResourceStatus* st,
                               const std::string& spec_token) {
   PathStepChoice c;

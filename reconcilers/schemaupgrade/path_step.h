@@ -37,6 +37,9 @@ std::string RunningRelease(const std::string& declared_image);
 PathStepChoice ChoosePathStep(const SchemaUpgrade& su, const std::string& declared_image, const ResourceStatus* st,
                               const std::string& spec_token);
 
+// image with its tag replaced by `tag` (registry and path kept, a digest dropped); "" for "".
+std::string RetagImage(const std::string& image, const std::string& tag);
+
 // su aimed at `step`: targetVersion the step's release, spec.image (when set) retagged to it. The
 // spec hash is kept: status, approvals and the audit log stay this spec's.
 SchemaUpgrade StepSpec(const SchemaUpgrade& su, const UpgradePathEntry& step);

@@ -195,7 +195,9 @@ Plan BuildPlan(const SchemaUpgrade& su, EngineState state, const std::string& cu
   for (const auto& e : SkippedReleases(UpgradePathFor(su, ParseImageRef(current_image).path),
                                        RunningRelease(current_image), su.target_version)) {
     p.path_skipped.push_back(e.version);
+    p.path.push_back({e.version, RetagImage(p.target_image, e.version), e.migrations_up_to, {}, false});
   }
+  if (!p.path.empty()) p.path.push_back({su.target_version, p.target_image, "", {}, false});
   p.path_skip = !p.path_skipped.empty() && !p.steps.empty();
   if (su.policy.on_failure == OnFailure::kRollback && !su.policy.backup_enabled) {
     for (const auto& m : p.state.pending) p.rollback_impossible |= !m.has_down || su.migrations.engine != "sql";

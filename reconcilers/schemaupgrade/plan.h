@@ -51,6 +51,17 @@ struct Plan {
   // and the target (not hashed: the steps and images are). Which refusal `refused` is:
   std::vector<std::string> path_skipped;
   bool path_skip = false;              // the jump passes path_skipped without policy.stepThrough
+  // The path as data for `plan -o json|markdown` (not hashed): under policy.stepThrough the step
+  // this plan is for (current, with its pending migrations) and the releases after it; for a
+  // refused jump the path to take (the skipped releases, then the target).
+  struct PathStep {
+    std::string version;
+    std::string image;                    // what the workload runs at that release ("" unknown)
+    std::string migrations_up_to;         // spec.upgradePath's migrationsUpTo ("" : the rest)
+    std::vector<std::string> migrations;  // current step only: "<version> <name>" pending
+    bool current = false;
+  };
+  std::vector<PathStep> path;
   bool rollback_impossible = false;    // onFailure rollback could undo the schema neither way
   std::string hash;              // 16 hex chars
   // Expand/contract (docs/expand-contract.md): the hash of the contract migrations alone (16 hex

@@ -206,6 +206,19 @@ std::string RenderPlanJson(const Plan& p) {
     deps[i] = v;
   }
   o["dependsOn"] = deps;
+  if (!p.path.empty()) {  // docs/upgrade-paths.md: the releases of the path, in order
+    value path = value::array(p.path.size());
+    for (size_t i = 0; i < p.path.size(); ++i) {
+      value v = value::object();
+      v["version"] = Str(p.path[i].version);
+      v["image"] = Str(p.path[i].image);
+      v["migrationsUpTo"] = Str(p.path[i].migrations_up_to);
+      v["current"] = value::boolean(p.path[i].current);
+      if (p.path[i].current) v["migrations"] = Strings(p.path[i].migrations);
+      path[i] = v;
+    }
+    o["upgradePath"] = path;
+  }
   if (p.rehearsal) o["rehearsal"] = Rehearsal(*p.rehearsal);
   return o.serialize() + "\n";
 }

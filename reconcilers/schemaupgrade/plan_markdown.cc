@@ -240,6 +240,23 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
     out << "\n";
   }
 
+  if (!p.path.empty()) {  // docs/upgrade-paths.md
+    out << "#### Upgrade path\n\n| # | release | image | migrations |\n|---|---|---|---|\n";
+    for (size_t i = 0; i < p.path.size(); ++i) {
+      const auto& s = p.path[i];
+      std::string migrations;
+      if (s.current) {
+        for (const auto& m : s.migrations) migrations += (migrations.empty() ? "" : ", ") + m;
+        if (migrations.empty()) migrations = "none pending";
+        migrations = "**this step:** " + migrations;
+      } else {
+        migrations = s.migrations_up_to.empty() ? "the rest" : "up to " + s.migrations_up_to;
+      }
+      out << "| " << i + 1 << " | " << Cell(s.version) << " | " << (s.image.empty() ? "" : "`" + s.image + "`") << " | "
+          << Cell(migrations) << " |\n";
+    }
+    out << "\n";
+  }
   if (p.rehearsal) out << RenderRehearsalMarkdown(*p.rehearsal) << "\n";
 
   out << "#### Steps\n\n";

@@ -58,6 +58,17 @@ StepOutcome Pass::Preflight() {
                               su_.target_version);
   }
   if (path_.stepping) {
+    plan_.path.clear();
+    Plan::PathStep cur{path_.step.version, target_image_, path_.step.migrations_up_to, {}, true};
+    for (const auto& m : plan_.state.pending) cur.migrations.push_back(m.version + " " + m.name);
+    plan_.path.push_back(cur);
+    for (const auto& v : path_.after) {
+      std::string up_to;
+      for (const auto& e : su_.upgrade_path) {
+        if (e.version == v) up_to = e.migrations_up_to;
+      }
+      plan_.path.push_back({v, RetagImage(target_image_, v), up_to, {}, false});
+    }
     std::string rest;
     for (const auto& v : path_.after) rest += " -> " + v;
     plan_.preflight.push_back("upgrade path (policy.stepThrough): this step goes " + path_.running + " -> " +

@@ -82,6 +82,10 @@ TEST_F(ReconcilerPathTest, AJumpOverAPathReleaseIsRefusedBeforeAnyChangeNamingTh
   EXPECT_HAS(st.last_error, "nothing was changed");
   ASSERT_TRUE(out.plan.has_value());
   EXPECT_EQ(out.plan->path_skipped, (std::vector<std::string>{"v1.1.5"}));
+  ASSERT_EQ(out.plan->path.size(), 2u) << "the path to take, as data";
+  EXPECT_EQ(out.plan->path[0].version, "v1.1.5");
+  EXPECT_EQ(out.plan->path[0].migrations_up_to, "20240201000002");
+  EXPECT_EQ(out.plan->path[1].version, "v1.2.0");
 }
 
 TEST_F(ReconcilerPathTest, AnUpgradeFromThePathReleaseOnIsNotRefused) {
@@ -130,6 +134,23 @@ TEST_F(ReconcilerPathTest, PlanOfAStepThroughShowsTheFirstStepOnly) {
   for (const auto& p : out.plan->preflight) pre += p + "\n";
   EXPECT_HAS(pre, "this step goes v1.1.0 -> v1.1.5 (migrations up to 20240201000002); then -> v1.2.0");
   ExpectWorldUntouched();
+  // The path as data (plan -o json / markdown): each release, its image, its migrations.
+  ASSERT_EQ(out.plan->path.size(), 2u);
+  EXPECT_EQ(out.plan->path[0].version, "v1.1.5");
+  EXPECT_EQ(out.plan->path[0].image, kMidImage);
+  EXPECT_EQ(out.plan->path[0].migrations_up_to, "20240201000002");
+  EXPECT_TRUE(out.plan->path[0].current);
+  EXPECT_EQ(out.plan->path[0].migrations,
+            (std::vector<std::string>{"20240201000001 identities", "20240201000002 sessions"}));
+  EXPECT_EQ(out.plan->path[1].version, "v1.2.0");
+  EXPECT_EQ(out.plan->path[1].image, kNewImage);
+  EXPECT_FALSE(out.plan->path[1].current);
+  const std::string json = RenderPlanJson(*out.plan);
+  EXPECT_HAS(json, "\"upgradePath\":[{\"current\":true,\"image\":\"" + std::string(kMidImage) + "\"");
+  const std::string md = RenderPlanMarkdown(*out.plan);
+  EXPECT_HAS(md, "| 1 | v1.1.5 | `" + std::string(kMidImage) +
+                     "` | **this step:** 20240201000001 identities, 20240201000002 sessions |");
+  EXPECT_HAS(md, "| 2 | v1.2.0 | `" + std::string(kNewImage) + "` | the rest |");
 }
 
 TEST_F(ReconcilerPathTest, AnApprovalWaitNamesTheStepAndItsPlanHash) {

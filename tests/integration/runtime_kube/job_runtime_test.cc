@@ -163,7 +163,9 @@ TEST_F(JobRuntimeTest, RunningJobOfTheSameStepIsAdoptedNotDuplicated) {
   const std::string uid = value::parse(*made).at("metadata").at("uid").as_string();
   ASSERT_TRUE(WaitFor([&] {
     auto jobs = Jobs("slow");
-    return jobs.size() == 1 && jobs[0].at("status").has_field("active") && jobs[0].at("status").at("active").as_integer() == 1;
+    // A Job just created may have no status yet (the emulator's controller has not looked at it).
+    return jobs.size() == 1 && jobs[0].has_field("status") && jobs[0].at("status").has_field("active") &&
+           jobs[0].at("status").at("active").as_integer() == 1;
   }));
 
   auto rt = NewKubeJobRuntime(o);

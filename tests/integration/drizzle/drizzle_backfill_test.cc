@@ -21,6 +21,7 @@
 #include "reconcilers/engines/drizzle/drizzle_engine.h"
 #include "tests/integration/drizzle/drizzle_kit.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/self_child.h"
 #include "tests/support/temp_dir.h"
 
 namespace su {
@@ -75,24 +76,9 @@ class DrizzleBackfill : public ::testing::Test {
   // An apply in a fresh child process (CrashPoint reads SU_CRASH_AT once per process) with
   // SU_CRASH_AT=crash_at (empty: none), optionally SIGKILLed after kill_after_ms. The wait status.
   int ApplyInChild(const std::string& crash_at, int kill_after_ms = -1) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (!crash_at.empty()) setenv("SU_CRASH_AT", crash_at.c_str(), 1);
-      setenv("SU_DZFILL_CHILD_DSN", dsn_.c_str(), 1);
-      setenv("SU_DZFILL_CHILD_DIR", dir_.path().c_str(), 1);
-      int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) dup2(devnull, 1);
-      execl("/proc/self/exe", "drizzle_integration_test", "--gtest_filter=DrizzleBackfillChild.ApplyOnce", nullptr);
-      _exit(127);
-    }
-    if (kill_after_ms >= 0) {
-      // A kill at an arbitrary instant: where it lands is the point, so this is a delay, not a wait.
-      usleep(kill_after_ms * 1000);
-      kill(pid, SIGKILL);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return status;
+    std::vector<std::pair<std::string, std::string>> env = {{"SU_DZFILL_CHILD_DSN", dsn_}, {"SU_DZFILL_CHILD_DIR", dir_.path()}};
+    if (!crash_at.empty()) env.emplace_back("SU_CRASH_AT", crash_at);
+    return su::testing::RunSelfInChild("drizzle_integration_test", "DrizzleBackfillChild.ApplyOnce", env, kill_after_ms);
   }
 
   std::string Scalar(const std::string& sql) {

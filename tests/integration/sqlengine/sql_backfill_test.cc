@@ -16,6 +16,7 @@
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/engines/sql/sql_engine.h"
 #include "tests/support/pg_server.h"
+#include "tests/support/self_child.h"
 #include "tests/support/temp_dir.h"
 
 namespace su {
@@ -62,26 +63,9 @@ class SqlBackfillTest : public ::testing::Test {
   // Runs an apply in a child process with SU_CRASH_AT=crash_at (empty: none), optionally killed
   // with SIGKILL after kill_after_ms. Returns the wait status.
   int ApplyInChild(const std::string& crash_at, int kill_after_ms = -1) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      // A fresh process image: CrashPoint reads SU_CRASH_AT once per process, and the child must
-      // not share anything of this one but the database.
-      if (!crash_at.empty()) setenv("SU_CRASH_AT", crash_at.c_str(), 1);
-      setenv("SU_BACKFILL_CHILD_DSN", dsn_.c_str(), 1);
-      setenv("SU_BACKFILL_CHILD_DIR", dir_.path().c_str(), 1);
-      int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) dup2(devnull, 1);
-      execl("/proc/self/exe", "sqlengine_integration_test", "--gtest_filter=SqlBackfillChild.ApplyOnce", nullptr);
-      _exit(127);
-    }
-    if (kill_after_ms >= 0) {
-      // A kill at an arbitrary instant: where it lands is the point, so this is a delay, not a wait.
-      usleep(kill_after_ms * 1000);
-      kill(pid, SIGKILL);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return status;
+    std::vector<std::pair<std::string, std::string>> env = {{"SU_BACKFILL_CHILD_DSN", dsn_}, {"SU_BACKFILL_CHILD_DIR", dir_.path()}};
+    if (!crash_at.empty()) env.emplace_back("SU_CRASH_AT", crash_at);
+    return su::testing::RunSelfInChild("sqlengine_integration_test", "SqlBackfillChild.ApplyOnce", env, kill_after_ms);
   }
 
   std::string Scalar(const std::string& sql) {

@@ -216,10 +216,14 @@ void LeaseElector::Lose(const std::string& reason) {
 
 bool LeaseElector::Pause(std::chrono::milliseconds d, std::stop_token extra) {
   std::stop_token own = stop_.get_token();
-  std::stop_callback a(own, [this] { wake_.notify_all(); });
-  std::stop_callback b(extra, [this] { wake_.notify_all(); });
+  // Both tokens feed one, waited on with the stop_token overload, which registers its wakeup
+  // atomically with the wait: a bare notify_all from a callback could fall between the predicate
+  // check and the block, and the pause would last its whole length after a stop.
+  std::stop_source either;
+  std::stop_callback a(own, [&either] { either.request_stop(); });
+  std::stop_callback b(extra, [&either] { either.request_stop(); });
   std::unique_lock<std::mutex> l(mu_);
-  wake_.wait_for(l, d, [&] { return own.stop_requested() || extra.stop_requested(); });
+  wake_.wait_for(l, either.get_token(), d, [] { return false; });
   return !own.stop_requested() && !extra.stop_requested();
 }
 

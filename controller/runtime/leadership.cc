@@ -26,14 +26,18 @@ LeadershipEnd RunWhileLeading(LeaderElector* elector, std::stop_token shutdown, 
     return LeadershipEnd::kStartFailed;
   }
 
-  std::mutex mu;
-  std::condition_variable_any cv;
   std::stop_token lost = elector->LostToken();
   {
-    std::stop_callback on_lost(lost, [&] { cv.notify_all(); });
-    std::stop_callback on_shutdown(shutdown, [&] { cv.notify_all(); });
+    // One token for "lost or shut down", waited on with the stop_token overload: it registers its
+    // wakeup atomically with the wait. (A callback calling notify_all without the waiter's mutex
+    // could fire between the predicate check and the block, and the wait would never end.)
+    std::stop_source either;
+    std::stop_callback on_lost(lost, [&either] { either.request_stop(); });
+    std::stop_callback on_shutdown(shutdown, [&either] { either.request_stop(); });
+    std::mutex mu;
+    std::condition_variable_any cv;
     std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return lost.stop_requested() || shutdown.stop_requested(); });
+    cv.wait(l, either.get_token(), [] { return false; });
   }
   const bool was_lost = lost.stop_requested() && !shutdown.stop_requested();
   if (was_lost) {

@@ -156,22 +156,28 @@ TEST_F(SourceFolderTest, ImageSourceReadsTheTargetsFolderWithAJobAndMigratesExac
   su.migrations.source = kMigrationSourceImage;
   su.migrations.path = "/migrations";
 
-  // Watch the Job the read creates: an init container of the target copying /migrations.
-  std::atomic<bool> done{false};
-  std::string seen_job;
-  std::thread watch([&] {
-    kube::ListOptions lo;
-    lo.label_selector = std::string(kJobResourceLabel) + "=athena";
-    while (!done && seen_job.empty()) {
-      auto jobs = api_->List(kube::ResourcePath{kJobs, "default"}, lo);
-      if (jobs.ok() && !jobs->items.empty()) seen_job = jobs->items[0];
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling interval of the condition
-    }
-  });
+  // The Job the read creates (an init container of the target copying /migrations) lives only for
+  // the read: it is found afterwards by watching from the resourceVersion before it, which replays
+  // its ADDED event however briefly it existed.
+  kube::ListOptions jobs_of_athena;
+  jobs_of_athena.label_selector = std::string(kJobResourceLabel) + "=athena";
+  auto before = api_->List(kube::ResourcePath{kJobs, "default"}, jobs_of_athena);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(before->items.empty());
   std::vector<std::string> files;
   const std::string rows = MigrateWith(su, reader.get(), &files);
-  done = true;
-  watch.join();
+  std::string seen_job;
+  kube::WatchOptions wo;
+  wo.label_selector = jobs_of_athena.label_selector;
+  wo.resource_version = before->resource_version;
+  wo.allow_bookmarks = false;
+  wo.timeout_seconds = 30;  // only bounds a failing test: the ADDED event is history by now
+  auto watched = api_->Watch(kube::ResourcePath{kJobs, "default"}, wo, [&](const kube::WatchEvent& e) {
+    if (e.type != "ADDED") return true;
+    seen_job = e.object;
+    return false;
+  });
+  ASSERT_TRUE(watched.ok());
   EXPECT_EQ(rows, expected_rows_);
   ASSERT_EQ(files.size(), 4u);
   EXPECT_EQ(files[0], std::string("image:") + kTarget + ":/migrations/0000_init_tenants_users.sql");

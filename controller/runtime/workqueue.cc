@@ -1,5 +1,5 @@
-// WorkQueue (see workqueue.h): one mutex guards every set; client-go's dirty/processing dance keeps
-// a key out of two workers' hands at once.
+// WorkQueue (see workqueue.h): one mutex guards one map of key entries; the queues and the delay
+// set point into it. client-go's dirty/processing dance keeps a key out of two workers' hands.
 #include "controller/runtime/workqueue.h"
 
 #include <algorithm>
@@ -24,44 +24,62 @@ void WorkQueue::AddResync(const std::string& key) {
 
 void WorkQueue::AddLocked(const std::string& key, bool resync) {
   if (shutting_down_) return;
-  if (!dirty_.insert(key).second) {
+  Ref ref = &*keys_.try_emplace(key).first;
+  Entry& e = ref->second;
+  if (e.dirty) {
     // Already pending: a change makes pending resync work a change (moved ahead, or re-queued
     // ahead at Done); a resync adds nothing to pending work of either kind.
-    if (resync || !resync_.erase(key)) return;
-    if (processing_.count(key)) return;
-    queue_.push_back(key);  // its resync_queue_ entry is now stale
-    cv_.notify_one();
+    if (resync || !e.resync) return;
+    e.resync = false;
+    if (e.processing) return;
+    PushLocked(ref, /*resync=*/false);  // its resync_queue_ entry is now stale
     return;
   }
-  if (resync) resync_.insert(key);
+  e.dirty = true;
+  e.resync = resync;
   // A key being processed goes back to the queue when its worker calls Done.
-  if (processing_.count(key)) return;
-  (resync ? resync_queue_ : queue_).push_back(key);
+  if (e.processing) return;
+  PushLocked(ref, resync);
+}
+
+void WorkQueue::PushLocked(Ref ref, bool resync) {
+  (resync ? resync_queue_ : queue_).push_back(ref);
+  ++ref->second.queued;
   cv_.notify_one();
 }
 
-std::optional<std::string> WorkQueue::PopLocked() {
+void WorkQueue::ReleaseLocked(Ref ref) {
+  const Entry& e = ref->second;
+  if (e.dirty || e.processing || e.delayed || e.failures > 0 || e.queued > 0) return;
+  keys_.erase(ref->first);
+}
+
+std::optional<WorkQueue::Ref> WorkQueue::PopLocked() {
   // Drop stale resync entries at the front, so "resync work waits" means live work. An entry is
   // live when its key still waits as resync work and is not being processed (a key handed out
   // and resynced again gets a fresh entry at Done).
-  while (!resync_queue_.empty() &&
-         (!resync_.count(resync_queue_.front()) || processing_.count(resync_queue_.front()))) {
+  while (!resync_queue_.empty()) {
+    Ref front = resync_queue_.front();
+    if (front->second.resync && !front->second.processing) break;
     resync_queue_.pop_front();
+    --front->second.queued;
+    ReleaseLocked(front);
   }
   bool take_resync = !resync_queue_.empty() && (queue_.empty() || high_in_a_row_ >= std::max(1, options_.high_burst));
-  std::deque<std::string>& from = take_resync ? resync_queue_ : queue_;
+  std::deque<Ref>& from = take_resync ? resync_queue_ : queue_;
   if (from.empty()) return std::nullopt;
-  std::string key = std::move(from.front());
+  Ref ref = from.front();
   from.pop_front();
+  --ref->second.queued;
   if (take_resync) {
-    resync_.erase(key);
+    ref->second.resync = false;
     high_in_a_row_ = 0;
   } else if (!resync_queue_.empty()) {
     ++high_in_a_row_;
   } else {
     high_in_a_row_ = 0;
   }
-  return key;
+  return ref;
 }
 
 void WorkQueue::AddAfter(const std::string& key, milliseconds delay) {
@@ -72,8 +90,15 @@ void WorkQueue::AddAfter(const std::string& key, milliseconds delay) {
     return;
   }
   Clock::MonoTimePoint when = options_.clock->MonotonicNow() + delay;
-  auto [it, inserted] = delayed_.emplace(key, when);
-  if (!inserted && when < it->second) it->second = when;
+  Ref ref = &*keys_.try_emplace(key).first;
+  Entry& e = ref->second;
+  if (e.delayed) {
+    if (when >= e.when) return;
+    delayed_.erase({e.when, ref});
+  }
+  e.delayed = true;
+  e.when = when;
+  delayed_.emplace(when, ref);
   // Waiters may be sleeping towards a later deadline (or none at all).
   cv_.notify_all();
 }
@@ -96,7 +121,7 @@ milliseconds WorkQueue::AddRateLimited(const std::string& key) {
     std::lock_guard<std::mutex> l(mu_);
     if (shutting_down_) return milliseconds::zero();
     const Backoff& backoff = options_.default_backoff;
-    int exp = failures_[key]++;
+    int exp = keys_[key].failures++;
     // Computed in double so large exponents saturate at max instead of overflowing.
     double ms = static_cast<double>(backoff.initial.count()) * std::pow(2.0, exp);
     double cap = static_cast<double>(backoff.max.count());
@@ -109,23 +134,25 @@ milliseconds WorkQueue::AddRateLimited(const std::string& key) {
 
 void WorkQueue::Forget(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
-  failures_.erase(key);
+  auto it = keys_.find(key);
+  if (it == keys_.end()) return;
+  it->second.failures = 0;
+  ReleaseLocked(&*it);
 }
 
 int WorkQueue::NumRequeues(const std::string& key) const {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = failures_.find(key);
-  return it == failures_.end() ? 0 : it->second;
+  auto it = keys_.find(key);
+  return it == keys_.end() ? 0 : it->second.failures;
 }
 
 void WorkQueue::PromoteReadyLocked(Clock::MonoTimePoint now) {
-  for (auto it = delayed_.begin(); it != delayed_.end();) {
-    if (it->second <= now) {
-      AddLocked(it->first);
-      it = delayed_.erase(it);
-    } else {
-      ++it;
-    }
+  while (!delayed_.empty() && delayed_.begin()->first <= now) {
+    Ref ref = delayed_.begin()->second;
+    delayed_.erase(delayed_.begin());
+    ref->second.delayed = false;
+    AddLocked(ref->first);
+    ReleaseLocked(ref);  // only when shutting down did AddLocked leave it without state
   }
 }
 
@@ -141,17 +168,17 @@ std::optional<std::string> WorkQueue::GetUntil(std::optional<std::chrono::steady
     if (shutting_down_) return std::nullopt;
     Clock::MonoTimePoint now = options_.clock->MonotonicNow();
     PromoteReadyLocked(now);
-    if (auto key = PopLocked()) {
-      dirty_.erase(*key);
-      processing_.insert(*key);
-      return key;
+    if (auto ref = PopLocked()) {
+      (*ref)->second.dirty = false;
+      (*ref)->second.processing = true;
+      ++processing_count_;
+      return (*ref)->first;
     }
     auto steady_now = std::chrono::steady_clock::now();
     if (deadline && steady_now >= *deadline) return std::nullopt;
     std::optional<std::chrono::steady_clock::time_point> wake = deadline;
     if (!delayed_.empty()) {
-      Clock::MonoTimePoint earliest = delayed_.begin()->second;
-      for (const auto& [k, t] : delayed_) earliest = std::min(earliest, t);
+      Clock::MonoTimePoint earliest = delayed_.begin()->first;
       auto until = std::chrono::duration_cast<milliseconds>(earliest - now) + milliseconds(1);
       auto at = steady_now + std::min(until, options_.poll_interval);
       wake = wake ? std::min(*wake, at) : at;
@@ -166,12 +193,16 @@ std::optional<std::string> WorkQueue::GetUntil(std::optional<std::chrono::steady
 
 void WorkQueue::Done(const std::string& key) {
   std::lock_guard<std::mutex> l(mu_);
-  processing_.erase(key);
-  if (processing_.empty()) drained_.notify_all();
-  if (dirty_.count(key) && !shutting_down_) {
-    (resync_.count(key) ? resync_queue_ : queue_).push_back(key);
-    cv_.notify_one();
+  auto it = keys_.find(key);
+  if (it == keys_.end() || !it->second.processing) return;
+  Ref ref = &*it;
+  ref->second.processing = false;
+  if (--processing_count_ == 0) drained_.notify_all();
+  if (ref->second.dirty && !shutting_down_) {
+    PushLocked(ref, ref->second.resync);
+    return;
   }
+  ReleaseLocked(ref);
 }
 
 void WorkQueue::ShutDown() {
@@ -184,7 +215,7 @@ void WorkQueue::ShutDownWithDrain() {
   std::unique_lock<std::mutex> l(mu_);
   shutting_down_ = true;
   cv_.notify_all();
-  drained_.wait(l, [this] { return processing_.empty(); });
+  drained_.wait(l, [this] { return processing_count_ == 0; });
 }
 
 bool WorkQueue::ShuttingDown() const {
@@ -200,14 +231,14 @@ void WorkQueue::Tick() {
 size_t WorkQueue::Len() const {
   std::lock_guard<std::mutex> l(mu_);
   size_t resync_ready = 0;
-  for (const auto& k : resync_) resync_ready += processing_.count(k) ? 0 : 1;
+  for (const auto& [k, e] : keys_) resync_ready += e.resync && !e.processing ? 1 : 0;
   return queue_.size() + resync_ready;
 }
 
 size_t WorkQueue::LenResync() const {
   std::lock_guard<std::mutex> l(mu_);
   size_t n = 0;
-  for (const auto& k : resync_) n += processing_.count(k) ? 0 : 1;
+  for (const auto& [k, e] : keys_) n += e.resync && !e.processing ? 1 : 0;
   return n;
 }
 
@@ -218,7 +249,12 @@ size_t WorkQueue::NumDelayed() const {
 
 size_t WorkQueue::NumProcessing() const {
   std::lock_guard<std::mutex> l(mu_);
-  return processing_.size();
+  return processing_count_;
+}
+
+size_t WorkQueue::NumKeys() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return keys_.size();
 }
 
 }  // namespace su

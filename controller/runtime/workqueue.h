@@ -15,11 +15,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "reconcilers/base/clock.h"
 
@@ -90,28 +91,48 @@ class WorkQueue {
   size_t NumDelayed() const;
   // Keys currently handed out.
   size_t NumProcessing() const;
+  // Keys the queue holds any state for (queued, processing, delayed, or with failures to Forget):
+  // each is stored once; a key with none is dropped.
+  size_t NumKeys() const;
 
  private:
+  // Everything the queue knows of one key, in one map entry, so a key's string is stored once
+  // however many queues and sets it is in (at 10,000 resources a resync queues every key).
+  struct Entry {
+    bool dirty = false;       // needs processing (queued, or re-queued at Done)
+    bool resync = false;      // its pending pass is resync work (queued or at Done)
+    bool processing = false;  // handed out and not yet Done
+    bool delayed = false;     // waiting in delayed_ until `when`
+    Clock::MonoTimePoint when{};
+    int failures = 0;         // AddRateLimited calls since the last Forget
+    int queued = 0;           // entries in queue_ and resync_queue_ naming it, live or stale
+  };
+  using Keys = std::unordered_map<std::string, Entry>;
+  // A key as the queues hold it: the map's node, which stays put until the entry is erased, and it
+  // is erased only when nothing names it any more (Release).
+  using Ref = Keys::value_type*;
+
   void AddLocked(const std::string& key, bool resync = false);
-  std::optional<std::string> PopLocked();
+  void PushLocked(Ref ref, bool resync);
+  std::optional<Ref> PopLocked();
   void PromoteReadyLocked(Clock::MonoTimePoint now);
   std::chrono::milliseconds BucketDelayLocked(Clock::MonoTimePoint now);
   std::optional<std::string> GetUntil(std::optional<std::chrono::steady_clock::time_point> deadline);
+  // Erases ref's entry when it holds no state and no queue names it.
+  void ReleaseLocked(Ref ref);
 
   const WorkQueueOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;        // a key became ready, Tick, or shutdown
-  std::condition_variable drained_;   // processing_ became empty
-  std::deque<std::string> queue_;     // ready change keys, FIFO
+  std::condition_variable drained_;   // no key is being processed
+  Keys keys_;
+  std::deque<Ref> queue_;             // ready change keys, FIFO
   // Ready resync keys, FIFO. May hold stale entries (a key since moved to queue_ or handed out):
-  // only keys in resync_ and not in processing_ are live; PopLocked skips the others.
-  std::deque<std::string> resync_queue_;
-  std::set<std::string> resync_;      // keys whose pending pass is resync work (queued or at Done)
+  // only entries whose key is resync work and not processing are live; PopLocked skips the others.
+  std::deque<Ref> resync_queue_;
+  std::set<std::pair<Clock::MonoTimePoint, Ref>> delayed_;  // by due time
   int high_in_a_row_ = 0;             // change keys handed out since the last resync key
-  std::set<std::string> dirty_;       // keys needing processing (queued or to re-queue at Done)
-  std::set<std::string> processing_;  // keys handed out and not yet Done
-  std::map<std::string, Clock::MonoTimePoint> delayed_;
-  std::map<std::string, int> failures_;
+  size_t processing_count_ = 0;
   double tokens_;
   Clock::MonoTimePoint bucket_last_;
   bool shutting_down_ = false;

@@ -306,5 +306,36 @@ TEST(WorkQueueTest, DelayedKeyIgnoresWallClockSteps) {
   }
 }
 
+// Each key is held once, in whatever states it is in at the same time, and dropped once it has
+// none: after a resync of every key, changes, retries and Forget, nothing is left behind.
+TEST(WorkQueueTest, KeysAreHeldOnceAndDroppedWhenTheyHaveNoState) {
+  FakeClock clock(Clock::TimePoint{});
+  WorkQueue q(FakeOptions(&clock));
+  for (int i = 0; i < 100; ++i) q.AddResync("ns/k" + std::to_string(i));
+  for (int i = 0; i < 50; ++i) q.Add("ns/k" + std::to_string(i));  // moved ahead, one entry each
+  EXPECT_EQ(q.NumKeys(), 100u);
+  EXPECT_EQ(q.Len(), 100u);
+  EXPECT_EQ(q.LenResync(), 50u);
+  auto first = q.Get();
+  ASSERT_TRUE(first);
+  q.AddResync(*first);  // processing and dirty again: still one key
+  q.AddRateLimited("ns/k99");
+  EXPECT_EQ(q.NumKeys(), 100u);
+  q.Done(*first);
+  while (q.Len() > 0) {
+    auto k = q.Get();
+    ASSERT_TRUE(k);
+    q.Done(*k);
+  }
+  EXPECT_EQ(q.NumKeys(), 1u) << "only the key with a pending retry and a failure count is left";
+  clock.Advance(seconds(10));
+  auto retried = q.GetFor(seconds(5));
+  ASSERT_EQ(retried, "ns/k99");
+  q.Done(*retried);
+  EXPECT_EQ(q.NumKeys(), 1u) << "its failure count stays until Forget";
+  q.Forget("ns/k99");
+  EXPECT_EQ(q.NumKeys(), 0u);
+}
+
 }  // namespace
 }  // namespace su

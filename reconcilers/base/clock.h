@@ -63,6 +63,8 @@ class FakeClock : public Clock {
 
 // RFC 3339 UTC with seconds, e.g. 2026-11-25T12:00:00Z.
 std::string FormatTime(Clock::TimePoint t);
+// The same text for seconds since the Unix epoch, without strftime: for thousands of history rows.
+std::string FormatUnixSeconds(long long seconds);
 // Parses the format FormatTime writes; nullopt-like: returns false on error.
 bool ParseTime(const std::string& s, Clock::TimePoint* out);
 

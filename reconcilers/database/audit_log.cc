@@ -22,8 +22,10 @@ std::string AuditLog::Table() const { return QuoteIdent(schema_) + "." + QuoteId
 
 Status AuditLog::Ensure() {
   // Fast path for every run after the first: one round trip, no transaction, no catalog locks.
-  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-                           {Table(), QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_log_resource_idx")});
+  auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND "
+                           "to_regclass($3) IS NOT NULL",
+                           {Table(), QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_log_resource_idx"),
+                            QuoteIdent(schema_) + "." + QuoteIdent("schema_upgrade_log_running_idx")});
   if (exists.ok() && !exists->rows.empty() && exists->Get(0, 0) == "t") return Status::Ok();
   // CREATE TABLE IF NOT EXISTS races on the catalog under concurrent first runs (unique
   // violation on pg_type); a transaction-scoped advisory lock serialises the creators.
@@ -40,6 +42,10 @@ Status AuditLog::Ensure() {
       "NULL DEFAULT '', actor text NOT NULL DEFAULT '', detail text NOT NULL DEFAULT '', backend_pid int)"));
   SU_RETURN_IF_ERROR(db_->Exec("CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_resource_idx") +
                                " ON " + Table() + " (resource, id)"));
+  // MarkInterrupted runs at the start of every run, also a no-op one: without this (nearly always
+  // empty) index it scans the whole log, one row per migration ever applied.
+  SU_RETURN_IF_ERROR(db_->Exec("CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_running_idx") +
+                               " ON " + Table() + " (id) WHERE status = 'running'"));
   return tx->Commit();
 }
 

@@ -88,6 +88,17 @@ std::string RenderStatusText(const ResourceStatus& s) {
       o << "    " << a.version << " " << a.name << "  " << a.duration_ms << " ms  " << a.applied_at << "\n";
     }
   }
+  if (!s.path_step.empty() || !s.path_done.empty()) {
+    // policy.stepThrough (docs/upgrade-paths.md): the release of the path being worked on (also
+    // while it waits, e.g. for its own approval) and the ones reached.
+    o << "  path:        ";
+    if (!s.path_step.empty()) o << "step " << s.path_step << (s.path_step_started_at.empty() ? " (not started)" : "");
+    if (!s.path_done.empty()) {
+      o << (s.path_step.empty() ? "" : "; ") << "done ";
+      for (size_t i = 0; i < s.path_done.size(); ++i) o << (i ? ", " : "") << s.path_done[i];
+    }
+    o << "\n";
+  }
   o << "  attempts:    " << s.attempts << "\n";
   if (!s.last_error.empty()) o << "  last error:  " << s.last_error << "\n";
   if (!s.failure_action.empty()) o << "  on failure:  " << s.failure_action << "\n";

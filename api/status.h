@@ -109,11 +109,16 @@ struct ResourceStatus {
   // The last rehearsal on a copy (policy.rehearse): "<plan hash>: <RehearsalSummary>".
   std::string rehearsal;
   std::string approved_plan;       // approved plan hash this spec's work started under (survives resumes)
-  // Upgrade paths (policy.stepThrough, docs/upgrade-paths.md): the spec.upgradePath release this
-  // spec's work is at now ("" : none, or the target itself), and the releases reached and verified
+  // Upgrade paths (policy.stepThrough, docs/upgrade-paths.md): the release of the path this spec's
+  // work is at now: a spec.upgradePath release, or the target once a release of the path was
+  // reached ("" : no path, or not on it yet). Named as soon as a pass plans the step, so also while
+  // it waits at a gate (approval: the release the approval message names). path_step_started_at:
+  // when that step's work began, past its gates (RFC 3339; "" while it waits): the step's audit
+  // row `path-step started` is written once, then. path_done: the releases reached and verified
   // so far, in order. start_image: the image before this spec's first bump (onFailure rollback
   // puts it back; previous_image is the one before the latest bump).
   std::string path_step;
+  std::string path_step_started_at;
   std::vector<std::string> path_done;
   std::string start_image;
   // Expand/contract: when the contract migrations may run (RFC 3339): the verified bump plus

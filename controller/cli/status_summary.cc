@@ -52,6 +52,13 @@ std::string RenderStatusSummary(const ResourceStatus& s) {
     Line(o, "Pending", std::to_string(s.pending.size()) + " migration(s): " + s.pending.front() +
                            (s.pending.size() > 1 ? " .. " + s.pending.back() : ""));
   }
+  if (!s.path_step.empty() || !s.path_done.empty()) {
+    std::string path = s.path_step.empty() ? "" : "step " + s.path_step + (s.path_step_started_at.empty() ? " (not started)" : "");
+    for (size_t i = 0; i < s.path_done.size(); ++i) {
+      path += (i ? ", " : std::string(path.empty() ? "" : "; ") + "done ") + s.path_done[i];
+    }
+    Line(o, "Upgrade path", path);
+  }
   Line(o, "Last step", LastStep(s));
   Line(o, "Next retry", s.next_retry_at.empty() ? "-" : s.next_retry_at + "  (attempt " + std::to_string(s.attempts) + ")");
   if (s.blocked_sessions.empty()) {

@@ -84,6 +84,12 @@ class Pass {
   // What an approval covered when the work started:
   // "<hash>|<target image>|<version:checksum:down checksum>,...".
   std::string ApprovalRecord() const;
+  // Records the approval this pass's work runs under in status.approvedPlan, once per approval:
+  // the first, a path step's own (docs/upgrade-paths.md) or one of a changed plan replaces the
+  // hash, image and items, so a resumed step is checked against its own approval; the items of
+  // an earlier approval that are not pending any more (applied under it) are kept, so a rollback
+  // still checks their down files (ReviewedDowns).
+  void RecordApproval();
 
   // The migrations whose down files this upgrade may run, with the checksums they had when the
   // work was approved (status.approvedPlan) or planned (this pass): RunContext::approved of runDown.
@@ -197,8 +203,16 @@ class Pass {
   // in status.upgradePath.done, the audit log and an event; the pass reports it in
   // out_.path_step_reached so the caller runs the next step at once.
   void StepReached();
-  // Records the start of a step (status.upgradePath.step, an audit row) before its first change.
+  // Records the start of a step (status.upgradePath.step and .stepStartedAt, an audit row) before
+  // its first change; once per step (a resumed step is not started again).
   void StartStep();
+  // The release of the path this pass works towards, as status.upgradePath.step and the approval
+  // message name it: the step's release, or the target once a release of the path was reached;
+  // "" off a path.
+  std::string PathRelease() const;
+  // Names PathRelease() in status.upgradePath.step (saved with the pass's next write): a step is
+  // named as soon as it is planned, so also while it waits at a gate (its approval, a window).
+  void NamePathStep();
 
   // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
   StepOutcome OnFailure(const Status& failure, const std::string& reason);

@@ -27,7 +27,10 @@ ReconcileOutcome Pass::Run() {
   if (!opt_.dry_run && !su_.policy.dry_run) {
     if (StepOutcome o = HoldRollout(); !o.ok()) return Finish(o);
   }
-  if (StepOutcome o = Gates(); !o.ok()) return Finish(o);
+  if (StepOutcome o = Gates(); !o.ok()) {
+    NamePathStep();  // the status says which step waits, as the approval message does
+    return Finish(o);
+  }
   if (opt_.dry_run) {
     if (opt_.rehearse) {
       if (StepOutcome o = Rehearse(); !o.ok()) return Finish(o);
@@ -36,6 +39,7 @@ ReconcileOutcome Pass::Run() {
     return Finish(StepOutcome::Succeeded());
   }
   if (path_.stepping) StartStep();
+  NamePathStep();  // the target, once a release of the path was reached
   for (auto step : {&Pass::FetchImage, &Pass::Rehearse, &Pass::Lock, &Pass::HoldRollout, &Pass::Backup, &Pass::Migrate}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);  // recorded under the lock
   }

@@ -29,6 +29,25 @@ std::string Pass::ApprovalRecord() const {
   return r;
 }
 
+void Pass::RecordApproval() {
+  if (st_.approved_plan.rfind(su_.policy.approved_plan_hash + "|" + target_image_ + "|", 0) == 0) return;
+  std::string record = ApprovalRecord();
+  const auto bar = st_.approved_plan.rfind('|');
+  const std::string earlier = bar == std::string::npos ? "" : st_.approved_plan.substr(bar + 1);
+  size_t at = 0;
+  while (at < earlier.size()) {
+    size_t comma = earlier.find(',', at);
+    if (comma == std::string::npos) comma = earlier.size();
+    const std::string item = earlier.substr(at, comma - at);
+    at = comma + 1;
+    const std::string version = item.substr(0, item.find(':'));
+    bool pending = false;
+    for (const auto& m : plan_.state.pending) pending |= m.version == version;
+    if (!item.empty() && !pending) record += item + ",";
+  }
+  st_.approved_plan = record;
+}
+
 // True when this pass finishes an upgrade that started under the manifest's approval: same
 // approval, same image, and every remaining migration (up and down file) was in the approved
 // plan, unchanged.
@@ -300,7 +319,7 @@ StepOutcome Pass::Gates() {
   bool resumed_approval = ResumesApprovedPlan();
   if (su_.policy.approval_required && su_.policy.approved_plan_hash != plan_.hash && !resumed_approval) {
     // policy.stepThrough: each release of the path is its own plan, approved as it becomes current.
-    const bool on_path = path_.stepping || !st_.path_done.empty();
+    const bool on_path = !PathRelease().empty();
     std::string why = su_.policy.approved_plan_hash.empty()
                           ? "plan " + plan_.hash + " needs approval"
                       : on_path ? "plan " + plan_.hash + " of this step needs its own approval (the approved plan " +
@@ -312,7 +331,7 @@ StepOutcome Pass::Gates() {
       const std::string origin = !st_.start_image.empty() ? RunningRelease(st_.start_image) : path_.running;
       std::string path = origin.empty() ? "" : origin + " -> ";
       for (const auto& d : st_.path_done) path += d + " -> ";
-      const std::string current = path_.stepping ? path_.step.version : final_target_;
+      const std::string current = PathRelease();  // also status.upgradePath.step (NamePathStep)
       path += current;
       for (const auto& a : path_.after) path += " -> " + a;
       step = " (step " + current + " of the upgrade path " + path +
@@ -322,7 +341,7 @@ StepOutcome Pass::Gates() {
                                           "spec.policy.approval.planHash: " + plan_.hash,
                 std::chrono::milliseconds(0));
   }
-  if (su_.policy.approval_required && st_.approved_plan.empty()) st_.approved_plan = ApprovalRecord();
+  if (su_.policy.approval_required && !resumed_approval) RecordApproval();
   if (StepOutcome o = WaitForDependencies(); !o.ok()) return o;
   auto closed = WindowClosedUntil();
   if (!closed.ok()) return StepOutcome::Failed(closed.status(), reasons::kInvalidWindow);
@@ -776,9 +795,23 @@ StepOutcome Pass::Verify() {
   return StepOutcome::Succeeded();
 }
 
+std::string Pass::PathRelease() const {
+  if (path_.stepping) return path_.step.version;
+  return st_.path_done.empty() ? "" : final_target_;
+}
+
+void Pass::NamePathStep() {
+  const std::string release = PathRelease();
+  if (release.empty() || st_.path_step == release) return;
+  st_.path_step = release;
+  st_.path_step_started_at.clear();
+}
+
 void Pass::StartStep() {
-  if (st_.path_step == path_.step.version) return;  // resumed: recorded by an earlier pass
+  // Resumed: started by an earlier pass. A step named while it waited at a gate has not started.
+  if (st_.path_step == path_.step.version && !st_.path_step_started_at.empty()) return;
   st_.path_step = path_.step.version;
+  st_.path_step_started_at = FormatTime(d_.clock->Now());
   std::string rest;
   for (const auto& v : path_.after) rest += " -> " + v;
   Audit("path-step", "started",
@@ -790,6 +823,7 @@ void Pass::StartStep() {
 void Pass::StepReached() {
   st_.path_done.push_back(path_.step.version);
   st_.path_step.clear();
+  st_.path_step_started_at.clear();
   std::string rest;
   for (const auto& v : path_.after) rest += (rest.empty() ? "" : " -> ") + v;
   st_.message = su_.service + " at " + path_.step.version + " (upgrade path release, verified; database version " +
@@ -810,6 +844,7 @@ void Pass::Succeed() {
   st_.start_version.clear();  // the next upgrade of this spec starts from here
   st_.start_image.clear();
   st_.path_step.clear();
+  st_.path_step_started_at.clear();
   st_.approved_plan.clear();  // and needs its own approval
   st_.last_error.clear();
   st_.failure_action.clear();

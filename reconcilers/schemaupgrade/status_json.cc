@@ -66,6 +66,7 @@ std::string StatusToJson(const ResourceStatus& s) {
   if (!s.path_step.empty() || !s.path_done.empty()) {
     value path = value::object();
     path["step"] = Str(s.path_step);
+    if (!s.path_step_started_at.empty()) path["stepStartedAt"] = Str(s.path_step_started_at);
     value done = value::array(s.path_done.size());
     for (size_t i = 0; i < s.path_done.size(); ++i) done[i] = Str(s.path_done[i]);
     path["done"] = done;
@@ -175,6 +176,7 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   if (o.has_field("upgradePath") && o.at("upgradePath").is_object()) {
     const value& path = o.at("upgradePath");
     s.path_step = GetStr(path, "step");
+    s.path_step_started_at = GetStr(path, "stepStartedAt");
     if (path.has_field("done") && path.at("done").is_array()) {
       for (const auto& v : path.at("done").as_array()) {
         if (v.is_string()) s.path_done.push_back(v.as_string());

@@ -38,6 +38,9 @@ ResourceStatus FullStatus() {
   s.backfill = BackfillProgress{"20240101000000000000", 1000, 5000000, 9000, 554, "2024-05-01T02:00:00Z"};
   s.conditions = {{"Ready", "True", "Succeeded", "Upgraded.", 3, "2024-05-01T02:00:00Z"},
                   {"Reconciling", "False", "Succeeded", "", 3, "2024-05-01T02:00:00Z"}};
+  s.path_step = "v1.2.0";
+  s.path_step_started_at = "2024-05-01T01:58:00Z";
+  s.path_done = {"v1.1.5"};
   s.updated_at = "2024-05-01T02:00:01Z";
   return s;
 }

@@ -171,6 +171,12 @@ TEST_F(ReconcilerPathTest, AnApprovalWaitNamesTheStepAndItsPlanHash) {
   EXPECT_HAS(st.message, "plan " + step1 + " needs approval (step v1.1.5 of the upgrade path v1.1.0 -> v1.1.5 -> "
                          "v1.2.0: each release's plan needs its own approval once it is the current step)");
   EXPECT_HAS(st.message, "spec.policy.approval.planHash: " + step1);
+  // The status names the waiting step as the message does (kubectl get su -o yaml, `status`).
+  EXPECT_EQ(st.path_step, "v1.1.5");
+  EXPECT_EQ(st.path_step_started_at, "") << "waiting at its gate: not started";
+  EXPECT_TRUE(st.path_done.empty());
+  EXPECT_HAS(RenderStatusText(st), "  path:        step v1.1.5 (not started)\n");
+  EXPECT_EQ(AuditRecords("path-step"), 0) << "a step waiting for approval has not started";
 
   // Approved: step 1 runs, and the next release waits for its own approval, saying so.
   su_.policy.approved_plan_hash = step1;
@@ -182,6 +188,77 @@ TEST_F(ReconcilerPathTest, AnApprovalWaitNamesTheStepAndItsPlanHash) {
   EXPECT_EQ(st.path_done, (std::vector<std::string>{"v1.1.5"}));
   EXPECT_HAS(st.message, "of this step needs its own approval (the approved plan " + step1 + " is another step's");
   EXPECT_HAS(st.message, "(step v1.2.0 of the upgrade path v1.1.0 -> v1.1.5 -> v1.2.0: each release's plan");
+  EXPECT_EQ(st.path_step, "v1.2.0") << "the target is the path's step now";
+  EXPECT_EQ(st.path_step_started_at, "");
+  const std::string step2 = st.plan_hash;
+  EXPECT_NE(step2, step1);
+  EXPECT_HAS(st.message, "spec.policy.approval.planHash: " + step2);
+  EXPECT_HAS(RenderStatusText(st), "  path:        step v1.2.0 (not started); done v1.1.5\n");
+  EXPECT_EQ(AuditRecords("path-step"), 2) << "step 1 started once (not when it was named), and succeeded";
+
+  // Approving the second step finishes the path; the step is cleared with the rest.
+  su_.policy.approved_plan_hash = step2;
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(verified_images_, (std::vector<std::string>{kMidImage, kNewImage}));
+  st = Stored();
+  EXPECT_EQ(st.phase, Phase::kSucceeded);
+  EXPECT_EQ(st.path_step, "");
+  EXPECT_EQ(st.path_step_started_at, "");
+  EXPECT_EQ(AuditRecords("path-step"), 2);
+}
+
+// A step that started is not started again when a later pass resumes it: stepStartedAt is kept
+// through a gate's wait (here a closed window), and the audit row is written once.
+TEST_F(ReconcilerPathTest, AStepStartedBeforeAWaitIsNotStartedAgain) {
+  su_.policy.step_through = true;
+  cancelled_ = [this] { return world_.applies > 0; };  // stop step 1 right after it migrated
+  (void)Run();
+  cancelled_ = nullptr;
+  ResourceStatus st = Stored();
+  EXPECT_EQ(st.path_step, "v1.1.5");
+  EXPECT_NE(st.path_step_started_at, "");
+  const std::string started = st.path_step_started_at;
+  EXPECT_EQ(AuditRecords("path-step"), 1);
+
+  clock_.Advance(std::chrono::hours(1));
+  su_.policy.window = MaintenanceWindow{"02:00", "04:00", "UTC", {}};  // closed at 11:00 UTC
+  auto out = Run();
+  EXPECT_EQ(out.reason, "OutsideMaintenanceWindow");
+  st = Stored();
+  EXPECT_EQ(st.path_step, "v1.1.5");
+  EXPECT_EQ(st.path_step_started_at, started);
+
+  clock_.Set(At("2026-03-03T02:30:00Z"));  // the window is open
+  out = Run();
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(AuditRecords("path-step"), 2) << "started once, succeeded once";
+}
+
+// Each step's approval is recorded as the one its work runs under (status.approvedPlan), so the
+// second step, stopped after migrating, resumes under its own approval: its remaining plan
+// (bump only) has another hash, which the recorded approval covers. Before, the first step's
+// record stayed, and the resumed second step waited for a new approval.
+TEST_F(ReconcilerPathTest, ASecondStepStoppedAfterMigratingResumesUnderItsOwnApproval) {
+  su_.policy.step_through = true;
+  su_.policy.approval_required = true;
+  ReconcileOptions dry;
+  dry.dry_run = true;
+  su_.policy.approved_plan_hash = Run(dry).plan->hash;
+  ASSERT_EQ(Run().reason, "AwaitingApproval");  // step 1 done, the second waits
+  su_.policy.approved_plan_hash = Stored().plan_hash;
+  cancelled_ = [this] { return world_.applies > 1; };  // stop the second step after migrating
+  auto stopped = Run();
+  ASSERT_EQ(world_.applies, 2);
+  ASSERT_TRUE(world_.pending.empty());
+  cancelled_ = nullptr;
+  clock_.Advance(stopped.requeue_after);
+
+  auto out = Run();
+
+  EXPECT_TRUE(out.result.ok()) << out.result.ToString() << "\n" << Stored().message;
+  EXPECT_EQ(Stored().phase, Phase::kSucceeded);
+  EXPECT_EQ(rt_.set_calls, (std::vector<std::string>{kMidImage, kNewImage}));
 }
 
 TEST_F(ReconcilerPathTest, AStepKilledBetweenBumpAndVerifyIsVerifiedOnResumeAndNothingRunsTwice) {

@@ -41,6 +41,9 @@ ResourceStatus Full() {
   s.backfill = BackfillProgress{"20240201000003", 250000, 1000000, 8012, 94, "2026-03-02T10:00:02Z"};
   s.conditions = {{"Ready", "False", "Verifying", "checking", 7, "2026-03-02T10:00:00Z"},
                   {"Stalled", "False", "Verifying", "", 6, "2026-03-01T10:00:00Z"}};
+  s.path_step = "v1.2.0";
+  s.path_step_started_at = "2026-03-02T09:58:00Z";
+  s.path_done = {"v1.1.5"};
   s.updated_at = "2026-03-02T10:00:03Z";
   return s;
 }
@@ -119,6 +122,10 @@ TEST(StatusJsonTest, RoundTripsEveryField) {
   EXPECT_EQ(back.conditions[1].last_transition_time, "2026-03-01T10:00:00Z");
   EXPECT_EQ(back.conditions[0].message, "checking");
   EXPECT_EQ(back.updated_at, s.updated_at);
+  EXPECT_EQ(back.path_step, "v1.2.0");
+  EXPECT_EQ(back.path_step_started_at, "2026-03-02T09:58:00Z");
+  EXPECT_EQ(back.path_done, (std::vector<std::string>{"v1.1.5"}));
+  EXPECT_EQ(back, s) << "every field round-trips";
   EXPECT_EQ(StatusToJson(back), json) << "a second round trip is identical";
 }
 
@@ -163,7 +170,8 @@ TEST(StatusTextTest, SummarisesTheStatus) {
                            "(was localhost/oryd/kratos:v1.1.0)", "pending:     20240201000004, 20240201000005",
                            "20240201000001 identities  1234 ms", "attempts:    2", "last error:", "on failure:",
                            "next retry:  2026-03-02T10:05:00Z", "backup:      /state/backups/ciam_kratos_x.dump",
-                           "pid 77 (checkout-api)", "Ready=False Verifying", "plan hash:   fedcba9876543210"}) {
+                           "pid 77 (checkout-api)", "Ready=False Verifying", "plan hash:   fedcba9876543210",
+                           "path:        step v1.2.0; done v1.1.5\n"}) {
     EXPECT_NE(t.find(want), std::string::npos) << "missing \"" << want << "\" in:\n" << t;
   }
 }

@@ -5,6 +5,9 @@
 // migrations applied once and before its bump, each image bumped and verified in order (the audit
 // log says so). onFailure rollback after a failed verify puts the image back, then runs the down
 // migrations, in that order (the audit log's ids), and the old container serves again.
+// stepThrough with policy.approval: each release's step waits for its own approval (named in the
+// status and the message, nothing changed before it), a stale approval is refused naming the
+// current hash, and the audit log records each step.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -132,7 +135,9 @@ class PodmanPathsTest : public ::testing::Test {
     manifest_ = dir_.Write("manifests/app.yaml",
                            "apiVersion: olympus.io/v1alpha1\n"
                            "kind: SchemaUpgrade\n"
-                           "metadata: {name: app, namespace: paths}\n"
+                           "metadata:\n"  // block style: `approve` adds its annotation under it
+                           "  name: app\n"
+                           "  namespace: paths\n"
                            "spec:\n"
                            "  targetVersion: " + target + "\n"
                            "  workload:\n"
@@ -144,10 +149,20 @@ class PodmanPathsTest : public ::testing::Test {
                            "  migrations: {engine: sql, path: ../migrations}\n" + extra);
   }
 
-  CliResult Apply() {
+  CliResult Apply() { return Cli({"apply", "-f", manifest_, "--wait", "120s"}); }
+
+  // The binary with the manifest's environment and this test's state folder.
+  CliResult Cli(std::vector<std::string> args) {
     auto env = PodmanEnv();
     env["APP_DSN"] = dsn_;
-    return RunCli({"apply", "-f", manifest_, "--state-dir", dir_.Path("state"), "--wait", "120s"}, env);
+    args.push_back("--state-dir");
+    args.push_back(dir_.Path("state"));
+    return RunCli(args, env);
+  }
+
+  std::string ReadManifest() {
+    auto r = LocalFileSystem()->ReadFile(manifest_);
+    return r.ok() ? *r : r.status().ToString();
   }
 
   std::optional<ResourceStatus> Status() {
@@ -168,6 +183,7 @@ class PodmanPathsTest : public ::testing::Test {
   // "direction status version" of every audit row of the resource, in the order written, with
   // the bump's "from -> to" and the detail's first words where they say which way things went.
   std::string AuditTrail() {
+    if (Sql("SELECT to_regclass('schema_upgrade_log') IS NULL") == "t\n") return "";  // nothing written yet
     return Sql("SELECT direction || ' ' || status || ' ' || version || "
                "CASE WHEN direction IN ('bump', 'rollback-image') THEN ' ' || detail ELSE '' END "
                "FROM schema_upgrade_log WHERE resource = 'paths/app' AND direction NOT IN ('upgrade-start') "
@@ -231,6 +247,116 @@ TEST_F(PodmanPathsTest, SkipLevelJumpIsRefusedThenSteppedThroughReleaseByRelease
   CliResult again = Apply();  // converged: nothing runs twice
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_EQ(Sql("SELECT count(*) FROM schema_upgrade_log WHERE direction = 'up'"), "3\n");
+}
+
+// policy.stepThrough with policy.approval.required, for real: each release of the path is its own
+// plan, approved when it becomes the current step (docs/upgrade-paths.md). The first step waits
+// with nothing changed, naming itself in the status as the message does; approving its hash runs
+// that step only; the next step then waits with its own hash (the first approval does not carry
+// over, and is refused when offered again, naming the current hash); approving it finishes the path.
+TEST_F(PodmanPathsTest, StepThroughWithApprovalWaitsForEachStepsOwnApproval) {
+  StartCompose("v1.0.0");
+  WriteMigration("20260101000001_accounts", "CREATE TABLE accounts (id int PRIMARY KEY);\n", "DROP TABLE accounts;\n");
+  WriteMigration("20260101000002_roles", "CREATE TABLE roles (name text PRIMARY KEY);\n", "DROP TABLE roles;\n");
+  WriteMigration("20260101000003_sessions", "CREATE TABLE sessions (id int PRIMARY KEY);\n", "DROP TABLE sessions;\n");
+  WriteManifest("v1.2.0", "  upgradePath:\n    - {version: v1.1.0, migrationsUpTo: \"20260101000002\"}\n"
+                          "  policy: {stepThrough: true, approval: {required: true}, verify: {settle: 1s}}\n");
+  const std::string v100 = Image("v1.0.0"), v110 = Image("v1.1.0"), v120 = Image("v1.2.0");
+
+  // 1. The first step waits for its approval and changes nothing.
+  CliResult waiting = Apply();
+  ASSERT_EQ(waiting.exit_code, 4) << waiting.out << waiting.err;
+  auto st = Status();
+  ASSERT_TRUE(st.has_value());
+  const std::string step1 = st->plan_hash;
+  ASSERT_EQ(step1.size(), 16u) << st->message;
+  EXPECT_EQ(st->phase, Phase::kWaiting);
+  ASSERT_NE(FindCondition(*st, "Ready"), nullptr);
+  EXPECT_EQ(FindCondition(*st, "Ready")->reason, "AwaitingApproval");
+  EXPECT_HAS(st->message, "plan " + step1 + " needs approval (step v1.1.0 of the upgrade path v1.0.0 -> v1.1.0 -> "
+                          "v1.2.0: each release's plan needs its own approval once it is the current step)");
+  EXPECT_HAS(st->message, "spec.policy.approval.planHash: " + step1);
+  EXPECT_EQ(st->path_step, "v1.1.0") << "the status names the waiting step, as the message does";
+  EXPECT_EQ(st->path_step_started_at, "");
+  EXPECT_TRUE(st->path_done.empty());
+  CliResult shown = Cli({"status", "-f", manifest_});
+  EXPECT_EQ(shown.exit_code, 0) << shown.out << shown.err;
+  EXPECT_HAS(shown.out, "  path:        step v1.1.0 (not started)\n");
+  EXPECT_EQ(Sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('accounts', 'roles', 'sessions', "
+                "'schema_migration')"),
+            "0\n")
+      << "no migration, no history before the approval";
+  EXPECT_EQ(AuditTrail(), "") << "no step started";
+  EXPECT_HAS(ReadCompose(), v100);
+  EXPECT_HAS(RunningImage(), ":v1.0.0 true");
+
+  // 2. Approving the first step's plan runs that step only; the second waits for its own.
+  CliResult approved = Cli({"approve", "-f", manifest_, "--hash", step1});
+  ASSERT_EQ(approved.exit_code, 0) << approved.out << approved.err;
+  EXPECT_HAS(approved.out, "approved plan " + step1 + " (2 pending migration(s))");
+  CliResult first = Apply();
+  ASSERT_EQ(first.exit_code, 4) << first.out << first.err;
+  EXPECT_EQ(Sql("SELECT version FROM schema_migration ORDER BY version"), "20260101000001\n20260101000002\n");
+  EXPECT_HAS(ReadCompose(), v110);
+  EXPECT_HAS(RunningImage(), ":v1.1.0 true");
+  EXPECT_EQ(AuditTrail(),
+            "path-step started v1.1.0\n"
+            "up succeeded 20260101000001\n"
+            "up succeeded 20260101000002\n"
+            "bump succeeded v1.1.0 " + v100 + " -> " + v110 + "\n"
+            "path-step succeeded v1.1.0\n");
+  st = Status();
+  ASSERT_TRUE(st.has_value());
+  const std::string step2 = st->plan_hash;
+  ASSERT_EQ(step2.size(), 16u) << st->message;
+  EXPECT_NE(step2, step1);
+  EXPECT_EQ(st->phase, Phase::kWaiting);
+  ASSERT_NE(FindCondition(*st, "Ready"), nullptr);
+  EXPECT_EQ(FindCondition(*st, "Ready")->reason, "AwaitingApproval");
+  EXPECT_HAS(st->message, "plan " + step2 + " of this step needs its own approval (the approved plan " + step1 +
+                              " is another step's, or changed)");
+  EXPECT_HAS(st->message, "(step v1.2.0 of the upgrade path v1.0.0 -> v1.1.0 -> v1.2.0");
+  EXPECT_HAS(st->message, "spec.policy.approval.planHash: " + step2);
+  EXPECT_EQ(st->path_step, "v1.2.0");
+  EXPECT_EQ(st->path_done, (std::vector<std::string>{"v1.1.0"}));
+  shown = Cli({"status", "-f", manifest_});
+  EXPECT_HAS(shown.out, "  path:        step v1.2.0 (not started); done v1.1.0\n");
+
+  // 3. The first step's approval is stale now: `approve` refuses it, naming the current hash, and
+  // leaves the manifest as it was; apply (still under it) changes nothing.
+  const std::string manifest_before = ReadManifest();
+  CliResult stale = Cli({"approve", "-f", manifest_, "--hash", step1});
+  EXPECT_EQ(stale.exit_code, 4) << stale.out << stale.err;
+  EXPECT_HAS(stale.out + stale.err, "the current plan is " + step2 + ", not " + step1);
+  EXPECT_EQ(ReadManifest(), manifest_before);
+  CliResult again = Apply();
+  EXPECT_EQ(again.exit_code, 4) << again.out << again.err;
+  EXPECT_HAS(again.out + again.err, step2);
+  EXPECT_EQ(Sql("SELECT count(*) FROM schema_migration"), "2\n");
+  EXPECT_HAS(ReadCompose(), v110);
+
+  // 4. Approving the second step's plan finishes the path.
+  approved = Cli({"approve", "-f", manifest_, "--hash", step2});
+  ASSERT_EQ(approved.exit_code, 0) << approved.out << approved.err;
+  CliResult last = Apply();
+  ASSERT_EQ(last.exit_code, 0) << last.out << last.err;
+  EXPECT_EQ(Sql("SELECT version FROM schema_migration ORDER BY version"),
+            "20260101000001\n20260101000002\n20260101000003\n");
+  EXPECT_HAS(ReadCompose(), v120);
+  EXPECT_HAS(RunningImage(), ":v1.2.0 true");
+  EXPECT_EQ(AuditTrail(),
+            "path-step started v1.1.0\n"
+            "up succeeded 20260101000001\n"
+            "up succeeded 20260101000002\n"
+            "bump succeeded v1.1.0 " + v100 + " -> " + v110 + "\n"
+            "path-step succeeded v1.1.0\n"
+            "up succeeded 20260101000003\n"
+            "bump succeeded v1.2.0 " + v110 + " -> " + v120 + "\n");
+  st = Status();
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->phase, Phase::kSucceeded);
+  EXPECT_EQ(st->path_step, "");
+  EXPECT_EQ(st->path_done, (std::vector<std::string>{"v1.1.0"}));
 }
 
 TEST_F(PodmanPathsTest, CombinedRollbackPutsTheImageBackThenTheSchema) {

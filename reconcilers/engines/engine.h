@@ -106,6 +106,31 @@ inline bool ContractBeforeExpand(const std::vector<PendingMigration>& pending) {
   return false;
 }
 
+// A pending backfill migration as the plan shows it (docs/backfill.md), read by Observe from the
+// file's directive, pg_class and the progress row of an interrupted run. Not in the plan hash:
+// the estimate and the progress move, what will run does not.
+struct PendingBackfill {
+  std::string version;   // the pending migration's version (drizzle: its journal tag)
+  std::string file;      // the migration file
+  std::string table;     // as the directive writes it (a name or schema.name)
+  std::string key;       // the key column it walks
+  long long batch = 0;   // first batch size, rows
+  long long min_batch = 0;
+  long long max_batch = 0;
+  bool adaptive = true;  // sized to batch_time_ms between min and max; false: `batch` throughout
+  long long batch_time_ms = 0;
+  long long pause_ms = 0;
+  long long max_lag_ms = 0;  // replica lag above which it waits; 0: not checked
+  bool table_exists = true;      // false: an earlier migration of this plan creates the table
+  long long rows_estimate = -1;  // pg_class.reltuples; -1: unknown (never analyzed, or no table)
+  // An interrupted run (its progress row is there): what it did, and the key it resumes after
+  // ("" when no batch committed yet).
+  bool interrupted = false;
+  long long rows_done = 0;
+  long long batches = 0;
+  std::string resume_after;
+};
+
 struct AppliedMigration {
   std::string version;
   std::string name;
@@ -131,6 +156,7 @@ struct EngineState {
   // ahead of this source (a target older than the database: a downgrade). A subset of unknown.
   std::vector<std::string> ahead;
   std::vector<std::string> notes;          // anything else worth telling (e.g. an invalid index)
+  std::vector<PendingBackfill> backfills;  // the pending backfill migrations, in apply order (each also a note)
   std::string current_version;             // highest applied, empty if none
   std::string latest_version;              // highest available, empty if none
   // Live row estimates (pg_class.reltuples, 0 when never analyzed) of the existing tables the

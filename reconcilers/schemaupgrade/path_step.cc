@@ -19,6 +19,11 @@ class CappedEngine : public Engine {
       if (!BeyondUpTo(m.version, cap)) kept.push_back(std::move(m));
     }
     st.pending = std::move(kept);
+    std::vector<PendingBackfill> backfills;  // a later step's backfill is not this step's
+    for (auto& b : st.backfills) {
+      if (!BeyondUpTo(b.version, cap)) backfills.push_back(std::move(b));
+    }
+    st.backfills = std::move(backfills);
     return st;
   }
   std::string HistoryMarkSql() const override { return inner_->HistoryMarkSql(); }

@@ -34,6 +34,36 @@ value Finding(const LintFinding& f) {
 
 value Num(long long n) { return value::number(static_cast<int64_t>(n)); }
 
+// docs/backfill.md "In the plan": one object per pending backfill migration.
+value Backfill(const PendingBackfill& b) {
+  value o = value::object();
+  o["version"] = Str(b.version);
+  o["file"] = Str(b.file);
+  o["table"] = Str(b.table);
+  o["key"] = Str(b.key);
+  value batch = value::object();
+  batch["size"] = Num(b.batch);
+  batch["min"] = Num(b.min_batch);
+  batch["max"] = Num(b.max_batch);
+  batch["adaptive"] = value::boolean(b.adaptive);
+  batch["timeMs"] = Num(b.batch_time_ms);
+  batch["pauseMs"] = Num(b.pause_ms);
+  batch["maxLagMs"] = Num(b.max_lag_ms);
+  o["batch"] = batch;
+  o["tableExists"] = value::boolean(b.table_exists);
+  o["rowsEstimate"] = b.rows_estimate >= 0 ? Num(b.rows_estimate) : value::null();
+  if (b.interrupted) {
+    value r = value::object();
+    r["rowsDone"] = Num(b.rows_done);
+    r["batches"] = Num(b.batches);
+    r["resumeAfter"] = b.resume_after.empty() ? value::null() : Str(b.resume_after);
+    o["interrupted"] = r;
+  } else {
+    o["interrupted"] = value::null();
+  }
+  return o;
+}
+
 value Rehearsal(const RehearsalReport& r) {
   value o = value::object();
   o["ran"] = value::boolean(r.ran);
@@ -179,6 +209,9 @@ std::string RenderPlanJson(const Plan& p) {
   o["drift"] = drift;
   o["unknown"] = Strings(p.state.unknown);
   o["notes"] = Strings(p.state.notes);
+  value backfills = value::array(p.state.backfills.size());
+  for (size_t i = 0; i < p.state.backfills.size(); ++i) backfills[i] = Backfill(p.state.backfills[i]);
+  o["backfills"] = backfills;
   o["downgrade"] = value::boolean(p.downgrade);
   o["ahead"] = Strings(p.ahead);
   o["preflight"] = Strings(p.preflight);

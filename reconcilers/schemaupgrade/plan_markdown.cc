@@ -234,6 +234,28 @@ std::string RenderPlanComment(const Plan& p, const PlanCommentOptions& o) {
     out << "`.\n\n";
   }
   for (const auto& n : p.state.notes) out << "> **Note:** " << Cell(n) << "\n\n";
+  if (!p.state.backfills.empty()) {  // docs/backfill.md: a row per pending backfill migration
+    out << "#### Backfills\n\n| migration | table | key | batches | rows (estimate) | interrupted run |\n"
+           "|---|---|---|---|---|---|\n";
+    for (const auto& b : p.state.backfills) {
+      const std::string batches =
+          std::to_string(b.batch) + (b.adaptive ? " (adaptive " + std::to_string(b.min_batch) + ".." +
+                                                      std::to_string(b.max_batch) + ", " +
+                                                      std::to_string(b.batch_time_ms) + " ms each)"
+                                                : " (fixed)") +
+          ", " + std::to_string(b.pause_ms) + " ms pause";
+      const std::string rows = !b.table_exists       ? "new table (created by this plan)"
+                               : b.rows_estimate >= 0 ? "~" + std::to_string(b.rows_estimate)
+                                                      : "unknown (never analyzed)";
+      const std::string run =
+          !b.interrupted ? "-"
+                         : std::to_string(b.rows_done) + " rows in " + std::to_string(b.batches) + " batches; resumes " +
+                               (b.resume_after.empty() ? "from the start" : "after key `" + b.resume_after + "`");
+      out << "| `" << Cell(b.version) << "` | `" << Cell(b.table) << "` | `" << Cell(b.key) << "` | " << batches
+          << " | " << rows << " | " << Cell(run) << " |\n";
+    }
+    out << "\n";
+  }
   if (!p.preflight.empty()) {
     out << "#### Pre-flight\n\n";
     for (const auto& f : p.preflight) out << "- " << Cell(f) << "\n";

@@ -31,9 +31,9 @@ class DrizzleEngine : public Engine {
     for (size_t i : plan.pending) {
       const DrizzleMigration& m = f.migrations[i];
       if (!m.backfill) continue;
-      SU_ASSIGN_OR_RETURN(std::string note, DescribePendingBackfill(db, *m.backfill, opt_.audit_schema, m.entry.tag,
-                                                                    "drizzle migration " + m.entry.tag));
-      plan.state.notes.push_back(std::move(note));
+      SU_ASSIGN_OR_RETURN(PendingBackfill b, ObservePendingBackfill(db, *m.backfill, opt_.audit_schema, m.entry.tag));
+      plan.state.notes.push_back(DescribePendingBackfill(b, "drizzle migration " + m.entry.tag));
+      plan.state.backfills.push_back(std::move(b));
     }
     return plan.state;
   }

@@ -143,27 +143,50 @@ Result<std::vector<BackfillProgressRow>> ReadBackfillProgress(Database* db, cons
   return out;
 }
 
-Result<std::string> DescribePendingBackfill(Database* db, const PreparedMigration& m, const std::string& schema,
-                                            const std::string& progress_key, const std::string& label) {
+Result<PendingBackfill> ObservePendingBackfill(Database* db, const PreparedMigration& m, const std::string& schema,
+                                               const std::string& progress_key) {
   const BackfillSpec& spec = *m.backfill;
-  std::string out = label + " is a backfill of " + spec.table + " by " + spec.key + " in batches of " +
-                    std::to_string(spec.knobs.batch) + (spec.knobs.adaptive ? " (adaptive)" : " (fixed)") +
-                    ", each its own transaction";
+  PendingBackfill b;
+  b.version = progress_key;
+  b.file = m.file;
+  b.table = spec.table;
+  b.key = spec.key;
+  b.batch = spec.knobs.batch;
+  b.min_batch = spec.knobs.min_batch;
+  b.max_batch = spec.knobs.max_batch;
+  b.adaptive = spec.knobs.adaptive;
+  b.batch_time_ms = spec.knobs.batch_time.count();
+  b.pause_ms = spec.knobs.pause.count();
+  b.max_lag_ms = spec.knobs.max_lag.count();
   auto est = db->Query("SELECT c.reltuples::bigint FROM pg_class c WHERE c.oid = to_regclass($1)",
                        {QuoteQualified(spec.table)});
   if (!est.ok()) return est.status().WithContext("estimating the size of " + spec.table);
-  if (est->rows.empty()) {
-    out += "; " + spec.table + " does not exist yet (an earlier migration of this plan creates it)";
-  } else if (const long long rows = std::stoll(est->Get(0, 0, "-1")); rows >= 0) {
-    out += "; ~" + std::to_string(rows) + " rows (planner estimate)";
-  } else {
-    out += "; rows unknown (the table was never analyzed)";
-  }
+  b.table_exists = !est->rows.empty();
+  if (b.table_exists) b.rows_estimate = std::max(-1LL, std::stoll(est->Get(0, 0, "-1")));
   SU_ASSIGN_OR_RETURN(std::vector<BackfillProgressRow> progress, ReadBackfillProgress(db, schema));
   for (const auto& r : progress) {
     if (r.key != progress_key) continue;
-    out += "; an interrupted run did " + std::to_string(r.rows_done) + " rows in " + std::to_string(r.batches) +
-           " batches: it resumes after key " + r.last_key.value_or("(none)");
+    b.interrupted = true;
+    b.rows_done = r.rows_done;
+    b.batches = r.batches;
+    b.resume_after = r.last_key.value_or("");
+  }
+  return b;
+}
+
+std::string DescribePendingBackfill(const PendingBackfill& b, const std::string& label) {
+  std::string out = label + " is a backfill of " + b.table + " by " + b.key + " in batches of " +
+                    std::to_string(b.batch) + (b.adaptive ? " (adaptive)" : " (fixed)") + ", each its own transaction";
+  if (!b.table_exists) {
+    out += "; " + b.table + " does not exist yet (an earlier migration of this plan creates it)";
+  } else if (b.rows_estimate >= 0) {
+    out += "; ~" + std::to_string(b.rows_estimate) + " rows (planner estimate)";
+  } else {
+    out += "; rows unknown (the table was never analyzed)";
+  }
+  if (b.interrupted) {
+    out += "; an interrupted run did " + std::to_string(b.rows_done) + " rows in " + std::to_string(b.batches) +
+           " batches: it resumes after key " + (b.resume_after.empty() ? "(none)" : b.resume_after);
   }
   return out;
 }

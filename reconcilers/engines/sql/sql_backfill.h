@@ -59,12 +59,16 @@ struct BackfillProgressRow {
 };
 Result<std::vector<BackfillProgressRow>> ReadBackfillProgress(Database* db, const std::string& schema);
 
-// The plan's note for a pending backfill (engines add it to EngineState::notes; not in the plan
-// hash): "<label> is a backfill of <table> by <key> in batches of N (adaptive), each its own
+// A pending backfill as the plan shows it (PendingBackfill: the directive's table, key and batch
+// settings, the table's row estimate, and an interrupted run's progress row). Reads pg_class and
+// the progress row only (no count(*) of a big table); writes nothing.
+Result<PendingBackfill> ObservePendingBackfill(Database* db, const PreparedMigration& m, const std::string& schema,
+                                               const std::string& progress_key);
+
+// The plan's note for it (engines add it to EngineState::notes beside EngineState::backfills):
+// "<label> is a backfill of <table> by <key> in batches of N (adaptive), each its own
 // transaction; ~R rows (planner estimate)", and after an interrupted run "; an interrupted run
-// did D rows in B batches: it resumes after key K". Reads pg_class and the progress row only (no
-// count(*) of a big table); writes nothing.
-Result<std::string> DescribePendingBackfill(Database* db, const PreparedMigration& m, const std::string& schema,
-                                            const std::string& progress_key, const std::string& label);
+// did D rows in B batches: it resumes after key K".
+std::string DescribePendingBackfill(const PendingBackfill& b, const std::string& label);
 
 }  // namespace su

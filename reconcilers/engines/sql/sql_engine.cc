@@ -541,9 +541,9 @@ class SqlEngine : public Engine {
                            ") will be dropped and rebuilt by the next apply");
       }
       if (m.backfill) {
-        SU_ASSIGN_OR_RETURN(std::string note,
-                            DescribePendingBackfill(db, m, schema_, f.version, "migration " + f.version + "_" + f.name));
-        st.notes.push_back(std::move(note));
+        SU_ASSIGN_OR_RETURN(PendingBackfill b, ObservePendingBackfill(db, m, schema_, f.version));
+        st.notes.push_back(DescribePendingBackfill(b, "migration " + f.version + "_" + f.name));
+        st.backfills.push_back(std::move(b));
       }
       st.pending.push_back(std::move(p));
       snap.pending.push_back(m);

@@ -136,6 +136,27 @@ TEST_F(CliMigrateTest, PlanShowsABackfillWithItsSizeAndWhereAnInterruptedRunResu
   const std::string note = "Note: migration " + Ver(2) + "_fill is a backfill of items by id in batches of 100 "
                            "(fixed), each its own transaction; ~500 rows (planner estimate)";
   EXPECT_TRUE(Contains(r.out, note + "\n")) << r.out;
+  // As data too: an object per pending backfill in JSON, a row in markdown.
+  CliResult js = Run({"plan", "-f", Manifest(), "-o", "json"});
+  ASSERT_EQ(js.exit_code, 0) << js.out << js.err;
+  value j = ParseJson(js.out);
+  ASSERT_TRUE(j.has_field("backfills") && j.at("backfills").size() == 1) << js.out;
+  const value& b = j.at("backfills").at(0);
+  EXPECT_EQ(Str(b, "version"), Ver(2));
+  EXPECT_TRUE(Contains(Str(b, "file"), Ver(2) + "_fill.up.sql")) << Str(b, "file");
+  EXPECT_EQ(Str(b, "table"), "items");
+  EXPECT_EQ(Str(b, "key"), "id");
+  EXPECT_EQ(b.at("batch").at("size").as_integer(), 100);
+  EXPECT_FALSE(b.at("batch").at("adaptive").as_bool());
+  EXPECT_EQ(b.at("batch").at("timeMs").as_integer(), 100) << "the default budget";
+  EXPECT_EQ(b.at("batch").at("pauseMs").as_integer(), 10) << "the default pause";
+  EXPECT_TRUE(b.at("tableExists").as_bool());
+  EXPECT_EQ(b.at("rowsEstimate").as_integer(), 500);
+  EXPECT_TRUE(b.at("interrupted").is_null());
+  CliResult md = Run({"plan", "-f", Manifest(), "-o", "markdown"});
+  ASSERT_EQ(md.exit_code, 0) << md.out << md.err;
+  EXPECT_TRUE(Contains(md.out, "| `" + Ver(2) + "` | `items` | `id` | 100 (fixed), 10 ms pause | ~500 | - |\n"))
+      << md.out;
   // An interrupted run (its progress row, as a killed apply leaves it): the plan says where it resumes.
   ASSERT_TRUE(db_->ExecScript("CREATE TABLE schema_upgrade_backfill (key text PRIMARY KEY, checksum text NOT NULL, last_key "
                    "text, rows_done bigint NOT NULL DEFAULT 0, batches bigint NOT NULL DEFAULT 0, started_at "
@@ -146,6 +167,12 @@ TEST_F(CliMigrateTest, PlanShowsABackfillWithItsSizeAndWhereAnInterruptedRunResu
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_TRUE(Contains(again.out, "; an interrupted run did 200 rows in 2 batches: it resumes after key 200"))
       << again.out;
+  const value resumed = ParseJson(again.out).at("backfills").at(0).at("interrupted");
+  EXPECT_EQ(resumed.at("rowsDone").as_integer(), 200);
+  EXPECT_EQ(resumed.at("batches").as_integer(), 2);
+  EXPECT_EQ(Str(resumed, "resumeAfter"), "200");
+  md = Run({"plan", "-f", Manifest(), "-o", "markdown"});
+  EXPECT_TRUE(Contains(md.out, " | ~500 | 200 rows in 2 batches; resumes after key `200` |\n")) << md.out;
 }
 
 TEST_F(CliMigrateTest, PlanTextShowsLintFindingsOnAnExistingTable) {

@@ -145,6 +145,13 @@ TEST_F(DrizzleBackfill, RunsInBatchesBetweenTheOtherFilesAndDrizzleKitAgreesAfte
   EXPECT_EQ(planned->notes[0], "drizzle migration 0001_fill is a backfill of items by id in batches of 300 (adaptive), "
                                "each its own transaction; items does not exist yet (an earlier migration of this plan "
                                "creates it)");
+  ASSERT_EQ(planned->backfills.size(), 1u);
+  EXPECT_EQ(planned->backfills[0].version, "0001_fill");
+  EXPECT_NE(planned->backfills[0].file.find("0001_fill.sql"), std::string::npos) << planned->backfills[0].file;
+  EXPECT_EQ(planned->backfills[0].batch, 300);
+  EXPECT_FALSE(planned->backfills[0].table_exists);
+  EXPECT_EQ(planned->backfills[0].rows_estimate, -1);
+  EXPECT_FALSE(planned->backfills[0].interrupted);
   std::vector<Progress> batches;
   RunContext ctx;
   ctx.on_progress = [&](const Progress& p) {
@@ -204,6 +211,14 @@ TEST_F(DrizzleBackfill, ResumesAfterAKillAtTheLastCommittedKey) {
   EXPECT_EQ(obs->notes[0], "drizzle migration 0001_fill is a backfill of items by id in batches of 100 (fixed), each "
                            "its own transaction; rows unknown (the table was never analyzed); an interrupted run did "
                            "300 rows in 3 batches: it resumes after key 900");
+  ASSERT_EQ(obs->backfills.size(), 1u);
+  EXPECT_EQ(obs->backfills[0].table, "items");
+  EXPECT_EQ(obs->backfills[0].key, "id");
+  EXPECT_FALSE(obs->backfills[0].adaptive);
+  EXPECT_TRUE(obs->backfills[0].interrupted);
+  EXPECT_EQ(obs->backfills[0].rows_done, 300);
+  EXPECT_EQ(obs->backfills[0].batches, 3);
+  EXPECT_EQ(obs->backfills[0].resume_after, "900");
 
   long long first_progress_rows = -1;
   RunContext ctx;

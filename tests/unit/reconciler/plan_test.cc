@@ -273,6 +273,92 @@ TEST(RenderPlanTest, JsonParsesAndCarriesEveryPart) {
   EXPECT_EQ(v.at("steps").at(0).at("kind").as_string(), "migrate");
 }
 
+// docs/backfill.md "In the plan": each pending backfill is a structured object in JSON (file,
+// table, key, batch settings, row estimate, the interrupted run's resume key) and a row of the
+// markdown's Backfills table; its text note stays; none of it moves the plan hash.
+TEST(RenderPlanTest, PendingBackfillsAreObjectsInJsonAndRowsInMarkdown) {
+  EngineState s = State();
+  PendingBackfill fill;
+  fill.version = "0001";
+  fill.file = "migrations/0001_users.sql";
+  fill.table = "public.users";
+  fill.key = "id";
+  fill.batch = 1000;
+  fill.min_batch = 10;
+  fill.max_batch = 100000;
+  fill.batch_time_ms = 100;
+  fill.pause_ms = 10;
+  fill.max_lag_ms = 10000;
+  fill.rows_estimate = 5000000;
+  fill.interrupted = true;
+  fill.rows_done = 2000;
+  fill.batches = 2;
+  fill.resume_after = "2000";
+  PendingBackfill fresh;
+  fresh.version = "0002";
+  fresh.file = "migrations/0002_orders.sql";
+  fresh.table = "orders";
+  fresh.key = "order_id";
+  fresh.batch = 500;
+  fresh.min_batch = 500;
+  fresh.max_batch = 500;
+  fresh.adaptive = false;
+  fresh.pause_ms = 20;
+  fresh.table_exists = false;
+  s.backfills = {fill, fresh};
+  s.notes = {"migration 0001_users is a backfill of public.users by id in batches of 1000 (adaptive), ..."};
+  Plan p = BuildPlan(Spec(), s, "athena:v1", "athena:v2");
+  EXPECT_EQ(p.hash, BuildPlan(Spec(), State(), "athena:v1", "athena:v2").hash) << "progress is not in the hash";
+
+  web::json::value v;
+  ASSERT_NO_THROW(v = web::json::value::parse(RenderPlanJson(p)));
+  ASSERT_EQ(v.at("backfills").size(), 2u);
+  const auto& a = v.at("backfills").at(0);
+  EXPECT_EQ(a.at("version").as_string(), "0001");
+  EXPECT_EQ(a.at("file").as_string(), "migrations/0001_users.sql");
+  EXPECT_EQ(a.at("table").as_string(), "public.users");
+  EXPECT_EQ(a.at("key").as_string(), "id");
+  EXPECT_EQ(a.at("batch").at("size").as_integer(), 1000);
+  EXPECT_EQ(a.at("batch").at("min").as_integer(), 10);
+  EXPECT_EQ(a.at("batch").at("max").as_integer(), 100000);
+  EXPECT_TRUE(a.at("batch").at("adaptive").as_bool());
+  EXPECT_EQ(a.at("batch").at("timeMs").as_integer(), 100);
+  EXPECT_EQ(a.at("batch").at("pauseMs").as_integer(), 10);
+  EXPECT_EQ(a.at("batch").at("maxLagMs").as_integer(), 10000);
+  EXPECT_TRUE(a.at("tableExists").as_bool());
+  EXPECT_EQ(a.at("rowsEstimate").as_number().to_int64(), 5000000);
+  EXPECT_EQ(a.at("interrupted").at("rowsDone").as_integer(), 2000);
+  EXPECT_EQ(a.at("interrupted").at("batches").as_integer(), 2);
+  EXPECT_EQ(a.at("interrupted").at("resumeAfter").as_string(), "2000");
+  const auto& b = v.at("backfills").at(1);
+  EXPECT_FALSE(b.at("batch").at("adaptive").as_bool());
+  EXPECT_FALSE(b.at("tableExists").as_bool());
+  EXPECT_TRUE(b.at("rowsEstimate").is_null());
+  EXPECT_TRUE(b.at("interrupted").is_null());
+  EXPECT_EQ(v.at("notes").at(0).as_string(), s.notes[0]) << "the note stays";
+  EXPECT_EQ(web::json::value::parse(RenderPlanJson(BuildPlan(Spec(), State(), "athena:v1", "athena:v2")))
+                .at("backfills")
+                .size(),
+            0u);
+
+  const std::string md = RenderPlanMarkdown(p);
+  EXPECT_NE(md.find("#### Backfills\n\n| migration | table | key | batches | rows (estimate) | interrupted run |\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `0001` | `public.users` | `id` | 1000 (adaptive 10..100000, 100 ms each), 10 ms pause | "
+                    "~5000000 | 2000 rows in 2 batches; resumes after key `2000` |\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| `0002` | `orders` | `order_id` | 500 (fixed), 20 ms pause | new table (created by this plan) | "
+                    "- |\n"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("> **Note:** migration 0001_users is a backfill"), std::string::npos) << md;
+  EXPECT_EQ(RenderPlanMarkdown(BuildPlan(Spec(), State(), "athena:v1", "athena:v2")).find("Backfills"),
+            std::string::npos);
+  EXPECT_NE(RenderPlanText(p).find("Note: migration 0001_users is a backfill"), std::string::npos);
+}
+
 // A target older than the database: the plan calls it a downgrade in every rendering and refuses
 // it unless policy.allowDowngrade; without a bump or migration there is nothing to refuse.
 TEST(BuildPlanTest, ADatabaseAheadOfTheTargetIsADowngradeRefusedUnlessAllowed) {

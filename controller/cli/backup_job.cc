@@ -64,6 +64,7 @@ std::string FormatBackupJobResult(const BackupJobResult& r) {
   v["restored"] = value::boolean(r.restored);
   v["writesSince"] = value::number(static_cast<int64_t>(r.writes_since));
   if (!r.writes_detail.empty()) v["writesDetail"] = value::string(r.writes_detail);
+  if (r.audit_recorded) v["auditRecorded"] = value::boolean(true);
   return std::string(kBackupResultPrefix) + v.serialize();  // serialize escapes newlines
 }
 
@@ -100,6 +101,8 @@ Result<BackupJobResult> ParseBackupJobResult(const std::string& log) {
   r.restored = v.has_field("restored") && v.at("restored").is_boolean() && v.at("restored").as_bool();
   r.writes_since = num("writesSince", -1);
   r.writes_detail = str("writesDetail");
+  r.audit_recorded = v.has_field("auditRecorded") && v.at("auditRecorded").is_boolean() &&
+                     v.at("auditRecorded").as_bool();
   return r;
 }
 
@@ -111,7 +114,11 @@ int CmdBackupJob(const std::vector<std::string>& args) {
       {"snapshot", 0, true, false, "restore: pg_current_snapshot() taken before the dump"},
       {"lock-timeout", 0, true, false, "restore: per lock (default 0: wait)"},
       {"allow-data-loss", 0, false, false, "restore: restore over rows written since the backup"},
-      {"application-name", 0, true, false, "restore: the restoring session's application_name"}};
+      {"application-name", 0, true, false, "restore: the restoring session's application_name"},
+      {"audit-resource", 0, true, false, "restore: write the restore's audit row for this resource, in its transaction"},
+      {"audit-version", 0, true, false, "restore: the audit row's version"},
+      {"audit-name", 0, true, false, "restore: the audit row's name"},
+      {"audit-detail", 0, true, false, "restore: the audit row's detail"}};
   const std::string what = args.empty() ? "" : args[0];
   if (what != "dump" && what != "restore") {
     std::fprintf(stderr, "usage: schema-upgrade backup-job dump|restore --file F [flags]\n"
@@ -164,12 +171,22 @@ int CmdBackupJob(const std::vector<std::string>& args) {
   opt.backup_snapshot = flags->Get("snapshot");
   opt.allow_data_loss = flags->Has("allow-data-loss");
   opt.application_name = flags->Get("application-name");
+  if (flags->Has("audit-resource")) {
+    opt.audit_row = AuditEntry{};
+    opt.audit_row->resource = flags->Get("audit-resource");
+    opt.audit_row->engine = "controller";
+    opt.audit_row->version = flags->Get("audit-version");
+    opt.audit_row->name = flags->Get("audit-name");
+    opt.audit_row->direction = "restore";
+    opt.audit_row->detail = flags->Get("audit-detail");
+  }
   auto rr = PgRestore(PosixProcessRunner(), dsn, file, opt);
   if (!rr.ok()) return Finish(FromStatus(rr.status()));
   BackupJobResult r;
   r.restored = rr->restored;
   r.writes_since = rr->writes_since;
   r.writes_detail = rr->writes_detail;
+  r.audit_recorded = rr->audit_recorded;
   return Finish(r);
 }
 

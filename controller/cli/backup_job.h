@@ -27,6 +27,7 @@ struct BackupJobResult {
   bool restored = false;              // restore
   long long writes_since = -1;        // restore
   std::string writes_detail;          // restore
+  bool audit_recorded = false;        // restore: the --audit-* row was inserted with the restore
 };
 
 // One line (no newline inside): kBackupResultPrefix + JSON.
@@ -36,7 +37,10 @@ Result<BackupJobResult> ParseBackupJobResult(const std::string& log);
 
 // `schema-upgrade backup-job dump --file F [--retention N --prefix P]` and
 // `schema-upgrade backup-job restore --file F [--snapshot S] [--lock-timeout D] [--allow-data-loss]
-// [--application-name A]`: exit code as every command (0 ok, 1 failed, 2 bad input, 3 lock).
+// [--application-name A] [--audit-resource R --audit-version V --audit-name N --audit-detail D]`
+// (--audit-*: the restore's audit row, inserted inside its transaction; its actor is the pod's
+// user@host, so the arguments, and with them the Job's name, stay the same when a restarted
+// controller adopts the Job): exit code as every command (0 ok, 1 failed, 2 bad input, 3 lock).
 int CmdBackupJob(const std::vector<std::string>& args);
 
 }  // namespace su

@@ -329,8 +329,23 @@ int CmdRollback(const Args& args) {
     ro.lock_timeout = su.policy.lock_timeout;
     ro.backup_snapshot = restore_snapshot;
     ro.allow_data_loss = flags->Has("allow-data-loss") || su.policy.restore_allow_data_loss;
+    // The audit trail survives the restore, and the restore's own row commits with it (restore.h).
+    ro.audit_row = AuditEntry{};
+    ro.audit_row->resource = su.Key();
+    ro.audit_row->engine = "controller";
+    ro.audit_row->version = to;
+    ro.audit_row->direction = "restore";
+    ro.audit_row->actor = CurrentActor();
+    ro.audit_row->detail = "rollback --to " + to + ": " + restore_from;
     auto rr = PgRestore(PosixProcessRunner(), *dsn, restore_from, ro);
-    AuditLog log(db->get());
+    if (!rr.ok() || !rr->restored) {  // nothing changed: recorded outside the restore's transaction
+      AuditEntry e = *ro.audit_row;
+      e.status = rr.ok() ? "refused" : "failed";
+      e.error = Scrub(rr.ok() ? std::to_string(rr->writes_since) + " row(s) written since the backup"
+                              : rr.status().ToString());
+      AuditLog log(db->get());
+      if (log.Ensure().ok()) (void)log.Record(e);
+    }
     if (!rr.ok()) return ReportError("rollback", rr.status().WithContext("restoring " + restore_from));
     if (!rr->restored) {
       return ReportError("rollback",
@@ -339,14 +354,6 @@ int CmdRollback(const Args& args) {
                                                          "): restoring would lose them; nothing was changed. Pass "
                                                          "--allow-data-loss to restore anyway"));
     }
-    AuditEntry e;
-    e.resource = su.Key();
-    e.engine = "controller";
-    e.version = to;
-    e.direction = "restore";
-    e.detail = "rollback --to " + to + ": " + restore_from;
-    (void)log.Ensure();
-    (void)log.Record(e);
     std::printf("%s: restored %s; database at %s%s\n", su.Key().c_str(), restore_from.c_str(),
                 to == "0" ? "(empty)" : to.c_str(),
                 rr->writes_since > 0 ? ("; " + std::to_string(rr->writes_since) + " row(s) written since the backup "

@@ -74,6 +74,7 @@ class KubeBackupTool : public BackupTool {
     rep.restored = r.restored;
     rep.writes_since = r.writes_since;
     rep.writes_detail = r.writes_detail;
+    rep.audit_recorded = r.audit_recorded;
     return rep;
   }
 
@@ -165,6 +166,15 @@ Result<ContainerRunSpec> BackupRestoreRun(const SchemaUpgrade& su, const std::st
   if (options.lock_timeout.count() > 0) r.args.insert(r.args.end(), {"--lock-timeout", FormatDuration(options.lock_timeout)});
   if (options.allow_data_loss) r.args.push_back("--allow-data-loss");
   if (!options.application_name.empty()) r.args.insert(r.args.end(), {"--application-name", options.application_name});
+  if (options.audit_row) {
+    // No actor: the Job's own user@host is recorded, so a restarted controller builds the same
+    // arguments (the Job's name hashes them) and adopts the Job instead of starting another.
+    const AuditEntry& a = *options.audit_row;
+    for (const auto& [flag, v] : {std::pair<std::string, std::string>{"--audit-resource", a.resource},
+                                  {"--audit-version", a.version}, {"--audit-name", a.name}, {"--audit-detail", a.detail}}) {
+      if (!v.empty()) r.args.insert(r.args.end(), {flag, v});  // the flags take no empty value
+    }
+  }
   return r;
 }
 

@@ -32,21 +32,24 @@ Status AuditLog::Ensure() {
   auto tx = Transaction::Begin(db_);
   if (!tx.ok()) return tx.status();
   SU_RETURN_IF_ERROR(db_->Exec("SELECT pg_advisory_xact_lock(7263510001)"));
-  SU_RETURN_IF_ERROR(db_->Exec(
-      "CREATE TABLE IF NOT EXISTS " + Table() +
-      " (id bigserial PRIMARY KEY, resource text NOT NULL, engine text NOT NULL, version text NOT NULL "
-      "DEFAULT '', name text NOT NULL DEFAULT '', direction text NOT NULL, checksum text NOT NULL DEFAULT '', "
-      "status text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz, "
-      "duration_ms bigint NOT NULL DEFAULT 0, statements_applied int NOT NULL DEFAULT 0, "
-      "statements_total int NOT NULL DEFAULT 0, error text NOT NULL DEFAULT '', failing_statement text NOT "
-      "NULL DEFAULT '', actor text NOT NULL DEFAULT '', detail text NOT NULL DEFAULT '', backend_pid int)"));
-  SU_RETURN_IF_ERROR(db_->Exec("CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_resource_idx") +
-                               " ON " + Table() + " (resource, id)"));
-  // MarkInterrupted runs at the start of every run, also a no-op one: without this (nearly always
-  // empty) index it scans the whole log, one row per migration ever applied.
-  SU_RETURN_IF_ERROR(db_->Exec("CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_running_idx") +
-                               " ON " + Table() + " (id) WHERE status = 'running'"));
+  SU_RETURN_IF_ERROR(db_->ExecScript(CreateSql()));
   return tx->Commit();
+}
+
+std::string AuditLog::CreateSql() const {
+  return "CREATE TABLE IF NOT EXISTS " + Table() +
+         " (id bigserial PRIMARY KEY, resource text NOT NULL, engine text NOT NULL, version text NOT NULL "
+         "DEFAULT '', name text NOT NULL DEFAULT '', direction text NOT NULL, checksum text NOT NULL DEFAULT '', "
+         "status text NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz, "
+         "duration_ms bigint NOT NULL DEFAULT 0, statements_applied int NOT NULL DEFAULT 0, "
+         "statements_total int NOT NULL DEFAULT 0, error text NOT NULL DEFAULT '', failing_statement text NOT "
+         "NULL DEFAULT '', actor text NOT NULL DEFAULT '', detail text NOT NULL DEFAULT '', backend_pid int);\n"
+         "CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_resource_idx") + " ON " + Table() +
+         " (resource, id);\n"
+         // MarkInterrupted runs at the start of every run, also a no-op one: without this (nearly
+         // always empty) index it scans the whole log, one row per migration ever applied.
+         "CREATE INDEX IF NOT EXISTS " + QuoteIdent("schema_upgrade_log_running_idx") + " ON " + Table() +
+         " (id) WHERE status = 'running';\n";
 }
 
 Result<long long> AuditLog::Begin(const AuditEntry& e) {
@@ -149,14 +152,17 @@ Result<std::vector<std::string>> AuditLog::UpgradeApplied(const std::string& res
   if (start->rows.empty() || start->Get(0, 0).empty()) {
     return Status::Error(Code::kNotFound, "the audit log has no start of an upgrade of " + resource);
   }
+  // A restore keeps the audit log (restore.h) but puts the schema back to before the upgrade:
+  // what was applied before it is applied no more.
   auto r = db_->Query("SELECT direction, version FROM " + Table() +
-                          " WHERE resource = $1 AND id > $2 AND status = 'succeeded' AND direction IN ('up', 'down') "
-                          "AND version <> '' ORDER BY id",
+                          " WHERE resource = $1 AND id > $2 AND status = 'succeeded' AND ((direction IN ('up', 'down') "
+                          "AND version <> '') OR direction = 'restore') ORDER BY id",
                       {resource, start->Get(0, 0)});
   if (!r.ok()) return r.status().WithContext("reading the audit log");
   std::vector<std::string> out;
   for (size_t i = 0; i < r->rows.size(); ++i) {
     const std::string dir = r->Get(i, 0), v = r->Get(i, 1);
+    if (dir == "restore") out.clear();
     auto it = std::find(out.begin(), out.end(), v);
     if (dir == "up" && it == out.end()) out.push_back(v);
     if (dir == "down" && it != out.end()) out.erase(it);

@@ -1,5 +1,6 @@
 // AuditLog: our own record of every migration run, in table schema_upgrade_log (created on first
-// use). A row is written *before* a migration starts (status running, outside the migration's
+// use). The table is the tool's, not the application's: a restore from a backup leaves its rows as
+// they are (restore.h), so the record of what ran, failed and was rolled back outlives the restore. A row is written *before* a migration starts (status running, outside the migration's
 // transaction, so it survives a rollback) and finished after it ends. Rows left "running" by a
 // killed process are marked "interrupted" by MarkInterrupted() on the next run.
 #pragma once
@@ -39,6 +40,10 @@ class AuditLog {
   explicit AuditLog(Database* db, std::string schema = "public") : db_(db), schema_(std::move(schema)) {}
   // CREATE TABLE IF NOT EXISTS (idempotent; safe under concurrent callers).
   Status Ensure();
+  // The CREATE TABLE IF NOT EXISTS and CREATE INDEX IF NOT EXISTS statements Ensure() runs, as SQL
+  // text (schema-qualified, so it works under any search_path), for a script that needs the table
+  // (the restore's own row, restore.h).
+  std::string CreateSql() const;
   // Inserts a row with status "running" and now() as started_at; returns its id.
   Result<long long> Begin(const AuditEntry& e);
   // Sets status, finished_at, duration, statement counts, error and failing statement.
@@ -68,7 +73,8 @@ class AuditLog {
   Status MarkUpgradeStart(const std::string& resource, const std::string& detail);
   // The versions the current upgrade of `resource` applied and has not rolled back since, in the
   // order they were applied: "up" rows that succeeded after the resource's last "upgrade-start"
-  // row, minus those a succeeded "down" row undid later. kNotFound when the resource has no
+  // row, minus those a succeeded "down" row undid later, and none applied before a succeeded
+  // "restore" row (the backup is older than the upgrade's start). kNotFound when the resource has no
   // "upgrade-start" row (an upgrade started by an older release).
   Result<std::vector<std::string>> UpgradeApplied(const std::string& resource);
   // Newest first. resource empty: all. Returns an empty list when the table does not exist.

@@ -71,6 +71,54 @@ CREATE TEMPORARY TABLE su_restore_sequences ON COMMIT DROP AS
   SELECT schemaname, sequencename, last_value FROM pg_catalog.pg_sequences WHERE last_value IS NOT NULL;
 )SQL";
 
+// The tool's audit tables (AuditLog, any schema) are set aside before the wipe, each into a holding
+// schema of its own that the wipe skips, with its sequence and index: the audit trail is not part
+// of what a restore puts back (restore.h).
+constexpr const char* kKeepAudit = R"SQL(
+CREATE TEMPORARY TABLE su_restore_audit (ord int, nsp text, keep text) ON COMMIT DROP;
+DO $su_keep$ DECLARE s text; i int := 0; k text; BEGIN
+  FOR s IN SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relname = 'schema_upgrade_log' AND c.relkind = 'r'
+             AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+           ORDER BY n.nspname LOOP
+    i := i + 1;
+    k := format('su_restore_keep_%s_%s', pg_current_xact_id(), i);
+    EXECUTE format('CREATE SCHEMA %I', k);
+    EXECUTE format('ALTER TABLE %I.schema_upgrade_log SET SCHEMA %I', s, k);
+    INSERT INTO pg_temp.su_restore_audit VALUES (i, s, k);
+  END LOOP;
+END $su_keep$;
+)SQL";
+
+// After the replay and the sequences: the live audit rows are what each audit table holds. When
+// the dump has the table, its rows are replaced by the live ones (ids kept; columns both have),
+// so whatever the dump made depend on it stays valid; else the live table goes back as it is.
+// Its id sequence was raised to the live value by kNoRewind (same name), or moved with the table.
+constexpr const char* kPutAuditBack = R"SQL(
+DO $su_audit$ DECLARE r record; t regclass; cols text; BEGIN
+  FOR r IN SELECT nsp, keep FROM pg_temp.su_restore_audit ORDER BY ord LOOP
+    t := pg_catalog.to_regclass(pg_catalog.format('%I.schema_upgrade_log', r.nsp));
+    IF t IS NULL THEN
+      IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = r.nsp) THEN
+        EXECUTE pg_catalog.format('CREATE SCHEMA %I', r.nsp);
+      END IF;
+      EXECUTE pg_catalog.format('ALTER TABLE %I.schema_upgrade_log SET SCHEMA %I', r.keep, r.nsp);
+    ELSE
+      SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+        FROM pg_catalog.pg_attribute a
+       WHERE a.attrelid = t AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+         AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute k
+                      WHERE k.attrelid = pg_catalog.format('%I.schema_upgrade_log', r.keep)::pg_catalog.regclass
+                        AND k.attname = a.attname AND k.attnum > 0 AND NOT k.attisdropped);
+      EXECUTE pg_catalog.format('DELETE FROM %s', t);
+      EXECUTE pg_catalog.format('INSERT INTO %s (%s) SELECT %s FROM %I.schema_upgrade_log ORDER BY id', t, cols, cols,
+                                r.keep);
+    END IF;
+    EXECUTE pg_catalog.format('DROP SCHEMA %I CASCADE', r.keep);
+  END LOOP;
+END $su_audit$;
+)SQL";
+
 // `pg_restore --clean` drops only what the dump contains: tables the failed upgrade created would
 // survive, and a foreign key from one of them makes the restore fail. So every user schema is
 // dropped (CASCADE), `public` recreated as PostgreSQL 15 creates it, and the database-wide objects
@@ -79,7 +127,8 @@ CREATE TEMPORARY TABLE su_restore_sequences ON COMMIT DROP AS
 constexpr const char* kWipe = R"SQL(
 DO $wipe$ DECLARE s text; BEGIN
   FOR s IN SELECT nspname FROM pg_namespace
-           WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema' LOOP
+           WHERE nspname NOT LIKE 'pg\_%' AND nspname <> 'information_schema'
+             AND nspname NOT IN (SELECT keep FROM pg_temp.su_restore_audit) LOOP
     EXECUTE format('DROP SCHEMA %I CASCADE', s);
   END LOOP;
   FOR s IN SELECT pubname FROM pg_publication LOOP
@@ -133,16 +182,17 @@ Status CheckSnapshotText(const std::string& snapshot) {
   return Status::Ok();
 }
 
-Result<RestoreReport> PgRestore(ProcessRunner* runner, const std::string& dsn, const std::string& path,
-                                const RestoreOptions& options, const std::string& bin_dir) {
+Result<std::string> RestoreScript(ProcessRunner* runner, const std::string& dsn, const std::string& path,
+                                  const RestoreOptions& options, const std::string& bin_dir) {
   SU_ASSIGN_OR_RETURN(auto env, DsnToPgEnv(dsn));
   if (!options.backup_snapshot.empty()) SU_RETURN_IF_ERROR(CheckSnapshotText(options.backup_snapshot));
   ProcessSpec dump;
   // Owners and privileges are restored as dumped: never --no-owner (objects owned by the
   // application's role would come back owned by the restoring role, and the service locked out).
   // --single-transaction: without it pg_restore wraps large objects in their own BEGIN/COMMIT,
-  // whose COMMIT would end psql's one transaction half way. Its own outer BEGIN/COMMIT are taken
-  // out below: the restore's transaction starts before (locks, checks) and ends after (sequences).
+  // whose COMMIT would end the restore's one transaction half way. Its own outer BEGIN/COMMIT are
+  // taken out below: the restore's transaction starts before (locks, checks) and ends after
+  // (sequences, the audit tables, the restore's row).
   dump.argv = {PgTool(bin_dir, "pg_restore"), "--single-transaction", "-f", "-", path};
   dump.env = env;
   auto script = runner->Run(dump);
@@ -159,21 +209,45 @@ Result<RestoreReport> PgRestore(ProcessRunner* runner, const std::string& dsn, c
   }
   body.replace(commit, 9, "\n-- COMMIT; (the restore's transaction goes on)\n");
   body.replace(begin, 8, "\n-- BEGIN; (inside the restore's transaction)\n");
-  std::string sql = "SET LOCAL lock_timeout = '" + std::to_string(options.lock_timeout.count()) + "ms';\n";
+  std::string sql = "BEGIN;\nSET LOCAL lock_timeout = '" + std::to_string(options.lock_timeout.count()) + "ms';\n";
   sql += LockAll();
   if (!options.backup_snapshot.empty()) sql += CheckWrites(options.backup_snapshot, options.allow_data_loss);
   sql += kKeepSequences;
+  sql += kKeepAudit;
   sql += kWipe;
-  sql += script->out;
+  sql += "-- schema-upgrade: the replay of the dump\n";
+  sql += body;
   sql += kNoRewind;
+  sql += kPutAuditBack;
+  if (options.audit_row) {
+    // pg_restore's script leaves search_path empty: every name below is qualified.
+    AuditLog log(nullptr, "public");
+    sql += log.CreateSql();
+    sql += log.SucceededSql(*options.audit_row, std::nullopt) + ";\n";
+  }
+  // The one COMMIT: psql reaching the end of a script cut short leaves the transaction open, and
+  // the server rolls it back when psql disconnects.
+  sql += "COMMIT;\n";
+  return sql;
+}
 
+Result<ProcessResult> RunRestoreScript(ProcessRunner* runner, const std::string& dsn, std::string script,
+                                       const RestoreOptions& options, const std::string& bin_dir) {
+  SU_ASSIGN_OR_RETURN(auto env, DsnToPgEnv(dsn));
   ProcessSpec psql;
-  psql.argv = {PgTool(bin_dir, "psql"), "-X", "-q", "--no-password", "--single-transaction", "-v", "ON_ERROR_STOP=1",
-               "-o", "/dev/null", "-f", "-"};
+  // No --single-transaction: the script is one explicit transaction (see RestoreScript).
+  psql.argv = {PgTool(bin_dir, "psql"), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null",
+               "-f", "-"};
   psql.env = env;
   if (!options.application_name.empty()) psql.env["PGAPPNAME"] = options.application_name;
-  psql.stdin_data = std::move(sql);
-  auto r = runner->Run(psql);
+  psql.stdin_data = std::move(script);
+  return runner->Run(psql);
+}
+
+Result<RestoreReport> PgRestore(ProcessRunner* runner, const std::string& dsn, const std::string& path,
+                                const RestoreOptions& options, const std::string& bin_dir) {
+  SU_ASSIGN_OR_RETURN(std::string sql, RestoreScript(runner, dsn, path, options, bin_dir));
+  auto r = RunRestoreScript(runner, dsn, std::move(sql), options, bin_dir);
   if (!r.ok()) return r.status().WithContext("running psql to restore");
   RestoreReport report;
   ParseWrites(r->err, &report);
@@ -201,6 +275,7 @@ Result<RestoreReport> PgRestore(ProcessRunner* runner, const std::string& dsn, c
                           "), nothing was restored (one transaction): " + tail + hint);
   }
   report.restored = true;
+  report.audit_recorded = options.audit_row.has_value();
   LogInfo("restore.done", {{"path", path}, {"writes_since_backup", std::to_string(report.writes_since)}});
   return report;
 }

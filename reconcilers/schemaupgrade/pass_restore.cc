@@ -8,9 +8,12 @@
 #include <mutex>
 #include <thread>
 
+#include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/duration.h"
 #include "reconcilers/base/log.h"
+#include "reconcilers/base/secrets.h"
 #include "reconcilers/base/sha256.h"
+#include "reconcilers/database/audit_log.h"
 #include "reconcilers/schemaupgrade/pass.h"
 
 namespace su::reconcile_internal {
@@ -69,6 +72,9 @@ class RestoreSessionWatch {
           "FROM pg_stat_activity a WHERE a.application_name = $1 AND a.datname = current_database()",
           {app_});
       if (r.ok() && !r->rows.empty()) {
+        // Crash tests: killed while psql restores (it goes on alone, or dies of the closed pipes;
+        // either way its one transaction commits whole, with its audit row, or not at all).
+        CrashPoint("restore-running");
         int pid = std::stoi(r->Get(0, 0, "0"));
         std::string waiting = r->Get(0, 1);
         if (!started_ && watch_ && pid > 0) {
@@ -130,6 +136,17 @@ UndoOutcome Pass::RestoreBackup() {
   opt.backup_snapshot = st_.backup->snapshot;
   opt.allow_data_loss = su_.policy.restore_allow_data_loss;
   opt.application_name = "schema-upgrade-restore-" + Sha256Hex(su_.Key() + path).substr(0, 12);
+  // The restore's audit row commits with the restore (restore.h): a pass killed right after the
+  // COMMIT still leaves the record, and no row ever claims a restore that did not commit. The
+  // rows already in the audit log (the failed upgrade's, the rollback's) are kept by the restore.
+  opt.audit_row = AuditEntry{};
+  opt.audit_row->resource = su_.Key();
+  opt.audit_row->engine = "controller";
+  opt.audit_row->version = su_.target_version;
+  opt.audit_row->name = su_.service;
+  opt.audit_row->direction = "restore";
+  opt.audit_row->actor = CurrentActor();
+  opt.audit_row->detail = Scrub(path);
   const bool watch_required = su_.policy.blocked_session_limit.count() > 0;
 
   // Like a migration, a lock not granted within lock_timeout is tried again (backing off 1 s to
@@ -151,7 +168,9 @@ UndoOutcome Pass::RestoreBackup() {
                                     if (!s.ok() && watch_required) cancel();  // never restore unwatched
                                     return s;
                                   });
+      CrashPoint("before-restore");
       r = (*tool)->Restore(dsn_, path, opt);
+      if (r.ok() && r->restored) CrashPoint("after-restore");  // committed, nothing recorded outside it yet
       session.Stop();
       if (!session.waited_for().empty()) waited_for = session.waited_for();
       if (!session.watch_error().ok()) {
@@ -181,6 +200,7 @@ UndoOutcome Pass::RestoreBackup() {
                                         FormatDuration(su_.policy.lock_wait) + ")"
                                   : "";
     // The restore runs in one transaction (reconcilers/database/restore.h): a failure restores nothing.
+    Audit("restore", "failed", path, r.status().ToString());
     return UndoOutcome::NotDone(UndoKind::kFailed,
                                 "restoreBackup from " + path + " FAILED" + after + waits + ": " + r.status().ToString() +
                                     "; nothing was restored: end the sessions it waited for, then run `schema-upgrade "
@@ -204,7 +224,7 @@ UndoOutcome Pass::RestoreBackup() {
   std::string lost = r->writes_since > 0 ? "; " + std::to_string(r->writes_since) +
                                                " row(s) written since the backup were lost (allowDataLoss)" + detail
                                          : "";
-  Audit("restore", "succeeded", path);
+  if (!r->audit_recorded) Audit("restore", "succeeded", path);  // a tool that cannot write it in the transaction
   Event(event_type::kWarning, reasons::kBackupRestored, "database restored from " + path + lost + waits);
   return UndoOutcome::Done(UndoKind::kSchemaByBackup, "restoreBackup: database restored from " + path + lost + waits);
 }

@@ -55,6 +55,20 @@ long long FileSize(const std::string& path) {
   return st.st_size;
 }
 
+// "direction status[ version]" of the resource's audit rows, oldest first, from the last
+// `upgrade-start` (the version only for the engine's up/down rows).
+std::string Trail(PolicyHarness& h, const std::string& resource = "policies/app") {
+  std::vector<AuditEntry> rows = h.Audit();  // newest first
+  std::string out;
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    if (it->resource != resource) continue;
+    if (it->direction == "upgrade-start") out.clear();
+    out += it->direction + " " + it->status +
+           (it->direction == "up" || it->direction == "down" ? " " + it->version : std::string()) + "\n";
+  }
+  return out;
+}
+
 // The upgrade on top of 001: 002 changes a table and its rows, 003 (with_new_table) creates a
 // table referencing it, 004 fails. Everything before 004 commits before it fails.
 void WriteUpgrade(PolicyHarness& h, bool with_new_table) {
@@ -143,6 +157,13 @@ void RestoreAfterFailure(bool with_new_table) {
   }
   EXPECT_TRUE(restore_row) << "no 'restore' audit row";
   EXPECT_TRUE(on_failure_row) << "no 'on-failure' audit row";
+  // The restore keeps the audit trail: what the failed upgrade did, then the restore.
+  EXPECT_EQ(Trail(h), "upgrade-start succeeded\n"
+                      "up succeeded 002\n" +
+                          std::string(with_new_table ? "up succeeded 003\n" : "") +
+                          "up failed 004\n"
+                          "restore succeeded\n"
+                          "on-failure succeeded\n");
 
   // Stalled: a plain pass does nothing more (the failed migration is not retried on its own).
   auto again = h.Reconcile(r, su);
@@ -197,6 +218,48 @@ TEST(BackupPolicy, RestoreBackupAfterARetryRestoresThePreUpgradeDatabase) {
   EXPECT_EQ(h.History(), (std::vector<std::string>{"001"})) << out.status.failure_action;
   EXPECT_EQ(h.Dump({"--schema-only"}), schema_before);
   EXPECT_EQ(DataDump(h), data_before);
+  h.ExpectNoSecretAnywhere();
+}
+
+// onFailure rollback whose schema step falls back to the pre-upgrade backup (a migration has no
+// down file): the database, its history and checksum tables are the pre-upgrade ones, and the
+// audit log holds, in order, the failed upgrade's rows, the rollback's and the restore's. Before,
+// the restore put the audit table back to the backup's moment: only the rows written after it
+// (rollback succeeded, on-failure) were left.
+TEST(BackupPolicy, CombinedRollbackThroughTheBackupKeepsTheAuditTrail) {
+  PolicyHarness h("backup_rollback_audit");
+  h.WriteMigration("001", "users", kUsersUp, kUsersDown);
+  Reconciler r(h.Deps());
+  ASSERT_EQ(h.Reconcile(r, h.Manifest("app", "001", "")).status.phase, Phase::kSucceeded);
+  AddData(h);
+  const std::string schema_before = h.Dump({"--schema-only"});
+  const std::string data_before = DataDump(h);
+  const std::string checksums_before = h.Scalar("SELECT string_agg(version, ',' ORDER BY version) FROM schema_upgrade_checksum");
+
+  h.WriteMigration("002", "add_name", "ALTER TABLE users ADD COLUMN name text;\nUPDATE users SET name = email;\n",
+                   "ALTER TABLE users DROP COLUMN name;\n");
+  h.WriteMigration("003", "orders", "CREATE TABLE orders (id bigserial PRIMARY KEY, user_id int REFERENCES users(id));\n");
+  h.WriteMigration("004", "broken", "INSERT INTO no_such_table VALUES (1);\n", "SELECT 1;\n");
+  auto out = h.Reconcile(r, h.Manifest("app", "004", "backup:\n  enabled: true\n  dir: " + h.backups_dir() +
+                                                         "\nonFailure: rollback\n"));
+  EXPECT_EQ(out.status.phase, Phase::kFailed);
+  EXPECT_NE(out.status.failure_action.find("then the schema: restoreBackup: database restored from"), std::string::npos)
+      << out.status.failure_action;
+  EXPECT_EQ(h.History(), (std::vector<std::string>{"001"}));
+  EXPECT_EQ(h.Scalar("SELECT string_agg(version, ',' ORDER BY version) FROM schema_upgrade_checksum"), checksums_before);
+  EXPECT_EQ(h.Dump({"--schema-only"}), schema_before);
+  EXPECT_EQ(DataDump(h), data_before);
+  EXPECT_EQ(Trail(h), "upgrade-start succeeded\n"
+                      "up succeeded 002\n"
+                      "up succeeded 003\n"
+                      "up failed 004\n"
+                      "rollback started\n"
+                      "restore succeeded\n"
+                      "rollback succeeded\n"
+                      "on-failure succeeded\n");
+  // The first upgrade's rows (before this backup) are there too, once.
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM schema_upgrade_log WHERE direction = 'up' AND version = '001'"), "1");
+  EXPECT_EQ(h.Scalar("SELECT count(*) FROM schema_upgrade_log WHERE status = 'running'"), "0");
   h.ExpectNoSecretAnywhere();
 }
 

@@ -204,6 +204,27 @@ TEST(KubeBackupJob, RestoreRunPassesTheRestoreOptions) {
   EXPECT_FALSE(BackupRestoreRun(*su, "img:1", "pvc://c/../etc/passwd", RestoreOptions{}).ok());
 }
 
+// The restore's audit row (restore.h) goes to the Job as flags, without the actor: a restarted
+// controller builds the same arguments, hence the same Job name, and adopts the running Job.
+TEST(KubeBackupJob, RestoreRunPassesTheAuditRowWithoutTheActor) {
+  auto su = Parse(Manifest("{enabled: true, pvc: {claimName: db-backups}}"));
+  ASSERT_TRUE(su.ok());
+  RestoreOptions opt;
+  opt.audit_row = AuditEntry{};
+  opt.audit_row->resource = "ciam/kratos";
+  opt.audit_row->version = "v1.2.0";
+  opt.audit_row->name = "";  // an empty value is left out (the flags take none)
+  opt.audit_row->detail = "pvc://c/f.dump";
+  opt.audit_row->actor = "controller@pod-1";
+  auto run = BackupRestoreRun(*su, "img:1", "pvc://c/f.dump", opt);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->args, (std::vector<std::string>{"backup-job", "restore", "--file", "/backup/f.dump",
+                                                 "--audit-resource", "ciam/kratos", "--audit-version", "v1.2.0",
+                                                 "--audit-detail", "pvc://c/f.dump"}));
+  opt.audit_row->actor = "controller@pod-2";
+  EXPECT_EQ(BackupRestoreRun(*su, "img:1", "pvc://c/f.dump", opt)->args, run->args);
+}
+
 // The tool as the reconciler calls it, with the DSN in hand: the claim is read first, and what
 // reaches the API server (the Job) never carries the DSN or its password.
 TEST(KubeBackupTool, NoDsnLiteralReachesTheApiServer) {
@@ -276,6 +297,7 @@ TEST(BackupJobResult, RoundTripsAndTakesTheLastLine) {
   r.restored = true;
   r.writes_since = 3;
   r.writes_detail = "public.users: 3";
+  r.audit_recorded = true;
   std::string log = "pg_dump: warning\n" + FormatBackupJobResult(BackupJobResult{}) + "\n" + FormatBackupJobResult(r) + "\n";
   auto got = ParseBackupJobResult(log);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -285,6 +307,8 @@ TEST(BackupJobResult, RoundTripsAndTakesTheLastLine) {
   EXPECT_TRUE(got->restored);
   EXPECT_EQ(got->writes_since, 3);
   EXPECT_EQ(got->writes_detail, "public.users: 3");
+  EXPECT_TRUE(got->audit_recorded);
+  EXPECT_FALSE(ParseBackupJobResult(FormatBackupJobResult(BackupJobResult{}))->audit_recorded);
   BackupJobResult e;
   e.code = Code::kLockTimeout;
   e.message = "lock not granted\nwithin 5s";

@@ -443,9 +443,18 @@ TEST_F(PodmanPathsTest, CombinedRollbackWhoseFirstDownFileFailsRestoresTheBackup
   EXPECT_EQ(Sql("SELECT count(*) FROM pg_tables WHERE tablename IN ('accounts', 'roles')"), "0\n");
   EXPECT_EQ(Sql("SELECT id FROM kept"), "7\n") << "the database as it was before the upgrade";
   EXPECT_HAS(RunningImage(), ":v1.2.0 true");
-  // The restore puts back the whole database, the audit table included: the rows written before
-  // it (the failed down file among them) are gone with it; what follows it is recorded.
+  // The restore puts back the whole database but the audit log: the failed upgrade's rows, the
+  // image put back and the failed down file are still there, in order, the restore after them.
+  // (Before, the restore took the audit table back to the backup's moment with the rest.)
+  const std::string v120 = Image("v1.2.0"), v130 = Image("v1.3.0");
   EXPECT_EQ(AuditTrail(),
+            "backup succeeded v1.3.0\n"
+            "up succeeded 20260101000001\n"
+            "up succeeded 20260101000002\n"
+            "bump succeeded v1.3.0 " + v120 + " -> " + v130 + "\n"
+            "rollback started v1.3.0\n"
+            "rollback-image succeeded v1.3.0 " + v130 + " -> " + v120 + "\n"
+            "down failed 20260101000002\n"
             "restore succeeded v1.3.0\n"
             "rollback succeeded v1.3.0\n"
             "on-failure succeeded v1.3.0\n");

@@ -25,6 +25,62 @@ bool TouchesRows(std::string_view text) {
 
 }  // namespace
 
+void AttachLocks(Database* monitor, const std::vector<std::vector<LockSpan>>& spans,
+                 std::vector<RehearsedMigration>* migrations, const std::set<std::string>& skip_oids) {
+  std::set<std::string> oids;
+  for (const auto& per : spans) {
+    for (const auto& s : per) oids.insert(s.oid);
+  }
+  struct Rel {
+    std::string name;
+    bool system = false, table = false;
+    long long rows = 0, bytes = 0;
+  };
+  std::map<std::string, Rel> rels;
+  if (!oids.empty() && monitor) {
+    std::string arr = "{";
+    for (const auto& o : oids) arr += (arr.size() > 1 ? "," : "") + o;
+    arr += "}";
+    auto r = monitor->Query(
+        "SELECT c.oid::text, n.nspname, c.relname, c.relkind::text, c.reltuples::bigint, pg_total_relation_size(c.oid) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])",
+        {arr});
+    if (r.ok()) {
+      for (size_t i = 0; i < r->rows.size(); ++i) {
+        Rel rel;
+        const std::string ns = r->Get(i, 1);
+        rel.name = ns + "." + r->Get(i, 2);
+        rel.system = ns == "pg_catalog" || ns == "information_schema" || ns == "pg_toast" || r->Get(i, 3) == "i";
+        rel.table = r->Get(i, 3) == "r" || r->Get(i, 3) == "p" || r->Get(i, 3) == "m";
+        rel.rows = std::stoll(r->Get(i, 4, "0"));
+        rel.bytes = std::stoll(r->Get(i, 5, "0"));
+        rels[r->Get(i, 0)] = rel;
+      }
+    } else {
+      LogWarn("rehearsal_table_sizes_failed", {{"error", r.status().message()}});
+    }
+  }
+  for (size_t k = 0; k < spans.size() && k < migrations->size(); ++k) {
+    std::set<std::string> tables;
+    RehearsedMigration& m = (*migrations)[k];
+    for (const auto& s : spans[k]) {
+      if (skip_oids.count(s.oid)) continue;
+      auto it = rels.find(s.oid);
+      if (it != rels.end() && it->second.system) continue;
+      RehearsedLock lock;
+      lock.relation = it != rels.end() ? it->second.name : "(dropped or rolled back, oid " + s.oid + ")";
+      lock.mode = s.mode;
+      lock.statement = s.statement;
+      lock.held_ms = std::max<long long>(0, s.end_ms - s.start_ms);
+      lock.waited = s.waited;
+      m.locks.push_back(std::move(lock));
+      if (it != rels.end() && it->second.table && tables.insert(s.oid).second) {
+        m.tables.push_back({it->second.name, it->second.rows, it->second.bytes});
+      }
+    }
+  }
+}
+
 RehearsalRecorder::RehearsalRecorder(Database* inner, std::unique_ptr<Database> monitor,
                                      std::chrono::milliseconds interval)
     : inner_(inner), pid_(inner->BackendPid()), interval_(interval), monitor_(std::move(monitor)) {
@@ -219,57 +275,7 @@ std::vector<RehearsedMigration> RehearsalRecorder::Finish() {
   l.unlock();
   if (sampler_.joinable()) sampler_.join();
   l.lock();
-  // Names and sizes, read once everything committed (tables a migration created are visible now).
-  std::set<std::string> oids;
-  for (const auto& spans : done_spans_) {
-    for (const auto& s : spans) oids.insert(s.oid);
-  }
-  struct Rel {
-    std::string name;
-    bool system = false, table = false;
-    long long rows = 0, bytes = 0;
-  };
-  std::map<std::string, Rel> rels;
-  if (!oids.empty() && monitor_) {
-    std::string arr = "{";
-    for (const auto& o : oids) arr += (arr.size() > 1 ? "," : "") + o;
-    arr += "}";
-    auto r = monitor_->Query(
-        "SELECT c.oid::text, n.nspname, c.relname, c.relkind::text, c.reltuples::bigint, pg_total_relation_size(c.oid) "
-        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY($1::oid[])",
-        {arr});
-    if (r.ok()) {
-      for (size_t i = 0; i < r->rows.size(); ++i) {
-        Rel rel;
-        const std::string ns = r->Get(i, 1);
-        rel.name = ns + "." + r->Get(i, 2);
-        rel.system = ns == "pg_catalog" || ns == "information_schema" || ns == "pg_toast" || r->Get(i, 3) == "i";
-        rel.table = r->Get(i, 3) == "r" || r->Get(i, 3) == "p" || r->Get(i, 3) == "m";
-        rel.rows = std::stoll(r->Get(i, 4, "0"));
-        rel.bytes = std::stoll(r->Get(i, 5, "0"));
-        rels[r->Get(i, 0)] = rel;
-      }
-    } else {
-      LogWarn("rehearsal_table_sizes_failed", {{"error", r.status().message()}});
-    }
-  }
-  for (size_t k = 0; k < done_.size(); ++k) {
-    std::set<std::string> tables;
-    for (const auto& s : done_spans_[k]) {
-      auto it = rels.find(s.oid);
-      if (it != rels.end() && it->second.system) continue;
-      RehearsedLock lock;
-      lock.relation = it != rels.end() ? it->second.name : "(dropped or rolled back, oid " + s.oid + ")";
-      lock.mode = s.mode;
-      lock.statement = s.statement;
-      lock.held_ms = std::max<long long>(0, s.end_ms - s.start_ms);
-      lock.waited = s.waited;
-      done_[k].locks.push_back(std::move(lock));
-      if (it != rels.end() && it->second.table && tables.insert(s.oid).second) {
-        done_[k].tables.push_back({it->second.name, it->second.rows, it->second.bytes});
-      }
-    }
-  }
+  AttachLocks(monitor_.get(), done_spans_, &done_);
   done_spans_.clear();
   return std::move(done_);
 }

@@ -24,6 +24,21 @@
 
 namespace su {
 
+// A lock a migration held on the copy: the relation's oid, mode, the statement that first held it
+// (0: not known) and when (ms on the recorder's own clock; end -1: still held).
+struct LockSpan {
+  std::string oid, mode;
+  int statement = 0;
+  long long start_ms = 0, end_ms = -1;
+  bool waited = false;
+};
+
+// Resolves the spans' relations on the copy through `monitor` (once everything committed, so tables
+// a migration created are visible), leaves out catalogs, indexes and `skip_oids` (the engine's own
+// history tables), and fills (*migrations)[k].locks and .tables from spans[k] (parallel vectors).
+void AttachLocks(Database* monitor, const std::vector<std::vector<LockSpan>>& spans,
+                 std::vector<RehearsedMigration>* migrations, const std::set<std::string>& skip_oids = {});
+
 class RehearsalRecorder : public Database {
  public:
   // inner: the migration session; monitor: a second session on the same database.
@@ -46,12 +61,7 @@ class RehearsalRecorder : public Database {
   TxState TransactionState() override { return inner_->TransactionState(); }
 
  private:
-  struct Span {
-    std::string oid, mode;
-    int statement = 0;
-    long long start_ms = 0, end_ms = -1;
-    bool waited = false;
-  };
+  using Span = LockSpan;
   struct Open {
     RehearsedMigration m;
     StatementList statements;

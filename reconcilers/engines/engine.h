@@ -216,6 +216,9 @@ struct RunContext {
   // are applied by now (by someone else) are simply not pending any more. Rollback()s check the
   // down files they run against the down_checksum listed here the same way.
   std::optional<std::vector<PendingMigration>> approved;
+  // Engines that run a migrator process (ory): called right before it starts (a rehearsal times
+  // the first migration from here when the migrator prints no per-migration lines). May be empty.
+  std::function<void()> on_migrator_start;
   // Called before each migration (up or down) starts, after the previous one committed. A non-ok
   // status stops the run there, before that migration changes anything, and becomes the run's
   // status (e.g. the maintenance window closed). May be empty.

@@ -5,6 +5,7 @@
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/rehearsal/migrator_recorder.h"
 #include "reconcilers/rehearsal/recorder.h"
 
 namespace su {
@@ -54,14 +55,67 @@ void ApplyOnCopy(Engine* engine, const ScratchDatabase& copy, const RehearsalOpt
   report.ok = true;
 }
 
+// The engine's own migrator (ory) on the copy: the engine is rebuilt for the copy's DSN, and the
+// migrator's sessions are measured from outside (migrator_recorder.h). Every session of ours on
+// the copy is closed when it returns.
+void ApplyMigratorOnCopy(const ScratchDatabase& copy, const std::string& source_dsn, const RehearsalOptions& options,
+                         const RunContext& ctx, RehearsalReport& report) {
+  auto fail = [&](const Status& s, const std::string& what) { report.error = s.WithContext(what).message(); };
+  const std::string& server = options.scratch.server_dsn.empty() ? source_dsn : options.scratch.server_dsn;
+  auto copy_dsn = MigratorDsn(server, copy.name());
+  if (!copy_dsn.ok()) return fail(copy_dsn.status(), "the migrator's DSN for the rehearsal copy");
+  auto engine = options.engine_for_copy(*copy_dsn);
+  if (!engine.ok()) return fail(engine.status(), "building the migrator for the rehearsal copy");
+  auto db = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal");
+  if (!db.ok()) return fail(db.status(), "connecting to the rehearsal copy " + copy.name());
+  auto monitor = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal-locks");
+  if (!monitor.ok()) return fail(monitor.status(), "connecting to the rehearsal copy " + copy.name());
+  auto lock = MigrationLock::AcquireForDatabase(db->get(), std::chrono::seconds(10), ctx.clock);
+  if (!lock.ok()) return fail(lock.status(), "taking the migration lock on the copy");
+  auto state = (*engine)->Observe(db->get());
+  if (!state.ok()) return fail(state.status(), "reading the copy's migration history");
+  std::vector<std::pair<std::string, std::string>> pending;
+  for (const auto& m : state->pending) pending.emplace_back(m.version, m.name);
+
+  report.measured = "the migrator runs in its own container, so each duration runs from the migrator's \"Applying "
+                    "migration\" line (else from the previous migration's end, and for the first from the "
+                    "container's start, start-up included) to the first sample showing its " +
+                    options.migrator_history_table + " row, every " +
+                    std::to_string(options.sample_interval.count()) + " ms; locks are those of every session on "
+                    "the copy, charged to the migration running when first seen; no statements or row counts "
+                    "(the SQL is inside the image)";
+  MigratorRecorder recorder(std::move(monitor).value(), {(*db)->BackendPid()}, options.migrator_history_table,
+                            std::move(pending), options.sample_interval);
+  RunContext c = ctx;
+  c.on_session = nullptr;         // the live lock watch is about the real database
+  c.before_migration = nullptr;   // the maintenance window is about the real run
+  c.on_migrator_start = [&] { recorder.MigratorStarting(); };
+  c.on_progress = [&](const Progress& p) {
+    if (p.event == Progress::Event::kMigrationStart) recorder.Announced(p.version);
+    if (ctx.on_progress) ctx.on_progress(p);
+  };
+  RunReport run = (*engine)->Apply(db->get(), c);
+  report.migrations = recorder.Finish(run.failed_version, run.status.ok() ? "" : run.status.message());
+  for (const auto& m : report.migrations) report.total_ms += m.duration_ms;
+  if (!run.status.ok()) {
+    report.error = run.status.message();
+    report.failed_version = run.failed_version;
+    return;
+  }
+  report.ok = true;
+}
+
 }  // namespace
 
 RehearsalReport Rehearse(Engine* engine, const std::string& source_dsn, const RehearsalOptions& options,
                          const RunContext& ctx) {
   RehearsalReport report;
-  if (engine->name() == "ory") {
-    report.skipped = "the ory engine runs the target image's own migrator against the resource's database; "
-                     "rehearsing it on a copy is not supported yet (sql and drizzle are)";
+  const bool migrator = engine->name() == "ory";
+  if (migrator && !options.engine_for_copy) {
+    report.skipped = !options.engine_for_copy_missing.empty()
+                         ? options.engine_for_copy_missing
+                         : "the ory engine runs the target image's own migrator, and no migrator for the copy's DSN "
+                           "was given";
     return report;
   }
   report.ran = true;
@@ -76,7 +130,11 @@ RehearsalReport Rehearse(Engine* engine, const std::string& source_dsn, const Re
   report.copy_method = CopyMethodName((*copy)->method());
   report.template_skipped = (*copy)->template_skipped();
   report.copy_ms = (*copy)->copy_ms();
-  ApplyOnCopy(engine, **copy, options, ctx, report);
+  if (migrator) {
+    ApplyMigratorOnCopy(**copy, source_dsn, options, ctx, report);
+  } else {
+    ApplyOnCopy(engine, **copy, options, ctx, report);
+  }
   Status d = (*copy)->Drop();
   report.dropped = d.ok();
   if (!d.ok()) report.drop_error = d.message();

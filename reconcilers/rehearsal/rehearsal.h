@@ -4,8 +4,13 @@
 // a second session, while it runs and right after each statement) and how long they were held,
 // the sizes of the tables involved, and the error. The copy is dropped before Rehearse returns,
 // on success and on failure. The real database is only read (by pg_dump, or as a TEMPLATE).
+// Engines that run a migrator of their own against a DSN (ory) are rebuilt for the copy's DSN
+// (RehearsalOptions::engine_for_copy) and measured from outside (migrator_recorder.h): durations
+// from the history rows appearing, the locks of every session on the copy, no statements.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,11 +70,20 @@ struct RehearsalReport {
   std::string failed_summary;
   bool dropped = false;             // the copy was dropped
   std::string drop_error;
+  // How it was measured, when not statement by statement (the ory migrator); "" otherwise.
+  std::string measured;
 };
 
 struct RehearsalOptions {
   ScratchOptions scratch;
   std::chrono::milliseconds sample_interval{10};
+  // Engines bound to a DSN (ory: the migrator container gets the DSN): the same engine built for
+  // `copy_dsn` (the copy's DSN in the source's form, MigratorDsn; on the rehearseOn server when
+  // set). It must hand the migrator that DSN and nothing that reaches the real database. Empty:
+  // such engines are not rehearsed; `engine_for_copy_missing` says why (a default otherwise).
+  std::function<Result<std::unique_ptr<Engine>>(const std::string& copy_dsn)> engine_for_copy;
+  std::string engine_for_copy_missing;
+  std::string migrator_history_table = "schema_migration";  // popx's, polled on the copy
 };
 
 // Copies the database behind source_dsn, applies what `engine` finds pending there (with

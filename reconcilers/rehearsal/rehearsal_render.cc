@@ -66,6 +66,7 @@ std::string RenderRehearsalText(const RehearsalReport& r) {
   o << "  copy: " << r.scratch_database << (r.other_server ? " on the rehearsal server (policy.rehearseOn)" : "") << " by " << (r.copy_method.empty() ? "(not made)" : r.copy_method);
   if (!r.template_skipped.empty()) o << " (TEMPLATE not used: " << r.template_skipped << ")";
   o << ", " << (r.dropped ? "dropped" : "NOT dropped: " + r.drop_error) << "\n";
+  if (!r.measured.empty()) o << "  measured: " << r.measured << "\n";
   for (const auto& m : r.migrations) {
     o << "  " << (m.ok ? "ok   " : "FAIL ") << m.version << " " << m.name << "  " << m.duration_ms << " ms\n";
     for (const auto& s : m.statements) {
@@ -75,8 +76,9 @@ std::string RenderRehearsalText(const RehearsalReport& r) {
       o << "\n";
     }
     for (const auto& l : m.locks) {
-      o << "      lock " << l.mode << " on " << l.relation << " (statement " << l.statement << ") held " << l.held_ms
-        << " ms" << (l.waited ? ", waited" : "") << "\n";
+      o << "      lock " << l.mode << " on " << l.relation
+        << (l.statement > 0 ? " (statement " + std::to_string(l.statement) + ")" : std::string()) << " held "
+        << l.held_ms << " ms" << (l.waited ? ", waited" : "") << "\n";
     }
     for (const auto& t : m.tables) {
       o << "      table " << t.name << ": " << Rows(t.rows) << ", " << Bytes(t.bytes) << "\n";
@@ -93,6 +95,7 @@ std::string RenderRehearsalMarkdown(const RehearsalReport& r) {
     return o.str();
   }
   o << (r.ok ? ":white_check_mark: " : ":x: ") << RehearsalSummary(r) << "\n\n";
+  if (!r.measured.empty()) o << "Measured: " << r.measured << "\n\n";
   if (r.migrations.empty()) return o.str();
   o << "| migration | result | duration | locks (mode on relation, held) | rows | tables |\n";
   o << "|---|---|---|---|---|---|\n";
@@ -113,7 +116,7 @@ std::string RenderRehearsalMarkdown(const RehearsalReport& r) {
       tables += (tables.empty() ? "" : "<br>") + ("`" + t.name + "` " + Rows(t.rows) + ", " + Bytes(t.bytes));
     }
     o << "| `" << m.version << "` " << cell(m.name) << " | " << (m.ok ? "ok" : "**failed**: " + cell(m.error)) << " | "
-      << m.duration_ms << " ms | " << cell(locks) << " | " << rows << " | " << cell(tables) << " |\n";
+      << m.duration_ms << " ms | " << cell(locks) << " | " << (m.statements.empty() ? "n/a" : std::to_string(rows)) << " | " << cell(tables) << " |\n";
   }
   return o.str();
 }

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,45 @@ Result<std::string> DsnWithDatabase(const std::string& dsn, const std::string& d
     out += std::string(o->keyword) + "=" + quote(o->val) + " ";
   }
   return out + "dbname=" + quote(dbname);
+}
+
+Result<std::string> MigratorDsn(const std::string& dsn, const std::string& dbname) {
+  size_t scheme = dsn.find("://");
+  if (scheme == std::string::npos) return DsnWithDatabase(dsn, dbname);
+  const std::string head = dsn.substr(0, scheme);
+  if (head != "postgres" && head != "postgresql") {
+    return Status::Invalid("the database DSN cannot be parsed: expected a postgres:// or postgresql:// URL");
+  }
+  std::string rest = dsn.substr(scheme + 3), query;
+  if (size_t q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest.resize(q);
+  }
+  // The path starts at the first '/' after the user info (a password may hold '/' only encoded,
+  // but look past the last '@' anyway).
+  size_t at = rest.rfind('@');
+  size_t slash = rest.find('/', at == std::string::npos ? 0 : at + 1);
+  std::string authority = rest.substr(0, slash);
+  std::string kept;
+  size_t pos = 0;
+  while (!query.empty() && pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!kv.empty() && kv.rfind("dbname=", 0) != 0) kept += (kept.empty() ? "" : "&") + kv;
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  std::string path;
+  for (unsigned char c : dbname) {
+    if (std::isalnum(c) || c == '_' || c == '-' || c == '.') {
+      path += static_cast<char>(c);
+    } else {
+      char b[4];
+      std::snprintf(b, sizeof b, "%%%02X", c);
+      path += b;
+    }
+  }
+  return head + "://" + authority + "/" + path + (kept.empty() ? "" : "?" + kept);
 }
 
 namespace {

@@ -28,6 +28,12 @@ inline constexpr const char* kScratchDatabasePrefix = "su_rehearse_";
 // when the DSN cannot be parsed (the message never quotes it).
 Result<std::string> DsnWithDatabase(const std::string& dsn, const std::string& dbname);
 
+// The DSN a migrator process (Kratos, Hydra) gets for database `dbname` on dsn's server, in dsn's
+// own form: a postgres:// URL keeps its scheme, user, password, host, port and query options
+// (Ory's max_conns included; a dbname= option is dropped) with the path replaced; a keyword DSN is
+// DsnWithDatabase's. kInvalidArgument when it cannot be parsed (the message never quotes it).
+Result<std::string> MigratorDsn(const std::string& dsn, const std::string& dbname);
+
 enum class CopyMethod { kTemplate, kDumpRestore };
 const char* CopyMethodName(CopyMethod m);
 

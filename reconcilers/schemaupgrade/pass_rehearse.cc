@@ -5,6 +5,8 @@
 // hash) is not rehearsed again by later passes of the same upgrade; `plan --rehearse` always is.
 // policy.rehearseOn names another server for the copy: its DSN is resolved here, through the
 // same SecretResolver (and the same env / file / secretKeyRef forms) as spec.database's.
+// The ory engine's migrator is rebuilt for the copy's DSN through the same EngineFactory (not with
+// a DSN held in a Secret: a Kubernetes Job would read the real database's).
 #include "api/conditions.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/schemaupgrade/pass.h"
@@ -43,6 +45,23 @@ StepOutcome Pass::Rehearse() {
     }
     o.scratch.server_dsn = *server;
   }
+  if (engine_->name() == "ory") {
+    // The migrator reaches the database with the DSN it is handed: it is rebuilt for the copy's.
+    // A Kubernetes Job reads the DSN from the resource's Secret (the real database's); the copy
+    // would need a Secret of its own, which is not made yet: not rehearsed, and said so.
+    if (su_.dsn.kind == DsnSource::Kind::kSecretKeyRef) {
+      o.engine_for_copy_missing =
+          "the ory migrator reads its DSN from the Secret named by spec.database.dsnFrom.secretKeyRef (the real "
+          "database's); a Secret for the copy's DSN is not made yet, so the ory engine is not rehearsed with a "
+          "Secret-held DSN";
+    } else {
+      o.engine_for_copy = [this](const std::string& copy_dsn) -> Result<std::unique_ptr<Engine>> {
+        SU_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, d_.make_engine(su_, copy_dsn, target_image_));
+        if (path_.stepping) e = CapPendingAt(std::move(e), path_.step.migrations_up_to);
+        return e;
+      };
+    }
+  }
   RunContext ctx;
   ctx.resource = su_.Key();
   ctx.lock_timeout = su_.policy.lock_timeout;
@@ -64,7 +83,7 @@ StepOutcome Pass::Rehearse() {
   if (out_.plan) out_.plan->rehearsal = r;
   st_.rehearsal = plan_.hash + ": " + summary;
   LogInfo("rehearsal", {{"resource", su_.Key()}, {"plan", plan_.hash}, {"summary", summary}});
-  if (!r.ran || r.ok) return StepOutcome::Succeeded();  // skipped (ory): said in status and plan
+  if (!r.ran || r.ok) return StepOutcome::Succeeded();  // skipped (ory from a Secret): said in status and plan
   const std::string next = r.failed_version.empty()
                                ? "; nothing was changed on the real database. Fix what stopped the copy, then run again "
                                  "(`schema-upgrade apply`, or a new value in the olympus.io/retry annotation)"

@@ -81,6 +81,7 @@ value Rehearsal(const RehearsalReport& r) {
   o["totalMs"] = Num(r.total_ms);
   o["dropped"] = value::boolean(r.dropped);
   if (!r.drop_error.empty()) o["dropError"] = Str(r.drop_error);
+  if (!r.measured.empty()) o["measured"] = Str(r.measured);
   if (!r.ok) {
     value f = value::object();
     f["error"] = Str(r.error);

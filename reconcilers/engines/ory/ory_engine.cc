@@ -218,6 +218,7 @@ class OryEngine : public Engine {
     spec.on_output = [&](const std::string& chunk, bool is_stderr) { watcher.Feed(chunk, is_stderr); };
     LogInfo("ory_migrate_start", {{"image", o_.image}, {"command", FormatArgv(o_.up_command)},
                                   {"pending", std::to_string(expected.size())}});
+    if (ctx.on_migrator_start) ctx.on_migrator_start();
     auto t0 = SteadyClock::now();
     auto run = rt_->RunOnce(spec);
     auto t_end = SteadyClock::now();

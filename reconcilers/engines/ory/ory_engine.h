@@ -29,6 +29,8 @@
 //    it is registered as a secret and every output line quoted in an error passes through Scrub().
 //  - Durations per version are measured between the migrator's "Applying migration <version>"
 //    lines when it prints them; otherwise 0 (the run's total is in the container's audit row).
+//    ctx.on_migrator_start is called right before the up container starts (a rehearsal on a copy
+//    times from there: reconcilers/rehearsal/migrator_recorder.h).
 #pragma once
 
 #include <memory>

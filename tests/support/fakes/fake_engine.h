@@ -34,6 +34,7 @@ inline PendingMigration FakePending(const std::string& version, const std::strin
 }
 
 struct FakeEngineWorld {
+  std::string engine_name = "fake";    // Engine::name() (e.g. "ory" for the ory-only paths)
   std::vector<AppliedMigration> applied;
   std::vector<PendingMigration> pending;
   std::vector<DriftedMigration> drift;
@@ -82,7 +83,7 @@ struct FakeEngineWorld {
 class FakeEngine : public Engine {
  public:
   explicit FakeEngine(FakeEngineWorld* w) : w_(w) {}
-  std::string name() const override { return "fake"; }
+  std::string name() const override { return w_->engine_name; }
 
   Result<EngineState> Observe(Database*) override {
     ++w_->observes;

@@ -4,6 +4,9 @@
 // source's DSN; a source that cannot be read fails the pass (InvalidDatabaseSource, naming
 // spec.policy.rehearseOn.dsnFrom) before the rehearsal, the backup or any change, and an
 // unreachable one (the API server) is retried; the password reaches no status or event.
+// The ory engine: the rehearsal gets a factory that builds the migrator for the copy's DSN through
+// the same EngineFactory; with a Secret-held DSN (a Kubernetes Job would read the real database's)
+// it gets none, and the reason instead.
 #include <gtest/gtest.h>
 
 #include "api/conditions.h"
@@ -25,6 +28,7 @@ class FakeResolver : public SecretResolver {
                                                                                 : "secret/" + su.dsn.secret_name + "/" +
                                                                                       su.dsn.secret_key));
     if (su.dsn.kind == DsnSource::Kind::kEnv && su.dsn.env == "KRATOS_DSN") return std::string(kDsn);
+    if (su.dsn.kind == DsnSource::Kind::kSecretKeyRef && su.dsn.secret_name == "kratos-db") return std::string(kDsn);
     if (!secret_error.ok()) return secret_error;
     if (su.dsn.kind == DsnSource::Kind::kSecretKeyRef && su.dsn.secret_name == "rehearsal-db") {
       return std::string(kRehearsalDsn);
@@ -50,6 +54,11 @@ class RehearseOnTest : public ReconcilerFixture {
     d.secrets = &resolver_;
     d.rehearse = [this](Engine*, const std::string& dsn, const RehearsalOptions& o, const RunContext&) {
       rehearsed_sources_.push_back(dsn);
+      copy_engine_missing_ = o.engine_for_copy_missing;
+      if (o.engine_for_copy) {
+        auto e = o.engine_for_copy(kCopyDsn);
+        copy_engines_built_ += e.ok() ? 1 : 0;
+      }
       rehearsed_servers_.push_back(o.scratch.server_dsn);
       RehearsalReport r;
       r.ran = r.ok = r.dropped = true;
@@ -65,8 +74,11 @@ class RehearseOnTest : public ReconcilerFixture {
     EXPECT_EQ(text.find("rehearsal-pw-42"), std::string::npos) << text;
     for (const auto& e : events_) EXPECT_EQ(e.find("rehearsal-pw-42"), std::string::npos) << e;
   }
+  static constexpr const char* kCopyDsn = "postgres://kratos:pw@db:5432/su_rehearse_0123456789ab";
   FakeResolver resolver_;
   std::vector<std::string> rehearsed_sources_, rehearsed_servers_;
+  std::string copy_engine_missing_;
+  int copy_engines_built_ = 0;
 };
 
 TEST_F(RehearseOnTest, TheRehearsalServerIsResolvedLikeTheDatabaseAndHandedToTheRehearsal) {
@@ -114,6 +126,33 @@ TEST_F(RehearseOnTest, AnUnreachableSecretSourceIsRetried) {
   EXPECT_EQ(out.reason, reasons::kInvalidDatabaseSource);
   EXPECT_TRUE(rehearsed_servers_.empty());
   ExpectWorldUntouched();
+}
+
+TEST_F(RehearseOnTest, TheOryMigratorIsBuiltForTheCopysDsnThroughTheSameFactory) {
+  su_.policy.rehearse_on_set = false;
+  world_.engine_name = "ory";
+  auto out = RunWithRehearsal();
+
+  ASSERT_EQ(out.kind, OutcomeKind::kSucceeded) << out.result.ToString();
+  EXPECT_EQ(copy_engines_built_, 1);
+  EXPECT_EQ(copy_engine_missing_, "");
+  ASSERT_FALSE(engine_dsns_.empty());
+  EXPECT_EQ(engine_dsns_.back(), kCopyDsn) << "the copy's engine gets the copy's DSN";
+  for (size_t i = 0; i + 1 < engine_dsns_.size(); ++i) EXPECT_EQ(engine_dsns_[i], kDsn);
+}
+
+TEST_F(RehearseOnTest, AnOryDsnHeldInASecretIsNotRehearsedAndTheReasonSaysWhy) {
+  su_.policy.rehearse_on_set = false;
+  world_.engine_name = "ory";
+  su_.dsn.kind = DsnSource::Kind::kSecretKeyRef;
+  su_.dsn.secret_name = "kratos-db";
+  su_.dsn.secret_key = "dsn";
+  auto out = RunWithRehearsal();
+
+  ASSERT_EQ(out.kind, OutcomeKind::kSucceeded) << out.result.ToString();
+  EXPECT_EQ(copy_engines_built_, 0) << "a Job would read the real database's Secret";
+  EXPECT_NE(copy_engine_missing_.find("spec.database.dsnFrom.secretKeyRef"), std::string::npos) << copy_engine_missing_;
+  for (const auto& dsn : engine_dsns_) EXPECT_EQ(dsn, kDsn);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/database/advisory_lock.h"
+#include "reconcilers/database/backup.h"
 #include "reconcilers/rehearsal/migrator_recorder.h"
 #include "reconcilers/rehearsal/recorder.h"
 
@@ -64,6 +65,12 @@ void ApplyMigratorOnCopy(const ScratchDatabase& copy, const std::string& source_
   const std::string& server = options.scratch.server_dsn.empty() ? source_dsn : options.scratch.server_dsn;
   auto copy_dsn = MigratorDsn(server, copy.name());
   if (!copy_dsn.ok()) return fail(copy_dsn.status(), "the migrator's DSN for the rehearsal copy");
+  // The migrator must reach the copy and nothing else: check the DSN as libpq reads it.
+  auto parsed = DsnToPgEnv(LibpqDsn(*copy_dsn));
+  if (!parsed.ok() || (*parsed)["PGDATABASE"] != copy.name()) {
+    return fail(Status::Invalid("it does not name the copy " + copy.name() + " as libpq reads it; not run"),
+                "the migrator's DSN for the rehearsal copy");
+  }
   auto engine = options.engine_for_copy(*copy_dsn);
   if (!engine.ok()) return fail(engine.status(), "building the migrator for the rehearsal copy");
   auto db = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal");

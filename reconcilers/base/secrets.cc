@@ -12,7 +12,7 @@
 namespace su {
 namespace {
 
-std::mutex& Mu() {
+std::mutex& SecretsMu() {
   static std::mutex mu;
   return mu;
 }
@@ -73,7 +73,7 @@ std::vector<Span> PasswordSpans(const std::string& t) {
 
 void RegisterSecret(const std::string& value) {
   if (value.size() < 3) return;
-  std::lock_guard<std::mutex> l(Mu());
+  std::lock_guard<std::mutex> l(SecretsMu());
   Secrets().insert(value);
 }
 
@@ -103,7 +103,7 @@ std::string RedactDsn(const std::string& dsn) {
 std::string Scrub(const std::string& text) {
   std::string out = text;
   {
-    std::lock_guard<std::mutex> l(Mu());
+    std::lock_guard<std::mutex> l(SecretsMu());
     // Longest first so a DSN is replaced before the password inside it.
     std::vector<std::string> v(Secrets().begin(), Secrets().end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });

@@ -236,17 +236,17 @@ Plan BuildPlan(const SchemaUpgrade& su, EngineState state, const std::string& cu
 
 namespace {
 
-std::string Or(const std::string& s, const std::string& fallback) { return s.empty() ? fallback : s; }
+std::string OrPlaceholder(const std::string& s, const std::string& fallback) { return s.empty() ? fallback : s; }
 
 }  // namespace
 
 std::string RenderPlanText(const Plan& p) {
   std::ostringstream o;
   o << "SchemaUpgrade " << p.resource << " (service " << p.service << ", engine " << p.engine << ")\n";
-  o << "  database version: " << Or(p.db_version, "(empty)") << "\n";
+  o << "  database version: " << OrPlaceholder(p.db_version, "(empty)") << "\n";
   o << "  target version:   " << p.target_version << "\n";
   if (!p.target_image.empty() || !p.current_image.empty()) {
-    o << "  image:            " << Or(p.current_image, "(none)");
+    o << "  image:            " << OrPlaceholder(p.current_image, "(none)");
     if (p.target_image != p.current_image) o << " -> " << p.target_image;
     o << "\n";
   }

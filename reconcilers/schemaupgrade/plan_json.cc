@@ -1,7 +1,7 @@
 // JSON rendering of a Plan (the only TU here that includes cpprestsdk's json.h for plans).
 #include <cpprest/json.h>
 
-#include "reconcilers/base/text_check.h"
+#include "reconcilers/schemaupgrade/json_text.h"
 #include "reconcilers/schemaupgrade/plan.h"
 
 namespace su {
@@ -9,8 +9,7 @@ namespace {
 
 using web::json::value;
 
-// Valid UTF-8 always: a message may quote bytes of a bad input file, and the JSON must stay valid.
-value Str(const std::string& s) { return value::string(ValidUtf8(s)); }
+using json_text::Str;
 
 value Strings(const std::vector<std::string>& v) {
   value a = value::array(v.size());

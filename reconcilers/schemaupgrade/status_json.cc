@@ -3,15 +3,14 @@
 
 #include <cpprest/json.h>
 
-#include "reconcilers/base/text_check.h"
+#include "reconcilers/schemaupgrade/json_text.h"
 
 namespace su {
 namespace {
 
 using web::json::value;
 
-// Valid UTF-8 always: a message may quote bytes of a bad input file, and the JSON must stay valid.
-value Str(const std::string& s) { return value::string(ValidUtf8(s)); }
+using json_text::Str;
 
 std::string GetStr(const value& o, const char* k) {
   if (!o.is_object() || !o.has_field(k) || !o.at(k).is_string()) return "";

@@ -13,11 +13,8 @@
 namespace su {
 namespace {
 
-std::string Ms(std::chrono::milliseconds d) { return std::to_string(std::max<long long>(0, d.count())) + "ms"; }
-
-long long ElapsedMs(Clock* clock, Clock::MonoTimePoint start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock->MonotonicNow() - start).count();
-}
+using sql_runner::ElapsedMs;
+using sql_runner::Ms;
 
 std::string ProgressTable(const std::string& schema) {
   return QuoteIdent(schema) + ".schema_upgrade_backfill";

@@ -6,13 +6,19 @@
 #include "reconcilers/base/log.h"
 
 namespace su {
-namespace {
 
-std::string Ms(std::chrono::milliseconds d) { return std::to_string(std::max<long long>(0, d.count())) + "ms"; }
+std::string sql_runner::Ms(std::chrono::milliseconds d) {
+  return std::to_string(std::max<long long>(0, d.count())) + "ms";
+}
 
-long long ElapsedMs(Clock* clock, Clock::MonoTimePoint start) {
+long long sql_runner::ElapsedMs(Clock* clock, Clock::MonoTimePoint start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock->MonotonicNow() - start).count();
 }
+
+namespace {
+
+using sql_runner::ElapsedMs;
+using sql_runner::Ms;
 
 void Emit(const RunContext& ctx, Progress p) {
   if (ctx.on_progress) ctx.on_progress(p);

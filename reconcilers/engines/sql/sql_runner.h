@@ -14,6 +14,7 @@
 //  - ctx.cancelled is checked before every statement; ctx.on_session gets the backend pid first.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -61,5 +62,14 @@ bool IsStatementTimeout(const Status& s);
 // (a backfill keeps its committed batches and resumes), what to do next. Keeps the code/SQLSTATE.
 Status FileFailureStatus(const std::string& what, const PreparedMigration& m, const FileRunOutcome& o,
                          const RunContext& ctx);
+
+// Helpers sql_runner.cc and sql_backfill.cc share (one definition: a unity build, `make demo`'s,
+// compiles both files as one).
+namespace sql_runner {
+// "500ms": a duration as SET lock_timeout / statement_timeout take it and messages show it; < 0 is 0.
+std::string Ms(std::chrono::milliseconds d);
+// Milliseconds since start on clock's monotonic time.
+long long ElapsedMs(Clock* clock, Clock::MonoTimePoint start);
+}  // namespace sql_runner
 
 }  // namespace su

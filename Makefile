@@ -5,7 +5,8 @@
 #   make test-stress  the integration, crash and e2e tests with two CPU hogs beside them
 #   make tsan   the unit and controller-runtime tests built with ThreadSanitizer (build-tsan/)
 #   make demo   migrate a throwaway PostgreSQL with the sample manifests and migrations (builds
-#               the binary only; ccache is used when installed)
+#               the binary only, as a unity build; ccache is used when installed)
+#   make check-unity  syntax-check the unity build of every module of the binary (also a ctest)
 #   make bench  the apply benchmarks against psql and sql-migrate, every size in one run (bench/README.md)
 #   make bench-controller  the controller with 1000 and 10,000 resources (bench/README.md)
 #   make image  the controller's container image from build/schema-upgrade, no registry or base image
@@ -22,7 +23,7 @@ DEMO_PACKAGES = build-essential cmake pkg-config libcpprest-dev libpq-dev libyam
   libhowardhinnant-date-dev
 DEB_PACKAGES = $(DEMO_PACKAGES) googletest libgtest-dev python3-kubernetes git curl jq lua5.1
 
-.PHONY: all build bin image deps deps-demo test test-stress tsan unit integration demo bench bench-controller clean install
+.PHONY: all build bin image deps deps-demo test test-stress tsan unit integration demo check-unity bench bench-controller clean install
 PREFIX ?= /usr/local
 
 
@@ -100,18 +101,31 @@ integration: build
 
 # Builds only the binary it runs (not the test suite). On a fresh clone it builds it in its own
 # folder, unoptimised and without debug information (CMAKE_BUILD_TYPE=Quick: about half the
-# compile time; the demo's work is tiny); where $(BUILD) already holds a binary, it uses that one.
-# `make test` builds $(BUILD) with the project's default flags either way.
+# compile time; the demo's work is tiny) and as a unity build (CMAKE_UNITY_BUILD: DEMO_UNITY_BATCH
+# of a module's .cc files compiled as one translation unit, so the standard library, cpprestsdk
+# and yaml-cpp headers are parsed once per batch, not once per file; bench/README.md has the
+# figures); where $(BUILD) already holds a binary, it uses that one. The configure runs every time
+# (a few seconds), so a build-demo/ configured before these flags gets them. `make test` builds
+# $(BUILD) with the project's default flags, one file per translation unit, either way; `make
+# check-unity` keeps the unity build compiling.
 DEMO_BUILD ?= build-demo
+DEMO_UNITY_BATCH ?= 8
 demo: deps-demo
 	@if [ -x $(BUILD)/schema-upgrade ]; then \
 	  cmake --build $(BUILD) -j $(JOBS) --target schema-upgrade && \
 	  ./examples/demo/run.sh $(BUILD)/schema-upgrade; \
 	else \
-	  { [ -f $(DEMO_BUILD)/CMakeCache.txt ] || cmake -S . -B $(DEMO_BUILD) -DCMAKE_BUILD_TYPE=Quick $(CMAKE_FLAGS); } && \
+	  cmake -S . -B $(DEMO_BUILD) -DCMAKE_BUILD_TYPE=Quick -DCMAKE_UNITY_BUILD=ON \
+	    -DCMAKE_UNITY_BUILD_BATCH_SIZE=$(DEMO_UNITY_BATCH) $(CMAKE_FLAGS) >/dev/null && \
 	  cmake --build $(DEMO_BUILD) -j $(JOBS) --target schema-upgrade && \
 	  ./examples/demo/run.sh $(DEMO_BUILD)/schema-upgrade; \
 	fi
+
+# The unity build `make demo` uses, checked for every module of the binary without compiling it:
+# each module's files as one translation unit, -fsyntax-only (CMakeLists.txt, check-unity; about
+# 95 s of CPU). Also the ctest unity_build_check, so `make test` and .ci/run run it.
+check-unity: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target check-unity
 
 # Issue 10's apply benchmarks in one run (bench/suite.sh: N = 100..5000 and the 40 MB file vs psql
 # and sql-migrate); ./bench/run.sh for one size. Needs only the binary.

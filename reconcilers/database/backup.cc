@@ -15,6 +15,7 @@
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/backup_files.h"
+#include "reconcilers/database/database.h"
 
 namespace su {
 
@@ -27,7 +28,7 @@ std::string PgTool(const std::string& bin_dir, const std::string& name) {
 
 Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn) {
   char* err = nullptr;
-  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> opts(PQconninfoParse(dsn.c_str(), &err),
+  std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> opts(PQconninfoParse(LibpqDsn(dsn).c_str(), &err),
                                                                         PQconninfoFree);
   if (!opts) {
     std::string msg = err ? Scrub(err) : "unparsable";

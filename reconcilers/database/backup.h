@@ -13,8 +13,9 @@
 namespace su {
 
 // Splits a DSN (URL or keyword form) into PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE,
-// PGSSLMODE... for a child process's environment. kInvalidArgument for an unparsable DSN
-// (the message never contains the DSN).
+// PGSSLMODE... for a child process's environment. Ory's pool options (max_conns...), which libpq
+// rejects, are dropped first (LibpqDsn), so a Kratos/Hydra DSN can be dumped and restored as it is
+// written. kInvalidArgument for an unparsable DSN (the message never contains the DSN).
 Result<std::map<std::string, std::string>> DsnToPgEnv(const std::string& dsn);
 
 // The path of a PostgreSQL client tool (pg_dump, pg_restore, psql): bin_dir/name, else

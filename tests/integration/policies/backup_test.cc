@@ -318,6 +318,25 @@ TEST(BackupPolicy, PgRestoreRemovesTablesCreatedAfterTheBackup) {
   EXPECT_EQ(h.Dump(), before) << "a table created after the backup survived the restore";
 }
 
+// Kratos and Hydra read their DSN with pool options libpq rejects (max_conns...): the backup and
+// its restore take the DSN as the service's manifest writes it.
+TEST(BackupPolicy, AnOryStyleDsnWithPoolOptionsIsDumpedAndRestored) {
+  PolicyHarness h("backup_orydsn");
+  auto db = h.Connect();
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->ExecScript(kUsersUp).ok());
+  const std::string before = h.Dump();
+  const std::string ory_dsn = h.dsn() + (h.dsn().find('?') == std::string::npos ? "?" : "&") +
+                              "max_conns=20&max_idle_conns=4";
+  std::string path = h.dir() + "/orydsn.dump";
+  auto b = PgDump(PosixProcessRunner(), ory_dsn, path);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_TRUE(db->ExecScript("DROP TABLE users;\n").ok());
+  auto s = PgRestore(PosixProcessRunner(), ory_dsn, path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(h.Dump(), before);
+}
+
 int Mode(const std::string& path) {
   struct stat st{};
   if (stat(path.c_str(), &st) != 0) return -1;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/rehearsal/recorder.h"
@@ -40,6 +41,18 @@ MigratorRecorder::MigratorRecorder(std::unique_ptr<Database> monitor, std::vecto
       interval_(interval),
       monitor_(std::move(monitor)),
       row_seen_ms_(pending_.size(), -1) {
+  // Before the migrator starts and before the sampler runs (no lock needed yet): the copy's
+  // making must have left, or its rows would count as the migrator's.
+  if (monitor_) {
+    (void)OthersGoneLocked(std::chrono::seconds(10));
+    auto before = ReadCountsLocked();
+    if (before.ok()) {
+      rows_before_ = std::move(before).value();
+      rows_before_ok_ = true;
+    } else {
+      rows_note_ = "table statistics could not be read before the run: " + before.status().message();
+    }
+  }
   sampler_ = std::thread([this] { Loop(); });
 }
 
@@ -50,6 +63,67 @@ MigratorRecorder::~MigratorRecorder() {
   }
   cv_.notify_all();
   if (sampler_.joinable()) sampler_.join();
+}
+
+bool MigratorRecorder::OthersGoneLocked(std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    auto r = monitor_->Query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' "
+        "AND pid <> pg_backend_pid() AND pid <> ALL($1::int[])",
+        {IntArray(own_pids_)});
+    if (!r.ok()) return false;
+    if (r->Get(0, 0) == "0") return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(interval_);  // polling another process's sessions: nothing to wait on
+  }
+}
+
+Result<std::map<std::string, MigratorRecorder::TupleCounts>> MigratorRecorder::ReadCountsLocked() {
+  SU_ASSIGN_OR_RETURN(QueryResult r, monitor_->Query("SELECT relid::text, schemaname || '.' || relname, n_tup_ins, "
+                                                     "n_tup_upd, n_tup_del FROM pg_stat_user_tables"));
+  std::map<std::string, TupleCounts> out;
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    TupleCounts c;
+    c.table = r.Get(i, 1);
+    c.ins = std::stoll(r.Get(i, 2, "0"));
+    c.upd = std::stoll(r.Get(i, 3, "0"));
+    c.del = std::stoll(r.Get(i, 4, "0"));
+    out.emplace(r.Get(i, 0), std::move(c));
+  }
+  return out;
+}
+
+void MigratorRecorder::RowsTouchedLocked() {
+  if (!monitor_ || !rows_before_ok_) return;
+  // The migrator has exited; its sessions leave the copy right after (their counts are flushed
+  // before they leave pg_stat_activity).
+  const bool gone = OthersGoneLocked(std::chrono::seconds(30));
+  auto after = ReadCountsLocked();
+  if (!after.ok()) {
+    rows_note_ = "table statistics could not be read after the run: " + after.status().message();
+    return;
+  }
+  std::string history_oid;
+  auto h = monitor_->Query("SELECT to_regclass($1)::oid::text", {QuoteQualified(history_table_)});
+  if (h.ok() && !h->rows.empty()) history_oid = h->Get(0, 0);
+  for (const auto& [oid, a] : *after) {
+    if (oid == history_oid) continue;
+    TupleCounts b;
+    if (auto it = rows_before_.find(oid); it != rows_before_.end()) b = it->second;
+    RehearsedRowCount c{a.table, a.ins - b.ins, a.upd - b.upd, a.del - b.del};
+    if (c.inserted == 0 && c.updated == 0 && c.deleted == 0) continue;
+    rows_touched_.push_back(std::move(c));
+  }
+  std::sort(rows_touched_.begin(), rows_touched_.end(), [](const RehearsedRowCount& x, const RehearsedRowCount& y) {
+    const long long tx = x.inserted + x.updated + x.deleted, ty = y.inserted + y.updated + y.deleted;
+    return std::tie(ty, x.table) < std::tie(tx, y.table);
+  });
+  rows_measured_ = true;
+  if (!gone) {
+    rows_note_ = "a session of the migrator was still connected to the copy 30 s after it exited: its last "
+                 "transaction may be missing from the counts";
+  }
 }
 
 long long MigratorRecorder::NowMs() const {
@@ -210,6 +284,7 @@ std::vector<RehearsedMigration> MigratorRecorder::Finish(const std::string& fail
     if (h.ok() && !h->rows.empty() && h->rows[0][0].has_value()) skip.insert(h->Get(0, 0));
   }
   AttachLocks(monitor_.get(), spans, &out, skip);
+  RowsTouchedLocked();
   return out;
 }
 

@@ -15,7 +15,12 @@
 //    charge the next migration's first locks to the previous one: a window of one statement). Held
 //    from the sample before the first one that saw it (not before the migration's start) to the
 //    first sample without it. The history table, catalogs and indexes are left out (Finish).
-// No statements and no row counts: the migrations' texts are inside the migrator.
+//  - Rows: per table over the whole run, from pg_stat_user_tables on the copy (n_tup_ins/upd/del)
+//    read once before the migrator starts and once after every session but ours has left the copy
+//    (a backend flushes its statistics before it leaves pg_stat_activity), so the copy's own
+//    making (pg_restore) is not counted and the migrator's last transaction is. Not per migration:
+//    a backend flushes its counts at most once a second while it lives. The history table is left out.
+// No statements: the migrations' texts are inside the migrator.
 #pragma once
 
 #include <chrono>
@@ -50,6 +55,11 @@ class MigratorRecorder {
   // running when the migrator stopped (ok = false, with failed_error when its version is
   // failed_version or failed_version is empty). Call once, after the engine returned.
   std::vector<RehearsedMigration> Finish(const std::string& failed_version, const std::string& failed_error);
+  // After Finish: the rows touched per table over the run (see the file comment), whether they
+  // were measured, and what to know about them ("" when nothing).
+  const std::vector<RehearsedRowCount>& rows_touched() const { return rows_touched_; }
+  bool rows_measured() const { return rows_measured_; }
+  const std::string& rows_note() const { return rows_note_; }
 
  private:
   struct Span {
@@ -62,6 +72,15 @@ class MigratorRecorder {
   size_t RunningLocked() const;  // index into pending_ of the migration running now
   void SampleLocked();
   void Loop();
+  // Waits (bounded) until no session but ours is connected to the copy; false when some stayed.
+  bool OthersGoneLocked(std::chrono::milliseconds bound);
+  // pg_stat_user_tables on the copy: oid -> (schema.name, inserted, updated, deleted).
+  struct TupleCounts {
+    std::string table;
+    long long ins = 0, upd = 0, del = 0;
+  };
+  Result<std::map<std::string, TupleCounts>> ReadCountsLocked();
+  void RowsTouchedLocked();
 
   const std::vector<int> own_pids_;
   const std::string history_table_;
@@ -80,6 +99,11 @@ class MigratorRecorder {
   std::vector<Span> spans_;                          // guarded by mu_
   std::map<std::string, size_t> open_;               // guarded by mu_; "pid/xact/oid/mode" -> spans_
   bool stop_ = false;                                // guarded by mu_
+  std::map<std::string, TupleCounts> rows_before_;   // guarded by mu_
+  bool rows_before_ok_ = false;                      // guarded by mu_
+  std::vector<RehearsedRowCount> rows_touched_;      // set by Finish
+  bool rows_measured_ = false;                       // set by Finish
+  std::string rows_note_;                            // set by Finish
   std::thread sampler_;
 };
 

@@ -89,8 +89,9 @@ void ApplyMigratorOnCopy(const ScratchDatabase& copy, const std::string& source_
                     "container's start, start-up included) to the first sample showing its " +
                     options.migrator_history_table + " row, every " +
                     std::to_string(options.sample_interval.count()) + " ms; locks are those of every session on "
-                    "the copy, charged to the migration running when first seen; no statements or row counts "
-                    "(the SQL is inside the image)";
+                    "the copy, charged to the migration running when first seen; rows touched per table for the "
+                    "whole run from pg_stat_user_tables (not per migration, and no statements: the SQL is "
+                    "inside the image)";
   MigratorRecorder recorder(std::move(monitor).value(), {(*db)->BackendPid()}, options.migrator_history_table,
                             std::move(pending), options.sample_interval);
   RunContext c = ctx;
@@ -103,6 +104,9 @@ void ApplyMigratorOnCopy(const ScratchDatabase& copy, const std::string& source_
   };
   RunReport run = (*engine)->Apply(db->get(), c);
   report.migrations = recorder.Finish(run.failed_version, run.status.ok() ? "" : run.status.message());
+  report.rows_touched = recorder.rows_touched();
+  report.rows_measured = recorder.rows_measured();
+  report.rows_note = recorder.rows_note();
   for (const auto& m : report.migrations) report.total_ms += m.duration_ms;
   if (!run.status.ok()) {
     report.error = run.status.message();

@@ -41,6 +41,16 @@ struct RehearsedTable {
   long long bytes = 0;      // pg_total_relation_size on the copy after the rehearsal
 };
 
+// Rows a table gained, changed and lost over a migrator's whole run (the ory engine): the
+// difference of pg_stat_user_tables' n_tup_ins / n_tup_upd / n_tup_del on the copy before the
+// migrator started and after its last session left (migrator_recorder.h).
+struct RehearsedRowCount {
+  std::string table;        // schema.name (the copy's)
+  long long inserted = 0;
+  long long updated = 0;
+  long long deleted = 0;
+};
+
 struct RehearsedMigration {
   std::string version;
   std::string name;
@@ -72,6 +82,14 @@ struct RehearsalReport {
   std::string drop_error;
   // How it was measured, when not statement by statement (the ory migrator); "" otherwise.
   std::string measured;
+  // The ory migrator: rows touched per table over the whole run (its statements are inside the
+  // image, so not per migration), most first, the migrator's history table left out; tables
+  // with no change are not listed. rows_measured: whether the counts were read at all (false when
+  // not a migrator run, or the statistics could not be read: rows_note says why); rows_note also
+  // says when they may be short (a session of the migrator had not left when they were read).
+  std::vector<RehearsedRowCount> rows_touched;
+  bool rows_measured = false;
+  std::string rows_note;
 };
 
 struct RehearsalOptions {

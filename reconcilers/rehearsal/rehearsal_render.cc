@@ -36,6 +36,11 @@ const RehearsedLock* Longest(const RehearsalReport& r, const RehearsedMigration*
   return best;
 }
 
+std::string RowCounts(const RehearsedRowCount& c) {
+  return std::to_string(c.inserted) + " inserted, " + std::to_string(c.updated) + " updated, " +
+         std::to_string(c.deleted) + " deleted";
+}
+
 std::string Failure(const RehearsalReport& r) {
   std::string s = "rehearsal FAILED";
   if (!r.failed_version.empty()) {
@@ -84,6 +89,12 @@ std::string RenderRehearsalText(const RehearsalReport& r) {
       o << "      table " << t.name << ": " << Rows(t.rows) << ", " << Bytes(t.bytes) << "\n";
     }
   }
+  if (r.rows_measured) {
+    o << "  rows touched by the whole run (pg_stat_user_tables; the migrator's SQL is inside its image):"
+      << (r.rows_touched.empty() ? " none" : "") << "\n";
+    for (const auto& c : r.rows_touched) o << "      table " << c.table << ": " << RowCounts(c) << "\n";
+  }
+  if (!r.rows_note.empty()) o << "  rows: " << r.rows_note << "\n";
   return o.str();
 }
 
@@ -118,6 +129,19 @@ std::string RenderRehearsalMarkdown(const RehearsalReport& r) {
     o << "| `" << m.version << "` " << cell(m.name) << " | " << (m.ok ? "ok" : "**failed**: " + cell(m.error)) << " | "
       << m.duration_ms << " ms | " << cell(locks) << " | " << (m.statements.empty() ? "n/a" : std::to_string(rows)) << " | " << cell(tables) << " |\n";
   }
+  if (r.rows_measured) {
+    o << "\nRows touched by the whole run (from `pg_stat_user_tables`; not per migration: the SQL is inside the "
+         "image):";
+    if (r.rows_touched.empty()) o << " none.";
+    o << "\n";
+    if (!r.rows_touched.empty()) {
+      o << "\n| table | inserted | updated | deleted |\n|---|---|---|---|\n";
+      for (const auto& c : r.rows_touched) {
+        o << "| `" << cell(c.table) << "` | " << c.inserted << " | " << c.updated << " | " << c.deleted << " |\n";
+      }
+    }
+  }
+  if (!r.rows_note.empty()) o << "\nRows: " << cell(r.rows_note) << "\n";
   return o.str();
 }
 

@@ -134,6 +134,19 @@ value Rehearsal(const RehearsalReport& r) {
     ms[i] = v;
   }
   o["migrations"] = ms;
+  if (r.rows_measured) {  // the ory migrator: per table over the whole run
+    value rows = value::array(r.rows_touched.size());
+    for (size_t k = 0; k < r.rows_touched.size(); ++k) {
+      value x = value::object();
+      x["table"] = Str(r.rows_touched[k].table);
+      x["inserted"] = Num(r.rows_touched[k].inserted);
+      x["updated"] = Num(r.rows_touched[k].updated);
+      x["deleted"] = Num(r.rows_touched[k].deleted);
+      rows[k] = x;
+    }
+    o["rowsTouched"] = rows;
+  }
+  if (!r.rows_note.empty()) o["rowsNote"] = Str(r.rows_note);
   return o;
 }
 

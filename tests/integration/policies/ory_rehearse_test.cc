@@ -42,6 +42,11 @@ Status BuildProbeImage() {
                                  "_identities_lock_probe.up.sql /migrations/\n");
   ctx.Write(std::string(kProbeVersion) + "_identities_lock_probe.up.sql",
             "ALTER TABLE identities ADD COLUMN lock_probe text;\n"
+            // Rows for the whole run's counts: 5 inserted, 2 updated, 1 deleted.
+            "CREATE TABLE lock_probe_rows (id int PRIMARY KEY, v text);\n"
+            "INSERT INTO lock_probe_rows SELECT g, 'x' FROM generate_series(1, 5) g;\n"
+            "UPDATE lock_probe_rows SET v = 'y' WHERE id <= 2;\n"
+            "DELETE FROM lock_probe_rows WHERE id = 5;\n"
             "DO $$\n"
             "DECLARE t timestamptz := clock_timestamp();\n"
             "BEGIN\n"
@@ -115,6 +120,7 @@ class OryRehearseTest : public ::testing::Test {
   RehearsalReport Rehearse(const std::string& image) {
     RehearsalOptions o;
     o.scratch.resource = resource_;
+    o.scratch.allow_template = allow_template_;
     o.scratch.bin_dir = PgServer::BinDir();
     o.scratch.temp_dir = tmp_.path();
     o.engine_for_copy = [this, image](const std::string& copy_dsn) -> Result<std::unique_ptr<Engine>> {
@@ -131,6 +137,7 @@ class OryRehearseTest : public ::testing::Test {
   TempDir tmp_;
   std::string plain_, dsn_, resource_;
   std::vector<std::string> dsns_;
+  bool allow_template_ = true;
 };
 
 TEST_F(OryRehearseTest, AFailingMigrationIsCaughtOnTheCopyBeforeTheRealDatabaseIsTouched) {
@@ -171,6 +178,13 @@ TEST_F(OryRehearseTest, APassingRunReportsDurationsAndTheLocksOfTheMigratorsSess
   MigrateRealTo("localhost/oryd/kratos:v1.1.0");
   const std::vector<std::string> before = RealHistory();
   ASSERT_EQ(before.size(), 4u);
+  // Rows the copy brings along: a dump/restore copy inserts them, and they must not count.
+  {
+    auto db = ConnectPostgres(plain_, "ory-rehearse-test");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->Exec("CREATE TABLE seeded AS SELECT g AS id FROM generate_series(1, 50) g").ok());
+  }
+  allow_template_ = false;  // the copy by pg_restore, whose 50 inserts into seeded are not the migrator's
 
   RehearsalReport r = Rehearse(kProbeImage);
 
@@ -205,6 +219,24 @@ TEST_F(OryRehearseTest, APassingRunReportsDurationsAndTheLocksOfTheMigratorsSess
   const std::string text = RenderRehearsalText(r);
   EXPECT_NE(text.find("lock AccessExclusiveLock on public.identities held "), std::string::npos) << text;
   EXPECT_NE(text.find("  measured: "), std::string::npos) << text;
+  // Rows touched over the whole run, from the copy's statistics: exactly the probe's, not the
+  // copy's making (the seeded rows) nor popx's history rows.
+  EXPECT_EQ(r.copy_method, "dump-restore");
+  ASSERT_TRUE(r.rows_measured) << r.rows_note;
+  EXPECT_EQ(r.rows_note, "");
+  const RehearsedRowCount* probe_rows = nullptr;
+  for (const auto& c : r.rows_touched) {
+    if (c.table == "public.lock_probe_rows") probe_rows = &c;
+    EXPECT_EQ(c.table.find("schema_migration"), std::string::npos) << text;
+    EXPECT_NE(c.table, "public.seeded") << text;
+  }
+  ASSERT_NE(probe_rows, nullptr) << text;
+  EXPECT_EQ(probe_rows->inserted, 5) << text;
+  EXPECT_EQ(probe_rows->updated, 2) << text;
+  EXPECT_EQ(probe_rows->deleted, 1) << text;
+  EXPECT_NE(text.find("      table public.lock_probe_rows: 5 inserted, 2 updated, 1 deleted"), std::string::npos) << text;
+  EXPECT_NE(RenderRehearsalMarkdown(r).find("| `public.lock_probe_rows` | 5 | 2 | 1 |"), std::string::npos)
+      << RenderRehearsalMarkdown(r);
 
   // Nothing changed on the real database; the copy is gone.
   EXPECT_EQ(RealHistory(), before);

@@ -1,7 +1,10 @@
 // SetAnnotation: writes metadata.annotations[key] = value into one document of a manifest file's
 // text, touching no other byte (comments and layout stay). Used by `schema-upgrade approve`.
-// Handles block-style metadata/annotations; flow style (`annotations: {}`) is an error asking for a
-// hand edit.
+// Block-style metadata/annotations are edited line by line. A flow-style mapping (`metadata: {name:
+// x}` or `annotations: {a: b}`, on one line or several) is read with yaml-cpp, changed and written
+// back in flow style in its place: the rest of the file is untouched, comments inside that mapping
+// are lost, every scalar keeps its quoted or plain form. Anything else inline (an alias, a
+// mapping that does not close) is an error asking for a hand edit.
 #pragma once
 
 #include <string>

@@ -129,6 +129,9 @@ struct PendingBackfill {
   long long rows_done = 0;
   long long batches = 0;
   std::string resume_after;
+  // The text of EngineState::notes that describes this backfill (so a filter of backfills, e.g.
+  // an upgrade-path step's cap, drops its note too).
+  std::string note;
 };
 
 struct AppliedMigration {

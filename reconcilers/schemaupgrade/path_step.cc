@@ -1,6 +1,8 @@
 // Upgrade paths in the reconciler: the step a pass takes and the capped engine (see path_step.h).
 #include "reconcilers/schemaupgrade/path_step.h"
 
+#include <algorithm>
+
 #include "reconcilers/runtimes/image_ref.h"
 
 namespace su {
@@ -20,10 +22,18 @@ class CappedEngine : public Engine {
     }
     st.pending = std::move(kept);
     std::vector<PendingBackfill> backfills;  // a later step's backfill is not this step's
+    std::vector<std::string> later_notes;   // nor its note
     for (auto& b : st.backfills) {
-      if (!BeyondUpTo(b.version, cap)) backfills.push_back(std::move(b));
+      if (!BeyondUpTo(b.version, cap)) {
+        backfills.push_back(std::move(b));
+      } else if (!b.note.empty()) {
+        later_notes.push_back(b.note);
+      }
     }
     st.backfills = std::move(backfills);
+    std::erase_if(st.notes, [&](const std::string& n) {
+      return std::find(later_notes.begin(), later_notes.end(), n) != later_notes.end();
+    });
     return st;
   }
   std::string HistoryMarkSql() const override { return inner_->HistoryMarkSql(); }

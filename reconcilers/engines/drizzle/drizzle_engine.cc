@@ -32,7 +32,8 @@ class DrizzleEngine : public Engine {
       const DrizzleMigration& m = f.migrations[i];
       if (!m.backfill) continue;
       SU_ASSIGN_OR_RETURN(PendingBackfill b, ObservePendingBackfill(db, *m.backfill, opt_.audit_schema, m.entry.tag));
-      plan.state.notes.push_back(DescribePendingBackfill(b, "drizzle migration " + m.entry.tag));
+      b.note = DescribePendingBackfill(b, "drizzle migration " + m.entry.tag);
+      plan.state.notes.push_back(b.note);
       plan.state.backfills.push_back(std::move(b));
     }
     return plan.state;

@@ -542,7 +542,8 @@ class SqlEngine : public Engine {
       }
       if (m.backfill) {
         SU_ASSIGN_OR_RETURN(PendingBackfill b, ObservePendingBackfill(db, m, schema_, f.version));
-        st.notes.push_back(DescribePendingBackfill(b, "migration " + f.version + "_" + f.name));
+        b.note = DescribePendingBackfill(b, "migration " + f.version + "_" + f.name);
+        st.notes.push_back(b.note);
         st.backfills.push_back(std::move(b));
       }
       st.pending.push_back(std::move(p));

@@ -46,6 +46,41 @@ TEST(UpgradePath, SkippedReleasesAreTheOnesStrictlyBetween) {
             "v1.0.0 -> v1.1.0 -> v1.5.0 -> v1.6.0");
 }
 
+// An engine whose Observe returns a fixed state (for CapPendingAt).
+class FixedStateEngine : public Engine {
+ public:
+  explicit FixedStateEngine(EngineState st) : st_(std::move(st)) {}
+  std::string name() const override { return "sql"; }
+  Result<EngineState> Observe(Database*) override { return st_; }
+  RunReport Apply(Database*, const RunContext&) override { return {}; }
+
+ private:
+  EngineState st_;
+};
+
+TEST(UpgradePath, ACappedStepKeepsOnlyItsOwnBackfillsAndTheirNotes) {
+  EngineState st;
+  for (const char* v : {"003", "005", "008"}) {
+    PendingMigration m;
+    m.version = v;
+    st.pending.push_back(m);
+  }
+  PendingBackfill mine, later;
+  mine.version = "005";
+  mine.note = "migration 005_fill is a backfill of users";
+  later.version = "008";
+  later.note = "migration 008_fill is a backfill of orders";
+  st.backfills = {mine, later};
+  st.notes = {"an unrelated note", mine.note, later.note};
+  auto capped = CapPendingAt(std::make_unique<FixedStateEngine>(st), "005");
+  auto seen = capped->Observe(nullptr);
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  ASSERT_EQ(seen->pending.size(), 2u);
+  ASSERT_EQ(seen->backfills.size(), 1u);
+  EXPECT_EQ(seen->backfills[0].version, "005");
+  EXPECT_EQ(seen->notes, (std::vector<std::string>{"an unrelated note", mine.note}));
+}
+
 TEST(UpgradePath, StepSpecRetagsSpecImageAndKeepsTheSpecHash) {
   SchemaUpgrade su;
   su.target_version = "v1.2.0";

@@ -37,9 +37,9 @@ std::string PercentEncode(const std::string& s);
 // (list/watch only). subresource: "status", ...
 struct ResourcePath {
   GroupVersionResource gvr;
-  std::string ns;
-  std::string name;
-  std::string subresource;
+  std::string ns = {};
+  std::string name = {};
+  std::string subresource = {};
   // Get only: a query string without the '?' (e.g. "container=app&tailLines=20" for pods/log); the
   // caller percent-encodes values. Not part of Url() or Describe().
   std::string query = {};

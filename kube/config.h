@@ -54,7 +54,7 @@ struct ConfigOptions {
   std::string kubeconfig;  // --kubeconfig
   std::string context;     // --context
   EnvLookup env = ProcessEnv();
-  InClusterPaths in_cluster;
+  InClusterPaths in_cluster = {};
 };
 // Precedence as controller-runtime's GetConfig: --kubeconfig, then $KUBECONFIG, then in-cluster
 // (when KUBERNETES_SERVICE_HOST is set), then $HOME/.kube/config. An explicit --kubeconfig that does

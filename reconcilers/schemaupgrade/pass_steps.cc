@@ -418,8 +418,8 @@ StepOutcome Pass::Backup() {
     if (Transient(b.status())) return StepOutcome::RetryAfter(b.status(), reasons::kBackupFailed);
     return StepOutcome::Failed(b.status(), reasons::kBackupFailed);
   }
-  st_.backup = BackupRecord{b->path, b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash, snapshot};
-  st_.backup->database_version = plan_.db_version.empty() ? "0" : plan_.db_version;
+  st_.backup = BackupRecord{b->path,   b->size_bytes, FormatTime(d_.clock->Now()), plan_.hash, snapshot,
+                            /*rows_written_since=*/-1, plan_.db_version.empty() ? "0" : plan_.db_version};
   CrashPoint("after-backup");
   Audit("backup", "succeeded", b->path + " (" + std::to_string(b->size_bytes) + " bytes)");
   Event(event_type::kNormal, reasons::kBackedUp, "backup written to " + b->path);

@@ -186,9 +186,10 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
   s.rehearsal = GetStr(o, "rehearsal");
   if (o.has_field("backup") && o.at("backup").is_object()) {
     const value& b = o.at("backup");
-    s.backup = BackupRecord{GetStr(b, "path"), GetNum(b, "sizeBytes"), GetStr(b, "takenAt"), GetStr(b, "planHash"),
-                            GetStr(b, "snapshot"), b.has_field("rowsWrittenSince") ? GetNum(b, "rowsWrittenSince") : -1};
-    s.backup->database_version = GetStr(b, "databaseVersion");
+    s.backup = BackupRecord{GetStr(b, "path"),       GetNum(b, "sizeBytes"),
+                            GetStr(b, "takenAt"),    GetStr(b, "planHash"),
+                            GetStr(b, "snapshot"),   b.has_field("rowsWrittenSince") ? GetNum(b, "rowsWrittenSince") : -1,
+                            GetStr(b, "databaseVersion")};
   }
   if (o.has_field("backfill") && o.at("backfill").is_object()) {
     const value& b = o.at("backfill");

@@ -259,7 +259,9 @@ TEST_F(BlockedSessionsTest, MeasuresTheLockWaitNotTheQueryAge) {
     std::lock_guard<std::mutex> l(reports_.mu);
     for (const auto& p : reports_.polls) {
       for (const auto& b : p) {
-        if (b.pid == reader_pid_) EXPECT_LT(b.waiting_ms, 3000) << "the query's age was reported as its wait";
+        if (b.pid == reader_pid_) {
+          EXPECT_LT(b.waiting_ms, 3000) << "the query's age was reported as its wait";
+        }
       }
     }
   }

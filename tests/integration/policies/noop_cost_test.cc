@@ -50,7 +50,9 @@ TEST(NoOpPassCost, APassAtTargetIsOneSessionAndTwoRoundTripsAndReadsNoFile) {
   EXPECT_LE(log->round_trips(), 2) << ::testing::PrintToString(log->sent());
   // The files were read by the apply; the no-op pass only stats them.
   for (const auto& [path, n] : fs.all_reads()) {
-    if (is_sql(path)) EXPECT_EQ(n, before[path]) << path << " read again";
+    if (is_sql(path)) {
+      EXPECT_EQ(n, before[path]) << path << " read again";
+    }
   }
 }
 

@@ -189,7 +189,9 @@ TEST_F(JobRuntimeTest, RunningJobOfTheSameStepIsAdoptedNotDuplicated) {
   EXPECT_FALSE(done.load());
   auto jobs = Jobs("slow");
   EXPECT_EQ(jobs.size(), 1u);
-  if (!jobs.empty()) EXPECT_EQ(jobs[0].at("metadata").at("uid").as_string(), uid);
+  if (!jobs.empty()) {
+    EXPECT_EQ(jobs[0].at("metadata").at("uid").as_string(), uid);
+  }
 
   Rules(R"([{"image": "kratos-slow", "behavior": "exit", "exitCode": 0}])");  // the migrator finishes
   t.join();

@@ -320,7 +320,9 @@ TEST(LintConfigMapLimitTest, LintSaysWhenAFolderIsTooBigForAConfigMap) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->exit_code, 0) << r->err;
     EXPECT_EQ(r->err.find("more than one ConfigMap holds") != std::string::npos, too_big) << r->err;
-    if (too_big) EXPECT_NE(r->err.find(dir.path()), std::string::npos) << r->err;
+    if (too_big) {
+      EXPECT_NE(r->err.find(dir.path()), std::string::npos) << r->err;
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 #include "reconcilers/rehearsal/rehearsal.h"
 
 #include <map>
+#include <optional>
 
 #include "reconcilers/base/log.h"
 #include "reconcilers/database/advisory_lock.h"
@@ -12,26 +13,58 @@
 namespace su {
 namespace {
 
+// Our sessions on the copy while an engine applies there: the migration session, holding the
+// migration lock; a second session for the recorder's samples; and what the engine finds pending.
+// Destroyed in reverse: the lock is released before its session closes.
+struct CopySessions {
+  std::unique_ptr<Database> db;
+  std::unique_ptr<Database> monitor;
+  std::optional<MigrationLock> lock;
+  EngineState state;
+};
+
+// Connects twice to the copy, takes the migration lock, observes through `engine`. Errors say
+// which of these failed.
+Result<CopySessions> OpenCopy(Engine* engine, const ScratchDatabase& copy, const RunContext& ctx) {
+  CopySessions s;
+  auto db = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal");
+  if (!db.ok()) return db.status().WithContext("connecting to the rehearsal copy " + copy.name());
+  s.db = std::move(db).value();
+  auto monitor = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal-locks");
+  if (!monitor.ok()) return monitor.status().WithContext("connecting to the rehearsal copy " + copy.name());
+  s.monitor = std::move(monitor).value();
+  auto lock = MigrationLock::AcquireForDatabase(s.db.get(), std::chrono::seconds(10), ctx.clock);
+  if (!lock.ok()) return lock.status().WithContext("taking the migration lock on the copy");
+  s.lock.emplace(std::move(lock).value());
+  auto state = engine->Observe(s.db.get());
+  if (!state.ok()) return state.status().WithContext("reading the copy's migration history");
+  s.state = std::move(state).value();
+  return s;
+}
+
+// The run's context for the copy: no live lock watch (it is about the real database) and no
+// maintenance window check (about the real run); progress is chained by the caller.
+RunContext CopyContext(const RunContext& ctx) {
+  RunContext c = ctx;
+  c.on_session = nullptr;
+  c.before_migration = nullptr;
+  return c;
+}
+
 // Applies on the copy; fills the report's migrations and failure. Every session on the copy is
 // closed when it returns.
 void ApplyOnCopy(Engine* engine, const ScratchDatabase& copy, const RehearsalOptions& options, const RunContext& ctx,
                  RehearsalReport& report) {
-  auto fail = [&](const Status& s, const std::string& what) { report.error = s.WithContext(what).message(); };
-  auto db = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal");
-  if (!db.ok()) return fail(db.status(), "connecting to the rehearsal copy " + copy.name());
-  auto monitor = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal-locks");
-  if (!monitor.ok()) return fail(monitor.status(), "connecting to the rehearsal copy " + copy.name());
-  auto lock = MigrationLock::AcquireForDatabase(db->get(), std::chrono::seconds(10), ctx.clock);
-  if (!lock.ok()) return fail(lock.status(), "taking the migration lock on the copy");
-  auto state = engine->Observe(db->get());
-  if (!state.ok()) return fail(state.status(), "reading the copy's migration history");
+  auto on = OpenCopy(engine, copy, ctx);
+  if (!on.ok()) {
+    report.error = on.status().message();
+    return;
+  }
   std::map<std::string, StatementList> texts;
-  for (const auto& m : state->pending) texts[m.version] = m.statements;
+  for (const auto& m : on->state.pending) texts[m.version] = m.statements;
 
-  RehearsalRecorder recorder(db->get(), std::move(monitor).value(), options.sample_interval);
-  RunContext c = ctx;
-  c.on_session = nullptr;         // the live lock watch is about the real database
-  c.before_migration = nullptr;   // the maintenance window is about the real run
+  RehearsalRecorder recorder(on->db.get(), std::move(on->monitor), options.sample_interval);
+  RunContext c = CopyContext(ctx);
   c.on_progress = [&](const Progress& p) {
     if (p.event == Progress::Event::kMigrationStart) recorder.BeginMigration(p.version, p.name, texts[p.version]);
     if (p.event == Progress::Event::kMigrationDone) recorder.EndMigration(p.version);
@@ -73,16 +106,13 @@ void ApplyMigratorOnCopy(const ScratchDatabase& copy, const std::string& source_
   }
   auto engine = options.engine_for_copy(*copy_dsn);
   if (!engine.ok()) return fail(engine.status(), "building the migrator for the rehearsal copy");
-  auto db = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal");
-  if (!db.ok()) return fail(db.status(), "connecting to the rehearsal copy " + copy.name());
-  auto monitor = ConnectPostgres(copy.dsn(), "schema-upgrade-rehearsal-locks");
-  if (!monitor.ok()) return fail(monitor.status(), "connecting to the rehearsal copy " + copy.name());
-  auto lock = MigrationLock::AcquireForDatabase(db->get(), std::chrono::seconds(10), ctx.clock);
-  if (!lock.ok()) return fail(lock.status(), "taking the migration lock on the copy");
-  auto state = (*engine)->Observe(db->get());
-  if (!state.ok()) return fail(state.status(), "reading the copy's migration history");
+  auto on = OpenCopy(engine->get(), copy, ctx);
+  if (!on.ok()) {
+    report.error = on.status().message();
+    return;
+  }
   std::vector<std::pair<std::string, std::string>> pending;
-  for (const auto& m : state->pending) pending.emplace_back(m.version, m.name);
+  for (const auto& m : on->state.pending) pending.emplace_back(m.version, m.name);
 
   report.measured = "the migrator runs in its own container, so each duration runs from the migrator's \"Applying "
                     "migration\" line (else from the previous migration's end, and for the first from the "
@@ -92,17 +122,15 @@ void ApplyMigratorOnCopy(const ScratchDatabase& copy, const std::string& source_
                     "the copy, charged to the migration running when first seen; rows touched per table for the "
                     "whole run from pg_stat_user_tables (not per migration, and no statements: the SQL is "
                     "inside the image)";
-  MigratorRecorder recorder(std::move(monitor).value(), {(*db)->BackendPid()}, options.migrator_history_table,
+  MigratorRecorder recorder(std::move(on->monitor), {on->db->BackendPid()}, options.migrator_history_table,
                             std::move(pending), options.sample_interval);
-  RunContext c = ctx;
-  c.on_session = nullptr;         // the live lock watch is about the real database
-  c.before_migration = nullptr;   // the maintenance window is about the real run
+  RunContext c = CopyContext(ctx);
   c.on_migrator_start = [&] { recorder.MigratorStarting(); };
   c.on_progress = [&](const Progress& p) {
     if (p.event == Progress::Event::kMigrationStart) recorder.Announced(p.version);
     if (ctx.on_progress) ctx.on_progress(p);
   };
-  RunReport run = (*engine)->Apply(db->get(), c);
+  RunReport run = (*engine)->Apply(on->db.get(), c);
   report.migrations = recorder.Finish(run.failed_version, run.status.ok() ? "" : run.status.message());
   report.rows_touched = recorder.rows_touched();
   report.rows_measured = recorder.rows_measured();

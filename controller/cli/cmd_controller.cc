@@ -31,6 +31,7 @@
 #include "controller/kubernetes/instrumented_api.h"
 #include "controller/kubernetes/kube_event_recorder.h"
 #include "controller/kubernetes/kube_secret_resolver.h"
+#include "controller/kubernetes/kube_secret_writer.h"
 #include "controller/kubernetes/kube_status_store.h"
 #include "controller/kubernetes/lease_elector.h"
 #include "controller/runtime/folder_source.h"
@@ -295,6 +296,7 @@ int CmdController(const Args& args) {
   std::unique_ptr<kube::KubeStatusStore> kube_store;
   std::unique_ptr<kube::KubeEventRecorder> kube_events;
   std::unique_ptr<SecretResolver> secrets;
+  std::unique_ptr<SecretWriter> secret_writer;
   std::unique_ptr<WorkloadRuntime> kube_workloads;
   // Without --leader-elect this replica always leads (the Podman mode, or one Kubernetes replica).
   std::unique_ptr<LeaderElector> elector;
@@ -360,6 +362,9 @@ int CmdController(const Args& args) {
     // dsnFrom.secretKeyRef from the Secret in the resource's namespace; env and file locally.
     secrets = kube::NewKubeSecretResolver(api.get(), {LocalFileSystem(), nullptr, ""});
     env->deps.secrets = secrets.get();
+    // The ory rehearsal's copy DSN, in a Secret of the resource's own for the copy's migrator Job.
+    secret_writer = kube::NewKubeSecretWriter(api.get());
+    env->deps.secret_writer = secret_writer.get();
     // Deployments and StatefulSets: the image patched in the pod template, the rollout watched as
     // `kubectl rollout status` does (reconcilers/runtimes/kubernetes/kube_workload.h).
     kube_workloads = NewKubeWorkloadRuntime({api.get(), env->deps.clock});

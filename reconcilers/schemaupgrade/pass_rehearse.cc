@@ -5,12 +5,16 @@
 // hash) is not rehearsed again by later passes of the same upgrade; `plan --rehearse` always is.
 // policy.rehearseOn names another server for the copy: its DSN is resolved here, through the
 // same SecretResolver (and the same env / file / secretKeyRef forms) as spec.database's.
-// The ory engine's migrator is rebuilt for the copy's DSN through the same EngineFactory (not with
-// a DSN held in a Secret: a Kubernetes Job would read the real database's).
+// The ory engine's migrator is rebuilt for the copy's DSN through the same EngineFactory. When the
+// DSN is held in a Secret (spec.database.dsnFrom.secretKeyRef: a Kubernetes Job reads it from
+// there), the copy's DSN goes into a Secret of the resource's own (RehearsalDsnSecretName, through
+// ReconcilerDeps::secret_writer), written right before the copy's migrator is built and deleted
+// when the rehearsal ends, however it ends; the copy's engine reads that Secret, never the real one.
 #include "api/conditions.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/schemaupgrade/pass.h"
 #include "reconcilers/schemaupgrade/secret_resolver.h"
+#include "reconcilers/schemaupgrade/secret_writer.h"
 
 namespace su::reconcile_internal {
 namespace {
@@ -45,18 +49,31 @@ StepOutcome Pass::Rehearse() {
     }
     o.scratch.server_dsn = *server;
   }
+  // Set once the copy's DSN Secret is (being) written: deleted when the rehearsal ends.
+  std::string copy_secret;
   if (engine_->name() == "ory") {
     // The migrator reaches the database with the DSN it is handed: it is rebuilt for the copy's.
-    // A Kubernetes Job reads the DSN from the resource's Secret (the real database's); the copy
-    // would need a Secret of its own, which is not made yet: not rehearsed, and said so.
-    if (su_.dsn.kind == DsnSource::Kind::kSecretKeyRef) {
+    const bool from_secret = su_.dsn.kind == DsnSource::Kind::kSecretKeyRef;
+    if (from_secret && !d_.secret_writer) {
       o.engine_for_copy_missing =
           "the ory migrator reads its DSN from the Secret named by spec.database.dsnFrom.secretKeyRef (the real "
-          "database's); a Secret for the copy's DSN is not made yet, so the ory engine is not rehearsed with a "
-          "Secret-held DSN";
+          "database's), and this mode cannot write a Secret for the copy's DSN, so the ory engine is not rehearsed";
     } else {
-      o.engine_for_copy = [this](const std::string& copy_dsn) -> Result<std::unique_ptr<Engine>> {
-        SU_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, d_.make_engine(su_, copy_dsn, target_image_));
+      o.engine_for_copy = [this, from_secret,
+                           &copy_secret](const std::string& copy_dsn) -> Result<std::unique_ptr<Engine>> {
+        SchemaUpgrade copy = su_;
+        if (from_secret) {
+          // A Job reads the DSN from a Secret only: the copy's gets one of its own (a leftover of a
+          // killed pass is replaced), and the copy's migrator is pointed at it.
+          copy_secret = RehearsalDsnSecretName(su_.name);
+          Status put = d_.secret_writer->Put(su_, copy_secret, kRehearsalDsnKey, copy_dsn);
+          if (!put.ok()) {
+            return put.WithContext("writing the copy's DSN into Secret " + su_.namespace_ + "/" + copy_secret);
+          }
+          copy.dsn.secret_name = copy_secret;
+          copy.dsn.secret_key = kRehearsalDsnKey;
+        }
+        SU_ASSIGN_OR_RETURN(std::unique_ptr<Engine> e, d_.make_engine(copy, copy_dsn, target_image_));
         if (path_.stepping) e = CapPendingAt(std::move(e), path_.step.migrations_up_to);
         return e;
       };
@@ -74,6 +91,15 @@ StepOutcome Pass::Rehearse() {
   // stay open: then the copy is a dump); reconnected right after.
   db_.reset();
   RehearsalReport r = d_.rehearse ? d_.rehearse(engine_.get(), dsn_, o, ctx) : su::Rehearse(engine_.get(), dsn_, o, ctx);
+  if (!copy_secret.empty()) {
+    // The copy is gone; so goes its DSN. A Secret that cannot be deleted now holds the DSN of a
+    // dropped database: the next rehearsal replaces it, the garbage collector deletes it with the
+    // resource. The rehearsal's verdict stands.
+    if (Status del = d_.secret_writer->Delete(su_, copy_secret); !del.ok()) {
+      LogWarn("rehearsal.secret_left", {{"resource", su_.Key()}, {"secret", su_.namespace_ + "/" + copy_secret},
+                                        {"error", del.message()}});
+    }
+  }
   auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
   if (!db.ok()) return StepOutcome::RetryAfter(db.status(), reasons::kDatabaseUnavailable);
   db_ = std::move(db).value();
@@ -83,7 +109,7 @@ StepOutcome Pass::Rehearse() {
   if (out_.plan) out_.plan->rehearsal = r;
   st_.rehearsal = plan_.hash + ": " + summary;
   LogInfo("rehearsal", {{"resource", su_.Key()}, {"plan", plan_.hash}, {"summary", summary}});
-  if (!r.ran || r.ok) return StepOutcome::Succeeded();  // skipped (ory from a Secret): said in status and plan
+  if (!r.ran || r.ok) return StepOutcome::Succeeded();  // skipped (no Secret writer): said in status and plan
   const std::string next = r.failed_version.empty()
                                ? "; nothing was changed on the real database. Fix what stopped the copy, then run again "
                                  "(`schema-upgrade apply`, or a new value in the olympus.io/retry annotation)"

@@ -41,6 +41,7 @@
 #include "reconcilers/schemaupgrade/outcome.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/secret_resolver.h"
+#include "reconcilers/schemaupgrade/secret_writer.h"
 #include "reconcilers/schemaupgrade/status_store.h"
 
 namespace su {
@@ -130,6 +131,10 @@ struct ReconcilerDeps {
   // Where DSNs come from. null: dsnFrom.env/file through fs and getenv (NewLocalSecretResolver).
   SecretResolver* secrets = nullptr;
   std::function<const char*(const char*)> getenv;  // only when secrets is null; empty: ::getenv
+  // Secrets the controller makes (Kubernetes): the ory rehearsal's copy DSN, for a migrator Job
+  // that reads its DSN from a Secret (spec.database.dsnFrom.secretKeyRef). null: such an ory
+  // rehearsal is skipped, and the rehearsal says why.
+  SecretWriter* secret_writer = nullptr;
   std::string default_backup_dir = "./.state/backups";
   std::function<bool()> cancelled;                   // SIGTERM: stop between steps
   std::function<void(const Progress&)> on_progress;  // migration progress

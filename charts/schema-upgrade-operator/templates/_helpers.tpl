@@ -51,7 +51,7 @@ ClusterRole or, with watchNamespaces, by a Role in each namespace. */}}
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
+  verbs: ["get", "create", "delete"]
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get"]

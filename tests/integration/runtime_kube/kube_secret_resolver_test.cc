@@ -2,9 +2,16 @@
 // server emulator: the DSN read from a Secret's base64 data and registered with the scrubber; a
 // missing Secret or key is bad input whose message names the Secret, the key and what to do and
 // never a value; an identity without `get secrets` is told which permission it lacks.
+// The SecretWriter beside it (kube_secret_writer.h): a Secret made with the value only in its data,
+// the resource's labels and ownerReference; a leftover of the resource replaced, a Secret of that
+// name that is not the resource's never touched (by Put or Delete); Delete of a missing one is ok;
+// the resolver reads back what the writer wrote.
 #include <gtest/gtest.h>
 
+#include <cpprest/json.h>
+
 #include "controller/kubernetes/kube_secret_resolver.h"
+#include "controller/kubernetes/kube_secret_writer.h"
 #include "kube/api.h"
 #include "kube/base64.h"
 #include "reconcilers/base/secrets.h"
@@ -114,6 +121,68 @@ TEST_F(KubeSecretResolverTest, EnvAndFileSourcesResolveLocally) {
   auto dsn = resolver->ResolveDsn(su);
   ASSERT_TRUE(dsn.ok()) << dsn.status().ToString();
   EXPECT_EQ(*dsn, "postgres://k:Lc4l-pw@h/db");
+}
+
+TEST_F(KubeSecretResolverTest, TheWriterMakesAnOwnedSecretTheResolverReadsBackAndDeletesIt) {
+  auto writer = kube::NewKubeSecretWriter(api_.get());
+  // No uid: the emulator's garbage collector would delete a Secret owned by a SchemaUpgrade that
+  // does not exist (the owner reference is checked in tests/integration/policies/ory_rehearse_job_test).
+  SchemaUpgrade su = Resource("kratos-rehearsal-dsn", "dsn");
+  const std::string copy = "postgres://kratos:Xq9-sekret-pw@db.ciam:5432/su_rehearse_0123456789ab";
+  ASSERT_TRUE(writer->Put(su, "kratos-rehearsal-dsn", "dsn", copy).ok());
+
+  auto got = api_->Get(kube::ResourcePath{kube::kSecrets, "ciam", "kratos-rehearsal-dsn", ""});
+  ASSERT_TRUE(got.ok()) << got.error().Describe();
+  auto obj = web::json::value::parse(*got);
+  const auto& meta = obj.at("metadata");
+  EXPECT_EQ(meta.at("labels").at("olympus.io/schemaupgrade").as_string(), "kratos");
+  EXPECT_EQ(meta.at("labels").at("app.kubernetes.io/managed-by").as_string(), "schema-upgrade-operator");
+  EXPECT_EQ(meta.at("annotations").at("olympus.io/resource").as_string(), "ciam/kratos");
+  EXPECT_EQ(meta.serialize().find("sekret"), std::string::npos) << "the value only in data";
+  auto back = resolver_->ResolveDsn(su);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, copy);
+
+  ASSERT_TRUE(writer->Delete(su, "kratos-rehearsal-dsn").ok());
+  auto gone = api_->Get(kube::ResourcePath{kube::kSecrets, "ciam", "kratos-rehearsal-dsn", ""});
+  EXPECT_TRUE(!gone.ok() && gone.error().IsNotFound());
+  EXPECT_TRUE(writer->Delete(su, "kratos-rehearsal-dsn").ok()) << "already gone: ok";
+}
+
+TEST_F(KubeSecretResolverTest, TheWriterReplacesItsOwnLeftoverAndNeverTouchesAnotherSecret) {
+  auto writer = kube::NewKubeSecretWriter(api_.get());
+  SchemaUpgrade su = Resource("hydra-rehearsal-dsn", "dsn");
+  su.name = "hydra";
+  ASSERT_TRUE(writer->Put(su, "hydra-rehearsal-dsn", "dsn", "postgres://h:old-pw@db/su_old").ok());
+  // A killed pass left it: the next Put replaces it.
+  ASSERT_TRUE(writer->Put(su, "hydra-rehearsal-dsn", "dsn", "postgres://h:new-pw@db/su_new").ok());
+  auto back = resolver_->ResolveDsn(su);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, "postgres://h:new-pw@db/su_new");
+  ASSERT_TRUE(writer->Delete(su, "hydra-rehearsal-dsn").ok());
+
+  // kratos-db is the user's: neither replaced nor deleted, and the message names it.
+  SchemaUpgrade kratos = Resource("kratos-db", "dsn");
+  Status put = writer->Put(kratos, "kratos-db", "dsn", "postgres://k:x-pw@db/other");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.code(), Code::kFailed);
+  EXPECT_NE(put.message().find("Secret ciam/kratos-db exists but was not made by this controller"), std::string::npos)
+      << put.message();
+  EXPECT_FALSE(writer->Delete(kratos, "kratos-db").ok());
+  auto still = resolver_->ResolveDsn(kratos);
+  ASSERT_TRUE(still.ok()) << still.status().ToString();
+  EXPECT_EQ(*still, kDsn);
+}
+
+TEST_F(KubeSecretResolverTest, AWriterWithoutCreateOnSecretsNamesThePermission) {
+  auto nobody = emu_->Client("kubeconfig-nobody");
+  auto writer = kube::NewKubeSecretWriter(nobody.get());
+  Status put = writer->Put(Resource("x", "dsn"), "kratos-rehearsal-dsn", "dsn", "postgres://k:Zz-pw@db/x");
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.code(), Code::kFailed);
+  EXPECT_NE(put.message().find("grant the controller's ServiceAccount `create` on secrets"), std::string::npos)
+      << put.message();
+  EXPECT_EQ(put.message().find("Zz-pw"), std::string::npos);
 }
 
 }  // namespace

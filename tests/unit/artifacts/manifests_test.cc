@@ -129,8 +129,9 @@ TEST(Rbac, ClusterRoleIsLeastPrivilege) {
       // A failed rollout names its pods and quotes their logs.
       {"/pods", {"list"}},
       {"/pods/log", {"get"}},
-      // dsnFrom.secretKeyRef (controller/kubernetes/kube_secret_resolver.cc).
-      {"/secrets", {"get"}},
+      // dsnFrom.secretKeyRef (controller/kubernetes/kube_secret_resolver.cc); the ory rehearsal's
+      // copy DSN Secret, made and deleted (controller/kubernetes/kube_secret_writer.cc).
+      {"/secrets", {"create", "delete", "get"}},
       // spec.migrations.source configMap (reconcilers/runtimes/kubernetes/folder_reader.cc).
       {"/configmaps", {"get"}},
       // Migration Jobs (reconcilers/runtimes/kubernetes/job_runtime.cc): adopted by name, a finished

@@ -8,7 +8,9 @@
 //   * The upgrade: Kratos and Hydra (ory engine: migration Jobs of the target image) and Athena
 //     (drizzle engine) migrate, bump and verify; `kubectl wait --for=condition=Ready su --all`
 //     returns 0; the Jobs ran (seen by a watch) and are gone; the history tables hold exactly the
-//     target versions' migrations; the pods run the target images and serve.
+//     target versions' migrations; the pods run the target images and serve. Kratos has
+//     policy.rehearse: its migrator first runs on a copy as Jobs reading the copy's DSN from the
+//     Secret kratos-rehearsal-dsn the controller makes, and that Secret is gone afterwards.
 //   * The failure the product prevents: with no SchemaUpgrade, `kubectl set image` to the new Kratos
 //     makes its pod crash-loop with "schema mismatch" and the rollout never completes; after an
 //     undo, the same change with a SchemaUpgrade is held (spec.paused, status.rolloutHold, Events),
@@ -358,8 +360,18 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
         "{.spec.template.spec.containers[0].env[?(@.name==\"DSN\")].valueFrom.secretKeyRef.name} "
         "{.status.succeeded}{\"\\n\"}");
   if (HasFatalFailure()) return;
-  Kubectl({"apply", "-f", Examples("upgrades/")});
+  // Kratos as the example has it, plus policy.rehearse: its migrator first runs on a copy as Jobs
+  // reading the copy's DSN from a Secret the controller makes for it and deletes afterwards.
+  std::string kratos_su = ReadAll(Examples("upgrades/kratos.yaml"));
+  ASSERT_NE(kratos_su.find("  policy:\n"), std::string::npos);
+  kratos_su.replace(kratos_su.find("  policy:\n"), 10, "  policy:\n    rehearse: true\n");
+  Kubectl({"apply", "-f", work_.Write("kratos-rehearsed.yaml", kratos_su), "-f", Examples("upgrades/hydra.yaml"), "-f",
+           Examples("upgrades/athena.yaml")});
   Kubectl({"wait", "--for=condition=Ready", "su", "--all", "--timeout=400s"});
+  EXPECT_NE(Get("su/kratos", "{.status.rehearsal}").find("rehearsal ok on a copy"), std::string::npos)
+      << Get("su/kratos", "{.status.rehearsal}");
+  EXPECT_EQ(Get("secrets", "{.items[*].metadata.name}").find("rehearsal"), std::string::npos)
+      << "the copy's Secret outlived the rehearsal";
 
   // Each migrated, bumped and verified.
   for (const Service* s : {&kratos, &hydra, &athena}) {
@@ -394,7 +406,7 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
   });
   std::map<std::string, std::string> jobs;  // name -> its last watched line
   for (const auto& l : WatchLines(&job_watch_)) jobs[l.substr(0, l.find(' '))] = l;
-  int kratos_jobs = 0, hydra_jobs = 0, athena_jobs = 0;
+  int kratos_jobs = 0, hydra_jobs = 0, athena_jobs = 0, kratos_rehearsal_jobs = 0;
   for (const auto& [name, line] : jobs) {
     SCOPED_TRACE(line);
     bool k = name.rfind("su-kratos-", 0) == 0, h = name.rfind("su-hydra-", 0) == 0;
@@ -407,6 +419,10 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
       // The folder read: no DSN at all.
       EXPECT_NE(line.find(" 5 " + athena.NewImage() + ">" + controller_image_ + " "), std::string::npos);
       EXPECT_EQ(line.find("athena-db"), std::string::npos);
+    } else if (k && line.find(" kratos-rehearsal-dsn ") != std::string::npos) {
+      // The rehearsal's migrators: the copy's DSN from the controller's Secret, never kratos-db.
+      ++kratos_rehearsal_jobs;
+      EXPECT_NE(line.find(" 5 >" + kratos.NewImage() + " 65534 kratos-rehearsal-dsn "), std::string::npos);
     } else {
       // TTL 5 s, the target image, the Deployment's runAsUser, the DSN from the workload's Secret.
       EXPECT_NE(line.find(" 5 >" + (k ? kratos.NewImage() + " 65534 kratos-db " : hydra.NewImage() + " 65534 hydra-db ")),
@@ -414,8 +430,9 @@ TEST_F(OlympusE2E, KratosHydraAndAthenaUpgradeWithKubectlApply) {
     }
     EXPECT_EQ(line.substr(line.rfind(' ') + 1), "1") << "every Job succeeded";
   }
-  // migrate sql status, migrate sql up, and status again after it.
-  EXPECT_GE(kratos_jobs, 2);
+  // migrate sql status, migrate sql up, and status again after it (Kratos: on the copy too).
+  EXPECT_GE(kratos_rehearsal_jobs, 2) << "status and up on the copy";
+  EXPECT_GE(kratos_jobs - kratos_rehearsal_jobs, 2);
   EXPECT_GE(hydra_jobs, 2);
   EXPECT_EQ(athena_jobs, 1) << "the folder is read once per target image";
 

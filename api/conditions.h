@@ -114,6 +114,10 @@ inline constexpr const char kUpgradePathRequired[] = "UpgradePathRequired";
 inline constexpr const char kSteppedThrough[] = "SteppedThrough";
 inline constexpr const char kRollbackImpossible[] = "RollbackImpossible";
 inline constexpr const char kSchemaRolledBack[] = "SchemaRolledBack";
+// An interrupted onFailure rollback (status.undo) cannot be resumed as recorded: the workload
+// declares another image, or the database is not at the pre-upgrade version although the audit
+// log says the schema step committed, or the log cannot tell. Nothing more is undone; says what.
+inline constexpr const char kRollbackStateMismatch[] = "RollbackStateMismatch";
 // A contract migration sorts before an expand migration of the same pending set (refused before
 // anything runs; the message says how to get out).
 inline constexpr const char kContractOrder[] = "ContractOrder";
@@ -130,7 +134,7 @@ inline constexpr const char* kAll[] = {
     kBackupRestored, kRestoreRefused, kBackupRetention, kPending, kInvalidSpec, kRolloutHeld, kRolloutResumed,
     kRolloutInProgress, kWaitingForDependency, kDependencyCycle, kUpgradePathRequired, kSteppedThrough,
     kRollbackImpossible, kSchemaRolledBack, kRehearsalFailed, kContractSoaking, kAwaitingContractApproval,
-    kOldVersionRunning, kContracted, kContractOrder};
+    kOldVersionRunning, kContracted, kContractOrder, kRollbackStateMismatch};
 }  // namespace reasons
 
 }  // namespace su

@@ -103,6 +103,15 @@ std::string RenderStatusText(const ResourceStatus& s) {
   if (!s.last_error.empty()) o << "  last error:  " << s.last_error << "\n";
   if (!s.failure_action.empty()) o << "  on failure:  " << s.failure_action << "\n";
   if (!s.rehearsal.empty()) o << "  rehearsal:   " << s.rehearsal << "\n";
+  if (s.undo) {
+    // An interrupted onFailure rollback: the next pass resumes it (docs/policies.md).
+    o << "  undoing:     onFailure " << s.undo->policy << " of plan " << s.undo->plan_hash << " (target "
+      << s.undo->target_version << ") back to " << (s.undo->start_image.empty() ? "(image unchanged)" : s.undo->start_image)
+      << " and database " << (s.undo->start_version.empty() ? "(unchanged)" : s.undo->start_version) << "; done: ";
+    for (size_t i = 0; i < s.undo->done.size(); ++i) o << (i ? ", " : "") << s.undo->done[i];
+    o << (s.undo->done.empty() ? "nothing yet" : "") << "\n";
+  }
+
   if (!s.contract_after.empty()) o << "  contract at: " << s.contract_after << " (expand/contract: the soak ends)\n";
   if (!s.next_retry_at.empty()) o << "  next retry:  " << s.next_retry_at << "\n";
   if (s.backup) o << "  backup:      " << s.backup->path << " (" << s.backup->size_bytes << " bytes, " << s.backup->taken_at << ")\n";

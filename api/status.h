@@ -77,6 +77,41 @@ struct BackfillProgress {
   bool operator==(const BackfillProgress&) const = default;
 };
 
+// onFailure rollback under way (docs/policies.md "A rollback that was interrupted"): written
+// through the status store before the combined rollback changes anything, updated after each of
+// its steps, cleared once the resource is Failed with the rollback's status.failureAction. A pass
+// that finds it for the same spec resumes the rollback instead of planning the upgrade again; the
+// audit log rows after audit_from say which steps committed (a kill loses status writes, not
+// committed rows). A new spec (target, or olympus.io/retry) starts without it.
+struct UndoProgress {
+  std::string policy;          // the onFailure policy being carried out: "rollback"
+  std::string plan_hash;       // the failed attempt's plan
+  std::string target_version;  // its target (spec.targetVersion)
+  long long generation = 0;    // the spec generation it failed under
+  std::string start_version;   // the pre-upgrade database version (the schema step's goal; "": none applied)
+  std::string start_image;     // the pre-upgrade image (the image step's goal; "": not bumped)
+  std::string from_image;      // the image the workload declared when the rollback began
+  bool image_bumped = false;   // from_image was not start_image: the image step has work to do
+  std::string failure;         // the failure being undone, as status.lastError shows it
+  std::string failure_code;    // its error code (CodeName), for the exit code of a resumed apply
+  std::string reason;          // its condition reason (MigrationFailed, VerifyFailed, ...)
+  int attempts = 0;            // status.attempts before the failure was counted
+  // The last id of the resource's rows in the audit log (public.schema_upgrade_log, and the
+  // engine's own when migrations.schema moves it) when the rollback began: this rollback's rows
+  // come after. -1: could not be read (a resumed pass then says it cannot tell, and stops).
+  long long audit_from = -1;
+  long long engine_audit_from = -1;
+  std::string started_at;
+  // Steps finished, in order: "image", then "schema". image_result / schema_result: each step's
+  // sentence for status.failureAction; schema_note: why the schema step went to the backup (set
+  // before the restore starts).
+  std::vector<std::string> done;
+  std::string image_result;
+  std::string schema_result;
+  std::string schema_note;
+  bool operator==(const UndoProgress&) const = default;
+};
+
 struct ResourceStatus {
   std::string resource;            // namespace/name
   long long observed_generation = 0;
@@ -125,6 +160,7 @@ struct ResourceStatus {
   // policy.contract.after. Set when Verify succeeds with contract migrations pending; "" before.
   std::string contract_after;
   std::optional<BackupRecord> backup;
+  std::optional<UndoProgress> undo;  // onFailure rollback under way (see UndoProgress)
   std::vector<BlockedSession> blocked_sessions;
   std::optional<BackfillProgress> backfill;
   std::vector<Condition> conditions;

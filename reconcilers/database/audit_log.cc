@@ -170,6 +170,34 @@ Result<std::vector<std::string>> AuditLog::UpgradeApplied(const std::string& res
   return out;
 }
 
+Result<long long> AuditLog::LastId(const std::string& resource) {
+  auto r = db_->Query("SELECT coalesce(max(id), 0) FROM " + Table() + " WHERE resource = $1", {resource});
+  if (!r.ok() && r.status().sqlstate() == "42P01") return 0LL;  // no table: no rows
+  if (!r.ok()) return r.status().WithContext("reading the audit log");
+  if (r->rows.empty() || r->Get(0, 0).empty()) return 0LL;
+  return std::stoll(r->Get(0, 0));
+}
+
+Result<std::vector<AuditEntry>> AuditLog::Since(const std::string& resource, long long after_id) {
+  std::vector<AuditEntry> out;
+  auto r = db_->Query("SELECT id, direction, status, version, detail FROM " + Table() +
+                          " WHERE resource = $1 AND id > $2 ORDER BY id",
+                      {resource, std::to_string(after_id)});
+  if (!r.ok() && r.status().sqlstate() == "42P01") return out;
+  if (!r.ok()) return r.status().WithContext("reading the audit log");
+  for (size_t i = 0; i < r->rows.size(); ++i) {
+    AuditEntry e;
+    e.id = std::stoll(r->Get(i, 0, "0"));
+    e.resource = resource;
+    e.direction = r->Get(i, 1);
+    e.status = r->Get(i, 2);
+    e.version = r->Get(i, 3);
+    e.detail = r->Get(i, 4);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 Result<std::vector<AuditEntry>> AuditLog::List(int limit, const std::string& resource) {
   auto exists = db_->Query("SELECT to_regclass($1) IS NOT NULL", {Table()});
   if (!exists.ok()) return exists.status();

@@ -77,6 +77,12 @@ class AuditLog {
   // "restore" row (the backup is older than the upgrade's start). kNotFound when the resource has no
   // "upgrade-start" row (an upgrade started by an older release).
   Result<std::vector<std::string>> UpgradeApplied(const std::string& resource);
+  // The id of the resource's newest row (0: none, or no table yet): rows written later have
+  // higher ids, also across a restore (restore.h keeps the table and its sequence).
+  Result<long long> LastId(const std::string& resource);
+  // The resource's rows with id > after_id, oldest first: id, direction, status, version and
+  // detail only. Empty when the table does not exist.
+  Result<std::vector<AuditEntry>> Since(const std::string& resource, long long after_id);
   // Newest first. resource empty: all. Returns an empty list when the table does not exist.
   Result<std::vector<AuditEntry>> List(int limit, const std::string& resource = "");
 

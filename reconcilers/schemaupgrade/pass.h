@@ -1,7 +1,8 @@
 // Pass: one reconcile pass over one SchemaUpgrade (internal to the reconciler; see reconciler.h
-// for the contract). Split over four files: pass_status.cc (the top-level Run and status/condition
+// for the contract). Split over several files: pass_status.cc (the top-level Run and status/condition
 // bookkeeping), pass_steps.cc (observe, gates, backup, migrate, bump, verify), preflight.cc (what
-// is checked before the first change) and pass_failure.cc (what policy.onFailure does).
+// is checked before the first change), pass_failure.cc (what policy.onFailure does),
+// pass_restore.cc (its restore) and pass_undo.cc (a rollback resumed after a kill, status.undo).
 // Every step returns a StepOutcome (outcome.h): succeeded (go on), or why the pass stops: waiting,
 // retry-after or failed. Run() is the one place that records a stopping outcome in status
 // (conditions, attempts, backoff, events) and in the ReconcileOutcome.
@@ -216,6 +217,27 @@ class Pass {
 
   // A permanent failure at `reason`: carry out policy.onFailure once, then stay Failed.
   StepOutcome OnFailure(const Status& failure, const std::string& reason);
+  // The end of OnFailure (also of a resumed rollback): status.failureAction, attempts, the
+  // on-failure audit row (once: not again when `seen` holds it), status.undo cleared; Failed.
+  StepOutcome EndFailure(const Status& failure, const std::string& reason, std::string action,
+                         const UndoSeen* seen = nullptr);
+
+  // ---- an interrupted onFailure rollback (pass_undo.cc, status.undo) ----
+  // Records status.undo and saves it before the combined rollback changes anything.
+  void BeginUndo(const Status& failure, const std::string& reason);
+  // Records a finished step of the rollback in status.undo ("image", "schema", "image-failed",
+  // "schema-failed") with its sentence, and saves it.
+  void UndoStepDone(const std::string& step, const std::string& result);
+  bool UndoDone(const std::string& step) const;
+  // A pass that finds status.undo of this spec resumes the rollback (after Observe, before
+  // anything else): the steps the audit log shows committed are not run again, the rest are, and
+  // the resource ends Failed as the uninterrupted rollback would have left it. When the world
+  // disagrees with the record (another image declared, the database not at the pre-upgrade
+  // version although the schema step committed, the audit log unreadable) it does nothing more
+  // and says so (Failed, RollbackStateMismatch); a transient read error is retried.
+  StepOutcome ResumeUndo();
+  // The rows of this rollback in the audit log (the public one, and the engine's for its downs).
+  Result<UndoSeen> ReadUndoSeen() const;
 
   // Each undo step returns what it did as a value (undo.h); .message is the failureAction sentence.
   UndoOutcome RollbackImage();
@@ -235,7 +257,9 @@ class Pass {
 
   // kRefused (a missing down file, before any ran) or kFailed with changed_nothing: the caller
   // may restore a backup instead.
-  UndoOutcome RunDown();
+  // undone_before: versions an interrupted run of this rollback already rolled back (the audit
+  // log's down rows), counted in the sentence and in whether anything changed.
+  UndoOutcome RunDown(const std::vector<std::string>& undone_before = {});
 
   // onFailure rollback: the image back to the one before this upgrade (RollbackImage), then the
   // schema back to the pre-upgrade version (RunDown when every applied migration has a down file,
@@ -274,6 +298,7 @@ class Pass {
   bool changed_ = false;  // this pass applied, bumped or rolled out something
   bool hold_asserted_ = false;  // HoldRollout held the rollout in this pass
   bool contract_run_ = false;   // Migrate() runs the contract migrations (Contract() set it)
+  std::optional<UndoSeen> undo_seen_;  // ResumeUndo: what the audit log holds of the rollback
   std::mutex blocked_mu_;
   std::vector<BlockedSession> blocked_;
 };

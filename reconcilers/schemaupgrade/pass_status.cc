@@ -18,9 +18,15 @@ ReconcileOutcome Pass::Run() {
     out_.status = st_;
     return out_;
   }
-  for (auto step : {&Pass::CheckDependencyCycle, &Pass::Observe, &Pass::Preflight}) {
+  for (auto step : {&Pass::CheckDependencyCycle, &Pass::Observe}) {
     if (StepOutcome o = (this->*step)(); !o.ok()) return Finish(o);
   }
+  // An onFailure rollback of this spec was interrupted (status.undo): finish it, never plan the
+  // upgrade again (pass_undo.cc). A dry run only plans.
+  if (st_.undo && !opt_.dry_run) {
+    if (StepOutcome o = ResumeUndo(); !o.ok()) return Finish(o);
+  }
+  if (StepOutcome o = Preflight(); !o.ok()) return Finish(o);
   // GitOps bumped first: the rollout is held before any gate (approval, maintenance window, drift,
   // lint) can keep the migrations waiting, for new pods must not meet the old schema meanwhile. A
   // dry run changes nothing, a hold included.

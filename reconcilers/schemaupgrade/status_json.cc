@@ -86,6 +86,32 @@ std::string StatusToJson(const ResourceStatus& s) {
     if (!s.backup->database_version.empty()) b["databaseVersion"] = Str(s.backup->database_version);
     o["backup"] = b;
   }
+  if (s.undo) {
+    const UndoProgress& u = *s.undo;
+    value v = value::object();
+    v["policy"] = Str(u.policy);
+    v["planHash"] = Str(u.plan_hash);
+    v["targetVersion"] = Str(u.target_version);
+    v["generation"] = value::number(static_cast<int64_t>(u.generation));
+    v["startVersion"] = Str(u.start_version);
+    v["startImage"] = Str(u.start_image);
+    v["fromImage"] = Str(u.from_image);
+    v["imageBumped"] = value::boolean(u.image_bumped);
+    v["failure"] = Str(u.failure);
+    v["failureCode"] = Str(u.failure_code);
+    v["reason"] = Str(u.reason);
+    v["attempts"] = value::number(u.attempts);
+    v["auditFrom"] = value::number(static_cast<int64_t>(u.audit_from));
+    v["engineAuditFrom"] = value::number(static_cast<int64_t>(u.engine_audit_from));
+    v["startedAt"] = Str(u.started_at);
+    value done = value::array(u.done.size());
+    for (size_t i = 0; i < u.done.size(); ++i) done[i] = Str(u.done[i]);
+    v["done"] = done;
+    if (!u.image_result.empty()) v["imageResult"] = Str(u.image_result);
+    if (!u.schema_result.empty()) v["schemaResult"] = Str(u.schema_result);
+    if (!u.schema_note.empty()) v["schemaNote"] = Str(u.schema_note);
+    o["undo"] = v;
+  }
   value blocked = value::array(s.blocked_sessions.size());
   for (size_t i = 0; i < s.blocked_sessions.size(); ++i) {
     value b = value::object();
@@ -190,6 +216,34 @@ bool StatusFromJson(const std::string& json, ResourceStatus* out, std::string* e
                             GetStr(b, "takenAt"),    GetStr(b, "planHash"),
                             GetStr(b, "snapshot"),   b.has_field("rowsWrittenSince") ? GetNum(b, "rowsWrittenSince") : -1,
                             GetStr(b, "databaseVersion")};
+  }
+  if (o.has_field("undo") && o.at("undo").is_object()) {
+    const value& v = o.at("undo");
+    UndoProgress u;
+    u.policy = GetStr(v, "policy");
+    u.plan_hash = GetStr(v, "planHash");
+    u.target_version = GetStr(v, "targetVersion");
+    u.generation = GetNum(v, "generation");
+    u.start_version = GetStr(v, "startVersion");
+    u.start_image = GetStr(v, "startImage");
+    u.from_image = GetStr(v, "fromImage");
+    u.image_bumped = v.has_field("imageBumped") && v.at("imageBumped").is_boolean() && v.at("imageBumped").as_bool();
+    u.failure = GetStr(v, "failure");
+    u.failure_code = GetStr(v, "failureCode");
+    u.reason = GetStr(v, "reason");
+    u.attempts = static_cast<int>(GetNum(v, "attempts"));
+    u.audit_from = v.has_field("auditFrom") ? GetNum(v, "auditFrom") : -1;
+    u.engine_audit_from = v.has_field("engineAuditFrom") ? GetNum(v, "engineAuditFrom") : -1;
+    u.started_at = GetStr(v, "startedAt");
+    if (v.has_field("done") && v.at("done").is_array()) {
+      for (const auto& d : v.at("done").as_array()) {
+        if (d.is_string()) u.done.push_back(d.as_string());
+      }
+    }
+    u.image_result = GetStr(v, "imageResult");
+    u.schema_result = GetStr(v, "schemaResult");
+    u.schema_note = GetStr(v, "schemaNote");
+    s.undo = std::move(u);
   }
   if (o.has_field("backfill") && o.at("backfill").is_object()) {
     const value& b = o.at("backfill");

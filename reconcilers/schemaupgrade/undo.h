@@ -6,6 +6,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace su::reconcile_internal {
 
@@ -64,6 +65,20 @@ struct CombinedRollback {
   std::string message;        // for status.failureAction
 
   bool ok() const { return image.ok() && schema_tried && schema.ok(); }
+};
+
+// What the audit log holds of one combined rollback (the rows after status.undo's auditFrom /
+// engineAuditFrom), read by a pass resuming it after a kill: a committed step has its row there
+// even when the killed process had not recorded it in status (the restore's row commits with the
+// restore; each down file's row with its down file).
+struct UndoSeen {
+  bool started = false;          // "rollback started"
+  bool image = false;            // "rollback-image succeeded"
+  bool restored = false;         // "restore succeeded"
+  std::string restore_path;      // its detail: the backup restored
+  std::vector<std::string> downs;  // "down succeeded" versions, oldest first (the engine's log)
+  bool ended = false;            // "rollback succeeded|failed" (the schema step's end row)
+  bool on_failure = false;       // "on-failure"
 };
 
 }  // namespace su::reconcile_internal

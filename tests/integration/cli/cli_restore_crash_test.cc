@@ -2,7 +2,8 @@
 // backup (a migration has no down file), killed around the restore (SU_CRASH_AT, see
 // reconcilers/base/crash_point.h), then run again: the audit log keeps every row the killed run
 // wrote, holds exactly one `restore` row per restore that committed (none for one that did not),
-// and the restart converges (Failed, the database and its history at the pre-upgrade version).
+// and the restart resumes the rollback (status.undo) rather than running the upgrade again: no
+// second `up` row for any migration, one restore in all, Failed with the rollback's action.
 // Also `schema-upgrade rollback` through the backup keeps the rows of the upgrade it undoes.
 #include <gtest/gtest.h>
 
@@ -59,15 +60,31 @@ class CliRestoreCrashTest : public CliFixture {
         << "rows of the killed run lost or changed\nbefore: " << trail_before_restart << "\nafter:  " << trail;
     EXPECT_EQ(Count("direction = 'on-failure'"), 1) << trail;
     EXPECT_EQ(Count("status = 'running'"), 0) << trail;
+    // The rollback was resumed, not the upgrade: each migration was tried once, the failing one
+    // included, and the schema was restored once.
+    for (int v : {2, 3, 4}) {
+      EXPECT_EQ(Count("direction = 'up' AND version = '" + Ver(v) + "'"), 1) << "tried again: " << Ver(v) << "\n" << trail;
+    }
+    EXPECT_EQ(Count("direction = 'upgrade-start'"), 2) << "the first apply's and the upgrade's, no third\n" << trail;
+    EXPECT_EQ(Count("direction = 'restore' AND status = 'succeeded'"), 1) << trail;
+    EXPECT_EQ(Count("direction = 'rollback' AND status = 'started'"), 1) << trail;
+    EXPECT_EQ(Count("direction = 'rollback' AND status = 'succeeded'"), 1) << trail;
     CliResult st = Run({"status", "-f", Manifest()});
     EXPECT_TRUE(Contains(st.out, "Failed")) << st.out;
-    EXPECT_TRUE(Contains(st.out, "restoreBackup: database restored from")) << st.out;
+    EXPECT_TRUE(Contains(st.out, "no_such_table")) << "the failure undone is the one reported\n" << st.out;
+    EXPECT_TRUE(Contains(st.out, "on failure:  rollback: ")) << st.out;
+    EXPECT_TRUE(Contains(st.out, "then the schema: restoreBackup: database restored from")) << st.out;
+    EXPECT_TRUE(Contains(st.out, "(down migrations refused: runDown FAILED")) << st.out;
+    EXPECT_FALSE(Contains(st.out, "undoing:")) << "status.undo is gone once the rollback ended\n" << st.out;
   }
 };
 
 // Killed right after the restore committed, before the process recorded anything: the restore's
-// row committed with it, the failed attempt's rows are still there.
-TEST_F(CliRestoreCrashTest, KilledRightAfterTheRestoreCommittedLosesNoAuditRowAndARestartConverges) {
+// row committed with it, the failed attempt's rows are still there. The restart finds status.undo
+// and the restore's row: it finishes the rollback without restoring again, and without running the
+// upgrade again (the schema is back at the pre-upgrade version, so a plan would see 2, 3 and 4
+// pending; before status.undo the restart ran them again, failed again and restored again).
+TEST_F(CliRestoreCrashTest, KilledRightAfterTheRestoreCommittedResumesTheRollbackWithoutASecondUpgrade) {
   Prepare();
   ApplyKilledAt("after-restore");
   EXPECT_EQ(History(), (std::vector<std::string>{Ver(1)})) << "restored";
@@ -80,11 +97,13 @@ TEST_F(CliRestoreCrashTest, KilledRightAfterTheRestoreCommittedLosesNoAuditRowAn
   EXPECT_EQ(Count("direction = 'rollback' AND status = 'started'"), 1) << trail;
   // The restore row is the last one: the rollback had written nothing after it.
   EXPECT_TRUE(Contains(trail.substr(trail.rfind('\n') + 1), " restore succeeded ")) << trail;
+  CliResult killed = Run({"status", "-f", Manifest()});
+  EXPECT_TRUE(Contains(killed.out, "undoing:     onFailure rollback of plan ")) << killed.out;
   ExpectConvergedAfterRestart(trail);
 }
 
 // Killed before the restore started: nothing restored, no restore row.
-TEST_F(CliRestoreCrashTest, KilledBeforeTheRestoreLeavesNoRestoreRowAndARestartConverges) {
+TEST_F(CliRestoreCrashTest, KilledBeforeTheRestoreLeavesNoRestoreRowAndARestartResumesTheRollback) {
   Prepare();
   ApplyKilledAt("before-restore");
   EXPECT_EQ(History(), (std::vector<std::string>{Ver(1), Ver(2), Ver(3)}));

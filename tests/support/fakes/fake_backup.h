@@ -21,6 +21,11 @@ class FakeBackupTool : public BackupTool {
   std::vector<RestoreOptions> restore_options;
   std::vector<std::string>* journal = nullptr;  // "backup", "restore:<path>" appended when set
   std::function<void()> on_backup;    // runs at the start of each Backup (to observe state)
+  // Runs after a Restore that restored (to play what the restore did to the database, or a kill
+  // right after it committed); audit_in_restore: the restore wrote options.audit_row itself (as
+  // the real tool does, in its transaction), so the report says audit_recorded.
+  std::function<void(const RestoreOptions&)> on_restored;
+  bool audit_in_restore = false;
 
   std::vector<std::string> backup_paths;
   std::vector<std::string> restore_paths;
@@ -57,6 +62,8 @@ class FakeBackupTool : public BackupTool {
     }
     RestoreReport r;
     r.restored = true;
+    r.audit_recorded = audit_in_restore && options.audit_row.has_value();
+    if (on_restored) on_restored(options);
     return r;
   }
 

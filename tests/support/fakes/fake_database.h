@@ -52,6 +52,28 @@ class FakeDatabaseServer {
   std::vector<std::string> dsns() const { std::lock_guard<std::mutex> l(mu_); return dsns_; }
   std::vector<std::string> apps() const { std::lock_guard<std::mutex> l(mu_); return apps_; }
 
+  // The audit log, as far as AuditLog::Record writes it and LastId/Since read it (one table for
+  // every schema): rows recorded by the code under test, and rows a test adds to play a step that
+  // records its own row (a restore's, a down file's).
+  struct AuditRow {
+    long long id = 0;
+    std::string resource, direction, status, version, detail;
+  };
+  void AddAuditRow(const std::string& resource, const std::string& direction, const std::string& status,
+                   const std::string& version = "", const std::string& detail = "") {
+    std::lock_guard<std::mutex> l(mu_);
+    audit_.push_back({++next_id_, resource, direction, status, version, detail});
+  }
+  // "<direction> <status>" of each row of `resource`, oldest first.
+  std::vector<std::string> AuditTrail(const std::string& resource) const {
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<std::string> out;
+    for (const auto& a : audit_) {
+      if (a.resource == resource) out.push_back(a.direction + " " + a.status);
+    }
+    return out;
+  }
+
  private:
   friend class FakeDatabase;
   Result<QueryResult> Run(int session, const std::string& sql, const std::vector<SqlValue>& params) {
@@ -75,6 +97,26 @@ class FakeDatabaseServer {
       bool held = lock_holder_ == session;
       if (held) lock_holder_ = 0;
       one("pg_advisory_unlock", held ? "t" : "f");
+    } else if (sql.rfind("INSERT INTO", 0) == 0 && sql.find("schema_upgrade_log") != std::string::npos &&
+               sql.find("VALUES ($1,$2,$3,$4,$5,$6,$7,") != std::string::npos && params.size() > 13) {
+      // AuditLog::Record
+      audit_.push_back({++next_id_, params[0].value_or(""), params[4].value_or(""), params[6].value_or(""),
+                        params[2].value_or(""), params[13].value_or("")});
+      r.affected = 1;
+    } else if (sql.find("coalesce(max(id), 0)") != std::string::npos && sql.find("schema_upgrade_log") != std::string::npos) {
+      long long last = 0;  // AuditLog::LastId
+      for (const auto& a : audit_) {
+        if (!params.empty() && a.resource == params[0].value_or("")) last = a.id;
+      }
+      one("coalesce", std::to_string(last));
+    } else if (sql.rfind("SELECT id, direction, status, version, detail FROM", 0) == 0 && params.size() > 1) {
+      r.columns = {"id", "direction", "status", "version", "detail"};  // AuditLog::Since
+      const long long after = std::stoll(params[1].value_or("0"));
+      for (const auto& a : audit_) {
+        if (a.resource == params[0].value_or("") && a.id > after) {
+          r.rows.push_back(SqlRow{std::to_string(a.id), a.direction, a.status, a.version, a.detail});
+        }
+      }
     } else if (sql.find("RETURNING id") != std::string::npos) {
       one("id", std::to_string(++next_id_));
       r.affected = 1;
@@ -100,6 +142,7 @@ class FakeDatabaseServer {
   long long next_id_ = 0;
   std::vector<std::string> dsns_;
   std::vector<std::string> apps_;
+  std::vector<AuditRow> audit_;
 };
 
 class FakeDatabase : public Database {

@@ -41,6 +41,10 @@ ResourceStatus FullStatus() {
   s.path_step = "v1.2.0";
   s.path_step_started_at = "2024-05-01T01:58:00Z";
   s.path_done = {"v1.1.5"};
+  s.undo = UndoProgress{"rollback", "deadbeef", "v1.2.0", 3, "20240101000000000000", "oryd/kratos:v1.1.0",
+                        "oryd/kratos:v1.2.0", true, "exited with code 1", "Failed", "VerifyFailed", 0, 17, -1,
+                        "2024-05-01T02:00:00Z", {"image"}, "rollbackImage: image restored to oryd/kratos:v1.1.0",
+                        "", " (engine ory has no down migrations)"};
   s.updated_at = "2024-05-01T02:00:01Z";
   return s;
 }

@@ -44,6 +44,26 @@ ResourceStatus Full() {
   s.path_step = "v1.2.0";
   s.path_step_started_at = "2026-03-02T09:58:00Z";
   s.path_done = {"v1.1.5"};
+  UndoProgress u;
+  u.policy = "rollback";
+  u.plan_hash = "fedcba9876543210";
+  u.target_version = "v1.2.0";
+  u.generation = 7;
+  u.start_version = "20240101000001";
+  u.start_image = "localhost/oryd/kratos:v1.1.0";
+  u.from_image = "localhost/oryd/kratos:v1.2.0";
+  u.image_bumped = true;
+  u.failure = "ciam-kratos exited with code 1";
+  u.failure_code = "Failed";
+  u.reason = "VerifyFailed";
+  u.attempts = 1;
+  u.audit_from = 41;
+  u.engine_audit_from = 12;
+  u.started_at = "2026-03-02T10:00:02Z";
+  u.done = {"image"};
+  u.image_result = "rollbackImage: image restored to localhost/oryd/kratos:v1.1.0";
+  u.schema_note = " (engine ory has no down migrations)";
+  s.undo = u;
   s.updated_at = "2026-03-02T10:00:03Z";
   return s;
 }
@@ -125,6 +145,8 @@ TEST(StatusJsonTest, RoundTripsEveryField) {
   EXPECT_EQ(back.path_step, "v1.2.0");
   EXPECT_EQ(back.path_step_started_at, "2026-03-02T09:58:00Z");
   EXPECT_EQ(back.path_done, (std::vector<std::string>{"v1.1.5"}));
+  ASSERT_TRUE(back.undo.has_value());
+  EXPECT_EQ(*back.undo, *s.undo);
   EXPECT_EQ(back, s) << "every field round-trips";
   EXPECT_EQ(StatusToJson(back), json) << "a second round trip is identical";
 }
@@ -149,6 +171,8 @@ TEST(StatusJsonTest, AbsentBackupStaysAbsentAndEmptyStatusRoundTrips) {
   ASSERT_TRUE(StatusFromJson(StatusToJson(s), &back, &err)) << err;
   EXPECT_FALSE(back.backup.has_value());
   EXPECT_FALSE(back.backfill.has_value());
+  EXPECT_FALSE(back.undo.has_value()) << "no rollback under way: no status.undo";
+  EXPECT_EQ(StatusToJson(s).find("\"undo\""), std::string::npos);
   EXPECT_EQ(back.phase, Phase::kPending);
   EXPECT_TRUE(back.conditions.empty());
 }

@@ -179,6 +179,50 @@ TEST_F(RestoreAuditTest, WhatAnUpgradeAppliedCountsOnlyWhatCameAfterARestore) {
   EXPECT_EQ(*applied, (std::vector<std::string>{"2"}));
 }
 
+// status.undo's anchor (docs/upgrade-paths.md): the id of the resource's last row when a rollback
+// begins. The rows after it (the restore's own included) are found by id after the restore too:
+// the restore keeps the table and its sequence, so ids only grow.
+TEST_F(RestoreAuditTest, RowsAfterARecordedIdAreFoundAcrossARestore) {
+  AuditLog log(db_.get());
+  auto none = log.LastId("ns/app");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, 0) << "no table yet";
+  auto nothing = log.Since("ns/app", 0);
+  ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+  EXPECT_TRUE(nothing->empty());
+  Exec("CREATE TABLE users (id int PRIMARY KEY);\n");
+  Record("public", "backup", "x");
+  const std::string path = Dump();
+  Record("public", "up", "after the backup");
+  auto from = log.LastId("ns/app");
+  ASSERT_TRUE(from.ok()) << from.status().ToString();
+  EXPECT_GT(*from, 0);
+  Record("public", "rollback", "started");
+  AuditEntry other;
+  other.resource = "ns/other";
+  other.engine = "controller";
+  other.direction = "bump";
+  other.status = "succeeded";
+  ASSERT_TRUE(log.Record(other).ok());
+  auto r = PgRestore(PosixProcessRunner(), dsn_, path, WithRow(path));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r->audit_recorded);
+  Record("public", "on-failure", "done");
+
+  auto rows = log.Since("ns/app", *from);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  std::string got;
+  for (const auto& e : *rows) {
+    EXPECT_GT(e.id, *from);
+    got += e.direction + ":" + e.status + ":" + e.detail + ";";
+  }
+  EXPECT_EQ(got, "rollback:succeeded:started;restore:succeeded:" + path + ";on-failure:succeeded:done;")
+      << "this resource's rows after the id, oldest first";
+  auto last = log.LastId("ns/app");
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, rows->back().id);
+}
+
 // The caller killed while it fed psql the script: psql reads up to where the input ends. The
 // script is one explicit BEGIN ... COMMIT, so a script that ends right after the wipe (every
 // user schema dropped) restores nothing and drops nothing; psql's --single-transaction, used

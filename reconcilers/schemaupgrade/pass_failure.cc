@@ -2,6 +2,7 @@
 // runDown), recorded in status.failureAction and the audit log (see pass.h).
 #include "reconcilers/schemaupgrade/pass.h"
 
+#include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/advisory_lock.h"
 #include "reconcilers/database/audit_log.h"
@@ -220,7 +221,10 @@ UndoOutcome Pass::RunDown(const std::vector<std::string>& undone_before) {
   ctx.lock_timeout = su_.policy.lock_timeout;
   ctx.statement_timeout = su_.policy.statement_timeout;
   ctx.clock = d_.clock;
-  ctx.on_progress = d_.on_progress;
+  ctx.on_progress = [this](const Progress& p) {
+    if (p.event == Progress::Event::kMigrationDone) CrashPoint("down-done");  // committed with its row
+    if (d_.on_progress) d_.on_progress(p);
+  };
   // Only the down files that were planned (and approved) may run.
   ctx.approved = ReviewedDowns();
   std::string to = !st_.start_version.empty() ? st_.start_version : (plan_.db_version.empty() ? "0" : plan_.db_version);

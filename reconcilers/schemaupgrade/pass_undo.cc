@@ -6,6 +6,7 @@
 // the step they record (the restore's in the restore's transaction, each down file's with it).
 #include "reconcilers/schemaupgrade/pass.h"
 
+#include "reconcilers/base/crash_point.h"
 #include "reconcilers/base/log.h"
 #include "reconcilers/base/secrets.h"
 #include "reconcilers/database/audit_log.h"
@@ -54,6 +55,7 @@ void Pass::BeginUndo(const Status& failure, const std::string& reason) {
   }
   st_.undo = std::move(u);
   Save();
+  CrashPoint("undo-saved");
   LogInfo("undo.started", {{"resource", su_.Key()}, {"policy", st_.undo->policy}, {"plan", st_.undo->plan_hash},
                            {"audit_from", std::to_string(st_.undo->audit_from)}});
 }

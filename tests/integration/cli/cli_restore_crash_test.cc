@@ -46,6 +46,31 @@ class CliRestoreCrashTest : public CliFixture {
   int Count(const std::string& where) {
     return std::stoi(Scalar("SELECT count(*) FROM schema_upgrade_log WHERE resource = 'clitest/app' AND " + where));
   }
+  void DownRollbackKilledAt(const std::string& point, const std::vector<std::string>& history_when_killed) {
+    WriteMigration(1, "users", "CREATE TABLE users (id int PRIMARY KEY, mail text);\n", "DROP TABLE users;\n");
+    WriteManifest();
+    ASSERT_EQ(Run({"apply", "-f", Manifest(), "-q"}).exit_code, 0);
+    WriteMigration(2, "add_name", "ALTER TABLE users ADD COLUMN name text;\n", "ALTER TABLE users DROP COLUMN name;\n");
+    WriteMigration(3, "orders", "CREATE TABLE orders (id int REFERENCES users(id));\n", "DROP TABLE orders;\n");
+    WriteMigration(4, "broken", "INSERT INTO no_such_table VALUES (1);\n", "SELECT 1;\n");
+    WriteManifest({"    onFailure: rollback"});
+    ApplyKilledAt(point);
+    ASSERT_EQ(History(), history_when_killed);
+    CliResult again = Run({"apply", "-f", Manifest(), "-q"});
+    EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+    EXPECT_EQ(History(), (std::vector<std::string>{Ver(1)}));
+    const std::string trail = Trail();
+    for (int v : {2, 3, 4}) {
+      EXPECT_EQ(Count("direction = 'up' AND version = '" + Ver(v) + "'"), 1) << "tried again: " << Ver(v) << "\n" << trail;
+    }
+    for (int v : {2, 3}) EXPECT_EQ(Count("direction = 'down' AND version = '" + Ver(v) + "'"), 1) << Ver(v) << "\n" << trail;
+    EXPECT_EQ(Count("direction = 'rollback' AND status = 'started'"), 1) << trail;
+    EXPECT_EQ(Count("direction = 'on-failure'"), 1) << trail;
+    CliResult st = Run({"status", "-f", Manifest()});
+    EXPECT_TRUE(Contains(st.out, "Failed")) << st.out;
+    EXPECT_TRUE(Contains(st.out, "then the schema: runDown: 2 migration(s) rolled back (" + Ver(3) + ", " + Ver(2) + ")"))
+        << st.out;
+  }
   // The run after a kill: Failed again, everything undone, nothing left running.
   void ExpectConvergedAfterRestart(const std::string& trail_before_restart) {
     CliResult again = Run({"apply", "-f", Manifest(), "-q"});
@@ -138,6 +163,17 @@ TEST_F(CliRestoreCrashTest, KilledWhilePsqlRestoresTheRestoreAndItsRowCommitToge
   EXPECT_EQ(Count("direction = 'restore'"), restored ? 1 : 0) << (restored ? "restored" : "not restored") << "\n" << trail;
   EXPECT_EQ(Count("direction = 'up' AND version = '" + Ver(4) + "' AND status = 'failed'"), 1) << trail;
   ExpectConvergedAfterRestart(trail);
+}
+
+// The combined rollback by down files (every migration has one: 2 and 3 applied, 4 failed), killed
+// at `point`, then run again: the restart runs only what is left of the rollback, never the
+// upgrade, and its action names everything it undid.
+TEST_F(CliRestoreCrashTest, KilledBetweenDownFilesResumesTheRollbackWithTheRestOnly) {
+  DownRollbackKilledAt("down-done#1", {Ver(1), Ver(2)});  // 3's down file committed
+}
+
+TEST_F(CliRestoreCrashTest, KilledOnceTheRollbackWasRecordedRunsItWholeOnce) {
+  DownRollbackKilledAt("undo-saved", {Ver(1), Ver(2), Ver(3)});  // status.undo saved, nothing undone
 }
 
 // `schema-upgrade rollback` restoring the pre-upgrade backup (no down file for 3): the upgrade's

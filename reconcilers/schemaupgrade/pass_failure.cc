@@ -178,6 +178,7 @@ CombinedRollback Pass::Rollback() {
     return r;
   }
   if (UndoDone("schema") || UndoDone("schema-failed")) {
+    // Recorded with its sentence; from here on only ok() matters (the kind is not recorded).
     const bool ok = UndoDone("schema");
     r.schema = ok ? UndoOutcome::Done(UndoKind::kSchemaByBackup, st_.undo->schema_result)
                   : UndoOutcome::NotDone(UndoKind::kFailed, st_.undo->schema_result, st_.undo->schema_result, false);

@@ -234,6 +234,9 @@ struct RunContext {
   // contract migration (ExpandPrefix) and stop there, successfully. CheckApproved still covers
   // the whole pending set.
   bool expand_only = false;
+  // A rehearsal on a scratch copy (reconcilers/rehearsal): failure messages leave out the real
+  // run's advice (retries, what is committed); the rehearsal adds its own.
+  bool rehearsal = false;
 };
 
 struct AppliedStep {

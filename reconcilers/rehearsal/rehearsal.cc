@@ -48,6 +48,7 @@ RunContext CopyContext(const RunContext& ctx) {
   RunContext c = ctx;
   c.on_session = nullptr;
   c.before_migration = nullptr;
+  c.rehearsal = true;
   return c;
 }
 

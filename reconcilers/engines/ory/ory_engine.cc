@@ -280,7 +280,8 @@ class OryEngine : public Engine {
                                                : "was killed by signal " + std::to_string(run->term_signal);
       rep.retry_with_backoff = o_.retry_failed_runs && !run->timed_out;
       const char* next =
-          rep.retry_with_backoff
+          ctx.rehearsal ? ""  // on a copy: the rehearsal says what to do
+          : rep.retry_with_backoff
               ? "; each applied migration is committed. It is retried with policy.retries' backoff up to "
                 "retries.limit times in a row, then the failure is permanent (fix the cause, then a new "
                 "olympus.io/retry annotation value or a spec change tries again)"

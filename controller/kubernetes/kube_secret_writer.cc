@@ -5,6 +5,7 @@
 
 #include "controller/kubernetes/kube_secret_resolver.h"
 #include "kube/base64.h"
+#include "kube/owner_reference.h"
 #include "reconcilers/base/secrets.h"
 
 namespace su::kube {
@@ -96,17 +97,7 @@ class KubeSecretWriter : public SecretWriter {
     meta["namespace"] = value::string(su.namespace_);
     meta["labels"] = labels;
     meta["annotations"] = annotations;
-    if (!su.uid.empty()) {
-      value owner = value::object();
-      owner["apiVersion"] = value::string(kApiVersion);
-      owner["kind"] = value::string(kKind);
-      owner["name"] = value::string(su.name);
-      owner["uid"] = value::string(su.uid);
-      owner["controller"] = value::boolean(true);
-      value owners = value::array();
-      owners[0] = owner;
-      meta["ownerReferences"] = owners;
-    }
+    if (!su.uid.empty()) meta["ownerReferences"] = kube::ControllerOwnerReferences(kApiVersion, kKind, su.name, su.uid);
     value d = value::object();
     d[key] = value::string(Base64Encode(data));
     value secret = value::object();

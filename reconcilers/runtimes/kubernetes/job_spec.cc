@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "kube/owner_reference.h"
 #include "reconcilers/base/process.h"
 #include "reconcilers/base/sha256.h"
 #include "reconcilers/runtimes/kubernetes/kube_job.h"
@@ -274,19 +275,7 @@ Result<std::string> BuildMigrationJob(const KubeJobOptions& o, const ContainerRu
   meta["namespace"] = value::string(o.ns);
   meta["labels"] = Labels(o);
   meta["annotations"] = annotations;
-  if (!o.uid.empty()) {
-    // No blockOwnerDeletion: setting it needs update on schemaupgrades/finalizers (admission
-    // OwnerReferencesPermissionEnforcement), and the Job need not outlive-block its owner.
-    value owner = value::object();
-    owner["apiVersion"] = value::string(kApiVersion);
-    owner["kind"] = value::string(kKind);
-    owner["name"] = value::string(o.name);
-    owner["uid"] = value::string(o.uid);
-    owner["controller"] = value::boolean(true);
-    value owners = value::array();
-    owners[0] = owner;
-    meta["ownerReferences"] = owners;
-  }
+  if (!o.uid.empty()) meta["ownerReferences"] = kube::ControllerOwnerReferences(kApiVersion, kKind, o.name, o.uid);
 
   value tmeta = value::object();
   tmeta["labels"] = Labels(o);

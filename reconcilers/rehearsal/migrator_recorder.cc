@@ -94,7 +94,7 @@ Result<std::map<std::string, MigratorRecorder::TupleCounts>> MigratorRecorder::R
   return out;
 }
 
-void MigratorRecorder::RowsTouchedLocked() {
+void MigratorRecorder::RowsTouchedLocked(const std::set<std::string>& skip) {
   if (!monitor_ || !rows_before_ok_) return;
   // The migrator has exited; its sessions leave the copy right after (their counts are flushed
   // before they leave pg_stat_activity).
@@ -104,11 +104,8 @@ void MigratorRecorder::RowsTouchedLocked() {
     rows_note_ = "table statistics could not be read after the run: " + after.status().message();
     return;
   }
-  std::string history_oid;
-  auto h = monitor_->Query("SELECT to_regclass($1)::oid::text", {QuoteQualified(history_table_)});
-  if (h.ok() && !h->rows.empty()) history_oid = h->Get(0, 0);
   for (const auto& [oid, a] : *after) {
-    if (oid == history_oid) continue;
+    if (skip.count(oid)) continue;
     TupleCounts b;
     if (auto it = rows_before_.find(oid); it != rows_before_.end()) b = it->second;
     RehearsedRowCount c{a.table, a.ins - b.ins, a.upd - b.upd, a.del - b.del};
@@ -284,7 +281,7 @@ std::vector<RehearsedMigration> MigratorRecorder::Finish(const std::string& fail
     if (h.ok() && !h->rows.empty() && h->rows[0][0].has_value()) skip.insert(h->Get(0, 0));
   }
   AttachLocks(monitor_.get(), spans, &out, skip);
-  RowsTouchedLocked();
+  RowsTouchedLocked(skip);
   return out;
 }
 

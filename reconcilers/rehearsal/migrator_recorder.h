@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,7 +81,8 @@ class MigratorRecorder {
     long long ins = 0, upd = 0, del = 0;
   };
   Result<std::map<std::string, TupleCounts>> ReadCountsLocked();
-  void RowsTouchedLocked();
+  // skip: oids left out (the history table's, as for locks).
+  void RowsTouchedLocked(const std::set<std::string>& skip);
 
   const std::vector<int> own_pids_;
   const std::string history_table_;

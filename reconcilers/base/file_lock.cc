@@ -16,9 +16,7 @@
 #include <thread>
 
 namespace su {
-namespace {
-
-using SteadyClock = std::chrono::steady_clock;
+namespace file_lock_internal {
 
 // The in-process lock of one folder: a flag under a mutex, waited for on a condition variable with
 // a deadline. Not std::timed_mutex: its try_lock_until(steady_clock) is pthread_mutex_clocklock,
@@ -29,6 +27,15 @@ struct FolderGate {
   std::condition_variable cv;
   bool held = false;  // guarded by mu
 };
+
+}  // namespace file_lock_internal
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+// Named, not anonymous: FileLock::Held holds one, and a unity build (make demo) warns
+// (-Wsubobject-linkage) about a class with a member of an anonymous-namespace type.
+using file_lock_internal::FolderGate;
 
 // One gate per folder ever locked by this process (a handful: never erased, so a waiter's
 // shared_ptr and the map always agree).
@@ -58,7 +65,7 @@ std::string Seconds(std::chrono::milliseconds d) {
 
 struct FileLock::Held {
   std::string folder;
-  std::shared_ptr<FolderGate> gate;  // held while held
+  std::shared_ptr<file_lock_internal::FolderGate> gate;  // held while held
   int fd = -1;                       // flock'ed while held
   ~Held() {
     if (fd >= 0) {

@@ -224,8 +224,12 @@ Result<std::vector<std::string>> ListManifestFiles(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return Status::Io(Errno("opendir " + dir));
   std::vector<std::string> out;
-  errno = 0;
-  while (dirent* e = ::readdir(d)) {
+  // errno is reset before each readdir: only its end-of-folder NULL with errno still 0 is clean
+  // (a dangling link's failed stat below must not read as a failed listing).
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(d);
+    if (e == nullptr) break;
     std::string name = e->d_name;
     if (!IsManifestFileName(name)) continue;
     std::string path = dir + "/" + name;

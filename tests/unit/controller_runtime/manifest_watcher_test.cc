@@ -166,6 +166,17 @@ TEST(ManifestWatcherTest, PeriodicResyncListsManifestsSorted) {
   EXPECT_EQ(rec.LastResync(), (std::vector<std::string>{dir.Path("a.yml"), dir.Path("b.yaml")}));
 }
 
+TEST(ManifestWatcherTest, ListingSkipsADanglingLinkAndStillSucceeds) {
+  // A ConfigMap's manifest link left dangling after a ..data swap: its failed stat once left errno
+  // set, and the loop's end read it as a readdir error, failing every listing of the folder.
+  testing::TempDir dir;
+  dir.Write("a.yaml", "x");
+  ASSERT_EQ(::symlink("..data/gone.yaml", dir.Path("gone.yaml").c_str()), 0);
+  auto listed = ListManifestFiles(dir.path());
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(*listed, (std::vector<std::string>{dir.Path("a.yaml")}));
+}
+
 TEST(ManifestWatcherTest, ConfigMapDataSwapTriggersAResync) {
   // Kubernetes mounts a ConfigMap as m.yaml -> ..data/m.yaml, ..data -> ..<timestamp>/, and updates it
   // by renaming a new ..data_tmp symlink over ..data: no event ever names m.yaml.

@@ -12,14 +12,28 @@
 
 namespace su {
 
+std::string FolderSource::NameOf(const std::string& path) const {
+  const std::string& dir = options_.dir;
+  if (path.size() > dir.size() + 1 && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/') {
+    return path.substr(dir.size() + 1);
+  }
+  return path;
+}
+
+std::string FolderSource::PathOf(const std::string& name) const {
+  return !name.empty() && name[0] == '/' ? name : options_.dir + "/" + name;
+}
+
 Status FolderSource::Reload(const std::string& path, std::vector<std::string>* present,
                             std::vector<std::string>* gone, bool force) {
   FileSystem* fs = LocalFileSystem();
+  const std::string name = NameOf(path);
   std::lock_guard<std::mutex> l(mu_);
   // Stat before reading: an edit during the read changes the stamp, so it is read again next time.
   struct stat sb {};
   const bool stat_ok = ::stat(path.c_str(), &sb) == 0;
-  auto file = files_.find(path);
+  auto file = files_.find(name);
+  if (file != files_.end()) file->second.listed = listing_;
   if (!force && stat_ok && file != files_.end() && file->second.stamped) {
     const FileStamp& st = file->second.stamp;
     if (st.ino == sb.st_ino && st.size == sb.st_size && st.mtime_sec == sb.st_mtim.tv_sec &&
@@ -43,12 +57,15 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
   // Refuse a key another file defines before changing anything: the file keeps its last good parse.
   for (const auto& su : *loaded) {
     auto owner = resources_.find(su.Key());
-    if (owner != resources_.end() && *owner->second.file != path) {
+    if (owner != resources_.end() && *owner->second.file != name) {
       return Status::Invalid(path + ": SchemaUpgrade " + su.Key() + " is already defined in " +
-                             *owner->second.file);
+                             PathOf(*owner->second.file));
     }
   }
-  if (file == files_.end()) file = files_.emplace(path, FileEntry{}).first;
+  if (file == files_.end()) {
+    file = files_.emplace(name, FileEntry{}).first;
+    file->second.listed = listing_;
+  }
   const std::string* file_key = &file->first;
   std::vector<const std::string*> now;
   now.reserve(loaded->size());
@@ -74,10 +91,17 @@ Status FolderSource::Reload(const std::string& path, std::vector<std::string>* p
   return Status::Ok();
 }
 
-std::vector<std::string> FolderSource::Files() {
+unsigned FolderSource::BeginListing() {
+  std::lock_guard<std::mutex> l(mu_);
+  return ++listing_;
+}
+
+std::vector<std::string> FolderSource::NotListed(unsigned listing) {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> out;
-  for (const auto& [f, _] : files_) out.push_back(f);
+  for (const auto& [name, entry] : files_) {
+    if (entry.listed != listing) out.push_back(PathOf(name));
+  }
   return out;
 }
 
@@ -110,11 +134,11 @@ Status FolderSource::Start(ResourceHandler handler) {
   ManifestWatcherCallbacks cb;
   cb.on_change = [this](const std::string& path) { OnPath(path, false); };
   cb.on_resync = [this](const std::vector<std::string>& paths) {
-    std::set<std::string> seen(paths.begin(), paths.end());
+    // Files known but not in this listing (deleted without an event we saw) are read again, which
+    // removes their resources. Each file read marks itself listed: no set of 10,000 names is built.
+    const unsigned listing = BeginListing();
     for (const auto& p : paths) OnPath(p, !first_listing_);
-    for (const auto& f : Files()) {
-      if (!seen.count(f)) OnPath(f, false);
-    }
+    for (const auto& f : NotListed(listing)) OnPath(f, false);
     first_listing_ = false;
     std::lock_guard<std::mutex> l(mu_);
     synced_ = true;
@@ -136,7 +160,7 @@ std::optional<SourcedResource> FolderSource::Get(const std::string& key) {
   auto it = resources_.find(key);
   if (it == resources_.end()) return std::nullopt;
   SchemaUpgrade su = UnpackSpec(it->second.spec);
-  su.source_file = *it->second.file;
+  su.source_file = PathOf(*it->second.file);
   long long generation = su.generation;
   return SourcedResource{key, generation, std::move(su)};
 }

@@ -12,7 +12,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -41,7 +40,14 @@ class FolderSource : public ResourceSource {
   Status Reload(const std::string& path, std::vector<std::string>* present, std::vector<std::string>* gone,
                 bool force);
   void OnPath(const std::string& path, bool resync_only);
-  std::vector<std::string> Files();
+  // A periodic listing: BeginListing() starts one; every file Reload()ed after it is marked listed;
+  // NotListed(listing) is the files (full paths) it did not reach, i.e. gone without an event.
+  unsigned BeginListing();
+  std::vector<std::string> NotListed(unsigned listing);
+  // files_ is keyed by the name inside options_.dir (short: no heap buffer for most names), or the
+  // full path of a file elsewhere; PathOf is the inverse of NameOf.
+  std::string NameOf(const std::string& path) const;
+  std::string PathOf(const std::string& name) const;
 
   const ManifestWatcherOptions options_;
   ResourceHandler handler_;
@@ -61,15 +67,17 @@ class FolderSource : public ResourceSource {
     std::vector<const std::string*> keys;
     FileStamp stamp{};
     bool stamped = false;  // stamp is valid: an unchanged file need not be parsed again
+    unsigned listed = 0;   // the last listing (BeginListing) that reached this file
   };
   struct ResourceEntry {
-    const std::string* file;  // the key of its files_ entry (std::map keys do not move)
+    const std::string* file;  // the key of its files_ entry (a name: PathOf; map keys do not move)
     std::string spec;         // PackSpec(the parsed SchemaUpgrade)
   };
-  std::map<std::string, FileEntry> files_;          // guarded by mu_: file -> what it defines
+  std::map<std::string, FileEntry> files_;          // guarded by mu_: file name -> what it defines
   std::map<std::string, ResourceEntry> resources_;  // guarded by mu_: key -> its file and spec
   bool first_listing_ = true;                            // watcher thread only
   bool synced_ = false;                                  // guarded by mu_
+  unsigned listing_ = 0;                                 // guarded by mu_: the current listing
 };
 
 }  // namespace su

@@ -2,10 +2,13 @@
 // longer defines is removed, a new one appears), a key another file already defines is refused in
 // the second file without touching the first's, and deleting a file removes its resources. The
 // source keeps a file's keys as pointers into its resource map (issue 10's memory): these cases
-// are the ones that change both maps.
+// are the ones that change both maps. It keeps files by their name inside the folder and finds a
+// file gone without an event of its own by marking what each periodic listing reached (the
+// ConfigMap case below).
 #include "controller/runtime/folder_source.h"
 
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -112,6 +115,41 @@ TEST(FolderSourceTest, KeysFollowEditsDuplicatesAreRefusedAndDeletesRemove) {
   EXPECT_FALSE(src.Get("ns/w").has_value());
   EXPECT_EQ(TargetOf(src, "ns/u"), "1");
   EXPECT_EQ(TargetOf(src, "ns/v"), "1");
+  src.Stop();
+}
+
+// A Kubernetes ConfigMap volume: the *.yaml names are symlinks through ..data, which is swapped
+// atomically. A manifest dropped from the ConfigMap leaves a dangling link and no event of its own
+// name: only the listing the ..data swap triggers notices it, and its resources are removed.
+TEST(FolderSourceTest, AListingRemovesAFileGoneWithoutItsOwnEvent) {
+  testing::TempDir dir;
+  dir.Write("..v1/a.yaml", Doc("a", "1"));
+  dir.Write("..v1/b.yaml", Doc("b", "1"));
+  ASSERT_EQ(::symlink("..v1", dir.Path("..data").c_str()), 0);
+  ASSERT_EQ(::symlink("..data/a.yaml", dir.Path("a.yaml").c_str()), 0);
+  ASSERT_EQ(::symlink("..data/b.yaml", dir.Path("b.yaml").c_str()), 0);
+  ManifestWatcherOptions opt;
+  opt.dir = dir.path();
+  opt.resync_period = std::chrono::milliseconds(0);
+  opt.debounce = std::chrono::milliseconds(1);
+  FolderSource src(opt);
+  Events ev;
+  ASSERT_TRUE(src.Start(ev.Handler()).ok());
+  ASSERT_TRUE(Eventually([&] { return src.HasSynced(); }));
+  EXPECT_EQ(TargetOf(src, "ns/a"), "1");
+  EXPECT_EQ(TargetOf(src, "ns/b"), "1");
+  auto a = src.Get("ns/a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->resource->source_file, dir.Path("a.yaml"));  // the full path, though kept as a name
+
+  // The new version of the ConfigMap has no a.yaml and a new b.yaml: ..data moves to ..v2.
+  dir.Write("..v2/b.yaml", Doc("b", "2"));
+  ASSERT_EQ(::symlink("..v2", dir.Path("..data_tmp").c_str()), 0);
+  ASSERT_EQ(::rename(dir.Path("..data_tmp").c_str(), dir.Path("..data").c_str()), 0);
+  ASSERT_TRUE(Eventually([&] { return ev.Removed("ns/a"); }));
+  EXPECT_FALSE(src.Get("ns/a").has_value());
+  ASSERT_TRUE(Eventually([&] { return TargetOf(src, "ns/b") == "2"; }));
+  EXPECT_FALSE(ev.Removed("ns/b"));
   src.Stop();
 }
 

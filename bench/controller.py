@@ -303,7 +303,14 @@ def run(binary, n, work, server, source):
         a0 = api_requests(txt)
         e0 = proc_cpu(epid) if epid else 0.0
         r0 = m.value(txt, "schema_upgrade_db_round_trips")
-        time.sleep(window)
+        # RSS sampled twice a second over the window: it swings with the resync cycle (the work queue
+        # fills, the listing's temporaries come and go, malloc_trim runs), so one reading is not a figure.
+        samples = []
+        until = time.monotonic() + window
+        while time.monotonic() < until:
+            samples.append(proc_mem(proc.pid).get("VmRSS", 0.0))
+            time.sleep(min(0.5, max(0.0, until - time.monotonic())))
+        out["rss_window"] = (max(samples), sum(samples) / len(samples), min(samples)) if samples else None
         txt = m.text()
         c1, p1, w1 = proc_cpu(proc.pid), m.value(txt, "schema_upgrade_reconcile_duration_seconds_count"), time.monotonic()
         d1 = m.value(txt, "schema_upgrade_reconcile_duration_seconds_sum")
@@ -322,6 +329,9 @@ def run(binary, n, work, server, source):
             out["api_per_pass"] = {k: (v - a0.get(k, 0)) / (p1 - p0) if p1 > p0 else float("nan")
                                    for k, v in api_requests(txt).items() if v - a0.get(k, 0) > 0}
         out["mem"] = proc_mem(proc.pid)
+        if os.environ.get("BENCH_SMAPS"):
+            # Where the RSS is, mapping by mapping (for a memory investigation, not a figure).
+            shutil.copyfile("/proc/%d/smaps" % proc.pid, os.environ["BENCH_SMAPS"])
         if epid:
             out["emu_mem"] = proc_mem(epid)
         try:
@@ -406,6 +416,9 @@ def main():
                      r["cpu_per_pass_ms"], r["wall_per_pass_ms"], mem.get("VmRSS", 0), mem.get("RssAnon", 0),
                      mem.get("RssFile", 0), mem.get("VmHWM", 0), r["sessions"], r["metrics_bytes"] // 1024,
                      r["series"], r["trips_per_pass"]))
+            if r.get("rss_window"):
+                print("resources %d: RSS over the idle window (sampled every 0.5 s): max %.1f MB, mean %.1f, min %.1f"
+                      % ((n,) + r["rss_window"]))
             if "emu_cpu_pct" in r:
                 em = r["emu_mem"]
                 print("resources %d: emulator (python3): %.1f s CPU during start-up; idle: %.1f%% of a core, %.2f ms "

@@ -133,11 +133,11 @@ Status FolderSource::Start(ResourceHandler handler) {
   watcher_ = std::move(watcher).value();
   ManifestWatcherCallbacks cb;
   cb.on_change = [this](const std::string& path) { OnPath(path, false); };
-  cb.on_resync = [this](const std::vector<std::string>& paths) {
+  cb.on_resync = [this](const std::vector<std::string>& names) {
     // Files known but not in this listing (deleted without an event we saw) are read again, which
     // removes their resources. Each file read marks itself listed: no set of 10,000 names is built.
     const unsigned listing = BeginListing();
-    for (const auto& p : paths) OnPath(p, !first_listing_);
+    for (const auto& n : names) OnPath(PathOf(n), !first_listing_);
     for (const auto& f : NotListed(listing)) OnPath(f, false);
     first_listing_ = false;
     std::lock_guard<std::mutex> l(mu_);

@@ -232,10 +232,9 @@ Result<std::vector<std::string>> ListManifestFiles(const std::string& dir) {
     if (e == nullptr) break;
     std::string name = e->d_name;
     if (!IsManifestFileName(name)) continue;
-    std::string path = dir + "/" + name;
     struct stat st;
     // stat follows symlinks (ConfigMap volumes); a dangling link or a folder is not a manifest.
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) out.push_back(path);
+    if (::fstatat(::dirfd(d), name.c_str(), &st, 0) == 0 && S_ISREG(st.st_mode)) out.push_back(std::move(name));
   }
   int err = errno;
   ::closedir(d);

@@ -158,7 +158,9 @@ TEST_F(CliRestoreCrashTest, KilledWhilePsqlRestoresTheRestoreAndItsRowCommitToge
   }
   ASSERT_TRUE(gone) << "the restore's psql session is still there after 60 s";
   const bool restored = History() == std::vector<std::string>{Ver(1)};
-  if (!restored) EXPECT_EQ(History(), (std::vector<std::string>{Ver(1), Ver(2), Ver(3)})) << "half restored";
+  if (!restored) {
+    EXPECT_EQ(History(), (std::vector<std::string>{Ver(1), Ver(2), Ver(3)})) << "half restored";
+  }
   const std::string trail = Trail();
   EXPECT_EQ(Count("direction = 'restore'"), restored ? 1 : 0) << (restored ? "restored" : "not restored") << "\n" << trail;
   EXPECT_EQ(Count("direction = 'up' AND version = '" + Ver(4) + "' AND status = 'failed'"), 1) << trail;

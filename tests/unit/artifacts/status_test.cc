@@ -33,7 +33,11 @@ ResourceStatus FullStatus() {
   s.attempts = 1;
   s.failure_action = "rollbackImage";
   s.contract_after = "2024-05-02T02:00:00Z";
-  s.backup = BackupRecord{"/var/lib/schema-upgrade/backups/x.dump", 1 << 20, "2024-05-01T01:59:00Z", "deadbeef"};
+  s.backup = BackupRecord{};
+  s.backup->path = "/var/lib/schema-upgrade/backups/x.dump";
+  s.backup->size_bytes = 1 << 20;
+  s.backup->taken_at = "2024-05-01T01:59:00Z";
+  s.backup->plan_hash = "deadbeef";
   s.blocked_sessions = {{4242, "app", 3000, "SELECT ..."}};
   s.backfill = BackfillProgress{"20240101000000000000", 1000, 5000000, 9000, 554, "2024-05-01T02:00:00Z"};
   s.conditions = {{"Ready", "True", "Succeeded", "Upgraded.", 3, "2024-05-01T02:00:00Z"},

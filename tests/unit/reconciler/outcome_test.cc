@@ -10,6 +10,13 @@
 namespace su::testing {
 namespace {
 
+// A run that failed with status and applied nothing (RunReport has more fields than a brace list names).
+RunReport FailedRun(Status status) {
+  RunReport r;
+  r.status = std::move(status);
+  return r;
+}
+
 using std::chrono::hours;
 using std::chrono::seconds;
 
@@ -92,7 +99,7 @@ TEST_F(ReconcileOutcomeTest, ChecksumDriftIsFailedThoughItsCodeIsGated) {
 }
 
 TEST_F(ReconcileOutcomeTest, FailedMigrationIsFailedAfterOnFailure) {
-  world_.apply_script = {RunReport{{}, Status::Database("syntax error at or near \"CREAT\"", "42601")}};
+  world_.apply_script = {FailedRun(Status::Database("syntax error at or near \"CREAT\"", "42601"))};
   auto out = Run();
   EXPECT_EQ(out.kind, OutcomeKind::kFailed);
   EXPECT_EQ(out.reason, reasons::kMigrationFailed);

@@ -93,7 +93,9 @@ EngineState DrizzleBump() {
 TEST(PlanCommentTest, DrizzleBumpWithRiskyStatementsGolden) {
   Plan p = BuildPlan(Athena(), DrizzleBump(), "localhost/olympus/athena:v1.0.0", "localhost/olympus/athena:v1.1.0",
                      "7312345678901234567/athena");
-  std::string m = RenderPlanComment(p, {"upgrades/athena.yaml"});
+  PlanCommentOptions o;
+  o.manifest = "upgrades/athena.yaml";
+  std::string m = RenderPlanComment(p, o);
   ExpectGolden("plan_drizzle_bump.md", m);
   // What the golden must hold, said plainly (a regenerated golden cannot drop these silently):
   EXPECT_NE(m.find("**`ciam/athena`: database at `0001`, target `v1.1.0`, 3 drizzle migrations, image "
@@ -121,7 +123,9 @@ TEST(PlanCommentTest, OryMigrationsSayWhereTheirStatementsLiveGolden) {
     s.pending.push_back(m);
   }
   Plan p = BuildPlan(su, s, "localhost/oryd/kratos:v1.1.0", "localhost/oryd/kratos:v1.2.0", "7312345678901234567/kratos");
-  std::string m = RenderPlanComment(p, {"upgrades/kratos.yaml"});
+  PlanCommentOptions o;
+  o.manifest = "upgrades/kratos.yaml";
+  std::string m = RenderPlanComment(p, o);
   ExpectGolden("plan_ory_bump.md", m);
   EXPECT_EQ(m.find("0 statements"), std::string::npos);
   EXPECT_NE(m.find("the statements live inside the image `localhost/oryd/kratos:v1.2.0`"), std::string::npos);

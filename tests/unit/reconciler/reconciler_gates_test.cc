@@ -7,6 +7,13 @@
 namespace su::testing {
 namespace {
 
+// A run that failed with status and applied nothing (RunReport has more fields than a brace list names).
+RunReport FailedRun(Status status) {
+  RunReport r;
+  r.status = std::move(status);
+  return r;
+}
+
 using std::chrono::hours;
 using std::chrono::milliseconds;
 
@@ -33,7 +40,7 @@ TEST_F(ReconcilerGatesTest, AcceptedDriftDoesNotGate) {
 }
 
 TEST_F(ReconcilerGatesTest, EngineReportedDriftDuringApplyIsChecksumDrift) {
-  world_.apply_script = {RunReport{{}, Status::Error(Code::kGated, "20240101000001 changed since it ran")}};
+  world_.apply_script = {FailedRun(Status::Error(Code::kGated, "20240101000001 changed since it ran"))};
   auto out = Run();
   EXPECT_TRUE(out.terminal);
   EXPECT_EQ(Cond(Stored(), "Stalled"), "True/ChecksumDrift");
@@ -111,7 +118,7 @@ TEST_F(ReconcilerGatesTest, DryRunOptionReturnsThePlanAndSavesNothing) {
 }
 
 TEST_F(ReconcilerGatesTest, DryRunOptionIgnoresAStalledFailure) {
-  world_.apply_script = {RunReport{{}, Status::Database("boom", "XX000")}};
+  world_.apply_script = {FailedRun(Status::Database("boom", "XX000"))};
   ASSERT_TRUE(Run().terminal);
   ResourceStatus before = Stored();
   ReconcileOptions o;

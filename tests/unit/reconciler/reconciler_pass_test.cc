@@ -8,6 +8,13 @@
 namespace su::testing {
 namespace {
 
+// A run that failed with status and applied nothing (RunReport has more fields than a brace list names).
+RunReport FailedRun(Status status) {
+  RunReport r;
+  r.status = std::move(status);
+  return r;
+}
+
 // Passes log every phase; keep the test output to what failed.
 class QuietLogs : public ::testing::Environment {
  public:
@@ -475,7 +482,7 @@ TEST_F(ReconcilerPassTest, BlockedSessionsAreRecordedAndAWatchCancelIsRetried) {
   world_.during_apply = [&](Database*, const RunContext&) {
     watch_.Report({{77, "checkout-api", 12000, "UPDATE identities SET ..."}}, /*cancel_it=*/true);
   };
-  world_.apply_script = {RunReport{{}, Status::Error(Code::kCancelled, "canceling statement due to user request")}};
+  world_.apply_script = {FailedRun(Status::Error(Code::kCancelled, "canceling statement due to user request"))};
   su_.policy.blocked_session_limit = seconds(10);
 
   auto out = Run();

@@ -36,7 +36,11 @@ ResourceStatus Full() {
   s.last_error = "lock_timeout: canceling statement due to lock timeout";
   s.next_retry_at = "2026-03-02T10:05:00Z";
   s.failure_action = "rollbackImage: image restored to localhost/oryd/kratos:v1.1.0";
-  s.backup = BackupRecord{"/state/backups/ciam_kratos_x.dump", 123456789012LL, "2026-03-02T09:59:00Z", "fedcba9876543210"};
+  s.backup = BackupRecord{};
+  s.backup->path = "/state/backups/ciam_kratos_x.dump";
+  s.backup->size_bytes = 123456789012LL;
+  s.backup->taken_at = "2026-03-02T09:59:00Z";
+  s.backup->plan_hash = "fedcba9876543210";
   s.blocked_sessions = {{77, "checkout-api", 12000, "UPDATE identities SET x = 1"}};
   s.backfill = BackfillProgress{"20240201000003", 250000, 1000000, 8012, 94, "2026-03-02T10:00:02Z"};
   s.conditions = {{"Ready", "False", "Verifying", "checking", 7, "2026-03-02T10:00:00Z"},

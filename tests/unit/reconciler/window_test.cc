@@ -147,7 +147,9 @@ TEST(WindowTest, BadFieldsAreInvalidArguments) {
                                      MaintenanceWindow{"02:00", "04:00", "UTC", {"Someday"}}}) {
     auto r = CheckWindow(w, at);
     EXPECT_FALSE(r.ok()) << w.start << "-" << w.end << " " << w.time_zone;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    }
   }
   auto bad_zone = CheckWindow(MaintenanceWindow{"02:00", "04:00", "Mars/Olympus_Mons", {}}, at);
   ASSERT_FALSE(bad_zone.ok());

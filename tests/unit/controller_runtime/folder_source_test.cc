@@ -63,6 +63,15 @@ bool Eventually(F cond) {
   return cond();
 }
 
+// No periodic listing (the tests' listings come from the start and from ..data swaps), events at once.
+ManifestWatcherOptions Options(const testing::TempDir& dir) {
+  ManifestWatcherOptions opt;
+  opt.dir = dir.path();
+  opt.resync_period = std::chrono::milliseconds(0);
+  opt.debounce = std::chrono::milliseconds(1);
+  return opt;
+}
+
 std::string TargetOf(FolderSource& src, const std::string& key) {
   auto r = src.Get(key);
   if (!r || !r->resource.ok()) return "";
@@ -73,11 +82,7 @@ TEST(FolderSourceTest, KeysFollowEditsDuplicatesAreRefusedAndDeletesRemove) {
   testing::TempDir dir;
   dir.Write("a.yaml", Doc("x", "1"));
   dir.Write("b.yaml", Doc("y", "1") + "---\n" + Doc("z", "1"));
-  ManifestWatcherOptions opt;
-  opt.dir = dir.path();
-  opt.resync_period = std::chrono::milliseconds(0);
-  opt.debounce = std::chrono::milliseconds(1);
-  FolderSource src(opt);
+  FolderSource src(Options(dir));
   Events ev;
   ASSERT_TRUE(src.Start(ev.Handler()).ok());
   ASSERT_TRUE(Eventually([&] { return src.HasSynced(); }));
@@ -128,11 +133,7 @@ TEST(FolderSourceTest, AListingRemovesAFileGoneWithoutItsOwnEvent) {
   ASSERT_EQ(::symlink("..v1", dir.Path("..data").c_str()), 0);
   ASSERT_EQ(::symlink("..data/a.yaml", dir.Path("a.yaml").c_str()), 0);
   ASSERT_EQ(::symlink("..data/b.yaml", dir.Path("b.yaml").c_str()), 0);
-  ManifestWatcherOptions opt;
-  opt.dir = dir.path();
-  opt.resync_period = std::chrono::milliseconds(0);
-  opt.debounce = std::chrono::milliseconds(1);
-  FolderSource src(opt);
+  FolderSource src(Options(dir));
   Events ev;
   ASSERT_TRUE(src.Start(ev.Handler()).ok());
   ASSERT_TRUE(Eventually([&] { return src.HasSynced(); }));

@@ -33,6 +33,7 @@ Result<std::shared_ptr<const MigrationText>> MigrationFileCache::Load(FileSystem
 }
 
 Result<std::shared_ptr<const MigrationText>> MigrationFileCache::Text(FileSystem* fs, const std::string& path) {
+  LoadDeferred(fs);
   auto stamp = fs->Stat(path);
   if (stamp.ok()) {
     std::lock_guard<std::mutex> l(mu_);
@@ -45,6 +46,7 @@ Result<std::shared_ptr<const MigrationText>> MigrationFileCache::Text(FileSystem
 }
 
 Result<std::string> MigrationFileCache::Checksum(FileSystem* fs, const std::string& path) {
+  LoadDeferred(fs);
   auto stamp = fs->Stat(path);
   if (stamp.ok()) {
     std::lock_guard<std::mutex> l(mu_);
@@ -62,6 +64,24 @@ void MigrationFileCache::Clear() {
   std::lock_guard<std::mutex> l(mu_);
   entries_.clear();
   saved_.clear();
+  deferred_.clear();
+}
+
+void MigrationFileCache::LoadChecksumsOnFirstUse(FileSystem* fs, const std::string& file) {
+  std::lock_guard<std::mutex> l(mu_);
+  deferred_[fs] = file;
+}
+
+void MigrationFileCache::LoadDeferred(FileSystem* fs) {
+  std::string file;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = deferred_.find(fs);
+    if (it == deferred_.end()) return;
+    file = std::move(it->second);
+    deferred_.erase(it);
+  }
+  LoadChecksums(fs, file);
 }
 
 // One entry per line: "v1 <checksum> <device> <inode> <size> <mtime_ns> <ctime_ns> <verified
@@ -131,6 +151,9 @@ Status MigrationFileCache::SaveChecksums(FileSystem* fs, const std::string& file
     std::lock_guard<std::mutex> l(mu_);
     auto it = saved_.find(fs);
     if (it != saved_.end() && it->second.file == file && it->second.changes == changes_) return Status::Ok();
+    // Deferred and never used (every resource's observation came from the observation cache).
+    auto d = deferred_.find(fs);
+    if (d != deferred_.end() && d->second == file) return Status::Ok();
   }
   const auto now_wall = std::chrono::system_clock::now();
   const auto now_steady = std::chrono::steady_clock::now();

@@ -50,6 +50,10 @@ class MigrationFileCache {
   // read and hashed since that file was loaded or saved (a no-op apply rewrites nothing).
   void LoadChecksums(FileSystem* fs, const std::string& file);
   Status SaveChecksums(FileSystem* fs, const std::string& file);
+  // LoadChecksums, deferred to the first Text or Checksum call on `fs` (a no-op apply whose
+  // observation was cached never reads the file); SaveChecksums of that file before any such call
+  // writes nothing.
+  void LoadChecksumsOnFirstUse(FileSystem* fs, const std::string& file);
 
  private:
   struct Entry {
@@ -80,6 +84,9 @@ class MigrationFileCache {
   };
   std::uint64_t changes_ = 0;
   std::map<const FileSystem*, Saved> saved_;
+  std::map<const FileSystem*, std::string> deferred_;  // guarded by mu_: LoadChecksumsOnFirstUse's files
+
+  void LoadDeferred(FileSystem* fs);
 };
 
 // The process-wide cache the engines use (the controller runs many passes in one process).

@@ -48,6 +48,16 @@ Status Scan(const std::string& dir, F&& f) {
   return Status::Ok();
 }
 
+FileStamp StampOf(const struct stat& st) {
+  FileStamp f;
+  f.device = static_cast<std::uint64_t>(st.st_dev);
+  f.inode = static_cast<std::uint64_t>(st.st_ino);
+  f.size = static_cast<std::uint64_t>(st.st_size);
+  f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  f.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+  return f;
+}
+
 class LocalFs : public FileSystem {
  public:
   Result<std::string> ReadFile(const std::string& path) override {
@@ -161,6 +171,43 @@ class LocalFs : public FileSystem {
     return out;
   }
 
+  Result<std::vector<StampedEntry>> StatDirEntries(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      int e = errno;
+      return Status::Error(e == ENOENT ? Code::kNotFound : Code::kIo, dir + ": cannot list: " + std::strerror(e));
+    }
+    const int dfd = ::dirfd(d);
+    std::vector<StampedEntry> out;
+    int err = 0;
+    std::string failed;
+    for (;;) {
+      errno = 0;
+      const struct dirent* e = ::readdir(d);
+      if (e == nullptr) {
+        err = errno;
+        break;
+      }
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      struct stat st;
+      if (::fstatat(dfd, name, &st, 0) != 0) {
+        if (errno == ENOENT) continue;  // gone since the listing, or a dangling link
+        err = errno;
+        failed = name;
+        break;
+      }
+      out.push_back(StampedEntry{name, StampOf(st)});
+    }
+    ::closedir(d);
+    if (err != 0) {
+      return Status::Io((failed.empty() ? dir : JoinPath(dir, failed)) + ": cannot " +
+                        (failed.empty() ? "list: " : "stat: ") + std::strerror(err));
+    }
+    std::sort(out.begin(), out.end(), [](const StampedEntry& a, const StampedEntry& b) { return a.name < b.name; });
+    return out;
+  }
+
   bool Exists(const std::string& path) override {
     std::error_code ec;
     return stdfs::exists(path, ec);
@@ -194,13 +241,7 @@ class LocalFs : public FileSystem {
       Code c = e == ENOENT ? Code::kNotFound : Code::kIo;
       return Status::Error(c, path + ": cannot stat: " + std::strerror(e));
     }
-    FileStamp f;
-    f.device = static_cast<std::uint64_t>(st.st_dev);
-    f.inode = static_cast<std::uint64_t>(st.st_ino);
-    f.size = static_cast<std::uint64_t>(st.st_size);
-    f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-    f.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
-    return f;
+    return StampOf(st);
   }
   Status Remove(const std::string& path) override {
     std::error_code ec;
@@ -211,6 +252,19 @@ class LocalFs : public FileSystem {
 };
 
 }  // namespace
+
+Result<std::vector<StampedEntry>> FileSystem::StatDirEntries(const std::string& dir) {
+  SU_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+  std::vector<StampedEntry> out;
+  out.reserve(names.size());
+  for (auto& name : names) {
+    auto st = Stat(JoinPath(dir, name));
+    if (!st.ok() && st.status().code() == Code::kNotFound) continue;
+    if (!st.ok()) return st.status();
+    out.push_back(StampedEntry{std::move(name), *st});
+  }
+  return out;
+}
 
 Result<std::vector<DirEntry>> FileSystem::ListDirEntries(const std::string& dir) {
   SU_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));

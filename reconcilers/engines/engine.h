@@ -13,6 +13,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -141,6 +142,63 @@ struct AppliedMigration {
   std::string applied_at;  // RFC 3339 when known
 };
 
+// A vector whose copies share one buffer until one of them is changed (copy on write): an
+// EngineState with thousands of applied migrations is copied by every pass over a cached
+// observation and by the pass's outcome, and each copy would copy every string. Read through the
+// const interface (or as a const std::vector&); the changing calls copy the buffer first when
+// another copy holds it. A copy may be handed to another thread; one object is not used by two
+// threads at once (as with std::vector).
+template <typename T>
+class SharedVector {
+ public:
+  using value_type = T;
+  using const_iterator = typename std::vector<T>::const_iterator;
+  using const_reverse_iterator = typename std::vector<T>::const_reverse_iterator;
+
+  SharedVector() = default;
+  SharedVector(std::vector<T> v) : d_(std::make_shared<std::vector<T>>(std::move(v))) {}  // NOLINT: implicit
+  SharedVector(std::initializer_list<T> l) : SharedVector(std::vector<T>(l)) {}
+
+  const std::vector<T>& get() const { return d_ ? *d_ : Empty(); }
+  operator const std::vector<T>&() const { return get(); }  // NOLINT: implicit
+  bool empty() const { return get().empty(); }
+  size_t size() const { return get().size(); }
+  const T& operator[](size_t i) const { return get()[i]; }
+  const T& front() const { return get().front(); }
+  const T& back() const { return get().back(); }
+  const_iterator begin() const { return get().begin(); }
+  const_iterator end() const { return get().end(); }
+  const_reverse_iterator rbegin() const { return get().rbegin(); }
+  const_reverse_iterator rend() const { return get().rend(); }
+  bool operator==(const SharedVector& o) const { return get() == o.get(); }
+
+  void push_back(T v) { Mut().push_back(std::move(v)); }
+  template <typename... A>
+  T& emplace_back(A&&... a) { return Mut().emplace_back(std::forward<A>(a)...); }
+  void reserve(size_t n) { Mut().reserve(n); }
+  void clear() { d_.reset(); }
+  // The buffer, this object's own (copied first when shared).
+  std::vector<T>& Mut() {
+    if (!d_) {
+      d_ = std::make_shared<std::vector<T>>();
+    } else if (d_.use_count() > 1) {
+      d_ = std::make_shared<std::vector<T>>(*d_);
+    } else {
+      // The last other copy may just have been dropped by another thread: its reads happen
+      // before our writes (pairs with the release in shared_ptr's count decrement).
+      std::atomic_thread_fence(std::memory_order_acquire);
+    }
+    return *d_;
+  }
+
+ private:
+  static const std::vector<T>& Empty() {
+    static const std::vector<T> empty;
+    return empty;
+  }
+  std::shared_ptr<std::vector<T>> d_;
+};
+
 struct DriftedMigration {
   std::string version;
   std::string name;
@@ -151,7 +209,7 @@ struct DriftedMigration {
 };
 
 struct EngineState {
-  std::vector<AppliedMigration> applied;   // oldest first
+  SharedVector<AppliedMigration> applied;  // oldest first (copies share it)
   std::vector<PendingMigration> pending;   // in apply order
   std::vector<DriftedMigration> drift;
   std::vector<std::string> unknown;        // versions applied in the database with no file here

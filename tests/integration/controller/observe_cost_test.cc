@@ -58,7 +58,7 @@ class ObserveCostTest : public ::testing::Test {
     store_ = NewDirStatusStore(LocalFileSystem(), dir_.Path("state"));
   }
 
-  ReconcileOutcome Pass() {
+  ReconcileOutcome Pass(ObservationCache* cache = nullptr) {
     ReconcilerDeps d;
     d.store = store_.get();
     d.connect = [this](const std::string& dsn, const std::string& app) { return pool_->Acquire(dsn, app); };
@@ -68,7 +68,7 @@ class ObserveCostTest : public ::testing::Test {
     d.getenv = [this](const char* name) -> const char* {
       return std::string(name) == "COST_DSN" ? dsn_.c_str() : nullptr;
     };
-    d.observations = &cache_;
+    d.observations = cache != nullptr ? cache : &cache_;
     return Reconciler(d).Reconcile(su_, seed_);
   }
 
@@ -159,6 +159,22 @@ TEST_F(ObserveCostTest, AChangeToTheFolderOrTheHistoryIsSeenByTheNextPass) {
   out = Pass();
   EXPECT_FALSE(out.result.ok()) << "an edited applied file must be seen as drift";
   EXPECT_EQ(cache_.size(), 0u);
+}
+
+// The history's mark moves with any write to the history, also one that keeps every row count:
+// a recorded checksum changed by hand is drift at the next pass, not a cache hit.
+TEST_F(ObserveCostTest, AHistoryRowChangedInPlaceIsSeenByTheNextPass) {
+  ASSERT_TRUE(Pass().result.ok());  // applies
+  ASSERT_TRUE(Pass().result.ok());  // observes in full, fills the cache
+  ASSERT_TRUE(Pass().result.ok());
+  ASSERT_EQ(cache_.hits(), 1);
+  auto db = std::move(ConnectPostgres(dsn_, "observe-cost-hand")).value();
+  ASSERT_TRUE(db->Exec("UPDATE schema_upgrade_checksum SET checksum = repeat('0', 64) WHERE version = "
+                       "'20260101000001'").ok());
+  auto out = Pass();
+  EXPECT_FALSE(out.result.ok()) << "a recorded checksum that no longer matches its file must be seen as drift";
+  EXPECT_NE(out.status.message.find("20260101000001"), std::string::npos) << out.status.message;
+  EXPECT_EQ(cache_.hits(), 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "reconcilers/base/file_cache.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "reconcilers/base/sha256.h"
 #include "tests/support/fakes/counting.h"
@@ -122,6 +123,74 @@ TEST(MigrationFileCacheTest, SaveWritesOnlyWhenSomethingWasLearntSinceTheLoad) {
   auto saved = LocalFileSystem()->ReadFile(state);
   ASSERT_TRUE(saved.ok());
   EXPECT_NE(saved->find(Sha256Hex("SELECT 2;\n")), std::string::npos) << *saved;
+}
+
+// A no-op apply whose observation came from the observation cache never reads the checksums
+// file: LoadChecksumsOnFirstUse reads it on the first Checksum or Text call only, and a Save
+// before any such call writes nothing.
+TEST(MigrationFileCacheTest, ADeferredLoadReadsTheStateFileOnFirstUseOnly) {
+  TempDir dir;
+  const std::string a = dir.Write("1_a.up.sql", "SELECT 1;\n");
+  const std::string state = dir.Path("file-checksums");
+  {
+    MigrationFileCache first;
+    ASSERT_TRUE(first.Checksum(LocalFileSystem(), a).ok());
+    ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
+  }
+  CountingFileSystem fs(LocalFileSystem());
+  {
+    MigrationFileCache unused;
+    unused.LoadChecksumsOnFirstUse(&fs, state);
+    dir.Write("file-checksums", "marker\n");
+    ASSERT_TRUE(unused.SaveChecksums(&fs, state).ok());
+    EXPECT_EQ(fs.reads(state), 0) << "read although nothing needed a checksum";
+    EXPECT_EQ(*LocalFileSystem()->ReadFile(state), "marker\n") << "written although nothing was learnt";
+  }
+  {
+    MigrationFileCache first;
+    ASSERT_TRUE(first.Checksum(LocalFileSystem(), a).ok());
+    ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
+  }
+  MigrationFileCache used;
+  used.LoadChecksumsOnFirstUse(&fs, state);
+  ASSERT_TRUE(used.Checksum(&fs, a).ok());
+  EXPECT_EQ(fs.reads(state), 1);
+  EXPECT_EQ(fs.reads(a), 0) << "the deferred entries were not used";
+  ASSERT_TRUE(used.Checksum(&fs, a).ok());
+  EXPECT_EQ(fs.reads(state), 1) << "loaded once";
+}
+
+// StatDirEntries: every entry (not only migration files), sorted, with the stamp that changes on
+// an edit; a dangling link is left out; the real file system and the default (ListDir + Stat)
+// agree.
+TEST(FileSystemTest, StatDirEntriesStampsEveryEntrySortedAndSeesAnEdit) {
+  TempDir dir;
+  dir.Write("f/2_b.up.sql", "SELECT 2;\n");
+  dir.Write("f/1_a.up.sql", "SELECT 1;\n");
+  dir.Write("f/README", "notes\n");
+  ASSERT_EQ(::symlink("missing", dir.Path("f/9_gone.up.sql").c_str()), 0);
+  auto listed = LocalFileSystem()->StatDirEntries(dir.Path("f"));
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 3u);
+  EXPECT_EQ((*listed)[0].name, "1_a.up.sql");
+  EXPECT_EQ((*listed)[1].name, "2_b.up.sql");
+  EXPECT_EQ((*listed)[2].name, "README");
+  EXPECT_EQ((*listed)[0].stamp, *LocalFileSystem()->Stat(dir.Path("f/1_a.up.sql")));
+
+  CountingFileSystem wrapped(LocalFileSystem());  // no override: the default implementation
+  auto by_default = wrapped.StatDirEntries(dir.Path("f"));
+  ASSERT_TRUE(by_default.ok()) << by_default.status().ToString();
+  ASSERT_EQ(by_default->size(), listed->size());
+  for (size_t i = 0; i < listed->size(); ++i) {
+    EXPECT_EQ((*by_default)[i].name, (*listed)[i].name);
+    EXPECT_EQ((*by_default)[i].stamp, (*listed)[i].stamp);
+  }
+
+  dir.Write("f/1_a.up.sql", "SELECT 33;\n");  // a new size: seen whatever the clock granularity
+  auto after = LocalFileSystem()->StatDirEntries(dir.Path("f"));
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE((*after)[0].stamp == (*listed)[0].stamp);
+  EXPECT_EQ(LocalFileSystem()->StatDirEntries(dir.Path("nope")).status().code(), Code::kNotFound);
 }
 
 }  // namespace

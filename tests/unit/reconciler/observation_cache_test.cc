@@ -71,5 +71,25 @@ TEST(ObservationCacheTest, PendingStatesAreNotKept) {
   EXPECT_EQ(cache.size(), 0u);
 }
 
+TEST(SharedVectorTest, CopiesShareUntilOneIsChanged) {
+  SharedVector<AppliedMigration> a;
+  EXPECT_TRUE(a.empty());
+  a.push_back({"1", "one", "", ""});
+  SharedVector<AppliedMigration> b = a;
+  EXPECT_EQ(&a.get(), &b.get()) << "a copy shares the buffer";
+  b.push_back({"2", "two", "", ""});
+  EXPECT_EQ(a.size(), 1u) << "a change to the copy leaves the original alone";
+  EXPECT_EQ(b.size(), 2u);
+  EXPECT_NE(&a.get(), &b.get());
+  const std::vector<AppliedMigration>* before = &b.get();
+  b.emplace_back().version = "3";
+  EXPECT_EQ(&b.get(), before) << "a sole owner changes in place";
+  EXPECT_EQ(b.back().version, "3");
+  SharedVector<AppliedMigration> c = b;
+  c.clear();
+  EXPECT_TRUE(c.empty());
+  EXPECT_EQ(b.size(), 3u);
+}
+
 }  // namespace
 }  // namespace su::testing

@@ -15,6 +15,7 @@
 #include "api/conditions.h"
 #include "reconcilers/offline/offline_plan.h"
 #include "reconcilers/schemaupgrade/dependencies.h"
+#include "reconcilers/schemaupgrade/observation_cache.h"
 #include "reconcilers/schemaupgrade/plan.h"
 #include "reconcilers/schemaupgrade/plan_markdown.h"
 #include "reconcilers/schemaupgrade/reconciler.h"
@@ -198,6 +199,18 @@ int CmdPlan(const Args& args) {
   return code;
 }
 
+namespace {
+
+// This binary's identity (device, inode, size, times of /proc/self/exe); "" when unknown.
+std::string BinaryTag() {
+  auto st = LocalFileSystem()->Stat("/proc/self/exe");
+  if (!st.ok()) return "";
+  return std::to_string(st->device) + ":" + std::to_string(st->inode) + ":" + std::to_string(st->size) + ":" +
+         std::to_string(st->mtime_ns) + ":" + std::to_string(st->ctime_ns);
+}
+
+}  // namespace
+
 int CmdApply(const Args& args) {
   auto specs = CommonSpecs();
   specs.push_back({"dry-run", 0, false, false, "plan only: change nothing"});
@@ -238,11 +251,24 @@ int CmdApply(const Args& args) {
   if (!signal.ok()) return ReportError("apply", signal.status());
   ShutdownSignal* stop = signal->get();
   env->deps.cancelled = [stop] { return stop->StopRequested(); };
-  Reconciler reconciler(env->deps);
   // The last run's migration file checksums: unchanged applied files are stat'ed, not re-read and
   // hashed (a no-op apply over thousands of files); see file_cache.h.
+  // Read only when a resource is observed in full: see below.
   const std::string checksums = JoinPath(env->state_dir, "file-checksums");
-  if (!dry_run) SharedMigrationFileCache()->LoadChecksums(LocalFileSystem(), checksums);
+  if (!dry_run) SharedMigrationFileCache()->LoadChecksumsOnFirstUse(LocalFileSystem(), checksums);
+  // The last run's observations (observation_cache.h): a resource still at its target, with its
+  // folder's stamp, its history's mark and its database unchanged since, is planned without
+  // reading the history, pairing the folder or loading the checksums (issue 10's no-op apply).
+  // Fully re-read every 10 minutes, as the controller's default --full-observe-every. The tag is
+  // this binary's identity: another build's observations are not trusted.
+  ObservationCache observations(std::chrono::minutes(10));
+  const std::string observed = JoinPath(env->state_dir, "observations");
+  const std::string tag = BinaryTag();
+  if (!dry_run && !tag.empty()) {
+    observations.LoadInBackground(LocalFileSystem(), observed, tag);
+    env->deps.observations = &observations;
+  }
+  Reconciler reconciler(env->deps);
   int code = 0;
   for (auto& su : *resources) {
     if (stop->StopRequested()) break;
@@ -307,6 +333,10 @@ int CmdApply(const Args& args) {
     // Only a shortcut for the next run: a failure to save it changes nothing this run did.
     Status saved = SharedMigrationFileCache()->SaveChecksums(LocalFileSystem(), checksums);
     if (!saved.ok()) LogWarn("apply.checksum_cache_not_saved", {{"error", saved.message()}});
+    if (env->deps.observations) {
+      saved = observations.Save(LocalFileSystem(), observed, tag);
+      if (!saved.ok()) LogWarn("apply.observations_not_saved", {{"error", saved.message()}});
+    }
   }
   return code;
 }

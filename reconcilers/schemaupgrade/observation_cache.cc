@@ -23,6 +23,7 @@ ObservationCache::Digest ObservationCache::Compact(const std::string& digest) {
 }
 
 std::shared_ptr<const EngineState> ObservationCache::Find(const std::string& key, const std::string& digest) {
+  WaitLoaded();
   std::lock_guard<std::mutex> l(mu_);
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.digest != Compact(digest) ||
@@ -36,7 +37,8 @@ std::shared_ptr<const EngineState> ObservationCache::Find(const std::string& key
 
 void ObservationCache::Put(const std::string& key, const std::string& digest, const std::string& shared,
                            const EngineState& state) {
-  if (!state.pending.empty()) {
+  WaitLoaded();
+  if (!state.pending.empty() || !state.backfills.empty()) {
     Drop(key);
     return;
   }
@@ -51,24 +53,43 @@ void ObservationCache::Put(const std::string& key, const std::string& digest, co
     for (auto i = shared_.begin(); i != shared_.end();) i = i->second.expired() ? shared_.erase(i) : std::next(i);
   }
   entries_[key] = Entry{Compact(digest), std::move(s), clock_->MonotonicNow()};
+  ++changes_;
+}
+
+void ObservationCache::WaitLoaded() const {
+  if (!loading_.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> l(loader_mu_);
+  if (loader_.joinable()) loader_.join();
+  loading_.store(false, std::memory_order_release);
+}
+
+void ObservationCache::LoadInBackground(FileSystem* fs, std::string file, std::string tag) {
+  WaitLoaded();
+  std::lock_guard<std::mutex> l(loader_mu_);
+  loading_.store(true, std::memory_order_release);
+  loader_ = std::thread([this, fs, file = std::move(file), tag = std::move(tag)] { Load(fs, file, tag); });
 }
 
 void ObservationCache::Drop(const std::string& key) {
+  WaitLoaded();
   std::lock_guard<std::mutex> l(mu_);
-  entries_.erase(key);
+  if (entries_.erase(key) > 0) ++changes_;
 }
 
 size_t ObservationCache::size() const {
+  WaitLoaded();
   std::lock_guard<std::mutex> l(mu_);
   return entries_.size();
 }
 
 long long ObservationCache::hits() const {
+  WaitLoaded();
   std::lock_guard<std::mutex> l(mu_);
   return hits_;
 }
 
 long long ObservationCache::misses() const {
+  WaitLoaded();
   std::lock_guard<std::mutex> l(mu_);
   return misses_;
 }

@@ -11,17 +11,32 @@
 // drops its entry (Reconciler::Pass). States equal across resources (many resources, one
 // database and folder) are shared. Thread-safe; one entry per resource key (about 130 bytes with
 // the map node: the digest is kept as its 32 bytes, not as text).
+//
+// Persistence (observation_file.cc), for a short-lived process: `apply` loads the last run's
+// entries from its state dir and saves them back, so a no-op apply skips the history read, the
+// pairing of the folder and the checksums file, as a controller pass does. An entry keeps the wall
+// time of its full read: full_every still applies across processes, and an entry whose full read
+// seems to lie in the future (the clock was set back) is not loaded. The file names a writer tag
+// (the CLI: its own binary's identity) and a format version; a file of another tag or version,
+// or malformed anywhere, is ignored whole (the cache starts empty: it is only a shortcut). Save
+// writes atomically, and not at all when no entry was put or dropped since Load (a no-op apply
+// writes nothing). Saving states from a stale Load is harmless: an entry only ever hits under the
+// digest of the very source, history and database it was observed from.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "reconcilers/base/clock.h"
+#include "reconcilers/base/fs.h"
+#include "reconcilers/base/result.h"
 #include "reconcilers/engines/engine.h"
 
 namespace su {
@@ -39,6 +54,13 @@ class ObservationCache {
   void Put(const std::string& key, const std::string& digest, const std::string& shared, const EngineState& state);
   void Drop(const std::string& key);
 
+  void Load(FileSystem* fs, const std::string& file, const std::string& tag);
+  // Load on a thread of its own (the CLI reads the file while it connects); every other call
+  // first waits for it to finish.
+  void LoadInBackground(FileSystem* fs, std::string file, std::string tag);
+  Status Save(FileSystem* fs, const std::string& file, const std::string& tag);
+  ~ObservationCache() { WaitLoaded(); }
+
   size_t size() const;
   long long hits() const;    // Find calls answered from the cache
   long long misses() const;  // Find calls that were not
@@ -47,6 +69,7 @@ class ObservationCache {
   using Digest = std::array<unsigned char, 32>;
   // A 64-character hex digest as its bytes; any other string (tests) as the SHA-256 of it.
   static Digest Compact(const std::string& digest);
+  void WaitLoaded() const;
   struct Entry {
     Digest digest;
     std::shared_ptr<const EngineState> state;
@@ -58,6 +81,11 @@ class ObservationCache {
   std::map<std::string, Entry> entries_;                        // guarded by mu_
   std::map<std::string, std::weak_ptr<const EngineState>> shared_;  // guarded by mu_: by `shared`
   long long hits_ = 0, misses_ = 0;                             // guarded by mu_
+  mutable std::mutex loader_mu_;
+  mutable std::thread loader_;  // guarded by loader_mu_
+  mutable std::atomic<bool> loading_{false};
+  // Put and Drop calls (guarded by mu_), and their count when the file was last loaded or saved.
+  long long changes_ = 0, saved_changes_ = -1;
 };
 
 }  // namespace su

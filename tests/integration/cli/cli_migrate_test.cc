@@ -508,6 +508,53 @@ TEST_F(CliMigrateTest, RollbackWithAMissingDownFileChangesNothing) {
   EXPECT_TRUE(Contains(no_to.err, "--to VERSION is required")) << no_to.err;
 }
 
+// A no-op apply reuses the last run's observation (<state-dir>/observations, issue 10): the
+// run that observed in full writes it, a run that found nothing changed rewrites nothing, and
+// every change between runs is still seen: the history changed by hand, an applied file
+// edited, a damaged observations file.
+TEST_F(CliMigrateTest, ANoOpApplyReusesTheLastObservationAndStillSeesEveryChange) {
+  WriteThree();
+  WriteManifest();
+  ASSERT_EQ(Run({"apply", "-f", Manifest(), "-q"}).exit_code, 0);
+  const std::string observations = dir_.Path("state/observations");
+  CliResult full = Run({"apply", "-f", Manifest(), "-q"});  // observes in full, keeps it
+  ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
+  auto kept = LocalFileSystem()->Stat(observations);
+  ASSERT_TRUE(kept.ok()) << "no observations file after a full observation: " << kept.status().ToString();
+  auto checksums = LocalFileSystem()->Stat(dir_.Path("state/file-checksums"));
+  ASSERT_TRUE(checksums.ok());
+
+  CliResult hit = Run({"apply", "-f", Manifest(), "-q"});
+  ASSERT_EQ(hit.exit_code, 0) << hit.out << hit.err;
+  EXPECT_TRUE(Contains(hit.out, ": 0 migration(s) applied, database at " + Ver(3))) << hit.out;
+  EXPECT_EQ(*LocalFileSystem()->Stat(observations), *kept) << "a run that reused the observation rewrote it";
+  EXPECT_EQ(*LocalFileSystem()->Stat(dir_.Path("state/file-checksums")), *checksums);
+
+  // The last migration rolled back by hand between two runs: seen, applied again.
+  ASSERT_TRUE(db_->Exec("ALTER TABLE users DROP COLUMN created_at").ok());
+  ASSERT_TRUE(db_->Exec("DELETE FROM schema_migration WHERE version = '" + Ver(3) + "'").ok());
+  CliResult again = Run({"apply", "-f", Manifest(), "-q"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(Contains(again.out, ": 1 migration(s) applied, database at " + Ver(3))) << again.out;
+  ASSERT_EQ(Run({"apply", "-f", Manifest(), "-q"}).exit_code, 0);  // observes in full again
+
+  // A damaged observations file is ignored (and replaced by the next full observation).
+  ASSERT_TRUE(LocalFileSystem()->WriteFileAtomic(observations, "schema-upgrade-observations\tgarbage\n").ok());
+  CliResult damaged = Run({"apply", "-f", Manifest(), "-q"});
+  ASSERT_EQ(damaged.exit_code, 0) << damaged.out << damaged.err;
+  EXPECT_TRUE(Contains(damaged.out, ": 0 migration(s) applied, database at " + Ver(3))) << damaged.out;
+  EXPECT_NE(LocalFileSystem()->ReadFile(observations)->find("\nend\t"), std::string::npos);
+
+  // An applied file edited (a new size): drift, refused, whatever the last run observed.
+  ASSERT_EQ(Run({"apply", "-f", Manifest(), "-q"}).exit_code, 0);
+  WriteMigration(1, "create_users", "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, x int);\n",
+                 "DROP TABLE users;\n");
+  CliResult drift = Run({"apply", "-f", Manifest()});
+  EXPECT_EQ(drift.exit_code, 4) << drift.out << drift.err;
+  EXPECT_TRUE(Contains(drift.out, "applied migration(s) " + Ver(1) + " changed since they ran (checksum drift)"))
+      << drift.out;
+}
+
 // ---- drift ----
 
 TEST_F(CliMigrateTest, EditedAppliedFileIsDriftPlanShowsItApplyRefusesUntilAccepted) {

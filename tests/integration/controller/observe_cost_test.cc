@@ -177,5 +177,40 @@ TEST_F(ObserveCostTest, AHistoryRowChangedInPlaceIsSeenByTheNextPass) {
   EXPECT_EQ(cache_.hits(), 1);
 }
 
+// `apply` keeps its observations in a file between runs (ObservationCache::Save/Load): the next
+// process answers a pass over a resource at its target with one round trip, as the controller
+// does, and a change to the history made between two runs is still seen.
+TEST_F(ObserveCostTest, ObservationsKeptInAFileServeTheNextRun) {
+  ASSERT_TRUE(Pass().result.ok());  // applies
+  ASSERT_TRUE(Pass().result.ok());  // observes in full, fills the cache
+  const std::string file = dir_.Path("state/observations");
+  ASSERT_TRUE(cache_.Save(LocalFileSystem(), file, "this-build").ok());
+  {
+    ObservationCache next;
+    next.Load(LocalFileSystem(), file, "this-build");
+    Reset();
+    long long trips = PostgresRoundTrips();
+    auto out = Pass(&next);
+    ASSERT_TRUE(out.result.ok()) << out.result.ToString();
+    EXPECT_EQ(out.status.phase, Phase::kSucceeded);
+    EXPECT_EQ(out.status.current_version, "20260101000002");
+    EXPECT_EQ(next.hits(), 1);
+    EXPECT_EQ(PostgresRoundTrips() - trips, 1);
+    EXPECT_EQ(Statements(), 1);
+    ASSERT_TRUE(next.Save(LocalFileSystem(), file, "this-build").ok());
+  }
+
+  // Between two runs someone rolls the last migration back by hand.
+  auto db = std::move(ConnectPostgres(dsn_, "observe-cost-hand")).value();
+  ASSERT_TRUE(db->Exec("ALTER TABLE things DROP COLUMN name").ok());
+  ASSERT_TRUE(db->Exec("DELETE FROM schema_migration WHERE version = '20260101000002'").ok());
+  ObservationCache third;
+  third.Load(LocalFileSystem(), file, "this-build");
+  auto out = Pass(&third);
+  ASSERT_TRUE(out.result.ok()) << out.result.ToString();
+  EXPECT_EQ(out.migrations_applied, 1) << "the history changed: observed in full, re-applied";
+  EXPECT_EQ(third.hits(), 0);
+}
+
 }  // namespace
 }  // namespace su::testing

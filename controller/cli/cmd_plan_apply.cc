@@ -268,6 +268,7 @@ int CmdApply(const Args& args) {
     observations.LoadInBackground(LocalFileSystem(), observed, tag);
     env->deps.observations = &observations;
   }
+  env->deps.connect_in_background = true;  // MakeCliEnv's connect opens a fresh session: thread-safe
   Reconciler reconciler(env->deps);
   int code = 0;
   for (auto& su : *resources) {

@@ -4,6 +4,8 @@
 #include "reconcilers/schemaupgrade/pass.h"
 
 #include <cstdlib>
+#include <future>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -170,20 +172,38 @@ StepOutcome Pass::Observe() {
     return StepOutcome::Failed(dsn.status(), reasons::kInvalidDatabaseSource);
   }
   dsn_ = *dsn;
-  auto db = d_.connect(dsn_, "schema-upgrade:" + su_.Key());
-  if (!db.ok()) {
-    // A malformed DSN does not heal by retrying: bad input, named by its manifest field.
-    if (db.status().code() == Code::kInvalidArgument) {
-      return StepOutcome::Failed(db.status().WithContext(SourceOf(su_) + ": spec.database.dsnFrom"),
-                   reasons::kInvalidDatabaseSource);
+  auto use_session = [&](Result<std::unique_ptr<Database>> db) -> std::optional<StepOutcome> {
+    if (!db.ok()) {
+      // A malformed DSN does not heal by retrying: bad input, named by its manifest field.
+      if (db.status().code() == Code::kInvalidArgument) {
+        return StepOutcome::Failed(db.status().WithContext(SourceOf(su_) + ": spec.database.dsnFrom"),
+                                   reasons::kInvalidDatabaseSource);
+      }
+      return StepOutcome::RetryAfter(db.status(), reasons::kDatabaseUnavailable);
     }
-    return StepOutcome::RetryAfter(db.status(), reasons::kDatabaseUnavailable);
+    db_ = std::move(db).value();
+    return std::nullopt;
+  };
+  // With connect_in_background (the CLI's one fresh session a run) the session is opened on
+  // another thread while this one reads the workload and stamps the source: a SCRAM handshake and
+  // a stat of 5000 files cost about the same. Errors keep the serial order: before any later
+  // step's error is returned, the session's own is (session_error).
+  const std::string app = "schema-upgrade:" + su_.Key();
+  std::future<Result<std::unique_ptr<Database>>> connecting;
+  if (d_.connect_in_background) {
+    connecting = std::async(std::launch::async, [connect = d_.connect, dsn = dsn_, app] { return connect(dsn, app); });
+  } else if (auto failed = use_session(d_.connect(dsn_, app))) {
+    return *failed;
   }
-  db_ = std::move(db).value();
+  auto session_error = [&]() -> std::optional<StepOutcome> {
+    if (!connecting.valid()) return std::nullopt;
+    return use_session(connecting.get());
+  };
 
   if (d_.workloads && !su_.workload.kind.empty()) {
     auto declared = d_.workloads->DeclaredImage(su_.workload);
     if (!declared.ok()) {
+      if (auto o = session_error()) return *o;
       if (Transient(declared.status())) return StepOutcome::RetryAfter(declared.status(), reasons::kWorkloadUnavailable);
       return StepOutcome::Failed(declared.status(), reasons::kWorkloadInvalid);
     }
@@ -193,7 +213,10 @@ StepOutcome Pass::Observe() {
   st_.image = declared_image_;
 
   auto engine = d_.make_engine(su_, dsn_, target_image_);
-  if (!engine.ok()) return StepOutcome::Failed(engine.status(), reasons::kInvalidMigrations);
+  if (!engine.ok()) {
+    if (auto o = session_error()) return *o;
+    return StepOutcome::Failed(engine.status(), reasons::kInvalidMigrations);
+  }
   engine_ = std::move(engine).value();
   // An upgrade-path step from a folder on the controller: only the migrations its release needs.
   if (path_.stepping) engine_ = CapPendingAt(std::move(engine_), path_.step.migrations_up_to);
@@ -206,6 +229,7 @@ StepOutcome Pass::Observe() {
     auto stamp = engine_->SourceStamp();
     if (stamp.ok()) source_stamp = *stamp;
   }
+  if (auto o = session_error()) return *o;
   // Rows left "running" by a killed run are closed on every pass, not only when there is work:
   // the killed run's work may have been finished by a leftover migrator. The same round trip
   // reads the database's identity and, for the observation cache, the history's mark: a pass at

@@ -118,6 +118,9 @@ struct ReconcilerDeps {
   FileSystem* fs = LocalFileSystem();
   StatusStore* store = nullptr;   // required
   Connector connect;              // required: the pass's own session (pooled in the controller)
+  // Call `connect` on a thread of its own while the pass reads the workload and stamps the
+  // source (the CLI: a fresh SCRAM session each run). `connect` must then be thread-safe.
+  bool connect_in_background = false;
   // Sessions a pass opens besides its own (the restore's watch and cancel sessions). Never from a
   // pool: a pass that holds a pooled session must not wait for a second one. Empty: connect.
   Connector connect_aux;

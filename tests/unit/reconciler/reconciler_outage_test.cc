@@ -264,5 +264,32 @@ TEST_F(ReconcilerOutageTest, ARunThatWaitedForTheLockObservesAgainUnderIt) {
   EXPECT_EQ(out.plan->db_version, "20240201000003");
 }
 
+// The CLI opens its session on another thread while the pass reads the workload and stamps the
+// source (ReconcilerDeps::connect_in_background). A pass then ends as on the serial path, and
+// the session's error still comes before a later step's: an unreachable database with a workload
+// that cannot be read is DatabaseUnavailable either way.
+TEST_F(ReconcilerOutageTest, ASessionOpenedInTheBackgroundKeepsTheSerialOutcomesAndErrorOrder) {
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background ? "in the background" : "serial");
+    store_ = NewMemoryStatusStore();
+    db_.connect_results.push_back(Status::Error(Code::kUnavailable, "connection refused"));
+    rt_.declared_errors.push_back(Status::Invalid("compose file unreadable"));
+    ReconcilerDeps d = Deps();
+    d.connect_in_background = background;
+    ReconcileOptions force;
+    force.force = true;
+    auto out = Reconciler(d).Reconcile(su_, force);
+    EXPECT_EQ(out.result.code(), Code::kUnavailable) << out.result.ToString();
+    EXPECT_EQ(Cond(Stored(), "Ready"), "False/DatabaseUnavailable");
+    rt_.declared_errors.clear();
+
+    // Reachable again, and the workload readable: the pass runs to the end.
+    out = Reconciler(d).Reconcile(su_, force);
+    ASSERT_TRUE(out.result.ok()) << out.result.ToString();
+    EXPECT_EQ(out.status.phase, Phase::kSucceeded);
+  }
+  EXPECT_EQ(world_.applies, 1) << "the second mode found the three migrations applied";
+}
+
 }  // namespace
 }  // namespace su::testing

@@ -267,6 +267,7 @@ int CmdApply(const Args& args) {
   if (!dry_run && !tag.empty()) {
     observations.LoadInBackground(LocalFileSystem(), observed, tag);
     env->deps.observations = &observations;
+    env->deps.observe_after_change = true;  // the next apply, a new process, starts from it
   }
   env->deps.connect_in_background = true;  // MakeCliEnv's connect opens a fresh session: thread-safe
   Reconciler reconciler(env->deps);

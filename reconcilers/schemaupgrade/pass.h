@@ -121,6 +121,12 @@ class Pass {
 
   // Live row estimates of the tables lint findings name (lint_live.h), for ranking; best effort.
   void LiveLintFacts(EngineState& state);
+  // The digests Observe keys the observation cache by (digest: this spec's; shared: the state's).
+  void ObservationDigests(const std::string& source_stamp, const std::string& history_mark, std::string* digest,
+                          std::string* shared) const;
+  // After a pass that changed the database and ended at its target (ReconcilerDeps::
+  // observe_after_change): observes once more and caches it, so the next run finds it.
+  void ObserveAfterChange();
 
   // Records the plan of a (re-)observation in status: database version, pending, observedAt.
   void UsePlan(Plan plan);

@@ -147,7 +147,10 @@ ReconcileOutcome Pass::Finish(StepOutcome o) {
   // Only a pass that found the resource at its target and changed nothing leaves its observation
   // for the next one; a failure or a change means: read everything again.
   if (d_.observations && (o.kind != OutcomeKind::kSucceeded || changed_)) d_.observations->Drop(su_.Key());
+  // After the outcome is recorded: a kill while observing loses only the shortcut.
+  const bool observe_again = d_.observe_after_change && o.kind == OutcomeKind::kSucceeded && changed_ && !opt_.dry_run;
   Report(Record(std::move(o)));
+  if (observe_again) ObserveAfterChange();
   out_.status = st_;
   return out_;
 }

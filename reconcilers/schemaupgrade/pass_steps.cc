@@ -252,8 +252,7 @@ StepOutcome Pass::Observe() {
   std::string digest, shared;
   std::optional<EngineState> cached;
   if (!history_mark.empty() && !db_identity_.empty()) {
-    shared = Sha256Hex(source_stamp + "|" + history_mark + "|" + db_identity_);
-    digest = Sha256Hex(SpecToken(su_) + "|" + shared);
+    ObservationDigests(source_stamp, history_mark, &digest, &shared);
     if (auto hit = d_.observations->Find(su_.Key(), digest)) cached = *hit;
   }
   Result<EngineState> state = cached ? Result<EngineState>(std::move(*cached)) : engine_->Observe(db_.get());
@@ -268,6 +267,35 @@ StepOutcome Pass::Observe() {
   if (db_identity_.empty()) db_identity_ = DatabaseIdentity(db_.get());
   UsePlan(BuildPlan(su_, std::move(*state), declared_image_, target_image_, db_identity_));
   return StepOutcome::Succeeded();
+}
+
+void Pass::ObservationDigests(const std::string& source_stamp, const std::string& history_mark, std::string* digest,
+                              std::string* shared) const {
+  *shared = Sha256Hex(source_stamp + "|" + history_mark + "|" + db_identity_);
+  *digest = Sha256Hex(SpecToken(su_) + "|" + *shared);
+}
+
+void Pass::ObserveAfterChange() {
+  if (!d_.observations || !engine_ || !db_ || db_identity_.empty()) return;
+  const std::string mark_sql = engine_->HistoryMarkSql();
+  if (mark_sql.empty()) return;
+  // As in Observe: the stamp first, then the mark, then the reading they key.
+  auto stamp = engine_->SourceStamp();
+  if (!stamp.ok() || stamp->empty()) return;
+  auto r = db_->Query(std::string(kIdentitySql) + ", " + mark_sql);
+  if (!r.ok() || r->rows.empty() || r->columns.size() < 3) return;
+  if (r->Get(0, 0) + "/" + r->Get(0, 1) != db_identity_) return;
+  const std::string history_mark = r->Get(0, 2);
+  if (history_mark.empty()) return;
+  auto state = engine_->Observe(db_.get());
+  if (!state.ok()) {
+    LogWarn("observe_after_change.failed", {{"resource", su_.Key()}, {"error", state.status().message()}});
+    return;
+  }
+  LiveLintFacts(*state);
+  std::string digest, shared;
+  ObservationDigests(*stamp, history_mark, &digest, &shared);
+  d_.observations->Put(su_.Key(), digest, shared, *state);  // kept only when nothing is pending
 }
 
 void Pass::LiveLintFacts(EngineState& state) {

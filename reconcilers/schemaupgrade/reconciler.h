@@ -121,6 +121,11 @@ struct ReconcilerDeps {
   // Call `connect` on a thread of its own while the pass reads the workload and stamps the
   // source (the CLI: a fresh SCRAM session each run). `connect` must then be thread-safe.
   bool connect_in_background = false;
+  // A pass that changed the database (migrations applied, image bumped) and ended at its target
+  // observes once more and leaves that in `observations`, so the next run (the CLI's next apply:
+  // a new process) finds it instead of reading everything. The controller leaves it to its next
+  // pass.
+  bool observe_after_change = false;
   // Sessions a pass opens besides its own (the restore's watch and cancel sessions). Never from a
   // pool: a pass that holds a pooled session must not wait for a second one. Empty: connect.
   Connector connect_aux;

@@ -58,7 +58,7 @@ class ObserveCostTest : public ::testing::Test {
     store_ = NewDirStatusStore(LocalFileSystem(), dir_.Path("state"));
   }
 
-  ReconcileOutcome Pass(ObservationCache* cache = nullptr) {
+  ReconcileOutcome Pass(ObservationCache* cache = nullptr, bool observe_after_change = false) {
     ReconcilerDeps d;
     d.store = store_.get();
     d.connect = [this](const std::string& dsn, const std::string& app) { return pool_->Acquire(dsn, app); };
@@ -69,6 +69,7 @@ class ObserveCostTest : public ::testing::Test {
       return std::string(name) == "COST_DSN" ? dsn_.c_str() : nullptr;
     };
     d.observations = cache != nullptr ? cache : &cache_;
+    d.observe_after_change = observe_after_change;
     return Reconciler(d).Reconcile(su_, seed_);
   }
 
@@ -210,6 +211,30 @@ TEST_F(ObserveCostTest, ObservationsKeptInAFileServeTheNextRun) {
   ASSERT_TRUE(out.result.ok()) << out.result.ToString();
   EXPECT_EQ(out.migrations_applied, 1) << "the history changed: observed in full, re-applied";
   EXPECT_EQ(third.hits(), 0);
+}
+
+// With observe_after_change (the CLI), the pass that applied observes once more: the very next
+// pass is a hit (one round trip), and what it was given is the database as the apply left it.
+TEST_F(ObserveCostTest, APassThatAppliedLeavesItsFinalObservationWhenAsked) {
+  auto first = Pass(nullptr, /*observe_after_change=*/true);
+  ASSERT_TRUE(first.result.ok()) << first.result.ToString();
+  ASSERT_EQ(first.migrations_applied, 2);
+  EXPECT_EQ(cache_.size(), 1u);
+  Reset();
+  long long trips = PostgresRoundTrips();
+  auto next = Pass();
+  ASSERT_TRUE(next.result.ok()) << next.result.ToString();
+  EXPECT_EQ(cache_.hits(), 1);
+  EXPECT_EQ(PostgresRoundTrips() - trips, 1);
+  EXPECT_EQ(next.status.current_version, "20260101000002");
+  ASSERT_TRUE(next.plan.has_value());
+  EXPECT_EQ(next.plan->state.applied.size(), 2u);
+  EXPECT_TRUE(next.plan->state.pending.empty());
+
+  // Without it (the controller), the pass after an apply reads in full.
+  dir_.Write("migrations/20260101000003_third.up.sql", "ALTER TABLE things ADD COLUMN third int;\n");
+  ASSERT_EQ(Pass().migrations_applied, 1);
+  EXPECT_EQ(cache_.size(), 0u);
 }
 
 }  // namespace

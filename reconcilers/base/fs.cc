@@ -25,7 +25,8 @@ std::string DescribeFileType(mode_t m) {
   return "not a regular file";
 }
 
-// Calls f(name, d_type) for each entry of dir but "." and "..", in the directory's order. readdir
+// Calls f(dir_fd, name, d_type) for each entry of dir but "." and "..", in the directory's order
+// (dir_fd: the open directory, for *at() calls relative to it). readdir
 // directly: std::filesystem::directory_iterator builds a path per entry (about 4000 instructions
 // each; a no-op apply lists thousands of files).
 template <typename F>
@@ -35,12 +36,13 @@ Status Scan(const std::string& dir, F&& f) {
     int e = errno;
     return Status::Error(e == ENOENT ? Code::kNotFound : Code::kIo, dir + ": cannot list: " + std::strerror(e));
   }
+  const int dfd = ::dirfd(d);
   for (;;) {
     errno = 0;
     const struct dirent* e = ::readdir(d);
     if (e == nullptr) break;
     if (e->d_name[0] == '.' && (e->d_name[1] == 0 || (e->d_name[1] == '.' && e->d_name[2] == 0))) continue;
-    f(e->d_name, e->d_type);
+    f(dfd, e->d_name, e->d_type);
   }
   int err = errno;
   ::closedir(d);
@@ -150,7 +152,7 @@ class LocalFs : public FileSystem {
 
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     std::vector<std::string> names;
-    SU_RETURN_IF_ERROR(Scan(dir, [&](const char* name, unsigned char) { names.emplace_back(name); }));
+    SU_RETURN_IF_ERROR(Scan(dir, [&](int, const char* name, unsigned char) { names.emplace_back(name); }));
     std::sort(names.begin(), names.end());
     return names;
   }
@@ -158,7 +160,7 @@ class LocalFs : public FileSystem {
   Result<std::vector<DirEntry>> ListDirEntries(const std::string& dir) override {
     std::vector<DirEntry> out;
     std::string path;
-    SU_RETURN_IF_ERROR(Scan(dir, [&](const char* name, unsigned char type) {
+    SU_RETURN_IF_ERROR(Scan(dir, [&](int, const char* name, unsigned char type) {
       bool is_dir = type == DT_DIR;
       if (type == DT_UNKNOWN || type == DT_LNK) {  // a stat only when the listing cannot say
         path = JoinPath(dir, name);
@@ -172,38 +174,18 @@ class LocalFs : public FileSystem {
   }
 
   Result<std::vector<StampedEntry>> StatDirEntries(const std::string& dir) override {
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
-      int e = errno;
-      return Status::Error(e == ENOENT ? Code::kNotFound : Code::kIo, dir + ": cannot list: " + std::strerror(e));
-    }
-    const int dfd = ::dirfd(d);
     std::vector<StampedEntry> out;
-    int err = 0;
-    std::string failed;
-    for (;;) {
-      errno = 0;
-      const struct dirent* e = ::readdir(d);
-      if (e == nullptr) {
-        err = errno;
-        break;
-      }
-      const char* name = e->d_name;
-      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+    Status failed = Status::Ok();  // the first entry that could not be stat'ed: the rest are skipped
+    SU_RETURN_IF_ERROR(Scan(dir, [&](int dfd, const char* name, unsigned char) {
+      if (!failed.ok()) return;
       struct stat st;
-      if (::fstatat(dfd, name, &st, 0) != 0) {
-        if (errno == ENOENT) continue;  // gone since the listing, or a dangling link
-        err = errno;
-        failed = name;
-        break;
+      if (::fstatat(dfd, name, &st, 0) == 0) {
+        out.push_back(StampedEntry{name, StampOf(st)});
+      } else if (errno != ENOENT) {  // ENOENT: gone since the listing, or a dangling link
+        failed = Status::Io(JoinPath(dir, name) + ": cannot stat: " + std::strerror(errno));
       }
-      out.push_back(StampedEntry{name, StampOf(st)});
-    }
-    ::closedir(d);
-    if (err != 0) {
-      return Status::Io((failed.empty() ? dir : JoinPath(dir, failed)) + ": cannot " +
-                        (failed.empty() ? "list: " : "stat: ") + std::strerror(err));
-    }
+    }));
+    SU_RETURN_IF_ERROR(failed);
     std::sort(out.begin(), out.end(), [](const StampedEntry& a, const StampedEntry& b) { return a.name < b.name; });
     return out;
   }

@@ -16,6 +16,13 @@ namespace {
 using su::testing::CountingFileSystem;
 using su::testing::TempDir;
 
+// A run that hashed `file` and saved the checksums to `state`.
+void SaveChecksumOf(const std::string& file, const std::string& state) {
+  MigrationFileCache first;
+  ASSERT_TRUE(first.Checksum(LocalFileSystem(), file).ok());
+  ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
+}
+
 TEST(MigrationFileCacheTest, ReadsAndHashesOnceWhileHeldAndAgainAfterAnEdit) {
   TempDir dir;
   const std::string f = dir.Write("1_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -105,11 +112,7 @@ TEST(MigrationFileCacheTest, SaveWritesOnlyWhenSomethingWasLearntSinceTheLoad) {
   TempDir dir;
   const std::string a = dir.Write("1_a.up.sql", "SELECT 1;\n");
   const std::string state = dir.Path("file-checksums");
-  {
-    MigrationFileCache first;
-    ASSERT_TRUE(first.Checksum(LocalFileSystem(), a).ok());
-    ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
-  }
+  SaveChecksumOf(a, state);
   MigrationFileCache next;
   next.LoadChecksums(LocalFileSystem(), state);
   ASSERT_TRUE(next.Checksum(LocalFileSystem(), a).ok());  // unchanged: from the loaded entry
@@ -132,11 +135,7 @@ TEST(MigrationFileCacheTest, ADeferredLoadReadsTheStateFileOnFirstUseOnly) {
   TempDir dir;
   const std::string a = dir.Write("1_a.up.sql", "SELECT 1;\n");
   const std::string state = dir.Path("file-checksums");
-  {
-    MigrationFileCache first;
-    ASSERT_TRUE(first.Checksum(LocalFileSystem(), a).ok());
-    ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
-  }
+  SaveChecksumOf(a, state);
   CountingFileSystem fs(LocalFileSystem());
   {
     MigrationFileCache unused;
@@ -146,11 +145,7 @@ TEST(MigrationFileCacheTest, ADeferredLoadReadsTheStateFileOnFirstUseOnly) {
     EXPECT_EQ(fs.reads(state), 0) << "read although nothing needed a checksum";
     EXPECT_EQ(*LocalFileSystem()->ReadFile(state), "marker\n") << "written although nothing was learnt";
   }
-  {
-    MigrationFileCache first;
-    ASSERT_TRUE(first.Checksum(LocalFileSystem(), a).ok());
-    ASSERT_TRUE(first.SaveChecksums(LocalFileSystem(), state).ok());
-  }
+  SaveChecksumOf(a, state);
   MigrationFileCache used;
   used.LoadChecksumsOnFirstUse(&fs, state);
   ASSERT_TRUE(used.Checksum(&fs, a).ok());

@@ -124,24 +124,29 @@ size_t Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-TEST(ObservationCacheFileTest, EveryFieldSurvivesAProcessAndASharedStateIsWrittenOnce) {
-  TempDir dir;
-  const std::string file = dir.Path("observations");
-  FakeClock clock{Clock::TimePoint{} + std::chrono::hours(24 * 365)};
+// A state dir's observations file and a wall clock a year after the epoch.
+class ObservationCacheFileTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  const std::string file_ = dir_.Path("observations");
+  FakeClock clock_{Clock::TimePoint{} + std::chrono::hours(24 * 365)};
+};
+
+TEST_F(ObservationCacheFileTest, EveryFieldSurvivesAProcessAndASharedStateIsWrittenOnce) {
   const std::string d1 = Sha256Hex("one"), d2 = Sha256Hex("two");
   {
-    ObservationCache first(std::chrono::minutes(10), &clock);
+    ObservationCache first(std::chrono::minutes(10), &clock_);
     first.Put("ns/a", d1, "same-db", EveryField());
     first.Put("ns/b", d2, "same-db", EveryField());  // shares a's state
-    ASSERT_TRUE(first.Save(LocalFileSystem(), file, "build-1").ok());
+    ASSERT_TRUE(first.Save(LocalFileSystem(), file_, "build-1").ok());
   }
-  auto text = LocalFileSystem()->ReadFile(file);
+  auto text = LocalFileSystem()->ReadFile(file_);
   ASSERT_TRUE(text.ok());
   EXPECT_EQ(Count(*text, "\nS\t"), 1u) << *text;
   EXPECT_EQ(Count(*text, "\nE\t"), 2u) << *text;
 
-  ObservationCache next(std::chrono::minutes(10), &clock);
-  next.Load(LocalFileSystem(), file, "build-1");
+  ObservationCache next(std::chrono::minutes(10), &clock_);
+  next.Load(LocalFileSystem(), file_, "build-1");
   EXPECT_EQ(next.size(), 2u);
   auto a = next.Find("ns/a", d1);
   auto b = next.Find("ns/b", d2);
@@ -152,54 +157,48 @@ TEST(ObservationCacheFileTest, EveryFieldSurvivesAProcessAndASharedStateIsWritte
   EXPECT_EQ(next.Find("ns/a", d2), nullptr) << "only under its own digest";
 }
 
-TEST(ObservationCacheFileTest, AnEntryKeepsTheAgeOfItsFullReadAcrossProcesses) {
-  TempDir dir;
-  const std::string file = dir.Path("observations");
-  FakeClock clock{Clock::TimePoint{} + std::chrono::hours(24 * 365)};
+TEST_F(ObservationCacheFileTest, AnEntryKeepsTheAgeOfItsFullReadAcrossProcesses) {
   const std::string d = Sha256Hex("d");
   {
-    ObservationCache first(std::chrono::seconds(60), &clock);
+    ObservationCache first(std::chrono::seconds(60), &clock_);
     first.Put("k", d, "s", AtTarget("1"));
-    clock.Advance(std::chrono::seconds(50));
+    clock_.Advance(std::chrono::seconds(50));
     first.Put("fresh", d, "s", AtTarget("1"));
-    ASSERT_TRUE(first.Save(LocalFileSystem(), file, "t").ok());
+    ASSERT_TRUE(first.Save(LocalFileSystem(), file_, "t").ok());
   }
-  clock.Advance(std::chrono::seconds(9));
+  clock_.Advance(std::chrono::seconds(9));
   {
-    ObservationCache next(std::chrono::seconds(60), &clock);
-    next.Load(LocalFileSystem(), file, "t");
+    ObservationCache next(std::chrono::seconds(60), &clock_);
+    next.Load(LocalFileSystem(), file_, "t");
     EXPECT_NE(next.Find("k", d), nullptr) << "59 s after its full read";
-    clock.Advance(std::chrono::seconds(1));
+    clock_.Advance(std::chrono::seconds(1));
     EXPECT_EQ(next.Find("k", d), nullptr) << "60 s: due for a full read, as in one process";
     EXPECT_NE(next.Find("fresh", d), nullptr);
   }
   {
-    ObservationCache later(std::chrono::seconds(60), &clock);
-    later.Load(LocalFileSystem(), file, "t");
+    ObservationCache later(std::chrono::seconds(60), &clock_);
+    later.Load(LocalFileSystem(), file_, "t");
     EXPECT_EQ(later.size(), 1u) << "an entry already due is not loaded";
   }
   // The clock set back before the full read: the entry is not trusted.
-  clock.Set(Clock::TimePoint{} + std::chrono::hours(24 * 300));
-  ObservationCache earlier(std::chrono::seconds(60), &clock);
-  earlier.Load(LocalFileSystem(), file, "t");
+  clock_.Set(Clock::TimePoint{} + std::chrono::hours(24 * 300));
+  ObservationCache earlier(std::chrono::seconds(60), &clock_);
+  earlier.Load(LocalFileSystem(), file_, "t");
   EXPECT_EQ(earlier.size(), 0u);
 }
 
-TEST(ObservationCacheFileTest, AFileOfAnotherWriterOrDamagedAnywhereIsIgnoredWhole) {
-  TempDir dir;
-  const std::string file = dir.Path("observations");
-  FakeClock clock{Clock::TimePoint{} + std::chrono::hours(24 * 365)};
+TEST_F(ObservationCacheFileTest, AFileOfAnotherWriterOrDamagedAnywhereIsIgnoredWhole) {
   const std::string d = Sha256Hex("d");
   {
-    ObservationCache first(std::chrono::minutes(10), &clock);
+    ObservationCache first(std::chrono::minutes(10), &clock_);
     first.Put("k", d, "s", EveryField());
-    ASSERT_TRUE(first.Save(LocalFileSystem(), file, "build-1").ok());
+    ASSERT_TRUE(first.Save(LocalFileSystem(), file_, "build-1").ok());
   }
-  const std::string good = *LocalFileSystem()->ReadFile(file);
+  const std::string good = *LocalFileSystem()->ReadFile(file_);
   auto loads = [&](const std::string& content, const std::string& tag) {
-    dir.Write("observations", content);
-    ObservationCache c(std::chrono::minutes(10), &clock);
-    c.Load(LocalFileSystem(), file, tag);
+    dir_.Write("observations", content);
+    ObservationCache c(std::chrono::minutes(10), &clock_);
+    c.Load(LocalFileSystem(), file_, tag);
     return c.Find("k", d) != nullptr;
   };
   EXPECT_TRUE(loads(good, "build-1"));
@@ -221,27 +220,23 @@ TEST(ObservationCacheFileTest, AFileOfAnotherWriterOrDamagedAnywhereIsIgnoredWho
   EXPECT_FALSE(loads("", "build-1"));
 }
 
-TEST(ObservationCacheFileTest, SaveWritesOnlyWhenAnEntryWasPutOrDroppedSinceTheLoad) {
-  TempDir dir;
-  const std::string file = dir.Path("observations");
-  FakeClock clock{Clock::TimePoint{} + std::chrono::hours(24 * 365)};
+TEST_F(ObservationCacheFileTest, SaveWritesOnlyWhenAnEntryWasPutOrDroppedSinceTheLoad) {
   const std::string d = Sha256Hex("d");
   {
-    ObservationCache first(std::chrono::minutes(10), &clock);
+    ObservationCache first(std::chrono::minutes(10), &clock_);
     first.Put("k", d, "s", AtTarget("1"));
-    ASSERT_TRUE(first.Save(LocalFileSystem(), file, "t").ok());
+    ASSERT_TRUE(first.Save(LocalFileSystem(), file_, "t").ok());
   }
-  const std::string good = *LocalFileSystem()->ReadFile(file);
-  ObservationCache next(std::chrono::minutes(10), &clock);
-  next.LoadInBackground(LocalFileSystem(), file, "t");
+  ObservationCache next(std::chrono::minutes(10), &clock_);
+  next.LoadInBackground(LocalFileSystem(), file_, "t");
   ASSERT_NE(next.Find("k", d), nullptr) << "Find waits for the background load";
-  dir.Write("observations", "marker\n");
-  ASSERT_TRUE(next.Save(LocalFileSystem(), file, "t").ok());
-  EXPECT_EQ(*LocalFileSystem()->ReadFile(file), "marker\n") << "a run that only hit rewrote the file";
+  dir_.Write("observations", "marker\n");
+  ASSERT_TRUE(next.Save(LocalFileSystem(), file_, "t").ok());
+  EXPECT_EQ(*LocalFileSystem()->ReadFile(file_), "marker\n") << "a run that only hit rewrote the file";
   next.Drop("k");
-  ASSERT_TRUE(next.Save(LocalFileSystem(), file, "t").ok());
-  ObservationCache after(std::chrono::minutes(10), &clock);
-  after.Load(LocalFileSystem(), file, "t");
+  ASSERT_TRUE(next.Save(LocalFileSystem(), file_, "t").ok());
+  ObservationCache after(std::chrono::minutes(10), &clock_);
+  after.Load(LocalFileSystem(), file_, "t");
   EXPECT_EQ(after.size(), 0u) << "the dropped entry was saved as gone";
 }
 
